@@ -1,0 +1,307 @@
+//! The command line: subcommands, flags, and how flags become an [`Experiment`].
+
+use std::path::PathBuf;
+use std::time::Duration as StdDuration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tcpknobs_http::client::Strategy;
+use tcpknobs_http::message::Version;
+use tcpknobs_stack::{Duration, Knobs, LinkProfile, OnExhaustion, PortSpan, Profile};
+
+use crate::experiment::Experiment;
+use crate::values::{
+    parse_bytes, parse_delayed_ack, parse_duration, parse_mtu, parse_on_off, parse_port_range,
+    parse_positive_u32, parse_probability, parse_rate,
+};
+
+/// Measure how TCP slow start, Nagle, delayed ACK and TIME_WAIT change HTTP latency.
+///
+/// tcpknobs runs a userspace TCP/HTTP stack (smoltcp plus its own layer for the four
+/// knobs) on a simulated link with a virtual clock: no privileges, deterministic, much
+/// faster than real time. Every timing is explainable packet by packet (--pcap).
+#[derive(Parser, Debug)]
+#[command(name = "tcpknobs", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do; `run` with its defaults when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run one experiment on the simulated link and print its transactions.
+    ///
+    /// Example: the Nagle x delayed-ACK stall, then without Nagle:
+    ///   tcpknobs run --requests 1 --request-writes 2 --delayed-ack 200ms --nagle on
+    ///   tcpknobs run --requests 1 --request-writes 2 --delayed-ack 200ms --nagle off
+    Run(Box<RunArgs>),
+}
+
+/// Output format of `run`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum HttpVersion {
+    /// HTTP/1.0 (persistent only with Connection: keep-alive).
+    #[value(name = "1.0")]
+    V10,
+    /// HTTP/1.1 (persistent by default).
+    #[value(name = "1.1")]
+    V11,
+}
+
+/// Connection strategy flag values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    /// A new connection per request, one after another; the client closes each.
+    Serial,
+    /// One connection reused for every request.
+    Persistent,
+}
+
+/// Named default sets for the knobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProfileArg {
+    /// IW 10, delayed ACK 40 ms, Nagle on, TIME_WAIT 60 s, ports 32768-60999.
+    Linux,
+    /// The book: IW 1, delayed ACK 200 ms, Nagle on, 2MSL 120 s, 60,000 ports.
+    Book,
+}
+
+/// `on-exhaustion` flag values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExhaustionArg {
+    /// connect fails at once with "ports exhausted".
+    Fail,
+    /// connect waits for the first TIME_WAIT tuple to expire.
+    Wait,
+}
+
+/// The emulated link (both directions alike).
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Simulated link")]
+pub struct LinkFlags {
+    /// Round-trip time, split evenly between the directions (e.g. 100ms, 1ms, 250us).
+    #[arg(long, value_name = "DUR", default_value = "100ms", value_parser = parse_duration)]
+    pub rtt: StdDuration,
+    /// Link rate per direction: serialization delay per frame (e.g. 10mbit, 1gbit,
+    /// unlimited).
+    #[arg(long, value_name = "RATE", default_value = "1gbit", value_parser = parse_rate)]
+    pub bandwidth: std::option::Option<u64>,
+    /// Independent drop probability per frame (0.02 or 2%), from the seeded generator.
+    #[arg(long, value_name = "P", default_value = "0", value_parser = parse_probability)]
+    pub loss: f64,
+    /// IP MTU of the link; MSS = MTU - 40.
+    #[arg(long, value_name = "BYTES", default_value = "1500", value_parser = parse_mtu)]
+    pub mtu: usize,
+    /// Drop-tail queue limit, bytes waiting to be serialized (e.g. 64k); default
+    /// unlimited.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub queue: Option<u64>,
+    /// Seed for loss and initial sequence numbers: same inputs + seed = same output.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// A flag's value wrapped so that clap does not read `Option<Option<_>>` as "optional
+/// value": `off` is a value here.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AckDelay(pub std::option::Option<StdDuration>);
+
+fn parse_ack_delay(s: &str) -> Result<AckDelay, String> {
+    parse_delayed_ack(s).map(AckDelay)
+}
+
+/// Declares each knob three times (both sides, client only, server only) and how its
+/// value lands in a side's [`Knobs`].
+macro_rules! knob_flags {
+    ($(
+        $(#[doc = $doc:literal])*
+        $both:ident, $client:ident, $server:ident: $ty:ty = $parser:expr, $name:literal,
+        |$k:ident, $v:ident| $apply:expr;
+    )*) => {
+        /// The four TCP mechanisms; the plain flag sets both sides.
+        #[derive(Args, Debug, Clone, Default)]
+        #[command(next_help_heading = "TCP knobs (plain flag: both sides; --client-X / --server-X: one side)")]
+        pub struct KnobFlags {
+            $(
+                $(#[doc = $doc])*
+                #[arg(long, value_name = $name, value_parser = $parser)]
+                pub $both: Option<$ty>,
+                /// Client side only (overrides the plain flag).
+                #[arg(long, value_name = $name, value_parser = $parser, hide_short_help = true)]
+                pub $client: Option<$ty>,
+                /// Server side only (overrides the plain flag).
+                #[arg(long, value_name = $name, value_parser = $parser, hide_short_help = true)]
+                pub $server: Option<$ty>,
+            )*
+        }
+
+        impl KnobFlags {
+            /// Apply the flags that concern `side` on top of `knobs`.
+            pub fn apply(&self, side: Side, knobs: &mut Knobs) {
+                $(
+                    let one = match side {
+                        Side::Client => &self.$client,
+                        Side::Server => &self.$server,
+                    };
+                    if let Some($v) = one.clone().or_else(|| self.$both.clone()) {
+                        let $k = &mut *knobs;
+                        $apply;
+                    }
+                )*
+            }
+        }
+    };
+}
+
+knob_flags! {
+    /// Nagle's algorithm (RFC 896): on holds a sub-MSS segment while data is unacked.
+    nagle, client_nagle, server_nagle: bool = parse_on_off, "on|off",
+        |k, v| k.nagle = v;
+    /// Delayed-ACK timer: off, or the delay (Linux 40ms, classic 200ms).
+    delayed_ack, client_delayed_ack, server_delayed_ack: AckDelay = parse_ack_delay, "off|DUR",
+        |k, v| k.delayed_ack = v.0.map(to_smol);
+    /// Initial congestion window in segments (RFC 6928: 10; the book: 1).
+    initial_window, client_initial_window, server_initial_window: u32 = parse_positive_u32, "SEGS",
+        |k, v| k.slow_start.initial_window = v;
+    /// Slow-start threshold in bytes (default: unlimited, RFC 5681 §3.1).
+    ssthresh, client_ssthresh, server_ssthresh: u64 = parse_bytes, "BYTES",
+        |k, v| k.slow_start.ssthresh = Some(u32::try_from(v).unwrap_or(u32::MAX));
+    /// Slow start on, or off (no congestion window: only the receive window limits).
+    slow_start, client_slow_start, server_slow_start: bool = parse_on_off, "on|off",
+        |k, v| k.slow_start.enabled = v;
+    /// Restart from the initial window after an idle period longer than the RTO.
+    slow_start_after_idle, client_slow_start_after_idle, server_slow_start_after_idle: bool = parse_on_off, "on|off",
+        |k, v| k.slow_start.restart_after_idle = v;
+    /// TIME_WAIT (2MSL) held by the side that closes first (Linux 60s; the book 120s).
+    time_wait, client_time_wait, server_time_wait: StdDuration = parse_duration, "DUR",
+        |k, v| k.time_wait = to_smol(v);
+    /// Ephemeral ports for outgoing connections (Linux 32768-60999).
+    ports, client_ports, server_ports: PortSpan = parse_port_range, "LO-HI",
+        |k, v| k.ports = v;
+}
+
+/// Which side a set of knobs is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The HTTP client's host.
+    Client,
+    /// The HTTP server's host.
+    Server,
+}
+
+fn to_smol(d: StdDuration) -> Duration {
+    Duration::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// Options of `run`.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub link: LinkFlags,
+
+    #[command(flatten)]
+    pub knobs: KnobFlags,
+
+    /// Default knob values for both sides.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "linux",
+        help_heading = "TCP knobs (plain flag: both sides; --client-X / --server-X: one side)"
+    )]
+    pub profile: ProfileArg,
+
+    /// When every ephemeral port is live or in TIME_WAIT: fail the connect, or wait
+    /// for the first tuple to expire.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "fail",
+        help_heading = "TCP knobs (plain flag: both sides; --client-X / --server-X: one side)"
+    )]
+    pub on_exhaustion: ExhaustionArg,
+
+    /// How the client uses connections.
+    #[arg(long, value_enum, default_value = "serial", help_heading = "Workload")]
+    pub strategy: StrategyArg,
+
+    /// Number of requests.
+    #[arg(long, value_name = "N", default_value = "4", value_parser = parse_positive_u32, help_heading = "Workload")]
+    pub requests: u32,
+
+    /// Response body size of each request (e.g. 100, 64k, 1m).
+    #[arg(long, value_name = "BYTES", default_value = "100", value_parser = parse_bytes, help_heading = "Workload")]
+    pub size: u64,
+
+    /// write() calls the client uses per request (2 exposes Nagle x delayed ACK).
+    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_positive_u32, help_heading = "Workload")]
+    pub request_writes: u32,
+
+    /// write() calls the server uses per response (head alone first when >= 2).
+    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_positive_u32, help_heading = "Workload")]
+    pub response_writes: u32,
+
+    /// HTTP version of the client's requests.
+    #[arg(long, value_enum, default_value = "1.1", help_heading = "Workload")]
+    pub http: HttpVersion,
+
+    /// Give up when virtual time passes this (unfinished transactions are reported).
+    #[arg(long, value_name = "DUR", default_value = "1h", value_parser = parse_duration, help_heading = "Output")]
+    pub max_time: StdDuration,
+
+    /// Print one JSON object instead of the table.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+
+    /// Write every frame of the run to this pcap file (raw IP, ns timestamps).
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub pcap: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// The experiment these flags describe.
+    pub fn experiment(&self) -> Experiment {
+        let profile = match self.profile {
+            ProfileArg::Linux => Profile::Linux,
+            ProfileArg::Book => Profile::Book,
+        };
+        let mut client = Knobs::profile(profile);
+        let mut server = Knobs::profile(profile);
+        self.knobs.apply(Side::Client, &mut client);
+        self.knobs.apply(Side::Server, &mut server);
+        let on_exhaustion = match self.on_exhaustion {
+            ExhaustionArg::Fail => OnExhaustion::Fail,
+            ExhaustionArg::Wait => OnExhaustion::Wait,
+        };
+        client.on_exhaustion = on_exhaustion;
+        server.on_exhaustion = on_exhaustion;
+        let l = &self.link;
+        let link = LinkProfile {
+            one_way_delay_ns: u64::try_from(l.rtt.as_nanos() / 2).unwrap_or(u64::MAX),
+            bandwidth_bps: l.bandwidth,
+            loss: l.loss,
+            queue_bytes: l.queue.map(|q| usize::try_from(q).unwrap_or(usize::MAX)),
+            mtu: l.mtu,
+        };
+        Experiment {
+            link,
+            seed: l.seed,
+            client_knobs: client,
+            server_knobs: server,
+            strategy: match self.strategy {
+                StrategyArg::Serial => Strategy::Serial,
+                StrategyArg::Persistent => Strategy::Persistent,
+            },
+            requests: self.requests,
+            size: self.size,
+            request_writes: self.request_writes,
+            response_writes: self.response_writes,
+            version: match self.http {
+                HttpVersion::V10 => Version::Http10,
+                HttpVersion::V11 => Version::Http11,
+            },
+            max_time: to_smol(self.max_time),
+        }
+    }
+}

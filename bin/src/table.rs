@@ -1,0 +1,110 @@
+//! The human-readable form of a [`RunReport`]: one row per transaction, one per
+//! connection, and a summary line, in the same units and names as the JSON.
+
+use std::fmt::Write as _;
+
+use crate::experiment::RunReport;
+use crate::values::{format_bytes, format_duration, format_rate};
+
+fn cell(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
+}
+
+/// Render the report as plain-text tables.
+pub fn render(r: &RunReport) -> String {
+    let mut out = String::new();
+    let w = &r.workload;
+    let _ = writeln!(
+        out,
+        "{} x GET {} bytes, HTTP/{}, strategy {}, rtt {}, bandwidth {}, loss {}, seed {}",
+        w.requests,
+        format_bytes(w.size),
+        w.http.trim_start_matches("HTTP/"),
+        serde_json::to_value(w.strategy)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        format_duration(std::time::Duration::from_nanos(r.link.one_way_delay_ns * 2)),
+        format_rate(r.link.bandwidth_bps),
+        r.link.loss,
+        r.seed
+    );
+    let _ = writeln!(
+        out,
+        "\n{:>4} {:>6} {:>6} {:>10} {:>6} {:>10} {:>10} {:>10} {:>11} {:>10}  error",
+        "id",
+        "status",
+        "conn",
+        "bytes",
+        "reused",
+        "wait_ms",
+        "connect_ms",
+        "ttfb_ms",
+        "transfer_ms",
+        "total_ms"
+    );
+    for t in &r.transactions {
+        let _ = writeln!(
+            out,
+            "{:>4} {:>6} {:>6} {:>10} {:>6} {:>10} {:>10} {:>10} {:>11} {:>10}  {}",
+            t.id,
+            t.status.map_or_else(|| "-".into(), |s| s.to_string()),
+            t.connection.map_or_else(|| "-".into(), |c| c.to_string()),
+            t.bytes,
+            if t.reused { "yes" } else { "no" },
+            cell(t.wait_ms),
+            cell(t.connect_ms),
+            cell(t.ttfb_ms),
+            cell(t.transfer_ms),
+            cell(t.total_ms),
+            t.error.as_deref().unwrap_or("")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{:>6} {:>6} {:>16} {:>7} {:>7} {:>9} {:>9} {:>6} {:>6} {:>7} {:>8} {:>9} {:>7}",
+        "host",
+        "port",
+        "remote",
+        "segs>",
+        "segs<",
+        "bytes>",
+        "bytes<",
+        "acks>",
+        "delack",
+        "retrans",
+        "closer",
+        "max_cwnd",
+        "tw_ms"
+    );
+    for c in &r.connections {
+        let s = &c.stats;
+        let _ = writeln!(
+            out,
+            "{:>6} {:>6} {:>16} {:>7} {:>7} {:>9} {:>9} {:>6} {:>6} {:>7} {:>8} {:>9} {:>7}",
+            c.host,
+            s.local_port,
+            s.remote,
+            s.segments_out,
+            s.segments_in,
+            s.bytes_out,
+            s.bytes_in,
+            s.pure_acks_out,
+            s.delayed_acks,
+            s.retransmissions,
+            s.closed_first.map_or("-", |c| match c {
+                tcpknobs_stack::Closer::Local => "local",
+                tcpknobs_stack::Closer::Peer => "peer",
+            }),
+            s.max_cwnd.map_or_else(|| "off".into(), |c| c.to_string()),
+            s.time_wait_ms
+                .map_or_else(|| "-".into(), |t| format!("{t:.0}")),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\ntotal {:.3} ms ({}), {} ok, {} failed, {:.1} connections/s",
+        r.total_ms, r.end, r.succeeded, r.failed, r.connections_per_s
+    );
+    out
+}

@@ -1,0 +1,1115 @@
+//! Parsers for command-line values, usable as clap `value_parser`s.
+//!
+//! Every parser is a pure `fn(&str) -> Result<T, String>`. On bad input the
+//! error is one sentence that quotes the value and names the accepted forms
+//! with examples; clap prefixes it with the flag, e.g.
+//! `invalid value 'fast' for '--rtt <DUR>': "fast" is not a duration: ...`.
+//!
+//! Conventions shared by all parsers:
+//! - leading and trailing whitespace is ignored, whitespace inside is not
+//!   (`40ms` is fine, `40 ms` is rejected with a message saying so);
+//! - decimal numbers are handled exactly (no floating point), so `1.1s` is
+//!   exactly 1.1 seconds and `1.5gbit` exactly 1 500 000 000 bit/s;
+//! - rates use SI multipliers (k = 1000) while sizes in bytes use binary ones
+//!   (k = 1024), following `tc` and the kernel's socket buffer conventions;
+//! - no parser panics, whatever the input.
+
+use std::time::Duration;
+
+pub use tcpknobs_stack::PortSpan as PortRange;
+
+// ---------------------------------------------------------------------------
+// Error wording
+// ---------------------------------------------------------------------------
+
+const DURATION_FORMS: &str =
+    "use a number with a unit (ns, us, ms, s, m, h) and no space: 250us, 40ms, 1.5s, 2m (or 0)";
+const DELAYED_ACK_FORMS: &str =
+    "use off (or none, 0) or a duration with a unit (ns, us, ms, s, m, h) and no space: 40ms, 200ms, 500us";
+const ON_OFF_FORMS: &str = "use on/off, true/false, yes/no or 1/0";
+const RATE_FORMS: &str = "use bits per second as a number with a unit (bit, kbit, mbit, gbit; k = 1000) and no space: 800bit, 100kbit, 10mbit, 1.5gbit (or unlimited)";
+const BYTES_FORMS: &str = "use a whole number of bytes, optionally with a binary unit (k or kib = 1024, m or mib, g or gib) and no space: 65536, 64k, 1.5m, 1g";
+const PROBABILITY_FORMS: &str = "use a fraction from 0 to 1 or a percentage: 0.02, 2%, 0.5%";
+const PORT_RANGE_FORMS: &str =
+    "use LO-HI with 1 <= LO <= HI <= 65535, or a single port: 49152-65535, 8080";
+const POSITIVE_U32_FORMS: &str = "use a whole number from 1 to 4294967295: 1, 10, 1000";
+const MTU_FORMS: &str = "use a whole number of bytes from 576 (the minimum IPv4 reassembly size, RFC 791) to 65535: 1500, 9000";
+
+const NEGATIVE: &str = "negative values are not allowed";
+const SPACE: &str = "no space is allowed between the number and the unit";
+const TOO_LARGE: &str = "it is too large";
+
+/// Builds the one-sentence error: `"<input>" is not <what> (<detail>): <forms>`.
+fn invalid(input: &str, what: &str, detail: Option<&str>, forms: &str) -> String {
+    match detail {
+        Some(d) => format!("{input:?} is not {what} ({d}): {forms}"),
+        None => format!("{input:?} is not {what}: {forms}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Exact decimal arithmetic
+// ---------------------------------------------------------------------------
+
+/// Why a numeric literal was rejected.
+#[derive(Debug, PartialEq, Eq)]
+enum NumError {
+    /// Not of the form `DIGITS` or `DIGITS.DIGITS`.
+    Malformed,
+    /// Does not fit the target type.
+    TooLarge,
+}
+
+/// A decimal literal multiplied by `10^shift * mul`, split into an integer
+/// part and facts about the discarded fraction.
+#[derive(Debug)]
+struct Scaled {
+    /// Integer part of the scaled value.
+    int: u128,
+    /// The discarded fraction is >= 0.5 (round half up).
+    round_up: bool,
+    /// The discarded fraction is non-zero.
+    inexact: bool,
+}
+
+/// Computes `num * 10^shift * mul` exactly, where `num` is `DIGITS` or
+/// `DIGITS.DIGITS` (ASCII digits only, no sign, no exponent).
+///
+/// Works digit by digit in decimal, so arbitrarily long inputs are handled
+/// exactly; an integer part that does not fit in `u128` is `TooLarge`.
+fn scale_decimal(num: &str, shift: usize, mul: u64) -> Result<Scaled, NumError> {
+    let (int, frac) = match num.split_once('.') {
+        Some((i, f)) if !f.is_empty() => (i, f),
+        Some(_) => return Err(NumError::Malformed),
+        None => (num, ""),
+    };
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !all_digits(int) || !all_digits(frac) {
+        return Err(NumError::Malformed);
+    }
+    // Most significant digit first; moving the decimal point right by `shift`.
+    let mut digits: Vec<u8> = int.bytes().chain(frac.bytes()).map(|b| b - b'0').collect();
+    let frac_len = if shift >= frac.len() {
+        digits.resize(digits.len() + (shift - frac.len()), 0);
+        0
+    } else {
+        frac.len() - shift
+    };
+    // Multiply by `mul`; `product` is least significant digit first.
+    let mut product = Vec::with_capacity(digits.len() + 20);
+    let mut carry: u128 = 0;
+    for &d in digits.iter().rev() {
+        let v = u128::from(d) * u128::from(mul) + carry;
+        product.push((v % 10) as u8);
+        carry = v / 10;
+    }
+    while carry > 0 {
+        product.push((carry % 10) as u8);
+        carry /= 10;
+    }
+    let (frac_digits, int_digits) = product.split_at(frac_len.min(product.len()));
+    let mut value: u128 = 0;
+    for &d in int_digits.iter().rev() {
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u128::from(d)))
+            .ok_or(NumError::TooLarge)?;
+    }
+    Ok(Scaled {
+        int: value,
+        round_up: frac_digits.last().is_some_and(|&d| d >= 5),
+        inexact: frac_digits.iter().any(|&d| d != 0),
+    })
+}
+
+/// Parses a plain unsigned integer made only of ASCII digits (no sign).
+fn parse_digits(s: &str) -> Result<u64, NumError> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(NumError::Malformed);
+    }
+    s.bytes().try_fold(0u64, |acc, b| {
+        acc.checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(b - b'0')))
+            .ok_or(NumError::TooLarge)
+    })
+}
+
+/// Splits `12.5ms` into `("12.5", "ms")` at the first character that is not
+/// an ASCII digit or `.`.
+fn split_number(s: &str) -> (&str, &str) {
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    s.split_at(end)
+}
+
+/// Detail for a `NUMBER UNIT` input whose shape is wrong before the unit is
+/// even looked at: a minus sign, or whitespace between number and unit.
+fn shape_detail(t: &str, number: &str, unit: &str) -> Option<&'static str> {
+    if t.starts_with('-') && t[1..].starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+        Some(NEGATIVE)
+    } else if !number.is_empty() && unit.starts_with(char::is_whitespace) {
+        Some(SPACE)
+    } else {
+        None
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Durations
+// ---------------------------------------------------------------------------
+
+const NANOS_PER_SEC: u128 = 1_000_000_000;
+
+/// Parses a duration; on error returns the detail for the message, if any.
+fn duration_inner(t: &str) -> Result<Duration, Option<String>> {
+    let (number, unit) = split_number(t);
+    if let Some(d) = shape_detail(t, number, unit) {
+        return Err(Some(d.to_owned()));
+    }
+    // (power of ten, multiplier) taking one unit to nanoseconds.
+    let (shift, mul) = match unit {
+        "ns" => (0, 1),
+        // U+00B5 MICRO SIGN and U+03BC GREEK SMALL LETTER MU.
+        "us" | "\u{b5}s" | "\u{3bc}s" => (3, 1),
+        "ms" => (6, 1),
+        "s" => (9, 1),
+        "m" => (9, 60),
+        "h" => (9, 3600),
+        "" => {
+            return match scale_decimal(number, 0, 1) {
+                Ok(v) if v.int == 0 && !v.inexact => Ok(Duration::ZERO),
+                Ok(_) => Err(Some("a unit is required".to_owned())),
+                Err(_) => Err(None),
+            }
+        }
+        _ if number.is_empty() => return Err(None),
+        other => return Err(Some(format!("unknown unit {other:?}"))),
+    };
+    let too_large = || Some(TOO_LARGE.to_owned());
+    let scaled = scale_decimal(number, shift, mul).map_err(|e| match e {
+        NumError::Malformed => None,
+        NumError::TooLarge => too_large(),
+    })?;
+    let nanos = scaled
+        .int
+        .checked_add(u128::from(scaled.round_up))
+        .ok_or_else(too_large)?;
+    let secs = u64::try_from(nanos / NANOS_PER_SEC).map_err(|_| too_large())?;
+    // The remainder is below 10^9, so it always fits in u32.
+    let sub = (nanos % NANOS_PER_SEC) as u32;
+    Ok(Duration::new(secs, sub))
+}
+
+/// Parses a duration: a non-negative number (integer or decimal) immediately
+/// followed by a unit, one of `ns`, `us` (or `µs`), `ms`, `s`, `m` (minutes)
+/// or `h`; a plain `0` is also accepted.
+///
+/// Examples: `250us`, `40ms`, `1.5s`, `2m`, `0`. Units are case-sensitive.
+/// Precision below one nanosecond is rounded to the nearest nanosecond (half
+/// up). Values beyond [`Duration::MAX`] are rejected.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    duration_inner(s.trim()).map_err(|d| invalid(s, "a duration", d.as_deref(), DURATION_FORMS))
+}
+
+/// Parses a delayed-ACK setting: `off`, `none` or `0` (case-insensitive)
+/// disable it and give `None`; otherwise a duration as accepted by
+/// [`parse_duration`], e.g. `40ms`. A duration of zero (`0ms`) also gives `None`.
+///
+/// With clap's derive, spell the field `std::option::Option<Duration>` (see
+/// [`parse_rate`]).
+pub fn parse_delayed_ack(s: &str) -> Result<Option<Duration>, String> {
+    let t = s.trim();
+    if ["off", "none", "0"]
+        .iter()
+        .any(|w| t.eq_ignore_ascii_case(w))
+    {
+        return Ok(None);
+    }
+    match duration_inner(t) {
+        Ok(d) if d.is_zero() => Ok(None),
+        Ok(d) => Ok(Some(d)),
+        Err(d) => Err(invalid(
+            s,
+            "a delayed-ACK setting",
+            d.as_deref(),
+            DELAYED_ACK_FORMS,
+        )),
+    }
+}
+
+/// Formats a duration in the shortest exact form that [`parse_duration`]
+/// reads back to the same value, as a user would type it: `0`, `250us`,
+/// `40ms`, `1.5s`, `2m`, `1h`.
+///
+/// The largest unit in which the value is at least 1 and exactly
+/// representable is used: `h` and `m` only for whole numbers, `s`, `ms` and
+/// `us` with a decimal fraction (`1.5s`, not `1500ms`; `90s`, not `1.5m`),
+/// and `ns` as the last resort.
+pub fn format_duration(d: Duration) -> String {
+    const UNITS: [(&str, u128, usize); 6] = [
+        ("h", 3_600 * NANOS_PER_SEC, 0),
+        ("m", 60 * NANOS_PER_SEC, 0),
+        ("s", NANOS_PER_SEC, 9),
+        ("ms", 1_000_000, 6),
+        ("us", 1_000, 3),
+        ("ns", 1, 0),
+    ];
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0".to_owned();
+    }
+    for (unit, per, frac_digits) in UNITS {
+        if nanos < per {
+            continue;
+        }
+        let (whole, rest) = (nanos / per, nanos % per);
+        if rest == 0 {
+            return format!("{whole}{unit}");
+        }
+        if frac_digits > 0 {
+            let frac = format!("{rest:0frac_digits$}");
+            return format!("{whole}.{}{unit}", frac.trim_end_matches('0'));
+        }
+    }
+    format!("{nanos}ns")
+}
+
+// ---------------------------------------------------------------------------
+// Booleans
+// ---------------------------------------------------------------------------
+
+/// Parses a switch: `on`/`off`, `true`/`false`, `yes`/`no` or `1`/`0`,
+/// case-insensitive.
+pub fn parse_on_off(s: &str) -> Result<bool, String> {
+    let t = s.trim();
+    let is = |words: &[&str]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
+    if is(&["on", "true", "yes", "1"]) {
+        Ok(true)
+    } else if is(&["off", "false", "no", "0"]) {
+        Ok(false)
+    } else {
+        Err(invalid(s, "on or off", None, ON_OFF_FORMS))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Rates and sizes
+// ---------------------------------------------------------------------------
+
+/// Parses a link rate in bits per second with an SI unit (`k` = 1000):
+/// `800bit`, `100kbit`, `10mbit`, `1.5gbit`. Units are case-insensitive.
+/// `unlimited` or `inf` give `None` (no shaping).
+///
+/// The result must be a whole, non-zero number of bits per second that fits
+/// in `u64`; zero is rejected (use `unlimited`). Byte-or-bit ambiguous units
+/// such as `mbps` are rejected with a hint to write `mbit`.
+///
+/// With clap's derive, spell the field `std::option::Option<u64>` (a path,
+/// not bare `Option`) so clap stores the parser's `Option` instead of
+/// treating the flag as optional.
+pub fn parse_rate(s: &str) -> Result<Option<u64>, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("unlimited") || t.eq_ignore_ascii_case("inf") {
+        return Ok(None);
+    }
+    let err = |detail: Option<&str>| invalid(s, "a rate", detail, RATE_FORMS);
+    let (number, unit) = split_number(t);
+    if let Some(d) = shape_detail(t, number, unit) {
+        return Err(err(Some(d)));
+    }
+    let unit = unit.to_ascii_lowercase();
+    let shift = match unit.as_str() {
+        "bit" => 0,
+        "kbit" => 3,
+        "mbit" => 6,
+        "gbit" => 9,
+        "bps" | "kbps" | "mbps" | "gbps" if !number.is_empty() => {
+            let fix = format!("{}bit", &unit[..unit.len() - 3]);
+            let detail =
+                format!("{unit:?} is ambiguous between bits and bytes, write {number}{fix}");
+            return Err(err(Some(&detail)));
+        }
+        "" if !number.is_empty() => return Err(err(Some("a unit is required"))),
+        _ => return Err(err(None)),
+    };
+    let scaled = scale_decimal(number, shift, 1).map_err(|e| match e {
+        NumError::Malformed => err(None),
+        NumError::TooLarge => err(Some(TOO_LARGE)),
+    })?;
+    if scaled.inexact {
+        return Err(err(Some("it is not a whole number of bits per second")));
+    }
+    match u64::try_from(scaled.int) {
+        Ok(0) => Err(err(Some(
+            "a rate must be greater than 0; use unlimited for no limit",
+        ))),
+        Ok(bits) => Ok(Some(bits)),
+        Err(_) => Err(err(Some(TOO_LARGE))),
+    }
+}
+
+/// Formats a rate as [`parse_rate`] reads it back: `unlimited`, `800bit`,
+/// `10mbit`, `1.5gbit` (largest SI unit in which the value is at least 1).
+pub fn format_rate(rate: Option<u64>) -> String {
+    let Some(bits) = rate else {
+        return "unlimited".to_owned();
+    };
+    for (unit, per, frac_digits) in [
+        ("gbit", 1_000_000_000u64, 9usize),
+        ("mbit", 1_000_000, 6),
+        ("kbit", 1_000, 3),
+    ] {
+        if bits >= per {
+            let (whole, rest) = (bits / per, bits % per);
+            if rest == 0 {
+                return format!("{whole}{unit}");
+            }
+            let frac = format!("{rest:0frac_digits$}");
+            return format!("{whole}.{}{unit}", frac.trim_end_matches('0'));
+        }
+    }
+    format!("{bits}bit")
+}
+
+/// Parses a size in bytes: a plain number (`65536`) or a number with a
+/// **binary** unit, case-insensitive: `k`/`kib` = 1024, `m`/`mib` = 1024²,
+/// `g`/`gib` = 1024³ (`64k`, `1m`, `1g`).
+///
+/// Unlike rates, which are SI (`1kbit` = 1000 bit/s), sizes are binary
+/// (`1k` = 1 KiB = 1024 bytes), matching socket buffer and window sizes.
+/// Decimals are allowed when the result is a whole number of bytes
+/// (`1.5k` = 1536, but `1.1k` is rejected). Zero is allowed.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let err = |detail: Option<&str>| invalid(s, "a size", detail, BYTES_FORMS);
+    let (number, unit) = split_number(t);
+    if let Some(d) = shape_detail(t, number, unit) {
+        return Err(err(Some(d)));
+    }
+    let mul: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" | "mb" | "gb" if !number.is_empty() => {
+            return Err(err(Some(
+                "sizes are binary, write k, m, g, kib, mib or gib",
+            )))
+        }
+        _ => return Err(err(None)),
+    };
+    let scaled = scale_decimal(number, 0, mul).map_err(|e| match e {
+        NumError::Malformed => err(None),
+        NumError::TooLarge => err(Some(TOO_LARGE)),
+    })?;
+    if scaled.inexact {
+        return Err(err(Some("it is not a whole number of bytes")));
+    }
+    u64::try_from(scaled.int).map_err(|_| err(Some(TOO_LARGE)))
+}
+
+/// Formats a size as [`parse_bytes`] reads it back: the largest binary unit
+/// (`g`, `m`, `k`) that divides it exactly, else plain bytes: `64k`, `1m`, `1500`.
+pub fn format_bytes(bytes: u64) -> String {
+    for (unit, per) in [("g", 1u64 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
+        if bytes != 0 && bytes.is_multiple_of(per) {
+            return format!("{}{unit}", bytes / per);
+        }
+    }
+    bytes.to_string()
+}
+
+// ---------------------------------------------------------------------------
+// Probabilities, ports, counts
+// ---------------------------------------------------------------------------
+
+/// Parses a probability in `[0, 1]`, either as a fraction (`0.02`, `1e-3`)
+/// or as a percentage (`2%`, `0.5%`). NaN, infinities and values outside the
+/// range are rejected. `2%` gives exactly the same `f64` as `0.02`.
+pub fn parse_probability(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let err = |detail: Option<&str>| invalid(s, "a probability", detail, PROBABILITY_FORMS);
+    // Parsing "N%" as "Ne-2" keeps the result correctly rounded.
+    let parsed = match t.strip_suffix('%') {
+        Some(n) if !n.contains(['e', 'E']) => format!("{n}e-2").parse::<f64>(),
+        Some(_) => return Err(err(None)),
+        None => t.parse::<f64>(),
+    };
+    let p = parsed.map_err(|_| err(None))?;
+    if !p.is_finite() {
+        Err(err(Some("it must be a finite number")))
+    } else if p < 0.0 {
+        Err(err(Some(NEGATIVE)))
+    } else if p > 1.0 {
+        Err(err(Some("it must be at most 1, that is 100%")))
+    } else {
+        // Normalise -0 to 0.
+        Ok(p + 0.0)
+    }
+}
+
+/// Parses a port range `LO-HI` with `1 <= LO <= HI <= 65535`, or a single
+/// port `P` meaning `P-P`. Examples: `49152-65535`, `8080`.
+pub fn parse_port_range(s: &str) -> Result<PortRange, String> {
+    let t = s.trim();
+    let err = |detail: Option<&str>| invalid(s, "a port range", detail, PORT_RANGE_FORMS);
+    let port = |p: &str| match parse_digits(p) {
+        Ok(n @ 1..=65535) => Ok(n as u16),
+        Ok(_) | Err(NumError::TooLarge) => Err(err(Some("ports must be between 1 and 65535"))),
+        Err(NumError::Malformed) => Err(err(None)),
+    };
+    let (lo, hi) = match t.split_once('-') {
+        Some((a, b)) => (port(a)?, port(b)?),
+        None => {
+            let p = port(t)?;
+            (p, p)
+        }
+    };
+    if lo > hi {
+        let detail = format!("LO must not exceed HI, but {lo} > {hi}");
+        return Err(err(Some(&detail)));
+    }
+    Ok(PortRange { lo, hi })
+}
+
+/// Parses a positive count such as `--requests` or `--initial-window`: a
+/// whole number from 1 to `u32::MAX`, digits only.
+pub fn parse_positive_u32(s: &str) -> Result<u32, String> {
+    let err = |detail: Option<&str>| invalid(s, "a positive count", detail, POSITIVE_U32_FORMS);
+    match parse_digits(s.trim()) {
+        Ok(0) => Err(err(Some("it must be at least 1"))),
+        Ok(n) => u32::try_from(n).map_err(|_| err(Some(TOO_LARGE))),
+        Err(NumError::TooLarge) => Err(err(Some(TOO_LARGE))),
+        Err(NumError::Malformed) => Err(err(None)),
+    }
+}
+
+/// Smallest accepted MTU: 576 bytes, the datagram size every IPv4 host must
+/// be able to reassemble (RFC 791). The lab itself would work down to
+/// 68 + 40 bytes, but 576 keeps the MSS (536) sane.
+pub const MIN_MTU: usize = 576;
+/// Largest accepted MTU: the maximum IPv4 total length, 65535 bytes.
+pub const MAX_MTU: usize = 65535;
+
+/// Parses a link MTU in bytes, from [`MIN_MTU`] (576, the IPv4 minimum
+/// reassembly size of RFC 791) to [`MAX_MTU`] (65535). Example: `1500`.
+pub fn parse_mtu(s: &str) -> Result<usize, String> {
+    let err = |detail: Option<&str>| invalid(s, "a valid MTU", detail, MTU_FORMS);
+    match parse_digits(s.trim()) {
+        Ok(n) if n < MIN_MTU as u64 => Err(err(Some("it is below 576"))),
+        Ok(n) if n > MAX_MTU as u64 => Err(err(Some("it is above 65535"))),
+        // In range, so it fits in usize on every platform.
+        Ok(n) => Ok(n as usize),
+        Err(NumError::TooLarge) => Err(err(Some("it is above 65535"))),
+        Err(NumError::Malformed) => Err(err(None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Asserts that `r` is an error whose text contains every one of `needles`.
+    #[track_caller]
+    fn assert_err<T: std::fmt::Debug>(r: Result<T, String>, needles: &[&str]) {
+        let e = r.expect_err("expected an error");
+        for n in needles {
+            assert!(e.contains(n), "error {e:?} lacks {n:?}");
+        }
+        assert!(!e.contains('\n'), "error is not one line: {e:?}");
+    }
+
+    const WEIRD: &[&str] = &[
+        "",
+        " ",
+        "\t\n",
+        "-",
+        ".",
+        "..",
+        "-0",
+        "-1",
+        "-1ms",
+        "+1ms",
+        "NaN",
+        "nan",
+        "inf",
+        "-inf",
+        "infinity",
+        "1e309",
+        "1e-309",
+        "1e3ms",
+        "0x10",
+        "1_000",
+        "1.",
+        ".5",
+        "1.2.3",
+        "1..2s",
+        "18446744073709551616",
+        "340282366920938463463374607431768211456",
+        "99999999999999999999999999999999999999999999999999h",
+        "0.000000000000000000000000000000000000000000001ns",
+        "µ",
+        "µs",
+        "1µ",
+        "१२३",
+        "٣ms",
+        "1ｍs",
+        "🦀",
+        "1🦀",
+        "%",
+        "%%",
+        "-%",
+        "1-",
+        "-1-",
+        "1--2",
+        "1-2-3",
+        "65535-65536",
+        "0-0",
+        "\u{0}",
+        "1\u{0}s",
+        "1 s",
+        " 1s ",
+        "1s\u{200b}",
+    ];
+
+    fn run_all(s: &str) {
+        let _ = parse_duration(s);
+        let _ = parse_delayed_ack(s);
+        let _ = parse_on_off(s);
+        let _ = parse_rate(s);
+        let _ = parse_bytes(s);
+        let _ = parse_probability(s);
+        let _ = parse_port_range(s);
+        let _ = parse_positive_u32(s);
+        let _ = parse_mtu(s);
+    }
+
+    #[test]
+    fn weird_inputs_never_panic_and_errors_quote_input() {
+        let parsers: [fn(&str) -> Option<String>; 9] = [
+            |s| parse_duration(s).err(),
+            |s| parse_delayed_ack(s).err(),
+            |s| parse_on_off(s).err(),
+            |s| parse_rate(s).err(),
+            |s| parse_bytes(s).err(),
+            |s| parse_probability(s).err(),
+            |s| parse_port_range(s).err(),
+            |s| parse_positive_u32(s).err(),
+            |s| parse_mtu(s).err(),
+        ];
+        for s in WEIRD {
+            for p in parsers {
+                if let Some(e) = p(s) {
+                    let quoted = format!("{s:?} is not ");
+                    assert!(e.starts_with(&quoted), "{e:?} does not quote {s:?}");
+                    assert!(!e.contains('\n'));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pseudo_random_inputs_never_panic() {
+        const ALPHABET: &[&str] = &[
+            "0",
+            "1",
+            "5",
+            "9",
+            ".",
+            "-",
+            "%",
+            " ",
+            "e",
+            "E",
+            "k",
+            "m",
+            "g",
+            "s",
+            "u",
+            "n",
+            "h",
+            "bit",
+            "ib",
+            "µ",
+            "ps",
+            "inf",
+            "off",
+            "9999999999",
+            "\u{3bc}",
+            "x",
+        ];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            // xorshift64
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 8) as usize;
+            let s: String = (0..len)
+                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                .collect();
+            run_all(&s);
+        }
+    }
+
+    #[test]
+    fn huge_inputs_do_not_panic() {
+        let long_digits = "9".repeat(100_000);
+        run_all(&long_digits);
+        assert_err(parse_duration(&format!("{long_digits}ns")), &["too large"]);
+        assert_err(parse_rate(&format!("{long_digits}bit")), &["too large"]);
+        assert_err(parse_bytes(&long_digits), &["too large"]);
+        let long_frac = format!("1.{}s", "3".repeat(100_000));
+        assert_eq!(
+            parse_duration(&long_frac).unwrap(),
+            Duration::new(1, 333_333_333)
+        );
+    }
+
+    // --- durations -------------------------------------------------------
+
+    #[test]
+    fn duration_accepts_all_units() {
+        let cases: &[(&str, Duration)] = &[
+            ("0", Duration::ZERO),
+            ("0.0", Duration::ZERO),
+            ("0s", Duration::ZERO),
+            ("0ms", Duration::ZERO),
+            ("7ns", Duration::from_nanos(7)),
+            ("250us", Duration::from_micros(250)),
+            ("250µs", Duration::from_micros(250)),
+            ("250\u{3bc}s", Duration::from_micros(250)),
+            ("40ms", ms(40)),
+            ("1.5s", ms(1500)),
+            ("1.1s", ms(1100)),
+            ("2m", Duration::from_secs(120)),
+            ("1.5h", Duration::from_secs(5400)),
+            ("0.5ms", Duration::from_micros(500)),
+            ("007ms", ms(7)),
+            ("  40ms\t", ms(40)),
+            ("1.000000001s", Duration::new(1, 1)),
+            ("18446744073709551615s", Duration::new(u64::MAX, 0)),
+            (
+                "18446744073709551615.999999999s",
+                Duration::new(u64::MAX, 999_999_999),
+            ),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_duration(s), Ok(*want), "{s}");
+        }
+    }
+
+    #[test]
+    fn duration_rounds_to_nearest_nanosecond() {
+        assert_eq!(parse_duration("0.4ns"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("0.5ns"), Ok(Duration::from_nanos(1)));
+        assert_eq!(parse_duration("1.49999ns"), Ok(Duration::from_nanos(1)));
+        assert_eq!(parse_duration("1.0001us"), Ok(Duration::from_nanos(1000)));
+        assert_eq!(parse_duration("1.0005us"), Ok(Duration::from_nanos(1001)));
+        assert_eq!(parse_duration("0.0000000015s"), Ok(Duration::from_nanos(2)));
+        // 0.3333333333333333m is 19_999_999_999.999998 ns, which rounds up to 20 s.
+        assert_eq!(
+            parse_duration("0.3333333333333333m"),
+            Ok(Duration::from_secs(20))
+        );
+    }
+
+    #[test]
+    fn duration_rejects_bad_input_with_reason() {
+        let form = "250us, 40ms, 1.5s, 2m (or 0)";
+        assert_eq!(
+            parse_duration("fast").unwrap_err(),
+            "\"fast\" is not a duration: use a number with a unit (ns, us, ms, s, m, h) \
+             and no space: 250us, 40ms, 1.5s, 2m (or 0)"
+        );
+        assert_err(parse_duration(""), &["\"\" is not a duration", form]);
+        assert_err(parse_duration("-5ms"), &["\"-5ms\"", "negative", form]);
+        assert_err(parse_duration("-0.5s"), &["negative"]);
+        assert_err(parse_duration("40 ms"), &["\"40 ms\"", "no space", form]);
+        assert_err(parse_duration("40"), &["unit is required", form]);
+        assert_err(parse_duration("40sec"), &["unknown unit \"sec\"", form]);
+        assert_err(parse_duration("40MS"), &["unknown unit"]);
+        assert_err(parse_duration("1e309"), &["unknown unit \"e309\""]);
+        assert_err(parse_duration("NaN"), &[form]);
+        assert_err(parse_duration("inf"), &[form]);
+        assert_err(parse_duration("1.s"), &[form]);
+        assert_err(parse_duration(".5s"), &[form]);
+        assert_err(parse_duration("1..5s"), &[form]);
+        assert_err(parse_duration("ms"), &[form]);
+        assert_err(parse_duration("18446744073709551616s"), &["too large"]);
+        assert_err(parse_duration("99999999999999999999999h"), &["too large"]);
+        assert_err(parse_duration("5124095576030431.1h"), &["too large"]);
+        assert_err(parse_duration("١s"), &[form]);
+    }
+
+    #[test]
+    fn format_duration_examples() {
+        let cases: &[(Duration, &str)] = &[
+            (Duration::ZERO, "0"),
+            (Duration::from_nanos(1), "1ns"),
+            (Duration::from_nanos(1500), "1.5us"),
+            (Duration::from_micros(250), "250us"),
+            (ms(200), "200ms"),
+            (ms(1500), "1.5s"),
+            (ms(1), "1ms"),
+            (Duration::from_secs(1), "1s"),
+            (Duration::from_secs(90), "90s"),
+            (Duration::from_secs(120), "2m"),
+            (Duration::from_secs(5400), "90m"),
+            (Duration::from_secs(7200), "2h"),
+            (Duration::new(1, 1), "1.000000001s"),
+            (Duration::new(3601, 0), "3601s"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(format_duration(*d), *want, "{d:?}");
+        }
+    }
+
+    #[test]
+    fn format_duration_round_trips() {
+        let mut values = vec![Duration::MAX, Duration::new(u64::MAX, 0)];
+        let bases: [u64; 13] = [0, 1, 2, 7, 9, 10, 59, 60, 99, 100, 999, 1001, 123_456_789];
+        let scales: [u64; 9] = [
+            1,
+            1_000,
+            1_000_000,
+            1_000_000_000,
+            60_000_000_000,
+            3_600_000_000_000,
+            500,
+            1_500_000,
+            86_400_000_000_000,
+        ];
+        for b in bases {
+            for k in scales {
+                for extra in [0u64, 1, 999, 500_000] {
+                    let nanos = b.saturating_mul(k).saturating_add(extra);
+                    values.push(Duration::from_nanos(nanos));
+                }
+            }
+        }
+        for secs in [0u64, 1, 59, 61, 3599, 3601, 86_399, u64::MAX / 2] {
+            for sub in [0u32, 1, 10, 1_000, 500_000_000, 999_999_999] {
+                values.push(Duration::new(secs, sub));
+            }
+        }
+        for d in values {
+            let s = format_duration(d);
+            assert_eq!(parse_duration(&s), Ok(d), "{d:?} -> {s}");
+            let number = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            assert!(!(number.contains('.') && number.ends_with('0')), "{s}");
+        }
+    }
+
+    // --- delayed ACK -----------------------------------------------------
+
+    #[test]
+    fn delayed_ack() {
+        for off in ["off", "OFF", "none", "None", "0", " off ", "0ms", "0.0s"] {
+            assert_eq!(parse_delayed_ack(off), Ok(None), "{off}");
+        }
+        assert_eq!(parse_delayed_ack("40ms"), Ok(Some(ms(40))));
+        assert_eq!(parse_delayed_ack("0.2s"), Ok(Some(ms(200))));
+        assert_err(
+            parse_delayed_ack("maybe"),
+            &["\"maybe\" is not a delayed-ACK setting", "off", "40ms"],
+        );
+        assert_err(parse_delayed_ack("-40ms"), &["negative", "off"]);
+        assert_err(parse_delayed_ack("40"), &["unit is required"]);
+        assert_err(parse_delayed_ack("on"), &["off (or none, 0)"]);
+    }
+
+    // --- on/off ----------------------------------------------------------
+
+    #[test]
+    fn on_off() {
+        for t in ["on", "ON", "true", "True", "yes", "YES", "1", " on "] {
+            assert_eq!(parse_on_off(t), Ok(true), "{t}");
+        }
+        for f in ["off", "Off", "false", "FALSE", "no", "No", "0"] {
+            assert_eq!(parse_on_off(f), Ok(false), "{f}");
+        }
+        for bad in ["", "2", "y", "n", "enable", "o n", "onn", "İ", "-1"] {
+            assert_err(
+                parse_on_off(bad),
+                &["is not on or off", "on/off, true/false"],
+            );
+        }
+    }
+
+    // --- rates -----------------------------------------------------------
+
+    #[test]
+    fn rate_accepts_si_units() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("800bit", Some(800)),
+            ("100kbit", Some(100_000)),
+            ("10mbit", Some(10_000_000)),
+            ("10Mbit", Some(10_000_000)),
+            ("1gbit", Some(1_000_000_000)),
+            ("1.5gbit", Some(1_500_000_000)),
+            ("0.001kbit", Some(1)),
+            ("18446744073709551615bit", Some(u64::MAX)),
+            ("unlimited", None),
+            ("Unlimited", None),
+            ("inf", None),
+            ("INF", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_rate(s), Ok(*want), "{s}");
+        }
+    }
+
+    #[test]
+    fn rate_rejects_bad_input() {
+        let form = "800bit, 100kbit, 10mbit, 1.5gbit (or unlimited)";
+        assert_err(
+            parse_rate("10mbps"),
+            &["\"10mbps\" is not a rate", "ambiguous", "10mbit", form],
+        );
+        assert_err(parse_rate("10Mbps"), &["10mbit"]);
+        assert_err(parse_rate("1.5gbps"), &["1.5gbit"]);
+        assert_err(parse_rate("64kbps"), &["64kbit"]);
+        assert_err(parse_rate("800bps"), &["800bit"]);
+        assert_err(parse_rate("0mbit"), &["greater than 0", "unlimited"]);
+        assert_err(parse_rate("0bit"), &["greater than 0"]);
+        assert_err(parse_rate("0"), &["unit is required"]);
+        assert_err(parse_rate("1000000"), &["unit is required", form]);
+        assert_err(parse_rate("0.5bit"), &["whole number of bits"]);
+        assert_err(parse_rate("-10mbit"), &["negative"]);
+        assert_err(parse_rate("10 mbit"), &["no space"]);
+        assert_err(parse_rate("18446744073709551616bit"), &["too large"]);
+        assert_err(parse_rate("20000000000gbit"), &["too large"]);
+        for bad in [
+            "", "fast", "10m", "10mb", "mbit", "NaN", "1e309", "-inf", "10mbit/s",
+        ] {
+            assert_err(parse_rate(bad), &[form]);
+        }
+    }
+
+    #[test]
+    fn format_rate_round_trips() {
+        assert_eq!(format_rate(None), "unlimited");
+        assert_eq!(format_rate(Some(800)), "800bit");
+        assert_eq!(format_rate(Some(10_000_000)), "10mbit");
+        assert_eq!(format_rate(Some(1_500_000_000)), "1.5gbit");
+        assert_eq!(format_rate(Some(100_000)), "100kbit");
+        for r in [1, 999, 1000, 1001, 123_456_789, 10_000_000_000, u64::MAX] {
+            assert_eq!(parse_rate(&format_rate(Some(r))), Ok(Some(r)), "{r}");
+        }
+    }
+
+    // --- bytes -----------------------------------------------------------
+
+    #[test]
+    fn bytes_accepts_binary_units() {
+        let cases: &[(&str, u64)] = &[
+            ("0", 0),
+            ("65536", 65536),
+            ("64k", 65536),
+            ("64K", 65536),
+            ("64kib", 65536),
+            ("64KiB", 65536),
+            ("1m", 1 << 20),
+            ("1MiB", 1 << 20),
+            ("1g", 1 << 30),
+            ("1gib", 1 << 30),
+            ("1.5k", 1536),
+            ("0.5m", 512 * 1024),
+            ("16777215.999999940395355224609375g", (1 << 54) - 64),
+            ("18446744073709551615", u64::MAX),
+            ("17179869183.999999999068677425384521484375g", u64::MAX),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_bytes(s), Ok(*want), "{s}");
+        }
+    }
+
+    #[test]
+    fn bytes_rejects_bad_input() {
+        let form = "65536, 64k, 1.5m, 1g";
+        assert_err(parse_bytes("1.1k"), &["whole number of bytes", form]);
+        assert_err(parse_bytes("1.5"), &["whole number of bytes"]);
+        assert_err(parse_bytes("64kb"), &["binary", form]);
+        assert_err(parse_bytes("-1k"), &["negative"]);
+        assert_err(parse_bytes("64 k"), &["no space"]);
+        assert_err(parse_bytes("18446744073709551616"), &["too large"]);
+        assert_err(parse_bytes("16g000000000"), &[form]);
+        assert_err(parse_bytes("17179869184g"), &["too large"]);
+        for bad in ["", "k", "64x", "1t", "NaN", "inf", "1e309", "0x10", "1,5k"] {
+            assert_err(parse_bytes(bad), &["is not a size", form]);
+        }
+    }
+
+    #[test]
+    fn format_bytes_round_trips() {
+        assert_eq!(format_bytes(0), "0");
+        assert_eq!(format_bytes(1500), "1500");
+        assert_eq!(format_bytes(65536), "64k");
+        assert_eq!(format_bytes(1 << 20), "1m");
+        assert_eq!(format_bytes(3 << 30), "3g");
+        for b in [0, 1, 1023, 1024, 1536, 1 << 40, u64::MAX, u64::MAX - 1023] {
+            assert_eq!(parse_bytes(&format_bytes(b)), Ok(b), "{b}");
+        }
+    }
+
+    // --- probability -----------------------------------------------------
+
+    #[test]
+    fn probability() {
+        let cases: &[(&str, f64)] = &[
+            ("0", 0.0),
+            ("1", 1.0),
+            ("0.02", 0.02),
+            ("2%", 0.02),
+            ("1.1%", 0.011),
+            ("100%", 1.0),
+            ("0%", 0.0),
+            ("1e-3", 0.001),
+            (" 0.5 ", 0.5),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_probability(s), Ok(*want), "{s}");
+        }
+        let zero = parse_probability("-0").unwrap();
+        assert!(zero == 0.0 && zero.is_sign_positive());
+
+        let form = "0.02, 2%, 0.5%";
+        assert_err(parse_probability("1.01"), &["at most 1", form]);
+        assert_err(parse_probability("101%"), &["at most 1"]);
+        assert_err(parse_probability("-0.1"), &["negative"]);
+        assert_err(parse_probability("-1%"), &["negative"]);
+        assert_err(parse_probability("NaN"), &["finite"]);
+        assert_err(parse_probability("inf"), &["finite"]);
+        assert_err(parse_probability("1e309"), &["finite"]);
+        for bad in ["", "%", "2 %", "2%%", "1e1%", "half", "0,5", "inf%", "½"] {
+            assert_err(parse_probability(bad), &["is not a probability", form]);
+        }
+    }
+
+    // --- ports -----------------------------------------------------------
+
+    #[test]
+    fn port_range() {
+        let pr = |lo, hi| PortRange { lo, hi };
+        assert_eq!(parse_port_range("1-65535"), Ok(pr(1, 65535)));
+        assert_eq!(parse_port_range("49152-65535"), Ok(pr(49152, 65535)));
+        assert_eq!(parse_port_range("8080"), Ok(pr(8080, 8080)));
+        assert_eq!(parse_port_range("3-3"), Ok(pr(3, 3)));
+        assert_eq!(parse_port_range(" 10-20 "), Ok(pr(10, 20)));
+        assert_eq!(pr(1, 65535).len(), 65535);
+        assert_eq!(pr(8080, 8080).len(), 1);
+        assert_eq!(pr(9, 3).len(), 0);
+        assert!(pr(9, 3).is_empty() && !pr(3, 3).is_empty());
+        assert!(pr(10, 20).contains(10) && pr(10, 20).contains(20) && !pr(10, 20).contains(21));
+        assert_eq!(pr(10, 20).to_string(), "10-20");
+        assert_eq!(pr(80, 80).to_string(), "80");
+        for r in [pr(1, 1), pr(1, 65535), pr(1000, 2000)] {
+            assert_eq!(parse_port_range(&r.to_string()), Ok(r));
+        }
+
+        let form = "49152-65535, 8080";
+        assert_err(
+            parse_port_range("9-3"),
+            &[
+                "\"9-3\" is not a port range",
+                "LO must not exceed HI",
+                "9 > 3",
+                form,
+            ],
+        );
+        assert_err(parse_port_range("0"), &["between 1 and 65535", form]);
+        assert_err(parse_port_range("0-10"), &["between 1 and 65535"]);
+        assert_err(parse_port_range("1-65536"), &["between 1 and 65535"]);
+        assert_err(
+            parse_port_range("99999999999999999999999"),
+            &["between 1 and 65535"],
+        );
+        for bad in [
+            "", "-", "1-", "-1", "1--2", "1-2-3", "a-b", "+1", "1 - 2", "1..2",
+        ] {
+            assert_err(parse_port_range(bad), &["is not a port range", form]);
+        }
+    }
+
+    // --- counts, MTU -----------------------------------------------------
+
+    #[test]
+    fn positive_u32() {
+        assert_eq!(parse_positive_u32("1"), Ok(1));
+        assert_eq!(parse_positive_u32("10"), Ok(10));
+        assert_eq!(parse_positive_u32(" 42 "), Ok(42));
+        assert_eq!(parse_positive_u32("4294967295"), Ok(u32::MAX));
+        let form = "from 1 to 4294967295";
+        assert_err(parse_positive_u32("0"), &["at least 1", form]);
+        assert_err(parse_positive_u32("4294967296"), &["too large", form]);
+        assert_err(
+            parse_positive_u32("99999999999999999999999"),
+            &["too large"],
+        );
+        for bad in ["", "-1", "+1", "1.0", "1e3", "ten", "1_000", "١"] {
+            assert_err(parse_positive_u32(bad), &["is not a positive count", form]);
+        }
+    }
+
+    #[test]
+    fn mtu() {
+        assert_eq!(parse_mtu("576"), Ok(576));
+        assert_eq!(parse_mtu("1500"), Ok(1500));
+        assert_eq!(parse_mtu("65535"), Ok(65535));
+        let form = "RFC 791";
+        assert_err(parse_mtu("575"), &["below 576", form]);
+        assert_err(parse_mtu("68"), &["below 576"]);
+        assert_err(parse_mtu("0"), &["below 576"]);
+        assert_err(parse_mtu("65536"), &["above 65535"]);
+        assert_err(parse_mtu("99999999999999999999999"), &["above 65535"]);
+        for bad in ["", "-1500", "1500.0", "1.5k", "jumbo"] {
+            assert_err(parse_mtu(bad), &["is not a valid MTU", form]);
+        }
+    }
+
+    // --- clap integration --------------------------------------------------
+
+    #[test]
+    fn clap_error_names_flag_and_accepted_form() {
+        use clap::Parser;
+
+        #[derive(Parser, Debug)]
+        struct Cli {
+            #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+            rtt: Duration,
+            // Spelled with a path so clap's derive does not treat it as an optional flag.
+            #[arg(long, value_parser = parse_rate, default_value = "unlimited")]
+            rate: std::option::Option<u64>,
+            #[arg(long, value_parser = parse_delayed_ack, default_value = "40ms")]
+            delayed_ack: std::option::Option<Duration>,
+        }
+
+        let err = Cli::try_parse_from(["t", "--rtt", "fast"]).unwrap_err();
+        let rendered = err.render().to_string();
+        assert!(rendered.contains("'--rtt <DUR>'"), "{rendered}");
+        assert!(rendered.contains("'fast'"), "{rendered}");
+        assert!(
+            rendered.contains("250us, 40ms, 1.5s, 2m (or 0)"),
+            "{rendered}"
+        );
+
+        let ok = Cli::try_parse_from(["t", "--rtt", "40ms", "--rate", "10mbit"]).unwrap();
+        assert_eq!(ok.rtt, ms(40));
+        assert_eq!(ok.rate, Some(10_000_000));
+        assert_eq!(ok.delayed_ack, Some(ms(40)));
+
+        let ok = Cli::try_parse_from(["t", "--rtt", "0", "--delayed-ack", "off"]).unwrap();
+        assert_eq!(ok.rtt, Duration::ZERO);
+        assert_eq!(ok.rate, None);
+        assert_eq!(ok.delayed_ack, None);
+    }
+}

@@ -1,0 +1,24 @@
+//! # tcpknobs-http
+//!
+//! HTTP/1.x for the lab, as sans-IO state machines over a
+//! [`tcpknobs_stack::Host`]'s socket API, so the same code runs on the simulated link
+//! and on a TAP device.
+//!
+//! * [`message`], [`body`]: message heads (httparse) and body framing (Content-Length,
+//!   chunked, until close), strict about the ambiguities that enable request smuggling.
+//! * [`payload`]: the deterministic body pattern every response carries and every
+//!   client verifies byte by byte.
+//! * [`outbox`]: messages as a chosen number of write() calls.
+//! * [`server`]: the origin server; [`client`]: the connection manager and its
+//!   strategies; [`workload`]: what the client asks for.
+//! * [`transaction`]: one exchange's timing, as every output names it.
+#![warn(missing_docs)]
+
+pub mod body;
+pub mod client;
+pub mod message;
+pub mod outbox;
+pub mod payload;
+pub mod server;
+pub mod transaction;
+pub mod workload;

@@ -1,0 +1,184 @@
+//! Outgoing messages as a sequence of write() calls.
+//!
+//! How many writes an endpoint uses per message is an experiment knob
+//! (`--request-writes`, `--response-writes`): a message in two writes, the second
+//! small, is what makes Nagle meet the peer's delayed ACK (chapter item 9). Each write
+//! is one [`Host::send`] call, offered to TCP at once; a write the socket cannot take
+//! whole keeps its remainder at the head of the queue, like a blocking write().
+
+use std::collections::VecDeque;
+
+use tcpknobs_stack::{ConnId, Host, SocketError};
+
+use crate::payload;
+
+/// The bytes of one write() call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Chunk {
+    /// Literal bytes (a message head, a chunk header).
+    Bytes(Vec<u8>),
+    /// `len` bytes of the deterministic body pattern starting at `offset`, generated
+    /// only when sent, so a 1 GiB body costs no memory.
+    Pattern { offset: u64, len: u64 },
+}
+
+impl Chunk {
+    fn len(&self) -> u64 {
+        match self {
+            Chunk::Bytes(b) => b.len() as u64,
+            Chunk::Pattern { len, .. } => *len,
+        }
+    }
+}
+
+/// Largest slice of pattern generated per send attempt.
+const PATTERN_STEP: usize = 64 * 1024;
+
+/// Writes waiting to be offered to one connection, in order.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    writes: VecDeque<Chunk>,
+    scratch: Vec<u8>,
+}
+
+impl Outbox {
+    /// An empty outbox.
+    pub fn new() -> Outbox {
+        Outbox::default()
+    }
+
+    /// Queue a message: `head`, then `body_len` bytes of the body pattern, in `writes`
+    /// calls. With a body and at least two writes, the head goes alone in the first
+    /// (headers and body written separately, as many servers do) and the body is split
+    /// evenly over the rest; without a body the head itself is split evenly.
+    pub fn push_message(&mut self, head: Vec<u8>, body_len: u64, writes: u32) {
+        let writes = u64::from(writes.max(1));
+        if body_len > 0 && writes >= 2 {
+            self.writes.push_back(Chunk::Bytes(head));
+            self.push_pattern_split(body_len, writes - 1);
+        } else if body_len > 0 {
+            // One write: head and body together.
+            let mut all = head;
+            let start = all.len();
+            let Ok(len) = usize::try_from(body_len) else {
+                return;
+            };
+            all.resize(start + len, 0);
+            payload::fill(0, &mut all[start..]);
+            self.writes.push_back(Chunk::Bytes(all));
+        } else {
+            let n = (writes as usize).clamp(1, head.len().max(1));
+            let base = head.len() / n;
+            let extra = head.len() % n;
+            let mut rest = head.as_slice();
+            for i in 0..n {
+                let take = base + usize::from(i < extra);
+                let (piece, tail) = rest.split_at(take.min(rest.len()));
+                self.writes.push_back(Chunk::Bytes(piece.to_vec()));
+                rest = tail;
+            }
+        }
+    }
+
+    fn push_pattern_split(&mut self, body_len: u64, writes: u64) {
+        let n = writes.clamp(1, body_len);
+        let base = body_len / n;
+        let extra = body_len % n;
+        let mut offset = 0;
+        for i in 0..n {
+            let len = base + u64::from(i < extra);
+            self.writes.push_back(Chunk::Pattern { offset, len });
+            offset += len;
+        }
+    }
+
+    /// Queue literal bytes as one write.
+    pub fn push_bytes(&mut self, bytes: Vec<u8>) {
+        if !bytes.is_empty() {
+            self.writes.push_back(Chunk::Bytes(bytes));
+        }
+    }
+
+    /// Whether every write has been offered in full.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    /// Bytes still to be offered.
+    pub fn pending_bytes(&self) -> u64 {
+        self.writes.iter().map(Chunk::len).sum()
+    }
+
+    /// Offer queued writes to the connection, each as one send() call, until one is
+    /// not taken whole. Returns true when everything has been offered.
+    pub fn flush(&mut self, host: &mut Host, id: ConnId) -> Result<bool, SocketError> {
+        while let Some(chunk) = self.writes.front_mut() {
+            match chunk {
+                Chunk::Bytes(bytes) => {
+                    let n = host.send(id, bytes)?;
+                    bytes.drain(..n);
+                    if !bytes.is_empty() {
+                        return Ok(false);
+                    }
+                }
+                Chunk::Pattern { offset, len } => {
+                    // One write() of the whole range, generated a step at a time.
+                    while *len > 0 {
+                        let step = (*len).min(PATTERN_STEP as u64) as usize;
+                        self.scratch.resize(step, 0);
+                        payload::fill(*offset, &mut self.scratch);
+                        let n = host.send(id, &self.scratch)?;
+                        *offset += n as u64;
+                        *len -= n as u64;
+                        if n < step {
+                            return Ok(false);
+                        }
+                    }
+                }
+            }
+            self.writes.pop_front();
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lens(o: &Outbox) -> Vec<u64> {
+        o.writes.iter().map(Chunk::len).collect()
+    }
+
+    #[test]
+    fn head_alone_then_body_split_evenly() {
+        let mut o = Outbox::new();
+        o.push_message(vec![b'h'; 10], 7, 3);
+        // head; then 7 bytes over 2 writes: 4 + 3.
+        assert_eq!(lens(&o), vec![10, 4, 3]);
+    }
+
+    #[test]
+    fn one_write_carries_head_and_body() {
+        let mut o = Outbox::new();
+        o.push_message(vec![b'h'; 10], 5, 1);
+        assert_eq!(lens(&o), vec![15]);
+        let Chunk::Bytes(b) = &o.writes[0] else {
+            panic!("literal bytes expected")
+        };
+        let mut body = [0u8; 5];
+        payload::fill(0, &mut body);
+        assert_eq!(&b[10..], &body);
+    }
+
+    #[test]
+    fn bodiless_head_split_into_writes() {
+        let mut o = Outbox::new();
+        o.push_message(vec![b'r'; 9], 0, 2);
+        assert_eq!(lens(&o), vec![5, 4]);
+        // More writes than bytes: one byte each, never an empty write.
+        let mut o = Outbox::new();
+        o.push_message(vec![b'r'; 2], 0, 5);
+        assert_eq!(lens(&o), vec![1, 1]);
+    }
+}

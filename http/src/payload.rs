@@ -1,0 +1,191 @@
+//! The deterministic body pattern: the server sends it, the client checks it
+//! byte by byte, so any lost, duplicated, reordered or misplaced bytes show
+//! up as a [`Mismatch`] at a known offset.
+//!
+//! Byte `o` is taken from the 64-bit word `mix(o / 8)`, where `mix` is the
+//! SplitMix64 output function (a bijection on u64): its byte `o % 8`,
+//! reduced to 6 bits, indexes a 64-letter alphabet (`A-Z a-z 0-9 - _`,
+//! printable, no whitespace or CR/LF, so bodies are readable and never
+//! collide with HTTP framing bytes in a dump). Because `mix` never repeats a
+//! word over all of u64, the pattern has no period at all (in particular none
+//! of 64 KiB or any other window size), and a segment placed at the wrong
+//! offset disagrees at about 63 bytes out of 64. It is not a function of the
+//! HTTP layer: RFC 9110 §6.4 content is opaque bytes.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Printable alphabet the pattern is drawn from (URL-safe base64 letters).
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// SplitMix64's output function: a fast, well-mixed bijection on u64.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn letter(word: u64, lane: u64) -> u8 {
+    ALPHABET[((word >> (lane * 8)) & 63) as usize]
+}
+
+/// The pattern byte at body offset `offset` (see the module docs).
+pub fn byte_at(offset: u64) -> u8 {
+    letter(mix(offset >> 3), offset & 7)
+}
+
+/// Fills `buf` with the pattern starting at body offset `offset`.
+///
+/// Offsets wrap at `u64::MAX`. Computes one `mix` per 8 bytes.
+pub fn fill(offset: u64, buf: &mut [u8]) {
+    let mut o = offset;
+    let mut word = mix(o >> 3);
+    for b in buf.iter_mut() {
+        *b = letter(word, o & 7);
+        o = o.wrapping_add(1);
+        if o & 7 == 0 {
+            word = mix(o >> 3);
+        }
+    }
+}
+
+/// The first byte where received data differs from the pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Error, Serialize, Deserialize)]
+#[error("payload mismatch at offset {offset}: expected {expected:#04x}, found {found:#04x}")]
+pub struct Mismatch {
+    /// Body offset of the differing byte.
+    pub offset: u64,
+    /// The pattern byte that should be there.
+    pub expected: u8,
+    /// The byte received.
+    pub found: u8,
+}
+
+/// Checks that `data` is the pattern starting at body offset `offset`;
+/// reports the first differing byte.
+pub fn verify(offset: u64, data: &[u8]) -> Result<(), Mismatch> {
+    let mut o = offset;
+    let mut word = mix(o >> 3);
+    for &found in data {
+        let expected = letter(word, o & 7);
+        if found != expected {
+            return Err(Mismatch {
+                offset: o,
+                expected,
+                found,
+            });
+        }
+        o = o.wrapping_add(1);
+        if o & 7 == 0 {
+            word = mix(o >> 3);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pattern(offset: u64, len: usize) -> Vec<u8> {
+        let mut v = vec![0; len];
+        fill(offset, &mut v);
+        v
+    }
+
+    #[test]
+    fn mix_is_splitmix64() {
+        // First output of the reference SplitMix64 generator seeded with 0.
+        assert_eq!(mix(0), 0xE220_A839_7B1D_CDAF);
+    }
+
+    #[test]
+    fn known_bytes() {
+        // Worked out from the definition, independently of this code:
+        // mix(0) = 0xe220a8397b1dcdaf, lane 0 = 0xaf & 63 = 47 -> 'v',
+        // lane 1 = 0xcd & 63 = 13 -> 'N', ...
+        assert_eq!(pattern(0, 16), b"vNd75ogiBcCJstKR");
+        assert_eq!(pattern(1000, 10), b"CX-LnLHKz_");
+        assert_eq!(pattern(65536, 8), b"r2r5y_Eb");
+        assert_eq!(pattern(u64::MAX - 3, 4), b"TAYP");
+        assert_eq!(byte_at(0), b'v');
+        assert_eq!(byte_at(1), b'N');
+        assert_eq!(byte_at(u64::MAX), b'P');
+    }
+
+    #[test]
+    fn fill_wraps_and_matches_byte_at() {
+        assert_eq!(pattern(u64::MAX - 1, 4), b"YPvN");
+        for start in [0u64, 3, 5, 7, 8, 1 << 40, u64::MAX - 9] {
+            let v = pattern(start, 37);
+            for (i, &b) in v.iter().enumerate() {
+                assert_eq!(b, byte_at(start.wrapping_add(i as u64)), "{start}+{i}");
+            }
+        }
+        let mut empty = [];
+        fill(5, &mut empty);
+    }
+
+    #[test]
+    fn printable_without_whitespace() {
+        let v = pattern(0, 100_000);
+        assert!(v
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_'));
+        // all 64 letters show up
+        let mut seen = [false; 256];
+        for b in v {
+            seen[b as usize] = true;
+        }
+        assert_eq!(seen.iter().filter(|s| **s).count(), 64);
+    }
+
+    #[test]
+    fn shifted_windows_disagree() {
+        let base = pattern(0, 256);
+        let shifts = (1..=64u64).chain([4096, 65536, 65536 * 2, 1 << 20, 1 << 32, 1 << 63]);
+        for shift in shifts {
+            let other = pattern(shift, 256);
+            let same = base.iter().zip(&other).filter(|(a, b)| a == b).count();
+            // random agreement would be ~4 of 256
+            assert!(same < 32, "shift {shift}: {same} equal bytes");
+        }
+    }
+
+    #[test]
+    fn verify_accepts_pattern() {
+        assert_eq!(verify(12345, &pattern(12345, 5000)), Ok(()));
+        assert_eq!(verify(7, b""), Ok(()));
+        assert_eq!(verify(u64::MAX - 1, b"YPvN"), Ok(()));
+    }
+
+    #[test]
+    fn verify_reports_first_mismatch() {
+        let mut data = pattern(1000, 64);
+        data[37] ^= 1;
+        data[40] ^= 1;
+        let e = verify(1000, &data).unwrap_err();
+        assert_eq!(e.offset, 1037);
+        assert_eq!(e.expected, byte_at(1037));
+        assert_eq!(e.found, byte_at(1037) ^ 1);
+        // a segment placed one byte late: "CX..." checked against offset 1001
+        assert_eq!(
+            verify(1001, b"CX-L"),
+            Err(Mismatch {
+                offset: 1001,
+                expected: b'X',
+                found: b'C'
+            })
+        );
+        assert_eq!(
+            Mismatch {
+                offset: 1001,
+                expected: b'X',
+                found: b'C'
+            }
+            .to_string(),
+            "payload mismatch at offset 1001: expected 0x58, found 0x43"
+        );
+    }
+}

@@ -1,0 +1,210 @@
+//! One HTTP request/response exchange and where its time went.
+//!
+//! The timestamps follow the transaction's life as DESIGN.md names them (the same names
+//! in every output); chapter item 5 splits latency the same way: connect, send
+//! request, server processing, response transfer.
+
+use serde::Serialize;
+use tcpknobs_stack::Instant;
+
+/// The moments of one transaction, in the client host's clock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timing {
+    /// The workload issued the request.
+    pub queued: Option<Instant>,
+    /// A connection was opened for it, or it was given an open one.
+    pub connect_start: Option<Instant>,
+    /// The handshake completed (equal to `connect_start` when reused).
+    pub connected: Option<Instant>,
+    /// The last request byte was offered to TCP.
+    pub request_sent: Option<Instant>,
+    /// The first response byte was read.
+    pub first_byte: Option<Instant>,
+    /// The last body byte was read, or the transaction failed.
+    pub done: Option<Instant>,
+}
+
+/// Why a transaction failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TransactionError {
+    /// No ephemeral port was free (chapter item 10).
+    #[error("ports exhausted: {detail}")]
+    PortsExhausted {
+        /// The stack's message.
+        detail: String,
+    },
+    /// The server (or a middlebox) reset the connection.
+    #[error("connection reset by peer")]
+    ConnectionReset,
+    /// Nothing accepted the connection.
+    #[error("connection refused")]
+    ConnectionRefused,
+    /// The connection closed before any response byte arrived.
+    #[error("connection closed before the response")]
+    ClosedEarly,
+    /// The body ended before its declared length (chapter item 22): never trust it.
+    #[error("truncated: received {received} of {expected:?} body bytes")]
+    Truncated {
+        /// Body bytes that arrived.
+        received: u64,
+        /// Declared length, if known.
+        expected: Option<u64>,
+    },
+    /// The response could not be parsed.
+    #[error("malformed response: {detail}")]
+    MalformedResponse {
+        /// What was wrong.
+        detail: String,
+    },
+    /// A body byte differed from the pattern the server sends.
+    #[error("body mismatch at offset {offset}")]
+    BodyMismatch {
+        /// Offset of the first wrong byte.
+        offset: u64,
+    },
+    /// The run ended (time limit or a hang) before the response completed.
+    #[error("unfinished when the run ended")]
+    Unfinished,
+}
+
+/// One request and what became of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transaction {
+    /// Position in the workload.
+    pub id: usize,
+    /// Request method.
+    pub method: String,
+    /// Request target.
+    pub target: String,
+    /// When things happened.
+    pub timing: Timing,
+    /// Response status, once the head arrived.
+    pub status: Option<u16>,
+    /// Body bytes received (and verified).
+    pub bytes: u64,
+    /// Carried on a connection that had served an earlier request.
+    pub reused: bool,
+    /// Index of the client connection that carried it.
+    pub connection: Option<usize>,
+    /// Local port of that connection.
+    pub local_port: Option<u16>,
+    /// Why it failed.
+    pub error: Option<TransactionError>,
+}
+
+impl Transaction {
+    /// A fresh, unissued transaction.
+    pub fn new(id: usize, method: &str, target: &str) -> Transaction {
+        Transaction {
+            id,
+            method: method.to_string(),
+            target: target.to_string(),
+            timing: Timing::default(),
+            status: None,
+            bytes: 0,
+            reused: false,
+            connection: None,
+            local_port: None,
+            error: None,
+        }
+    }
+
+    /// Finished, with a response or an error.
+    pub fn is_finished(&self) -> bool {
+        self.timing.done.is_some()
+    }
+
+    /// Mark failed at `now` (only the first failure counts).
+    pub fn fail(&mut self, error: TransactionError, now: Instant) {
+        if self.timing.done.is_none() {
+            self.error = Some(error);
+            self.timing.done = Some(now);
+        }
+    }
+
+    /// The report form: milliseconds since `epoch` and derived durations.
+    pub fn report(&self, epoch: Instant) -> TransactionReport {
+        let at = |t: Option<Instant>| t.map(|t| ms(t - epoch));
+        let span = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+            (Some(a), Some(b)) => Some(ms(b - a)),
+            _ => None,
+        };
+        let t = &self.timing;
+        TransactionReport {
+            id: self.id,
+            method: self.method.clone(),
+            target: self.target.clone(),
+            status: self.status,
+            bytes: self.bytes,
+            reused: self.reused,
+            connection: self.connection,
+            local_port: self.local_port,
+            error: self.error.as_ref().map(ToString::to_string),
+            error_kind: self.error.clone(),
+            queued: at(t.queued),
+            connect_start: at(t.connect_start),
+            connected: at(t.connected),
+            request_sent: at(t.request_sent),
+            first_byte: at(t.first_byte),
+            done: at(t.done),
+            wait_ms: span(t.queued, t.connect_start),
+            connect_ms: span(t.connect_start, t.connected),
+            ttfb_ms: span(t.request_sent, t.first_byte),
+            transfer_ms: span(t.first_byte, t.done),
+            total_ms: span(t.queued, t.done),
+        }
+    }
+}
+
+fn ms(d: tcpknobs_stack::Duration) -> f64 {
+    d.total_micros() as f64 / 1000.0
+}
+
+/// A transaction as printed: absolute moments in ms since the run started, and the
+/// derived durations (DESIGN.md, "Timing per transaction").
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TransactionReport {
+    /// Position in the workload.
+    pub id: usize,
+    /// Method.
+    pub method: String,
+    /// Target.
+    pub target: String,
+    /// Response status.
+    pub status: Option<u16>,
+    /// Body bytes received and verified.
+    pub bytes: u64,
+    /// Carried on a connection that had served an earlier request.
+    pub reused: bool,
+    /// Client connection index.
+    pub connection: Option<usize>,
+    /// Local port.
+    pub local_port: Option<u16>,
+    /// Human-readable error.
+    pub error: Option<String>,
+    /// Machine-readable error.
+    pub error_kind: Option<TransactionError>,
+    /// ms: issued by the workload.
+    pub queued: Option<f64>,
+    /// ms: connection opened or assigned.
+    pub connect_start: Option<f64>,
+    /// ms: handshake done.
+    pub connected: Option<f64>,
+    /// ms: last request byte offered to TCP.
+    pub request_sent: Option<f64>,
+    /// ms: first response byte read.
+    pub first_byte: Option<f64>,
+    /// ms: last body byte read.
+    pub done: Option<f64>,
+    /// queued -> connect_start.
+    pub wait_ms: Option<f64>,
+    /// connect_start -> connected.
+    pub connect_ms: Option<f64>,
+    /// request_sent -> first_byte.
+    pub ttfb_ms: Option<f64>,
+    /// first_byte -> done.
+    pub transfer_ms: Option<f64>,
+    /// queued -> done.
+    pub total_ms: Option<f64>,
+}

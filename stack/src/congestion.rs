@@ -1,0 +1,910 @@
+//! Sender-side congestion control kept above smoltcp: the RFC 5681 congestion
+//! window and the RFC 6298 retransmission-timeout estimator.
+//!
+//! smoltcp 0.14 runs with `CongestionControl::None`, so the only limit it
+//! applies on its own is the peer's receive window. This module decides how
+//! many bytes the lab's sender may put in flight on top of that. It is pure
+//! logic: it never reads a clock (every `now` is a parameter), never does I/O,
+//! and never panics (all arithmetic saturates).
+//!
+//! Units: the congestion window and `ssthresh` are in bytes, like RFC 5681
+//! (and unlike Linux, which counts segments in `snd_cwnd`).
+
+use smoltcp::time::{Duration, Instant};
+
+/// Sentinel used in [`CwndSample`] for "no limit": an unbounded `ssthresh`
+/// (RFC 5681 §3.1 lets the initial `ssthresh` be "arbitrarily high") or a
+/// disabled congestion window. Serialises as `18446744073709551615`.
+pub const UNLIMITED: u64 = u64::MAX;
+
+/// Knobs of the slow-start experiment.
+///
+/// Why a struct of its own: the lab varies these per run and records them
+/// next to the results, hence `Serialize`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct SlowStartConfig {
+    /// Initial window in segments (RFC 5681 §3.1 "IW"; RFC 3390 allows up to
+    /// about 4, RFC 6928 and Linux's `TCP_INIT_CWND` use 10). A value of 0 is
+    /// treated as 1: a zero window could never send, so no ACK would ever open it.
+    pub initial_window: u32,
+    /// Initial slow-start threshold in bytes. `None` means "arbitrarily high"
+    /// (RFC 5681 §3.1), which is also what Linux starts with
+    /// (`TCP_INFINITE_SSTHRESH`).
+    pub ssthresh: Option<u32>,
+    /// `false` removes the congestion window entirely: the sender is limited
+    /// only by the peer's receive window, as smoltcp would be on its own.
+    pub enabled: bool,
+    /// Whether to collapse the window after an idle period (RFC 5681 §4.1;
+    /// Linux `net.ipv4.tcp_slow_start_after_idle`, default on).
+    pub restart_after_idle: bool,
+}
+
+impl Default for SlowStartConfig {
+    /// Linux's defaults: IW 10 (RFC 6928), infinite `ssthresh`, congestion
+    /// control on, slow start after idle on.
+    fn default() -> Self {
+        SlowStartConfig {
+            initial_window: 10,
+            ssthresh: None,
+            enabled: true,
+            restart_after_idle: true,
+        }
+    }
+}
+
+/// What made the congestion window or `ssthresh` change, so a plot of
+/// [`CwndSample`]s can be annotated with the RFC 5681 rule that acted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum CwndCause {
+    /// The initial window, IW*MSS (RFC 5681 §3.1).
+    Start,
+    /// Growth on an ACK of new data: slow start (§3.1 eq. 2) or congestion
+    /// avoidance (§3.1, byte counting per RFC 3465).
+    Ack,
+    /// Retransmission timeout: `cwnd` to the loss window (§3.1 eq. 4).
+    Timeout,
+    /// Fast retransmit after three duplicate ACKs (§3.2).
+    FastRetransmit,
+    /// Restart window after idle (§4.1).
+    IdleRestart,
+    /// The peer's MSS became known before any data was acknowledged, so the
+    /// initial window was recomputed as IW*MSS.
+    MssChange,
+}
+
+/// One point of the congestion-window time series, recorded whenever `cwnd`
+/// or `ssthresh` actually changes, so the lab can plot slow start (RFC 5681 §3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CwndSample {
+    /// Time of the change, in microseconds of the caller's clock
+    /// (`Instant::total_micros`).
+    pub at_us: i64,
+    /// Congestion window in bytes after the change ([`UNLIMITED`] if disabled).
+    pub cwnd: u64,
+    /// Slow-start threshold in bytes after the change ([`UNLIMITED`] if infinite).
+    pub ssthresh: u64,
+    /// The rule that produced the change.
+    pub cause: CwndCause,
+}
+
+/// RFC 5681 congestion window of one connection, in bytes.
+///
+/// Why: smoltcp's own controller is switched off, so this is the only thing
+/// that stops the lab's sender from dumping a whole receive window onto the
+/// path at once. It implements slow start and congestion avoidance (§3.1),
+/// the ssthresh/cwnd response to a timeout (§3.1) and to fast retransmit
+/// (§3.2, without NewReno window inflation), and the restart window after idle
+/// (§4.1). It does not implement RFC 7661 (cwnd validation): the window grows
+/// on every ACK even when the sender was application-limited.
+#[derive(Clone, Debug)]
+pub struct CongestionWindow {
+    enabled: bool,
+    restart_after_idle: bool,
+    /// Initial window in segments, at least 1.
+    initial_window: u64,
+    /// Sender MSS in bytes, at least 1.
+    mss: u64,
+    cwnd: u64,
+    ssthresh: u64,
+    /// RFC 3465 `bytes_acked` accumulator, used in congestion avoidance only.
+    bytes_acked: u64,
+    max_cwnd: u64,
+    /// No byte acknowledged and no loss signalled yet: `set_mss` may rescale.
+    pristine: bool,
+    /// An RTO fired and no new data has been acknowledged since, so a further
+    /// RTO is a retransmission of the same segment (ssthresh is held constant).
+    timed_out: bool,
+    last_send: Option<Instant>,
+    history: Vec<CwndSample>,
+}
+
+impl CongestionWindow {
+    /// Starts a connection's window at IW*MSS (RFC 5681 §3.1) and records the
+    /// `Start` sample. `mss` is the sender MSS known so far (RFC 9293 §3.7.1
+    /// default 536 until the peer's option arrives; see [`Self::set_mss`]).
+    /// An `mss` of 0 is treated as 1 byte so that the window can still grow.
+    pub fn new(config: &SlowStartConfig, mss: usize, now: Instant) -> Self {
+        let initial_window = u64::from(config.initial_window.max(1));
+        let mss = clamp_mss(mss);
+        let cwnd = if config.enabled {
+            initial_window.saturating_mul(mss)
+        } else {
+            UNLIMITED
+        };
+        let ssthresh = config.ssthresh.map_or(UNLIMITED, u64::from);
+        let mut cw = CongestionWindow {
+            enabled: config.enabled,
+            restart_after_idle: config.restart_after_idle,
+            initial_window,
+            mss,
+            cwnd,
+            ssthresh,
+            bytes_acked: 0,
+            max_cwnd: cwnd,
+            pristine: true,
+            timed_out: false,
+            last_send: None,
+            history: Vec::new(),
+        };
+        cw.history.push(cw.sample(CwndCause::Start, now));
+        cw
+    }
+
+    /// The peer's MSS option became known (RFC 9293 §3.7.1). Later growth
+    /// uses the new MSS; if nothing has been acknowledged and no loss has been
+    /// signalled yet, the initial window is recomputed as IW*new_mss (and the
+    /// maximum window restarts from it), because the window computed from the
+    /// default MSS was never the one RFC 5681 §3.1 asks for.
+    pub fn set_mss(&mut self, mss: usize, now: Instant) {
+        self.mss = clamp_mss(mss);
+        if self.enabled && self.pristine {
+            self.cwnd = self.initial_window_bytes();
+            self.max_cwnd = self.cwnd;
+            self.record(CwndCause::MssChange, now);
+        }
+    }
+
+    /// Current congestion window in bytes; `usize::MAX` when disabled, so that
+    /// `min(window(), rwnd)` leaves only the receive window (RFC 5681 §2 "the
+    /// minimum of cwnd and rwnd").
+    pub fn window(&self) -> usize {
+        to_usize(self.cwnd)
+    }
+
+    /// Current slow-start threshold in bytes; `usize::MAX` while it is still
+    /// "arbitrarily high" (RFC 5681 §3.1).
+    pub fn ssthresh(&self) -> usize {
+        to_usize(self.ssthresh)
+    }
+
+    /// True while `cwnd < ssthresh` (RFC 5681 §3.1: slow start; at equality
+    /// this implementation uses congestion avoidance, which the RFC permits).
+    /// Always false when the window is disabled.
+    pub fn in_slow_start(&self) -> bool {
+        self.enabled && self.cwnd < self.ssthresh
+    }
+
+    /// Bytes the sender may still put in flight: `cwnd - in_flight`, never
+    /// negative (RFC 5681 §2: a sender MUST NOT send data beyond
+    /// SND.UNA + min(cwnd, rwnd)). The caller still applies the receive window.
+    pub fn allowance(&self, in_flight: usize) -> usize {
+        if !self.enabled {
+            return usize::MAX;
+        }
+        self.window().saturating_sub(in_flight)
+    }
+
+    /// One ACK that acknowledged `acked` new bytes (duplicate ACKs carry 0 and
+    /// change nothing).
+    ///
+    /// Slow start (`cwnd < ssthresh`): `cwnd += min(acked, MSS)` (RFC 5681 §3.1
+    /// eq. 2). The result is not capped at `ssthresh`: slow start simply ends
+    /// once `cwnd >= ssthresh`.
+    ///
+    /// Congestion avoidance: appropriate byte counting (RFC 5681 §3.1, RFC 3465
+    /// §2.1): acknowledged bytes accumulate in `bytes_acked`; when it reaches
+    /// `cwnd`, it is reduced by `cwnd` and `cwnd += MSS`. At most one MSS per
+    /// ACK ("MUST NOT increment cwnd by more than SMSS bytes"); any surplus is
+    /// carried to the next ACK. (Linux `tcp_cong_avoid_ai` instead adds several
+    /// segments at once for a huge cumulative ACK.)
+    pub fn on_ack(&mut self, acked: usize, now: Instant) {
+        if !self.enabled || acked == 0 {
+            return;
+        }
+        let acked = to_u64(acked);
+        self.pristine = false;
+        self.timed_out = false;
+        if self.cwnd < self.ssthresh {
+            self.cwnd = self.cwnd.saturating_add(acked.min(self.mss));
+        } else {
+            self.bytes_acked = self.bytes_acked.saturating_add(acked);
+            if self.bytes_acked >= self.cwnd {
+                self.bytes_acked -= self.cwnd;
+                self.cwnd = self.cwnd.saturating_add(self.mss);
+            }
+        }
+        self.record(CwndCause::Ack, now);
+    }
+
+    /// The retransmission timer fired with `flight` bytes outstanding.
+    ///
+    /// RFC 5681 §3.1 eq. 4: `ssthresh = max(flight/2, 2*MSS)` — computed from
+    /// FlightSize, not cwnd — and `cwnd = 1 MSS` (the loss window, regardless
+    /// of IW). The paragraph after eq. 4: if the segment has already been
+    /// retransmitted by the timer, `ssthresh` is held constant. This type
+    /// treats an RTO with no new data acknowledged since the previous RTO as
+    /// such a repeat (Linux `tcp_enter_loss` likewise does not recompute
+    /// ssthresh when it is already in the Loss state without new ACKs).
+    pub fn on_timeout(&mut self, flight: usize, now: Instant) {
+        if !self.enabled {
+            return;
+        }
+        if !self.timed_out {
+            self.ssthresh = self.half_flight(flight);
+        }
+        self.timed_out = true;
+        self.pristine = false;
+        self.cwnd = self.mss;
+        self.bytes_acked = 0;
+        self.record(CwndCause::Timeout, now);
+    }
+
+    /// Fast retransmit after the third duplicate ACK (RFC 5681 §3.2 steps 2–3):
+    /// `ssthresh = max(flight/2, 2*MSS)` and `cwnd = ssthresh`.
+    ///
+    /// Deliberate simplification: RFC 5681 §3.2 sets `cwnd = ssthresh + 3*MSS`,
+    /// inflates it by one MSS per further duplicate ACK and deflates it to
+    /// `ssthresh` when recovery ends; NewReno (RFC 6582) and Linux PRR
+    /// (RFC 6937) refine that further. Here the window jumps straight to the
+    /// post-recovery value, so fewer new segments leave during recovery.
+    pub fn on_fast_retransmit(&mut self, flight: usize, now: Instant) {
+        if !self.enabled {
+            return;
+        }
+        self.ssthresh = self.half_flight(flight);
+        self.pristine = false;
+        self.cwnd = self.ssthresh;
+        self.bytes_acked = 0;
+        self.record(CwndCause::FastRetransmit, now);
+    }
+
+    /// Call before sending new data; records the send time.
+    ///
+    /// RFC 5681 §4.1: a sender that has sent nothing for longer than one RTO
+    /// SHOULD start again from at most the restart window
+    /// `RW = min(IW*MSS, cwnd)`. Like Linux (`tcp_slow_start_after_idle_check`)
+    /// this only applies when nothing is in flight and the idle time is
+    /// measured from the last send. Unlike Linux's `tcp_cwnd_restart`, which
+    /// halves cwnd once per idle RTO down to RW and raises ssthresh to 3/4 of
+    /// the old cwnd, this goes straight to RW and leaves ssthresh alone.
+    pub fn on_send(&mut self, in_flight: usize, rto: Duration, now: Instant) {
+        if self.enabled && self.restart_after_idle && in_flight == 0 {
+            if let Some(last) = self.last_send {
+                if elapsed(last, now) > rto {
+                    let rw = self.initial_window_bytes();
+                    if self.cwnd > rw {
+                        self.cwnd = rw;
+                        self.bytes_acked = 0;
+                        self.record(CwndCause::IdleRestart, now);
+                    }
+                }
+            }
+        }
+        self.last_send = Some(now);
+    }
+
+    /// Largest congestion window this connection reached, in bytes
+    /// (`usize::MAX` when disabled): how far slow start got before the first
+    /// loss, the lab's headline number.
+    pub fn max_window(&self) -> usize {
+        to_usize(self.max_cwnd)
+    }
+
+    /// Every change of `cwnd` or `ssthresh`, oldest first, starting with the
+    /// `Start` sample; updates that change neither are not recorded. It grows
+    /// without bound (at most one sample per ACK), which suits lab-length runs.
+    pub fn history(&self) -> &[CwndSample] {
+        &self.history
+    }
+
+    fn initial_window_bytes(&self) -> u64 {
+        self.initial_window.saturating_mul(self.mss)
+    }
+
+    /// `max(flight/2, 2*MSS)`, RFC 5681 §3.1 eq. 4.
+    fn half_flight(&self, flight: usize) -> u64 {
+        (to_u64(flight) / 2).max(self.mss.saturating_mul(2))
+    }
+
+    fn sample(&self, cause: CwndCause, now: Instant) -> CwndSample {
+        CwndSample {
+            at_us: now.total_micros(),
+            cwnd: self.cwnd,
+            ssthresh: self.ssthresh,
+            cause,
+        }
+    }
+
+    /// Updates the maximum and appends a sample unless nothing changed.
+    fn record(&mut self, cause: CwndCause, now: Instant) {
+        self.max_cwnd = self.max_cwnd.max(self.cwnd);
+        let unchanged = self
+            .history
+            .last()
+            .is_some_and(|s| s.cwnd == self.cwnd && s.ssthresh == self.ssthresh);
+        if !unchanged {
+            self.history.push(self.sample(cause, now));
+        }
+    }
+}
+
+/// Upper bound on the RTO: RFC 6298 §2.5 allows a maximum "provided it is at
+/// least 60 seconds" (Linux `TCP_RTO_MAX` is 120 s).
+pub const MAX_RTO: Duration = Duration::from_secs(60);
+
+/// Clock granularity G of RFC 6298 §2: this lab's clock ticks in microseconds
+/// but timers are serviced on millisecond polls, so G = 1 ms.
+pub const CLOCK_GRANULARITY: Duration = Duration::from_millis(1);
+
+/// RFC 6298 retransmission-timeout estimator (SRTT, RTTVAR, RTO).
+///
+/// Why: with smoltcp's congestion control off, our layer needs its own RTO
+/// both for the idle-restart test of RFC 5681 §4.1 and for the timeout
+/// response. Samples must follow Karn's algorithm (RFC 6298 §3): never feed
+/// an RTT measured on a retransmitted segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RttEstimator {
+    min_rto: Duration,
+    srtt: Option<Duration>,
+    rttvar: Duration,
+    rto: Duration,
+}
+
+impl RttEstimator {
+    /// Before any sample the RTO is `initial_rto` (RFC 6298 §2.1 recommends
+    /// 1 s). Every RTO is clamped to `[min_rto, MAX_RTO]`: RFC 6298 §2.4 says
+    /// 1 s minimum, Linux uses 200 ms (`TCP_RTO_MIN`). A `min_rto` above
+    /// [`MAX_RTO`] is lowered to it.
+    pub fn new(min_rto: Duration, initial_rto: Duration) -> Self {
+        let min_rto = min_rto.min(MAX_RTO);
+        RttEstimator {
+            min_rto,
+            srtt: None,
+            rttvar: Duration::ZERO,
+            rto: clamp_rto(initial_rto, min_rto),
+        }
+    }
+
+    /// Folds in one RTT measurement R (RFC 6298 §2.2–2.3).
+    ///
+    /// First sample: `SRTT = R`, `RTTVAR = R/2`. Later samples, with
+    /// alpha = 1/8 and beta = 1/4, RTTVAR first (it uses the old SRTT):
+    /// `RTTVAR = 3/4*RTTVAR + 1/4*|SRTT - R|`, `SRTT = 7/8*SRTT + 1/8*R`.
+    /// Then `RTO = SRTT + max(G, 4*RTTVAR)`, clamped (§2.4, §2.5). A sample
+    /// also replaces any backed-off RTO (§5.7). Arithmetic is in whole
+    /// microseconds, truncating.
+    pub fn on_sample(&mut self, rtt: Duration) {
+        let r = u128::from(rtt.total_micros());
+        let (srtt, rttvar) = match self.srtt {
+            None => (r, r / 2),
+            Some(old) => {
+                let s = u128::from(old.total_micros());
+                let v = u128::from(self.rttvar.total_micros());
+                ((7 * s + r) / 8, (3 * v + s.abs_diff(r)) / 4)
+            }
+        };
+        let g = u128::from(CLOCK_GRANULARITY.total_micros());
+        let rto = srtt.saturating_add(g.max(rttvar.saturating_mul(4)));
+        self.srtt = Some(micros(srtt));
+        self.rttvar = micros(rttvar);
+        self.rto = clamp_rto(micros(rto), self.min_rto);
+    }
+
+    /// Current retransmission timeout.
+    pub fn rto(&self) -> Duration {
+        self.rto
+    }
+
+    /// Smoothed RTT, `None` until the first sample (RFC 6298 §2.1).
+    pub fn srtt(&self) -> Option<Duration> {
+        self.srtt
+    }
+
+    /// RTT variation, `None` until the first sample (RFC 6298 §2.2).
+    pub fn rttvar(&self) -> Option<Duration> {
+        self.srtt.map(|_| self.rttvar)
+    }
+
+    /// The retransmission timer expired: `RTO = RTO * 2` ("back off the
+    /// timer", RFC 6298 §5.5), capped at [`MAX_RTO`] (§2.5).
+    pub fn on_backoff(&mut self) {
+        let doubled = Duration::from_micros(self.rto.total_micros().saturating_mul(2));
+        self.rto = clamp_rto(doubled, self.min_rto);
+    }
+}
+
+fn clamp_rto(rto: Duration, min_rto: Duration) -> Duration {
+    // min_rto <= MAX_RTO is guaranteed by `RttEstimator::new`.
+    rto.max(min_rto).min(MAX_RTO)
+}
+
+fn micros(us: u128) -> Duration {
+    Duration::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
+}
+
+fn clamp_mss(mss: usize) -> u64 {
+    to_u64(mss).max(1)
+}
+
+fn to_u64(x: usize) -> u64 {
+    u64::try_from(x).unwrap_or(u64::MAX)
+}
+
+fn to_usize(x: u64) -> usize {
+    usize::try_from(x).unwrap_or(usize::MAX)
+}
+
+/// `to - from`, or zero if `to` is not later (smoltcp's `Instant - Instant`
+/// would return the absolute difference and can overflow).
+fn elapsed(from: Instant, to: Instant) -> Duration {
+    let d = to.total_micros().saturating_sub(from.total_micros());
+    Duration::from_micros(u64::try_from(d).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MSS: usize = 1460;
+
+    fn cfg(iw: u32, ssthresh: Option<u32>) -> SlowStartConfig {
+        SlowStartConfig {
+            initial_window: iw,
+            ssthresh,
+            enabled: true,
+            restart_after_idle: true,
+        }
+    }
+
+    fn ms(t: i64) -> Instant {
+        Instant::from_millis(t)
+    }
+
+    /// Runs `rounds` round trips (RTT 100 ms, RTO 1 s) of a bulk sender with
+    /// an unlimited receive window, advancing the caller's clock `t_ms`: each
+    /// round sends as many full segments as the window allows at `t_ms`, and
+    /// one RTT later every one of them is ACKed individually. Returns cwnd
+    /// (in segments) at the start of each round.
+    fn rounds(cw: &mut CongestionWindow, rounds: usize, t_ms: &mut i64) -> Vec<usize> {
+        let mut seen = Vec::new();
+        for _ in 0..rounds {
+            seen.push(cw.window() / MSS);
+            let segments = cw.allowance(0) / MSS;
+            cw.on_send(0, Duration::from_secs(1), ms(*t_ms));
+            *t_ms += 100;
+            for _ in 0..segments {
+                cw.on_ack(MSS, ms(*t_ms));
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn slow_start_iw1_doubles_every_round() {
+        // IW 1, MSS 1460, ssthresh infinite. Each round, every one of the
+        // cwnd/MSS segments gets its own ACK and adds min(1460, MSS) = 1 MSS
+        // (RFC 5681 eq. 2), so cwnd doubles per round: 1, 2, 4, 8, 16.
+        let mut t = 0;
+        let mut cw = CongestionWindow::new(&cfg(1, None), MSS, ms(t));
+        assert!(cw.in_slow_start());
+        assert_eq!(rounds(&mut cw, 5, &mut t), vec![1, 2, 4, 8, 16]);
+        // After round 5 (16 ACKs): 16 + 16 = 32 segments.
+        assert_eq!(cw.window(), 32 * MSS);
+    }
+
+    #[test]
+    fn slow_start_iw10_doubles_every_round() {
+        // IW 10: 10, 20, 40, 80 segments at the start of rounds 1..4.
+        let mut t = 0;
+        let mut cw = CongestionWindow::new(&cfg(10, None), MSS, ms(t));
+        assert_eq!(cw.window(), 14_600); // 10 * 1460
+        assert_eq!(rounds(&mut cw, 4, &mut t), vec![10, 20, 40, 80]);
+    }
+
+    #[test]
+    fn ack_of_more_than_one_mss_adds_only_one_mss_in_slow_start() {
+        // Delayed ACK covering 2 segments: cwnd += min(2920, 1460) = 1460.
+        let mut cw = CongestionWindow::new(&cfg(2, None), MSS, ms(0));
+        cw.on_ack(2 * MSS, ms(10));
+        assert_eq!(cw.window(), 3 * MSS);
+        // A partial ACK of 100 bytes adds 100 bytes.
+        cw.on_ack(100, ms(20));
+        assert_eq!(cw.window(), 3 * MSS + 100);
+    }
+
+    #[test]
+    fn slow_start_is_not_capped_at_ssthresh() {
+        // ssthresh = 2000 bytes, cwnd = 1460 < 2000: slow start.
+        // ACK of 1460 → cwnd = 2920, beyond ssthresh (no cap), now in CA.
+        let mut cw = CongestionWindow::new(&cfg(1, Some(2000)), MSS, ms(0));
+        assert!(cw.in_slow_start());
+        cw.on_ack(MSS, ms(1));
+        assert_eq!(cw.window(), 2920);
+        assert!(!cw.in_slow_start());
+    }
+
+    #[test]
+    fn crossover_into_congestion_avoidance_adds_one_mss_per_window() {
+        // IW 4, ssthresh = 8 MSS = 11680.
+        let mut t = 0;
+        let mut cw = CongestionWindow::new(&cfg(4, Some(8 * 1460)), MSS, ms(t));
+        // Round 1 in slow start: 4 ACKs, +1 MSS each → 8 segments.
+        assert_eq!(rounds(&mut cw, 1, &mut t), vec![4]);
+        assert_eq!(cw.window(), 8 * MSS);
+        // cwnd == ssthresh → congestion avoidance.
+        assert!(!cw.in_slow_start());
+        // CA with byte counting: bytes_acked must reach cwnd = 8*1460 = 11680.
+        // 7 ACKs (10220 bytes) change nothing...
+        for _ in 0..7 {
+            cw.on_ack(MSS, ms(t));
+            assert_eq!(cw.window(), 8 * MSS);
+        }
+        // ...the 8th makes bytes_acked = 11680 ≥ 11680 → cwnd = 9 MSS, bytes_acked = 0.
+        cw.on_ack(MSS, ms(t));
+        assert_eq!(cw.window(), 9 * MSS);
+        // Next increment needs 9 MSS of ACKs: 8 leave it, the 9th adds one.
+        for _ in 0..8 {
+            cw.on_ack(MSS, ms(t));
+        }
+        assert_eq!(cw.window(), 9 * MSS);
+        cw.on_ack(MSS, ms(t));
+        assert_eq!(cw.window(), 10 * MSS);
+        // Whole rounds from here: +1 segment per round (10, 11, 12).
+        assert_eq!(rounds(&mut cw, 3, &mut t), vec![10, 11, 12]);
+        assert_eq!(cw.window(), 13 * MSS);
+    }
+
+    #[test]
+    fn congestion_avoidance_adds_at_most_one_mss_per_ack_and_carries_surplus() {
+        // ssthresh 0 → CA from the start. cwnd = 2*1460 = 2920.
+        let mut cw = CongestionWindow::new(&cfg(2, Some(0)), MSS, ms(0));
+        // One stretch ACK of 3*2920 = 8760 bytes: bytes_acked 8760 ≥ 2920 →
+        // bytes_acked = 5840, cwnd = 4380 (one MSS only).
+        cw.on_ack(3 * 2920, ms(1));
+        assert_eq!(cw.window(), 4380);
+        // 1 byte more: bytes_acked = 5841 ≥ 4380 → 1461 left, cwnd = 5840.
+        cw.on_ack(1, ms(2));
+        assert_eq!(cw.window(), 5840);
+        // 1 byte more: 1462 < 5840 → unchanged.
+        cw.on_ack(1, ms(3));
+        assert_eq!(cw.window(), 5840);
+    }
+
+    #[test]
+    fn timeout_sets_ssthresh_from_flight_and_cwnd_to_one_mss() {
+        let mut t = 0;
+        let mut cw = CongestionWindow::new(&cfg(10, None), MSS, ms(t));
+        // flight 20 MSS = 29200 → ssthresh = max(14600, 2920) = 14600; cwnd = 1460.
+        cw.on_timeout(20 * MSS, ms(t));
+        assert_eq!(cw.ssthresh(), 14_600);
+        assert_eq!(cw.window(), MSS);
+        assert!(cw.in_slow_start());
+        // Small flight: max(1000/2, 2*1460) = 2920.
+        let mut small = CongestionWindow::new(&cfg(10, None), MSS, ms(0));
+        small.on_timeout(1000, ms(1000));
+        assert_eq!(small.ssthresh(), 2920);
+        // Slow start resumes from 1 MSS: 1, 2, 4, 8 segments per round. In
+        // round 4 the first 2 of 8 ACKs take cwnd 8 → 10 MSS = ssthresh; the
+        // other 6 are congestion avoidance: bytes_acked 6*1460 < 10*1460.
+        assert_eq!(rounds(&mut cw, 4, &mut t), vec![1, 2, 4, 8]);
+        assert_eq!(cw.window(), 10 * MSS);
+        assert!(!cw.in_slow_start());
+    }
+
+    #[test]
+    fn repeated_timeout_holds_ssthresh_until_new_data_is_acked() {
+        let mut cw = CongestionWindow::new(&cfg(10, None), MSS, ms(0));
+        cw.on_timeout(20 * MSS, ms(1000)); // ssthresh = 10 MSS
+                                           // The same segment times out again (no ACK in between): ssthresh is
+                                           // held (RFC 5681 §3.1), cwnd stays at 1 MSS.
+        cw.on_timeout(MSS, ms(3000));
+        assert_eq!(cw.ssthresh(), 10 * MSS);
+        assert_eq!(cw.window(), MSS);
+        // New data acknowledged, then another RTO: now recomputed,
+        // max(2920/2, 2920) = 2920.
+        cw.on_ack(MSS, ms(3100));
+        cw.on_timeout(2 * MSS, ms(5000));
+        assert_eq!(cw.ssthresh(), 2 * MSS);
+    }
+
+    #[test]
+    fn fast_retransmit_sets_cwnd_to_ssthresh_without_inflation() {
+        let mut t = 0;
+        let mut cw = CongestionWindow::new(&cfg(10, None), MSS, ms(t));
+        // flight 30 MSS → ssthresh = max(15 MSS, 2 MSS) = 21900; cwnd = 21900.
+        cw.on_fast_retransmit(30 * MSS, ms(t));
+        assert_eq!(cw.ssthresh(), 15 * MSS);
+        assert_eq!(cw.window(), 15 * MSS);
+        assert!(!cw.in_slow_start());
+        // Continues in CA: +1 MSS after 15 MSS of ACKs.
+        assert_eq!(rounds(&mut cw, 2, &mut t), vec![15, 16]);
+        // Tiny flight: floor of 2 MSS.
+        cw.on_fast_retransmit(100, ms(t));
+        assert_eq!(cw.window(), 2 * MSS);
+        assert_eq!(cw.ssthresh(), 2 * MSS);
+    }
+
+    #[test]
+    fn idle_restart_collapses_to_restart_window() {
+        let rto = Duration::from_millis(300);
+        let mut t = 0;
+        let mut cw = CongestionWindow::new(&cfg(2, None), MSS, ms(t));
+        rounds(&mut cw, 3, &mut t); // 2 → 4 → 8 → 16 segments; last send at 200 ms
+        assert_eq!(cw.window(), 16 * MSS);
+        // Idle exactly RTO (200 → 500 ms): not "more than" RTO → unchanged.
+        cw.on_send(0, rto, ms(500));
+        assert_eq!(cw.window(), 16 * MSS);
+        // Idle 301 ms > 300 ms since the send at 500: RW = min(2*1460, cwnd).
+        cw.on_send(0, rto, ms(801));
+        assert_eq!(cw.window(), 2 * MSS);
+        assert_eq!(cw.history().last().unwrap().cause, CwndCause::IdleRestart);
+        // ssthresh untouched (still infinite).
+        assert_eq!(cw.ssthresh(), usize::MAX);
+    }
+
+    #[test]
+    fn no_idle_restart_with_data_in_flight_or_when_switched_off() {
+        let rto = Duration::from_millis(300);
+        let mut t = 0;
+        let mut cw = CongestionWindow::new(&cfg(2, None), MSS, ms(t));
+        rounds(&mut cw, 3, &mut t); // 16 segments, last send at 200 ms
+                                    // One segment in flight: idle rule does not apply.
+        cw.on_send(MSS, rto, ms(5000));
+        assert_eq!(cw.window(), 16 * MSS);
+
+        let mut off = SlowStartConfig {
+            restart_after_idle: false,
+            ..cfg(2, None)
+        };
+        let mut t = 0;
+        let mut cw = CongestionWindow::new(&off, MSS, ms(t));
+        rounds(&mut cw, 3, &mut t);
+        cw.on_send(0, rto, ms(60_000));
+        assert_eq!(cw.window(), 16 * MSS);
+
+        // First send ever: nothing to be idle since.
+        off.restart_after_idle = true;
+        let mut cw = CongestionWindow::new(&off, MSS, ms(0));
+        cw.on_send(0, rto, ms(60_000));
+        assert_eq!(cw.window(), 2 * MSS);
+        assert_eq!(cw.history().len(), 1);
+    }
+
+    #[test]
+    fn idle_restart_never_raises_a_small_window() {
+        // After a timeout cwnd = 1 MSS < RW = 2 MSS: min(...) keeps 1 MSS.
+        let rto = Duration::from_millis(300);
+        let mut cw = CongestionWindow::new(&cfg(2, None), MSS, ms(0));
+        cw.on_send(0, rto, ms(0));
+        cw.on_timeout(2 * MSS, ms(300));
+        cw.on_send(0, rto, ms(10_000));
+        assert_eq!(cw.window(), MSS);
+    }
+
+    #[test]
+    fn disabled_window_never_limits() {
+        let off = SlowStartConfig {
+            enabled: false,
+            ..cfg(1, Some(3000))
+        };
+        let mut cw = CongestionWindow::new(&off, MSS, ms(0));
+        assert_eq!(cw.window(), usize::MAX);
+        assert_eq!(cw.allowance(0), usize::MAX);
+        assert_eq!(cw.allowance(1_000_000), usize::MAX);
+        assert!(!cw.in_slow_start());
+        cw.on_ack(MSS, ms(1));
+        cw.on_timeout(10 * MSS, ms(2));
+        cw.on_fast_retransmit(10 * MSS, ms(3));
+        cw.on_send(0, Duration::ZERO, ms(4));
+        cw.on_send(0, Duration::ZERO, ms(5));
+        cw.set_mss(536, ms(6));
+        assert_eq!(cw.allowance(0), usize::MAX);
+        assert_eq!(cw.max_window(), usize::MAX);
+        assert_eq!(
+            cw.history(),
+            &[CwndSample {
+                at_us: 0,
+                cwnd: UNLIMITED,
+                ssthresh: 3000,
+                cause: CwndCause::Start
+            }]
+        );
+    }
+
+    #[test]
+    fn allowance_is_window_minus_flight() {
+        let cw = CongestionWindow::new(&cfg(10, None), MSS, ms(0));
+        assert_eq!(cw.allowance(0), 14_600);
+        assert_eq!(cw.allowance(4_600), 10_000);
+        assert_eq!(cw.allowance(14_600), 0);
+        assert_eq!(cw.allowance(20_000), 0); // over the window: 0, not negative
+    }
+
+    #[test]
+    fn mss_change_rescales_only_a_pristine_window() {
+        // Default MSS 536 until the SYN-ACK: cwnd = 10 * 536 = 5360.
+        let mut cw = CongestionWindow::new(&cfg(10, None), 536, ms(0));
+        assert_eq!(cw.window(), 5360);
+        cw.set_mss(1460, ms(1));
+        assert_eq!(cw.window(), 14_600);
+        assert_eq!(cw.max_window(), 14_600);
+        cw.on_ack(1460, ms(2)); // 16060
+                                // After an ACK only growth uses the new MSS: cwnd unchanged, no sample.
+        let samples = cw.history().len();
+        cw.set_mss(1000, ms(3));
+        assert_eq!(cw.window(), 16_060);
+        assert_eq!(cw.history().len(), samples);
+        cw.on_ack(5000, ms(4)); // + min(5000, 1000)
+        assert_eq!(cw.window(), 17_060);
+        // Shrinking before any ACK also lowers the max (the old IW was never used).
+        let mut cw = CongestionWindow::new(&cfg(10, None), 1460, ms(0));
+        cw.set_mss(1000, ms(1));
+        assert_eq!(cw.max_window(), 10_000);
+    }
+
+    #[test]
+    fn history_records_each_change_once() {
+        let rto = Duration::from_millis(200);
+        let mut cw = CongestionWindow::new(&cfg(1, None), 536, ms(0));
+        cw.set_mss(1000, ms(1)); // cwnd 1000
+        cw.set_mss(1000, ms(2)); // no-op: not recorded
+        cw.on_send(0, rto, ms(3));
+        cw.on_ack(0, ms(4)); // duplicate ACK: not recorded
+        cw.on_ack(1000, ms(10)); // 2000
+        cw.on_ack(1000, ms(11)); // 3000
+        cw.on_timeout(3000, ms(500)); // ssthresh max(1500, 2000) = 2000, cwnd 1000
+        cw.on_timeout(1000, ms(900)); // repeat: ssthresh held, cwnd 1000 → no change
+        cw.on_ack(1000, ms(950)); // slow start: 2000
+        cw.on_ack(1000, ms(951)); // CA: bytes_acked 1000 < 2000 → no change
+        cw.on_ack(1000, ms(952)); // CA: 2000 ≥ 2000 → cwnd 3000
+        cw.on_fast_retransmit(8000, ms(1000)); // ssthresh = cwnd = 4000
+        cw.on_send(0, rto, ms(2000)); // idle 1997 ms > 200: cwnd min(4000, 1000)
+        let inf = UNLIMITED;
+        let s = |t: i64, cwnd: u64, ssthresh: u64, cause| CwndSample {
+            at_us: t * 1000,
+            cwnd,
+            ssthresh,
+            cause,
+        };
+        assert_eq!(
+            cw.history(),
+            &[
+                s(0, 536, inf, CwndCause::Start),
+                s(1, 1000, inf, CwndCause::MssChange),
+                s(10, 2000, inf, CwndCause::Ack),
+                s(11, 3000, inf, CwndCause::Ack),
+                s(500, 1000, 2000, CwndCause::Timeout),
+                s(950, 2000, 2000, CwndCause::Ack),
+                s(952, 3000, 2000, CwndCause::Ack),
+                s(1000, 4000, 4000, CwndCause::FastRetransmit),
+                s(2000, 1000, 4000, CwndCause::IdleRestart),
+            ]
+        );
+        assert_eq!(cw.max_window(), 4000);
+    }
+
+    #[test]
+    fn degenerate_config_does_not_stall_or_panic() {
+        // IW 0 → 1, MSS 0 → 1 byte.
+        let mut cw = CongestionWindow::new(&cfg(0, None), 0, ms(0));
+        assert_eq!(cw.window(), 1);
+        cw.on_ack(10, ms(1));
+        assert_eq!(cw.window(), 2);
+        // Extreme values everywhere.
+        let mut cw = CongestionWindow::new(&cfg(u32::MAX, Some(u32::MAX)), usize::MAX, ms(0));
+        assert_eq!(cw.window(), usize::MAX);
+        cw.on_ack(usize::MAX, Instant::from_micros(i64::MAX));
+        cw.on_send(0, Duration::ZERO, Instant::from_micros(i64::MIN));
+        cw.on_send(0, Duration::ZERO, Instant::from_micros(i64::MAX));
+        cw.on_fast_retransmit(usize::MAX, Instant::from_micros(i64::MIN));
+        cw.on_timeout(usize::MAX, Instant::from_micros(i64::MAX));
+        cw.on_ack(usize::MAX, Instant::from_micros(i64::MAX));
+        cw.on_ack(usize::MAX, Instant::from_micros(i64::MAX));
+        assert_eq!(cw.allowance(usize::MAX), 0);
+    }
+
+    // ---- RFC 6298 ----
+
+    fn ms_d(t: u64) -> Duration {
+        Duration::from_millis(t)
+    }
+
+    #[test]
+    fn rto_before_first_sample_is_initial() {
+        let est = RttEstimator::new(ms_d(200), ms_d(1000));
+        assert_eq!(est.rto(), ms_d(1000));
+        assert_eq!(est.srtt(), None);
+        assert_eq!(est.rttvar(), None);
+        // An initial RTO below the minimum is raised to it; above 60 s capped.
+        assert_eq!(RttEstimator::new(ms_d(200), ms_d(50)).rto(), ms_d(200));
+        assert_eq!(RttEstimator::new(ms_d(200), ms_d(90_000)).rto(), MAX_RTO);
+    }
+
+    #[test]
+    fn rfc6298_first_and_second_sample() {
+        let mut est = RttEstimator::new(ms_d(200), ms_d(1000));
+        // R = 100 ms: SRTT = 100, RTTVAR = 50, RTO = 100 + max(1, 4*50) = 300 ms.
+        est.on_sample(ms_d(100));
+        assert_eq!(est.srtt(), Some(ms_d(100)));
+        assert_eq!(est.rttvar(), Some(ms_d(50)));
+        assert_eq!(est.rto(), ms_d(300));
+        // R' = 180 ms: RTTVAR = 3/4*50 + 1/4*|100-180| = 37.5 + 20 = 57.5 ms;
+        // SRTT = 7/8*100 + 1/8*180 = 87.5 + 22.5 = 110 ms;
+        // RTO = 110 + 4*57.5 = 340 ms.
+        est.on_sample(ms_d(180));
+        assert_eq!(est.rttvar(), Some(Duration::from_micros(57_500)));
+        assert_eq!(est.srtt(), Some(ms_d(110)));
+        assert_eq!(est.rto(), ms_d(340));
+        // R'' = 110 ms (= SRTT): RTTVAR = 3/4*57.5 = 43.125 ms; SRTT stays 110;
+        // RTO = 110 + 172.5 = 282.5 ms.
+        est.on_sample(ms_d(110));
+        assert_eq!(est.rttvar(), Some(Duration::from_micros(43_125)));
+        assert_eq!(est.srtt(), Some(ms_d(110)));
+        assert_eq!(est.rto(), Duration::from_micros(282_500));
+    }
+
+    #[test]
+    fn rto_is_clamped_to_min_and_granularity_applies() {
+        // RFC minimum 1 s: R = 100 ms gives 300 ms, rounded up to 1 s.
+        let mut est = RttEstimator::new(ms_d(1000), ms_d(1000));
+        est.on_sample(ms_d(100));
+        assert_eq!(est.rto(), ms_d(1000));
+        // No minimum, R = 0: SRTT = 0, RTTVAR = 0, RTO = 0 + max(G, 0) = 1 ms.
+        let mut est = RttEstimator::new(Duration::ZERO, ms_d(1000));
+        est.on_sample(Duration::ZERO);
+        assert_eq!(est.rto(), CLOCK_GRANULARITY);
+        // R = 200 µs: RTTVAR = 100 µs, 4*RTTVAR = 400 µs < G → 200 + 1000 µs.
+        let mut est = RttEstimator::new(Duration::ZERO, ms_d(1000));
+        est.on_sample(Duration::from_micros(200));
+        assert_eq!(est.rto(), Duration::from_micros(1200));
+    }
+
+    #[test]
+    fn rto_is_capped_at_60_s() {
+        // R = 30 s: 30 + 4*15 = 90 s → 60 s.
+        let mut est = RttEstimator::new(ms_d(200), ms_d(1000));
+        est.on_sample(Duration::from_secs(30));
+        assert_eq!(est.rto(), MAX_RTO);
+        // A min_rto above 60 s is lowered to 60 s rather than inverting the clamp.
+        let est = RttEstimator::new(Duration::from_secs(100), ms_d(1000));
+        assert_eq!(est.rto(), MAX_RTO);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_60_s_and_a_sample_resets_it() {
+        let mut est = RttEstimator::new(ms_d(200), ms_d(1000));
+        let mut seen = Vec::new();
+        for _ in 0..8 {
+            est.on_backoff();
+            seen.push(est.rto().total_millis());
+        }
+        // 1 s doubled: 2, 4, 8, 16, 32, 64→60, 60, 60 s.
+        assert_eq!(
+            seen,
+            vec![2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000, 60_000]
+        );
+        // First sample R = 100 ms → 300 ms, replacing the backed-off value.
+        est.on_sample(ms_d(100));
+        assert_eq!(est.rto(), ms_d(300));
+    }
+
+    #[test]
+    fn extreme_samples_do_not_panic() {
+        let mut est = RttEstimator::new(Duration::MAX, Duration::MAX);
+        est.on_sample(Duration::MAX);
+        est.on_sample(Duration::ZERO);
+        est.on_sample(Duration::MAX);
+        est.on_backoff();
+        assert_eq!(est.rto(), MAX_RTO);
+    }
+}

@@ -1,0 +1,1097 @@
+//! A host: one smoltcp interface plus the layer that makes it behave like a kernel
+//! socket API for the experiments.
+//!
+//! smoltcp leaves several things to applications that the chapter depends on; the host
+//! owns them (STYLE.md item 3):
+//! * ephemeral ports and 4-tuple uniqueness, with our own TIME_WAIT table;
+//! * a pool of listening sockets per port, acting as the backlog;
+//! * the congestion window (slow start) above smoltcp, whose own controller is off;
+//! * kernel-like close: close() with unread input sends RST, data arriving after a full
+//!   close is answered with RST, a received RST discards unread input;
+//! * per-connection statistics counted off the wire.
+//!
+//! Frames go in with [`Host::receive_frame`] and come out of [`Host::take_frames`]; the
+//! host never reads a clock: [`Host::poll`] takes `now` and [`Host::poll_at`] says when
+//! to come back. Incoming frames are fed to smoltcp one at a time, so the drop in a
+//! socket's send queue after each one is exactly what that ACK acknowledged.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
+use smoltcp::socket::tcp;
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr};
+
+use crate::congestion::{CongestionWindow, RttEstimator};
+use crate::error::{ConnectError, SocketError};
+use crate::knobs::{Knobs, OnExhaustion};
+use crate::ports::EphemeralPorts;
+use crate::segment::{build_reack, seq_gt, seq_lt, Segment};
+use crate::stats::{Closer, ConnStats, Role};
+use crate::time_wait::{FourTuple, TimeWaitTable, Verdict};
+
+/// smoltcp's fixed minimum and initial retransmission timeout; our RTT estimator
+/// mirrors it so "idle longer than the RTO" means what smoltcp would do.
+const SMOLTCP_MIN_RTO: Duration = Duration::from_millis(1000);
+/// smoltcp assumes this MSS until the peer's SYN says otherwise (RFC 9293 §3.7.1).
+const DEFAULT_MSS: usize = 536;
+/// IPv4 + TCP headers without options.
+const TCP_IP_HEADERS: usize = 40;
+
+/// Names one connection on a host for its whole life, including after its smoltcp
+/// socket is gone (TIME_WAIT, statistics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct ConnId(pub usize);
+
+/// How a host is attached and addressed.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    /// Shown in traces and errors.
+    pub name: String,
+    /// The host's address and subnet.
+    pub addr: Ipv4Cidr,
+    /// Raw IP on the simulated link (no ARP round trip); Ethernet on TAP.
+    pub medium: Medium,
+    /// MAC address when the medium is Ethernet.
+    pub mac: EthernetAddress,
+    /// Default gateway, if any.
+    pub gateway: Option<Ipv4Address>,
+    /// IP MTU (the frame size on Ethernet is 14 bytes larger).
+    pub mtu: usize,
+    /// Seeds smoltcp's initial sequence numbers, so runs are reproducible.
+    pub seed: u64,
+    /// TCP knobs for every socket of this host.
+    pub knobs: Knobs,
+}
+
+/// What a read returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readable {
+    /// This many bytes were appended to the caller's buffer.
+    Data(usize),
+    /// Nothing to read yet.
+    Nothing,
+    /// The peer closed its sending side and every byte has been read.
+    Eof,
+}
+
+/// Where a connection is in its life, as the application sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnState {
+    /// Waiting for an ephemeral port to leave TIME_WAIT (`--on-exhaustion wait`).
+    AwaitingPort,
+    /// SYN sent or received, handshake not complete.
+    Connecting,
+    /// Data may flow (possibly one direction already closed).
+    Open,
+    /// Finished normally.
+    Closed,
+    /// Ended by an error.
+    Failed(SocketError),
+}
+
+/// The device smoltcp sees: at most one received frame at a time, transmitted frames
+/// collected for the host to inspect and hand on.
+struct FrameSlot {
+    rx: Option<Vec<u8>>,
+    tx: Vec<Vec<u8>>,
+    caps: DeviceCapabilities,
+}
+
+struct RxToken(Vec<u8>);
+struct TxToken<'a>(&'a mut Vec<Vec<u8>>);
+
+impl phy::RxToken for RxToken {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl phy::TxToken for TxToken<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut frame = vec![0; len];
+        let r = f(&mut frame);
+        self.0.push(frame);
+        r
+    }
+}
+
+impl Device for FrameSlot {
+    type RxToken<'a> = RxToken;
+    type TxToken<'a> = TxToken<'a>;
+
+    fn receive(&mut self, _now: Instant) -> Option<(RxToken, TxToken<'_>)> {
+        let frame = self.rx.take()?;
+        Some((RxToken(frame), TxToken(&mut self.tx)))
+    }
+
+    fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
+        Some(TxToken(&mut self.tx))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        self.caps.clone()
+    }
+}
+
+/// Sequence-space bookkeeping for one connection, from the segments on the wire.
+#[derive(Debug, Default)]
+struct WireTrack {
+    snd_una: u32,
+    snd_max: u32,
+    rcv_nxt: u32,
+    syn_seen: bool,
+    syn_out: bool,
+    peer_mss: Option<u16>,
+    dup_acks: u32,
+    /// While `Some`, retransmissions belong to the loss episode that ends when this is
+    /// acknowledged: the window is cut once per episode (RFC 5681 §3.1, §3.2).
+    recovery_until: Option<u32>,
+    /// Arrival of the oldest data we have not acknowledged yet.
+    unacked_since: Option<Instant>,
+    /// One timed segment at a time (RFC 6298 §3, Karn's rule on retransmission).
+    timed: Option<(u32, Instant)>,
+    fin_in: bool,
+    fin_out: bool,
+}
+
+struct Conn {
+    tuple: FourTuple,
+    handle: Option<SocketHandle>,
+    role: Role,
+    opened: Instant,
+    /// Written by the application, not yet inside smoltcp (the congestion window is
+    /// full, or the handshake is not done).
+    pending: VecDeque<u8>,
+    /// Input left in a socket we removed (after TIME_WAIT takeover or close).
+    leftover: VecDeque<u8>,
+    /// shutdown(Write) or close(): send FIN once `pending` is empty.
+    write_shut: bool,
+    fin_queued: bool,
+    /// close(): no more reading; arriving data is answered with RST.
+    app_closed: bool,
+    error: Option<SocketError>,
+    finished: bool,
+    awaiting_port: bool,
+    accept: Accept,
+    /// When this host started holding the tuple in TIME_WAIT, and when it let go.
+    time_wait_since: Option<Instant>,
+    time_wait_until: Option<Instant>,
+    cwnd: CongestionWindow,
+    rtt: RttEstimator,
+    track: WireTrack,
+    prev_send_queue: usize,
+    stats: ConnStats,
+}
+
+/// A passive connection's way through the listener.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Accept {
+    /// Active open: never accepted.
+    NotListening,
+    /// Handshake under way (the SYN queue).
+    Backlog,
+    /// In the accept queue.
+    Queued,
+    /// Returned by `accept`.
+    Accepted,
+}
+
+struct Listener {
+    pool: Vec<SocketHandle>,
+    accept_queue: VecDeque<ConnId>,
+}
+
+/// A TCP host: smoltcp plus the experiment layer. See the module docs.
+pub struct Host {
+    config: HostConfig,
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    device: FrameSlot,
+    rx_queue: VecDeque<Vec<u8>>,
+    out: Vec<Vec<u8>>,
+    conns: Vec<Conn>,
+    live: BTreeMap<FourTuple, ConnId>,
+    by_handle: BTreeMap<SocketHandle, ConnId>,
+    listeners: BTreeMap<u16, Listener>,
+    time_wait: TimeWaitTable,
+    /// The connection each held tuple belonged to.
+    held_by: BTreeMap<FourTuple, ConnId>,
+    ports: EphemeralPorts,
+    awaiting_port: VecDeque<(ConnId, u16)>,
+    epoch: Instant,
+    now: Instant,
+}
+
+impl Host {
+    /// A host with no sockets, its clock at `now`.
+    pub fn new(config: HostConfig, now: Instant) -> Host {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = config.medium;
+        caps.max_transmission_unit = match config.medium {
+            Medium::Ethernet => config.mtu + crate::segment::ETHERNET_HEADER,
+            _ => config.mtu,
+        };
+        let mut device = FrameSlot {
+            rx: None,
+            tx: Vec::new(),
+            caps,
+        };
+        let hw = match config.medium {
+            Medium::Ethernet => HardwareAddress::Ethernet(config.mac),
+            _ => HardwareAddress::Ip,
+        };
+        let mut iface_config = Config::new(hw);
+        iface_config.random_seed = config.seed;
+        let mut iface = Interface::new(iface_config, &mut device, now);
+        iface.update_ip_addrs(|addrs| {
+            // A fresh interface has room for at least one address.
+            let _ = addrs.push(IpCidr::Ipv4(config.addr));
+        });
+        if let Some(gw) = config.gateway {
+            let _ = iface.routes_mut().add_default_ipv4_route(gw);
+        }
+        let time_wait = TimeWaitTable::new(config.knobs.time_wait);
+        let ports = EphemeralPorts::new(config.knobs.ports.lo, config.knobs.ports.hi);
+        Host {
+            config,
+            iface,
+            sockets: SocketSet::new(Vec::new()),
+            device,
+            rx_queue: VecDeque::new(),
+            out: Vec::new(),
+            conns: Vec::new(),
+            live: BTreeMap::new(),
+            by_handle: BTreeMap::new(),
+            listeners: BTreeMap::new(),
+            time_wait,
+            held_by: BTreeMap::new(),
+            ports,
+            awaiting_port: VecDeque::new(),
+            epoch: now,
+            now,
+        }
+    }
+
+    /// The host's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// The host's address.
+    pub fn addr(&self) -> Ipv4Address {
+        self.config.addr.address()
+    }
+
+    /// The knobs every socket of this host uses.
+    pub fn knobs(&self) -> &Knobs {
+        &self.config.knobs
+    }
+
+    /// The host's clock: the `now` of the latest [`Host::poll`].
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Queue a frame that arrived from the wire; it is processed by the next poll.
+    pub fn receive_frame(&mut self, frame: Vec<u8>) {
+        self.rx_queue.push_back(frame);
+    }
+
+    /// Whether received frames are waiting for a poll.
+    pub fn has_pending_input(&self) -> bool {
+        !self.rx_queue.is_empty()
+    }
+
+    /// Frames sent since the last call, in order.
+    pub fn take_frames(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Process every received frame, run timers and transmit what may be sent.
+    pub fn poll(&mut self, now: Instant) {
+        self.now = now;
+        self.expire_time_wait();
+        while let Some(frame) = self.rx_queue.pop_front() {
+            self.ingress(frame);
+        }
+        self.egress();
+    }
+
+    /// When the host next needs a poll even if no frame arrives.
+    pub fn poll_at(&mut self) -> Option<Instant> {
+        let mut at = self.iface.poll_at(self.now, &self.sockets);
+        if !self.awaiting_port.is_empty() {
+            if let Some(t) = self.time_wait.next_expiry() {
+                at = Some(at.map_or(t, |a| a.min(t)));
+            }
+        }
+        at
+    }
+
+    // ---- socket API -------------------------------------------------------------
+
+    /// Start listening on `port` with a pool of `knobs.backlog` sockets.
+    pub fn listen(&mut self, port: u16) {
+        if self.listeners.contains_key(&port) {
+            return;
+        }
+        let mut pool = Vec::new();
+        for _ in 0..self.config.knobs.backlog.max(1) {
+            pool.push(self.new_listening_socket(port));
+        }
+        self.listeners.insert(
+            port,
+            Listener {
+                pool,
+                accept_queue: VecDeque::new(),
+            },
+        );
+    }
+
+    /// The next established connection on `port`, if any.
+    pub fn accept(&mut self, port: u16) -> Option<ConnId> {
+        let id = self.listeners.get_mut(&port)?.accept_queue.pop_front()?;
+        self.conns[id.0].accept = Accept::Accepted;
+        Some(id)
+    }
+
+    /// Open a connection to `remote` from the next free ephemeral port.
+    pub fn connect(&mut self, remote: Ipv4Address, port: u16) -> Result<ConnId, ConnectError> {
+        let id = ConnId(self.conns.len());
+        let tuple = FourTuple {
+            local_addr: self.addr(),
+            local_port: 0,
+            remote_addr: remote,
+            remote_port: port,
+        };
+        self.conns.push(self.new_conn(tuple, None, Role::Client));
+        match self.allocate_port(remote, port) {
+            Ok(local_port) => self.start_connect(id, local_port)?,
+            Err(e) => match self.config.knobs.on_exhaustion {
+                OnExhaustion::Fail => {
+                    self.conns.pop();
+                    return Err(e);
+                }
+                OnExhaustion::Wait => {
+                    self.conns[id.0].awaiting_port = true;
+                    self.awaiting_port.push_back((id, port));
+                }
+            },
+        }
+        Ok(id)
+    }
+
+    /// Write `data`, as one send() call: it is offered to TCP at once (a transmit
+    /// attempt happens before the call returns), so two writes are never merged by the
+    /// lab itself and Nagle can be observed honestly. Returns the bytes accepted; less
+    /// than `data.len()` when the socket's buffers are full.
+    pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, SocketError> {
+        let conn = self.conns.get_mut(id.0).ok_or(SocketError::NotFound)?;
+        if let Some(e) = conn.error {
+            return Err(e);
+        }
+        if conn.write_shut || conn.finished {
+            return Err(SocketError::Closed);
+        }
+        let buffered = conn.pending.len() + conn.prev_send_queue;
+        let room = (self.config.knobs.tx_buffer * 2).saturating_sub(buffered);
+        let n = data.len().min(room);
+        conn.pending.extend(&data[..n]);
+        self.top_up(id);
+        self.egress();
+        Ok(n)
+    }
+
+    /// Append everything readable to `buf`.
+    pub fn recv(&mut self, id: ConnId, buf: &mut Vec<u8>) -> Result<Readable, SocketError> {
+        let conn = self.conns.get_mut(id.0).ok_or(SocketError::NotFound)?;
+        if let Some(e) = conn.error {
+            return Err(e);
+        }
+        if conn.app_closed {
+            return Err(SocketError::Closed);
+        }
+        if !conn.leftover.is_empty() {
+            let n = conn.leftover.len();
+            buf.extend(conn.leftover.drain(..));
+            return Ok(Readable::Data(n));
+        }
+        let Some(handle) = conn.handle else {
+            if conn.awaiting_port {
+                return Ok(Readable::Nothing);
+            }
+            return Ok(if conn.track.fin_in {
+                Readable::Eof
+            } else {
+                Readable::Nothing
+            });
+        };
+        let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+        let before = buf.len();
+        let result = socket.recv(|data| {
+            buf.extend_from_slice(data);
+            (data.len(), ())
+        });
+        // The ring buffer may wrap: a second call returns the rest.
+        if result.is_ok() {
+            let _ = socket.recv(|data| {
+                buf.extend_from_slice(data);
+                (data.len(), ())
+            });
+        }
+        let n = buf.len() - before;
+        match result {
+            Ok(()) if n > 0 => {
+                // Reading opens the receive window; let smoltcp announce it.
+                self.egress();
+                Ok(Readable::Data(n))
+            }
+            Ok(()) => Ok(Readable::Nothing),
+            Err(tcp::RecvError::Finished) => Ok(Readable::Eof),
+            Err(tcp::RecvError::InvalidState) => Ok(Readable::Nothing),
+        }
+    }
+
+    /// shutdown(SHUT_WR): send FIN once everything written has gone, keep reading.
+    pub fn shutdown_write(&mut self, id: ConnId) {
+        if let Some(conn) = self.conns.get_mut(id.0) {
+            conn.write_shut = true;
+            self.top_up(id);
+            self.egress();
+        }
+    }
+
+    /// close(): with unread input this resets the connection, as a kernel does
+    /// (RFC 2525 §2.17; chapter item 24); otherwise FIN after the pending data, and
+    /// any data arriving afterwards is answered with RST.
+    pub fn close(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(id.0) else {
+            return;
+        };
+        if conn.app_closed || conn.finished {
+            conn.app_closed = true;
+            return;
+        }
+        conn.app_closed = true;
+        let unread = !conn.leftover.is_empty()
+            || conn
+                .handle
+                .is_some_and(|h| self.sockets.get::<tcp::Socket>(h).recv_queue() > 0);
+        if unread {
+            self.abort(id);
+        } else {
+            self.shutdown_write(id);
+        }
+    }
+
+    /// Send RST and forget the connection at once.
+    pub fn abort(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(id.0) else {
+            return;
+        };
+        conn.app_closed = true;
+        conn.pending.clear();
+        conn.leftover.clear();
+        if conn.awaiting_port {
+            conn.awaiting_port = false;
+            conn.finished = true;
+            self.awaiting_port.retain(|(c, _)| *c != id);
+            return;
+        }
+        if conn.error.is_none() {
+            conn.error = Some(SocketError::Aborted);
+        }
+        if conn.stats.closed_first.is_none() {
+            conn.stats.closed_first = Some(Closer::Local);
+        }
+        if let Some(h) = conn.handle {
+            self.sockets.get_mut::<tcp::Socket>(h).abort();
+        }
+        self.egress();
+    }
+
+    /// Where the connection is in its life.
+    pub fn state(&self, id: ConnId) -> ConnState {
+        let Some(conn) = self.conns.get(id.0) else {
+            return ConnState::Failed(SocketError::NotFound);
+        };
+        if let Some(e) = conn.error {
+            return ConnState::Failed(e);
+        }
+        if conn.awaiting_port {
+            return ConnState::AwaitingPort;
+        }
+        match conn.handle {
+            None => ConnState::Closed,
+            Some(h) => match self.sockets.get::<tcp::Socket>(h).state() {
+                tcp::State::SynSent | tcp::State::SynReceived | tcp::State::Listen => {
+                    ConnState::Connecting
+                }
+                tcp::State::Closed => ConnState::Closed,
+                _ => ConnState::Open,
+            },
+        }
+    }
+
+    /// The local port of a connection (0 while it waits for one).
+    pub fn local_port(&self, id: ConnId) -> u16 {
+        self.conns.get(id.0).map_or(0, |c| c.tuple.local_port)
+    }
+
+    /// Bytes written but not yet acknowledged by the peer.
+    pub fn unacked(&self, id: ConnId) -> usize {
+        self.conns.get(id.0).map_or(0, |c| {
+            c.pending.len()
+                + c.handle
+                    .map_or(0, |h| self.sockets.get::<tcp::Socket>(h).send_queue())
+        })
+    }
+
+    /// Figures for one connection.
+    pub fn stats(&self, id: ConnId) -> Option<ConnStats> {
+        self.conns.get(id.0).map(|c| self.snapshot(c))
+    }
+
+    /// Figures for every connection this host has had, in opening order.
+    pub fn all_stats(&self) -> Vec<ConnStats> {
+        self.conns.iter().map(|c| self.snapshot(c)).collect()
+    }
+
+    /// Connections this host has had.
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Tuples currently held in TIME_WAIT.
+    pub fn time_wait_len(&self) -> usize {
+        self.time_wait.len()
+    }
+
+    /// smoltcp sockets in the socket set (each costs a scan on every poll).
+    pub fn socket_count(&self) -> usize {
+        self.sockets.iter().count()
+    }
+
+    // ---- internals ----------------------------------------------------------------
+
+    fn snapshot(&self, c: &Conn) -> ConnStats {
+        let mut s = c.stats.clone();
+        s.local_port = c.tuple.local_port;
+        s.remote = format!("{}:{}", c.tuple.remote_addr, c.tuple.remote_port);
+        s.role = Some(c.role);
+        s.opened_ms = ms_since(self.epoch, c.opened);
+        if self.config.knobs.slow_start.enabled {
+            s.max_cwnd = Some(c.cwnd.max_window() as u64);
+        }
+        s.cwnd_history = c.cwnd.history().to_vec();
+        if let Some(since) = c.time_wait_since {
+            // Still held at the end of the run: the time so far.
+            let until = c.time_wait_until.unwrap_or(self.now);
+            s.time_wait_ms = Some(ms_since(since, until));
+        }
+        s
+    }
+
+    fn mss(&self) -> usize {
+        self.config.mtu.saturating_sub(TCP_IP_HEADERS).max(1)
+    }
+
+    fn new_conn(&self, tuple: FourTuple, handle: Option<SocketHandle>, role: Role) -> Conn {
+        Conn {
+            tuple,
+            handle,
+            role,
+            opened: self.now,
+            pending: VecDeque::new(),
+            leftover: VecDeque::new(),
+            write_shut: false,
+            fin_queued: false,
+            app_closed: false,
+            error: None,
+            finished: false,
+            awaiting_port: false,
+            accept: if role == Role::Server {
+                Accept::Backlog
+            } else {
+                Accept::NotListening
+            },
+            time_wait_since: None,
+            time_wait_until: None,
+            cwnd: CongestionWindow::new(&self.config.knobs.slow_start, DEFAULT_MSS, self.now),
+            rtt: RttEstimator::new(SMOLTCP_MIN_RTO, SMOLTCP_MIN_RTO),
+            track: WireTrack::default(),
+            prev_send_queue: 0,
+            stats: ConnStats::default(),
+        }
+    }
+
+    fn new_socket(&self) -> tcp::Socket<'static> {
+        let knobs = &self.config.knobs;
+        let mut socket = tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0; knobs.rx_buffer]),
+            tcp::SocketBuffer::new(vec![0; knobs.tx_buffer]),
+        );
+        // Our layer is the congestion controller (SMOLTCP-NOTES: set it explicitly).
+        socket.set_congestion_control(tcp::CongestionControl::None);
+        socket.set_nagle_enabled(knobs.nagle);
+        socket.set_ack_delay(knobs.delayed_ack);
+        socket
+    }
+
+    fn new_listening_socket(&mut self, port: u16) -> SocketHandle {
+        let mut socket = self.new_socket();
+        // Listening on a fresh socket with a non-zero port cannot fail.
+        let _ = socket.listen(port);
+        self.sockets.add(socket)
+    }
+
+    fn port_in_use(&self, local_port: u16, remote: Ipv4Address, remote_port: u16) -> bool {
+        let tuple = FourTuple {
+            local_addr: self.addr(),
+            local_port,
+            remote_addr: remote,
+            remote_port,
+        };
+        self.live.contains_key(&tuple)
+            || self.time_wait.is_held(&tuple, self.now)
+            || self.listeners.contains_key(&local_port)
+    }
+
+    fn allocate_port(&mut self, remote: Ipv4Address, port: u16) -> Result<u16, ConnectError> {
+        let mut ports = std::mem::replace(&mut self.ports, EphemeralPorts::new(1, 1));
+        let result = ports.allocate(|p| self.port_in_use(p, remote, port));
+        self.ports = ports;
+        result.map_err(|_| ConnectError::PortsExhausted {
+            ports: self.config.knobs.ports.len(),
+            remote: format!("{remote}:{port}"),
+        })
+    }
+
+    fn start_connect(&mut self, id: ConnId, local_port: u16) -> Result<(), ConnectError> {
+        let remote = self.conns[id.0].tuple;
+        let mut socket = self.new_socket();
+        // `context()` before `sockets.add()` (SMOLTCP-NOTES: avoids a double borrow).
+        let cx = self.iface.context();
+        socket
+            .connect(cx, (remote.remote_addr, remote.remote_port), local_port)
+            .map_err(|e| ConnectError::Stack(e.to_string()))?;
+        let handle = self.sockets.add(socket);
+        let now = self.now;
+        let conn = &mut self.conns[id.0];
+        conn.tuple.local_port = local_port;
+        conn.handle = Some(handle);
+        conn.awaiting_port = false;
+        conn.opened = now;
+        self.live.insert(conn.tuple, id);
+        self.by_handle.insert(handle, id);
+        self.egress();
+        Ok(())
+    }
+
+    fn expire_time_wait(&mut self) {
+        for held in self.time_wait.expire(self.now) {
+            if let Some(id) = self.held_by.remove(&held.tuple) {
+                self.conns[id.0].time_wait_until = Some(held.expires);
+            }
+        }
+        while let Some(&(id, port)) = self.awaiting_port.front() {
+            let remote = self.conns[id.0].tuple.remote_addr;
+            let Ok(local_port) = self.allocate_port(remote, port) else {
+                break;
+            };
+            self.awaiting_port.pop_front();
+            if let Err(e) = self.start_connect(id, local_port) {
+                let conn = &mut self.conns[id.0];
+                conn.awaiting_port = false;
+                conn.finished = true;
+                conn.error = Some(SocketError::Closed);
+                let _ = e;
+            }
+        }
+    }
+
+    fn ingress(&mut self, frame: Vec<u8>) {
+        let medium = self.config.medium;
+        let Some(seg) = Segment::parse(medium, &frame) else {
+            // ARP and anything else: smoltcp's business.
+            self.device.rx = Some(frame);
+            self.iface
+                .poll_ingress_single(self.now, &mut self.device, &mut self.sockets);
+            self.collect_tx();
+            return;
+        };
+        let tuple = FourTuple {
+            local_addr: seg.dst_addr,
+            local_port: seg.dst_port,
+            remote_addr: seg.src_addr,
+            remote_port: seg.src_port,
+        };
+        let conn_id = self.live.get(&tuple).copied();
+        if conn_id.is_none() {
+            match self.time_wait.on_segment(&tuple, seg.fin, self.now) {
+                Verdict::ReAckFin { seq, ack } => {
+                    let reack = build_reack(medium, &frame, &seg, seq, ack, u16::MAX);
+                    self.out.push(reack);
+                    return;
+                }
+                Verdict::Drop => return,
+                Verdict::NotHeld => {}
+            }
+        }
+        if let Some(id) = conn_id {
+            self.on_segment_in(id, &seg);
+            let conn = &self.conns[id.0];
+            if conn.app_closed && seg.payload_len > 0 && conn.error.is_none() {
+                // Data for a fully closed socket: the kernel answers with RST.
+                self.abort(id);
+                return;
+            }
+        }
+        self.device.rx = Some(frame);
+        self.iface
+            .poll_ingress_single(self.now, &mut self.device, &mut self.sockets);
+        match conn_id {
+            Some(id) => self.after_ingress(id),
+            None => self.adopt_from_pool(seg.dst_port, &seg),
+        }
+        self.collect_tx();
+    }
+
+    /// A listening socket took a SYN: it becomes a connection and a fresh socket takes
+    /// its place in the pool.
+    fn adopt_from_pool(&mut self, port: u16, seg: &Segment) {
+        let Some(listener) = self.listeners.get(&port) else {
+            return;
+        };
+        let taken: Vec<(usize, SocketHandle)> = listener
+            .pool
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| self.sockets.get::<tcp::Socket>(**h).state() != tcp::State::Listen)
+            .map(|(i, h)| (i, *h))
+            .collect();
+        for (slot, handle) in taken {
+            let fresh = self.new_listening_socket(port);
+            if let Some(l) = self.listeners.get_mut(&port) {
+                l.pool[slot] = fresh;
+            }
+            let socket = self.sockets.get::<tcp::Socket>(handle);
+            let (Some(local), Some(remote)) = (socket.local_endpoint(), socket.remote_endpoint())
+            else {
+                self.sockets.remove(handle);
+                continue;
+            };
+            let (smoltcp::wire::IpAddress::Ipv4(la), smoltcp::wire::IpAddress::Ipv4(ra)) =
+                (local.addr, remote.addr);
+            let tuple = FourTuple {
+                local_addr: la,
+                local_port: local.port,
+                remote_addr: ra,
+                remote_port: remote.port,
+            };
+            let id = ConnId(self.conns.len());
+            let conn = self.new_conn(tuple, Some(handle), Role::Server);
+            self.conns.push(conn);
+            self.live.insert(tuple, id);
+            self.by_handle.insert(handle, id);
+            if tuple.remote_port == seg.src_port && tuple.remote_addr == seg.src_addr {
+                self.on_segment_in(id, seg);
+            }
+        }
+    }
+
+    fn on_segment_in(&mut self, id: ConnId, seg: &Segment) {
+        let now = self.now;
+        let conn = &mut self.conns[id.0];
+        let t = &mut conn.track;
+        conn.stats.segments_in += 1;
+        conn.stats.bytes_in += seg.payload_len as u64;
+        if seg.rst {
+            conn.stats.resets_in += 1;
+            if conn.error.is_none() && !conn.finished {
+                conn.error = Some(if t.syn_seen {
+                    SocketError::ConnectionReset
+                } else {
+                    SocketError::ConnectionRefused
+                });
+                if conn.stats.closed_first.is_none() {
+                    conn.stats.closed_first = Some(Closer::Peer);
+                }
+                conn.pending.clear();
+                conn.leftover.clear();
+            }
+            return;
+        }
+        if seg.syn {
+            t.syn_seen = true;
+            t.rcv_nxt = seg.seq.wrapping_add(1);
+            if let Some(mss) = seg.mss {
+                t.peer_mss = Some(mss);
+            }
+            let mss = usize::from(t.peer_mss.unwrap_or(DEFAULT_MSS as u16))
+                .min(self.config.mtu.saturating_sub(TCP_IP_HEADERS))
+                .max(1);
+            conn.cwnd.set_mss(mss, now);
+        }
+        if let Some(ack) = seg.ack {
+            if seq_gt(ack, t.snd_una) {
+                t.snd_una = ack;
+                t.dup_acks = 0;
+                if let Some((end, sent)) = t.timed {
+                    if !seq_lt(ack, end) {
+                        conn.rtt.on_sample(now - sent);
+                        t.timed = None;
+                    }
+                }
+                if t.recovery_until.is_some_and(|r| !seq_lt(ack, r)) {
+                    t.recovery_until = None;
+                }
+            } else if ack == t.snd_una
+                && seg.payload_len == 0
+                && !seg.syn
+                && !seg.fin
+                && t.snd_max != t.snd_una
+            {
+                t.dup_acks += 1;
+            }
+        }
+        if seg.payload_len > 0 || seg.fin {
+            let end = seg.seq_end();
+            if seq_gt(end, t.rcv_nxt) {
+                t.rcv_nxt = end;
+            }
+            if t.unacked_since.is_none() {
+                t.unacked_since = Some(now);
+            }
+        }
+        if seg.fin {
+            t.fin_in = true;
+            if conn.stats.closed_first.is_none() {
+                conn.stats.closed_first = Some(Closer::Peer);
+            }
+        }
+    }
+
+    fn on_segment_out(&mut self, seg: &Segment) {
+        let tuple = FourTuple {
+            local_addr: seg.src_addr,
+            local_port: seg.src_port,
+            remote_addr: seg.dst_addr,
+            remote_port: seg.dst_port,
+        };
+        let Some(&id) = self.live.get(&tuple) else {
+            return;
+        };
+        let now = self.now;
+        let delayed_ack = self.config.knobs.delayed_ack;
+        let conn = &mut self.conns[id.0];
+        let t = &mut conn.track;
+        let s = &mut conn.stats;
+        s.segments_out += 1;
+        s.bytes_out += seg.payload_len as u64;
+        if seg.rst {
+            s.resets_out += 1;
+            return;
+        }
+        if seg.syn && !t.syn_out {
+            t.syn_out = true;
+            t.snd_una = seg.seq;
+            t.snd_max = seg.seq;
+        }
+        if seg.is_pure_ack() {
+            s.pure_acks_out += 1;
+            if let (Some(since), Some(delay)) = (t.unacked_since, delayed_ack) {
+                if now - since >= delay {
+                    s.delayed_acks += 1;
+                }
+            }
+        }
+        if let Some(ack) = seg.ack {
+            if !seq_lt(ack, t.rcv_nxt) {
+                t.unacked_since = None;
+            }
+        }
+        if seg.seq_len() > 0 {
+            if seq_lt(seg.seq, t.snd_max) {
+                s.retransmissions += 1;
+                t.timed = None;
+                if t.recovery_until.is_none() {
+                    let flight = t.snd_max.wrapping_sub(t.snd_una) as usize;
+                    if t.dup_acks >= 3 {
+                        s.fast_retransmits += 1;
+                        conn.cwnd.on_fast_retransmit(flight, now);
+                    } else {
+                        s.timeouts += 1;
+                        conn.cwnd.on_timeout(flight, now);
+                    }
+                    t.recovery_until = Some(t.snd_max);
+                }
+            } else if t.timed.is_none() && seg.payload_len > 0 {
+                t.timed = Some((seg.seq_end(), now));
+            }
+            if seg.payload_len > 0 {
+                // Idle time for slow-start restart runs from the last data sent
+                // (Linux: `lsndtime`), including what smoltcp sends from its buffer.
+                let rto = conn.rtt.rto();
+                conn.cwnd.on_send(seg.payload_len, rto, now);
+            }
+            let end = seg.seq_end();
+            if seq_gt(end, t.snd_max) {
+                t.snd_max = end;
+            }
+        }
+        if seg.fin && !t.fin_out {
+            t.fin_out = true;
+            if s.closed_first.is_none() {
+                s.closed_first = Some(Closer::Local);
+            }
+        }
+    }
+
+    /// After smoltcp processed one segment of this connection: credit what it
+    /// acknowledged to the congestion window and refill the socket.
+    fn after_ingress(&mut self, id: ConnId) {
+        let Some(handle) = self.conns[id.0].handle else {
+            return;
+        };
+        let socket = self.sockets.get::<tcp::Socket>(handle);
+        let queue = socket.send_queue();
+        let handshake_done = socket.state() != tcp::State::SynReceived;
+        let conn = &mut self.conns[id.0];
+        if conn.accept == Accept::Backlog && handshake_done {
+            // The handshake completed: the connection enters the accept queue.
+            conn.accept = Accept::Queued;
+            if let Some(l) = self.listeners.get_mut(&conn.tuple.local_port) {
+                l.accept_queue.push_back(id);
+            }
+        }
+        if queue < conn.prev_send_queue {
+            conn.cwnd.on_ack(conn.prev_send_queue - queue, self.now);
+        }
+        conn.prev_send_queue = queue;
+        self.top_up(id);
+    }
+
+    /// Move application data into smoltcp as far as the congestion window allows.
+    fn top_up(&mut self, id: ConnId) {
+        let mss = self.mss();
+        let now = self.now;
+        let conn = &mut self.conns[id.0];
+        let Some(handle) = conn.handle else {
+            return;
+        };
+        let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+        if !socket.may_send() {
+            return;
+        }
+        if !conn.pending.is_empty() {
+            let in_flight = socket.send_queue();
+            if in_flight == 0 {
+                conn.cwnd.on_send(0, conn.rtt.rto(), now);
+            }
+            let allowance = conn.cwnd.allowance(in_flight);
+            let room = socket.send_capacity() - in_flight;
+            let mut n = conn.pending.len().min(room);
+            if n > allowance {
+                // Whole segments only, as a packet-counting cwnd does: a byte-exact
+                // allowance would cut a sub-MSS segment that Nagle then holds.
+                n = allowance / mss * mss;
+            }
+            let mut moved = 0;
+            while moved < n {
+                let (front, _) = conn.pending.as_slices();
+                let take = front.len().min(n - moved);
+                let sent = socket.send_slice(&front[..take]).unwrap_or(0);
+                if sent == 0 {
+                    break;
+                }
+                conn.pending.drain(..sent);
+                moved += sent;
+            }
+            conn.prev_send_queue = socket.send_queue();
+        }
+        if conn.pending.is_empty() && conn.write_shut && !conn.fin_queued {
+            socket.close();
+            conn.fin_queued = true;
+        }
+    }
+
+    fn collect_tx(&mut self) {
+        let frames = std::mem::take(&mut self.device.tx);
+        for frame in frames {
+            if let Some(seg) = Segment::parse(self.config.medium, &frame) {
+                self.on_segment_out(&seg);
+            }
+            self.out.push(frame);
+        }
+    }
+
+    /// Transmit, then retire sockets whose part is over.
+    fn egress(&mut self) {
+        for _ in 0..64 {
+            let r = self
+                .iface
+                .poll_egress(self.now, &mut self.device, &mut self.sockets);
+            let sent = !self.device.tx.is_empty();
+            self.collect_tx();
+            if !sent && r == smoltcp::iface::PollResult::None {
+                break;
+            }
+        }
+        self.retire_sockets();
+    }
+
+    fn retire_sockets(&mut self) {
+        let handles: Vec<(SocketHandle, ConnId)> =
+            self.by_handle.iter().map(|(h, c)| (*h, *c)).collect();
+        for (handle, id) in handles {
+            let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+            let state = socket.state();
+            let conn = &mut self.conns[id.0];
+            let done = match state {
+                tcp::State::Closed => true,
+                // Take TIME_WAIT over once the ACK of the peer's FIN has left.
+                tcp::State::TimeWait => conn.track.unacked_since.is_none(),
+                _ => false,
+            };
+            if !done {
+                continue;
+            }
+            // Keep unread input readable after the socket is gone.
+            while socket.recv_queue() > 0 {
+                let got = socket.recv(|d| {
+                    conn.leftover.extend(d.iter());
+                    (d.len(), d.len())
+                });
+                if !matches!(got, Ok(n) if n > 0) {
+                    break;
+                }
+            }
+            if state == tcp::State::TimeWait {
+                self.time_wait
+                    .hold(conn.tuple, conn.track.snd_max, conn.track.rcv_nxt, self.now);
+                conn.time_wait_since = Some(self.now);
+                if self.time_wait.two_msl() == Duration::ZERO {
+                    conn.time_wait_until = Some(self.now);
+                } else {
+                    self.held_by.insert(conn.tuple, id);
+                }
+            } else if conn.error.is_none() && !conn.track.fin_in {
+                // Closed without the peer's FIN: we aborted.
+                conn.error = Some(SocketError::Aborted);
+            }
+            conn.finished = true;
+            conn.handle = None;
+            let tuple = conn.tuple;
+            self.sockets.remove(handle);
+            self.by_handle.remove(&handle);
+            self.live.remove(&tuple);
+        }
+    }
+}
+
+fn ms_since(epoch: Instant, t: Instant) -> f64 {
+    (t - epoch).total_micros() as f64 / 1000.0
+}

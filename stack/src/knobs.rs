@@ -1,0 +1,170 @@
+//! The four TCP mechanisms a user can turn, for one side of a connection.
+//!
+//! Each field names its classic value (from *HTTP: The Definitive Guide*, ch. 4), the
+//! Linux equivalent, and what implements it here (smoltcp or our layer above it).
+
+use serde::Serialize;
+use smoltcp::time::Duration;
+
+use crate::congestion::SlowStartConfig;
+
+/// What `connect` does when every ephemeral port toward a server is live or in TIME_WAIT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnExhaustion {
+    /// Fail at once with [`crate::ConnectError::PortsExhausted`] (Linux: `EADDRNOTAVAIL`).
+    Fail,
+    /// Hold the connect until the first held tuple expires (what a patient load
+    /// generator does), so the run shows the ports / 2MSL ceiling as elapsed time.
+    Wait,
+}
+
+/// Named default sets, so a sweep changes one knob against a known baseline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Today's Linux defaults: IW 10 (RFC 6928), delayed ACK 40 ms (`TCP_DELACK_MIN`),
+    /// TIME_WAIT 60 s (`TCP_TIMEWAIT_LEN`), ports 32768-60999 (`ip_local_port_range`).
+    Linux,
+    /// The book's classic values: IW 1, delayed ACK 200 ms, 2MSL 120 s, 60,000 ports.
+    Book,
+}
+
+/// The knobs of one side (client or server) of every connection it makes or accepts.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Knobs {
+    /// Nagle's algorithm (RFC 896), as smoltcp implements it: a segment smaller than one
+    /// MSS is held while any data is unacknowledged. Linux: on unless `TCP_NODELAY`.
+    pub nagle: bool,
+    /// Delayed-ACK timer (RFC 1122 §4.2.3.2: at most 500 ms; classically 100-200 ms,
+    /// Linux 40 ms minimum). `None` ACKs every segment at once. smoltcp's `set_ack_delay`;
+    /// smoltcp still ACKs at once when more than one MSS is unacknowledged.
+    #[serde(serialize_with = "ser_opt_duration")]
+    pub delayed_ack: Option<Duration>,
+    /// Slow start: our congestion window above smoltcp (RFC 5681).
+    pub slow_start: SlowStartConfig,
+    /// How long the side that closes first holds the 4-tuple (2MSL, RFC 9293 §3.6.1).
+    /// Linux: 60 s, fixed (`TCP_TIMEWAIT_LEN`); the book: about 2 minutes; RFC 793's
+    /// 2-minute MSL would make it 4. Zero holds nothing.
+    #[serde(serialize_with = "ser_duration")]
+    pub time_wait: Duration,
+    /// Ephemeral ports for active opens, inclusive (Linux `ip_local_port_range`).
+    pub ports: PortSpan,
+    /// What connect does when no port is free.
+    pub on_exhaustion: OnExhaustion,
+    /// Receive buffer per socket; it is also the advertised window (with window
+    /// scaling), so it must exceed the largest response or the window limits the run.
+    pub rx_buffer: usize,
+    /// Transmit buffer inside smoltcp per socket (bytes in flight plus unsent). Data the
+    /// application writes beyond our congestion window waits in our own queue.
+    pub tx_buffer: usize,
+    /// Listening sockets kept ready per port: smoltcp has no accept queue, so a SYN
+    /// arriving when no socket is listening is answered with RST, as with a full backlog
+    /// with `tcp_abort_on_overflow`.
+    pub backlog: usize,
+}
+
+/// An inclusive range of port numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct PortSpan {
+    /// First port.
+    pub lo: u16,
+    /// Last port (inclusive).
+    pub hi: u16,
+}
+
+impl PortSpan {
+    /// Number of ports in the span (`hi - lo + 1`; 0 if built by hand with `lo > hi`).
+    pub fn len(&self) -> u32 {
+        (u32::from(self.hi) + 1).saturating_sub(u32::from(self.lo))
+    }
+
+    /// True only for a span built by hand with `lo > hi`.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `port` lies within the span.
+    pub fn contains(&self, port: u16) -> bool {
+        self.lo <= port && port <= self.hi
+    }
+}
+
+impl std::fmt::Display for PortSpan {
+    /// `LO-HI`, or `P` for a single port: the form `--ports` accepts.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.lo == self.hi {
+            write!(f, "{}", self.lo)
+        } else {
+            write!(f, "{}-{}", self.lo, self.hi)
+        }
+    }
+}
+
+/// Socket buffers big enough that a 1 MiB response is never limited by the receive
+/// window (SMOLTCP-NOTES: 64 KiB buffers cost an extra RTT on a 64 KiB response).
+pub const DEFAULT_BUFFER: usize = 2 * 1024 * 1024;
+
+impl Knobs {
+    /// The defaults of a profile.
+    pub fn profile(profile: Profile) -> Knobs {
+        match profile {
+            Profile::Linux => Knobs {
+                nagle: true,
+                delayed_ack: Some(Duration::from_millis(40)),
+                slow_start: SlowStartConfig {
+                    initial_window: 10,
+                    ssthresh: None,
+                    enabled: true,
+                    restart_after_idle: true,
+                },
+                time_wait: Duration::from_secs(60),
+                ports: PortSpan {
+                    lo: 32768,
+                    hi: 60999,
+                },
+                on_exhaustion: OnExhaustion::Fail,
+                rx_buffer: DEFAULT_BUFFER,
+                tx_buffer: DEFAULT_BUFFER,
+                backlog: 16,
+            },
+            Profile::Book => Knobs {
+                nagle: true,
+                delayed_ack: Some(Duration::from_millis(200)),
+                slow_start: SlowStartConfig {
+                    initial_window: 1,
+                    ssthresh: None,
+                    enabled: true,
+                    restart_after_idle: true,
+                },
+                time_wait: Duration::from_secs(120),
+                ports: PortSpan {
+                    lo: 5536,
+                    hi: 65535,
+                },
+                on_exhaustion: OnExhaustion::Fail,
+                rx_buffer: DEFAULT_BUFFER,
+                tx_buffer: DEFAULT_BUFFER,
+                backlog: 16,
+            },
+        }
+    }
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Knobs::profile(Profile::Linux)
+    }
+}
+
+/// Durations print in milliseconds in JSON (`40.0`), the unit every timing uses.
+fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.total_micros() as f64 / 1000.0)
+}
+
+fn ser_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => ser_duration(d, s),
+        None => s.serialize_none(),
+    }
+}

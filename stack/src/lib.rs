@@ -1,0 +1,43 @@
+//! # tcpknobs-stack
+//!
+//! Userspace TCP hosts for experiments: smoltcp for the protocol machinery, and our own
+//! layer above it for the four mechanisms the lab exposes as knobs (chapter 4 of *HTTP:
+//! The Definitive Guide*): slow start ([`congestion`]), Nagle and the delayed-ACK timer
+//! (passed to smoltcp), and 2MSL / TIME_WAIT with ephemeral ports ([`time_wait`],
+//! [`ports`]).
+//!
+//! ## Map
+//! * [`host`]: a [`Host`] is a smoltcp interface plus that layer, behind a small
+//!   kernel-like socket API (connect, listen/accept, send, recv, shutdown, close, abort).
+//! * [`sim`]: hosts on emulated [`link`]s driven by a virtual clock.
+//! * [`knobs`]: the per-side settings and the `linux`/`book` profiles.
+//! * [`segment`]: the wire view of frames our layer reads; [`stats`]: what it counts.
+//! * [`pcap`]: captures; [`rng`]: the seeded generator behind loss.
+//!
+//! ## Contract
+//! Nothing here reads a clock: every entry point takes `now` (a
+//! [`smoltcp::time::Instant`]) and reports its next deadline. With the same inputs and
+//! seed a simulated run is fully deterministic.
+#![warn(missing_docs)]
+
+pub mod congestion;
+pub mod error;
+pub mod host;
+pub mod knobs;
+pub mod link;
+pub mod pcap;
+pub mod ports;
+pub mod rng;
+pub mod segment;
+pub mod sim;
+pub mod stats;
+pub mod time_wait;
+
+pub use error::{ConnectError, SocketError};
+pub use host::{ConnId, ConnState, Host, HostConfig, Readable};
+pub use knobs::{Knobs, OnExhaustion, PortSpan, Profile};
+pub use link::LinkProfile;
+pub use sim::{AppSlot, Application, HostId, RunEnd, SimNet};
+pub use smoltcp::time::{Duration, Instant};
+pub use smoltcp::wire::Ipv4Address;
+pub use stats::{Closer, ConnStats, Role};

@@ -1,0 +1,232 @@
+//! The view of a TCP segment that our layer needs, read straight off a frame.
+//!
+//! smoltcp does not tell us what each segment did to a socket, so the host reads every
+//! frame it sends and receives: that is how it counts segments and pure ACKs, sees ACKs
+//! of new data for the congestion window, spots retransmissions, learns the peer's MSS
+//! and answers for tuples in TIME_WAIT after the smoltcp socket is gone.
+
+use smoltcp::phy::Medium;
+use smoltcp::wire::{
+    EthernetFrame, EthernetProtocol, IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, TcpOption,
+    TcpPacket, TcpSeqNumber,
+};
+
+/// Ethernet II header length; frames on a TAP device carry it, raw-IP frames do not.
+pub const ETHERNET_HEADER: usize = 14;
+
+/// One TCP segment in an IPv4 packet, as seen on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// Sender's address.
+    pub src_addr: Ipv4Address,
+    /// Sender's port.
+    pub src_port: u16,
+    /// Receiver's address.
+    pub dst_addr: Ipv4Address,
+    /// Receiver's port.
+    pub dst_port: u16,
+    /// Sequence number of the first octet (or of the SYN).
+    pub seq: u32,
+    /// Acknowledgment number, when the ACK flag is set.
+    pub ack: Option<u32>,
+    /// SYN flag.
+    pub syn: bool,
+    /// FIN flag.
+    pub fin: bool,
+    /// RST flag.
+    pub rst: bool,
+    /// Payload bytes.
+    pub payload_len: usize,
+    /// Raw (unscaled) window field.
+    pub window: u16,
+    /// MSS option, only present on SYNs.
+    pub mss: Option<u16>,
+}
+
+impl Segment {
+    /// Read the TCP segment in `frame`, or `None` for anything else (ARP, other
+    /// protocols, fragments, malformed packets): those pass through untouched.
+    pub fn parse(medium: Medium, frame: &[u8]) -> Option<Segment> {
+        let ip_bytes = match medium {
+            Medium::Ethernet => {
+                let eth = EthernetFrame::new_checked(frame).ok()?;
+                if eth.ethertype() != EthernetProtocol::Ipv4 {
+                    return None;
+                }
+                frame.get(ETHERNET_HEADER..)?
+            }
+            _ => frame,
+        };
+        let ip = Ipv4Packet::new_checked(ip_bytes).ok()?;
+        if ip.next_header() != IpProtocol::Tcp || ip.more_frags() || ip.frag_offset() != 0 {
+            return None;
+        }
+        let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+        let mut mss = None;
+        if tcp.syn() {
+            let mut options = tcp.options();
+            while !options.is_empty() {
+                let Ok((rest, option)) = TcpOption::parse(options) else {
+                    break;
+                };
+                match option {
+                    TcpOption::EndOfList => break,
+                    TcpOption::MaxSegmentSize(m) => mss = Some(m),
+                    _ => {}
+                }
+                options = rest;
+            }
+        }
+        Some(Segment {
+            src_addr: ip.src_addr(),
+            src_port: tcp.src_port(),
+            dst_addr: ip.dst_addr(),
+            dst_port: tcp.dst_port(),
+            seq: tcp.seq_number().0 as u32,
+            ack: tcp.ack().then(|| tcp.ack_number().0 as u32),
+            syn: tcp.syn(),
+            fin: tcp.fin(),
+            rst: tcp.rst(),
+            payload_len: tcp.payload().len(),
+            window: tcp.window_len(),
+            mss,
+        })
+    }
+
+    /// Sequence space the segment occupies: payload plus one for SYN and one for FIN.
+    pub fn seq_len(&self) -> u32 {
+        self.payload_len as u32 + u32::from(self.syn) + u32::from(self.fin)
+    }
+
+    /// Sequence number just past this segment.
+    pub fn seq_end(&self) -> u32 {
+        self.seq.wrapping_add(self.seq_len())
+    }
+
+    /// An ACK that carries no data, SYN, FIN or RST: the segments the delayed-ACK timer
+    /// exists to save.
+    pub fn is_pure_ack(&self) -> bool {
+        self.ack.is_some() && self.seq_len() == 0 && !self.rst
+    }
+}
+
+/// `a` comes before `b` in sequence space (RFC 9293 §3.4, modulo 2^32).
+pub fn seq_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+/// `a` comes after `b` in sequence space.
+pub fn seq_gt(a: u32, b: u32) -> bool {
+    seq_lt(b, a)
+}
+
+/// Build the ACK a TIME_WAIT tuple sends in answer to a retransmitted FIN (RFC 9293
+/// §3.10.7.4, TIME-WAIT: "acknowledge it, and restart the 2 MSL timeout").
+///
+/// `incoming` is the frame that carried the FIN: on Ethernet its addresses are swapped,
+/// so no neighbour lookup is needed for a socket that no longer exists.
+pub fn build_reack(
+    medium: Medium,
+    incoming: &[u8],
+    seg: &Segment,
+    seq: u32,
+    ack: u32,
+    window: u16,
+) -> Vec<u8> {
+    const IP_HEADER: usize = 20;
+    const TCP_HEADER: usize = 20;
+    let link = if medium == Medium::Ethernet {
+        ETHERNET_HEADER
+    } else {
+        0
+    };
+    let mut frame = vec![0u8; link + IP_HEADER + TCP_HEADER];
+    if link > 0 && incoming.len() >= ETHERNET_HEADER {
+        // Destination = the incoming source, source = the incoming destination.
+        frame[0..6].copy_from_slice(&incoming[6..12]);
+        frame[6..12].copy_from_slice(&incoming[0..6]);
+        frame[12..14].copy_from_slice(&incoming[12..14]);
+    }
+    {
+        let mut ip = Ipv4Packet::new_unchecked(&mut frame[link..]);
+        ip.set_version(4);
+        ip.set_header_len(IP_HEADER as u8);
+        ip.set_total_len((IP_HEADER + TCP_HEADER) as u16);
+        ip.set_dont_frag(true);
+        ip.set_hop_limit(64);
+        ip.set_next_header(IpProtocol::Tcp);
+        ip.set_src_addr(seg.dst_addr);
+        ip.set_dst_addr(seg.src_addr);
+        ip.fill_checksum();
+    }
+    let mut tcp = TcpPacket::new_unchecked(&mut frame[link + IP_HEADER..]);
+    tcp.set_src_port(seg.dst_port);
+    tcp.set_dst_port(seg.src_port);
+    tcp.set_seq_number(TcpSeqNumber(seq as i32));
+    tcp.set_ack_number(TcpSeqNumber(ack as i32));
+    tcp.set_header_len(TCP_HEADER as u8);
+    tcp.clear_flags();
+    tcp.set_ack(true);
+    tcp.set_window_len(window);
+    tcp.set_urgent_at(0);
+    tcp.fill_checksum(
+        &IpAddress::Ipv4(seg.dst_addr),
+        &IpAddress::Ipv4(seg.src_addr),
+    );
+    frame
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fin_segment() -> Segment {
+        Segment {
+            src_addr: Ipv4Address::new(192, 0, 2, 2),
+            src_port: 80,
+            dst_addr: Ipv4Address::new(192, 0, 2, 1),
+            dst_port: 40000,
+            seq: 1000,
+            ack: Some(5000),
+            syn: false,
+            fin: true,
+            rst: false,
+            payload_len: 0,
+            window: 1024,
+            mss: None,
+        }
+    }
+
+    #[test]
+    fn reack_parses_back_as_the_mirror_image() {
+        let fin = fin_segment();
+        let frame = build_reack(Medium::Ip, &[], &fin, 5000, 1001, 512);
+        let ack = Segment::parse(Medium::Ip, &frame).expect("a TCP segment");
+        assert_eq!(ack.src_addr, fin.dst_addr);
+        assert_eq!(ack.dst_addr, fin.src_addr);
+        assert_eq!((ack.src_port, ack.dst_port), (40000, 80));
+        assert_eq!((ack.seq, ack.ack), (5000, Some(1001)));
+        assert!(ack.is_pure_ack());
+        let ip = Ipv4Packet::new_checked(&frame[..]).unwrap();
+        assert!(ip.verify_checksum());
+        let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+        assert!(tcp.verify_checksum(
+            &IpAddress::Ipv4(ack.src_addr),
+            &IpAddress::Ipv4(ack.dst_addr)
+        ));
+    }
+
+    #[test]
+    fn sequence_comparison_wraps() {
+        assert!(seq_lt(u32::MAX - 1, 2));
+        assert!(seq_gt(2, u32::MAX - 1));
+        assert!(!seq_lt(5, 5));
+    }
+
+    #[test]
+    fn garbage_is_not_a_segment() {
+        assert_eq!(Segment::parse(Medium::Ip, &[]), None);
+        assert_eq!(Segment::parse(Medium::Ip, &[0x45; 30]), None);
+        assert_eq!(Segment::parse(Medium::Ethernet, &[0; 10]), None);
+    }
+}

@@ -1,0 +1,262 @@
+//! The simulated network: hosts joined by emulated links, driven by a virtual clock.
+//!
+//! Discrete-event: the clock jumps to the earliest deadline (a frame arriving, a host
+//! timer from smoltcp's `poll_at`, an application's own timeout); nothing sleeps and
+//! nothing reads the wall clock, so the same inputs and seed give the same run, byte
+//! for byte, as fast as the CPU allows. The shape follows smoltcp's `tests/netsim.rs`
+//! and quinn-proto's test `Pair`, with many connections per host.
+//!
+//! Every pair of hosts has a link in each direction with the same [`LinkProfile`]; a
+//! frame goes straight to the host owning its destination address (raw IP, so the
+//! first packet pays no ARP round trip).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use smoltcp::phy::Medium;
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr, Ipv4Packet};
+
+use crate::host::{Host, HostConfig};
+use crate::knobs::Knobs;
+use crate::link::{LinkDirection, LinkProfile, LinkStats, Transmit};
+use crate::pcap::{LinkType, PcapWriter};
+use crate::rng::derive_seed;
+
+/// Index of a host in a [`SimNet`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HostId(pub usize);
+
+/// Something that runs on a host and uses its sockets: an HTTP client, server or
+/// proxy. Sans-IO: it only reacts when polled.
+pub trait Application {
+    /// Make all progress possible at the host's current time. Returns the latest time
+    /// at which the application wants to be polled again even if nothing happens on
+    /// the network (a timeout, a think time), or `None`.
+    fn poll(&mut self, host: &mut Host) -> Option<Instant>;
+
+    /// Whether the application has finished its work; the run ends when every
+    /// application that is not a server has.
+    fn is_done(&self) -> bool;
+}
+
+/// How a [`SimNet::run`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Every application reported done.
+    Done,
+    /// Nothing left to happen (no frame in flight, no timer) yet not done: a hang.
+    Stalled,
+    /// The virtual-time limit was reached.
+    TimeLimit,
+}
+
+/// One application and the host it runs on, for [`SimNet::run`].
+pub struct AppSlot<'a> {
+    /// The host.
+    pub host: HostId,
+    /// The application.
+    pub app: &'a mut dyn Application,
+    /// Servers run forever; only the others decide when the run is over.
+    pub is_server: bool,
+}
+
+/// Settling rounds at one instant before the loop gives up on quiescence; each round
+/// moves at least one frame, so only a feedback storm could reach it.
+const MAX_ROUNDS_PER_INSTANT: usize = 10_000;
+
+/// The simulated network. See the module docs.
+pub struct SimNet {
+    hosts: Vec<Host>,
+    links: BTreeMap<(usize, usize), LinkDirection>,
+    routes: BTreeMap<Ipv4Address, usize>,
+    profile: LinkProfile,
+    seed: u64,
+    now_ns: u64,
+    capture: Option<PcapWriter<Box<dyn Write>>>,
+    capture_error: Option<std::io::Error>,
+    unroutable: u64,
+}
+
+/// The first address of the simulated subnet (TEST-NET-1, RFC 5737: it never leaves
+/// the process, and could not be routed anywhere if it did).
+pub const SUBNET_BASE: [u8; 4] = [192, 0, 2, 0];
+
+impl SimNet {
+    /// An empty network whose links all follow `profile`; `seed` drives loss and
+    /// initial sequence numbers.
+    pub fn new(profile: LinkProfile, seed: u64) -> SimNet {
+        SimNet {
+            hosts: Vec::new(),
+            links: BTreeMap::new(),
+            routes: BTreeMap::new(),
+            profile,
+            seed,
+            now_ns: 0,
+            capture: None,
+            capture_error: None,
+            unroutable: 0,
+        }
+    }
+
+    /// Add a host at the next address of 192.0.2.0/24, linked to every host so far.
+    pub fn add_host(&mut self, name: &str, knobs: Knobs) -> HostId {
+        let index = self.hosts.len();
+        let [a, b, c, _] = SUBNET_BASE;
+        let addr = Ipv4Address::new(a, b, c, (index + 1) as u8);
+        let config = HostConfig {
+            name: name.to_string(),
+            addr: Ipv4Cidr::new(addr, 24),
+            medium: Medium::Ip,
+            mac: EthernetAddress([0x02, 0, 0, 0, 0, (index + 1) as u8]),
+            gateway: None,
+            mtu: self.profile.mtu,
+            seed: derive_seed(self.seed, 1000 + index as u64),
+            knobs,
+        };
+        self.hosts.push(Host::new(config, self.now()));
+        self.routes.insert(addr, index);
+        for other in 0..index {
+            for (from, to) in [(other, index), (index, other)] {
+                let seed = derive_seed(self.seed, (from * 256 + to) as u64);
+                self.links
+                    .insert((from, to), LinkDirection::new(self.profile.clone(), seed));
+            }
+        }
+        HostId(index)
+    }
+
+    /// A host.
+    pub fn host(&self, id: HostId) -> &Host {
+        &self.hosts[id.0]
+    }
+
+    /// A host, mutably (to open connections or listen before a run).
+    pub fn host_mut(&mut self, id: HostId) -> &mut Host {
+        &mut self.hosts[id.0]
+    }
+
+    /// Record every frame, at the time its sender put it on the link, in pcap format.
+    pub fn capture_to(&mut self, out: Box<dyn Write>) -> std::io::Result<()> {
+        self.capture = Some(PcapWriter::new(out, LinkType::RawIp, 65535)?);
+        Ok(())
+    }
+
+    /// Flush the capture and report any write error that happened during the run.
+    pub fn finish_capture(&mut self) -> std::io::Result<()> {
+        if let Some(e) = self.capture_error.take() {
+            return Err(e);
+        }
+        match self.capture.take() {
+            Some(mut w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// The virtual clock.
+    pub fn now(&self) -> Instant {
+        Instant::from_micros((self.now_ns / 1000) as i64)
+    }
+
+    /// Figures of the link from host `from` to host `to`.
+    pub fn link_stats(&self, from: HostId, to: HostId) -> Option<&LinkStats> {
+        self.links.get(&(from.0, to.0)).map(|l| l.stats())
+    }
+
+    /// Frames addressed to no host (dropped).
+    pub fn unroutable(&self) -> u64 {
+        self.unroutable
+    }
+
+    /// Run until every client application is done, nothing more can happen, or the
+    /// clock passes `limit`.
+    pub fn run(&mut self, apps: &mut [AppSlot<'_>], limit: Instant) -> RunEnd {
+        let mut deadlines: Vec<Option<Instant>> = vec![None; apps.len()];
+        loop {
+            let now = self.now();
+            self.deliver();
+            for _ in 0..MAX_ROUNDS_PER_INSTANT {
+                for host in &mut self.hosts {
+                    host.poll(now);
+                }
+                for (slot, deadline) in apps.iter_mut().zip(deadlines.iter_mut()) {
+                    *deadline = slot.app.poll(&mut self.hosts[slot.host.0]);
+                }
+                let moved = self.transmit();
+                if !moved && !self.hosts.iter().any(Host::has_pending_input) {
+                    break;
+                }
+            }
+            // Done once the clients are and the wire is quiet, so closing handshakes
+            // complete and every connection's figures are final.
+            let quiet = self.links.values().all(|l| l.next_arrival_ns().is_none());
+            if quiet && apps.iter().all(|s| s.is_server || s.app.is_done()) {
+                return RunEnd::Done;
+            }
+            let Some(next_ns) = self.next_event_ns(&deadlines) else {
+                return RunEnd::Stalled;
+            };
+            if next_ns > limit.total_micros().max(0) as u64 * 1000 {
+                return RunEnd::TimeLimit;
+            }
+            self.now_ns = next_ns;
+        }
+    }
+
+    fn deliver(&mut self) {
+        for (&(_, to), link) in self.links.iter_mut() {
+            while let Some(frame) = link.pop_arrived(self.now_ns) {
+                self.hosts[to].receive_frame(frame);
+            }
+        }
+    }
+
+    /// Put every frame the hosts sent on its link; true if any moved.
+    fn transmit(&mut self) -> bool {
+        let mut moved = false;
+        for from in 0..self.hosts.len() {
+            for frame in self.hosts[from].take_frames() {
+                moved = true;
+                if let Some(w) = self.capture.as_mut() {
+                    if let Err(e) = w.write_frame(self.now_ns, &frame) {
+                        self.capture_error.get_or_insert(e);
+                    }
+                }
+                let dst = Ipv4Packet::new_checked(&frame[..])
+                    .ok()
+                    .and_then(|p| self.routes.get(&p.dst_addr()).copied());
+                let link = dst.and_then(|to| self.links.get_mut(&(from, to)));
+                match link {
+                    Some(link) => {
+                        let _: Transmit = link.transmit(self.now_ns, frame);
+                    }
+                    None => self.unroutable += 1,
+                }
+            }
+        }
+        moved
+    }
+
+    /// The earliest future event, in ns; a deadline at or before now means "as soon
+    /// as possible", which is the next microsecond (smoltcp's clock resolution).
+    fn next_event_ns(&mut self, deadlines: &[Option<Instant>]) -> Option<u64> {
+        let now_us = self.now_ns / 1000;
+        let floor_ns = (now_us + 1) * 1000;
+        let to_ns = |t: Instant| (t.total_micros().max(0) as u64 * 1000).max(floor_ns);
+        let links = self
+            .links
+            .values()
+            .filter_map(LinkDirection::next_arrival_ns);
+        let hosts: Vec<u64> = self
+            .hosts
+            .iter_mut()
+            .filter_map(|h| h.poll_at().map(to_ns))
+            .collect();
+        let apps = deadlines.iter().flatten().map(|t| to_ns(*t));
+        links
+            .map(|ns| ns.max(self.now_ns))
+            .chain(hosts)
+            .chain(apps)
+            .min()
+    }
+}

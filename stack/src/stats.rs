@@ -1,0 +1,71 @@
+//! Per-connection figures, counted from the segments the host actually sent and
+//! received, so each one can be checked against a packet capture.
+
+use serde::Serialize;
+
+use crate::congestion::CwndSample;
+
+/// Which end opened the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Active open (connect).
+    Client,
+    /// Passive open (listen/accept).
+    Server,
+}
+
+/// Which end sent the first FIN (or RST): that end holds TIME_WAIT (chapter item 10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Closer {
+    /// This host closed first.
+    Local,
+    /// The peer closed first.
+    Peer,
+}
+
+/// What one connection did, as seen from one host.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ConnStats {
+    /// Local port (ephemeral for clients).
+    pub local_port: u16,
+    /// The peer, as `addr:port`.
+    pub remote: String,
+    /// Active or passive open.
+    pub role: Option<Role>,
+    /// Virtual (or wall) time of connect/accept, ms since the run started.
+    pub opened_ms: f64,
+    /// Who sent the first FIN or RST.
+    pub closed_first: Option<Closer>,
+    /// Segments sent.
+    pub segments_out: u64,
+    /// Segments received.
+    pub segments_in: u64,
+    /// Payload bytes sent, retransmissions included.
+    pub bytes_out: u64,
+    /// Payload bytes received.
+    pub bytes_in: u64,
+    /// ACKs sent that carried no data, SYN, FIN or RST.
+    pub pure_acks_out: u64,
+    /// Pure ACKs sent because the delayed-ACK timer expired (the ACK left at least one
+    /// delayed-ACK period after the data it acknowledges arrived).
+    pub delayed_acks: u64,
+    /// Segments sent again (SYN, data or FIN below the highest sequence sent).
+    pub retransmissions: u64,
+    /// Loss episodes handled as a retransmission timeout.
+    pub timeouts: u64,
+    /// Loss episodes handled by fast retransmit (three duplicate ACKs).
+    pub fast_retransmits: u64,
+    /// RSTs received.
+    pub resets_in: u64,
+    /// RSTs sent.
+    pub resets_out: u64,
+    /// Largest congestion window reached, bytes (`null` with slow start off).
+    pub max_cwnd: Option<u64>,
+    /// Time this host held the tuple in TIME_WAIT, ms (`null` if it did not).
+    pub time_wait_ms: Option<f64>,
+    /// Every change of cwnd/ssthresh, for plots.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cwnd_history: Vec<CwndSample>,
+}
