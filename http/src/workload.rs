@@ -11,6 +11,9 @@ pub struct RequestSpec {
     pub target: String,
     /// Request body bytes (POST/PUT).
     pub body_len: u64,
+    /// Check the response body against the [`payload`](crate::payload) pattern: true
+    /// for our own server's `/bytes/N`, false for files from other servers.
+    pub verify: bool,
 }
 
 /// `count` identical GETs of `size` bytes each (`--requests N --size BYTES`).
@@ -20,6 +23,7 @@ pub fn repeated(count: u32, size: u64) -> Vec<RequestSpec> {
             method: Method::Get,
             target: format!("/bytes/{size}"),
             body_len: 0,
+            verify: true,
         })
         .collect()
 }
