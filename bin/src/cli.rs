@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tcpknobs_http::client::Strategy;
 use tcpknobs_http::message::Version;
-use tcpknobs_stack::{Duration, Knobs, LinkProfile, OnExhaustion, PortSpan, Profile};
+use tcpknobs_stack::{Duration, Knobs, LinkProfile, Nagle, OnExhaustion, PortSpan, Profile};
 
 use crate::experiment::Experiment;
 use crate::values::{
@@ -155,9 +155,13 @@ macro_rules! knob_flags {
 }
 
 knob_flags! {
-    /// Nagle's algorithm (RFC 896): on holds a sub-MSS segment while data is unacked.
-    nagle, client_nagle, server_nagle: bool = parse_on_off, "on|off",
+    /// Nagle: on = RFC 896 (hold a sub-MSS segment while any data is unacked), minshall
+    /// = Linux (only while an earlier small segment is unacked), off = TCP_NODELAY.
+    nagle, client_nagle, server_nagle: Nagle = parse_nagle, "on|off|minshall",
         |k, v| k.nagle = v;
+    /// ACK the first N data segments of a connection at once (Linux quick-ACK: 16).
+    quickack, client_quickack, server_quickack: u32 = parse_count, "N",
+        |k, v| k.quickack = v;
     /// Delayed-ACK timer: off, or the delay (Linux 40ms, classic 200ms).
     delayed_ack, client_delayed_ack, server_delayed_ack: AckDelay = parse_ack_delay, "off|DUR",
         |k, v| k.delayed_ack = v.0.map(to_smol);
@@ -188,6 +192,27 @@ pub enum Side {
     Client,
     /// The HTTP server's host.
     Server,
+}
+
+/// `--nagle`: the booleans of [`parse_on_off`] plus `minshall`.
+fn parse_nagle(s: &str) -> Result<Nagle, String> {
+    if s.trim().eq_ignore_ascii_case("minshall") {
+        return Ok(Nagle::Minshall);
+    }
+    match parse_on_off(s) {
+        Ok(true) => Ok(Nagle::On),
+        Ok(false) => Ok(Nagle::Off),
+        Err(_) => Err(format!(
+            "{s:?} is not a Nagle mode: use on (RFC 896), minshall (Linux) or off (TCP_NODELAY)"
+        )),
+    }
+}
+
+/// A count that may be zero.
+fn parse_count(s: &str) -> Result<u32, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a count: use a whole number from 0, e.g. 0, 2, 16"))
 }
 
 fn to_smol(d: StdDuration) -> Duration {

@@ -18,10 +18,10 @@ fn tcpknobs(args: &[&str]) -> std::process::Output {
         .expect("the binary runs")
 }
 
-/// `tcpknobs run ARGS --json`, parsed.
-fn run_json(args: &[&str]) -> Value {
+/// `tcpknobs run ARGS --json`, parsed; `args` as typed on a command line.
+fn run_json(args: &str) -> Value {
     let mut all = vec!["run"];
-    all.extend_from_slice(args);
+    all.extend(args.split_whitespace());
     all.push("--json");
     let out = tcpknobs(&all);
     assert!(
@@ -65,18 +65,7 @@ fn assert_all_ok(r: &Value, n: usize, size: u64) {
 /// Critical path per transaction: SYN, SYN-ACK, request, response = 4 frames.
 #[test]
 fn serial_small_transactions_cost_two_rtt_each() {
-    let r = run_json(&[
-        "--rtt",
-        "100ms",
-        "--bandwidth",
-        "1gbit",
-        "--requests",
-        "4",
-        "--size",
-        "100",
-        "--strategy",
-        "serial",
-    ]);
+    let r = run_json("--rtt 100ms --bandwidth 1gbit --requests 4 --size 100 --strategy serial");
     assert_all_ok(&r, 4, 100);
     assert_between(
         "serial",
@@ -98,18 +87,7 @@ fn serial_small_transactions_cost_two_rtt_each() {
 /// Chapter item 16: one persistent connection: 1 RTT handshake + 4 x 1 RTT = 500 ms.
 #[test]
 fn persistent_connection_pays_the_handshake_once() {
-    let r = run_json(&[
-        "--rtt",
-        "100ms",
-        "--bandwidth",
-        "1gbit",
-        "--requests",
-        "4",
-        "--size",
-        "100",
-        "--strategy",
-        "persistent",
-    ]);
+    let r = run_json("--rtt 100ms --bandwidth 1gbit --requests 4 --size 100 --strategy persistent");
     assert_all_ok(&r, 4, 100);
     assert_between(
         "persistent",
@@ -131,34 +109,17 @@ fn persistent_connection_pays_the_handshake_once() {
 /// nothing to send yet. Handshake 1 RTT; first part reaches the server at 1.5 RTT; its
 /// ACK leaves at 1.5 RTT + D and arrives at 2 RTT + D; the second part arrives at
 /// 2.5 RTT + D; the response at 3 RTT + D = 500 ms. Nagle off: both parts go at once,
-/// 2 RTT = 200 ms.
+/// 2 RTT = 200 ms. Quick-ACK is pinned off: it would ACK the first part at once (see
+/// `quickack_removes_the_timer_from_the_stall`).
 #[test]
 fn nagle_meets_delayed_ack() {
-    let base = [
-        "--rtt",
-        "100ms",
-        "--bandwidth",
-        "1gbit",
-        "--requests",
-        "1",
-        "--request-writes",
-        "2",
-        "--strategy",
-        "persistent",
-        "--delayed-ack",
-        "200ms",
-    ];
+    let base = "--rtt 100ms --bandwidth 1gbit --requests 1 --request-writes 2 \
+                --strategy persistent --delayed-ack 200ms --quickack 0";
     let delay = 200.0;
-    let mut on = base.to_vec();
-    on.extend(["--nagle", "on"]);
-    let r = run_json(&on);
+    let r = run_json(&format!("{base} --nagle on"));
     assert_all_ok(&r, 1, 100);
-    assert_between(
-        "nagle on",
-        total_ms(&r),
-        3.0 * RTT_MS + delay,
-        serialization_ms(6, GBIT),
-    );
+    let slack = serialization_ms(6, GBIT);
+    assert_between("nagle on", total_ms(&r), 3.0 * RTT_MS + delay, slack);
     let server = r["connections"]
         .as_array()
         .unwrap()
@@ -170,16 +131,52 @@ fn nagle_meets_delayed_ack() {
         "the stall is a delayed ACK"
     );
 
-    let mut off = base.to_vec();
-    off.extend(["--nagle", "off"]);
-    let r = run_json(&off);
+    let r = run_json(&format!("{base} --nagle off"));
+    assert_all_ok(&r, 1, 100);
+    assert_between("nagle off", total_ms(&r), 2.0 * RTT_MS, slack);
+}
+
+/// Linux's quick-ACK at connection start ACKs the first part of the request at once:
+/// the second part still waits for that ACK (Nagle), but one RTT, not the timer:
+/// handshake 1 RTT + the first part's ACK 1 RTT + second part and response 1 RTT =
+/// 300 ms.
+#[test]
+fn quickack_removes_the_timer_from_the_stall() {
+    let r = run_json(
+        "--rtt 100ms --bandwidth 1gbit --requests 1 --request-writes 2 --strategy persistent \
+         --delayed-ack 200ms --nagle on --quickack 16",
+    );
     assert_all_ok(&r, 1, 100);
     assert_between(
-        "nagle off",
+        "quickack",
         total_ms(&r),
-        2.0 * RTT_MS,
+        3.0 * RTT_MS,
         serialization_ms(6, GBIT),
     );
+}
+
+/// A 2000-byte response is one full segment (1460) and a 540-byte tail. Classic Nagle
+/// (RFC 896, smoltcp) holds the tail until the full segment is ACKed, and the client
+/// delays that ACK (D = 200 ms, no quick-ACK): request at 1 RTT, full segment at the
+/// client at 2 RTT, its ACK at the server at 2.5 RTT + D, the tail at the client at
+/// 3 RTT + D = 500 ms. Minshall's variant (Linux) holds a small segment only behind an
+/// earlier *small* one, so the tail goes at once: 2 RTT = 200 ms, as with Nagle off.
+#[test]
+fn minshall_does_not_hold_a_response_tail() {
+    let delay = 200.0;
+    for (mode, expected) in [
+        ("on", 3.0 * RTT_MS + delay),
+        ("minshall", 2.0 * RTT_MS),
+        ("off", 2.0 * RTT_MS),
+    ] {
+        let r = run_json(&format!(
+            "--rtt 100ms --bandwidth 1gbit --requests 1 --size 2000 --strategy persistent \
+             --delayed-ack 200ms --quickack 0 --nagle {mode}"
+        ));
+        assert_all_ok(&r, 1, 2000);
+        let slack = serialization_ms(6, GBIT);
+        assert_between(&format!("nagle {mode}"), total_ms(&r), expected, slack);
+    }
 }
 
 /// Slow start rounds (chapter item 8): with an initial window of IW segments and an
@@ -202,42 +199,18 @@ fn slow_start_rounds(initial_window: u64, segments: u64) -> u64 {
 fn slow_start_rounds_for_64k() {
     let segments = (65536u64 + 100).div_ceil(1460);
     assert_eq!(segments, 45);
-    let base = [
-        "--rtt",
-        "100ms",
-        "--bandwidth",
-        "1gbit",
-        "--requests",
-        "1",
-        "--size",
-        "65536",
-        "--mtu",
-        "1500",
-        "--delayed-ack",
-        "off",
-        "--nagle",
-        "off",
-    ];
-    let slack = serialization_ms(segments + 6, GBIT);
-    for iw in [1u64, 10] {
-        let mut args = base.to_vec();
-        let iw_s = iw.to_string();
-        args.extend(["--initial-window", iw_s.as_str()]);
-        let r = run_json(&args);
-        assert_all_ok(&r, 1, 65536);
-        let rounds = slow_start_rounds(iw, segments);
-        assert_between(
-            &format!("IW {iw}"),
-            total_ms(&r),
-            (1 + rounds) as f64 * RTT_MS,
-            slack,
-        );
-    }
     assert_eq!(slow_start_rounds(1, segments), 6);
     assert_eq!(slow_start_rounds(10, segments), 3);
-    let mut args = base.to_vec();
-    args.extend(["--slow-start", "off"]);
-    let r = run_json(&args);
+    let base = "--rtt 100ms --bandwidth 1gbit --requests 1 --size 65536 --mtu 1500 \
+                --delayed-ack off --nagle off";
+    let slack = serialization_ms(segments + 6, GBIT);
+    for iw in [1u64, 10] {
+        let r = run_json(&format!("{base} --initial-window {iw}"));
+        assert_all_ok(&r, 1, 65536);
+        let expected = (1 + slow_start_rounds(iw, segments)) as f64 * RTT_MS;
+        assert_between(&format!("IW {iw}"), total_ms(&r), expected, slack);
+    }
+    let r = run_json(&format!("{base} --slow-start off"));
     assert_all_ok(&r, 1, 65536);
     assert_between("slow start off", total_ms(&r), 2.0 * RTT_MS, slack);
 }
@@ -248,22 +221,7 @@ fn slow_start_rounds_for_64k() {
 #[test]
 fn receive_window_does_not_limit_a_megabyte() {
     let segments = (1_048_576u64 + 100).div_ceil(1460);
-    let r = run_json(&[
-        "--rtt",
-        "100ms",
-        "--bandwidth",
-        "1gbit",
-        "--requests",
-        "1",
-        "--size",
-        "1m",
-        "--delayed-ack",
-        "off",
-        "--nagle",
-        "off",
-        "--slow-start",
-        "off",
-    ]);
+    let r = run_json("--rtt 100ms --bandwidth 1gbit --requests 1 --size 1m --delayed-ack off --nagle off --slow-start off");
     assert_all_ok(&r, 1, 1_048_576);
     assert_between(
         "1 MiB",
@@ -283,24 +241,7 @@ fn receive_window_does_not_limit_a_megabyte() {
 fn time_wait_caps_the_connection_rate_when_waiting() {
     let rtt = 1.0;
     let two_msl = 10_000.0;
-    let r = run_json(&[
-        "--rtt",
-        "1ms",
-        "--bandwidth",
-        "1gbit",
-        "--requests",
-        "300",
-        "--size",
-        "100",
-        "--strategy",
-        "serial",
-        "--ports",
-        "50000-50099",
-        "--time-wait",
-        "10s",
-        "--on-exhaustion",
-        "wait",
-    ]);
+    let r = run_json("--rtt 1ms --bandwidth 1gbit --requests 300 --size 100 --strategy serial --ports 50000-50099 --time-wait 10s --on-exhaustion wait");
     assert_all_ok(&r, 300, 100);
     let expected = 2.0 * (3.0 * rtt + two_msl) + 99.0 * 2.0 * rtt + 2.0 * rtt;
     assert_between(
@@ -325,24 +266,7 @@ fn time_wait_caps_the_connection_rate_when_waiting() {
 /// (100 x 2 RTT = 200 ms), so exactly 200 fail with "ports exhausted".
 #[test]
 fn time_wait_exhausts_ports_when_failing() {
-    let r = run_json(&[
-        "--rtt",
-        "1ms",
-        "--bandwidth",
-        "1gbit",
-        "--requests",
-        "300",
-        "--size",
-        "100",
-        "--strategy",
-        "serial",
-        "--ports",
-        "50000-50099",
-        "--time-wait",
-        "10s",
-        "--on-exhaustion",
-        "fail",
-    ]);
+    let r = run_json("--rtt 1ms --bandwidth 1gbit --requests 300 --size 100 --strategy serial --ports 50000-50099 --time-wait 10s --on-exhaustion fail");
     let txs = r["transactions"].as_array().unwrap();
     let exhausted = txs
         .iter()
@@ -441,7 +365,7 @@ fn pcap_capture_has_every_frame() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("run.pcap");
     let p = path.to_str().unwrap();
-    let r = run_json(&["--requests", "2", "--strategy", "persistent", "--pcap", p]);
+    let r = run_json(&format!("--requests 2 --strategy persistent --pcap {p}"));
     let bytes = std::fs::read(&path).unwrap();
     // Global header: nanosecond magic, LINKTYPE_RAW (101).
     assert_eq!(&bytes[0..4], &0xa1b2_3c4du32.to_le_bytes());

@@ -25,7 +25,7 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4C
 
 use crate::congestion::{CongestionWindow, RttEstimator};
 use crate::error::{ConnectError, SocketError};
-use crate::knobs::{Knobs, OnExhaustion};
+use crate::knobs::{Knobs, Nagle, OnExhaustion};
 use crate::ports::EphemeralPorts;
 use crate::segment::{build_reack, seq_gt, seq_lt, Segment};
 use crate::stats::{Closer, ConnStats, Role};
@@ -154,6 +154,10 @@ struct WireTrack {
     timed: Option<(u32, Instant)>,
     fin_in: bool,
     fin_out: bool,
+    /// Data segments received (for quick-ACK at connection start).
+    data_segments_in: u32,
+    /// End of the last sub-MSS segment sent (Linux `snd_sml`, for Minshall's Nagle).
+    small_end: Option<u32>,
 }
 
 struct Conn {
@@ -635,7 +639,8 @@ impl Host {
         );
         // Our layer is the congestion controller (SMOLTCP-NOTES: set it explicitly).
         socket.set_congestion_control(tcp::CongestionControl::None);
-        socket.set_nagle_enabled(knobs.nagle);
+        // Minshall's variant is ours (in `top_up`): smoltcp must not hold anything.
+        socket.set_nagle_enabled(knobs.nagle == Nagle::On);
         socket.set_ack_delay(knobs.delayed_ack);
         socket
     }
@@ -748,6 +753,9 @@ impl Host {
                 self.abort(id);
                 return;
             }
+            if seg.payload_len > 0 {
+                self.choose_ack_delay(id);
+            }
         }
         self.device.rx = Some(frame);
         self.iface
@@ -799,6 +807,22 @@ impl Host {
             if tuple.remote_port == seg.src_port && tuple.remote_addr == seg.src_addr {
                 self.on_segment_in(id, seg);
             }
+        }
+    }
+
+    /// Quick-ACK at connection start: the first `quickack` data segments are ACKed at
+    /// once, later ones wait for the delayed-ACK timer (Linux `tcp_in_quickack_mode`).
+    fn choose_ack_delay(&mut self, id: ConnId) {
+        let knobs = &self.config.knobs;
+        let conn = &self.conns[id.0];
+        let Some(handle) = conn.handle else {
+            return;
+        };
+        let quick = conn.track.data_segments_in <= knobs.quickack;
+        let delay = if quick { None } else { knobs.delayed_ack };
+        let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+        if socket.ack_delay() != delay {
+            socket.set_ack_delay(delay);
         }
     }
 
@@ -857,6 +881,9 @@ impl Host {
                 t.dup_acks += 1;
             }
         }
+        if seg.payload_len > 0 {
+            t.data_segments_in = t.data_segments_in.saturating_add(1);
+        }
         if seg.payload_len > 0 || seg.fin {
             let end = seg.seq_end();
             if seq_gt(end, t.rcv_nxt) {
@@ -886,6 +913,7 @@ impl Host {
         };
         let now = self.now;
         let delayed_ack = self.config.knobs.delayed_ack;
+        let mss = self.mss_for(id);
         let conn = &mut self.conns[id.0];
         let t = &mut conn.track;
         let s = &mut conn.stats;
@@ -931,6 +959,9 @@ impl Host {
             } else if t.timed.is_none() && seg.payload_len > 0 {
                 t.timed = Some((seg.seq_end(), now));
             }
+            if seg.payload_len > 0 && seg.payload_len < mss {
+                t.small_end = Some(seg.seq_end());
+            }
             if seg.payload_len > 0 {
                 // Idle time for slow-start restart runs from the last data sent
                 // (Linux: `lsndtime`), including what smoltcp sends from its buffer.
@@ -974,9 +1005,19 @@ impl Host {
         self.top_up(id);
     }
 
+    /// The MSS this connection sends with: the peer's MSS option, capped by our MTU.
+    fn mss_for(&self, id: ConnId) -> usize {
+        let peer = self.conns[id.0]
+            .track
+            .peer_mss
+            .map_or(DEFAULT_MSS, usize::from);
+        peer.min(self.mss())
+    }
+
     /// Move application data into smoltcp as far as the congestion window allows.
     fn top_up(&mut self, id: ConnId) {
-        let mss = self.mss();
+        let mss = self.mss_for(id);
+        let minshall = self.config.knobs.nagle == Nagle::Minshall;
         let now = self.now;
         let conn = &mut self.conns[id.0];
         let Some(handle) = conn.handle else {
@@ -998,6 +1039,15 @@ impl Host {
                 // Whole segments only, as a packet-counting cwnd does: a byte-exact
                 // allowance would cut a sub-MSS segment that Nagle then holds.
                 n = allowance / mss * mss;
+            }
+            let t = &conn.track;
+            let small_in_flight = t.small_end.is_some_and(|end| seq_gt(end, t.snd_una));
+            let unsent = in_flight.saturating_sub(t.snd_max.wrapping_sub(t.snd_una) as usize);
+            let tail = (unsent + n) % mss;
+            if minshall && small_in_flight && tail > 0 {
+                // Minshall: the sub-MSS tail waits while an earlier small segment is
+                // unacknowledged; the ACK that frees it calls `top_up` again.
+                n -= tail.min(n);
             }
             let mut moved = 0;
             while moved < n {

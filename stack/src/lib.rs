@@ -35,7 +35,7 @@ pub mod time_wait;
 
 pub use error::{ConnectError, SocketError};
 pub use host::{ConnId, ConnState, Host, HostConfig, Readable};
-pub use knobs::{Knobs, OnExhaustion, PortSpan, Profile};
+pub use knobs::{Knobs, Nagle, OnExhaustion, PortSpan, Profile};
 pub use link::LinkProfile;
 pub use sim::{AppSlot, Application, HostId, RunEnd, SimNet};
 pub use smoltcp::time::{Duration, Instant};

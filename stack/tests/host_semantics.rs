@@ -134,7 +134,7 @@ impl Application for Script {
 fn knobs() -> Knobs {
     Knobs {
         delayed_ack: None,
-        nagle: false,
+        nagle: tcpknobs_stack::Nagle::Off,
         time_wait: Duration::from_secs(10),
         ..Knobs::default()
     }

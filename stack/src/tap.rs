@@ -1,0 +1,371 @@
+//! A TAP device: the host's Ethernet frames go to the Linux kernel, and the kernel's
+//! come back, so the lab's stack talks to real peers (curl, python3 -m http.server,
+//! the kernel's own TCP).
+//!
+//! The device must exist already (`sudo scripts/tap-up.sh` creates one, owned by the
+//! invoking user, inside a network namespace): [`TapDevice::open`] never creates one.
+//! Opened in TAP mode without packet information (`IFF_NO_PI`): every read returns one
+//! whole Ethernet frame and every write sends one. The descriptor is non-blocking, so
+//! the real-time runner ([`crate::realtime`]) can wait on it with poll(2) together with
+//! its timers.
+//!
+//! Linux only. Every failure is a [`TapError`] whose message is one sentence that says
+//! what to do; nothing here panics.
+
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, RawFd};
+
+use thiserror::Error;
+use tun_tap::{Iface, Mode};
+
+/// Longest interface name Linux accepts (`IFNAMSIZ` - 1 for the terminating NUL).
+const MAX_NAME_LEN: usize = 15;
+/// `IFF_UP` in the interface flags (netdevice(7)).
+const IFF_UP: libc::c_short = 0x1;
+
+/// Why a TAP device could not be opened or used.
+#[derive(Debug, Error)]
+pub enum TapError {
+    /// The name cannot be an interface name.
+    #[error("'{name}' is not a valid interface name: use 1-15 letters, digits, '-', '_' or '.'")]
+    InvalidName {
+        /// The name given.
+        name: String,
+    },
+    /// No interface of that name in this network namespace.
+    #[error(
+        "no TAP device '{name}': create it with sudo scripts/tap-up.sh, and run tcpknobs \
+         inside its namespace (sudo ip netns exec tcpknobs sudo -u $USER tcpknobs ...)"
+    )]
+    Missing {
+        /// The name given.
+        name: String,
+    },
+    /// The kernel has no TUN/TAP support here.
+    #[error(
+        "/dev/net/tun is missing: load the tun module (sudo modprobe tun), or run where \
+         TUN/TAP devices are available"
+    )]
+    NoTunDevice,
+    /// /dev/net/tun could not be opened for reading and writing.
+    #[error(
+        "no permission to open /dev/net/tun: run scripts/tap-up.sh, which gives the TAP \
+         to your user, or use sudo"
+    )]
+    NoPermission,
+    /// The device exists but belongs to another user.
+    #[error(
+        "no permission to attach to TAP '{name}' (it belongs to another user): run sudo \
+         scripts/tap-up.sh, which gives the TAP to your user, or use sudo"
+    )]
+    NotOwner {
+        /// The name given.
+        name: String,
+    },
+    /// The interface exists but is not a TAP (a TUN, a veth, lo, ...).
+    #[error(
+        "'{name}' is not a TAP device: pass the TAP that scripts/tap-up.sh created \
+         (--tap tk0)"
+    )]
+    NotTap {
+        /// The name given.
+        name: String,
+    },
+    /// Another process has the (single-queue) device open.
+    #[error("TAP '{name}' is already in use by another process: stop that one first")]
+    Busy {
+        /// The name given.
+        name: String,
+    },
+    /// The interface is administratively down: the kernel would drop every frame.
+    #[error("TAP '{name}' is down: bring it up with sudo ip link set {name} up")]
+    Down {
+        /// The name given.
+        name: String,
+    },
+    /// Anything else the system reported.
+    #[error("TAP '{name}': {source}")]
+    Io {
+        /// The name given.
+        name: String,
+        /// What the system said.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// An open TAP device. See the module docs.
+#[derive(Debug)]
+pub struct TapDevice {
+    iface: Iface,
+    name: String,
+    mtu: usize,
+}
+
+impl TapDevice {
+    /// Attach to the existing TAP interface `name`: no packet information,
+    /// non-blocking. Never creates an interface (as root, the kernel would happily make
+    /// a fresh one that nothing is configured on).
+    pub fn open(name: &str) -> Result<TapDevice, TapError> {
+        let owned = || name.to_string();
+        if !valid_name(name) {
+            return Err(TapError::InvalidName { name: owned() });
+        }
+        let info = InterfaceInfo::query(name).map_err(|source| TapError::Io {
+            name: owned(),
+            source,
+        })?;
+        let Some(info) = info else {
+            return Err(TapError::Missing { name: owned() });
+        };
+        let iface = Iface::without_packet_info(name, Mode::Tap).map_err(|e| {
+            match (e.kind(), e.raw_os_error()) {
+                (io::ErrorKind::NotFound, _) => TapError::NoTunDevice,
+                (_, Some(libc::ENODEV)) => TapError::NoTunDevice,
+                // open(2) of /dev/net/tun.
+                (_, Some(libc::EACCES)) => TapError::NoPermission,
+                // TUNSETIFF: the device's owner/group is not us and we lack
+                // CAP_NET_ADMIN.
+                (_, Some(libc::EPERM)) => TapError::NotOwner { name: owned() },
+                // TUNSETIFF on an interface that is not a TAP.
+                (_, Some(libc::EINVAL)) => TapError::NotTap { name: owned() },
+                (_, Some(libc::EBUSY)) => TapError::Busy { name: owned() },
+                _ => TapError::Io {
+                    name: owned(),
+                    source: e,
+                },
+            }
+        })?;
+        set_non_blocking(iface.as_raw_fd()).map_err(|source| TapError::Io {
+            name: owned(),
+            source,
+        })?;
+        if info.flags & IFF_UP == 0 {
+            return Err(TapError::Down { name: owned() });
+        }
+        Ok(TapDevice {
+            iface,
+            name: owned(),
+            mtu: info.mtu,
+        })
+    }
+
+    /// The interface name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The interface's IP MTU (the largest frame is 14 bytes longer), as the kernel
+    /// reported it when the device was opened.
+    pub fn mtu(&self) -> usize {
+        self.mtu
+    }
+
+    /// The kernel's own IPv4 addresses on this interface, with their prefix lengths:
+    /// the peer side of the TAP. A host must not claim one of them.
+    pub fn kernel_addrs(&self) -> io::Result<Vec<(Ipv4Addr, u8)>> {
+        interface_ipv4_addrs(&self.name)
+    }
+
+    /// Read one frame into `buf`; `Ok(None)` when none is waiting. A frame longer than
+    /// `buf` is truncated by the kernel, so give at least MTU + 14 bytes.
+    pub fn read_frame(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        loop {
+            match self.iface.recv(buf) {
+                Ok(n) => return Ok(Some(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Write one whole frame. `WouldBlock` means the kernel's queue is full (the frame
+    /// is not sent: a full NIC queue drops it too); `EIO` means the interface is down.
+    pub fn write_frame(&mut self, frame: &[u8]) -> io::Result<()> {
+        loop {
+            match self.iface.send(frame) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+}
+
+/// The descriptor, to wait on with poll(2).
+impl AsRawFd for TapDevice {
+    fn as_raw_fd(&self) -> RawFd {
+        self.iface.as_raw_fd()
+    }
+}
+
+/// Whether `name` can be a Linux interface name (and is safe to hand to ioctls).
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn set_non_blocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own, with integer arguments only.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// What the kernel says about an interface, read before attaching to it.
+struct InterfaceInfo {
+    flags: libc::c_short,
+    mtu: usize,
+}
+
+impl InterfaceInfo {
+    /// `Ok(None)` when no interface of that name exists in this network namespace.
+    fn query(name: &str) -> io::Result<Option<InterfaceInfo>> {
+        // SAFETY: a plain socket(2) call; the descriptor is closed by OwnedFd.
+        let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh descriptor nobody else owns.
+        let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+        let flags = match ifreq_ioctl(sock.as_raw_fd(), name, libc::SIOCGIFFLAGS) {
+            // SAFETY: SIOCGIFFLAGS filled the flags member of the union.
+            Ok(req) => unsafe { req.ifr_ifru.ifru_flags },
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let req = ifreq_ioctl(sock.as_raw_fd(), name, libc::SIOCGIFMTU)?;
+        // SAFETY: SIOCGIFMTU filled the mtu member of the union.
+        let mtu = unsafe { req.ifr_ifru.ifru_mtu };
+        Ok(Some(InterfaceInfo {
+            flags,
+            mtu: usize::try_from(mtu).unwrap_or(1500),
+        }))
+    }
+}
+
+/// One netdevice(7) ioctl that reads a `struct ifreq` for `name` (already validated:
+/// at most 15 ASCII bytes, so it fits with its NUL).
+fn ifreq_ioctl(fd: RawFd, name: &str, request: libc::c_ulong) -> io::Result<libc::ifreq> {
+    // SAFETY: ifreq is plain old data; all zeroes is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
+        *dst = src as libc::c_char;
+    }
+    // SAFETY: `req` is a valid, NUL-terminated ifreq that outlives the call.
+    if unsafe { libc::ioctl(fd, request as _, &mut req) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(req)
+}
+
+/// IPv4 addresses (and prefix lengths) configured on interface `name`.
+fn interface_ipv4_addrs(name: &str) -> io::Result<Vec<(Ipv4Addr, u8)>> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list we free below.
+    if unsafe { libc::getifaddrs(&mut head) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut out = Vec::new();
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned, not yet freed.
+        let ifa = unsafe { &*cur };
+        cur = ifa.ifa_next;
+        if ifa.ifa_name.is_null() || ifa.ifa_addr.is_null() || ifa.ifa_netmask.is_null() {
+            continue;
+        }
+        // SAFETY: a NUL-terminated name owned by the list.
+        let ifa_name = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) };
+        // SAFETY: ifa_addr points to at least a sockaddr header.
+        let family = unsafe { (*ifa.ifa_addr).sa_family };
+        if ifa_name.to_bytes() != name.as_bytes() || i32::from(family) != libc::AF_INET {
+            continue;
+        }
+        // SAFETY: an AF_INET address and netmask are sockaddr_in.
+        let (addr, mask) = unsafe {
+            (
+                (*(ifa.ifa_addr as *const libc::sockaddr_in)).sin_addr.s_addr,
+                (*(ifa.ifa_netmask as *const libc::sockaddr_in)).sin_addr.s_addr,
+            )
+        };
+        let prefix = u32::from_be(mask).leading_ones() as u8;
+        out.push((Ipv4Addr::from(u32::from_be(addr)), prefix));
+    }
+    // SAFETY: `head` came from getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(valid_name("tk0"));
+        assert!(valid_name("tap-lab_1.2"));
+        assert!(valid_name("abcdefghijklmno"));
+        assert!(!valid_name("abcdefghijklmnop"), "16 bytes: too long");
+        assert!(!valid_name(""));
+        assert!(!valid_name(".."));
+        assert!(!valid_name("a/b"));
+        assert!(!valid_name("a b"));
+        assert!(!valid_name("tk0\0"));
+    }
+
+    #[test]
+    fn missing_device_is_one_clear_sentence() {
+        // No interface has this name (it is only checked, never created).
+        let err = TapDevice::open("tkmissing9").unwrap_err();
+        assert!(matches!(err, TapError::Missing { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "no TAP device 'tkmissing9': create it with sudo scripts/tap-up.sh, and run \
+             tcpknobs inside its namespace (sudo ip netns exec tcpknobs sudo -u $USER \
+             tcpknobs ...)"
+        );
+        let err = TapDevice::open("bad/name").unwrap_err();
+        assert!(matches!(err, TapError::InvalidName { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn loopback_is_not_a_tap() {
+        // `lo` exists in every namespace; attaching to it as a TAP must fail cleanly
+        // (EINVAL as root; without root, /dev/net/tun or the ioctl refuses first).
+        match TapDevice::open("lo") {
+            Err(
+                TapError::NotTap { .. }
+                | TapError::NoPermission
+                | TapError::NotOwner { .. }
+                | TapError::NoTunDevice,
+            ) => {}
+            other => panic!("unexpected: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn loopback_addresses() {
+        let addrs = interface_ipv4_addrs("lo").expect("getifaddrs works");
+        // lo may be down without addresses in a fresh namespace; if it has one it is
+        // 127.0.0.1/8.
+        for (a, p) in addrs {
+            assert!(a.is_loopback());
+            assert_eq!(p, 8);
+        }
+    }
+}
