@@ -13,9 +13,11 @@
 //! * [`knobs`]: the per-side settings and the `linux`/`book` profiles.
 //! * [`segment`]: the wire view of frames our layer reads; [`stats`]: what it counts.
 //! * [`pcap`]: captures; [`rng`]: the seeded generator behind loss.
+//! * [`tap`]: a Linux TAP device; [`realtime`]: one host on it, driven by the wall
+//!   clock, so the same hosts and applications meet real peers.
 //!
 //! ## Contract
-//! Nothing here reads a clock: every entry point takes `now` (a
+//! Nothing here reads a clock except [`realtime`]: every entry point takes `now` (a
 //! [`smoltcp::time::Instant`]) and reports its next deadline. With the same inputs and
 //! seed a simulated run is fully deterministic.
 #![warn(missing_docs)]
@@ -27,17 +29,21 @@ pub mod knobs;
 pub mod link;
 pub mod pcap;
 pub mod ports;
+pub mod realtime;
 pub mod rng;
 pub mod segment;
 pub mod sim;
 pub mod stats;
+pub mod tap;
 pub mod time_wait;
 
 pub use error::{ConnectError, SocketError};
 pub use host::{ConnId, ConnState, Host, HostConfig, Readable};
 pub use knobs::{Knobs, Nagle, OnExhaustion, PortSpan, Profile};
 pub use link::LinkProfile;
+pub use realtime::{Clock, RealtimeEnd, RealtimeOptions, RealtimeRun, Stop};
 pub use sim::{AppSlot, Application, HostId, RunEnd, SimNet};
 pub use smoltcp::time::{Duration, Instant};
 pub use smoltcp::wire::Ipv4Address;
 pub use stats::{Closer, ConnStats, Role};
+pub use tap::{TapDevice, TapError};

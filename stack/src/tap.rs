@@ -192,7 +192,6 @@ impl TapDevice {
             }
         }
     }
-
 }
 
 /// The descriptor, to wait on with poll(2).
@@ -299,8 +298,12 @@ fn interface_ipv4_addrs(name: &str) -> io::Result<Vec<(Ipv4Addr, u8)>> {
         // SAFETY: an AF_INET address and netmask are sockaddr_in.
         let (addr, mask) = unsafe {
             (
-                (*(ifa.ifa_addr as *const libc::sockaddr_in)).sin_addr.s_addr,
-                (*(ifa.ifa_netmask as *const libc::sockaddr_in)).sin_addr.s_addr,
+                (*(ifa.ifa_addr as *const libc::sockaddr_in))
+                    .sin_addr
+                    .s_addr,
+                (*(ifa.ifa_netmask as *const libc::sockaddr_in))
+                    .sin_addr
+                    .s_addr,
             )
         };
         let prefix = u32::from_be(mask).leading_ones() as u8;
