@@ -27,7 +27,7 @@ use crate::congestion::{CongestionWindow, RttEstimator};
 use crate::error::{ConnectError, SocketError};
 use crate::knobs::{Knobs, Nagle, OnExhaustion};
 use crate::ports::EphemeralPorts;
-use crate::segment::{build_reack, seq_gt, seq_lt, Segment};
+use crate::segment::{build_ack, build_reack, clamp_window, seq_gt, seq_lt, Segment};
 use crate::stats::{Closer, ConnStats, Role};
 use crate::time_wait::{FourTuple, TimeWaitTable, Verdict};
 
@@ -143,11 +143,27 @@ struct WireTrack {
     rcv_nxt: u32,
     syn_seen: bool,
     syn_out: bool,
+    syn_acked: bool,
+    /// The peer's window-scale option, and whether our SYN offered one too: the scale
+    /// applies only when both did (RFC 7323 §2.2).
+    peer_window_scale: Option<u8>,
+    window_scale_sent: bool,
+    /// The Ethernet header of the peer's latest frame (dst = us, src = the peer), for
+    /// segments we hand smoltcp on the peer's behalf.
+    link_header: [u8; crate::segment::ETHERNET_HEADER],
     peer_mss: Option<u16>,
     dup_acks: u32,
-    /// While `Some`, retransmissions belong to the loss episode that ends when this is
-    /// acknowledged: the window is cut once per episode (RFC 5681 §3.1, §3.2).
+    /// While `Some`, fast retransmits belong to the loss episode that ends when this is
+    /// acknowledged: the window is cut once per episode (RFC 5681 §3.2).
     recovery_until: Option<u32>,
+    /// When the latest segment from the peer arrived. smoltcp does not say why it
+    /// retransmits; the clock does: a retransmission at the instant an ACK arrived is
+    /// ACK-clocked (fast retransmit, or go-back-N resuming after a timeout), one at
+    /// any other instant is the retransmission timer.
+    last_in_at: Option<Instant>,
+    /// When the latest timeout was handled: the further segments smoltcp resends at
+    /// that same instant belong to it.
+    last_timeout_at: Option<Instant>,
     /// Arrival of the oldest data we have not acknowledged yet.
     unacked_since: Option<Instant>,
     /// One timed segment at a time (RFC 6298 §3, Karn's rule on retransmission).
@@ -224,6 +240,9 @@ pub struct Host {
     held_by: BTreeMap<FourTuple, ConnId>,
     ports: EphemeralPorts,
     awaiting_port: VecDeque<(ConnId, u16)>,
+    /// Connections whose congestion window collapsed on a retransmission timeout:
+    /// smoltcp must hear the smaller window before it resends its whole flight.
+    window_updates: Vec<ConnId>,
     epoch: Instant,
     now: Instant,
 }
@@ -273,6 +292,7 @@ impl Host {
             held_by: BTreeMap::new(),
             ports,
             awaiting_port: VecDeque::new(),
+            window_updates: Vec::new(),
             epoch: now,
             now,
         }
@@ -745,8 +765,17 @@ impl Host {
                 Verdict::NotHeld => {}
             }
         }
+        let mut frame = frame;
         if let Some(id) = conn_id {
             self.on_segment_in(id, &seg);
+            if medium == Medium::Ethernet {
+                if let Some(h) = frame.get(..crate::segment::ETHERNET_HEADER) {
+                    self.conns[id.0].track.link_header.copy_from_slice(h);
+                }
+            }
+            if let Some(limit) = self.window_limit(id, seg.syn) {
+                clamp_window(medium, &mut frame, limit);
+            }
             let conn = &self.conns[id.0];
             if conn.app_closed && seg.payload_len > 0 && conn.error.is_none() {
                 // Data for a fully closed socket: the kernel answers with RST.
@@ -830,6 +859,7 @@ impl Host {
         let now = self.now;
         let conn = &mut self.conns[id.0];
         let t = &mut conn.track;
+        t.last_in_at = Some(now);
         conn.stats.segments_in += 1;
         conn.stats.bytes_in += seg.payload_len as u64;
         if seg.rst {
@@ -854,6 +884,7 @@ impl Host {
             if let Some(mss) = seg.mss {
                 t.peer_mss = Some(mss);
             }
+            t.peer_window_scale = seg.window_scale;
             let mss = usize::from(t.peer_mss.unwrap_or(DEFAULT_MSS as u16))
                 .min(self.config.mtu.saturating_sub(TCP_IP_HEADERS))
                 .max(1);
@@ -861,6 +892,19 @@ impl Host {
         }
         if let Some(ack) = seg.ack {
             if seq_gt(ack, t.snd_una) {
+                // Data bytes this ACK newly covers: its advance, less our SYN and FIN,
+                // which occupy sequence space but carry none (RFC 9293 §3.4).
+                let mut acked = ack.wrapping_sub(t.snd_una) as usize;
+                if t.syn_out && !t.syn_acked {
+                    t.syn_acked = true;
+                    acked = acked.saturating_sub(1);
+                }
+                if t.fin_out && ack == t.snd_max {
+                    acked = acked.saturating_sub(1);
+                }
+                if acked > 0 {
+                    conn.cwnd.on_ack(acked, now);
+                }
                 t.snd_una = ack;
                 t.dup_acks = 0;
                 if let Some((end, sent)) = t.timed {
@@ -925,6 +969,7 @@ impl Host {
         }
         if seg.syn && !t.syn_out {
             t.syn_out = true;
+            t.window_scale_sent = seg.window_scale.is_some();
             t.snd_una = seg.seq;
             t.snd_max = seg.seq;
         }
@@ -945,15 +990,18 @@ impl Host {
             if seq_lt(seg.seq, t.snd_max) {
                 s.retransmissions += 1;
                 t.timed = None;
-                if t.recovery_until.is_none() {
-                    let flight = t.snd_max.wrapping_sub(t.snd_una) as usize;
-                    if t.dup_acks >= 3 {
-                        s.fast_retransmits += 1;
-                        conn.cwnd.on_fast_retransmit(flight, now);
-                    } else {
-                        s.timeouts += 1;
-                        conn.cwnd.on_timeout(flight, now);
-                    }
+                let flight = t.snd_max.wrapping_sub(t.snd_una) as usize;
+                let ack_clocked = t.last_in_at == Some(now);
+                if !ack_clocked && t.last_timeout_at != Some(now) {
+                    t.last_timeout_at = Some(now);
+                    // RFC 5681 §3.1: every timeout collapses the window to one segment.
+                    s.timeouts += 1;
+                    conn.cwnd.on_timeout(flight, now);
+                    t.recovery_until = Some(t.snd_max);
+                    self.window_updates.push(id);
+                } else if t.dup_acks >= 3 && t.recovery_until.is_none() {
+                    s.fast_retransmits += 1;
+                    conn.cwnd.on_fast_retransmit(flight, now);
                     t.recovery_until = Some(t.snd_max);
                 }
             } else if t.timed.is_none() && seg.payload_len > 0 {
@@ -981,8 +1029,8 @@ impl Host {
         }
     }
 
-    /// After smoltcp processed one segment of this connection: credit what it
-    /// acknowledged to the congestion window and refill the socket.
+    /// After smoltcp processed one segment of this connection: queue it for accept
+    /// once the handshake is done, and refill the socket.
     fn after_ingress(&mut self, id: ConnId) {
         let Some(handle) = self.conns[id.0].handle else {
             return;
@@ -998,9 +1046,6 @@ impl Host {
                 l.accept_queue.push_back(id);
             }
         }
-        if queue < conn.prev_send_queue {
-            conn.cwnd.on_ack(conn.prev_send_queue - queue, self.now);
-        }
         conn.prev_send_queue = queue;
         self.top_up(id);
     }
@@ -1012,6 +1057,67 @@ impl Host {
             .peer_mss
             .map_or(DEFAULT_MSS, usize::from);
         peer.min(self.mss())
+    }
+
+    /// The window field smoltcp may see from this connection's peer: the congestion
+    /// window in the peer's window-scale units (rounded up, so a whole MSS fits), or
+    /// `None` when slow start is off. smoltcp then sends at most min(rwnd, cwnd) past
+    /// SND.UNA, retransmissions included (RFC 5681 §2, "send window").
+    fn window_limit(&self, id: ConnId, syn: bool) -> Option<u16> {
+        let conn = &self.conns[id.0];
+        let cwnd = conn.cwnd.window();
+        if cwnd == usize::MAX {
+            return None;
+        }
+        let t = &conn.track;
+        // A SYN's window is never scaled (RFC 7323 §2.2).
+        let shift = match (syn, t.window_scale_sent, t.peer_window_scale) {
+            (false, true, Some(s)) => u32::from(s.min(14)),
+            _ => 0,
+        };
+        let units = cwnd.div_ceil(1usize << shift);
+        Some(u16::try_from(units).unwrap_or(u16::MAX))
+    }
+
+    /// Tell smoltcp, as if from the peer, that the window is now the (collapsed)
+    /// congestion window: a bare ACK of SND.UNA at RCV.NXT. smoltcp updates its send
+    /// window from every acceptable segment and does not count a window change as a
+    /// duplicate ACK, so this only stops the go-back-N burst after a timeout.
+    fn send_window_update(&mut self, id: ConnId) {
+        let Some(limit) = self.window_limit(id, false) else {
+            return;
+        };
+        let conn = &self.conns[id.0];
+        if conn.handle.is_none() {
+            return;
+        }
+        let t = &conn.track;
+        let from_peer = Segment {
+            src_addr: conn.tuple.remote_addr,
+            src_port: conn.tuple.remote_port,
+            dst_addr: conn.tuple.local_addr,
+            dst_port: conn.tuple.local_port,
+            seq: 0,
+            ack: None,
+            syn: false,
+            fin: false,
+            rst: false,
+            payload_len: 0,
+            window: 0,
+            mss: None,
+            window_scale: None,
+        };
+        let frame = build_ack(
+            self.config.medium,
+            &t.link_header,
+            &from_peer,
+            t.rcv_nxt,
+            t.snd_una,
+            limit,
+        );
+        self.device.rx = Some(frame);
+        self.iface
+            .poll_ingress_single(self.now, &mut self.device, &mut self.sockets);
     }
 
     /// Move application data into smoltcp as far as the congestion window allows.
@@ -1080,12 +1186,17 @@ impl Host {
 
     /// Transmit, then retire sockets whose part is over.
     fn egress(&mut self) {
-        for _ in 0..64 {
+        // Each call sends at most one segment per socket; the bound only guards against
+        // a runaway.
+        for _ in 0..100_000 {
             let r = self
                 .iface
                 .poll_egress(self.now, &mut self.device, &mut self.sockets);
             let sent = !self.device.tx.is_empty();
             self.collect_tx();
+            for id in std::mem::take(&mut self.window_updates) {
+                self.send_window_update(id);
+            }
             if !sent && r == smoltcp::iface::PollResult::None {
                 break;
             }

@@ -41,6 +41,8 @@ pub struct Segment {
     pub window: u16,
     /// MSS option, only present on SYNs.
     pub mss: Option<u16>,
+    /// Window-scale option (RFC 7323 §2), only present on SYNs.
+    pub window_scale: Option<u8>,
 }
 
 impl Segment {
@@ -63,6 +65,7 @@ impl Segment {
         }
         let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
         let mut mss = None;
+        let mut window_scale = None;
         if tcp.syn() {
             let mut options = tcp.options();
             while !options.is_empty() {
@@ -72,6 +75,7 @@ impl Segment {
                 match option {
                     TcpOption::EndOfList => break,
                     TcpOption::MaxSegmentSize(m) => mss = Some(m),
+                    TcpOption::WindowScale(s) => window_scale = Some(s),
                     _ => {}
                 }
                 options = rest;
@@ -90,6 +94,7 @@ impl Segment {
             payload_len: tcp.payload().len(),
             window: tcp.window_len(),
             mss,
+            window_scale,
         })
     }
 
@@ -133,35 +138,57 @@ pub fn build_reack(
     ack: u32,
     window: u16,
 ) -> Vec<u8> {
+    let mut link = [0u8; ETHERNET_HEADER];
+    if medium == Medium::Ethernet && incoming.len() >= ETHERNET_HEADER {
+        // Destination = the incoming source, source = the incoming destination.
+        link[0..6].copy_from_slice(&incoming[6..12]);
+        link[6..12].copy_from_slice(&incoming[0..6]);
+        link[12..14].copy_from_slice(&incoming[12..14]);
+    }
+    let reply = Segment {
+        src_addr: seg.dst_addr,
+        src_port: seg.dst_port,
+        dst_addr: seg.src_addr,
+        dst_port: seg.src_port,
+        ..*seg
+    };
+    build_ack(medium, &link, &reply, seq, ack, window)
+}
+
+/// A bare ACK segment with the addresses and ports of `addrs` (its other fields are
+/// ignored), inside an Ethernet header `link` when the medium is Ethernet.
+pub fn build_ack(
+    medium: Medium,
+    link: &[u8; ETHERNET_HEADER],
+    addrs: &Segment,
+    seq: u32,
+    ack: u32,
+    window: u16,
+) -> Vec<u8> {
     const IP_HEADER: usize = 20;
     const TCP_HEADER: usize = 20;
-    let link = if medium == Medium::Ethernet {
+    let link_len = if medium == Medium::Ethernet {
         ETHERNET_HEADER
     } else {
         0
     };
-    let mut frame = vec![0u8; link + IP_HEADER + TCP_HEADER];
-    if link > 0 && incoming.len() >= ETHERNET_HEADER {
-        // Destination = the incoming source, source = the incoming destination.
-        frame[0..6].copy_from_slice(&incoming[6..12]);
-        frame[6..12].copy_from_slice(&incoming[0..6]);
-        frame[12..14].copy_from_slice(&incoming[12..14]);
-    }
+    let mut frame = vec![0u8; link_len + IP_HEADER + TCP_HEADER];
+    frame[..link_len].copy_from_slice(&link[..link_len]);
     {
-        let mut ip = Ipv4Packet::new_unchecked(&mut frame[link..]);
+        let mut ip = Ipv4Packet::new_unchecked(&mut frame[link_len..]);
         ip.set_version(4);
         ip.set_header_len(IP_HEADER as u8);
         ip.set_total_len((IP_HEADER + TCP_HEADER) as u16);
         ip.set_dont_frag(true);
         ip.set_hop_limit(64);
         ip.set_next_header(IpProtocol::Tcp);
-        ip.set_src_addr(seg.dst_addr);
-        ip.set_dst_addr(seg.src_addr);
+        ip.set_src_addr(addrs.src_addr);
+        ip.set_dst_addr(addrs.dst_addr);
         ip.fill_checksum();
     }
-    let mut tcp = TcpPacket::new_unchecked(&mut frame[link + IP_HEADER..]);
-    tcp.set_src_port(seg.dst_port);
-    tcp.set_dst_port(seg.src_port);
+    let mut tcp = TcpPacket::new_unchecked(&mut frame[link_len + IP_HEADER..]);
+    tcp.set_src_port(addrs.src_port);
+    tcp.set_dst_port(addrs.dst_port);
     tcp.set_seq_number(TcpSeqNumber(seq as i32));
     tcp.set_ack_number(TcpSeqNumber(ack as i32));
     tcp.set_header_len(TCP_HEADER as u8);
@@ -170,10 +197,37 @@ pub fn build_reack(
     tcp.set_window_len(window);
     tcp.set_urgent_at(0);
     tcp.fill_checksum(
-        &IpAddress::Ipv4(seg.dst_addr),
-        &IpAddress::Ipv4(seg.src_addr),
+        &IpAddress::Ipv4(addrs.src_addr),
+        &IpAddress::Ipv4(addrs.dst_addr),
     );
     frame
+}
+
+/// Lower the window field of the TCP segment in `frame` to at most `limit`, fixing
+/// the checksum; returns whether it changed. Used to make smoltcp's send window
+/// min(receive window, congestion window), as RFC 5681 §2 defines it.
+pub fn clamp_window(medium: Medium, frame: &mut [u8], limit: u16) -> bool {
+    let link_len = if medium == Medium::Ethernet {
+        ETHERNET_HEADER
+    } else {
+        0
+    };
+    let Some(ip_bytes) = frame.get_mut(link_len..) else {
+        return false;
+    };
+    let Ok(mut ip) = Ipv4Packet::new_checked(ip_bytes) else {
+        return false;
+    };
+    let (src, dst) = (ip.src_addr(), ip.dst_addr());
+    let Ok(mut tcp) = TcpPacket::new_checked(ip.payload_mut()) else {
+        return false;
+    };
+    if tcp.window_len() <= limit {
+        return false;
+    }
+    tcp.set_window_len(limit);
+    tcp.fill_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(dst));
+    true
 }
 
 #[cfg(test)]
@@ -194,6 +248,7 @@ mod tests {
             payload_len: 0,
             window: 1024,
             mss: None,
+            window_scale: None,
         }
     }
 

@@ -61,6 +61,12 @@ pub struct AppSlot<'a> {
     pub is_server: bool,
 }
 
+/// A fault rule (the idea of turmoil's `Rule -> Verdict`): called for every frame a
+/// host puts on a link, with the virtual time in ns, sender and receiver; returning
+/// true drops the frame (it still appears in the capture, as sent). For tests that need
+/// one particular loss rather than a random one.
+pub type FaultRule = Box<dyn FnMut(u64, HostId, HostId, &[u8]) -> bool>;
+
 /// Settling rounds at one instant before the loop gives up on quiescence; each round
 /// moves at least one frame, so only a feedback storm could reach it.
 const MAX_ROUNDS_PER_INSTANT: usize = 10_000;
@@ -76,6 +82,8 @@ pub struct SimNet {
     capture: Option<PcapWriter<Box<dyn Write>>>,
     capture_error: Option<std::io::Error>,
     unroutable: u64,
+    fault: Option<FaultRule>,
+    faulted: u64,
 }
 
 /// The first address of the simulated subnet (TEST-NET-1, RFC 5737: it never leaves
@@ -96,6 +104,8 @@ impl SimNet {
             capture: None,
             capture_error: None,
             unroutable: 0,
+            fault: None,
+            faulted: 0,
         }
     }
 
@@ -163,6 +173,16 @@ impl SimNet {
         self.links.get(&(from.0, to.0)).map(|l| l.stats())
     }
 
+    /// Drop the frames `rule` picks, from now on.
+    pub fn set_fault(&mut self, rule: FaultRule) {
+        self.fault = Some(rule);
+    }
+
+    /// Frames the fault rule dropped.
+    pub fn faulted(&self) -> u64 {
+        self.faulted
+    }
+
     /// Frames addressed to no host (dropped).
     pub fn unroutable(&self) -> u64 {
         self.unroutable
@@ -225,6 +245,12 @@ impl SimNet {
                 let dst = Ipv4Packet::new_checked(&frame[..])
                     .ok()
                     .and_then(|p| self.routes.get(&p.dst_addr()).copied());
+                if let (Some(to), Some(rule)) = (dst, self.fault.as_mut()) {
+                    if rule(self.now_ns, HostId(from), HostId(to), &frame) {
+                        self.faulted += 1;
+                        continue;
+                    }
+                }
                 let link = dst.and_then(|to| self.links.get_mut(&(from, to)));
                 match link {
                     Some(link) => {

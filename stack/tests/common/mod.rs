@@ -1,0 +1,183 @@
+//! The shared harness of the stack's trace tests: scripted socket calls at virtual
+//! times on a two-host simulated network (client 192.0.2.1, server 192.0.2.2, 100 ms
+//! RTT), and a capture the test can read back.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::Write;
+use std::rc::Rc;
+
+use smoltcp::phy::Medium;
+use tcpknobs_stack::segment::Segment;
+use tcpknobs_stack::{
+    AppSlot, Application, ConnId, Duration, Host, Instant, Knobs, LinkProfile, Readable, RunEnd,
+    SimNet, SocketError,
+};
+
+pub const PORT: u16 = 80;
+
+/// A pcap sink the test can read back.
+#[derive(Clone, Default)]
+pub struct Capture(Rc<RefCell<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    /// Every TCP segment in the capture, in order (24-byte global header, then
+    /// 16-byte record headers).
+    pub fn segments(&self) -> Vec<Segment> {
+        self.timed_segments().into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// Every TCP segment with its capture time in ns.
+    pub fn timed_segments(&self) -> Vec<(u64, Segment)> {
+        let bytes = self.0.borrow();
+        let mut out = Vec::new();
+        let mut at = 24;
+        while at + 16 <= bytes.len() {
+            let word = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap());
+            let ns = u64::from(word(at)) * 1_000_000_000 + u64::from(word(at + 4));
+            let len = word(at + 8) as usize;
+            let frame = &bytes[at + 16..at + 16 + len];
+            out.extend(Segment::parse(Medium::Ip, frame).map(|s| (ns, s)));
+            at += 16 + len;
+        }
+        out
+    }
+}
+
+/// One scripted socket call.
+#[derive(Clone, Debug)]
+pub enum Call {
+    Listen,
+    Accept,
+    Connect,
+    Send(&'static [u8]),
+    Recv,
+    Shutdown,
+    Close,
+    Abort,
+}
+
+/// What a `Recv` returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Got {
+    Data(Vec<u8>),
+    Nothing,
+    Eof,
+    Err(SocketError),
+}
+
+/// Calls at fixed virtual times (ms since the start), one connection per script.
+pub struct Script {
+    steps: VecDeque<(i64, Call)>,
+    pub conn: Option<ConnId>,
+    pub got: Vec<(i64, Got)>,
+}
+
+impl Script {
+    pub fn new(steps: &[(i64, Call)]) -> Script {
+        Script {
+            steps: steps.iter().cloned().collect(),
+            conn: None,
+            got: Vec::new(),
+        }
+    }
+}
+
+impl Application for Script {
+    fn poll(&mut self, host: &mut Host) -> Option<Instant> {
+        let now = host.now().total_millis();
+        while let Some((at, call)) = self.steps.front().cloned() {
+            if at > now {
+                return Some(Instant::from_millis(at));
+            }
+            self.steps.pop_front();
+            match call {
+                Call::Listen => host.listen(PORT),
+                Call::Accept => self.conn = host.accept(PORT),
+                Call::Connect => {
+                    let server = smoltcp::wire::Ipv4Address::new(192, 0, 2, 2);
+                    self.conn = Some(host.connect(server, PORT).expect("a free port"));
+                }
+                Call::Send(data) => {
+                    let n = host.send(self.conn.expect("a connection"), data).unwrap();
+                    assert_eq!(n, data.len());
+                }
+                Call::Recv => {
+                    let mut buf = Vec::new();
+                    let got = match host.recv(self.conn.expect("a connection"), &mut buf) {
+                        Ok(Readable::Data(_)) => Got::Data(buf),
+                        Ok(Readable::Nothing) => Got::Nothing,
+                        Ok(Readable::Eof) => Got::Eof,
+                        Err(e) => Got::Err(e),
+                    };
+                    self.got.push((now, got));
+                }
+                Call::Shutdown => host.shutdown_write(self.conn.unwrap()),
+                Call::Close => host.close(self.conn.unwrap()),
+                Call::Abort => host.abort(self.conn.unwrap()),
+            }
+        }
+        None
+    }
+
+    fn is_done(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+pub fn knobs() -> Knobs {
+    Knobs {
+        delayed_ack: None,
+        nagle: tcpknobs_stack::Nagle::Off,
+        time_wait: Duration::from_secs(10),
+        ..Knobs::default()
+    }
+}
+
+/// Client at 192.0.2.1, server at 192.0.2.2, 100 ms RTT, no loss.
+pub fn net() -> SimNet {
+    let mut net = SimNet::new(
+        LinkProfile {
+            one_way_delay_ns: 50_000_000,
+            ..LinkProfile::default()
+        },
+        1,
+    );
+    net.add_host("client", knobs());
+    net.add_host("server", knobs());
+    net
+}
+
+pub fn run(net: &mut SimNet, client: &mut Script, server: &mut Script, until_ms: i64) -> RunEnd {
+    let (c, s) = (tcpknobs_stack::HostId(0), tcpknobs_stack::HostId(1));
+    let mut apps = [
+        AppSlot {
+            host: s,
+            app: server,
+            is_server: false,
+        },
+        AppSlot {
+            host: c,
+            app: client,
+            is_server: false,
+        },
+    ];
+    net.run(&mut apps, Instant::from_millis(until_ms))
+}
+
+pub fn stats(net: &SimNet, host: usize) -> tcpknobs_stack::ConnStats {
+    net.host(tcpknobs_stack::HostId(host))
+        .stats(ConnId(0))
+        .expect("one connection")
+}
