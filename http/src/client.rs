@@ -62,6 +62,19 @@ pub struct ClientConfig {
     pub version: Version,
 }
 
+impl Default for ClientConfig {
+    /// The simulated server (192.0.2.2:80), one request per write, HTTP/1.1 persistent.
+    fn default() -> Self {
+        ClientConfig {
+            server: tcpknobs_stack::Ipv4Address::new(192, 0, 2, 2),
+            port: 80,
+            strategy: Strategy::Persistent,
+            request_writes: 1,
+            version: Version::Http11,
+        }
+    }
+}
+
 fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(v)
 }
