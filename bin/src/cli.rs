@@ -4,14 +4,16 @@ use std::path::PathBuf;
 use std::time::Duration as StdDuration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use tcpknobs_http::client::Strategy;
-use tcpknobs_http::message::Version;
+use tcpknobs_http::client::{ClientConfig, Strategy};
+use tcpknobs_http::message::{Method, Version};
+use tcpknobs_http::server::ServerConfig;
+use tcpknobs_http::workload::Workload;
 use tcpknobs_stack::{Duration, Knobs, LinkProfile, Nagle, OnExhaustion, PortSpan, Profile};
 
 use crate::experiment::Experiment;
 use crate::values::{
-    parse_bytes, parse_delayed_ack, parse_duration, parse_mtu, parse_on_off, parse_port_range,
-    parse_positive_u32, parse_probability, parse_rate,
+    format_bytes, parse_bytes, parse_delayed_ack, parse_duration, parse_mtu, parse_on_off,
+    parse_page, parse_port_range, parse_positive_u32, parse_probability, parse_rate, PageSpec,
 };
 
 /// Measure how TCP slow start, Nagle, delayed ACK and TIME_WAIT change HTTP latency.
@@ -54,8 +56,51 @@ pub enum HttpVersion {
 pub enum StrategyArg {
     /// A new connection per request, one after another; the client closes each.
     Serial,
-    /// One connection reused for every request.
+    /// New connections, up to --connections at once (default 4), one request each.
+    Parallel,
+    /// Reused connections (--connections, default 1), one request at a time on each.
     Persistent,
+    /// Reused connections; requests sent without waiting for responses once a
+    /// connection is known to persist (never POST).
+    Pipelined,
+}
+
+impl From<StrategyArg> for Strategy {
+    fn from(s: StrategyArg) -> Strategy {
+        match s {
+            StrategyArg::Serial => Strategy::Serial,
+            StrategyArg::Parallel => Strategy::Parallel,
+            StrategyArg::Persistent => Strategy::Persistent,
+            StrategyArg::Pipelined => Strategy::Pipelined,
+        }
+    }
+}
+
+/// Request methods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    /// GET (idempotent: retried, pipelined).
+    Get,
+    /// HEAD (idempotent; no body).
+    Head,
+    /// POST (not idempotent: never pipelined, never replayed).
+    Post,
+    /// PUT (idempotent).
+    Put,
+    /// DELETE (idempotent).
+    Delete,
+}
+
+impl From<MethodArg> for Method {
+    fn from(m: MethodArg) -> Method {
+        match m {
+            MethodArg::Get => Method::Get,
+            MethodArg::Head => Method::Head,
+            MethodArg::Post => Method::Post,
+            MethodArg::Put => Method::Put,
+            MethodArg::Delete => Method::Delete,
+        }
+    }
 }
 
 /// Named default sets for the knobs.
@@ -248,8 +293,23 @@ pub struct RunArgs {
     pub on_exhaustion: ExhaustionArg,
 
     /// How the client uses connections.
-    #[arg(long, value_enum, default_value = "serial", help_heading = "Workload")]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "serial",
+        ignore_case = true,
+        help_heading = "Workload"
+    )]
     pub strategy: StrategyArg,
+
+    /// Connections open at once (default: 4 for parallel, 1 otherwise).
+    #[arg(long, value_name = "N", value_parser = parse_positive_u32, help_heading = "Workload")]
+    pub connections: Option<u32>,
+
+    /// A page instead of --requests: the HTML object first, then groups of objects the
+    /// client learns about only from it (e.g. 10k+3x20k, the book's example).
+    #[arg(long, value_name = "HTML+NxSIZE", value_parser = parse_page, conflicts_with_all = ["requests", "size"], help_heading = "Workload")]
+    pub page: Option<PageSpec>,
 
     /// Number of requests.
     #[arg(long, value_name = "N", default_value = "4", value_parser = parse_positive_u32, help_heading = "Workload")]
@@ -258,6 +318,32 @@ pub struct RunArgs {
     /// Response body size of each request (e.g. 100, 64k, 1m).
     #[arg(long, value_name = "BYTES", default_value = "100", value_parser = parse_bytes, help_heading = "Workload")]
     pub size: u64,
+
+    /// Request method (a page's HTML is always fetched with GET).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "get",
+        ignore_case = true,
+        help_heading = "Workload"
+    )]
+    pub method: MethodArg,
+
+    /// Client pause between a response and the next request that waits for it.
+    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_duration, help_heading = "Workload")]
+    pub think_time: StdDuration,
+
+    /// Give up on a response this long after its request got a connection.
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration, help_heading = "Workload")]
+    pub client_timeout: StdDuration,
+
+    /// Retries of an idempotent request whose connection closed before its response.
+    #[arg(long, value_name = "N", default_value = "2", value_parser = parse_count, help_heading = "Workload")]
+    pub retries: u32,
+
+    /// Whether the server lets connections persist at all.
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set, help_heading = "Server")]
+    pub server_keep_alive: bool,
 
     /// write() calls the client uses per request (2 exposes Nagle x delayed ACK).
     #[arg(long, value_name = "N", default_value = "1", value_parser = parse_positive_u32, help_heading = "Workload")]
@@ -309,23 +395,47 @@ impl RunArgs {
             queue_bytes: l.queue.map(|q| usize::try_from(q).unwrap_or(usize::MAX)),
             mtu: l.mtu,
         };
+        let method = Method::from(self.method);
+        let (workload, label) = match &self.page {
+            Some(page) => (
+                Workload::page(page.html, &page.groups, method.clone()),
+                format!("page {page}, {method} objects"),
+            ),
+            None => (
+                Workload::repeated(self.requests, self.size, method.clone()),
+                format!("{} x {method} {}", self.requests, format_bytes(self.size)),
+            ),
+        };
+        let workload = if self.think_time.is_zero() || self.page.is_some() {
+            workload
+        } else {
+            workload.chained()
+        };
         Experiment {
             link,
             seed: l.seed,
             client_knobs: client,
             server_knobs: server,
-            strategy: match self.strategy {
-                StrategyArg::Serial => Strategy::Serial,
-                StrategyArg::Persistent => Strategy::Persistent,
+            client: ClientConfig {
+                strategy: self.strategy.into(),
+                connections: self.connections.map(|n| n as usize),
+                request_writes: self.request_writes,
+                version: match self.http {
+                    HttpVersion::V10 => Version::Http10,
+                    HttpVersion::V11 => Version::Http11,
+                },
+                timeout: to_smol(self.client_timeout),
+                max_retries: self.retries,
+                think_time: to_smol(self.think_time),
+                ..ClientConfig::default()
             },
-            requests: self.requests,
-            size: self.size,
-            request_writes: self.request_writes,
-            response_writes: self.response_writes,
-            version: match self.http {
-                HttpVersion::V10 => Version::Http10,
-                HttpVersion::V11 => Version::Http11,
+            server: ServerConfig {
+                response_writes: self.response_writes,
+                keep_alive: self.server_keep_alive,
+                ..ServerConfig::default()
             },
+            workload,
+            workload_label: label,
             max_time: to_smol(self.max_time),
         }
     }

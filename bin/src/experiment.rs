@@ -6,11 +6,10 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 use tcpknobs_http::client::{Client, ClientConfig, Strategy};
-use tcpknobs_http::message::Version;
 use tcpknobs_http::server::{Server, ServerConfig};
 use tcpknobs_http::transaction::TransactionReport;
-use tcpknobs_http::workload;
-use tcpknobs_stack::{AppSlot, ConnStats, Duration, Knobs, LinkProfile, RunEnd, SimNet};
+use tcpknobs_http::workload::Workload;
+use tcpknobs_stack::{AppSlot, ConnStats, Duration, Host, Knobs, LinkProfile, RunEnd, SimNet};
 
 /// Everything that determines a run (same experiment + same seed = same output).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -23,26 +22,18 @@ pub struct Experiment {
     pub client_knobs: Knobs,
     /// The server host's knobs.
     pub server_knobs: Knobs,
-    /// Connection strategy.
-    pub strategy: Strategy,
-    /// Number of requests.
-    pub requests: u32,
-    /// Response body bytes per request.
-    pub size: u64,
-    /// write() calls per request.
-    pub request_writes: u32,
-    /// write() calls per response.
-    pub response_writes: u32,
-    /// HTTP version of the requests.
-    #[serde(serialize_with = "ser_display")]
-    pub version: Version,
+    /// The client (its server address is filled in by the run).
+    pub client: ClientConfig,
+    /// The server.
+    pub server: ServerConfig,
+    /// What the client asks for.
+    #[serde(skip)]
+    pub workload: Workload,
+    /// The workload as a person would say it.
+    pub workload_label: String,
     /// Virtual-time limit.
     #[serde(skip)]
     pub max_time: Duration,
-}
-
-fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
 }
 
 /// Per-side knobs, as printed.
@@ -59,6 +50,8 @@ pub struct SideKnobs {
 pub struct ConnectionReport {
     /// `client` or `server`.
     pub host: &'static str,
+    /// Requests the connection carried (client side: sent on it, retries included).
+    pub requests: Option<usize>,
     /// The figures.
     #[serde(flatten)]
     pub stats: ConnStats,
@@ -76,6 +69,8 @@ pub struct RunReport {
     pub succeeded: usize,
     /// Transactions that failed.
     pub failed: usize,
+    /// Retries, summed over transactions.
+    pub retries: u32,
     /// Client connections opened per second of `total_ms`.
     pub connections_per_s: f64,
     /// Every transaction, in workload order.
@@ -86,7 +81,7 @@ pub struct RunReport {
     pub knobs: SideKnobs,
     /// The link.
     pub link: LinkProfile,
-    /// The workload and strategy.
+    /// The workload and the HTTP settings.
     pub workload: WorkloadReport,
     /// Seed.
     pub seed: u64,
@@ -95,18 +90,14 @@ pub struct RunReport {
 /// The workload part of a report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct WorkloadReport {
+    /// What the client asked for, as a person would say it.
+    pub label: String,
     /// Strategy.
     pub strategy: Strategy,
-    /// Requests.
-    pub requests: u32,
-    /// Body bytes per response.
-    pub size: u64,
-    /// write() calls per request.
-    pub request_writes: u32,
-    /// write() calls per response.
-    pub response_writes: u32,
-    /// HTTP version.
-    pub http: String,
+    /// The client's settings.
+    pub client: ClientConfig,
+    /// The server's settings.
+    pub server: ServerConfig,
 }
 
 const SERVER_PORT: u16 = 80;
@@ -123,23 +114,18 @@ impl Experiment {
             net.capture_to(Box::new(std::io::BufWriter::new(file)))
                 .with_context(|| format!("--pcap: cannot write {}", path.display()))?;
         }
-        let mut server = Server::new(ServerConfig {
+        let server_config = ServerConfig {
             port: SERVER_PORT,
-            response_writes: self.response_writes,
-            keep_alive: true,
-        });
-        let mut client = Client::new(
-            ClientConfig {
-                server: net.host(server_host).addr(),
-                port: SERVER_PORT,
-                strategy: self.strategy,
-                request_writes: self.request_writes,
-                version: self.version,
-            },
-            workload::repeated(self.requests, self.size),
-        );
+            ..self.server.clone()
+        };
+        let client_config = ClientConfig {
+            server: net.host(server_host).addr(),
+            port: SERVER_PORT,
+            ..self.client.clone()
+        };
+        let mut server = Server::new(server_config.clone());
+        let mut client = Client::with_workload(client_config.clone(), self.workload.clone());
         let epoch = net.now();
-        let limit = epoch + self.max_time;
         let end = {
             let mut apps = [
                 AppSlot {
@@ -153,74 +139,105 @@ impl Experiment {
                     is_server: false,
                 },
             ];
-            net.run(&mut apps, limit)
+            net.run(&mut apps, epoch + self.max_time)
         };
         client.finish(net.now());
         if let Some(path) = pcap {
             net.finish_capture()
                 .with_context(|| format!("--pcap: cannot write {}", path.display()))?;
         }
-
-        let transactions: Vec<TransactionReport> = client
-            .transactions()
-            .iter()
-            .map(|t| t.report(epoch))
-            .collect();
-        let last_done = client
-            .transactions()
-            .iter()
-            .filter_map(|t| t.timing.done)
-            .max()
-            .unwrap_or(epoch);
-        let total_ms = ms(last_done - epoch);
-        let failed = transactions.iter().filter(|t| t.error.is_some()).count();
-        let mut connections: Vec<ConnectionReport> = net
-            .host(client_host)
-            .all_stats()
-            .into_iter()
-            .map(|stats| ConnectionReport {
-                host: "client",
-                stats,
-            })
-            .collect();
+        let mut connections = client_connections(net.host(client_host), &client);
         let opened = connections.len();
-        connections.extend(net.host(server_host).all_stats().into_iter().map(|stats| {
-            ConnectionReport {
-                host: "server",
-                stats,
-            }
-        }));
-        Ok(RunReport {
-            total_ms,
-            end: match end {
-                RunEnd::Done => "done",
-                RunEnd::Stalled => "stalled",
-                RunEnd::TimeLimit => "time_limit",
-            },
-            succeeded: transactions.len() - failed,
-            failed,
-            connections_per_s: if total_ms > 0.0 {
-                opened as f64 / (total_ms / 1000.0)
-            } else {
-                0.0
-            },
-            transactions,
+        connections.extend(host_connections(net.host(server_host), "server"));
+        Ok(report(
+            self,
+            &client,
+            epoch,
+            end,
+            opened,
             connections,
-            knobs: SideKnobs {
-                client: self.client_knobs.clone(),
-                server: self.server_knobs.clone(),
+            WorkloadReport {
+                label: self.workload_label.clone(),
+                strategy: client_config.strategy,
+                client: client_config,
+                server: server_config,
             },
-            link: self.link.clone(),
-            workload: WorkloadReport {
-                strategy: self.strategy,
-                requests: self.requests,
-                size: self.size,
-                request_writes: self.request_writes,
-                response_writes: self.response_writes,
-                http: self.version.to_string(),
-            },
-            seed: self.seed,
+        ))
+    }
+}
+
+/// The client host's connections with what each carried.
+fn client_connections(host: &Host, client: &Client) -> Vec<ConnectionReport> {
+    let carried = client.connection_summaries();
+    host.all_stats()
+        .into_iter()
+        .enumerate()
+        .map(|(i, stats)| ConnectionReport {
+            host: "client",
+            requests: carried.iter().find(|c| c.id.0 == i).map(|c| c.requests),
+            stats,
         })
+        .collect()
+}
+
+/// Every connection a host had, labelled.
+fn host_connections(host: &Host, label: &'static str) -> Vec<ConnectionReport> {
+    host.all_stats()
+        .into_iter()
+        .map(|stats| ConnectionReport {
+            host: label,
+            requests: None,
+            stats,
+        })
+        .collect()
+}
+
+fn report(
+    experiment: &Experiment,
+    client: &Client,
+    epoch: tcpknobs_stack::Instant,
+    end: RunEnd,
+    opened: usize,
+    connections: Vec<ConnectionReport>,
+    workload: WorkloadReport,
+) -> RunReport {
+    let transactions: Vec<TransactionReport> = client
+        .transactions()
+        .iter()
+        .map(|t| t.report(epoch))
+        .collect();
+    let last_done = client
+        .transactions()
+        .iter()
+        .filter_map(|t| t.timing.done)
+        .max()
+        .unwrap_or(epoch);
+    let total_ms = ms(last_done - epoch);
+    let failed = transactions.iter().filter(|t| t.error.is_some()).count();
+    RunReport {
+        total_ms,
+        end: match end {
+            RunEnd::Done => "done",
+            RunEnd::Stalled => "stalled",
+            RunEnd::TimeLimit => "time_limit",
+        },
+        succeeded: transactions.len() - failed,
+        failed,
+        retries: transactions.iter().map(|t| t.retries).sum(),
+        connections_per_s: if total_ms > 0.0 {
+            opened as f64 / (total_ms / 1000.0)
+        } else {
+            0.0
+        },
+        transactions,
+        connections,
+        knobs: SideKnobs {
+            client: experiment.client_knobs.clone(),
+            server: experiment.server_knobs.clone(),
+        },
+        link: experiment.link.clone(),
+        workload,
+        seed: experiment.seed,
     }
 }
 

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use crate::experiment::RunReport;
-use crate::values::{format_bytes, format_duration, format_rate};
+use crate::experiment::{ConnectionReport, RunReport};
+use crate::values::{format_duration, format_rate};
 
 fn cell(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
@@ -14,29 +14,32 @@ fn cell(v: Option<f64>) -> String {
 pub fn render(r: &RunReport) -> String {
     let mut out = String::new();
     let w = &r.workload;
+    let strategy = serde_json::to_value(w.strategy)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "{} x GET {} bytes, HTTP/{}, strategy {}, rtt {}, bandwidth {}, loss {}, seed {}",
-        w.requests,
-        format_bytes(w.size),
-        w.http.trim_start_matches("HTTP/"),
-        serde_json::to_value(w.strategy)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
-        format_duration(std::time::Duration::from_nanos(r.link.one_way_delay_ns * 2)),
+        "{}, {}, strategy {strategy}, rtt {}, bandwidth {}, loss {}, seed {}",
+        w.label,
+        w.client.version,
+        format_duration(std::time::Duration::from_nanos(
+            r.link.one_way_delay_ns.saturating_mul(2)
+        )),
         format_rate(r.link.bandwidth_bps),
         r.link.loss,
         r.seed
     );
     let _ = writeln!(
         out,
-        "\n{:>4} {:>6} {:>6} {:>10} {:>6} {:>10} {:>10} {:>10} {:>11} {:>10}  error",
+        "\n{:>4} {:>6} {:>6} {:>10} {:>6} {:>5} {:>7} {:>10} {:>10} {:>10} {:>11} {:>10}  error",
         "id",
         "status",
         "conn",
         "bytes",
         "reused",
+        "pipe",
+        "retries",
         "wait_ms",
         "connect_ms",
         "ttfb_ms",
@@ -44,14 +47,17 @@ pub fn render(r: &RunReport) -> String {
         "total_ms"
     );
     for t in &r.transactions {
+        let yes_no = |b: bool| if b { "yes" } else { "no" };
         let _ = writeln!(
             out,
-            "{:>4} {:>6} {:>6} {:>10} {:>6} {:>10} {:>10} {:>10} {:>11} {:>10}  {}",
+            "{:>4} {:>6} {:>6} {:>10} {:>6} {:>5} {:>7} {:>10} {:>10} {:>10} {:>11} {:>10}  {}",
             t.id,
             t.status.map_or_else(|| "-".into(), |s| s.to_string()),
             t.connection.map_or_else(|| "-".into(), |c| c.to_string()),
             t.bytes,
-            if t.reused { "yes" } else { "no" },
+            yes_no(t.reused),
+            yes_no(t.pipelined),
+            t.retries,
             cell(t.wait_ms),
             cell(t.connect_ms),
             cell(t.ttfb_ms),
@@ -60,12 +66,26 @@ pub fn render(r: &RunReport) -> String {
             t.error.as_deref().unwrap_or("")
         );
     }
+    out.push('\n');
+    out.push_str(&connections(&r.connections));
     let _ = writeln!(
         out,
-        "\n{:>6} {:>6} {:>16} {:>7} {:>7} {:>9} {:>9} {:>6} {:>6} {:>7} {:>8} {:>9} {:>7}",
+        "\ntotal {:.3} ms ({}), {} ok, {} failed, {} retries, {:.1} connections/s",
+        r.total_ms, r.end, r.succeeded, r.failed, r.retries, r.connections_per_s
+    );
+    out
+}
+
+/// One row per connection as its host saw it.
+pub fn connections(rows: &[ConnectionReport]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>6} {:>6} {:>21} {:>4} {:>7} {:>7} {:>9} {:>9} {:>6} {:>6} {:>7} {:>6} {:>6} {:>8} {:>7}",
         "host",
         "port",
         "remote",
+        "reqs",
         "segs>",
         "segs<",
         "bytes>",
@@ -73,18 +93,20 @@ pub fn render(r: &RunReport) -> String {
         "acks>",
         "delack",
         "retrans",
+        "rst<",
         "closer",
         "max_cwnd",
         "tw_ms"
     );
-    for c in &r.connections {
+    for c in rows {
         let s = &c.stats;
         let _ = writeln!(
             out,
-            "{:>6} {:>6} {:>16} {:>7} {:>7} {:>9} {:>9} {:>6} {:>6} {:>7} {:>8} {:>9} {:>7}",
+            "{:>6} {:>6} {:>21} {:>4} {:>7} {:>7} {:>9} {:>9} {:>6} {:>6} {:>7} {:>6} {:>6} {:>8} {:>7}",
             c.host,
             s.local_port,
             s.remote,
+            c.requests.map_or_else(|| "-".into(), |n| n.to_string()),
             s.segments_out,
             s.segments_in,
             s.bytes_out,
@@ -92,6 +114,7 @@ pub fn render(r: &RunReport) -> String {
             s.pure_acks_out,
             s.delayed_acks,
             s.retransmissions,
+            s.resets_in,
             s.closed_first.map_or("-", |c| match c {
                 tcpknobs_stack::Closer::Local => "local",
                 tcpknobs_stack::Closer::Peer => "peer",
@@ -101,10 +124,5 @@ pub fn render(r: &RunReport) -> String {
                 .map_or_else(|| "-".into(), |t| format!("{t:.0}")),
         );
     }
-    let _ = writeln!(
-        out,
-        "\ntotal {:.3} ms ({}), {} ok, {} failed, {:.1} connections/s",
-        r.total_ms, r.end, r.succeeded, r.failed, r.connections_per_s
-    );
     out
 }

@@ -473,6 +473,53 @@ pub fn parse_port_range(s: &str) -> Result<PortRange, String> {
     Ok(PortRange { lo, hi })
 }
 
+/// A page: one HTML object, then groups of embedded objects (`--page`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageSpec {
+    /// Size of the HTML object.
+    pub html: u64,
+    /// `(count, size)` of each group of objects.
+    pub groups: Vec<(u32, u64)>,
+}
+
+impl std::fmt::Display for PageSpec {
+    /// The form `--page` accepts: `10k+3x20k`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", format_bytes(self.html))?;
+        for (n, size) in &self.groups {
+            write!(f, "+{n}x{}", format_bytes(*size))?;
+        }
+        Ok(())
+    }
+}
+
+const PAGE_FORMS: &str = "use HTML+NxSIZE: the HTML object's size, then one or more groups of N objects of SIZE bytes: 10k+3x20k, 1k+3x1k+2x500";
+
+/// Parses a page: `HTML+NxSIZE[+NxSIZE...]`, sizes as in [`parse_bytes`], counts at
+/// least 1 (the book's example page is `10k+3x20k`).
+pub fn parse_page(s: &str) -> Result<PageSpec, String> {
+    let err = |detail: Option<&str>| invalid(s, "a page", detail, PAGE_FORMS);
+    let mut parts = s.trim().split('+');
+    let html = parts
+        .next()
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| err(None))
+        .and_then(|p| parse_bytes(p).map_err(|_| err(Some("the HTML size is not a size"))))?;
+    let mut groups = Vec::new();
+    for part in parts {
+        let (n, size) = part
+            .split_once(['x', 'X'])
+            .ok_or_else(|| err(Some("each object group is NxSIZE")))?;
+        let n = parse_positive_u32(n).map_err(|_| err(Some("N must be a count from 1")))?;
+        let size = parse_bytes(size).map_err(|_| err(Some("SIZE is not a size")))?;
+        groups.push((n, size));
+    }
+    if groups.is_empty() {
+        return Err(err(Some("a page has at least one object group")));
+    }
+    Ok(PageSpec { html, groups })
+}
+
 /// Parses a positive count such as `--requests` or `--initial-window`: a
 /// whole number from 1 to `u32::MAX`, digits only.
 pub fn parse_positive_u32(s: &str) -> Result<u32, String> {
@@ -516,6 +563,21 @@ mod tests {
 
     /// Asserts that `r` is an error whose text contains every one of `needles`.
     #[track_caller]
+    #[test]
+    fn pages() {
+        let p = parse_page("10k+3x20k").unwrap();
+        assert_eq!((p.html, p.groups.clone()), (10240, vec![(3, 20480)]));
+        assert_eq!(p.to_string(), "10k+3x20k");
+        let p = parse_page("1k+3x1k+2x500").unwrap();
+        assert_eq!(p.groups, vec![(3, 1024), (2, 500)]);
+        for bad in [
+            "", "1k", "1k+", "1k+3", "1k+0x1k", "x+3x1k", "1k+3x", "1k+3xfoo",
+        ] {
+            let e = parse_page(bad).unwrap_err();
+            assert!(e.contains("HTML+NxSIZE"), "{bad}: {e}");
+        }
+    }
+
     fn assert_err<T: std::fmt::Debug>(r: Result<T, String>, needles: &[&str]) {
         let e = r.expect_err("expected an error");
         for n in needles {

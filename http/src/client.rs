@@ -1,82 +1,117 @@
 //! The client connection manager: a workload of requests, a strategy for connections.
 //!
 //! Strategies are policies of the manager, not flags inside a connection (STYLE.md):
-//! a [`Strategy`] says how many connections may be open at once and how many requests
-//! one connection may carry. Each connection is a small state machine over the host's
-//! socket API: connect, write the request (in `--request-writes` calls), read and
-//! verify the response, then reuse or close. The client always closes first when it is
-//! done with a connection, so its host holds the TIME_WAIT (chapter item 10).
+//! a [`Strategy`] says how many connections may be open at once, whether one may carry
+//! more than one request, and whether requests may be sent before earlier responses
+//! arrive. Each connection is a small state machine over the host's socket API:
+//! connect, write requests (in `--request-writes` calls each), read and verify
+//! responses in order, then reuse or close. The client closes first when it is done
+//! with a connection, so its host holds the TIME_WAIT (chapter item 10).
+//!
+//! Persistence is learned, never assumed (chapter items 17, 19): HTTP/1.1 persists
+//! unless the server says `close`; HTTP/1.0 only when the server echoes keep-alive.
+//! Pipelining starts only on a connection known to persist and never carries a
+//! non-idempotent request (item 20). When a connection closes or resets before a
+//! response is complete, idempotent requests are retried on a new connection and
+//! others fail (item 23); every retry is counted.
 
 use std::collections::VecDeque;
 
 use tcpknobs_stack::{
-    Application, ConnId, ConnState, ConnectError, Host, Instant, Readable, SocketError,
+    Application, ConnId, ConnState, ConnectError, Duration, Host, Instant, Readable, SocketError,
 };
 
-use crate::body::{response_framing, BodyDecoder};
-use crate::message::{parse_response, Headers, Parsed, Request, Version};
+use crate::body::{response_framing, BodyDecoder, BodyError};
+use crate::message::{parse_response, Headers, Method, Parsed, Request, Response, Version};
 use crate::outbox::Outbox;
 use crate::payload;
 use crate::transaction::{Transaction, TransactionError};
-use crate::workload::RequestSpec;
+use crate::workload::{RequestSpec, Workload};
 
-/// How the client uses connections (chapter items 12-16).
+/// How the client uses connections (chapter items 12-20).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
     /// A new connection per request, one after another (item 12).
     Serial,
-    /// One connection reused for request after request (item 16).
+    /// New connections, up to `connections` at once, one request each (item 13).
+    Parallel,
+    /// Up to `connections` connections, each reused request after request (item 16).
     Persistent,
+    /// Like persistent, and requests are sent without waiting for earlier responses
+    /// once the connection is known to persist (item 20).
+    Pipelined,
 }
 
 impl Strategy {
-    /// Connections open at once.
-    fn max_connections(self) -> usize {
-        1
+    /// Connections open at once when `--connections` is not given: browsers' classic
+    /// four for parallel loading (item 14), one otherwise.
+    pub fn default_connections(self) -> usize {
+        match self {
+            Strategy::Parallel => 4,
+            _ => 1,
+        }
     }
 
-    /// Requests one connection may carry.
-    fn requests_per_connection(self) -> usize {
-        match self {
-            Strategy::Serial => 1,
-            Strategy::Persistent => usize::MAX,
-        }
+    fn reuses(self) -> bool {
+        matches!(self, Strategy::Persistent | Strategy::Pipelined)
     }
 }
 
 /// What the client does.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct ClientConfig {
-    /// Server address.
+    /// Server (or proxy) address.
     #[serde(serialize_with = "ser_display")]
     pub server: tcpknobs_stack::Ipv4Address,
-    /// Server port.
+    /// Server (or proxy) port.
     pub port: u16,
     /// Connection strategy.
     pub strategy: Strategy,
+    /// Connections open at once (`--connections`); `None`: the strategy's default.
+    pub connections: Option<usize>,
     /// write() calls per request (`--request-writes`).
     pub request_writes: u32,
     /// HTTP version of the requests.
     #[serde(serialize_with = "ser_display")]
     pub version: Version,
+    /// Give up on a response this long after the request was given a connection
+    /// (`--client-timeout`).
+    #[serde(serialize_with = "ser_ms")]
+    pub timeout: Duration,
+    /// Retries per idempotent request whose connection closed before its response
+    /// completed (`--retries`).
+    pub max_retries: u32,
+    /// Pause between a request's completion and the issue of the requests that wait
+    /// for it (`--think-time`).
+    #[serde(serialize_with = "ser_ms")]
+    pub think_time: Duration,
 }
 
 impl Default for ClientConfig {
-    /// The simulated server (192.0.2.2:80), one request per write, HTTP/1.1 persistent.
+    /// The simulated server (192.0.2.2:80), HTTP/1.1 persistent, one write per request,
+    /// a 60 s timeout and two retries.
     fn default() -> Self {
         ClientConfig {
             server: tcpknobs_stack::Ipv4Address::new(192, 0, 2, 2),
             port: 80,
             strategy: Strategy::Persistent,
+            connections: None,
             request_writes: 1,
             version: Version::Http11,
+            timeout: Duration::from_secs(60),
+            max_retries: 2,
+            think_time: Duration::ZERO,
         }
     }
 }
 
 fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(v)
+}
+
+fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.total_micros() as f64 / 1000.0)
 }
 
 /// The response being read on a connection.
@@ -90,19 +125,55 @@ enum ReadState {
     },
 }
 
+/// What the client knows about a connection's persistence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Persistence {
+    /// No response yet.
+    Unknown,
+    /// The last response said the connection stays open.
+    Yes,
+    /// The server will close it: send nothing more.
+    No,
+}
+
 struct ClientConn {
     id: ConnId,
-    index: usize,
-    /// Transactions sent (or being sent) on this connection, oldest first.
-    in_flight: VecDeque<usize>,
+    /// Transactions sent (or being sent) on this connection, oldest first, with the
+    /// outbox position at which each request ends.
+    in_flight: VecDeque<(usize, u64)>,
+    /// Requests this connection has carried (each retry counts on its own connection).
     carried: usize,
+    /// Responses completed on it.
+    answered: usize,
     outbox: Outbox,
+    /// Bytes pushed into the outbox so far.
+    pushed: u64,
     inbuf: Vec<u8>,
     read: ReadState,
     connected: bool,
-    /// No further request may be sent (the server said close, or the quota is used).
+    persistence: Persistence,
+    /// No further request may be sent (one-request strategies, or the server said
+    /// close).
     retiring: bool,
     closed: bool,
+}
+
+impl ClientConn {
+    fn is_idle(&self) -> bool {
+        self.in_flight.is_empty() && self.outbox.is_empty()
+    }
+}
+
+/// Figures for one client connection, for reports.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ClientConnSummary {
+    /// The host's connection id.
+    #[serde(skip)]
+    pub id: ConnId,
+    /// Requests it carried.
+    pub requests: usize,
+    /// Responses it completed.
+    pub responses: usize,
 }
 
 /// The client application.
@@ -110,24 +181,38 @@ pub struct Client {
     config: ClientConfig,
     transactions: Vec<Transaction>,
     specs: Vec<RequestSpec>,
-    /// Transactions issued but not yet given a connection.
+    after: Vec<Option<usize>>,
+    /// When each transaction may be issued, once known.
+    issue_at: Vec<Option<Instant>>,
+    issued: Vec<bool>,
+    /// Issued transactions waiting for a connection, in order.
     queue: VecDeque<usize>,
     conns: Vec<ClientConn>,
     started: bool,
 }
 
 impl Client {
-    /// A client that issues `requests` in order on its first poll.
+    /// A client that issues `requests` (all at once) from its first poll.
     pub fn new(config: ClientConfig, requests: Vec<RequestSpec>) -> Client {
-        let transactions = requests
+        Client::with_workload(config, Workload::independent(requests))
+    }
+
+    /// A client that issues `workload` in its order, from its first poll.
+    pub fn with_workload(config: ClientConfig, workload: Workload) -> Client {
+        let transactions = workload
+            .requests
             .iter()
             .enumerate()
             .map(|(i, r)| Transaction::new(i, r.method.as_str(), &r.target))
             .collect();
+        let n = workload.requests.len();
         Client {
             config,
             transactions,
-            specs: requests,
+            specs: workload.requests,
+            after: workload.after,
+            issue_at: vec![None; n],
+            issued: vec![false; n],
             queue: VecDeque::new(),
             conns: Vec::new(),
             started: false,
@@ -144,6 +229,18 @@ impl Client {
         self.conns.iter().map(|c| c.id).collect()
     }
 
+    /// What each connection carried, by client connection index.
+    pub fn connection_summaries(&self) -> Vec<ClientConnSummary> {
+        self.conns
+            .iter()
+            .map(|c| ClientConnSummary {
+                id: c.id,
+                requests: c.carried,
+                responses: c.answered,
+            })
+            .collect()
+    }
+
     /// Mark every unfinished transaction as such (the run ended without it).
     pub fn finish(&mut self, now: Instant) {
         for t in &mut self.transactions {
@@ -151,32 +248,96 @@ impl Client {
         }
     }
 
+    fn max_connections(&self) -> usize {
+        self.config
+            .connections
+            .unwrap_or_else(|| self.config.strategy.default_connections())
+            .max(1)
+    }
+
     fn open_connections(&self) -> usize {
         self.conns.iter().filter(|c| !c.closed).count()
+    }
+
+    /// Issue the transactions whose time has come.
+    fn issue(&mut self, now: Instant) {
+        for i in 0..self.transactions.len() {
+            if self.issued[i] {
+                continue;
+            }
+            let ready = match self.after[i] {
+                None => Some(now),
+                Some(dep) => {
+                    let d = &self.transactions[dep];
+                    match (d.timing.done, &d.error) {
+                        (Some(_), Some(_)) => {
+                            self.issued[i] = true;
+                            self.transactions[i].timing.queued = Some(now);
+                            self.transactions[i].fail(TransactionError::DependencyFailed, now);
+                            continue;
+                        }
+                        (Some(done), None) => Some(done + self.config.think_time),
+                        (None, _) => None,
+                    }
+                }
+            };
+            self.issue_at[i] = ready;
+            if ready.is_some_and(|t| t <= now) {
+                self.issued[i] = true;
+                self.transactions[i].timing.queued = Some(now);
+                self.queue.push_back(i);
+            }
+        }
+    }
+
+    /// The connection that may take `tx` now, if any.
+    fn pick_connection(&self, tx: usize) -> Option<usize> {
+        let strategy = self.config.strategy;
+        if !strategy.reuses() {
+            return None;
+        }
+        let usable = |c: &ClientConn| !c.closed && !c.retiring;
+        if let Some(i) = self.conns.iter().position(|c| usable(c) && c.is_idle()) {
+            return Some(i);
+        }
+        if strategy != Strategy::Pipelined || !self.specs[tx].method.is_idempotent() {
+            return None;
+        }
+        // Pipeline onto a connection known to persist whose outstanding requests are
+        // all idempotent (RFC 9112 §9.3.2), the least loaded first.
+        self.conns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| usable(c) && c.persistence == Persistence::Yes)
+            .filter(|(_, c)| {
+                c.in_flight
+                    .iter()
+                    .all(|&(t, _)| self.specs[t].method.is_idempotent())
+            })
+            .min_by_key(|(_, c)| c.in_flight.len())
+            .map(|(i, _)| i)
     }
 
     /// Give queued transactions to connections, opening new ones as the strategy allows.
     fn dispatch(&mut self, host: &mut Host) {
         let now = host.now();
         while let Some(&tx) = self.queue.front() {
-            let per_conn = self.config.strategy.requests_per_connection();
-            let idle = self.conns.iter().position(|c| {
-                !c.closed && !c.retiring && c.in_flight.is_empty() && c.carried < per_conn
-            });
-            let conn = match idle {
+            let conn = match self.pick_connection(tx) {
                 Some(i) => i,
-                None if self.open_connections() < self.config.strategy.max_connections() => {
+                None if self.open_connections() < self.max_connections() => {
                     match host.connect(self.config.server, self.config.port) {
                         Ok(id) => {
                             self.conns.push(ClientConn {
                                 id,
-                                index: self.conns.len(),
                                 in_flight: VecDeque::new(),
                                 carried: 0,
+                                answered: 0,
                                 outbox: Outbox::new(),
+                                pushed: 0,
                                 inbuf: Vec::new(),
                                 read: ReadState::Head,
                                 connected: false,
+                                persistence: Persistence::Unknown,
                                 retiring: false,
                                 closed: false,
                             });
@@ -202,164 +363,208 @@ impl Client {
                 None => break,
             };
             self.queue.pop_front();
-            let c = &mut self.conns[conn];
-            let t = &mut self.transactions[tx];
-            t.connection = Some(c.index);
-            t.timing.connect_start = Some(now);
-            t.reused = c.carried > 0;
-            if c.connected {
-                t.timing.connected = Some(now);
-                t.local_port = Some(host.local_port(c.id));
-            }
-            c.carried += 1;
-            c.in_flight.push_back(tx);
-            if c.carried >= per_conn {
-                c.retiring = true;
-            }
-            let spec = &self.specs[tx];
-            let request = Request {
-                method: spec.method.clone(),
-                target: spec.target.clone(),
-                version: self.config.version,
-                headers: request_headers(&self.config, spec),
-            };
-            let mut head = Vec::new();
-            request.write_head(&mut head);
+            self.send_on(host, conn, tx, now);
+        }
+    }
+
+    fn send_on(&mut self, host: &Host, ci: usize, tx: usize, now: Instant) {
+        let c = &mut self.conns[ci];
+        let t = &mut self.transactions[tx];
+        t.connection = Some(ci);
+        t.timing.connect_start = Some(now);
+        t.reused = c.carried > 0;
+        t.pipelined = !c.in_flight.is_empty();
+        if c.connected {
+            t.timing.connected = Some(now);
+            t.local_port = Some(host.local_port(c.id));
+        }
+        c.carried += 1;
+        if !self.config.strategy.reuses() {
+            c.retiring = true;
+        }
+        let spec = &self.specs[tx];
+        let request = Request {
+            method: spec.method.clone(),
+            target: spec.target.clone(),
+            version: self.config.version,
+            headers: request_headers(&self.config, spec),
+        };
+        let mut head = Vec::new();
+        request.write_head(&mut head);
+        let len = head.len() as u64 + spec.body_len;
+        let coalesce = self.config.request_writes == 1 && spec.body_len == 0;
+        if coalesce && !c.in_flight.is_empty() && !c.outbox.is_empty() {
+            // Requests pipelined at one moment go out in one write(), as pipelining
+            // clients batch them; separate small writes would meet Nagle.
+            c.outbox.extend_last_write(head);
+        } else {
             c.outbox
                 .push_message(head, spec.body_len, self.config.request_writes);
+        }
+        c.pushed += len;
+        c.in_flight.push_back((tx, c.pushed));
+    }
+
+    /// Send `tx` again on another connection if that is safe, or fail it with `err`.
+    fn retry_or_fail(&mut self, tx: usize, err: TransactionError, now: Instant) -> bool {
+        let t = &mut self.transactions[tx];
+        if t.is_finished() {
+            return false;
+        }
+        if self.specs[tx].method.is_idempotent() && t.retries < self.config.max_retries {
+            t.reset_for_retry();
+            true
+        } else {
+            t.fail(err, now);
+            false
+        }
+    }
+
+    /// The connection ended with `err` for the response being read and its
+    /// outstanding requests: retry or fail each, oldest first at the head of the queue.
+    fn abandon(&mut self, ci: usize, err: TransactionError, now: Instant) {
+        let c = &mut self.conns[ci];
+        c.closed = true;
+        c.retiring = true;
+        let in_flight: Vec<usize> = c.in_flight.drain(..).map(|(t, _)| t).collect();
+        let mut retry = Vec::new();
+        for (i, tx) in in_flight.into_iter().enumerate() {
+            // Only the response being read was cut short; later ones never started.
+            let e = if i == 0 {
+                err.clone()
+            } else {
+                TransactionError::ClosedEarly
+            };
+            if self.retry_or_fail(tx, e, now) {
+                retry.push(tx);
+            }
+        }
+        for tx in retry.into_iter().rev() {
+            self.queue.push_front(tx);
         }
     }
 
     /// Advance one connection: write, read, parse, and close when it is done.
     fn drive(&mut self, host: &mut Host, ci: usize) {
         let now = host.now();
-        let c = &mut self.conns[ci];
-        if c.closed {
+        if self.conns[ci].closed {
             return;
         }
-        match host.state(c.id) {
-            ConnState::AwaitingPort | ConnState::Connecting => return,
+        let id = self.conns[ci].id;
+        match host.state(id) {
+            ConnState::AwaitingPort | ConnState::Connecting => {
+                self.check_timeouts(host, ci, now);
+                return;
+            }
             ConnState::Failed(e) => {
-                let err = socket_error(e);
-                for &tx in &c.in_flight {
-                    self.transactions[tx].fail(err.clone(), now);
-                }
-                c.in_flight.clear();
-                c.closed = true;
+                self.abandon(ci, socket_error(e), now);
                 return;
             }
             ConnState::Open | ConnState::Closed => {}
         }
+        let c = &mut self.conns[ci];
         if !c.connected {
             c.connected = true;
             // The port is known only now when the connect had to wait for one.
-            let port = host.local_port(c.id);
-            for &tx in &c.in_flight {
+            let port = host.local_port(id);
+            for &(tx, _) in &c.in_flight {
                 let t = &mut self.transactions[tx];
                 t.timing.connected = Some(now);
                 t.local_port = Some(port);
             }
         }
-        // Write whatever is queued.
-        let was_pending = !c.outbox.is_empty();
-        match c.outbox.flush(host, c.id) {
-            Ok(true) if was_pending => {
-                if let Some(&tx) = c.in_flight.back() {
-                    self.transactions[tx].timing.request_sent = Some(now);
+        // Write whatever is queued; note each request whose last byte went out.
+        match c.outbox.flush(host, id) {
+            Ok(_) => {
+                let offered = c.pushed - c.outbox.pending_bytes();
+                for &(tx, end) in &c.in_flight {
+                    let t = &mut self.transactions[tx];
+                    if end <= offered && t.timing.request_sent.is_none() {
+                        t.timing.request_sent = Some(now);
+                    }
                 }
             }
-            Ok(_) => {}
             Err(e) => {
-                if let Some(&tx) = c.in_flight.front() {
-                    self.transactions[tx].fail(socket_error(e), now);
-                }
+                self.abandon(ci, socket_error(e), now);
+                return;
             }
         }
         // Read whatever arrived.
-        let eof = match host.recv(c.id, &mut c.inbuf) {
+        let eof = match host.recv(id, &mut c.inbuf) {
             Ok(Readable::Data(_)) => {
-                if let Some(&tx) = c.in_flight.front() {
-                    let t = &mut self.transactions[tx];
-                    t.timing.first_byte.get_or_insert(now);
+                if let Some(&(tx, _)) = c.in_flight.front() {
+                    self.transactions[tx].timing.first_byte.get_or_insert(now);
                 }
                 false
             }
             Ok(Readable::Nothing) => false,
             Ok(Readable::Eof) => true,
             Err(e) => {
-                let err = socket_error(e);
-                for &tx in &c.in_flight {
-                    self.transactions[tx].fail(err.clone(), now);
-                }
-                c.in_flight.clear();
-                c.closed = true;
+                // A reset discards what was not read yet (chapter item 24).
+                host.close(id);
+                self.abandon(ci, socket_error(e), now);
                 return;
             }
         };
         self.parse_responses(ci, now);
         if eof {
-            self.on_eof(ci, now);
+            self.on_eof(host, ci, now);
+            return;
         }
-        let nothing_left = self.queue.is_empty() && self.all_issued();
+        self.check_timeouts(host, ci, now);
+        let nothing_left = self.queue.is_empty() && self.issued.iter().all(|&i| i);
         let c = &mut self.conns[ci];
-        let idle = c.in_flight.is_empty() && c.outbox.is_empty();
-        if eof || (idle && (c.retiring || nothing_left)) {
+        if !c.closed && c.is_idle() && (c.retiring || nothing_left) {
             // The client closes first: its host holds the TIME_WAIT.
-            host.close(c.id);
+            host.close(id);
             c.closed = true;
         }
     }
 
-    /// A measure that grows whenever the client moves on.
-    fn progress(&self) -> (usize, usize, usize) {
-        (
-            self.queue.len(),
-            self.transactions.iter().filter(|t| t.is_finished()).count(),
-            self.conns.iter().filter(|c| c.closed).count(),
-        )
-    }
-
-    fn all_issued(&self) -> bool {
-        self.transactions.iter().all(|t| t.timing.queued.is_some())
+    fn check_timeouts(&mut self, host: &mut Host, ci: usize, now: Instant) {
+        let Some(&(tx, _)) = self.conns[ci].in_flight.front() else {
+            return;
+        };
+        let Some(start) = self.transactions[tx].timing.connect_start else {
+            return;
+        };
+        if now < start + self.config.timeout {
+            return;
+        }
+        let after_ms = (now - start).total_millis();
+        // A timeout is reported, not retried: the server may be working on it.
+        self.transactions[tx].fail(TransactionError::Timeout { after_ms }, now);
+        host.abort(self.conns[ci].id);
+        self.conns[ci].in_flight.pop_front();
+        self.abandon(ci, TransactionError::ClosedEarly, now);
     }
 
     fn parse_responses(&mut self, ci: usize, now: Instant) {
         let c = &mut self.conns[ci];
-        loop {
-            let Some(&tx) = c.in_flight.front() else {
-                return;
-            };
+        while let Some(&(tx, _)) = c.in_flight.front() {
             let t = &mut self.transactions[tx];
             if let ReadState::Head = c.read {
-                match parse_response(&c.inbuf) {
+                let parsed = parse_response(&c.inbuf).map_err(|e| e.to_string());
+                let (message, head_len) = match parsed {
                     Ok(Parsed::Partial) => return,
-                    Ok(Parsed::Complete { message, head_len }) => {
-                        c.inbuf.drain(..head_len);
-                        t.status = Some(message.status);
-                        let method = &self.specs[tx].method;
-                        match response_framing(&message, method) {
-                            Ok(framing) => {
-                                let keep_alive = response_persists(&message, self.config.version);
-                                if !keep_alive {
-                                    c.retiring = true;
-                                }
-                                c.read = ReadState::Body {
-                                    decoder: BodyDecoder::new(framing),
-                                    keep_alive,
-                                };
-                            }
-                            Err(e) => {
-                                t.fail(
-                                    TransactionError::MalformedResponse {
-                                        detail: e.to_string(),
-                                    },
-                                    now,
-                                );
-                                c.retiring = true;
-                                c.in_flight.pop_front();
-                                return;
-                            }
-                        }
+                    Ok(Parsed::Complete { message, head_len }) => (message, head_len),
+                    Err(detail) => {
+                        t.fail(TransactionError::MalformedResponse { detail }, now);
+                        c.retiring = true;
+                        c.persistence = Persistence::No;
+                        c.in_flight.pop_front();
+                        return;
+                    }
+                };
+                c.inbuf.drain(..head_len);
+                t.status = Some(message.status);
+                match response_framing(&message, &self.specs[tx].method) {
+                    Ok(framing) => {
+                        let keep_alive = response_persists(&message, self.config.version);
+                        c.read = ReadState::Body {
+                            decoder: BodyDecoder::new(framing),
+                            keep_alive,
+                        };
                     }
                     Err(e) => {
                         t.fail(
@@ -369,6 +574,7 @@ impl Client {
                             now,
                         );
                         c.retiring = true;
+                        c.persistence = Persistence::No;
                         c.in_flight.pop_front();
                         return;
                     }
@@ -393,77 +599,103 @@ impl Client {
                 offset += data.len() as u64;
             });
             t.bytes = offset;
-            match used {
+            let error = match used {
                 Ok(n) => {
                     c.inbuf.drain(..n);
+                    mismatch.map(|offset| TransactionError::BodyMismatch { offset })
                 }
-                Err(e) => {
-                    t.fail(
-                        TransactionError::MalformedResponse {
-                            detail: e.to_string(),
-                        },
-                        now,
-                    );
-                    c.retiring = true;
-                    c.in_flight.pop_front();
-                    return;
-                }
-            }
-            if let Some(offset) = mismatch {
-                t.fail(TransactionError::BodyMismatch { offset }, now);
+                Err(e) => Some(TransactionError::MalformedResponse {
+                    detail: e.to_string(),
+                }),
+            };
+            if let Some(e) = error {
+                t.fail(e, now);
                 c.retiring = true;
+                c.persistence = Persistence::No;
                 c.in_flight.pop_front();
                 return;
             }
             if !decoder.is_complete() {
                 return;
             }
-            if !*keep_alive {
+            c.persistence = if *keep_alive {
+                Persistence::Yes
+            } else {
+                // No more requests on it; those already pipelined are retried when
+                // it closes.
                 c.retiring = true;
-            }
+                Persistence::No
+            };
             t.timing.done = Some(now);
+            c.answered += 1;
             c.in_flight.pop_front();
             c.read = ReadState::Head;
         }
     }
 
-    fn on_eof(&mut self, ci: usize, now: Instant) {
+    /// The server closed: a close-delimited body ends here; anything else in flight
+    /// was cut short.
+    fn on_eof(&mut self, host: &mut Host, ci: usize, now: Instant) {
         let c = &mut self.conns[ci];
-        c.retiring = true;
-        let Some(&tx) = c.in_flight.front() else {
-            return;
-        };
-        let t = &mut self.transactions[tx];
-        match &mut c.read {
-            ReadState::Body { decoder, .. } => match decoder.on_eof() {
-                Ok(()) => {
-                    t.timing.done.get_or_insert(now);
-                }
-                Err(crate::body::BodyError::Truncated { received, expected }) => {
-                    t.fail(TransactionError::Truncated { received, expected }, now);
-                }
-                Err(e) => t.fail(
-                    TransactionError::MalformedResponse {
-                        detail: e.to_string(),
-                    },
-                    now,
-                ),
-            },
-            ReadState::Head if c.inbuf.is_empty() && t.status.is_none() => {
-                t.fail(TransactionError::ClosedEarly, now);
-            }
-            ReadState::Head => t.fail(
-                TransactionError::MalformedResponse {
-                    detail: "connection closed inside the response head".into(),
+        host.close(c.id);
+        c.closed = true;
+        let mut err = TransactionError::ClosedEarly;
+        if let Some(&(tx, _)) = c.in_flight.front() {
+            let t = &mut self.transactions[tx];
+            match &mut c.read {
+                ReadState::Body { decoder, .. } => match decoder.on_eof() {
+                    Ok(()) => {
+                        t.timing.done.get_or_insert(now);
+                        c.answered += 1;
+                        c.in_flight.pop_front();
+                    }
+                    Err(BodyError::Truncated { received, expected }) => {
+                        err = TransactionError::Truncated { received, expected };
+                    }
+                    Err(e) => {
+                        err = TransactionError::MalformedResponse {
+                            detail: e.to_string(),
+                        }
+                    }
                 },
-                now,
-            ),
+                ReadState::Head if !c.inbuf.is_empty() => {
+                    err = TransactionError::MalformedResponse {
+                        detail: "connection closed inside the response head".into(),
+                    };
+                }
+                ReadState::Head => {}
+            }
         }
-        c.in_flight.pop_front();
-        for &tx in &c.in_flight {
-            self.transactions[tx].fail(TransactionError::ClosedEarly, now);
-        }
-        c.in_flight.clear();
+        c.read = ReadState::Head;
+        self.abandon(ci, err, now);
+    }
+
+    /// The earliest time the client must act without network input.
+    fn next_deadline(&self) -> Option<Instant> {
+        let issues = self
+            .issue_at
+            .iter()
+            .zip(&self.issued)
+            .filter(|(_, issued)| !**issued)
+            .filter_map(|(t, _)| *t);
+        let timeouts = self
+            .conns
+            .iter()
+            .filter(|c| !c.closed)
+            .filter_map(|c| c.in_flight.front())
+            .filter_map(|&(tx, _)| self.transactions[tx].timing.connect_start)
+            .map(|s| s + self.config.timeout);
+        issues.chain(timeouts).min()
+    }
+
+    /// A measure that changes whenever the client moves on.
+    fn progress(&self) -> (usize, usize, usize, usize) {
+        (
+            self.queue.len(),
+            self.issued.iter().filter(|&&i| i).count(),
+            self.transactions.iter().filter(|t| t.is_finished()).count(),
+            self.conns.iter().filter(|c| c.closed).count() + self.conns.len(),
+        )
     }
 }
 
@@ -478,13 +710,12 @@ fn socket_error(e: SocketError) -> TransactionError {
 fn request_headers(config: &ClientConfig, spec: &RequestSpec) -> Headers {
     let mut h = Headers::default();
     h.append("Host", config.server.to_string());
-    if spec.body_len > 0 {
+    if spec.body_len > 0 || matches!(spec.method, Method::Post | Method::Put) {
         h.append("Content-Length", spec.body_len.to_string());
     }
-    // Serial HTTP/1.1 sends no `Connection: close`: the client closes after the
-    // response, so the client (as a load generator would) holds the TIME_WAIT.
-    let persistent = config.strategy.requests_per_connection() > 1;
-    if config.version == Version::Http10 && persistent {
+    // Serial and parallel HTTP/1.1 send no `Connection: close`: the client closes after
+    // the response, so the client (as a load generator would) holds the TIME_WAIT.
+    if config.version == Version::Http10 && config.strategy.reuses() {
         h.append("Connection", "keep-alive");
     }
     h
@@ -492,7 +723,7 @@ fn request_headers(config: &ClientConfig, spec: &RequestSpec) -> Headers {
 
 /// Whether the server will keep the connection open after this response (RFC 9112
 /// §9.3; for HTTP/1.0, only if it echoed keep-alive, chapter item 17).
-fn response_persists(response: &crate::message::Response, requested: Version) -> bool {
+fn response_persists(response: &Response, requested: Version) -> bool {
     if response.headers.has_connection_token("close") {
         return false;
     }
@@ -505,17 +736,12 @@ fn response_persists(response: &crate::message::Response, requested: Version) ->
 impl Application for Client {
     fn poll(&mut self, host: &mut Host) -> Option<Instant> {
         let now = host.now();
-        if !self.started {
-            self.started = true;
-            for (i, t) in self.transactions.iter_mut().enumerate() {
-                t.timing.queued = Some(now);
-                self.queue.push_back(i);
-            }
-        }
+        self.started = true;
         // A finished response or a closed connection can let the next request go at
         // this same instant: repeat until nothing changes.
         loop {
             let before = self.progress();
+            self.issue(now);
             self.dispatch(host);
             for ci in 0..self.conns.len() {
                 self.drive(host, ci);
@@ -524,7 +750,7 @@ impl Application for Client {
                 break;
             }
         }
-        None
+        self.next_deadline()
     }
 
     fn is_done(&self) -> bool {
@@ -540,7 +766,7 @@ mod tests {
 
     #[test]
     fn response_persistence() {
-        let mut r = crate::message::Response {
+        let mut r = Response {
             version: Version::Http11,
             status: 200,
             reason: "OK".into(),
@@ -555,5 +781,11 @@ mod tests {
         assert!(response_persists(&r, Version::Http10));
         r.headers.append("Connection", "close");
         assert!(!response_persists(&r, Version::Http11));
+    }
+
+    #[test]
+    fn default_connections() {
+        assert_eq!(Strategy::Parallel.default_connections(), 4);
+        assert_eq!(Strategy::Pipelined.default_connections(), 1);
     }
 }

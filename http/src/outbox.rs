@@ -92,6 +92,16 @@ impl Outbox {
         }
     }
 
+    /// Add `bytes` to the last queued write instead of making a new one, if that
+    /// write holds literal bytes; otherwise queue them as a write of their own. A
+    /// pipelining client uses this to send the requests it has ready in one write().
+    pub fn extend_last_write(&mut self, bytes: Vec<u8>) {
+        match self.writes.back_mut() {
+            Some(Chunk::Bytes(last)) => last.extend_from_slice(&bytes),
+            _ => self.push_bytes(bytes),
+        }
+    }
+
     /// Queue literal bytes as one write.
     pub fn push_bytes(&mut self, bytes: Vec<u8>) {
         if !bytes.is_empty() {

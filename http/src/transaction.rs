@@ -63,6 +63,16 @@ pub enum TransactionError {
         /// Offset of the first wrong byte.
         offset: u64,
     },
+    /// No complete response within the client's timeout (`--client-timeout`), e.g.
+    /// behind a dumb proxy that never forwards a second keep-alive request (item 18).
+    #[error("timeout: no complete response after {after_ms} ms")]
+    Timeout {
+        /// How long the client waited, whole milliseconds.
+        after_ms: u64,
+    },
+    /// The request it depended on (a page's HTML) failed, so it was never issued.
+    #[error("not issued: the request it depends on failed")]
+    DependencyFailed,
     /// The run ended (time limit or a hang) before the response completed.
     #[error("unfinished when the run ended")]
     Unfinished,
@@ -91,6 +101,11 @@ pub struct Transaction {
     pub local_port: Option<u16>,
     /// Why it failed.
     pub error: Option<TransactionError>,
+    /// Times it was sent again on a new connection after its connection closed or
+    /// reset before the full response (idempotent methods only, chapter item 23).
+    pub retries: u32,
+    /// Sent while an earlier request on the same connection was still unanswered.
+    pub pipelined: bool,
 }
 
 impl Transaction {
@@ -107,7 +122,24 @@ impl Transaction {
             connection: None,
             local_port: None,
             error: None,
+            retries: 0,
+            pipelined: false,
         }
+    }
+
+    /// Start over for a retry: everything but `queued` and the retry count.
+    pub fn reset_for_retry(&mut self) {
+        let queued = self.timing.queued;
+        self.timing = Timing {
+            queued,
+            ..Timing::default()
+        };
+        self.status = None;
+        self.bytes = 0;
+        self.connection = None;
+        self.local_port = None;
+        self.pipelined = false;
+        self.retries += 1;
     }
 
     /// Finished, with a response or an error.
@@ -142,6 +174,8 @@ impl Transaction {
             local_port: self.local_port,
             error: self.error.as_ref().map(ToString::to_string),
             error_kind: self.error.clone(),
+            retries: self.retries,
+            pipelined: self.pipelined,
             queued: at(t.queued),
             connect_start: at(t.connect_start),
             connected: at(t.connected),
@@ -185,6 +219,10 @@ pub struct TransactionReport {
     pub error: Option<String>,
     /// Machine-readable error.
     pub error_kind: Option<TransactionError>,
+    /// Times it was retried on a new connection.
+    pub retries: u32,
+    /// Sent while an earlier request on its connection was unanswered.
+    pub pipelined: bool,
     /// ms: issued by the workload.
     pub queued: Option<f64>,
     /// ms: connection opened or assigned.
