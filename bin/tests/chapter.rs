@@ -387,3 +387,26 @@ fn pcap_capture_has_every_frame() {
     assert_eq!(records, sent, "one record per segment sent by either host");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Chapter item 8: a persistent connection keeps its tuned congestion window, unless
+/// it idles longer than the RTO and restarts from the initial window (RFC 5681 §4.1).
+/// Three 64 KiB responses (45 segments each) with 2 s of think time between them
+/// (longer than smoltcp's 1 s minimum RTO). The first takes 1 RTT handshake + 3
+/// rounds with IW 10 (10 + 20 + 40 >= 45) = 400 ms and leaves cwnd at 10 + 45 = 55
+/// segments. After idle: restart on -> IW 10 again, 3 rounds = 300 ms per response;
+/// restart off -> 55 >= 45, one round = 100 ms per response.
+#[test]
+fn slow_start_restarts_after_idle() {
+    let base = "--rtt 100ms --bandwidth 1gbit --strategy persistent --requests 3 --size 64k \
+                --think-time 2s --delayed-ack off --nagle off --initial-window 10";
+    let think = 2000.0;
+    let slack = serialization_ms(3 * 46 + 8, GBIT);
+    let r = run_json(&format!("{base} --slow-start-after-idle on"));
+    assert_all_ok(&r, 3, 65536);
+    let expected = 4.0 * RTT_MS + 2.0 * (think + 3.0 * RTT_MS);
+    assert_between("restart on", total_ms(&r), expected, slack);
+    let r = run_json(&format!("{base} --slow-start-after-idle off"));
+    assert_all_ok(&r, 3, 65536);
+    let expected = 4.0 * RTT_MS + 2.0 * (think + RTT_MS);
+    assert_between("restart off", total_ms(&r), expected, slack);
+}
