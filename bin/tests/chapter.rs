@@ -5,60 +5,10 @@
 //! serialization delay of the frames on the critical path, bounded from above by
 //! assuming every such frame is a full MTU.
 
-use std::process::Command;
+mod common;
 
+use common::*;
 use serde_json::Value;
-
-const RTT_MS: f64 = 100.0;
-
-fn tcpknobs(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_tcpknobs"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-/// `tcpknobs run ARGS --json`, parsed; `args` as typed on a command line.
-fn run_json(args: &str) -> Value {
-    let mut all = vec!["run"];
-    all.extend(args.split_whitespace());
-    all.push("--json");
-    let out = tcpknobs(&all);
-    assert!(
-        out.status.success(),
-        "tcpknobs {all:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("valid JSON")
-}
-
-fn total_ms(r: &Value) -> f64 {
-    r["total_ms"].as_f64().expect("total_ms")
-}
-
-/// Upper bound on serialization delay: `frames` full 1500-byte frames at `bps`.
-fn serialization_ms(frames: u64, bps: f64) -> f64 {
-    frames as f64 * 1500.0 * 8.0 / bps * 1000.0
-}
-
-const GBIT: f64 = 1e9;
-
-fn assert_between(what: &str, got: f64, expected: f64, slack: f64) {
-    assert!(
-        got >= expected && got <= expected + slack,
-        "{what}: got {got} ms, expected {expected} ms (+ at most {slack:.3} ms serialization)"
-    );
-}
-
-fn assert_all_ok(r: &Value, n: usize, size: u64) {
-    let txs = r["transactions"].as_array().expect("transactions");
-    assert_eq!(txs.len(), n);
-    for t in txs {
-        assert_eq!(t["error"], Value::Null, "transaction {t}");
-        assert_eq!(t["status"], 200);
-        assert_eq!(t["bytes"], size);
-    }
-}
 
 /// Chapter item 12: serial loading pays the handshake every time. Each small
 /// transaction costs 1 RTT of handshake + 1 RTT of request/response: 4 x 2 RTT = 800 ms.

@@ -2,65 +2,13 @@
 //! the simulated link. Expected values come from the formula in each comment; the
 //! only slack is serialization, bounded as if every frame were a full MTU.
 
-use std::process::Command;
+mod common;
 
-use serde_json::Value;
-
-const RTT_MS: f64 = 100.0;
-const GBIT: f64 = 1e9;
-
-/// `tcpknobs run ARGS --json`, parsed; `args` as typed on a command line.
-fn run_json(args: &str) -> Value {
-    let mut all = vec!["run"];
-    all.extend(args.split_whitespace());
-    all.push("--json");
-    let out = Command::new(env!("CARGO_BIN_EXE_tcpknobs"))
-        .args(&all)
-        .output()
-        .expect("the binary runs");
-    assert!(
-        out.status.success(),
-        "tcpknobs {all:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("valid JSON")
-}
-
-fn total_ms(r: &Value) -> f64 {
-    r["total_ms"].as_f64().expect("total_ms")
-}
-
-/// Upper bound on serialization delay: `frames` full 1500-byte frames at `bps`.
-fn serialization_ms(frames: u64, bps: f64) -> f64 {
-    frames as f64 * 1500.0 * 8.0 / bps * 1000.0
-}
-
-fn assert_between(what: &str, got: f64, expected: f64, slack: f64) {
-    assert!(
-        got >= expected && got <= expected + slack,
-        "{what}: got {got} ms, expected {expected} ms (+ at most {slack:.3} ms serialization)"
-    );
-}
-
-fn transactions(r: &Value) -> &Vec<Value> {
-    r["transactions"].as_array().expect("transactions")
-}
-
-fn assert_all_ok(r: &Value) {
-    for t in transactions(r) {
-        assert_eq!(t["error"], Value::Null, "transaction {t}");
-        assert_eq!(t["status"], 200, "transaction {t}");
-    }
-}
+use common::*;
 
 /// Client connections the run opened.
-fn client_connections(r: &Value) -> usize {
-    r["connections"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["host"] == "client")
-        .count()
+fn client_connections(r: &serde_json::Value) -> usize {
+    connections_of(r, "client").len()
 }
 
 const PAGE: &str = "--rtt 100ms --bandwidth 1gbit --page 1k+3x1k";
@@ -70,7 +18,7 @@ const PAGE: &str = "--rtt 100ms --bandwidth 1gbit --page 1k+3x1k";
 #[test]
 fn serial_page_costs_eight_round_trips() {
     let r = run_json(&format!("{PAGE} --strategy serial"));
-    assert_all_ok(&r);
+    assert_ok(&r);
     assert_between(
         "serial",
         total_ms(&r),
@@ -85,7 +33,7 @@ fn serial_page_costs_eight_round_trips() {
 #[test]
 fn parallel_page_overlaps_the_images() {
     let r = run_json(&format!("{PAGE} --strategy parallel"));
-    assert_all_ok(&r);
+    assert_ok(&r);
     assert_between(
         "parallel",
         total_ms(&r),
@@ -105,7 +53,7 @@ fn parallel_page_overlaps_the_images() {
 #[test]
 fn persistent_page_pays_one_handshake() {
     let r = run_json(&format!("{PAGE} --strategy persistent"));
-    assert_all_ok(&r);
+    assert_ok(&r);
     assert_between(
         "persistent",
         total_ms(&r),
@@ -126,8 +74,8 @@ fn parallel_barely_helps_on_a_narrow_link() {
     let narrow = "--rtt 100ms --bandwidth 1mbit --page 1k+4x100k";
     let par = run_json(&format!("{narrow} --strategy parallel"));
     let per = run_json(&format!("{narrow} --strategy persistent"));
-    assert_all_ok(&par);
-    assert_all_ok(&per);
+    assert_ok(&par);
+    assert_ok(&per);
     // The serialization of the objects' payload alone (1460-byte payload per frame is
     // a lower bound on the bytes on the wire): 4 x 102,400 x 8 / 1e6 s.
     let payload_s = 4.0 * 102_400.0 * 8.0 / 1e6 * 1000.0;
@@ -157,7 +105,7 @@ fn parallel_barely_helps_on_a_narrow_link() {
 fn http10_keep_alive_needs_the_echo() {
     let base = "--rtt 100ms --bandwidth 1gbit --http 1.0 --strategy persistent --requests 4";
     let r = run_json(base);
-    assert_all_ok(&r);
+    assert_ok(&r);
     assert_between(
         "1.0 keep-alive",
         total_ms(&r),
@@ -167,7 +115,7 @@ fn http10_keep_alive_needs_the_echo() {
     assert_eq!(client_connections(&r), 1);
 
     let r = run_json(&format!("{base} --server-keep-alive off"));
-    assert_all_ok(&r);
+    assert_ok(&r);
     assert_between(
         "1.0 no echo",
         total_ms(&r),
@@ -182,7 +130,7 @@ fn http10_keep_alive_needs_the_echo() {
 #[test]
 fn post_is_never_pipelined() {
     let post = run_json(&format!("{PAGE} --method POST --strategy pipelined"));
-    assert_all_ok(&post);
+    assert_ok(&post);
     assert!(transactions(&post).iter().all(|t| t["pipelined"] == false));
     assert_between(
         "POST",

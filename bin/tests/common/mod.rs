@@ -1,0 +1,85 @@
+//! Helpers shared by the CLI-level tests: run the binary, read its JSON, compare
+//! virtual times with the formula allowing only serialization delay.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The round trip most tests use, ms.
+pub const RTT_MS: f64 = 100.0;
+/// 1 Gbit/s, the tests' usual link rate.
+pub const GBIT: f64 = 1e9;
+
+/// Run the binary with `args`.
+pub fn tcpknobs(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tcpknobs"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// `tcpknobs run ARGS --json`, parsed; `args` as typed on a command line.
+pub fn run_json(args: &str) -> Value {
+    let mut all = vec!["run"];
+    all.extend(args.split_whitespace());
+    all.push("--json");
+    let out = tcpknobs(&all);
+    assert!(
+        out.status.success(),
+        "tcpknobs {all:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+/// The run's `total_ms`.
+pub fn total_ms(r: &Value) -> f64 {
+    r["total_ms"].as_f64().expect("total_ms")
+}
+
+/// Upper bound on serialization delay: `frames` full 1500-byte frames at `bps`.
+pub fn serialization_ms(frames: u64, bps: f64) -> f64 {
+    frames as f64 * 1500.0 * 8.0 / bps * 1000.0
+}
+
+/// `got` is `expected` up to `slack` of serialization (never less: nothing beats
+/// propagation delay).
+pub fn assert_between(what: &str, got: f64, expected: f64, slack: f64) {
+    assert!(
+        got >= expected && got <= expected + slack,
+        "{what}: got {got} ms, expected {expected} ms (+ at most {slack:.3} ms serialization)"
+    );
+}
+
+/// The run's transactions.
+pub fn transactions(r: &Value) -> &Vec<Value> {
+    r["transactions"].as_array().expect("transactions")
+}
+
+/// Every transaction succeeded with status 200.
+pub fn assert_ok(r: &Value) {
+    for t in transactions(r) {
+        assert_eq!(t["error"], Value::Null, "transaction {t}");
+        assert_eq!(t["status"], 200, "transaction {t}");
+    }
+}
+
+/// Exactly `n` transactions, all successful with `size` body bytes each.
+pub fn assert_all_ok(r: &Value, n: usize, size: u64) {
+    assert_eq!(transactions(r).len(), n);
+    assert_ok(r);
+    for t in transactions(r) {
+        assert_eq!(t["bytes"], size, "transaction {t}");
+    }
+}
+
+/// The connections one host had.
+pub fn connections_of<'a>(r: &'a Value, host: &str) -> Vec<&'a Value> {
+    r["connections"]
+        .as_array()
+        .expect("connections")
+        .iter()
+        .filter(|c| c["host"] == host)
+        .collect()
+}
