@@ -19,6 +19,7 @@ pub mod client;
 pub mod message;
 pub mod outbox;
 pub mod payload;
+pub mod proxy;
 pub mod server;
 pub mod transaction;
 pub mod workload;

@@ -1,0 +1,1339 @@
+//! The HTTP proxy (issue 4), as a sans-IO application over a [`Host`]: clients connect
+//! to it as if it were the origin, and it forwards to one fixed upstream server.
+//!
+//! Two modes, one per lesson of chapter 4:
+//! * [`ProxyMode::Smart`] (chapter items 11 and 19): parses every message, removes the
+//!   hop-by-hop header fields (RFC 9110 §7.6.1), re-frames bodies, and manages the
+//!   client side and the server side as separate persistent connections (RFC 9112
+//!   §9.3): client connections persist as their client asked, upstream connections
+//!   live in a small pool and are reused across clients.
+//! * [`ProxyMode::Dumb`] (chapter item 18): forwards the first request of a client
+//!   connection byte for byte on a new upstream connection, relays the answer blindly
+//!   and takes the server's close as the end of the response. A client that forwarded
+//!   `Connection: Keep-Alive` through it then hangs: the server keeps its connection
+//!   open, the client sends a second request nobody reads.
+//!
+//! No timers: [`Application::poll`] always returns `None`, and nothing reads a clock.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use tcpknobs_stack::{Application, ConnId, ConnState, Host, Instant, Ipv4Address, Readable};
+
+use crate::body::{
+    encode_chunk, encode_last_chunk, request_framing, response_framing, BodyDecoder, Framing,
+};
+use crate::message::{
+    parse_request, parse_response, Headers, Method, Parsed, Request, Response, Version,
+};
+use crate::outbox::Outbox;
+
+/// The proxy's default listening port (the customary `http-alt`, 8080).
+pub const DEFAULT_PORT: u16 = 8080;
+
+/// Bytes one relay direction may hold in user space (read but not yet taken by the
+/// destination socket) before the proxy stops reading the source. The source's TCP
+/// receive window then closes, so a body of any size streams through in bounded
+/// memory instead of being buffered whole.
+pub const RELAY_HIGH_WATER: u64 = 256 * 1024;
+
+/// The product token this proxy names itself by in `Via` (RFC 9110 §7.6.3).
+pub const VIA_PSEUDONYM: &str = "tcpknobs";
+
+/// Header fields that are hop-by-hop whatever the `Connection` field says: they
+/// describe one connection, never the message, so a proxy must not forward them
+/// (chapter item 11; RFC 9110 §7.6.1 for Connection, Proxy-Connection, Keep-Alive, TE,
+/// Transfer-Encoding, Upgrade; §11.7.1/§11.7.2 for the Proxy-Authenticate and
+/// Proxy-Authorization of one hop; RFC 9112 §6.1 for Transfer-Encoding; §6.5 of
+/// RFC 9110 for Trailer, which announces trailers this proxy drops).
+pub const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// How the proxy treats the messages it relays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyMode {
+    /// A conforming HTTP/1.1 intermediary: parses each message, removes the hop-by-hop
+    /// headers (chapter item 11, RFC 9110 §7.6.1), keeps its own persistent
+    /// connections to the server and answers each client connection with the
+    /// persistence that client asked for (chapter item 19, RFC 9112 §9.3, §9.6).
+    Smart,
+    /// A pre-HTTP/1.1 blind relay: forwards the first request of each client
+    /// connection with every header unchanged (`Connection: Keep-Alive` included) and
+    /// waits for the server to close to know the response ended — the keep-alive hang
+    /// of chapter item 18.
+    Dumb,
+}
+
+/// Where the proxy listens and what it forwards to.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProxyConfig {
+    /// Port clients connect to (default [`DEFAULT_PORT`]).
+    pub listen_port: u16,
+    /// The origin server every request goes to. The default, 192.0.2.3, is the third
+    /// host of a [`SimNet`](tcpknobs_stack::SimNet) built client, proxy, server.
+    pub upstream: Ipv4Address,
+    /// The origin server's port (default 80).
+    pub upstream_port: u16,
+    /// Smart or dumb.
+    pub mode: ProxyMode,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            listen_port: DEFAULT_PORT,
+            upstream: Ipv4Address::new(192, 0, 2, 3),
+            upstream_port: 80,
+            mode: ProxyMode::Smart,
+        }
+    }
+}
+
+/// How a client connection ended, as the proxy saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientEnd {
+    /// Still open.
+    Open,
+    /// The client closed its side and every request it sent was answered.
+    ClientClosed,
+    /// The proxy closed after a response: the client asked for `close`, was HTTP/1.0
+    /// without keep-alive, or the body could only be delimited by the close
+    /// (RFC 9112 §9.6, §6.3 item 8).
+    NotPersistent,
+    /// Dumb mode: the server closed, so the proxy closed too (the only end of a
+    /// response a blind relay knows).
+    UpstreamClosed,
+    /// The request was unacceptable; answered with this status, then closed.
+    BadRequest {
+        /// The status sent.
+        status: u16,
+    },
+    /// The server side failed (refused, reset, closed early, malformed): the client
+    /// got a 502, or a cut response if part of it had been sent.
+    UpstreamFailed,
+    /// The client connection failed (reset).
+    Reset,
+}
+
+/// What happened on one client connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClientRecord {
+    /// The client, as `addr:port`.
+    pub peer: String,
+    /// Requests forwarded upstream from this connection.
+    pub requests: u64,
+    /// Responses relayed back whole (dumb mode: answers ended by the server's close).
+    pub responses: u64,
+    /// For each forwarded request, the index in [`ProxyStats::upstreams`] of the
+    /// connection that carried it.
+    pub upstreams: Vec<usize>,
+    /// Dumb mode: bytes the client sent after its first request, read and never
+    /// looked at (the ignored second request of chapter item 18).
+    pub ignored_bytes: u64,
+    /// Response bytes written to the client.
+    pub bytes_to_client: u64,
+    /// How the connection ended.
+    pub end: ClientEnd,
+}
+
+/// What one upstream connection carried.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UpstreamRecord {
+    /// The proxy's local port (0 until known).
+    pub local_port: u16,
+    /// Requests sent on it.
+    pub requests: u64,
+}
+
+/// The proxy's counters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProxyStats {
+    /// The mode these were counted in.
+    pub mode: ProxyMode,
+    /// Client connections accepted.
+    pub client_connections: u64,
+    /// Upstream connections opened.
+    pub upstream_connections: u64,
+    /// Requests forwarded upstream (retries included).
+    pub requests_forwarded: u64,
+    /// Responses relayed back whole.
+    pub responses_relayed: u64,
+    /// Hop-by-hop header field lines removed, requests and responses together.
+    pub hop_by_hop_removed: u64,
+    /// Requests re-sent on a new upstream connection because a reused one closed
+    /// before answering (chapter item 19; RFC 9112 §9.3.1).
+    pub retries: u64,
+    /// Most bytes one client connection and its upstream connection held in the
+    /// proxy's user space at once (read, not yet written to the other socket):
+    /// bodies stream through, so this stays below [`RELAY_HIGH_WATER`] plus what one
+    /// read returns (a receive buffer), whatever the body size.
+    pub peak_buffered_bytes: u64,
+    /// Every client connection, in accept order.
+    pub clients: Vec<ClientRecord>,
+    /// Every upstream connection, in opening order.
+    pub upstreams: Vec<UpstreamRecord>,
+}
+
+/// Removes the hop-by-hop fields of one hop (chapter item 11, RFC 9110 §7.6.1): the
+/// `Connection` fields, every field they name, and the fixed list [`HOP_BY_HOP`].
+/// Returns how many field lines were removed.
+///
+/// Run it on a message before reading anything it removes: the framing fields among
+/// them (`Transfer-Encoding`, or a `Content-Length` a sender listed in `Connection`)
+/// must be decided first and re-added by the forwarder.
+pub fn strip_hop_by_hop(headers: &mut Headers) -> usize {
+    let named = headers.connection_tokens();
+    let mut removed = 0;
+    for name in named.iter().map(String::as_str).chain(HOP_BY_HOP) {
+        removed += headers.remove(name);
+    }
+    removed
+}
+
+/// Whether a client asked for its connection to persist after this request
+/// (RFC 9112 §9.3): HTTP/1.1 unless `close`; HTTP/1.0 only with `Connection:
+/// Keep-Alive` (chapter item 17) or the `Proxy-Connection: Keep-Alive` that clients
+/// send to proxies they know of (chapter item 18).
+fn client_wants_persistence(request: &Request) -> bool {
+    if request.headers.has_connection_token("close") {
+        return false;
+    }
+    match request.version {
+        Version::Http11 => true,
+        Version::Http10 => {
+            request.headers.has_connection_token("keep-alive")
+                || request
+                    .headers
+                    .get_all("proxy-connection")
+                    .flat_map(|v| v.split(','))
+                    .any(|t| {
+                        t.trim_matches([' ', '\t'])
+                            .eq_ignore_ascii_case("keep-alive")
+                    })
+        }
+    }
+}
+
+/// Whether the server will keep its connection open after this response
+/// (RFC 9112 §9.3; the proxy's requests are HTTP/1.1).
+fn upstream_persists(response: &Response) -> bool {
+    if response.headers.has_connection_token("close") {
+        return false;
+    }
+    match response.version {
+        Version::Http11 => true,
+        Version::Http10 => response.headers.has_connection_token("keep-alive"),
+    }
+}
+
+/// Splits an absolute-form target `http://authority/path?query` (RFC 9112 §3.2.2)
+/// into its authority and the origin-form to send to the origin server (§3.2.1).
+fn split_absolute_form(target: &str) -> Option<(&str, String)> {
+    let scheme = target.get(..7)?;
+    if !scheme.eq_ignore_ascii_case("http://") {
+        return None;
+    }
+    let rest = target.get(7..)?;
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let origin = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    };
+    Some((authority, origin))
+}
+
+/// A small self-made response that ends the connection (RFC 9112 §9.6).
+fn error_response(status: u16) -> Vec<u8> {
+    let reason = match status {
+        400 => "Bad Request",
+        431 => "Request Header Fields Too Large",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        505 => "HTTP Version Not Supported",
+        _ => "Error",
+    };
+    let body = format!("{status} {reason}\n");
+    let mut response = Response::new(status, reason);
+    response.headers.append("Content-Type", "text/plain");
+    response
+        .headers
+        .append("Content-Length", body.len().to_string());
+    response.headers.append("Connection", "close");
+    let mut out = Vec::new();
+    response.write_head(&mut out);
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
+/// A body on its way through: decoded as it arrived, written in the framing chosen for
+/// the next hop (chunked, or as is for a known length or a close-delimited body).
+#[derive(Debug)]
+struct BodyRelay {
+    decoder: BodyDecoder,
+    chunked: bool,
+}
+
+impl BodyRelay {
+    fn new(framing: Framing, chunked: bool) -> BodyRelay {
+        BodyRelay {
+            decoder: BodyDecoder::new(framing),
+            chunked,
+        }
+    }
+
+    /// Moves body bytes from the front of `input` to `out`; true once complete.
+    fn relay(&mut self, input: &mut Vec<u8>, out: &mut Vec<u8>) -> Result<bool, ()> {
+        if self.decoder.is_complete() {
+            return Ok(true);
+        }
+        let chunked = self.chunked;
+        let used = self
+            .decoder
+            .decode(input, &mut |data: &[u8]| {
+                if chunked {
+                    encode_chunk(data, out);
+                } else {
+                    out.extend_from_slice(data);
+                }
+            })
+            .map_err(|_| ())?;
+        input.drain(..used);
+        let done = self.decoder.is_complete();
+        if done && chunked {
+            encode_last_chunk(out);
+        }
+        Ok(done)
+    }
+
+    /// The sender closed: completes a close-delimited body (RFC 9112 §6.3 item 8),
+    /// anything else unfinished is truncated (RFC 9112 §8).
+    fn finish_at_eof(&mut self, out: &mut Vec<u8>) -> Result<(), ()> {
+        if self.decoder.is_complete() {
+            return Ok(());
+        }
+        self.decoder.on_eof().map_err(|_| ())?;
+        if self.chunked {
+            encode_last_chunk(out);
+        }
+        Ok(())
+    }
+}
+
+/// One server-side connection of the smart proxy's pool.
+#[derive(Debug)]
+struct Upstream {
+    id: ConnId,
+    /// Index in [`ProxyStats::upstreams`].
+    record: usize,
+    inbuf: Vec<u8>,
+    outbox: Outbox,
+    /// Leased to one exchange (hyper's `Busy`); otherwise idle in the pool.
+    busy: bool,
+    /// Requests it has carried to completion.
+    carried: u64,
+}
+
+/// Where the answer to the current request is.
+#[derive(Debug)]
+enum ResponseState {
+    /// Waiting for the (final) response head.
+    Head,
+    /// Relaying its body.
+    Body {
+        relay: BodyRelay,
+        /// The server will keep the connection open afterwards.
+        upstream_reusable: bool,
+        /// The client connection persists afterwards.
+        client_persists: bool,
+    },
+}
+
+/// One request of a client connection on its way through the smart proxy.
+#[derive(Debug)]
+struct Exchange {
+    /// Key of the leased upstream connection.
+    up: usize,
+    method: Method,
+    client_version: Version,
+    /// The client asked for persistence (RFC 9112 §9.3).
+    wants_persistence: bool,
+    /// The client's request body, while it is still arriving.
+    request_body: Option<BodyRelay>,
+    response: ResponseState,
+    /// The forwarded head, kept while one retry on a fresh connection is allowed: the
+    /// request is idempotent and bodiless, went out on a reused connection, and no
+    /// answer has come (chapter item 19; RFC 9112 §9.3.1, RFC 9110 §9.2.2).
+    retry: Option<Vec<u8>>,
+    /// The final response head has been sent to the client.
+    answered: bool,
+}
+
+/// One client connection of the smart proxy.
+#[derive(Debug)]
+struct SmartClient {
+    id: ConnId,
+    record: usize,
+    inbuf: Vec<u8>,
+    outbox: Outbox,
+    exchange: Option<Exchange>,
+    peer_eof: bool,
+    /// Close once the outbox is flushed.
+    closing: bool,
+}
+
+/// How far the dumb proxy got with one client connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DumbState {
+    /// Reading the first request head.
+    Head,
+    /// Relaying the request body; this many bytes still to come.
+    Body { remaining: u64 },
+    /// Relaying the answer until the server closes; client input is ignored.
+    Relaying,
+}
+
+/// One client connection of the dumb proxy and its own upstream connection.
+#[derive(Debug)]
+struct DumbClient {
+    id: ConnId,
+    record: usize,
+    state: DumbState,
+    inbuf: Vec<u8>,
+    outbox: Outbox,
+    peer_eof: bool,
+    up: Option<ConnId>,
+    up_inbuf: Vec<u8>,
+    up_outbox: Outbox,
+    up_eof: bool,
+}
+
+/// What happened to a drive step of the smart proxy.
+enum Step {
+    /// Something moved; try again.
+    Progress,
+    /// Nothing more to do now.
+    Idle,
+}
+
+/// The proxy application. See the module docs.
+pub struct Proxy {
+    config: ProxyConfig,
+    listening: bool,
+    smart: BTreeMap<ConnId, SmartClient>,
+    dumb: BTreeMap<ConnId, DumbClient>,
+    /// The smart proxy's upstream connections, by record index.
+    pool: BTreeMap<usize, Upstream>,
+    stats: ProxyStats,
+}
+
+impl Proxy {
+    /// A proxy that starts listening on its first poll.
+    pub fn new(config: ProxyConfig) -> Proxy {
+        let stats = ProxyStats {
+            mode: config.mode,
+            client_connections: 0,
+            upstream_connections: 0,
+            requests_forwarded: 0,
+            responses_relayed: 0,
+            hop_by_hop_removed: 0,
+            retries: 0,
+            peak_buffered_bytes: 0,
+            clients: Vec::new(),
+            upstreams: Vec::new(),
+        };
+        Proxy {
+            config,
+            listening: false,
+            smart: BTreeMap::new(),
+            dumb: BTreeMap::new(),
+            pool: BTreeMap::new(),
+            stats,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ProxyConfig {
+        &self.config
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> ProxyStats {
+        self.stats.clone()
+    }
+
+    fn accept(&mut self, host: &mut Host) {
+        while let Some(id) = host.accept(self.config.listen_port) {
+            let record = self.stats.clients.len();
+            self.stats.client_connections += 1;
+            self.stats.clients.push(ClientRecord {
+                peer: host.stats(id).map(|s| s.remote).unwrap_or_default(),
+                requests: 0,
+                responses: 0,
+                upstreams: Vec::new(),
+                ignored_bytes: 0,
+                bytes_to_client: 0,
+                end: ClientEnd::Open,
+            });
+            match self.config.mode {
+                ProxyMode::Smart => {
+                    self.smart.insert(
+                        id,
+                        SmartClient {
+                            id,
+                            record,
+                            inbuf: Vec::new(),
+                            outbox: Outbox::new(),
+                            exchange: None,
+                            peer_eof: false,
+                            closing: false,
+                        },
+                    );
+                }
+                ProxyMode::Dumb => {
+                    self.dumb.insert(
+                        id,
+                        DumbClient {
+                            id,
+                            record,
+                            state: DumbState::Head,
+                            inbuf: Vec::new(),
+                            outbox: Outbox::new(),
+                            peer_eof: false,
+                            up: None,
+                            up_inbuf: Vec::new(),
+                            up_outbox: Outbox::new(),
+                            up_eof: false,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn note_buffered(&mut self, held: u64) {
+        self.stats.peak_buffered_bytes = self.stats.peak_buffered_bytes.max(held);
+    }
+
+    fn end_client(&mut self, record: usize, end: ClientEnd) {
+        if let Some(r) = self.stats.clients.get_mut(record) {
+            if r.end == ClientEnd::Open {
+                r.end = end;
+            }
+        }
+    }
+
+    /// Opens a new upstream connection (counted), returning its key.
+    fn open_upstream(&mut self, host: &mut Host) -> Option<usize> {
+        let id = host
+            .connect(self.config.upstream, self.config.upstream_port)
+            .ok()?;
+        let record = self.stats.upstreams.len();
+        self.stats.upstream_connections += 1;
+        self.stats.upstreams.push(UpstreamRecord {
+            local_port: host.local_port(id),
+            requests: 0,
+        });
+        self.pool.insert(
+            record,
+            Upstream {
+                id,
+                record,
+                inbuf: Vec::new(),
+                outbox: Outbox::new(),
+                busy: false,
+                carried: 0,
+            },
+        );
+        Some(record)
+    }
+
+    /// An idle pooled connection, else a new one (chapter item 16: reuse avoids the
+    /// handshake and slow start). Marks it busy.
+    fn lease_upstream(&mut self, host: &mut Host) -> Option<usize> {
+        let idle = self
+            .pool
+            .values()
+            .find(|u| !u.busy && matches!(host.state(u.id), ConnState::Open))
+            .map(|u| u.record);
+        let key = match idle {
+            Some(key) => key,
+            None => self.open_upstream(host)?,
+        };
+        if let Some(u) = self.pool.get_mut(&key) {
+            u.busy = true;
+        }
+        Some(key)
+    }
+
+    /// Takes an upstream connection out of use: closes it and forgets it.
+    fn retire_upstream(&mut self, host: &mut Host, key: usize) {
+        if let Some(u) = self.pool.remove(&key) {
+            host.close(u.id);
+        }
+    }
+
+    // ---- smart mode ---------------------------------------------------------------
+
+    /// Advances one client connection; false once it is gone.
+    fn drive_smart(&mut self, host: &mut Host, c: &mut SmartClient) -> bool {
+        if !c.peer_eof && !c.closing && (c.inbuf.len() as u64) < RELAY_HIGH_WATER {
+            match host.recv(c.id, &mut c.inbuf) {
+                Ok(Readable::Eof) => c.peer_eof = true,
+                Ok(_) => {}
+                Err(_) => {
+                    self.abandon_exchange(host, c);
+                    self.end_client(c.record, ClientEnd::Reset);
+                    host.close(c.id);
+                    return false;
+                }
+            }
+        }
+        for _ in 0..1024 {
+            if let Step::Idle = self.step_smart(host, c) {
+                break;
+            }
+        }
+        let up = c.exchange.as_ref().and_then(|ex| self.pool.get(&ex.up));
+        let held = c.inbuf.len() as u64
+            + c.outbox.pending_bytes()
+            + up.map_or(0, |u| u.inbuf.len() as u64 + u.outbox.pending_bytes());
+        self.note_buffered(held);
+        match c.outbox.flush(host, c.id) {
+            Ok(true) => {}
+            Ok(false) => return true,
+            Err(_) => {
+                self.abandon_exchange(host, c);
+                self.end_client(c.record, ClientEnd::Reset);
+                host.close(c.id);
+                return false;
+            }
+        }
+        if c.closing {
+            self.abandon_exchange(host, c);
+            self.end_client(c.record, ClientEnd::NotPersistent);
+            host.close(c.id);
+            return false;
+        }
+        if c.peer_eof && c.exchange.is_none() {
+            // The client closed its side and every complete request is answered
+            // (chapter item 24: close only after reading to its FIN).
+            self.end_client(c.record, ClientEnd::ClientClosed);
+            host.close(c.id);
+            return false;
+        }
+        true
+    }
+
+    /// One step of a client connection: start the next request, relay its body,
+    /// relay its answer.
+    fn step_smart(&mut self, host: &mut Host, c: &mut SmartClient) -> Step {
+        if c.closing {
+            return Step::Idle;
+        }
+        let Some(ex) = c.exchange.as_mut() else {
+            return self.start_exchange(host, c);
+        };
+        let Some(up) = self.pool.get_mut(&ex.up) else {
+            return self.upstream_failed(host, c);
+        };
+        let mut progress = false;
+        // The request body, as far as the upstream socket takes it.
+        if let Some(body) = ex.request_body.as_mut() {
+            if up.outbox.pending_bytes() < RELAY_HIGH_WATER {
+                let before = c.inbuf.len();
+                let mut out = Vec::new();
+                match body.relay(&mut c.inbuf, &mut out) {
+                    Ok(done) => {
+                        progress |= c.inbuf.len() != before;
+                        up.outbox.push_bytes(out);
+                        if done {
+                            ex.request_body = None;
+                            progress = true;
+                        }
+                    }
+                    Err(()) => {
+                        // A malformed request body: the request cannot be finished.
+                        let key = ex.up;
+                        let answered = ex.answered;
+                        c.exchange = None;
+                        self.retire_upstream(host, key);
+                        if !answered {
+                            c.outbox.push_bytes(error_response(400));
+                        }
+                        c.closing = true;
+                        self.end_client(c.record, ClientEnd::BadRequest { status: 400 });
+                        return Step::Idle;
+                    }
+                }
+            }
+            if ex.request_body.is_some() && c.peer_eof {
+                // The client went away in the middle of its request.
+                let key = ex.up;
+                c.exchange = None;
+                self.retire_upstream(host, key);
+                c.closing = true;
+                return Step::Idle;
+            }
+        }
+        if up.outbox.flush(host, up.id).is_err() {
+            return self.upstream_failed(host, c);
+        }
+        match host.state(up.id) {
+            ConnState::AwaitingPort | ConnState::Connecting => {
+                return if progress { Step::Progress } else { Step::Idle }
+            }
+            ConnState::Failed(_) => return self.upstream_failed(host, c),
+            ConnState::Open | ConnState::Closed => {}
+        }
+        if let Some(r) = self.stats.upstreams.get_mut(up.record) {
+            r.local_port = host.local_port(up.id);
+        }
+        // The answer, as far as the client socket takes it.
+        let mut up_eof = false;
+        if c.outbox.pending_bytes() < RELAY_HIGH_WATER {
+            match host.recv(up.id, &mut up.inbuf) {
+                Ok(Readable::Eof) => up_eof = true,
+                Ok(_) => {}
+                Err(_) => return self.upstream_failed(host, c),
+            }
+        } else {
+            return if progress { Step::Progress } else { Step::Idle };
+        }
+        let mut out = Vec::new();
+        loop {
+            match &mut ex.response {
+                ResponseState::Head => {
+                    let (message, head_len) = match parse_response(&up.inbuf) {
+                        Ok(Parsed::Partial) if up_eof => return self.upstream_failed(host, c),
+                        Ok(Parsed::Partial) => break,
+                        Err(_) => return self.upstream_failed(host, c),
+                        Ok(Parsed::Complete { message, head_len }) => (message, head_len),
+                    };
+                    up.inbuf.drain(..head_len);
+                    progress = true;
+                    ex.retry = None;
+                    if (100..200).contains(&message.status) {
+                        if message.status == 101 {
+                            // Upgrade was never forwarded, so a switch is a server error.
+                            return self.upstream_failed(host, c);
+                        }
+                        // Interim responses go to HTTP/1.1 clients only (RFC 9110 §15.2).
+                        if ex.client_version == Version::Http11 {
+                            let mut interim = message;
+                            self.stats.hop_by_hop_removed +=
+                                strip_hop_by_hop(&mut interim.headers) as u64;
+                            interim.version = Version::Http11;
+                            interim.write_head(&mut out);
+                        }
+                        continue;
+                    }
+                    let Ok(framing) = response_framing(&message, &ex.method) else {
+                        return self.upstream_failed(host, c);
+                    };
+                    let upstream_reusable =
+                        upstream_persists(&message) && framing != Framing::UntilClose;
+                    // A body without a length reaches an HTTP/1.1 client chunked; an
+                    // HTTP/1.0 client can only be told its end by the close
+                    // (RFC 9112 §6.1, §6.3 item 8; chapter item 17).
+                    let no_length = matches!(framing, Framing::Chunked | Framing::UntilClose);
+                    let chunked = no_length && ex.client_version == Version::Http11;
+                    let close_delimited = no_length && !chunked;
+                    let client_persists = ex.wants_persistence && !close_delimited;
+                    let mut response = message;
+                    let headers = &mut response.headers;
+                    self.stats.hop_by_hop_removed += strip_hop_by_hop(headers) as u64;
+                    match framing {
+                        Framing::Length(n) => {
+                            headers.remove("content-length");
+                            headers.append("Content-Length", n.to_string());
+                        }
+                        Framing::Chunked | Framing::UntilClose => {
+                            headers.remove("content-length");
+                            if chunked {
+                                headers.append("Transfer-Encoding", "chunked");
+                            }
+                        }
+                        // HEAD, 204, 304: a Content-Length describes the resource,
+                        // forwarded as is.
+                        Framing::None => {}
+                    }
+                    if !client_persists {
+                        headers.append("Connection", "close");
+                    } else if ex.client_version == Version::Http10 {
+                        // The HTTP/1.0 echo that agrees to keep-alive (chapter item 17).
+                        headers.append("Connection", "keep-alive");
+                    }
+                    headers.append(
+                        "Via",
+                        format!("{} {VIA_PSEUDONYM}", via_version(response.version)),
+                    );
+                    // Our own version (RFC 9110 §2.5, §6.2).
+                    response.version = Version::Http11;
+                    response.write_head(&mut out);
+                    ex.answered = true;
+                    ex.response = ResponseState::Body {
+                        relay: BodyRelay::new(framing, chunked),
+                        upstream_reusable,
+                        client_persists,
+                    };
+                }
+                ResponseState::Body {
+                    relay,
+                    upstream_reusable,
+                    client_persists,
+                } => {
+                    let before = up.inbuf.len();
+                    let mut done = match relay.relay(&mut up.inbuf, &mut out) {
+                        Ok(done) => done,
+                        Err(()) => {
+                            c.outbox.push_bytes(out);
+                            return self.upstream_failed(host, c);
+                        }
+                    };
+                    progress |= up.inbuf.len() != before;
+                    if !done && up_eof {
+                        if relay.finish_at_eof(&mut out).is_err() {
+                            c.outbox.push_bytes(out);
+                            return self.upstream_failed(host, c);
+                        }
+                        done = true;
+                    }
+                    if !done {
+                        break;
+                    }
+                    let reusable = *upstream_reusable
+                        && !up_eof
+                        && up.inbuf.is_empty()
+                        && ex.request_body.is_none();
+                    let persists = *client_persists && ex.request_body.is_none();
+                    let key = ex.up;
+                    self.add_to_client(c, out);
+                    self.stats.responses_relayed += 1;
+                    if let Some(r) = self.stats.clients.get_mut(c.record) {
+                        r.responses += 1;
+                    }
+                    c.exchange = None;
+                    if reusable {
+                        if let Some(u) = self.pool.get_mut(&key) {
+                            u.busy = false;
+                            u.carried += 1;
+                        }
+                    } else {
+                        self.retire_upstream(host, key);
+                    }
+                    if !persists {
+                        c.closing = true;
+                    }
+                    return Step::Progress;
+                }
+            }
+        }
+        self.add_to_client(c, out);
+        if progress {
+            Step::Progress
+        } else {
+            Step::Idle
+        }
+    }
+
+    /// Queues response bytes for the client and counts them.
+    fn add_to_client(&mut self, c: &mut SmartClient, out: Vec<u8>) {
+        if let Some(r) = self.stats.clients.get_mut(c.record) {
+            r.bytes_to_client += out.len() as u64;
+        }
+        c.outbox.push_bytes(out);
+    }
+
+    /// Parses the next request in the client's buffer and forwards its head.
+    fn start_exchange(&mut self, host: &mut Host, c: &mut SmartClient) -> Step {
+        let (request, head_len) = match parse_request(&c.inbuf) {
+            Ok(Parsed::Partial) => return Step::Idle,
+            Ok(Parsed::Complete { message, head_len }) => (message, head_len),
+            Err(e) => return self.reject(c, e.status()),
+        };
+        c.inbuf.drain(..head_len);
+        let framing = match request_framing(&request) {
+            Ok(f) => f,
+            Err(e) => return self.reject(c, e.status()),
+        };
+        if request.method == Method::Connect {
+            // Tunnels are not part of this lab.
+            return self.reject(c, 501);
+        }
+        if request.version == Version::Http11 && !request.headers.contains("host") {
+            // RFC 9112 §3.2: a server must answer 400 to HTTP/1.1 without Host.
+            return self.reject(c, 400);
+        }
+        let wants_persistence = client_wants_persistence(&request);
+        let client_version = request.version;
+        let mut forward = request;
+        let removed = strip_hop_by_hop(&mut forward.headers);
+        self.stats.hop_by_hop_removed += removed as u64;
+        if let Some((authority, origin)) = split_absolute_form(&forward.target) {
+            // RFC 9112 §3.2.2: the authority of an absolute-form target wins over Host.
+            forward.headers.insert("Host", authority);
+            forward.target = origin;
+        }
+        if !forward.headers.contains("host") {
+            // An HTTP/1.0 client may omit Host; an HTTP/1.1 request may not (§3.2).
+            forward.headers.append(
+                "Host",
+                format!("{}:{}", self.config.upstream, self.config.upstream_port),
+            );
+        }
+        forward.headers.remove("content-length");
+        let chunked = framing == Framing::Chunked;
+        match framing {
+            Framing::Length(n) => forward.headers.append("Content-Length", n.to_string()),
+            Framing::Chunked => forward.headers.append("Transfer-Encoding", "chunked"),
+            Framing::None | Framing::UntilClose => {}
+        }
+        forward.headers.append(
+            "Via",
+            format!("{} {VIA_PSEUDONYM}", via_version(client_version)),
+        );
+        // Upstream is always HTTP/1.1 and persistent (RFC 9110 §6.2; chapter item 19).
+        forward.version = Version::Http11;
+        let mut head = Vec::new();
+        forward.write_head(&mut head);
+
+        let Some(key) = self.lease_upstream(host) else {
+            c.outbox.push_bytes(error_response(502));
+            c.closing = true;
+            self.end_client(c.record, ClientEnd::UpstreamFailed);
+            return Step::Idle;
+        };
+        let reused = self.pool.get(&key).is_some_and(|u| u.carried > 0);
+        let retry = (reused && framing == Framing::None && forward.method.is_idempotent())
+            .then(|| head.clone());
+        let mut body = BodyRelay::new(framing, chunked);
+        let mut out = head;
+        // Head and the body bytes already here go out as one write.
+        let Ok(body_done) = body.relay(&mut c.inbuf, &mut out) else {
+            self.retire_upstream(host, key);
+            return self.reject(c, 400);
+        };
+        if let Some(u) = self.pool.get_mut(&key) {
+            u.outbox.push_bytes(out);
+        }
+        self.count_forward(c.record, key);
+        c.exchange = Some(Exchange {
+            up: key,
+            method: forward.method,
+            client_version,
+            wants_persistence,
+            request_body: (!body_done).then_some(body),
+            response: ResponseState::Head,
+            retry,
+            answered: false,
+        });
+        Step::Progress
+    }
+
+    fn count_forward(&mut self, client: usize, up: usize) {
+        self.stats.requests_forwarded += 1;
+        if let Some(r) = self.stats.clients.get_mut(client) {
+            r.requests += 1;
+            r.upstreams.push(up);
+        }
+        if let Some(r) = self.stats.upstreams.get_mut(up) {
+            r.requests += 1;
+        }
+    }
+
+    /// Answers an unacceptable request with `status` and closes after it.
+    fn reject(&mut self, c: &mut SmartClient, status: u16) -> Step {
+        c.outbox.push_bytes(error_response(status));
+        c.closing = true;
+        self.end_client(c.record, ClientEnd::BadRequest { status });
+        Step::Idle
+    }
+
+    /// The upstream connection of the current exchange failed. Retries once on a new
+    /// connection when allowed, otherwise answers 502, or cuts the client connection
+    /// if the response had started (RFC 9112 §8: the client must see it incomplete).
+    fn upstream_failed(&mut self, host: &mut Host, c: &mut SmartClient) -> Step {
+        let Some(ex) = c.exchange.as_mut() else {
+            return Step::Idle;
+        };
+        let old = ex.up;
+        self.retire_upstream(host, old);
+        if let Some(head) = ex.retry.take() {
+            if let Some(key) = self.open_upstream(host) {
+                if let Some(u) = self.pool.get_mut(&key) {
+                    u.busy = true;
+                    u.outbox.push_bytes(head);
+                }
+                ex.up = key;
+                self.stats.retries += 1;
+                self.count_forward(c.record, key);
+                return Step::Progress;
+            }
+        }
+        if !ex.answered {
+            c.outbox.push_bytes(error_response(502));
+        }
+        c.exchange = None;
+        c.closing = true;
+        self.end_client(c.record, ClientEnd::UpstreamFailed);
+        Step::Idle
+    }
+
+    /// Drops the current exchange of a client connection that is going away; its
+    /// upstream connection is mid-message and cannot be reused.
+    fn abandon_exchange(&mut self, host: &mut Host, c: &mut SmartClient) {
+        if let Some(ex) = c.exchange.take() {
+            self.retire_upstream(host, ex.up);
+        }
+    }
+
+    /// Idle pooled connections: notice a server that closed them (its keep-alive
+    /// timeout, chapter item 17) and close our side too.
+    fn sweep_pool(&mut self, host: &mut Host) {
+        let mut dead = Vec::new();
+        for (&key, u) in self.pool.iter_mut().filter(|(_, u)| !u.busy) {
+            let gone = match host.state(u.id) {
+                ConnState::Failed(_) | ConnState::Closed => true,
+                ConnState::AwaitingPort | ConnState::Connecting => false,
+                ConnState::Open => {
+                    let before = u.inbuf.len();
+                    match host.recv(u.id, &mut u.inbuf) {
+                        // Bytes nobody asked for also end it: no request is waiting.
+                        Ok(Readable::Eof) | Err(_) => true,
+                        Ok(_) => u.inbuf.len() != before,
+                    }
+                }
+            };
+            if gone {
+                dead.push(key);
+            }
+        }
+        for key in dead {
+            self.retire_upstream(host, key);
+        }
+    }
+
+    // ---- dumb mode ----------------------------------------------------------------
+
+    /// Advances one dumb client connection; false once it is gone.
+    fn drive_dumb(&mut self, host: &mut Host, c: &mut DumbClient) -> bool {
+        // Client side: the first request, then bytes nobody looks at.
+        if !c.peer_eof {
+            let before = c.inbuf.len();
+            match host.recv(c.id, &mut c.inbuf) {
+                Ok(Readable::Eof) => c.peer_eof = true,
+                Ok(_) => {}
+                Err(_) => {
+                    if let Some(up) = c.up {
+                        host.abort(up);
+                    }
+                    self.end_client(c.record, ClientEnd::Reset);
+                    host.close(c.id);
+                    return false;
+                }
+            }
+            if c.state == DumbState::Relaying {
+                let ignored = (c.inbuf.len() - before) as u64;
+                if let Some(r) = self.stats.clients.get_mut(c.record) {
+                    r.ignored_bytes += ignored;
+                }
+                c.inbuf.clear();
+            }
+        }
+        if c.state == DumbState::Head {
+            match parse_request(&c.inbuf) {
+                Ok(Parsed::Partial) if !c.peer_eof => return true,
+                Ok(Parsed::Partial) => {
+                    self.end_client(c.record, ClientEnd::ClientClosed);
+                    host.close(c.id);
+                    return false;
+                }
+                Err(_) => {
+                    // Not even a head to forward: a blind relay just hangs up.
+                    self.end_client(c.record, ClientEnd::BadRequest { status: 0 });
+                    host.close(c.id);
+                    return false;
+                }
+                Ok(Parsed::Complete { message, head_len }) => {
+                    let body = match request_framing(&message) {
+                        Ok(Framing::Length(n)) => n,
+                        _ => 0,
+                    };
+                    let Ok(up) = host.connect(self.config.upstream, self.config.upstream_port)
+                    else {
+                        self.end_client(c.record, ClientEnd::UpstreamFailed);
+                        host.close(c.id);
+                        return false;
+                    };
+                    let record = self.stats.upstreams.len();
+                    self.stats.upstream_connections += 1;
+                    self.stats.upstreams.push(UpstreamRecord {
+                        local_port: host.local_port(up),
+                        requests: 0,
+                    });
+                    self.count_forward(c.record, record);
+                    c.up = Some(up);
+                    // The head exactly as received: every header unchanged.
+                    c.up_outbox.push_bytes(c.inbuf.drain(..head_len).collect());
+                    c.state = DumbState::Body { remaining: body };
+                }
+            }
+        }
+        if let DumbState::Body { remaining } = c.state {
+            let n = usize::try_from(remaining).map_or(c.inbuf.len(), |r| r.min(c.inbuf.len()));
+            c.up_outbox.push_bytes(c.inbuf.drain(..n).collect());
+            let remaining = remaining - n as u64;
+            if remaining == 0 {
+                c.state = DumbState::Relaying;
+                // Whatever followed the request is never looked at.
+                let ignored = c.inbuf.len() as u64;
+                if let Some(r) = self.stats.clients.get_mut(c.record) {
+                    r.ignored_bytes += ignored;
+                }
+                c.inbuf.clear();
+            } else {
+                c.state = DumbState::Body { remaining };
+            }
+        }
+        let Some(up) = c.up else {
+            return true;
+        };
+        // Server side: forward the request, relay the answer blindly.
+        let mut up_failed = c.up_outbox.flush(host, up).is_err();
+        if let Some(r) = self.stats.upstreams.last_mut() {
+            if r.local_port == 0 {
+                r.local_port = host.local_port(up);
+            }
+        }
+        if !up_failed && !c.up_eof && c.outbox.pending_bytes() < RELAY_HIGH_WATER {
+            match host.state(up) {
+                ConnState::AwaitingPort | ConnState::Connecting => {}
+                ConnState::Failed(_) => up_failed = true,
+                ConnState::Open | ConnState::Closed => match host.recv(up, &mut c.up_inbuf) {
+                    Ok(Readable::Eof) => c.up_eof = true,
+                    Ok(_) => {}
+                    Err(_) => up_failed = true,
+                },
+            }
+        }
+        let held = (c.inbuf.len() + c.up_inbuf.len()) as u64
+            + c.outbox.pending_bytes()
+            + c.up_outbox.pending_bytes();
+        self.note_buffered(held);
+        if !c.up_inbuf.is_empty() {
+            let bytes = std::mem::take(&mut c.up_inbuf);
+            if let Some(r) = self.stats.clients.get_mut(c.record) {
+                r.bytes_to_client += bytes.len() as u64;
+            }
+            c.outbox.push_bytes(bytes);
+        }
+        let flushed = match c.outbox.flush(host, c.id) {
+            Ok(done) => done,
+            Err(_) => {
+                host.abort(up);
+                self.end_client(c.record, ClientEnd::Reset);
+                host.close(c.id);
+                return false;
+            }
+        };
+        if up_failed && flushed {
+            self.end_client(c.record, ClientEnd::UpstreamFailed);
+            host.close(up);
+            host.close(c.id);
+            return false;
+        }
+        if c.up_eof && flushed {
+            // The server's close is the only end of a response this proxy knows.
+            self.stats.responses_relayed += 1;
+            if let Some(r) = self.stats.clients.get_mut(c.record) {
+                r.responses += 1;
+            }
+            self.end_client(c.record, ClientEnd::UpstreamClosed);
+            host.close(up);
+            host.close(c.id);
+            return false;
+        }
+        true
+    }
+}
+
+/// The `received-protocol` of `Via` for a message of this version (RFC 9110 §7.6.3).
+fn via_version(v: Version) -> &'static str {
+    match v {
+        Version::Http10 => "1.0",
+        Version::Http11 => "1.1",
+    }
+}
+
+impl Application for Proxy {
+    fn poll(&mut self, host: &mut Host) -> Option<Instant> {
+        if !self.listening {
+            host.listen(self.config.listen_port);
+            self.listening = true;
+        }
+        self.accept(host);
+        let ids: Vec<ConnId> = self.smart.keys().copied().collect();
+        for id in ids {
+            if let Some(mut c) = self.smart.remove(&id) {
+                if self.drive_smart(host, &mut c) {
+                    self.smart.insert(id, c);
+                }
+            }
+        }
+        self.sweep_pool(host);
+        let ids: Vec<ConnId> = self.dumb.keys().copied().collect();
+        for id in ids {
+            if let Some(mut c) = self.dumb.remove(&id) {
+                if self.drive_dumb(host, &mut c) {
+                    self.dumb.insert(id, c);
+                }
+            }
+        }
+        None
+    }
+
+    /// Done when no client connection is open and no upstream connection is busy;
+    /// like a server it is normally run with `is_server: true`.
+    fn is_done(&self) -> bool {
+        self.smart.is_empty() && self.dumb.is_empty() && self.pool.values().all(|u| !u.busy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(fields: &[(&str, &str)]) -> Headers {
+        fields.iter().copied().collect()
+    }
+
+    #[test]
+    fn strips_connection_named_and_fixed_hop_by_hop_fields() {
+        let mut h = headers(&[
+            ("Host", "x"),
+            ("Connection", "X-Secret, keep-alive"),
+            ("X-Secret", "1"),
+            ("Keep-Alive", "timeout=5"),
+            ("Proxy-Connection", "keep-alive"),
+            ("TE", "trailers"),
+            ("Trailer", "X-T"),
+            ("Upgrade", "h2c"),
+            ("Proxy-Authorization", "Basic x"),
+            ("Proxy-Authenticate", "Basic"),
+            ("Transfer-Encoding", "chunked"),
+            ("connection", "close"),
+            ("X-End-To-End", "kept"),
+        ]);
+        assert_eq!(strip_hop_by_hop(&mut h), 11);
+        assert_eq!(
+            h.iter().collect::<Vec<_>>(),
+            [("Host", "x"), ("X-End-To-End", "kept")]
+        );
+        assert_eq!(strip_hop_by_hop(&mut h), 0);
+    }
+
+    #[test]
+    fn client_persistence_rules() {
+        let mut r = Request::new(Method::Get, "/");
+        assert!(client_wants_persistence(&r), "HTTP/1.1 persists by default");
+        r.headers.append("Connection", "close");
+        assert!(!client_wants_persistence(&r));
+        r.version = Version::Http10;
+        r.headers = Headers::new();
+        assert!(!client_wants_persistence(&r), "HTTP/1.0 closes by default");
+        r.headers.append("Connection", "Keep-Alive");
+        assert!(client_wants_persistence(&r));
+        r.headers = headers(&[("Proxy-Connection", "Keep-Alive")]);
+        assert!(client_wants_persistence(&r));
+        r.headers = headers(&[("Proxy-Connection", "Keep-Alive"), ("Connection", "close")]);
+        assert!(!client_wants_persistence(&r));
+    }
+
+    #[test]
+    fn upstream_persistence_rules() {
+        let mut r = Response::new(200, "OK");
+        assert!(upstream_persists(&r));
+        r.headers.append("Connection", "close");
+        assert!(!upstream_persists(&r));
+        r.version = Version::Http10;
+        r.headers = Headers::new();
+        assert!(!upstream_persists(&r));
+        r.headers.append("Connection", "keep-alive");
+        assert!(upstream_persists(&r));
+    }
+
+    #[test]
+    fn absolute_form_targets() {
+        assert_eq!(
+            split_absolute_form("http://example.com:81/a?b"),
+            Some(("example.com:81", "/a?b".to_string()))
+        );
+        assert_eq!(
+            split_absolute_form("HTTP://h"),
+            Some(("h", "/".to_string()))
+        );
+        assert_eq!(
+            split_absolute_form("http://h?q"),
+            Some(("h", "/?q".to_string()))
+        );
+        assert_eq!(split_absolute_form("/bytes/1"), None);
+        assert_eq!(split_absolute_form("https://h/"), None);
+        assert_eq!(split_absolute_form("http:/\u{e9}"), None);
+        assert_eq!(split_absolute_form(""), None);
+    }
+
+    #[test]
+    fn relay_rechunks_and_stops_at_the_end() {
+        let mut relay = BodyRelay::new(Framing::Length(5), true);
+        let mut input = b"abcdeNEXT".to_vec();
+        let mut out = Vec::new();
+        assert_eq!(relay.relay(&mut input, &mut out), Ok(true));
+        assert_eq!(out, b"5\r\nabcde\r\n0\r\n\r\n");
+        assert_eq!(input, b"NEXT");
+
+        let mut relay = BodyRelay::new(Framing::Chunked, false);
+        let mut input = b"3\r\nabc\r\n0\r\n\r\nNEXT".to_vec();
+        let mut out = Vec::new();
+        assert_eq!(relay.relay(&mut input, &mut out), Ok(true));
+        assert_eq!(out, b"abc");
+        assert_eq!(input, b"NEXT");
+
+        let mut relay = BodyRelay::new(Framing::UntilClose, true);
+        let mut input = b"xy".to_vec();
+        let mut out = Vec::new();
+        assert_eq!(relay.relay(&mut input, &mut out), Ok(false));
+        assert_eq!(relay.finish_at_eof(&mut out), Ok(()));
+        assert_eq!(out, b"2\r\nxy\r\n0\r\n\r\n");
+
+        let mut relay = BodyRelay::new(Framing::Length(5), false);
+        let mut out = Vec::new();
+        assert_eq!(relay.relay(&mut b"ab".to_vec(), &mut out), Ok(false));
+        assert_eq!(relay.finish_at_eof(&mut out), Err(()));
+    }
+
+    #[test]
+    fn error_responses_close() {
+        let out = error_response(502);
+        let Ok(Parsed::Complete { message, head_len }) = parse_response(&out) else {
+            panic!("unparsable: {out:?}");
+        };
+        assert_eq!(message.status, 502);
+        assert!(message.headers.has_connection_token("close"));
+        assert_eq!(&out[head_len..], b"502 Bad Gateway\n");
+    }
+}
