@@ -28,9 +28,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
 
+use smoltcp::phy::Medium;
 use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 
-use crate::host::Host;
+use crate::host::{Host, HostConfig};
+use crate::knobs::Knobs;
 use crate::link::{LinkDirection, LinkProfile, LinkStats};
 use crate::pcap::{LinkType, PcapWriter};
 use crate::rng::derive_seed;
@@ -54,9 +57,35 @@ const SPIN_GUARD_AFTER: u32 = 64;
 /// Flush the capture before a wait at least this long (or an unbounded one), so it can
 /// be read while the run continues without a write per frame on busy paths.
 const CAPTURE_FLUSH_WAIT_NS: u64 = 10_000_000;
+/// Timer slack for the runner's thread, in ns (Linux default: 50,000).
+const TIMER_SLACK_NS: libc::c_ulong = 1_000;
 /// Seed streams of the two in-process link directions.
 const TX_STREAM: u64 = 1;
 const RX_STREAM: u64 = 2;
+
+/// How a host on a TAP is configured: Ethernet with ARP (the kernel on the other side
+/// is an ordinary Ethernet neighbour), the device's IP `mtu`, and a locally
+/// administered unicast MAC made from the address, 02:74:6b ("tk") and its last three
+/// bytes, so a capture shows at a glance which frames are the lab's.
+pub fn tap_host_config(
+    addr: Ipv4Cidr,
+    gateway: Option<Ipv4Address>,
+    mtu: usize,
+    seed: u64,
+    knobs: Knobs,
+) -> HostConfig {
+    let [_, b, c, d] = addr.address().octets();
+    HostConfig {
+        name: format!("tap {addr}"),
+        addr,
+        medium: Medium::Ethernet,
+        mac: EthernetAddress([0x02, 0x74, 0x6b, b, c, d]),
+        gateway,
+        mtu,
+        seed,
+        knobs,
+    }
+}
 
 /// A run's epoch and the wall clock, read only here.
 #[derive(Clone, Copy, Debug)]
@@ -86,6 +115,13 @@ impl Clock {
     /// Time since the epoch in ns.
     pub fn elapsed_ns(&self) -> u64 {
         u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// A number that differs from run to run (the epoch's Unix time in ns): a default
+    /// seed for real-time runs, whose initial sequence numbers must not repeat the
+    /// last run's toward a peer that may still hold those tuples in TIME_WAIT.
+    pub fn run_seed(&self) -> u64 {
+        self.wall_start_ns
     }
 
     /// Unix time in ns of a moment `elapsed_ns` after the epoch.
@@ -266,6 +302,11 @@ pub struct RealtimeRun {
 /// done, a stop is requested, or the time limit passes. With only servers, only a
 /// stop or the limit ends it. `AppSlot::host` is ignored: every application runs on
 /// `host`, which must have been created with `options.clock.now()`.
+///
+/// Frames reach the host one at a time, each followed by a settle (host and
+/// applications polled until quiet, frames due written at once), as a kernel handles
+/// each packet when it arrives: a burst read in one wake-up is not answered only after
+/// the whole burst has been processed.
 pub fn run<D: FrameDevice>(
     host: &mut Host,
     apps: &mut [AppSlot<'_>],
@@ -273,7 +314,11 @@ pub fn run<D: FrameDevice>(
     options: &RealtimeOptions,
 ) -> io::Result<RealtimeRun> {
     let clock = options.clock;
-    let mut capture = match &options.pcap {
+    // Wake-ups at the requested time, not up to the default 50 us timer slack later
+    // (prctl(2) PR_SET_TIMERSLACK; this thread only). Best effort.
+    // SAFETY: integer arguments only.
+    let _ = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, TIMER_SLACK_NS, 0, 0, 0) };
+    let capture = match &options.pcap {
         Some(path) => {
             let file = File::create(path).map_err(|e| {
                 io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
@@ -285,110 +330,63 @@ pub fn run<D: FrameDevice>(
         }
         None => None,
     };
-    let mut rx = LinkDirection::new(options.rx.clone(), derive_seed(options.seed, RX_STREAM));
-    let mut tx = LinkDirection::new(options.tx.clone(), derive_seed(options.seed, TX_STREAM));
-    let mut report = RealtimeRun {
-        end: RealtimeEnd::Done,
-        frames_read: 0,
-        frames_written: 0,
-        write_drops: 0,
-        tx: LinkStats::default(),
-        rx: LinkStats::default(),
-        wakeups: 0,
-        spin_guards: 0,
+    let mut wire = Wire {
+        device,
+        clock,
+        capture,
+        rx: LinkDirection::new(options.rx.clone(), derive_seed(options.seed, RX_STREAM)),
+        tx: LinkDirection::new(options.tx.clone(), derive_seed(options.seed, TX_STREAM)),
+        buf: vec![0; READ_BUFFER],
+        report: RealtimeRun {
+            end: RealtimeEnd::Done,
+            frames_read: 0,
+            frames_written: 0,
+            write_drops: 0,
+            tx: LinkStats::default(),
+            rx: LinkStats::default(),
+            wakeups: 0,
+            spin_guards: 0,
+        },
     };
     let limit_ns = options.time_limit.map(|d| {
         clock
             .elapsed_ns()
             .saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
     });
+    let linger_ns = u64::try_from(options.linger.as_nanos()).unwrap_or(u64::MAX);
     let has_clients = apps.iter().any(|s| !s.is_server);
     let has_servers = apps.iter().any(|s| s.is_server);
     let mut deadlines: Vec<Option<Instant>> = vec![None; apps.len()];
-    let mut buf = vec![0u8; READ_BUFFER];
     let mut clients_done_at: Option<u64> = None;
     let mut due_in_a_row = 0u32;
 
     let end = loop {
-        report.wakeups += 1;
-        let mut moved = false;
-        // Frames from the device, each stamped as it is read.
-        for _ in 0..MAX_READS_PER_WAKE {
-            let Some(n) = device.read_frame(&mut buf).map_err(|e| {
-                io::Error::new(e.kind(), format!("reading from {}: {e}", device.name()))
-            })?
-            else {
-                break;
-            };
-            let at = clock.elapsed_ns();
-            let frame = buf[..n].to_vec();
-            if let Some(c) = capture.as_mut() {
-                c.write(clock.wall_ns(at), &frame)?;
+        wire.report.wakeups += 1;
+        let mut moved = wire.read_device()?;
+        // At least one settle per wake-up (timers), then one per frame due.
+        let mut now_ns;
+        loop {
+            now_ns = clock.elapsed_ns();
+            let frame = wire.rx.pop_arrived(now_ns);
+            let delivered = frame.is_some();
+            if let Some(frame) = frame {
+                host.receive_frame(frame);
             }
-            report.frames_read += 1;
-            rx.transmit(at, frame);
-            moved = true;
-        }
-
-        // Settle at one instant: after every frame due has reached the host.
-        let now_ns = clock.elapsed_ns();
-        let now = Instant::from_micros((now_ns / 1000) as i64);
-        while let Some(frame) = rx.pop_arrived(now_ns) {
-            host.receive_frame(frame);
-        }
-        for _ in 0..MAX_ROUNDS_PER_INSTANT {
-            host.poll(now);
-            for (slot, deadline) in apps.iter_mut().zip(deadlines.iter_mut()) {
-                *deadline = slot.app.poll(host);
-            }
-            let frames = host.take_frames();
-            let sent = !frames.is_empty();
-            for frame in frames {
-                tx.transmit(now_ns, frame);
-            }
-            moved |= sent;
-            if !sent && !host.has_pending_input() {
+            moved |= wire.settle(host, apps, &mut deadlines, now_ns)?;
+            if !delivered {
                 break;
             }
-        }
-
-        // Frames due to the device, each stamped as it is written.
-        while let Some(frame) = tx.pop_arrived(clock.elapsed_ns()) {
-            match device.write_frame(&frame) {
-                Ok(()) => {
-                    report.frames_written += 1;
-                    if let Some(c) = capture.as_mut() {
-                        c.write(clock.wall_ns(clock.elapsed_ns()), &frame)?;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => report.write_drops += 1,
-                Err(e) if e.raw_os_error() == Some(libc::EIO) => {
-                    return Err(io::Error::other(format!(
-                        "{} went down (bring it up with sudo ip link set {} up)",
-                        device.name(),
-                        device.name()
-                    )));
-                }
-                Err(e) => {
-                    return Err(io::Error::new(
-                        e.kind(),
-                        format!("writing to {}: {e}", device.name()),
-                    ))
-                }
-            }
-            moved = true;
         }
 
         if options.stop.as_ref().is_some_and(Stop::is_requested) {
             break RealtimeEnd::Stopped;
         }
-        let quiet = rx.next_arrival_ns().is_none() && tx.next_arrival_ns().is_none();
+        let quiet = wire.rx.next_arrival_ns().is_none() && wire.tx.next_arrival_ns().is_none();
         if has_clients && quiet && apps.iter().all(|s| s.is_server || s.app.is_done()) {
             let since = *clients_done_at.get_or_insert(now_ns);
             // Without a server on this host, no smoltcp socket left means every
             // connection finished its FIN exchange (or sits in our TIME_WAIT table).
             let settled = has_servers || host.socket_count() == 0;
-            let linger_ns = u64::try_from(options.linger.as_nanos()).unwrap_or(u64::MAX);
             if settled || now_ns >= since.saturating_add(linger_ns) {
                 break RealtimeEnd::Done;
             }
@@ -401,41 +399,34 @@ pub fn run<D: FrameDevice>(
 
         // Sleep until the next deadline or a frame.
         let to_ns = |t: Instant| u64::try_from(t.total_micros()).unwrap_or(0) * 1000;
-        let linger_end = clients_done_at.map(|since| {
-            since.saturating_add(u64::try_from(options.linger.as_nanos()).unwrap_or(u64::MAX))
-        });
-        let next = [
+        let mut next = [
             host.poll_at().map(to_ns),
-            rx.next_arrival_ns(),
-            tx.next_arrival_ns(),
+            wire.rx.next_arrival_ns(),
+            wire.tx.next_arrival_ns(),
             limit_ns,
-            linger_end,
+            clients_done_at.map(|since| since.saturating_add(linger_ns)),
         ]
         .into_iter()
         .chain(deadlines.iter().map(|d| d.map(to_ns)))
         .flatten()
         .min();
-        let mut next = next;
-        if let Some(t) = next {
-            if t <= now_ns && !moved {
+        match next {
+            Some(t) if t <= now_ns && !moved => {
                 // Due already, though this instant was just settled.
                 due_in_a_row += 1;
                 if due_in_a_row > SPIN_GUARD_AFTER {
-                    report.spin_guards += 1;
+                    wire.report.spin_guards += 1;
                     next = Some(now_ns + SPIN_GUARD_WAIT_NS);
                 }
-            } else {
-                due_in_a_row = 0;
             }
+            _ => due_in_a_row = 0,
         }
         let timeout_ns = next.map(|t| t.saturating_sub(clock.elapsed_ns()));
-        if let Some(c) = capture.as_mut() {
-            if timeout_ns.is_none_or(|t| t >= CAPTURE_FLUSH_WAIT_NS) {
-                c.flush()?;
-            }
+        if timeout_ns.is_none_or(|t| t >= CAPTURE_FLUSH_WAIT_NS) {
+            wire.flush_capture()?;
         }
         wait(
-            device.as_raw_fd(),
+            wire.device.as_raw_fd(),
             options.stop.as_ref().map(Stop::wake_fd),
             timeout_ns,
         )?;
@@ -444,13 +435,113 @@ pub fn run<D: FrameDevice>(
     if let Some(stop) = &options.stop {
         stop.drain();
     }
-    if let Some(c) = capture.as_mut() {
-        c.flush()?;
-    }
+    wire.flush_capture()?;
+    let mut report = wire.report;
     report.end = end;
-    report.tx = tx.stats().clone();
-    report.rx = rx.stats().clone();
+    report.tx = wire.tx.stats().clone();
+    report.rx = wire.rx.stats().clone();
     Ok(report)
+}
+
+/// The device side of a run: the device, the in-process links, the capture, counts.
+struct Wire<'d, D> {
+    device: &'d mut D,
+    clock: Clock,
+    capture: Option<Capture>,
+    rx: LinkDirection,
+    tx: LinkDirection,
+    report: RealtimeRun,
+    /// Read buffer, large enough for any frame.
+    buf: Vec<u8>,
+}
+
+impl<D: FrameDevice> Wire<'_, D> {
+    /// Read what the device holds (up to a bound) into the RX link, each frame stamped
+    /// as it is read. True if anything was read.
+    fn read_device(&mut self) -> io::Result<bool> {
+        let mut any = false;
+        for _ in 0..MAX_READS_PER_WAKE {
+            let read = self.device.read_frame(&mut self.buf).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("reading from {}: {e}", self.device.name()),
+                )
+            })?;
+            let Some(n) = read else {
+                break;
+            };
+            let at = self.clock.elapsed_ns();
+            let frame = self.buf[..n].to_vec();
+            if let Some(c) = self.capture.as_mut() {
+                c.write(self.clock.wall_ns(at), &frame)?;
+            }
+            self.report.frames_read += 1;
+            self.rx.transmit(at, frame);
+            any = true;
+        }
+        Ok(any)
+    }
+
+    /// Poll the host and the applications at `now_ns` until nothing moves, writing
+    /// frames as soon as they are due. True if the host sent anything.
+    fn settle(
+        &mut self,
+        host: &mut Host,
+        apps: &mut [AppSlot<'_>],
+        deadlines: &mut [Option<Instant>],
+        now_ns: u64,
+    ) -> io::Result<bool> {
+        let now = Instant::from_micros((now_ns / 1000) as i64);
+        let mut moved = false;
+        for _ in 0..MAX_ROUNDS_PER_INSTANT {
+            host.poll(now);
+            for (slot, deadline) in apps.iter_mut().zip(deadlines.iter_mut()) {
+                *deadline = slot.app.poll(host);
+            }
+            let frames = host.take_frames();
+            let sent = !frames.is_empty();
+            for frame in frames {
+                self.tx.transmit(now_ns, frame);
+            }
+            self.write_due()?;
+            moved |= sent;
+            if !sent && !host.has_pending_input() {
+                break;
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Write the frames whose in-process delay is over, each stamped as written.
+    fn write_due(&mut self) -> io::Result<()> {
+        while let Some(frame) = self.tx.pop_arrived(self.clock.elapsed_ns()) {
+            let written = self.device.write_frame(&frame);
+            let name = self.device.name();
+            match written {
+                Ok(()) => {
+                    self.report.frames_written += 1;
+                    if let Some(c) = self.capture.as_mut() {
+                        c.write(self.clock.wall_ns(self.clock.elapsed_ns()), &frame)?;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.report.write_drops += 1,
+                Err(e) if e.raw_os_error() == Some(libc::EIO) => {
+                    return Err(io::Error::other(format!(
+                        "{name} went down (bring it up with sudo ip link set {name} up)"
+                    )));
+                }
+                Err(e) => return Err(io::Error::new(e.kind(), format!("writing to {name}: {e}"))),
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_capture(&mut self) -> io::Result<()> {
+        match self.capture.as_mut() {
+            Some(c) => c.flush(),
+            None => Ok(()),
+        }
+    }
 }
 
 struct Capture {
@@ -522,10 +613,7 @@ mod tests {
     use super::*;
     use std::os::unix::net::UnixDatagram;
 
-    use smoltcp::phy::Medium;
-    use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
-
-    use crate::host::{ConnId, HostConfig, Readable};
+    use crate::host::{ConnId, Readable};
     use crate::knobs::{Knobs, Profile};
     use crate::sim::{Application, HostId};
 
@@ -576,16 +664,9 @@ mod tests {
     }
 
     fn host(clock: &Clock, last: u8, knobs: Knobs) -> Host {
-        let config = HostConfig {
-            name: format!("h{last}"),
-            addr: Ipv4Cidr::new(Ipv4Address::new(10, 99, 0, last), 24),
-            medium: Medium::Ethernet,
-            mac: EthernetAddress([0x02, 0, 0, 0, 0, last]),
-            gateway: None,
-            mtu: 1500,
-            seed: u64::from(last),
-            knobs,
-        };
+        let addr = Ipv4Cidr::new(Ipv4Address::new(10, 99, 0, last), 24);
+        let config = tap_host_config(addr, None, 1500, u64::from(last), knobs);
+        assert_eq!(config.mac, EthernetAddress([2, 0x74, 0x6b, 99, 0, last]));
         Host::new(config, clock.now())
     }
 
