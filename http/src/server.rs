@@ -1,30 +1,113 @@
 //! The HTTP/1.x origin server, as a sans-IO application over a [`Host`].
 //!
-//! It serves `/bytes/N`: N bytes of the deterministic [`payload`](crate::payload)
-//! pattern with a Content-Length, so the client can verify every byte. Requests on one
-//! connection are answered in order (pipelined input works by construction: the input
-//! buffer is parsed request after request). Connection handling follows RFC 9112 §9.3:
-//! HTTP/1.1 persists unless either side says `close`; HTTP/1.0 persists only when the
-//! client asked with `Connection: keep-alive`, which the server then echoes (chapter
-//! item 17).
+//! It serves `/bytes/N`: N bytes of the deterministic [`payload`] pattern, so the client
+//! can verify every byte. What the chapter asks of a server's connection management is
+//! here, each piece a [`ServerConfig`] field:
+//!
+//! * **Persistence** (RFC 9112 §9.3, chapter items 17 and 19): HTTP/1.1 persists unless
+//!   either side says `close`; HTTP/1.0 only when the client sent `Connection:
+//!   keep-alive`, which the server echoes with a `Keep-Alive: timeout, max` hint. An idle
+//!   persistent connection is closed by the server after its keep-alive timeout, and a
+//!   connection is retired after `keep_alive_max` requests.
+//! * **Pipelining** (RFC 9112 §9.3.2, item 20): input is parsed request after request
+//!   and answered strictly in order, one at a time, so a slow response (`delay`) holds
+//!   back every response behind it.
+//! * **Closing** (RFC 9112 §9.6, item 24): gracefully (half-close, keep reading and
+//!   discarding, close when the peer does or the linger time is up) or abruptly.
+//! * **Bad input** (RFC 9112 §3.2, §6.3; RFC 9110 §15.5): answered with 400, 431, 501 or
+//!   505 and `Connection: close`, never guessed at, so no request can be smuggled.
+//!
+//! Each connection is three small state machines, named after hyper's `Reading`,
+//! `Writing` and `KeepAlive`: [`Reading`] turns bytes into [`Job`]s, [`Writing`] turns
+//! jobs into responses one at a time, and [`After`] says what a response leaves behind.
+//! Every timer is a deadline in the host's clock, reported by [`Application::poll`], so a
+//! simulated run wakes exactly when one is due.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
-use tcpknobs_stack::{Application, ConnId, Host, Instant, Readable};
+use serde::Serialize;
+use tcpknobs_stack::{Application, ConnId, Duration, Host, Instant, Readable, SocketError};
 
-use crate::body::{request_framing, BodyDecoder};
+use crate::body::{encode_chunk, encode_last_chunk, request_framing, BodyDecoder, Framing};
 use crate::message::{parse_request, Headers, Method, Parsed, Request, Response, Version};
 use crate::outbox::Outbox;
+use crate::payload;
 
-/// How the server behaves.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+/// How the server ends a connection it has decided to close (`--close`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CloseMode {
+    /// Half-close (FIN after the last response), keep reading and discarding input
+    /// until the peer closes or [`ServerConfig::linger`] passes, then close: requests
+    /// already in flight cannot make the stack reset the connection and destroy the
+    /// response the client has not read yet (chapter item 24; Apache's lingering close).
+    #[default]
+    Graceful,
+    /// close() at once. With input still unanswered this resets the connection, as a
+    /// kernel does for close() with unread data (RFC 2525 §2.17), and the client loses
+    /// whatever response bytes it had not read (chapter item 24).
+    Abrupt,
+}
+
+/// How the server behaves. Every field has a flag of the same meaning; the defaults
+/// are those of [`ServerConfig::default`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ServerConfig {
-    /// Port to listen on.
+    /// Port to listen on (`--port`, default 80).
     pub port: u16,
-    /// write() calls per response (`--response-writes`).
+    /// write() calls per response (`--response-writes N`, default 1). With a body and
+    /// N ≥ 2 the head goes alone and the body is split evenly over the other N - 1
+    /// writes (chunked: one chunk per write); without a body the head is split.
     pub response_writes: u32,
-    /// Whether connections may persist at all (`--server-keep-alive`).
+    /// Whether connections may persist at all (`--server-keep-alive on|off`, default
+    /// on). Off: every response says `Connection: close` and the server closes.
     pub keep_alive: bool,
+    /// How long a persistent connection may sit idle between requests before the
+    /// server closes it (`--server-keep-alive-timeout DUR`, default 5 s). The timer
+    /// runs from the moment the last response was fully offered to TCP until the
+    /// first byte of the next request; the server closes first, so it holds the
+    /// TIME_WAIT (chapter items 10 and 16). Sent to HTTP/1.0 clients as `timeout=`.
+    #[serde(serialize_with = "ser_duration")]
+    pub keep_alive_timeout: Duration,
+    /// Requests one connection may carry (`--server-keep-alive-max N`, default
+    /// unlimited). The Nth response carries `Connection: close` and the server closes
+    /// (Apache's `MaxKeepAliveRequests`). Sent to HTTP/1.0 clients as `max=`.
+    pub keep_alive_max: Option<u32>,
+    /// Processing time per request before its response is written (`--server-delay
+    /// DUR`, default 0). Requests are processed one at a time in arrival order, each
+    /// starting when the previous response has been offered to TCP, so pipelined
+    /// requests queue behind a slow one (chapter item 20).
+    #[serde(serialize_with = "ser_duration")]
+    pub delay: Duration,
+    /// Frame response bodies with the chunked transfer coding (`--server-chunked`,
+    /// default off). HTTP/1.1 requests only (RFC 9112 §6.1 forbids chunked to an
+    /// HTTP/1.0 recipient); HTTP/1.0 requests get the other framing. Wins over
+    /// `no_length` for HTTP/1.1.
+    pub chunked: bool,
+    /// Send no Content-Length: the body ends when the server closes (`--server-no-length`,
+    /// default off). The connection cannot persist then (RFC 9112 §6.3 item 8;
+    /// chapter item 17), so every such response says `Connection: close`.
+    pub no_length: bool,
+    /// How the server closes (`--close graceful|abrupt`, default graceful). Error
+    /// responses always close gracefully, so the client can read them.
+    pub close: CloseMode,
+    /// How long a graceful close keeps reading and discarding after the server's FIN
+    /// before it closes for good (`--server-linger DUR`, default 2 s, Apache's
+    /// lingering close allows 2 s too).
+    #[serde(serialize_with = "ser_duration")]
+    pub linger: Duration,
+    /// Misbehave: send only this many body bytes of each response while declaring the
+    /// full Content-Length, then close (`--server-truncate BYTES`, default off). A
+    /// response whose body is not longer than this goes out whole. The client must
+    /// detect the short body (RFC 9112 §8; chapter item 22).
+    pub truncate: Option<u64>,
+    /// How long a request head may take to arrive: a connection whose head is not
+    /// complete this long after its first byte, or after accept for the first request,
+    /// is closed without a response (`--server-header-timeout DUR`, default 10 s;
+    /// nginx's `client_header_timeout`). Only counted while the server is waiting for
+    /// that head, not while it is busy with earlier pipelined requests.
+    #[serde(serialize_with = "ser_duration")]
+    pub header_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -33,19 +116,212 @@ impl Default for ServerConfig {
             port: 80,
             response_writes: 1,
             keep_alive: true,
+            keep_alive_timeout: Duration::from_secs(5),
+            keep_alive_max: None,
+            delay: Duration::ZERO,
+            chunked: false,
+            no_length: false,
+            close: CloseMode::Graceful,
+            linger: Duration::from_secs(2),
+            truncate: None,
+            header_timeout: Duration::from_secs(10),
         }
     }
 }
 
+/// Durations print in milliseconds in JSON (`5000.0`), the unit every timing uses.
+fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.total_micros() as f64 / 1000.0)
+}
+
+/// Why a connection ended, as the server saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// The client closed its side (or never sent a complete request before closing).
+    PeerClosed,
+    /// Idle longer than [`ServerConfig::keep_alive_timeout`].
+    KeepAliveTimeout,
+    /// [`ServerConfig::keep_alive_max`] requests were served.
+    KeepAliveMax,
+    /// A response carried `Connection: close`: the client asked for it, HTTP/1.0
+    /// without keep-alive, keep-alive off, or a body delimited by the close.
+    ConnectionClose,
+    /// Bad input was answered with an error status.
+    ErrorStatus,
+    /// A request head did not complete within [`ServerConfig::header_timeout`].
+    HeaderTimeout,
+    /// A response was cut short on purpose ([`ServerConfig::truncate`]).
+    Truncated,
+    /// The connection failed: the peer reset it, or a write failed.
+    Reset,
+}
+
+impl CloseReason {
+    /// Whether the server decided to close (rather than the peer or the network).
+    pub fn by_server(self) -> bool {
+        !matches!(self, CloseReason::PeerClosed | CloseReason::Reset)
+    }
+}
+
+/// What one connection did, as the server saw it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ServerConnStats {
+    /// The host's id for the connection (joins with [`Host::stats`]).
+    pub conn: ConnId,
+    /// Host-clock time of accept, ms (virtual time since the start in a simulation).
+    pub accepted_ms: f64,
+    /// Requests answered (error responses to bad input not counted).
+    pub requests_served: u32,
+    /// Whether the server decided to end the connection.
+    pub closed_by_server: bool,
+    /// Why it ended; `None` while it is open.
+    pub reason: Option<CloseReason>,
+    /// Host-clock time the connection ended for HTTP, ms: when the server half-closed
+    /// or closed it, or saw the peer's close or reset. A graceful close may keep
+    /// reading and discarding for up to [`ServerConfig::linger`] after this.
+    pub closed_ms: Option<f64>,
+}
+
+fn ms(t: Instant) -> f64 {
+    t.total_micros() as f64 / 1000.0
+}
+
+/// Unanswered input the server reads ahead before it stops reading (TCP's window then
+/// holds the client back). A head is at most `MAX_HEAD_BYTES`, so this never stops a
+/// head from completing.
+const MAX_BUFFERED: usize = 64 * 1024;
+
+/// Complete requests parsed ahead of the response being written.
+const MAX_QUEUED: usize = 32;
+
+/// Largest piece of a response generated at a time, so a big body costs no memory.
+const PIECE_BYTES: u64 = 64 * 1024;
+
+/// A unit of work for the write side, in request order.
+#[derive(Debug)]
+enum Job {
+    /// A complete request (head parsed, body consumed and discarded) to answer.
+    Request(Request),
+    /// Bad input: answer with this status and close.
+    Reject {
+        /// The status (RFC 9110 §15.5, §15.6).
+        status: u16,
+        /// Why, for the plain-text body.
+        detail: String,
+    },
+}
+
+/// The read side (hyper's `Reading`).
+#[derive(Debug)]
+enum Reading {
+    /// Waiting for a request head. `since` starts the header timer: at accept, and at
+    /// the first byte of each later head; `None` while idle between requests (the
+    /// keep-alive timer runs instead).
+    Head { since: Option<Instant> },
+    /// A head is parsed; its body is arriving and being discarded.
+    Body {
+        request: Request,
+        decoder: BodyDecoder,
+    },
+    /// No more requests are read: a response says close, or the input was bad.
+    Closed,
+}
+
+/// What a response leaves behind once it is fully offered (hyper's `KeepAlive`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum After {
+    /// Wait for the next request.
+    KeepAlive,
+    /// Close, for this reason.
+    Close(CloseReason),
+}
+
+/// The write side (hyper's `Writing`).
+#[derive(Debug)]
+enum Writing {
+    /// Nothing to write. `since`: when the last response was fully offered to TCP, or
+    /// the accept; the keep-alive and header timers count from it.
+    Idle { since: Instant },
+    /// Processing a request (`--server-delay`); its response is due at `ready_at`.
+    Processing { job: Job, ready_at: Instant },
+    /// Offering a response to TCP.
+    Sending { stream: ResponseStream, then: After },
+}
+
+/// Where the connection is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Reading requests and writing responses.
+    Serving,
+    /// Graceful close: FIN sent; reading and discarding until the peer's FIN or `until`.
+    Lingering { until: Instant },
+}
+
+/// A timer that can end an idle connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    KeepAlive,
+    Header,
+}
+
 /// Per-connection state.
 struct Conn {
+    id: ConnId,
+    /// Index into [`Server::stats`].
+    stats: usize,
+    /// Bytes read and not yet parsed.
     inbuf: Vec<u8>,
+    /// The write being offered (the rest of one piece of a response).
     outbox: Outbox,
-    /// A request whose head is parsed and whose body is still arriving.
-    reading: Option<(Request, BodyDecoder)>,
-    /// Close once the outbox is flushed (we said `Connection: close`).
-    close_after_flush: bool,
+    reading: Reading,
+    /// Requests parsed and not yet started, oldest first.
+    jobs: VecDeque<Job>,
+    writing: Writing,
+    /// The client closed its side; everything it sent has been read.
     peer_eof: bool,
+    phase: Phase,
+}
+
+impl Conn {
+    /// Whether input has arrived that no response answered: an unparsed byte, a
+    /// request queued, or a body half read. The server parses ahead for its own
+    /// bookkeeping, but a server that reads one request at a time would have left all
+    /// of this in the kernel, so for close() it counts as unread input (chapter item 24).
+    fn has_unanswered_input(&self) -> bool {
+        !self.inbuf.is_empty()
+            || !self.jobs.is_empty()
+            || matches!(self.reading, Reading::Body { .. })
+    }
+
+    /// The idle timer running now, and when it fires. Only while the server waits for a
+    /// request: not while it processes or writes one, and not while a body arrives.
+    fn timer(&self, config: &ServerConfig) -> Option<(Timer, Instant)> {
+        let Writing::Idle { since: idle } = self.writing else {
+            return None;
+        };
+        if !self.jobs.is_empty() || self.phase != Phase::Serving {
+            return None;
+        }
+        match self.reading {
+            Reading::Head { since: None } => {
+                Some((Timer::KeepAlive, idle + config.keep_alive_timeout))
+            }
+            Reading::Head { since: Some(first) } => {
+                Some((Timer::Header, first.max(idle) + config.header_timeout))
+            }
+            Reading::Body { .. } | Reading::Closed => None,
+        }
+    }
+
+    /// When this connection next needs a poll with nothing arriving.
+    fn deadline(&self, config: &ServerConfig) -> Option<Instant> {
+        match (self.phase, &self.writing) {
+            (Phase::Lingering { until }, _) => Some(until),
+            (Phase::Serving, Writing::Processing { ready_at, .. }) => Some(*ready_at),
+            (Phase::Serving, _) => self.timer(config).map(|(_, at)| at),
+        }
+    }
 }
 
 /// The server application.
@@ -53,7 +329,8 @@ pub struct Server {
     config: ServerConfig,
     listening: bool,
     conns: BTreeMap<ConnId, Conn>,
-    served: u64,
+    stats: Vec<ServerConnStats>,
+    responses: u64,
 }
 
 impl Server {
@@ -63,129 +340,360 @@ impl Server {
             config,
             listening: false,
             conns: BTreeMap::new(),
-            served: 0,
+            stats: Vec::new(),
+            responses: 0,
         }
     }
 
-    /// Responses queued so far.
+    /// Responses queued so far, error responses included.
     pub fn responses(&self) -> u64 {
-        self.served
+        self.responses
     }
 
-    fn drive(&mut self, host: &mut Host, id: ConnId) -> bool {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return false;
-        };
-        match host.recv(id, &mut conn.inbuf) {
-            Ok(Readable::Eof) => conn.peer_eof = true,
-            Ok(_) => {}
-            Err(_) => return false,
+    /// Figures for every connection accepted so far, open or closed, in accept order.
+    pub fn connection_stats(&self) -> Vec<ServerConnStats> {
+        self.stats.clone()
+    }
+
+    /// Make all progress possible on one connection; false once it is gone.
+    fn drive(&mut self, host: &mut Host, conn: &mut Conn) -> bool {
+        let now = host.now();
+        if let Phase::Lingering { until } = conn.phase {
+            return self.linger(host, conn, now, until);
         }
-        while !conn.close_after_flush {
-            if conn.reading.is_none() {
-                match parse_request(&conn.inbuf) {
-                    Ok(Parsed::Partial) => break,
-                    Ok(Parsed::Complete { message, head_len }) => {
-                        conn.inbuf.drain(..head_len);
-                        match request_framing(&message) {
-                            Ok(framing) => {
-                                conn.reading = Some((message, BodyDecoder::new(framing)));
-                            }
-                            Err(e) => {
-                                Self::respond_error(conn, e.status(), &e.to_string());
-                                break;
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        Self::respond_error(conn, e.status(), &e.to_string());
+        let reading_open = !matches!(conn.reading, Reading::Closed);
+        if reading_open && !conn.peer_eof && conn.inbuf.len() < MAX_BUFFERED {
+            match host.recv(conn.id, &mut conn.inbuf) {
+                Ok(Readable::Eof) => conn.peer_eof = true,
+                Ok(_) => {}
+                Err(_) => return self.failed(conn, now),
+            }
+        }
+        parse(conn, now);
+        loop {
+            match &mut conn.writing {
+                Writing::Idle { .. } => {
+                    let Some(job) = conn.jobs.pop_front() else {
                         break;
+                    };
+                    if self.config.delay > Duration::ZERO {
+                        conn.writing = Writing::Processing {
+                            job,
+                            ready_at: now + self.config.delay,
+                        };
+                    } else {
+                        self.start_response(conn, job);
+                    }
+                }
+                Writing::Processing { ready_at, .. } if *ready_at <= now => {
+                    let Writing::Processing { job, .. } =
+                        std::mem::replace(&mut conn.writing, Writing::Idle { since: now })
+                    else {
+                        break;
+                    };
+                    self.start_response(conn, job);
+                }
+                Writing::Processing { .. } => break,
+                Writing::Sending { stream, then } => {
+                    match pump(&mut conn.outbox, stream, host, conn.id) {
+                        Ok(false) => break,
+                        Ok(true) => match *then {
+                            After::KeepAlive => conn.writing = Writing::Idle { since: now },
+                            After::Close(reason) => {
+                                return self.begin_close(host, conn, now, reason)
+                            }
+                        },
+                        Err(_) => return self.failed(conn, now),
                     }
                 }
             }
-            let Some((_, decoder)) = conn.reading.as_mut() else {
-                break;
-            };
-            match decoder.decode(&conn.inbuf, &mut |_| {}) {
-                Ok(used) => {
-                    conn.inbuf.drain(..used);
-                }
-                Err(e) => {
-                    Self::respond_error(conn, 400, &e.to_string());
-                    break;
-                }
+        }
+        // More input may have room now that requests were answered.
+        parse(conn, now);
+        let idle = matches!(conn.writing, Writing::Idle { .. }) && conn.jobs.is_empty();
+        if idle && conn.peer_eof {
+            // Everything the client sent is answered and no more can come.
+            self.finish(conn, now, CloseReason::PeerClosed);
+            host.close(conn.id);
+            return false;
+        }
+        match conn.timer(&self.config) {
+            Some((Timer::KeepAlive, at)) if at <= now => {
+                self.begin_close(host, conn, now, CloseReason::KeepAliveTimeout)
             }
-            if !decoder.is_complete() {
-                break;
+            Some((Timer::Header, at)) if at <= now => {
+                self.begin_close(host, conn, now, CloseReason::HeaderTimeout)
             }
-            if let Some((request, _)) = conn.reading.take() {
-                self.served += 1;
-                respond(&self.config, conn, &request);
+            _ => true,
+        }
+    }
+
+    /// Queue the response to `job` and decide what follows it.
+    fn start_response(&mut self, conn: &mut Conn, job: Job) {
+        self.responses += 1;
+        let (stream, then) = match job {
+            Job::Reject { status, detail } => (
+                error_response(status, &detail),
+                After::Close(CloseReason::ErrorStatus),
+            ),
+            Job::Request(request) => {
+                let stats = &mut self.stats[conn.stats];
+                stats.requests_served += 1;
+                build_response(&self.config, &request, stats.requests_served)
+            }
+        };
+        if let After::Close(_) = then {
+            // No request after this one is read (RFC 9112 §9.6): what is queued stays
+            // unanswered.
+            conn.reading = Reading::Closed;
+        }
+        conn.writing = Writing::Sending { stream, then };
+    }
+
+    /// The server ends the connection (RFC 9112 §9.6): abruptly, or by half-closing and
+    /// lingering (chapter item 24). False once the connection is gone.
+    fn begin_close(
+        &mut self,
+        host: &mut Host,
+        conn: &mut Conn,
+        now: Instant,
+        reason: CloseReason,
+    ) -> bool {
+        self.finish(conn, now, reason);
+        let mode = if reason == CloseReason::ErrorStatus {
+            CloseMode::Graceful
+        } else {
+            self.config.close
+        };
+        match mode {
+            CloseMode::Abrupt => {
+                if conn.has_unanswered_input() {
+                    host.abort(conn.id);
+                } else {
+                    // Resets anyway if unread bytes wait in the socket.
+                    host.close(conn.id);
+                }
+                false
+            }
+            CloseMode::Graceful => {
+                host.shutdown_write(conn.id);
+                conn.reading = Reading::Closed;
+                conn.jobs.clear();
+                conn.inbuf.clear();
+                let until = now + self.config.linger;
+                conn.phase = Phase::Lingering { until };
+                self.linger(host, conn, now, until)
             }
         }
-        let flushed = match conn.outbox.flush(host, id) {
-            Ok(done) => done,
-            Err(_) => return false,
-        };
-        if flushed && (conn.close_after_flush || (conn.peer_eof && conn.reading.is_none())) {
-            // We said close, or the client closed and everything is answered.
-            host.close(id);
+    }
+
+    /// Read and discard until the peer closes or `until`, then close. False once done.
+    fn linger(&mut self, host: &mut Host, conn: &mut Conn, now: Instant, until: Instant) -> bool {
+        loop {
+            match host.recv(conn.id, &mut conn.inbuf) {
+                Ok(Readable::Data(_)) => conn.inbuf.clear(),
+                Ok(Readable::Eof) => {
+                    host.close(conn.id);
+                    return false;
+                }
+                Ok(Readable::Nothing) => break,
+                // Reset while lingering: nothing left to protect.
+                Err(_) => return false,
+            }
+        }
+        if conn.peer_eof || until <= now {
+            host.close(conn.id);
             return false;
         }
         true
     }
 
-    fn respond_error(conn: &mut Conn, status: u16, detail: &str) {
-        let body = format!("{detail}\n").into_bytes();
-        let mut headers = Headers::default();
-        headers.append("Content-Type", "text/plain");
-        headers.append("Content-Length", body.len().to_string());
-        headers.append("Connection", "close");
-        let response = Response {
-            version: Version::Http11,
-            status,
-            reason: reason(status).to_string(),
-            headers,
-        };
-        let mut head = Vec::new();
-        response.write_head(&mut head);
-        head.extend_from_slice(&body);
-        conn.outbox.push_bytes(head);
-        conn.reading = None;
-        conn.close_after_flush = true;
+    /// The socket failed (reset, or closed under us).
+    fn failed(&mut self, conn: &Conn, now: Instant) -> bool {
+        self.finish(conn, now, CloseReason::Reset);
+        false
     }
+
+    /// Record the end of a connection (the first reason only).
+    fn finish(&mut self, conn: &Conn, now: Instant, reason: CloseReason) {
+        let stats = &mut self.stats[conn.stats];
+        if stats.reason.is_none() {
+            stats.reason = Some(reason);
+            stats.closed_ms = Some(ms(now));
+            stats.closed_by_server = reason.by_server();
+        }
+    }
+}
+
+/// Turn buffered input into jobs, until a head or body is incomplete, the input is
+/// bad, or enough requests are queued.
+fn parse(conn: &mut Conn, now: Instant) {
+    while conn.jobs.len() < MAX_QUEUED {
+        match &mut conn.reading {
+            Reading::Closed => return,
+            Reading::Head { since } => {
+                if conn.inbuf.is_empty() {
+                    return;
+                }
+                // The first byte of this head starts its timer.
+                since.get_or_insert(now);
+                match parse_request(&conn.inbuf) {
+                    Ok(Parsed::Partial) => return,
+                    Ok(Parsed::Complete { message, head_len }) => {
+                        conn.inbuf.drain(..head_len);
+                        match check_request(&message) {
+                            Ok(framing) => {
+                                conn.reading = Reading::Body {
+                                    request: message,
+                                    decoder: BodyDecoder::new(framing),
+                                }
+                            }
+                            Err((status, detail)) => return reject(conn, status, detail),
+                        }
+                    }
+                    Err(e) => return reject(conn, e.status(), e.to_string()),
+                }
+            }
+            Reading::Body { decoder, .. } => {
+                match decoder.decode(&conn.inbuf, &mut |_| {}) {
+                    Ok(used) => {
+                        conn.inbuf.drain(..used);
+                    }
+                    Err(e) => return reject(conn, e.status(), e.to_string()),
+                }
+                if !decoder.is_complete() {
+                    return;
+                }
+                let done = std::mem::replace(&mut conn.reading, Reading::Head { since: None });
+                if let Reading::Body { request, .. } = done {
+                    conn.jobs.push_back(Job::Request(request));
+                }
+            }
+        }
+    }
+}
+
+/// Queue an error answer and stop reading: after bad input the framing of anything
+/// that follows is unknown (RFC 9112 §6.3, §9.6).
+fn reject(conn: &mut Conn, status: u16, detail: String) {
+    conn.jobs.push_back(Job::Reject { status, detail });
+    conn.reading = Reading::Closed;
+}
+
+/// Checks a parsed head before its body is read: body framing (RFC 9112 §6.3: no
+/// guessing between Content-Length and Transfer-Encoding, which is how requests are
+/// smuggled) and Host (RFC 9112 §3.2). Returns the body framing, or the status to
+/// answer with.
+fn check_request(request: &Request) -> Result<Framing, (u16, String)> {
+    let framing = request_framing(request).map_err(|e| (e.status(), e.to_string()))?;
+    let mut hosts = request.headers.get_all("host");
+    match (hosts.next(), hosts.next()) {
+        (None, _) if request.version == Version::Http11 => {
+            Err((400, "HTTP/1.1 request without Host".to_string()))
+        }
+        (Some(_), Some(_)) => Err((400, "more than one Host".to_string())),
+        (Some(value), None) if !valid_host(value) => Err((400, "invalid Host".to_string())),
+        _ => Ok(framing),
+    }
+}
+
+/// Whether `value` can be a Host field value: `uri-host [ ":" port ]` (RFC 9110 §7.2,
+/// RFC 3986 §3.2.2), checked by character class. Empty is allowed (RFC 9112 §3.2:
+/// a target without an authority).
+fn valid_host(value: &str) -> bool {
+    value
+        .trim_matches([' ', '\t'])
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%:[]".contains(&b))
+}
+
+/// The path of a request target: origin-form as is, absolute-form without scheme and
+/// authority (RFC 9112 §3.2.2: a server must accept it), and without any query.
+fn target_path(target: &str) -> &str {
+    let mut path = target;
+    for scheme in ["http://", "https://"] {
+        if path.len() >= scheme.len() && path[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            let rest = &path[scheme.len()..];
+            path = rest.find('/').map_or("/", |i| &rest[i..]);
+            break;
+        }
+    }
+    path.split(['?', '#']).next().unwrap_or(path)
 }
 
 /// The size asked for by a `/bytes/N` target.
 fn requested_size(target: &str) -> Option<u64> {
-    target.strip_prefix("/bytes/")?.parse().ok()
+    let digits = target_path(target).strip_prefix("/bytes/")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
-/// Whether the connection may carry another request after this one (RFC 9112 §9.3).
+/// Whether the client and configuration allow the connection to carry another request
+/// after this one (RFC 9112 §9.3): every Connection option is looked at, `close` ends
+/// it, `keep-alive` matters for HTTP/1.0 only; the others name hop-by-hop fields or
+/// extensions (RFC 9110 §7.6.1) and change nothing for an origin server.
 fn persists(config: &ServerConfig, request: &Request) -> bool {
-    if !config.keep_alive || request.headers.has_connection_token("close") {
+    let options = request.headers.connection_tokens();
+    if !config.keep_alive || options.iter().any(|o| o == "close") {
         return false;
     }
     match request.version {
         Version::Http11 => true,
-        Version::Http10 => request.headers.has_connection_token("keep-alive"),
+        Version::Http10 => options.iter().any(|o| o == "keep-alive"),
     }
 }
 
-fn respond(config: &ServerConfig, conn: &mut Conn, request: &Request) {
-    let keep = persists(config, request);
-    let mut headers = Headers::default();
-    let (status, body_len) = match (&request.method, requested_size(&request.target)) {
+/// The `Keep-Alive` hint for HTTP/1.0 (chapter item 17; RFC 2068 §19.7.1.1): whole
+/// seconds of idle time allowed, and how many more requests this connection takes.
+fn keep_alive_hint(config: &ServerConfig, served: u32) -> String {
+    let timeout = config.keep_alive_timeout.total_millis() / 1000;
+    match config.keep_alive_max {
+        Some(max) => format!("timeout={timeout}, max={}", max.saturating_sub(served)),
+        None => format!("timeout={timeout}"),
+    }
+}
+
+/// The response to the `served`th request on a connection, and what follows it.
+fn build_response(
+    config: &ServerConfig,
+    request: &Request,
+    served: u32,
+) -> (ResponseStream, After) {
+    let (status, size) = match (&request.method, requested_size(&request.target)) {
         (Method::Get | Method::Head | Method::Post | Method::Put, Some(n)) => (200, n),
         (_, Some(_)) => (405, 0),
         (_, None) => (404, 0),
     };
+    let chunked = config.chunked && request.version == Version::Http11;
+    let until_close = !chunked && config.no_length;
+    let mut then = if until_close || !persists(config, request) {
+        After::Close(CloseReason::ConnectionClose)
+    } else if config.keep_alive_max.is_some_and(|max| served >= max) {
+        After::Close(CloseReason::KeepAliveMax)
+    } else {
+        After::KeepAlive
+    };
+    let mut headers = Headers::default();
     headers.append("Content-Type", "application/octet-stream");
-    headers.append("Content-Length", body_len.to_string());
-    if !keep {
-        headers.append("Connection", "close");
-    } else if request.version == Version::Http10 {
-        headers.append("Connection", "keep-alive");
+    if status == 405 {
+        // RFC 9110 §15.5.6: a 405 lists the methods the resource supports.
+        headers.append("Allow", "GET, HEAD, POST, PUT");
+    }
+    if chunked {
+        headers.append("Transfer-Encoding", "chunked");
+    } else if !until_close {
+        // HEAD: the length a GET would have had (RFC 9110 §8.6).
+        headers.append("Content-Length", size.to_string());
+    }
+    match then {
+        After::Close(_) => headers.append("Connection", "close"),
+        After::KeepAlive if request.version == Version::Http10 => {
+            headers.append("Connection", "keep-alive");
+            headers.append("Keep-Alive", keep_alive_hint(config, served));
+        }
+        After::KeepAlive => {}
     }
     let response = Response {
         version: request.version,
@@ -195,14 +703,57 @@ fn respond(config: &ServerConfig, conn: &mut Conn, request: &Request) {
     };
     let mut head = Vec::new();
     response.write_head(&mut head);
-    let body_len = if request.method == Method::Head {
-        0
-    } else {
-        body_len
+    if request.method == Method::Head {
+        // No body at all, not even a last-chunk (RFC 9112 §6.3 item 1).
+        return (
+            ResponseStream::new(head, 0, config.response_writes, Chunking::None),
+            then,
+        );
+    }
+    let (sent, chunking) = match config.truncate {
+        Some(limit) if limit < size => {
+            then = After::Close(CloseReason::Truncated);
+            (
+                limit,
+                if chunked {
+                    Chunking::Unfinished
+                } else {
+                    Chunking::None
+                },
+            )
+        }
+        _ => (
+            size,
+            if chunked {
+                Chunking::Complete
+            } else {
+                Chunking::None
+            },
+        ),
     };
-    conn.outbox
-        .push_message(head, body_len, config.response_writes);
-    conn.close_after_flush = !keep;
+    (
+        ResponseStream::new(head, sent, config.response_writes, chunking),
+        then,
+    )
+}
+
+/// An error answer: plain text, `Connection: close`, one write.
+fn error_response(status: u16, detail: &str) -> ResponseStream {
+    let body = format!("{detail}\n").into_bytes();
+    let mut headers = Headers::default();
+    headers.append("Content-Type", "text/plain");
+    headers.append("Content-Length", body.len().to_string());
+    headers.append("Connection", "close");
+    let response = Response {
+        version: Version::Http11,
+        status,
+        reason: reason(status).to_string(),
+        headers,
+    };
+    let mut bytes = Vec::new();
+    response.write_head(&mut bytes);
+    bytes.extend_from_slice(&body);
+    ResponseStream::new(bytes, 0, 1, Chunking::None)
 }
 
 fn reason(status: u16) -> &'static str {
@@ -218,31 +769,179 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
+/// How a response body is chunk-framed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Chunking {
+    /// Not chunked (Content-Length, or delimited by the close).
+    None,
+    /// Chunked, ending with the last-chunk (RFC 9112 §7.1).
+    Complete,
+    /// Chunked, cut short: no last-chunk ([`ServerConfig::truncate`]).
+    Unfinished,
+}
+
+/// One planned write() call: literal bytes, then `body` bytes of the pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PlannedWrite {
+    prefix: Vec<u8>,
+    body: u64,
+}
+
+/// A response still to be offered, as a queue of write() calls whose body bytes are
+/// generated a piece (at most [`PIECE_BYTES`]) at a time as the socket takes them, so
+/// a 1 GiB body costs no memory. A write longer than a piece becomes several send()
+/// calls in a row, as the outbox does for long writes; chunked, each piece is a chunk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ResponseStream {
+    writes: VecDeque<PlannedWrite>,
+    /// Pattern offset of the next body byte.
+    offset: u64,
+    chunking: Chunking,
+}
+
+impl ResponseStream {
+    /// `head`, then `body_len` body bytes, in `writes` write() calls, split as
+    /// [`Outbox::push_message`] splits: with a body and at least two writes the head
+    /// goes alone and the body is split evenly over the rest; otherwise one write
+    /// carries head and body, and a message without a body has its head split evenly.
+    fn new(head: Vec<u8>, body_len: u64, writes: u32, chunking: Chunking) -> ResponseStream {
+        let writes = u64::from(writes.max(1));
+        let mut planned = VecDeque::new();
+        if body_len > 0 && writes >= 2 {
+            planned.push_back(PlannedWrite {
+                prefix: head,
+                body: 0,
+            });
+            let n = (writes - 1).min(body_len);
+            for i in 0..n {
+                let body = body_len / n + u64::from(i < body_len % n);
+                planned.push_back(PlannedWrite {
+                    prefix: Vec::new(),
+                    body,
+                });
+            }
+        } else if body_len > 0 {
+            planned.push_back(PlannedWrite {
+                prefix: head,
+                body: body_len,
+            });
+        } else {
+            // An empty chunked body is just the last-chunk: part of the literal.
+            let mut all = head;
+            if chunking == Chunking::Complete {
+                encode_last_chunk(&mut all);
+            }
+            let n = writes.clamp(1, all.len().max(1) as u64) as usize;
+            let mut rest = all.as_slice();
+            for i in 0..n {
+                let take = all.len() / n + usize::from(i < all.len() % n);
+                let (piece, tail) = rest.split_at(take.min(rest.len()));
+                planned.push_back(PlannedWrite {
+                    prefix: piece.to_vec(),
+                    body: 0,
+                });
+                rest = tail;
+            }
+        }
+        ResponseStream {
+            writes: planned,
+            offset: 0,
+            chunking: if body_len > 0 {
+                chunking
+            } else {
+                Chunking::None
+            },
+        }
+    }
+
+    /// The next piece to offer as one send(): the current write's literal prefix and
+    /// up to [`PIECE_BYTES`] of its body (as one chunk when chunked), plus the
+    /// last-chunk after the final body byte. `None` once everything is out.
+    fn next_piece(&mut self) -> Option<Vec<u8>> {
+        loop {
+            let write = self.writes.front_mut()?;
+            let mut out = std::mem::take(&mut write.prefix);
+            let take = write.body.min(PIECE_BYTES) as usize;
+            if take > 0 {
+                let mut data = vec![0; take];
+                payload::fill(self.offset, &mut data);
+                if self.chunking == Chunking::None {
+                    out.extend_from_slice(&data);
+                } else {
+                    encode_chunk(&data, &mut out);
+                }
+                self.offset += take as u64;
+                write.body -= take as u64;
+            }
+            if write.body == 0 {
+                self.writes.pop_front();
+                if self.writes.is_empty() && self.chunking == Chunking::Complete {
+                    encode_last_chunk(&mut out);
+                }
+            }
+            if !out.is_empty() {
+                return Some(out);
+            }
+        }
+    }
+}
+
+/// Offer as much of a response as the socket takes; true once all of it is offered.
+fn pump(
+    outbox: &mut Outbox,
+    stream: &mut ResponseStream,
+    host: &mut Host,
+    id: ConnId,
+) -> Result<bool, SocketError> {
+    loop {
+        if !outbox.flush(host, id)? {
+            return Ok(false);
+        }
+        match stream.next_piece() {
+            Some(piece) => outbox.push_bytes(piece),
+            None => return Ok(true),
+        }
+    }
+}
+
 impl Application for Server {
     fn poll(&mut self, host: &mut Host) -> Option<Instant> {
         if !self.listening {
             host.listen(self.config.port);
             self.listening = true;
         }
+        let now = host.now();
         while let Some(id) = host.accept(self.config.port) {
+            self.stats.push(ServerConnStats {
+                conn: id,
+                accepted_ms: ms(now),
+                requests_served: 0,
+                closed_by_server: false,
+                reason: None,
+                closed_ms: None,
+            });
             self.conns.insert(
                 id,
                 Conn {
+                    id,
+                    stats: self.stats.len() - 1,
                     inbuf: Vec::new(),
                     outbox: Outbox::new(),
-                    reading: None,
-                    close_after_flush: false,
+                    reading: Reading::Head { since: Some(now) },
+                    jobs: VecDeque::new(),
+                    writing: Writing::Idle { since: now },
                     peer_eof: false,
+                    phase: Phase::Serving,
                 },
             );
         }
-        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
-        for id in ids {
-            if !self.drive(host, id) {
-                self.conns.remove(&id);
-            }
-        }
-        None
+        let mut conns = std::mem::take(&mut self.conns);
+        conns.retain(|_, conn| self.drive(host, conn));
+        self.conns = conns;
+        self.conns
+            .values()
+            .filter_map(|c| c.deadline(&self.config))
+            .min()
     }
 
     fn is_done(&self) -> bool {
@@ -254,35 +953,257 @@ impl Application for Server {
 mod tests {
     use super::*;
 
+    fn request(version: Version, fields: &[(&str, &str)]) -> Request {
+        Request {
+            method: Method::Get,
+            target: "/bytes/10".into(),
+            version,
+            headers: fields.iter().copied().collect(),
+        }
+    }
+
+    /// Everything a stream would send, and the sizes of its send() calls.
+    fn drain(mut stream: ResponseStream) -> (Vec<u8>, Vec<usize>) {
+        let mut all = Vec::new();
+        let mut sizes = Vec::new();
+        while let Some(piece) = stream.next_piece() {
+            sizes.push(piece.len());
+            all.extend_from_slice(&piece);
+        }
+        (all, sizes)
+    }
+
+    fn pattern(offset: u64, len: usize) -> Vec<u8> {
+        let mut v = vec![0; len];
+        payload::fill(offset, &mut v);
+        v
+    }
+
     #[test]
     fn bytes_targets() {
         assert_eq!(requested_size("/bytes/100"), Some(100));
+        assert_eq!(requested_size("/bytes/100?x=1"), Some(100));
+        assert_eq!(requested_size("http://h:80/bytes/7"), Some(7));
+        assert_eq!(requested_size("HTTP://h/bytes/7#f"), Some(7));
+        assert_eq!(requested_size("http://h"), None);
         assert_eq!(requested_size("/bytes/"), None);
         assert_eq!(requested_size("/bytes/-1"), None);
+        assert_eq!(requested_size("/bytes/+1"), None);
+        assert_eq!(requested_size("/bytes/99999999999999999999"), None);
         assert_eq!(requested_size("/other"), None);
+        assert_eq!(requested_size("*"), None);
     }
 
     #[test]
     fn persistence_rules() {
         let config = ServerConfig::default();
-        let mut req = Request {
-            method: Method::Get,
-            target: "/".into(),
-            version: Version::Http11,
-            headers: Headers::default(),
-        };
+        let mut req = request(Version::Http11, &[]);
         assert!(persists(&config, &req), "HTTP/1.1 persists by default");
-        req.headers.append("Connection", "close");
-        assert!(!persists(&config, &req));
-        req.version = Version::Http10;
-        req.headers = Headers::default();
+        req.headers.append("Connection", "x-trace, Upgrade");
+        assert!(persists(&config, &req), "other options change nothing");
+        req.headers.append("Connection", "keep-alive, CLOSE");
+        assert!(!persists(&config, &req), "close wins, in any field");
+        let mut req = request(Version::Http10, &[]);
         assert!(!persists(&config, &req), "HTTP/1.0 closes by default");
-        req.headers.append("Connection", "Keep-Alive");
+        req.headers.append("Connection", "x-foo , Keep-Alive");
         assert!(persists(&config, &req));
         let off = ServerConfig {
             keep_alive: false,
             ..ServerConfig::default()
         };
         assert!(!persists(&off, &req));
+    }
+
+    #[test]
+    fn keep_alive_hints() {
+        let mut config = ServerConfig::default();
+        assert_eq!(keep_alive_hint(&config, 1), "timeout=5");
+        config.keep_alive_max = Some(3);
+        config.keep_alive_timeout = Duration::from_millis(15_900);
+        assert_eq!(keep_alive_hint(&config, 1), "timeout=15, max=2");
+    }
+
+    #[test]
+    fn hosts() {
+        for ok in ["", "example.com", "192.0.2.2:80", "[::1]:8080", "a-b_c.d~"] {
+            assert!(valid_host(ok), "{ok}");
+        }
+        for bad in ["a b", "a/b", "user@host", "a?b", "\u{e9}"] {
+            assert!(!valid_host(bad), "{bad}");
+        }
+        assert!(check_request(&request(Version::Http10, &[])).is_ok());
+        assert_eq!(
+            check_request(&request(Version::Http11, &[])).unwrap_err().0,
+            400
+        );
+        let two = [("Host", "a"), ("host", "a")];
+        assert_eq!(
+            check_request(&request(Version::Http10, &two))
+                .unwrap_err()
+                .0,
+            400
+        );
+        let te = [("Host", "a"), ("Transfer-Encoding", "gzip, chunked")];
+        assert_eq!(
+            check_request(&request(Version::Http11, &te)).unwrap_err().0,
+            501
+        );
+    }
+
+    #[test]
+    fn stream_splits_like_the_outbox() {
+        let head = b"HEAD".to_vec();
+        // head alone, then 7 body bytes in 2 writes
+        let (all, sizes) = drain(ResponseStream::new(head.clone(), 7, 3, Chunking::None));
+        assert_eq!(sizes, vec![4, 4, 3]);
+        assert_eq!(&all[4..], &pattern(0, 7)[..]);
+        // one write: head and body together
+        let (_, sizes) = drain(ResponseStream::new(head.clone(), 5, 1, Chunking::None));
+        assert_eq!(sizes, vec![9]);
+        // no body: the head split, never an empty write
+        let (all, sizes) = drain(ResponseStream::new(head.clone(), 0, 3, Chunking::None));
+        assert_eq!((all, sizes), (head.clone(), vec![2, 1, 1]));
+        let (_, sizes) = drain(ResponseStream::new(b"ab".to_vec(), 0, 5, Chunking::None));
+        assert_eq!(sizes, vec![1, 1]);
+        // more writes than body bytes: one byte each
+        let (_, sizes) = drain(ResponseStream::new(head, 2, 9, Chunking::None));
+        assert_eq!(sizes, vec![4, 1, 1]);
+    }
+
+    #[test]
+    fn chunked_stream_one_chunk_per_write() {
+        let (all, sizes) = drain(ResponseStream::new(
+            b"H".to_vec(),
+            20,
+            3,
+            Chunking::Complete,
+        ));
+        let mut expected = b"H".to_vec();
+        encode_chunk(&pattern(0, 10), &mut expected);
+        let second = expected.len();
+        encode_chunk(&pattern(10, 10), &mut expected);
+        encode_last_chunk(&mut expected);
+        assert_eq!(all, expected);
+        assert_eq!(sizes, vec![1, second - 1, expected.len() - second]);
+        // empty body: just the last-chunk, with the head
+        let (all, _) = drain(ResponseStream::new(b"H".to_vec(), 0, 1, Chunking::Complete));
+        assert_eq!(all, b"H0\r\n\r\n");
+        // cut short: no last-chunk
+        let (all, _) = drain(ResponseStream::new(
+            b"H".to_vec(),
+            3,
+            1,
+            Chunking::Unfinished,
+        ));
+        assert_eq!(all, [&b"H3\r\n"[..], &pattern(0, 3), b"\r\n"].concat());
+    }
+
+    #[test]
+    fn big_bodies_go_in_pieces() {
+        let len = 3 * PIECE_BYTES + 5;
+        let mut stream = ResponseStream::new(b"H".to_vec(), len, 1, Chunking::None);
+        let mut sizes = Vec::new();
+        let mut offset = 0u64;
+        while let Some(piece) = stream.next_piece() {
+            let body = if sizes.is_empty() {
+                &piece[1..]
+            } else {
+                &piece[..]
+            };
+            assert_eq!(payload::verify(offset, body), Ok(()));
+            offset += body.len() as u64;
+            sizes.push(piece.len() as u64);
+        }
+        assert_eq!(sizes, vec![PIECE_BYTES + 1, PIECE_BYTES, PIECE_BYTES, 5]);
+        // a 1 TiB body is planned without allocating it
+        let mut huge = ResponseStream::new(Vec::new(), 1 << 40, 2, Chunking::Complete);
+        assert_eq!(
+            huge.next_piece().map(|p| p.len()),
+            Some(PIECE_BYTES as usize + 9)
+        );
+    }
+
+    #[test]
+    fn responses_frame_and_persist() {
+        let text = |config: &ServerConfig, req: &Request, served| {
+            let (stream, then) = build_response(config, req, served);
+            (String::from_utf8(drain(stream).0).unwrap(), then)
+        };
+        let config = ServerConfig::default();
+        let (r, then) = text(&config, &request(Version::Http11, &[]), 1);
+        assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+        assert!(
+            r.contains("Content-Length: 10\r\n") && !r.contains("Connection"),
+            "{r}"
+        );
+        assert_eq!(then, After::KeepAlive);
+
+        let ka10 = request(Version::Http10, &[("Connection", "keep-alive")]);
+        let max = ServerConfig {
+            keep_alive_max: Some(2),
+            ..ServerConfig::default()
+        };
+        let (r, then) = text(&max, &ka10, 1);
+        assert!(
+            r.contains("Connection: keep-alive\r\nKeep-Alive: timeout=5, max=1\r\n"),
+            "{r}"
+        );
+        assert_eq!(then, After::KeepAlive);
+        let (r, then) = text(&max, &ka10, 2);
+        assert!(
+            r.contains("Connection: close\r\n") && !r.contains("Keep-Alive"),
+            "{r}"
+        );
+        assert_eq!(then, After::Close(CloseReason::KeepAliveMax));
+
+        let chunked = ServerConfig {
+            chunked: true,
+            no_length: true,
+            ..ServerConfig::default()
+        };
+        let (r, then) = text(&chunked, &request(Version::Http11, &[]), 1);
+        assert!(
+            r.contains("Transfer-Encoding: chunked\r\n") && r.ends_with("\r\n0\r\n\r\n"),
+            "{r}"
+        );
+        assert_eq!(then, After::KeepAlive);
+        // HTTP/1.0 never gets chunked: no_length applies
+        let (r, then) = text(&chunked, &ka10, 1);
+        assert!(
+            !r.contains("Transfer-Encoding") && !r.contains("Content-Length"),
+            "{r}"
+        );
+        assert!(r.contains("Connection: close\r\n"), "{r}");
+        assert_eq!(then, After::Close(CloseReason::ConnectionClose));
+
+        let cut = ServerConfig {
+            truncate: Some(4),
+            ..ServerConfig::default()
+        };
+        let (r, then) = text(&cut, &request(Version::Http11, &[]), 1);
+        assert!(
+            r.contains("Content-Length: 10\r\n") && !r.contains("Connection"),
+            "{r}"
+        );
+        assert!(
+            r.ends_with(std::str::from_utf8(&pattern(0, 4)).unwrap()),
+            "{r}"
+        );
+        assert_eq!(then, After::Close(CloseReason::Truncated));
+
+        let mut head = request(Version::Http11, &[]);
+        head.method = Method::Head;
+        let (r, _) = text(&chunked, &head, 1);
+        assert!(
+            r.ends_with("chunked\r\n\r\n"),
+            "HEAD: no body, no last-chunk: {r}"
+        );
+        let mut delete = request(Version::Http11, &[]);
+        delete.method = Method::Delete;
+        let (r, _) = text(&config, &delete, 1);
+        assert!(
+            r.starts_with("HTTP/1.1 405") && r.contains("Allow: GET"),
+            "{r}"
+        );
     }
 }
