@@ -1,0 +1,849 @@
+//! `tcpknobs serve` and `tcpknobs get`: the lab's HTTP server and client on a TAP
+//! device, in real time, against real peers (curl, python3 -m http.server, the
+//! kernel's TCP). The same `Host`, knobs, `Server` and `Client` as `run`; only the
+//! network differs (`tcpknobs_stack::realtime` instead of the simulator).
+//!
+//! Set-up: `sudo scripts/tap-up.sh` makes a namespace `tcpknobs` holding TAP `tk0`
+//! (kernel side 10.77.0.1/24) owned by the invoking user; tcpknobs must run inside that
+//! namespace to see the TAP.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration as StdDuration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde::Serialize;
+use tcpknobs_http::client::{Client, ClientConfig, Strategy};
+use tcpknobs_http::message::{Method, Version};
+use tcpknobs_http::server::{Server, ServerConfig};
+use tcpknobs_http::transaction::TransactionReport;
+use tcpknobs_http::workload::RequestSpec;
+use tcpknobs_stack::realtime::{self, tap_host_config};
+use tcpknobs_stack::{
+    AppSlot, Clock, Host, HostId, Ipv4Cidr, Knobs, LinkProfile, Profile, RealtimeEnd,
+    RealtimeOptions, RealtimeRun, Stop, TapDevice,
+};
+
+use crate::cli::{HttpVersion, KnobFlags, ProfileArg, Side, StrategyArg};
+use crate::experiment::ConnectionReport;
+use crate::values::{format_duration, parse_duration, parse_positive_u32, parse_probability};
+
+/// Where the host sits: the TAP, its address, what the process adds to the path.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "TAP")]
+pub struct TapFlags {
+    /// The TAP interface (sudo scripts/tap-up.sh creates tk0 in namespace tcpknobs).
+    #[arg(long, value_name = "IF", default_value = "tk0")]
+    pub tap: String,
+    /// This host's address and prefix; the kernel's side of tk0 is 10.77.0.1/24.
+    #[arg(long, value_name = "CIDR", default_value = "10.77.0.2/24", value_parser = parse_cidr)]
+    pub ip: Ipv4Cidr,
+    /// Default gateway for addresses outside the subnet (must be inside it).
+    #[arg(long, value_name = "IP")]
+    pub gateway: Option<Ipv4Addr>,
+    /// Round trip added inside the process (half each way), on top of the real path.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub rtt: Option<StdDuration>,
+    /// Drop probability added inside the process, each direction (0.02 or 2%).
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    pub loss: Option<f64>,
+    /// Seed for the added loss and the initial sequence numbers (default: from the
+    /// clock, so a run does not repeat the last run's initial sequence numbers on the
+    /// same ports, which a kernel still holding them in TIME_WAIT refuses).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Capture the frames crossing the TAP to this file (pcap, Ethernet, wall-clock ns).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+}
+
+/// Options of `serve`.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub tap: TapFlags,
+
+    /// Port to listen on.
+    #[arg(long, value_name = "P", default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+
+    /// write() calls per response (head alone first when >= 2).
+    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_positive_u32)]
+    pub response_writes: u32,
+
+    /// The server's knobs (the --client-X forms do not apply: the peer is the kernel).
+    #[command(flatten)]
+    pub knobs: KnobFlags,
+
+    /// Default knob values.
+    #[arg(long, value_enum, default_value = "linux")]
+    pub profile: ProfileArg,
+
+    /// Stop by itself after this long (default: run until Ctrl-C or SIGTERM).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Output")]
+    pub max_time: Option<StdDuration>,
+
+    /// Print the final statistics as one JSON object instead of a table.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+}
+
+/// Options of `get`.
+#[derive(Args, Debug, Clone)]
+pub struct GetArgs {
+    #[command(flatten)]
+    pub tap: TapFlags,
+
+    /// http://IP[:PORT]/PATH, one request each, all to the same server (no DNS, no
+    /// https). /bytes/N targets are checked byte by byte against the lab's pattern.
+    #[arg(value_name = "URL", required = true, value_parser = parse_url)]
+    pub urls: Vec<Url>,
+
+    /// How the client uses connections.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "serial",
+        ignore_case = true,
+        help_heading = "Workload"
+    )]
+    pub strategy: StrategyArg,
+
+    /// Connections open at once (default: 4 for parallel, 1 otherwise).
+    #[arg(long, value_name = "N", value_parser = parse_positive_u32, help_heading = "Workload")]
+    pub connections: Option<u32>,
+
+    /// write() calls per request (2 exposes Nagle x delayed ACK).
+    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_positive_u32, help_heading = "Workload")]
+    pub request_writes: u32,
+
+    /// HTTP version of the requests.
+    #[arg(long, value_enum, default_value = "1.1", help_heading = "Workload")]
+    pub http: HttpVersion,
+
+    /// The client's knobs (the --server-X forms do not apply: the peer is a real server).
+    #[command(flatten)]
+    pub knobs: KnobFlags,
+
+    /// Default knob values.
+    #[arg(long, value_enum, default_value = "linux")]
+    pub profile: ProfileArg,
+
+    /// Give up after this long (unfinished transactions are reported).
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration, help_heading = "Output")]
+    pub max_time: StdDuration,
+
+    /// Print one JSON object instead of the table.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+}
+
+/// One `http://IP[:PORT]/PATH` argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Url {
+    /// Server address.
+    pub addr: Ipv4Addr,
+    /// Server port.
+    pub port: u16,
+    /// Request target: path and query.
+    pub target: String,
+}
+
+impl std::fmt::Display for Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "http://{}:{}{}", self.addr, self.port, self.target)
+    }
+}
+
+/// `http://IP[:PORT][/PATH]`; anything else is refused with the reason.
+pub fn parse_url(s: &str) -> Result<Url, String> {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return Err(format!(
+            "'{s}' is not a URL: expected http://IP[:PORT]/PATH, e.g. http://10.77.0.1:8000/"
+        ));
+    };
+    if !scheme.eq_ignore_ascii_case("http") {
+        return Err(format!(
+            "'{s}': only http:// URLs are supported (tcpknobs speaks plain HTTP/1.x)"
+        ));
+    }
+    let (authority, target) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let target = target.split('#').next().unwrap_or("/");
+    if let Some(bad) = target.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(format!(
+            "'{s}': the path may hold only visible ASCII characters (found {bad:?}); \
+             percent-encode the rest"
+        ));
+    }
+    if authority.starts_with('[') {
+        return Err(format!(
+            "'{s}': the host must be an IPv4 address (the lab's stack is IPv4 only)"
+        ));
+    }
+    if authority.contains('@') {
+        return Err(format!("'{s}': user information in URLs is not supported"));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => {
+            let port = p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("'{s}': the port must be a number from 1 to 65535"))?;
+            (h, port)
+        }
+        None => (authority, 80),
+    };
+    let addr = host.parse::<Ipv4Addr>().map_err(|_| {
+        format!("'{s}': the host must be an IPv4 address such as 10.77.0.1 (tcpknobs has no DNS)")
+    })?;
+    Ok(Url {
+        addr,
+        port,
+        target: target.to_string(),
+    })
+}
+
+/// `10.77.0.2/24`: an address with its prefix length.
+pub fn parse_cidr(s: &str) -> Result<Ipv4Cidr, String> {
+    let Some((addr, prefix)) = s.split_once('/') else {
+        return Err(format!(
+            "'{s}' needs a prefix length: an address and its subnet, e.g. 10.77.0.2/24"
+        ));
+    };
+    let addr: Ipv4Addr = addr
+        .parse()
+        .map_err(|_| format!("'{addr}' is not an IPv4 address"))?;
+    let prefix: u8 = prefix
+        .parse()
+        .ok()
+        .filter(|p| (1..=30).contains(p))
+        .ok_or_else(|| {
+            format!("'/{prefix}': the prefix length must be 1 to 30 (a subnet with a peer)")
+        })?;
+    let cidr = Ipv4Cidr::new(addr, prefix);
+    if addr == cidr.network().address() || Some(addr) == cidr.broadcast() {
+        return Err(format!(
+            "{addr} is the network or broadcast address of {}: pick a host address",
+            cidr.network()
+        ));
+    }
+    Ok(cidr)
+}
+
+/// Reject addressing that cannot work: a gateway outside our subnet, a server that is
+/// neither on the subnet nor behind a gateway, a server at our own address.
+fn check_addressing(flags: &TapFlags, server: Option<Ipv4Addr>) -> anyhow::Result<()> {
+    let ip = flags.ip;
+    if let Some(gw) = flags.gateway {
+        if !ip.contains_addr(&gw) {
+            bail!(
+                "--gateway {gw} is outside {ip}: a gateway must be on this host's subnet \
+                 ({})",
+                ip.network()
+            );
+        }
+        if gw == ip.address() {
+            bail!("--gateway {gw} is this host's own address: give the router's address");
+        }
+    }
+    if let Some(server) = server {
+        if server == ip.address() {
+            bail!("{server} is this host's own address (--ip {ip}): give the server's address");
+        }
+        if !ip.contains_addr(&server) && flags.gateway.is_none() {
+            bail!(
+                "{server} is outside {ip} and no --gateway was given: nothing on the TAP \
+                 would answer ARP for it"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// After opening the TAP: the kernel's addresses on it must not include ours, and
+/// should share our subnet (or the kernel cannot reach us).
+fn check_kernel_side(tap: &TapDevice, ip: Ipv4Cidr) -> anyhow::Result<()> {
+    let kernel = tap
+        .kernel_addrs()
+        .with_context(|| format!("reading the addresses of {}", tap.name()))?;
+    if kernel.iter().any(|(a, _)| *a == ip.address()) {
+        bail!(
+            "{} is the kernel's own address on {}: give tcpknobs another address in {} \
+             (e.g. --ip {})",
+            ip.address(),
+            tap.name(),
+            ip.network(),
+            suggest_address(ip, &kernel)
+        );
+    }
+    if !kernel.is_empty() && !kernel.iter().any(|(a, _)| ip.contains_addr(a)) {
+        let list: Vec<String> = kernel.iter().map(|(a, p)| format!("{a}/{p}")).collect();
+        eprintln!(
+            "warning: the kernel's side of {} is {}, outside {ip}: it will not reach this \
+             host without a route",
+            tap.name(),
+            list.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// A free host address in `ip`'s subnet, for an error message.
+fn suggest_address(ip: Ipv4Cidr, taken: &[(Ipv4Addr, u8)]) -> String {
+    let net = ip.network().address().to_bits();
+    (1..16u32)
+        .map(|i| Ipv4Addr::from_bits(net + i))
+        .find(|a| ip.contains_addr(a) && !taken.iter().any(|(t, _)| t == a))
+        .map_or_else(|| ip.to_string(), |a| format!("{a}/{}", ip.prefix_len()))
+}
+
+fn side_knobs(profile: ProfileArg, flags: &KnobFlags, side: Side) -> Knobs {
+    let mut knobs = Knobs::profile(match profile {
+        ProfileArg::Linux => Profile::Linux,
+        ProfileArg::Book => Profile::Book,
+    });
+    flags.apply(side, &mut knobs);
+    knobs
+}
+
+/// What the process adds to the path, as `run` reports its link.
+fn added_link(flags: &TapFlags) -> LinkProfile {
+    LinkProfile {
+        one_way_delay_ns: flags
+            .rtt
+            .map_or(0, |d| u64::try_from(d.as_nanos() / 2).unwrap_or(u64::MAX)),
+        loss: flags.loss.unwrap_or(0.0),
+        ..LinkProfile::default()
+    }
+}
+
+/// The TAP, a host on it and the run options, ready for `realtime::run`.
+struct Rig {
+    tap: TapDevice,
+    host: Host,
+    options: RealtimeOptions,
+    /// `--seed`, or one from the clock.
+    seed: u64,
+}
+
+impl Rig {
+    fn new(flags: &TapFlags, knobs: Knobs, time_limit: Option<StdDuration>) -> anyhow::Result<Rig> {
+        let tap = TapDevice::open(&flags.tap)?;
+        check_kernel_side(&tap, flags.ip)?;
+        let stop = Stop::new().context("creating the stop signal")?;
+        let handler_stop = stop.clone();
+        ctrlc::set_handler(move || handler_stop.request())
+            .context("installing the Ctrl-C/SIGTERM handler")?;
+        let clock = Clock::start();
+        let seed = flags.seed.unwrap_or_else(|| clock.run_seed());
+        let config = tap_host_config(flags.ip, flags.gateway, tap.mtu(), seed, knobs);
+        let host = Host::new(config, clock.now());
+        let mut options = RealtimeOptions::new(clock);
+        options.add_impairment(
+            flags.rtt.unwrap_or(StdDuration::ZERO),
+            flags.loss.unwrap_or(0.0),
+        );
+        options.seed = seed;
+        options.pcap = flags.pcap.clone();
+        options.stop = Some(stop);
+        options.time_limit = time_limit;
+        Ok(Rig {
+            tap,
+            host,
+            options,
+            seed,
+        })
+    }
+
+    fn run(&mut self, apps: &mut [AppSlot<'_>]) -> anyhow::Result<RealtimeRun> {
+        realtime::run(&mut self.host, apps, &mut self.tap, &self.options)
+            .with_context(|| format!("running on {}", self.tap.name()))
+    }
+}
+
+/// The final figures of `serve --json`.
+#[derive(Debug, Serialize)]
+struct ServeReport {
+    end: RealtimeEnd,
+    responses: u64,
+    connections: Vec<ConnectionReport>,
+    knobs: Knobs,
+    tap: TapReport,
+    seed: u64,
+}
+
+/// The network part of a TAP report.
+#[derive(Debug, Serialize)]
+struct TapReport {
+    tap: String,
+    #[serde(serialize_with = "ser_display")]
+    ip: Ipv4Cidr,
+    gateway: Option<Ipv4Addr>,
+    mtu: usize,
+    /// Added inside the process, each direction.
+    added: LinkProfile,
+    #[serde(flatten)]
+    run: RealtimeRun,
+}
+
+fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+fn tap_report(flags: &TapFlags, rig: &Rig, run: RealtimeRun) -> TapReport {
+    TapReport {
+        tap: flags.tap.clone(),
+        ip: flags.ip,
+        gateway: flags.gateway,
+        mtu: rig.tap.mtu(),
+        added: added_link(flags),
+        run,
+    }
+}
+
+/// `tcpknobs serve`: the lab's server on the TAP until Ctrl-C/SIGTERM (or --max-time),
+/// then its per-connection statistics.
+pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    check_addressing(&args.tap, None)?;
+    let knobs = side_knobs(args.profile, &args.knobs, Side::Server);
+    let mut rig = Rig::new(&args.tap, knobs.clone(), args.max_time)?;
+    let mut server = Server::new(ServerConfig {
+        port: args.port,
+        response_writes: args.response_writes,
+        ..ServerConfig::default()
+    });
+    eprintln!(
+        "serving http://{}:{}/bytes/N on {} (Ctrl-C stops); knobs: {}",
+        args.tap.ip.address(),
+        args.port,
+        args.tap.tap,
+        serde_json::to_string(&knobs)?
+    );
+    let run = rig.run(&mut [AppSlot {
+        host: HostId(0),
+        app: &mut server,
+        is_server: true,
+    }])?;
+    let connections: Vec<ConnectionReport> = rig
+        .host
+        .all_stats()
+        .into_iter()
+        .map(|stats| ConnectionReport {
+            host: "server",
+            requests: None,
+            stats,
+        })
+        .collect();
+    let report = ServeReport {
+        end: run.end,
+        responses: server.responses(),
+        tap: tap_report(&args.tap, &rig, run),
+        connections,
+        knobs,
+        seed: rig.seed,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let mut out = connections_table(&report.connections);
+        out.push_str(&format!(
+            "\n{} responses on {} connections, {} frames in, {} out ({})\n",
+            report.responses,
+            report.connections.len(),
+            report.tap.run.frames_read,
+            report.tap.run.frames_written,
+            end_name(report.end)
+        ));
+        print!("{out}");
+    }
+    Ok(())
+}
+
+/// The result of `get`; the fields `run --json` has keep its names and meanings.
+#[derive(Debug, Serialize)]
+struct GetReport {
+    total_ms: f64,
+    end: RealtimeEnd,
+    succeeded: usize,
+    failed: usize,
+    connections_per_s: f64,
+    transactions: Vec<TransactionReport>,
+    connections: Vec<ConnectionReport>,
+    knobs: ClientKnobs,
+    link: TapReport,
+    workload: GetWorkload,
+    seed: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct ClientKnobs {
+    client: Knobs,
+}
+
+#[derive(Debug, Serialize)]
+struct GetWorkload {
+    strategy: Strategy,
+    requests: usize,
+    urls: Vec<String>,
+    request_writes: u32,
+    http: String,
+}
+
+/// `tcpknobs get`: the lab's client on the TAP, one request per URL, reported like
+/// `run`.
+pub fn get(args: &GetArgs) -> anyhow::Result<()> {
+    let Some(first) = args.urls.first() else {
+        bail!("give at least one URL, e.g. http://10.77.0.1:8000/");
+    };
+    if let Some(other) = args
+        .urls
+        .iter()
+        .find(|u| (u.addr, u.port) != (first.addr, first.port))
+    {
+        bail!(
+            "all URLs must name the same server: the client connects to one address and \
+             port (got {}:{} and {}:{})",
+            first.addr,
+            first.port,
+            other.addr,
+            other.port
+        );
+    }
+    check_addressing(&args.tap, Some(first.addr))?;
+    let knobs = side_knobs(args.profile, &args.knobs, Side::Client);
+    let mut rig = Rig::new(&args.tap, knobs.clone(), Some(args.max_time))?;
+    let strategy = Strategy::from(args.strategy);
+    let version = match args.http {
+        HttpVersion::V10 => Version::Http10,
+        HttpVersion::V11 => Version::Http11,
+    };
+    let specs: Vec<RequestSpec> = args
+        .urls
+        .iter()
+        .map(|u| RequestSpec {
+            method: Method::Get,
+            target: u.target.clone(),
+            body_len: 0,
+            verify: is_pattern_target(&u.target),
+        })
+        .collect();
+    let mut client = Client::new(
+        ClientConfig {
+            server: first.addr,
+            port: first.port,
+            strategy,
+            connections: args.connections.map(|n| n as usize),
+            request_writes: args.request_writes,
+            version,
+            ..ClientConfig::default()
+        },
+        specs,
+    );
+    let epoch = rig.options.clock.now();
+    let run = rig.run(&mut [AppSlot {
+        host: HostId(0),
+        app: &mut client,
+        is_server: false,
+    }])?;
+    client.finish(rig.options.clock.now());
+
+    let epoch = client
+        .transactions()
+        .iter()
+        .filter_map(|t| t.timing.queued)
+        .min()
+        .unwrap_or(epoch);
+    let transactions: Vec<TransactionReport> = client
+        .transactions()
+        .iter()
+        .map(|t| t.report(epoch))
+        .collect();
+    let last_done = client
+        .transactions()
+        .iter()
+        .filter_map(|t| t.timing.done)
+        .max()
+        .unwrap_or(epoch);
+    let total_ms = (last_done - epoch).total_micros() as f64 / 1000.0;
+    let failed = transactions.iter().filter(|t| t.error.is_some()).count();
+    // What each connection carried, as `run` reports it.
+    let carried = client.connection_summaries();
+    let connections: Vec<ConnectionReport> = rig
+        .host
+        .all_stats()
+        .into_iter()
+        .enumerate()
+        .map(|(i, stats)| ConnectionReport {
+            host: "client",
+            requests: carried.iter().find(|c| c.id.0 == i).map(|c| c.requests),
+            stats,
+        })
+        .collect();
+    let report = GetReport {
+        total_ms,
+        end: run.end,
+        succeeded: transactions.len() - failed,
+        failed,
+        connections_per_s: if total_ms > 0.0 {
+            connections.len() as f64 / (total_ms / 1000.0)
+        } else {
+            0.0
+        },
+        transactions,
+        connections,
+        knobs: ClientKnobs { client: knobs },
+        link: tap_report(&args.tap, &rig, run),
+        workload: GetWorkload {
+            strategy,
+            requests: args.urls.len(),
+            urls: args.urls.iter().map(ToString::to_string).collect(),
+            request_writes: args.request_writes,
+            http: version.to_string(),
+        },
+        seed: rig.seed,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render_get(&report));
+    }
+    Ok(())
+}
+
+/// Whether a target asks for the lab's verifiable pattern (`/bytes/N`).
+fn is_pattern_target(target: &str) -> bool {
+    target
+        .strip_prefix("/bytes/")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn end_name(end: RealtimeEnd) -> &'static str {
+    match end {
+        RealtimeEnd::Done => "done",
+        RealtimeEnd::Stopped => "stopped",
+        RealtimeEnd::TimeLimit => "time_limit",
+    }
+}
+
+fn cell(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
+}
+
+fn render_get(r: &GetReport) -> String {
+    let w = &r.workload;
+    let mut out = format!(
+        "{} x GET from {} on {} ({}), HTTP/{}, strategy {}, added rtt {}, added loss {}, \
+         seed {}\n",
+        w.requests,
+        w.urls.first().map_or("", String::as_str),
+        r.link.tap,
+        r.link.ip,
+        w.http.trim_start_matches("HTTP/"),
+        serde_json::to_value(w.strategy)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        format_duration(StdDuration::from_nanos(r.link.added.one_way_delay_ns * 2)),
+        r.link.added.loss,
+        r.seed
+    );
+    out.push_str(&transactions_table(&r.transactions));
+    out.push_str(&connections_table(&r.connections));
+    out.push_str(&format!(
+        "\ntotal {:.3} ms ({}), {} ok, {} failed, {:.1} connections/s\n",
+        r.total_ms,
+        end_name(r.end),
+        r.succeeded,
+        r.failed,
+        r.connections_per_s
+    ));
+    out
+}
+
+// The two tables below print exactly the columns of `run`'s table (bin/src/table.rs);
+// they belong there as shared functions once table.rs is split.
+
+fn transactions_table(transactions: &[TransactionReport]) -> String {
+    let mut out = format!(
+        "\n{:>4} {:>6} {:>6} {:>10} {:>6} {:>10} {:>10} {:>10} {:>11} {:>10}  error\n",
+        "id",
+        "status",
+        "conn",
+        "bytes",
+        "reused",
+        "wait_ms",
+        "connect_ms",
+        "ttfb_ms",
+        "transfer_ms",
+        "total_ms"
+    );
+    for t in transactions {
+        out.push_str(&format!(
+            "{:>4} {:>6} {:>6} {:>10} {:>6} {:>10} {:>10} {:>10} {:>11} {:>10}  {}\n",
+            t.id,
+            t.status.map_or_else(|| "-".into(), |s| s.to_string()),
+            t.connection.map_or_else(|| "-".into(), |c| c.to_string()),
+            t.bytes,
+            if t.reused { "yes" } else { "no" },
+            cell(t.wait_ms),
+            cell(t.connect_ms),
+            cell(t.ttfb_ms),
+            cell(t.transfer_ms),
+            cell(t.total_ms),
+            t.error.as_deref().unwrap_or("")
+        ));
+    }
+    out
+}
+
+fn connections_table(connections: &[ConnectionReport]) -> String {
+    let mut out = format!(
+        "\n{:>6} {:>6} {:>16} {:>7} {:>7} {:>9} {:>9} {:>6} {:>6} {:>7} {:>8} {:>9} {:>7}\n",
+        "host",
+        "port",
+        "remote",
+        "segs>",
+        "segs<",
+        "bytes>",
+        "bytes<",
+        "acks>",
+        "delack",
+        "retrans",
+        "closer",
+        "max_cwnd",
+        "tw_ms"
+    );
+    for c in connections {
+        let s = &c.stats;
+        out.push_str(&format!(
+            "{:>6} {:>6} {:>16} {:>7} {:>7} {:>9} {:>9} {:>6} {:>6} {:>7} {:>8} {:>9} {:>7}\n",
+            c.host,
+            s.local_port,
+            s.remote,
+            s.segments_out,
+            s.segments_in,
+            s.bytes_out,
+            s.bytes_in,
+            s.pure_acks_out,
+            s.delayed_acks,
+            s.retransmissions,
+            s.closed_first.map_or("-", |c| match c {
+                tcpknobs_stack::Closer::Local => "local",
+                tcpknobs_stack::Closer::Peer => "peer",
+            }),
+            s.max_cwnd.map_or_else(|| "off".into(), |c| c.to_string()),
+            s.time_wait_ms
+                .map_or_else(|| "-".into(), |t| format!("{t:.0}")),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u = parse_url("http://10.77.0.1:8000/a/b?c=d#frag").unwrap();
+        assert_eq!(
+            u,
+            Url {
+                addr: Ipv4Addr::new(10, 77, 0, 1),
+                port: 8000,
+                target: "/a/b?c=d".into()
+            }
+        );
+        assert_eq!(u.to_string(), "http://10.77.0.1:8000/a/b?c=d");
+        let u = parse_url("HTTP://10.77.0.2").unwrap();
+        assert_eq!((u.port, u.target.as_str()), (80, "/"));
+        for (bad, says) in [
+            ("https://10.77.0.1/", "only http://"),
+            ("10.77.0.1/", "not a URL"),
+            ("http://example.com/", "no DNS"),
+            ("http://10.77.0.1:0/", "port"),
+            ("http://10.77.0.1:99999/", "port"),
+            ("http://10.77.0.1:x/", "port"),
+            ("http://u@10.77.0.1/", "user information"),
+            ("http://10.77.0.1/a b", "visible ASCII"),
+            ("http://[::1]/", "IPv4"),
+            ("http://", "IPv4"),
+        ] {
+            let e = parse_url(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn cidrs() {
+        let c = parse_cidr("10.77.0.2/24").unwrap();
+        assert_eq!(c.to_string(), "10.77.0.2/24");
+        for (bad, says) in [
+            ("10.77.0.2", "prefix length"),
+            ("10.77.0.2/33", "1 to 30"),
+            ("10.77.0.2/0", "1 to 30"),
+            ("10.77.0.2/32", "1 to 30"),
+            ("10.77.0.0/24", "network or broadcast"),
+            ("10.77.0.255/24", "network or broadcast"),
+            ("10.77.0/24", "not an IPv4"),
+        ] {
+            let e = parse_cidr(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    fn flags(gateway: Option<[u8; 4]>) -> TapFlags {
+        TapFlags {
+            tap: "tk0".into(),
+            ip: parse_cidr("10.77.0.2/24").unwrap(),
+            gateway: gateway.map(Ipv4Addr::from),
+            rtt: None,
+            loss: None,
+            seed: None,
+            pcap: None,
+        }
+    }
+
+    #[test]
+    fn addressing() {
+        let ok = |f: &TapFlags, s: Option<[u8; 4]>| check_addressing(f, s.map(Ipv4Addr::from));
+        assert!(ok(&flags(None), Some([10, 77, 0, 1])).is_ok());
+        let e = ok(&flags(Some([10, 8, 0, 1])), None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "--gateway 10.8.0.1 is outside 10.77.0.2/24: a gateway must be on this host's \
+             subnet (10.77.0.0/24)"
+        );
+        let e = ok(&flags(None), Some([10, 1, 2, 3]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("outside 10.77.0.2/24 and no --gateway"), "{e}");
+        assert!(ok(&flags(Some([10, 77, 0, 1])), Some([10, 1, 2, 3])).is_ok());
+        let e = ok(&flags(None), Some([10, 77, 0, 2]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("own address"), "{e}");
+    }
+
+    #[test]
+    fn pattern_targets() {
+        assert!(is_pattern_target("/bytes/100"));
+        assert!(!is_pattern_target("/bytes/"));
+        assert!(!is_pattern_target("/bytes/1?x"));
+        assert!(!is_pattern_target("/index.html"));
+    }
+
+    #[test]
+    fn suggestions() {
+        let ip = parse_cidr("10.77.0.1/24").unwrap();
+        let taken = [(Ipv4Addr::new(10, 77, 0, 1), 24)];
+        assert_eq!(suggest_address(ip, &taken), "10.77.0.2/24");
+    }
+}
