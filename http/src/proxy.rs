@@ -13,12 +13,15 @@
 //!   `Connection: Keep-Alive` through it then hangs: the server keeps its connection
 //!   open, the client sends a second request nobody reads.
 //!
-//! No timers: [`Application::poll`] always returns `None`, and nothing reads a clock.
+//! The only timer is the smart proxy's lingering close ([`LINGER`]), reported as a
+//! deadline by [`Application::poll`]; nothing reads a clock.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use tcpknobs_stack::{Application, ConnId, ConnState, Host, Instant, Ipv4Address, Readable};
+use tcpknobs_stack::{
+    Application, ConnId, ConnState, Duration, Host, Instant, Ipv4Address, Readable,
+};
 
 use crate::body::{
     encode_chunk, encode_last_chunk, request_framing, response_framing, BodyDecoder, Framing,
@@ -36,6 +39,12 @@ pub const DEFAULT_PORT: u16 = 8080;
 /// receive window then closes, so a body of any size streams through in bounded
 /// memory instead of being buffered whole.
 pub const RELAY_HIGH_WATER: u64 = 256 * 1024;
+
+/// How long the smart proxy keeps reading (and discarding) from a client after its
+/// own FIN before it closes for good: a lingering close, so that input still in
+/// flight cannot make the stack reset the connection and destroy a response the
+/// client has not read yet (chapter item 24; Apache's lingering close also waits 2 s).
+pub const LINGER: Duration = Duration::from_secs(2);
 
 /// The product token this proxy names itself by in `Via` (RFC 9110 §7.6.3).
 pub const VIA_PSEUDONYM: &str = "tcpknobs";
@@ -394,6 +403,8 @@ struct SmartClient {
     peer_eof: bool,
     /// Close once the outbox is flushed.
     closing: bool,
+    /// Half-closed by us; read and discard until the client closes or this time.
+    linger_until: Option<Instant>,
 }
 
 /// How far the dumb proxy got with one client connection.
@@ -501,6 +512,7 @@ impl Proxy {
                             exchange: None,
                             peer_eof: false,
                             closing: false,
+                            linger_until: None,
                         },
                     );
                 }
@@ -565,6 +577,8 @@ impl Proxy {
     /// An idle pooled connection, else a new one (chapter item 16: reuse avoids the
     /// handshake and slow start). Marks it busy.
     fn lease_upstream(&mut self, host: &mut Host) -> Option<usize> {
+        // A server may have closed an idle connection since the last look.
+        self.sweep_pool(host);
         let idle = self
             .pool
             .values()
@@ -591,6 +605,18 @@ impl Proxy {
 
     /// Advances one client connection; false once it is gone.
     fn drive_smart(&mut self, host: &mut Host, c: &mut SmartClient) -> bool {
+        if let Some(until) = c.linger_until {
+            let gone = match host.recv(c.id, &mut c.inbuf) {
+                Ok(Readable::Eof) | Err(_) => true,
+                Ok(_) => false,
+            };
+            c.inbuf.clear();
+            if gone || host.now() >= until {
+                host.close(c.id);
+                return false;
+            }
+            return true;
+        }
         if !c.peer_eof && !c.closing && (c.inbuf.len() as u64) < RELAY_HIGH_WATER {
             match host.recv(c.id, &mut c.inbuf) {
                 Ok(Readable::Eof) => c.peer_eof = true,
@@ -624,10 +650,13 @@ impl Proxy {
             }
         }
         if c.closing {
+            // Everything is written: FIN, then linger (chapter item 24).
             self.abandon_exchange(host, c);
             self.end_client(c.record, ClientEnd::NotPersistent);
-            host.close(c.id);
-            return false;
+            host.shutdown_write(c.id);
+            c.inbuf.clear();
+            c.linger_until = Some(host.now() + LINGER);
+            return true;
         }
         if c.peer_eof && c.exchange.is_none() {
             // The client closed its side and every complete request is answered
@@ -1204,7 +1233,7 @@ impl Application for Proxy {
                 }
             }
         }
-        None
+        self.smart.values().filter_map(|c| c.linger_until).min()
     }
 
     /// Done when no client connection is open and no upstream connection is busy;

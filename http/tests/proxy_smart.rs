@@ -17,7 +17,7 @@ use tcpknobs_http::payload;
 use tcpknobs_http::proxy::{ClientEnd, ProxyMode, RELAY_HIGH_WATER};
 use tcpknobs_http::server::{Server, ServerConfig};
 use tcpknobs_stack::knobs::DEFAULT_BUFFER;
-use tcpknobs_stack::RunEnd;
+use tcpknobs_stack::{Application, ConnId, RunEnd};
 
 fn origin() -> Server {
     Server::new(ServerConfig {
@@ -335,4 +335,35 @@ fn smart_answers_bad_requests_and_dead_upstreams() {
     assert_eq!(end, RunEnd::Done);
     assert_eq!(b.responses[0].head.status, 502);
     assert_eq!(proxy.stats().clients[0].end, ClientEnd::UpstreamFailed);
+}
+
+#[test]
+fn smart_closes_gracefully_over_unread_requests() {
+    // An HTTP/1.0 client without keep-alive that pipelines anyway: the proxy answers
+    // the first request with `Connection: close` and half-closes; the second request
+    // is read and discarded while it lingers, so the client gets its response whole
+    // (4 R) and then the FIN, not a reset that would destroy it (chapter item 24).
+    let (mut net, c, p, s) = three_hosts();
+    let first = get("/bytes/100", "HTTP/1.0", &[]);
+    let second = get("/bytes/200", "HTTP/1.0", &[]);
+    let mut client = RawClient::new(&[&first, &second]).pipelined();
+    let mut proxy = proxy(ProxyMode::Smart);
+    let mut server = origin();
+    let end = run(
+        &mut net,
+        (c, p, s),
+        &mut [&mut client],
+        &mut proxy,
+        &mut server,
+        10_000,
+    );
+    assert_eq!(end, RunEnd::Done);
+    assert_eq!(client.error, None);
+    assert_eq!(client.times(), [4.0 * RTT_MS]);
+    assert_eq!(client.eof_at_ms, Some(4.0 * RTT_MS));
+    let stats = proxy.stats();
+    assert_eq!(stats.requests_forwarded, 1);
+    assert_eq!(stats.clients[0].end, ClientEnd::NotPersistent);
+    assert!(proxy.is_done(), "the proxy closed once the client did");
+    assert_eq!(net.host(p).stats(ConnId(0)).map(|s| s.resets_out), Some(0));
 }
