@@ -6,12 +6,22 @@
 //!   hop-by-hop header fields (RFC 9110 §7.6.1), re-frames bodies, and manages the
 //!   client side and the server side as separate persistent connections (RFC 9112
 //!   §9.3): client connections persist as their client asked, upstream connections
-//!   live in a small pool and are reused across clients.
+//!   live in a small pool and are reused across clients. Requests of one client
+//!   connection are answered in order; pipelined input is accepted but forwarded one
+//!   request at a time, each when the previous answer is complete (RFC 9112 §9.3.2
+//!   allows this), so a pipelining client gains the client-side round trips only.
+//!   Every message is relayed as it arrives (Via added, RFC 9110 §7.6.3), in bounded
+//!   memory ([`RELAY_HIGH_WATER`]). A request that finds its pooled connection closed
+//!   by the server is retried once on a new one when safe (chapter item 19).
 //! * [`ProxyMode::Dumb`] (chapter item 18): forwards the first request of a client
 //!   connection byte for byte on a new upstream connection, relays the answer blindly
-//!   and takes the server's close as the end of the response. A client that forwarded
-//!   `Connection: Keep-Alive` through it then hangs: the server keeps its connection
-//!   open, the client sends a second request nobody reads.
+//!   and takes the server's close as the end of the response, then closes the client
+//!   side. A client whose `Connection: Keep-Alive` it forwarded then hangs: the server
+//!   keeps its connection open, the client sends a second request nobody reads, until
+//!   the client's timeout or the server's idle timeout.
+//!
+//! Run it on its own host with `is_server: true` in its
+//! [`AppSlot`](tcpknobs_stack::AppSlot); [`Proxy::stats`] says what each connection did.
 //!
 //! The only timer is the smart proxy's lingering close ([`LINGER`]), reported as a
 //! deadline by [`Application::poll`]; nothing reads a clock.

@@ -335,6 +335,25 @@ fn smart_answers_bad_requests_and_dead_upstreams() {
     assert_eq!(end, RunEnd::Done);
     assert_eq!(b.responses[0].head.status, 502);
     assert_eq!(proxy.stats().clients[0].end, ClientEnd::UpstreamFailed);
+
+    // Garbage from the client: 400. Garbage from the server: 502.
+    let (mut net, c, p, s) = three_hosts();
+    let mut a = RawClient::new(&[b"\x00\x01 nonsense\r\n\r\n"]);
+    let mut b = RawClient::new(&[&get("/", "HTTP/1.1", &[("Host", "x")])]).starting_at(1_000);
+    let mut proxy = proxy_common::proxy(ProxyMode::Smart);
+    let mut garbage = RawServer::new(b"HTTP/1.1 2000 What\r\n\r\n");
+    let end = run(
+        &mut net,
+        (c, p, s),
+        &mut [&mut a, &mut b],
+        &mut proxy,
+        &mut garbage,
+        10_000,
+    );
+    assert_eq!(end, RunEnd::Done);
+    assert_eq!(a.responses[0].head.status, 400);
+    assert_eq!(b.responses[0].head.status, 502);
+    assert_eq!(proxy.stats().upstream_connections, 1);
 }
 
 #[test]
