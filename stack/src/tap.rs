@@ -51,7 +51,7 @@ pub enum TapError {
     /// /dev/net/tun could not be opened for reading and writing.
     #[error(
         "no permission to open /dev/net/tun: run scripts/tap-up.sh, which gives the TAP \
-         to your user, or use sudo"
+         to your user, or use sudo (only sudo helps where /dev/net/tun is not mode 0666)"
     )]
     NoPermission,
     /// The device exists but belongs to another user.
