@@ -361,55 +361,27 @@ impl Server {
         if let Phase::Lingering { until } = conn.phase {
             return self.linger(host, conn, now, until);
         }
-        let reading_open = !matches!(conn.reading, Reading::Closed);
-        if reading_open && !conn.peer_eof && conn.inbuf.len() < MAX_BUFFERED {
-            match host.recv(conn.id, &mut conn.inbuf) {
-                Ok(Readable::Eof) => conn.peer_eof = true,
-                Ok(_) => {}
-                Err(_) => return self.failed(conn, now),
-            }
-        }
-        parse(conn, now);
+        // Read, parse, answer; again while everything parsed got answered, since the
+        // read-ahead limits may have left complete requests unread or unparsed, and
+        // nothing else would wake the server for them.
         loop {
-            match &mut conn.writing {
-                Writing::Idle { .. } => {
-                    let Some(job) = conn.jobs.pop_front() else {
-                        break;
-                    };
-                    if self.config.delay > Duration::ZERO {
-                        conn.writing = Writing::Processing {
-                            job,
-                            ready_at: now + self.config.delay,
-                        };
-                    } else {
-                        self.start_response(conn, job);
-                    }
-                }
-                Writing::Processing { ready_at, .. } if *ready_at <= now => {
-                    let Writing::Processing { job, .. } =
-                        std::mem::replace(&mut conn.writing, Writing::Idle { since: now })
-                    else {
-                        break;
-                    };
-                    self.start_response(conn, job);
-                }
-                Writing::Processing { .. } => break,
-                Writing::Sending { stream, then } => {
-                    match pump(&mut conn.outbox, stream, host, conn.id) {
-                        Ok(false) => break,
-                        Ok(true) => match *then {
-                            After::KeepAlive => conn.writing = Writing::Idle { since: now },
-                            After::Close(reason) => {
-                                return self.begin_close(host, conn, now, reason)
-                            }
-                        },
-                        Err(_) => return self.failed(conn, now),
-                    }
+            let reading_open = !matches!(conn.reading, Reading::Closed);
+            if reading_open && !conn.peer_eof && conn.inbuf.len() < MAX_BUFFERED {
+                match host.recv(conn.id, &mut conn.inbuf) {
+                    Ok(Readable::Eof) => conn.peer_eof = true,
+                    Ok(_) => {}
+                    Err(_) => return self.failed(conn, now),
                 }
             }
+            parse(conn, now);
+            let queued = conn.jobs.len();
+            if let Some(open) = self.write(host, conn, now) {
+                return open;
+            }
+            if queued == 0 || !matches!(conn.writing, Writing::Idle { .. }) {
+                break;
+            }
         }
-        // More input may have room now that requests were answered.
-        parse(conn, now);
         let idle = matches!(conn.writing, Writing::Idle { .. }) && conn.jobs.is_empty();
         if idle && conn.peer_eof {
             // Everything the client sent is answered and no more can come.
@@ -428,6 +400,48 @@ impl Server {
         }
     }
 
+    /// Start, process and offer responses in request order until one must wait (for
+    /// the socket or for `--server-delay`) or none is queued. `Some(open)` when the
+    /// connection ended on the way (what [`Server::drive`] then returns).
+    fn write(&mut self, host: &mut Host, conn: &mut Conn, now: Instant) -> Option<bool> {
+        loop {
+            match &mut conn.writing {
+                Writing::Idle { .. } => {
+                    let job = conn.jobs.pop_front()?;
+                    if self.config.delay > Duration::ZERO {
+                        conn.writing = Writing::Processing {
+                            job,
+                            ready_at: now + self.config.delay,
+                        };
+                    } else {
+                        self.start_response(conn, job);
+                    }
+                }
+                Writing::Processing { ready_at, .. } if *ready_at <= now => {
+                    let idle = Writing::Idle { since: now };
+                    if let Writing::Processing { job, .. } =
+                        std::mem::replace(&mut conn.writing, idle)
+                    {
+                        self.start_response(conn, job);
+                    }
+                }
+                Writing::Processing { .. } => return None,
+                Writing::Sending { stream, then } => {
+                    match pump(&mut conn.outbox, stream, host, conn.id) {
+                        Ok(false) => return None,
+                        Ok(true) => match *then {
+                            After::KeepAlive => conn.writing = Writing::Idle { since: now },
+                            After::Close(reason) => {
+                                return Some(self.begin_close(host, conn, now, reason))
+                            }
+                        },
+                        Err(_) => return Some(self.failed(conn, now)),
+                    }
+                }
+            }
+        }
+    }
+
     /// Queue the response to `job` and decide what follows it.
     fn start_response(&mut self, conn: &mut Conn, job: Job) {
         self.responses += 1;
@@ -438,7 +452,7 @@ impl Server {
             ),
             Job::Request(request) => {
                 let stats = &mut self.stats[conn.stats];
-                stats.requests_served += 1;
+                stats.requests_served = stats.requests_served.saturating_add(1);
                 build_response(&self.config, &request, stats.requests_served)
             }
         };

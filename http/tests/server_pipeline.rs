@@ -288,3 +288,26 @@ proptest! {
         prop_assert_eq!(served(&stream, &cuts, gap_ms), whole);
     }
 }
+
+/// More pipelined requests than the server parses ahead (32), in one write, are all
+/// answered, in order, at once.
+#[test]
+fn long_pipeline_is_answered_in_full() {
+    for delay_ms in [0, 10] {
+        let mut lab = Lab::new(100);
+        let mut server = new_server(ServerConfig {
+            delay: Duration::from_millis(delay_ms),
+            ..ServerConfig::default()
+        });
+        let mut stream: Vec<u8> = (0..99).flat_map(|i| get(i, "")).collect();
+        stream.extend_from_slice(&get(99, "Connection: close\r\n"));
+        let mut client = ScriptClient::sends(&[(100, &stream)]);
+        assert_eq!(lab.run(&mut client, &mut server, 60_000), RunEnd::Done);
+        let methods = vec![Method::Get; 100];
+        let got = responses(&client.bytes(0), &methods, true);
+        let lens: Vec<usize> = got.iter().map(|r| r.body.len()).collect();
+        assert_eq!(lens, (0..100).collect::<Vec<_>>());
+        let last = *client.data_ms(0).last().unwrap();
+        assert_eq!(last, 200.0 + 100.0 * delay_ms as f64);
+    }
+}
