@@ -6,7 +6,8 @@ use std::time::Duration as StdDuration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tcpknobs_http::client::{ClientConfig, Strategy};
 use tcpknobs_http::message::{Method, Version};
-use tcpknobs_http::server::ServerConfig;
+use tcpknobs_http::proxy::ProxyMode;
+use tcpknobs_http::server::{CloseMode, ServerConfig};
 use tcpknobs_http::workload::Workload;
 use tcpknobs_stack::{Duration, Knobs, LinkProfile, Nagle, OnExhaustion, PortSpan, Profile};
 
@@ -74,6 +75,24 @@ impl From<StrategyArg> for Strategy {
             StrategyArg::Pipelined => Strategy::Pipelined,
         }
     }
+}
+
+/// `--close` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CloseArg {
+    /// Half-close, drain input until the peer closes or the linger time passes, close.
+    Graceful,
+    /// close() at once; with unread input the stack resets the connection.
+    Abrupt,
+}
+
+/// `--via-proxy` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProxyArg {
+    /// A conforming HTTP/1.1 proxy.
+    Smart,
+    /// A blind relay that forwards Connection headers (the keep-alive hang).
+    Dumb,
 }
 
 /// Request methods.
@@ -345,6 +364,59 @@ pub struct RunArgs {
     #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set, help_heading = "Server")]
     pub server_keep_alive: bool,
 
+    /// Idle time after which the server closes a persistent connection (it closes
+    /// first, so it holds the TIME_WAIT). Default 75 s, nginx's `keepalive_timeout`.
+    #[arg(long, value_name = "DUR", default_value = "75s", value_parser = parse_duration, help_heading = "Server")]
+    pub server_keep_alive_timeout: StdDuration,
+
+    /// Requests per connection; the last response says `Connection: close`.
+    #[arg(long, value_name = "N", value_parser = parse_positive_u32, help_heading = "Server")]
+    pub server_keep_alive_max: Option<u32>,
+
+    /// Processing time per request; pipelined requests queue behind it.
+    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_duration, help_heading = "Server")]
+    pub server_delay: StdDuration,
+
+    /// Frame response bodies with chunked transfer coding (HTTP/1.1 requests).
+    #[arg(long, help_heading = "Server")]
+    pub server_chunked: bool,
+
+    /// Send no Content-Length: the body ends at close (the connection cannot persist).
+    #[arg(long, help_heading = "Server")]
+    pub server_no_length: bool,
+
+    /// How the server closes: graceful (half-close, drain input, then close) or abrupt
+    /// (close at once: unread input makes the stack send RST).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "graceful",
+        ignore_case = true,
+        help_heading = "Server"
+    )]
+    pub close: CloseArg,
+
+    /// How long a graceful close keeps draining input before it closes for good.
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_duration, help_heading = "Server")]
+    pub server_linger: StdDuration,
+
+    /// Misbehave: send only this many body bytes of each response, then close.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes, help_heading = "Server")]
+    pub server_truncate: Option<u64>,
+
+    /// Drop a connection whose request head has not arrived within this time.
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration, help_heading = "Server")]
+    pub server_header_timeout: StdDuration,
+
+    /// Listening sockets kept ready on the server (smoltcp has no accept queue).
+    #[arg(long, value_name = "N", value_parser = parse_positive_u32, help_heading = "Server")]
+    pub backlog: Option<u32>,
+
+    /// Put a proxy host between client and server: smart (strips hop-by-hop headers,
+    /// its own persistent connections) or dumb (relays blindly: the keep-alive hang).
+    #[arg(long, value_enum, ignore_case = true, help_heading = "Server")]
+    pub via_proxy: Option<ProxyArg>,
+
     /// write() calls the client uses per request (2 exposes Nagle x delayed ACK).
     #[arg(long, value_name = "N", default_value = "1", value_parser = parse_positive_u32, help_heading = "Workload")]
     pub request_writes: u32,
@@ -387,6 +459,9 @@ impl RunArgs {
         };
         client.on_exhaustion = on_exhaustion;
         server.on_exhaustion = on_exhaustion;
+        if let Some(n) = self.backlog {
+            server.backlog = n as usize;
+        }
         let l = &self.link;
         let link = LinkProfile {
             one_way_delay_ns: u64::try_from(l.rtt.as_nanos() / 2).unwrap_or(u64::MAX),
@@ -432,8 +507,24 @@ impl RunArgs {
             server: ServerConfig {
                 response_writes: self.response_writes,
                 keep_alive: self.server_keep_alive,
+                keep_alive_timeout: to_smol(self.server_keep_alive_timeout),
+                keep_alive_max: self.server_keep_alive_max,
+                delay: to_smol(self.server_delay),
+                chunked: self.server_chunked,
+                no_length: self.server_no_length,
+                close: match self.close {
+                    CloseArg::Graceful => CloseMode::Graceful,
+                    CloseArg::Abrupt => CloseMode::Abrupt,
+                },
+                linger: to_smol(self.server_linger),
+                truncate: self.server_truncate,
+                header_timeout: to_smol(self.server_header_timeout),
                 ..ServerConfig::default()
             },
+            proxy: self.via_proxy.map(|p| match p {
+                ProxyArg::Smart => ProxyMode::Smart,
+                ProxyArg::Dumb => ProxyMode::Dumb,
+            }),
             workload,
             workload_label: label,
             max_time: to_smol(self.max_time),

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 use tcpknobs_http::client::{Client, ClientConfig, Strategy};
+use tcpknobs_http::proxy::{Proxy, ProxyConfig, ProxyMode, ProxyStats};
 use tcpknobs_http::server::{Server, ServerConfig};
 use tcpknobs_http::transaction::TransactionReport;
 use tcpknobs_http::workload::Workload;
@@ -26,6 +27,8 @@ pub struct Experiment {
     pub client: ClientConfig,
     /// The server.
     pub server: ServerConfig,
+    /// A proxy host between client and server, if any (it uses the server's knobs).
+    pub proxy: Option<ProxyMode>,
     /// What the client asks for.
     #[serde(skip)]
     pub workload: Workload,
@@ -83,6 +86,8 @@ pub struct RunReport {
     pub link: LinkProfile,
     /// The workload and the HTTP settings.
     pub workload: WorkloadReport,
+    /// What the proxy did, when there was one.
+    pub proxy: Option<ProxyStats>,
     /// Seed.
     pub seed: u64,
 }
@@ -101,13 +106,19 @@ pub struct WorkloadReport {
 }
 
 const SERVER_PORT: u16 = 80;
+const PROXY_PORT: u16 = 8080;
 
 impl Experiment {
     /// Run it on a fresh simulated network; `pcap` captures every frame.
     pub fn run(&self, pcap: Option<&Path>) -> anyhow::Result<RunReport> {
         let mut net = SimNet::new(self.link.clone(), self.seed);
+        // Hosts in address order: client .1, server .2, proxy .3 (every pair linked
+        // with the same profile, so each hop has it).
         let client_host = net.add_host("client", self.client_knobs.clone());
         let server_host = net.add_host("server", self.server_knobs.clone());
+        let proxy_host = self
+            .proxy
+            .map(|_| net.add_host("proxy", self.server_knobs.clone()));
         if let Some(path) = pcap {
             let file = std::fs::File::create(path)
                 .with_context(|| format!("--pcap: cannot create {}", path.display()))?;
@@ -118,16 +129,28 @@ impl Experiment {
             port: SERVER_PORT,
             ..self.server.clone()
         };
+        let mut proxy = self.proxy.map(|mode| {
+            Proxy::new(ProxyConfig {
+                listen_port: PROXY_PORT,
+                upstream: net.host(server_host).addr(),
+                upstream_port: SERVER_PORT,
+                mode,
+            })
+        });
+        let (target, port) = match proxy_host {
+            Some(p) => (net.host(p).addr(), PROXY_PORT),
+            None => (net.host(server_host).addr(), SERVER_PORT),
+        };
         let client_config = ClientConfig {
-            server: net.host(server_host).addr(),
-            port: SERVER_PORT,
+            server: target,
+            port,
             ..self.client.clone()
         };
         let mut server = Server::new(server_config.clone());
         let mut client = Client::with_workload(client_config.clone(), self.workload.clone());
         let epoch = net.now();
         let end = {
-            let mut apps = [
+            let mut apps = vec![
                 AppSlot {
                     host: server_host,
                     app: &mut server,
@@ -139,6 +162,13 @@ impl Experiment {
                     is_server: false,
                 },
             ];
+            if let (Some(host), Some(proxy)) = (proxy_host, proxy.as_mut()) {
+                apps.push(AppSlot {
+                    host,
+                    app: proxy,
+                    is_server: true,
+                });
+            }
             net.run(&mut apps, epoch + self.max_time)
         };
         client.finish(net.now());
@@ -148,8 +178,11 @@ impl Experiment {
         }
         let mut connections = client_connections(net.host(client_host), &client);
         let opened = connections.len();
+        if let Some(p) = proxy_host {
+            connections.extend(host_connections(net.host(p), "proxy"));
+        }
         connections.extend(host_connections(net.host(server_host), "server"));
-        Ok(report(
+        let mut report = report(
             self,
             &client,
             epoch,
@@ -162,7 +195,9 @@ impl Experiment {
                 client: client_config,
                 server: server_config,
             },
-        ))
+        );
+        report.proxy = proxy.map(|p| p.stats());
+        Ok(report)
     }
 }
 
@@ -237,6 +272,7 @@ fn report(
         },
         link: experiment.link.clone(),
         workload,
+        proxy: None,
         seed: experiment.seed,
     }
 }

@@ -139,3 +139,105 @@ fn post_is_never_pipelined() {
         serialization_ms(12, GBIT),
     );
 }
+
+/// Item 19: a server may cap requests per connection (`--server-keep-alive-max 2`):
+/// its second response says `Connection: close` and it closes. The client pipelined
+/// requests 2-4 behind request 1 (once the first response showed the connection
+/// persists); 3 and 4 go unanswered and are retried on a new connection. Time:
+/// connection 1: handshake + request 0 (2 RTT) + the pipelined batch's first answer
+/// (1 RTT); connection 2: handshake + request 2 (2 RTT) + request 3 (1 RTT) = 6 RTT.
+#[test]
+fn keep_alive_max_splits_the_work_over_two_connections() {
+    let r = run_json(
+        "--rtt 100ms --bandwidth 1gbit --strategy pipelined --requests 4 --server-keep-alive-max 2",
+    );
+    assert_ok(&r);
+    assert_eq!(client_connections(&r), 2);
+    assert_eq!(r["retries"], 2);
+    assert_between(
+        "max 2",
+        total_ms(&r),
+        6.0 * RTT_MS,
+        serialization_ms(24, GBIT),
+    );
+}
+
+/// Item 24: a server that closes with pipelined requests still unread makes its stack
+/// send RST (`--close abrupt`); the client loses nothing it cannot get back, because
+/// the unanswered requests are GETs and are retried. `--close graceful` (half-close,
+/// drain, close) produces no reset at all.
+#[test]
+fn abrupt_close_resets_graceful_does_not() {
+    let base =
+        "--rtt 100ms --bandwidth 1gbit --strategy pipelined --requests 4 --server-keep-alive-max 2";
+    let resets = |r: &serde_json::Value| -> u64 {
+        connections_of(r, "client")
+            .iter()
+            .map(|c| c["resets_in"].as_u64().unwrap())
+            .sum()
+    };
+    let abrupt = run_json(&format!("{base} --close abrupt"));
+    assert_ok(&abrupt);
+    assert!(
+        resets(&abrupt) >= 1,
+        "the abrupt close resets the connection"
+    );
+    assert!(abrupt["retries"].as_u64().unwrap() >= 1);
+    let graceful = run_json(&format!("{base} --close graceful"));
+    assert_ok(&graceful);
+    assert_eq!(resets(&graceful), 0);
+}
+
+/// Items 22 and 23: a response shorter than its Content-Length is reported as
+/// truncated with the bytes that arrived. A GET is retried (and truncated again, up to
+/// `--retries`); a POST is never replayed.
+#[test]
+fn truncated_responses_are_reported_and_posts_never_replayed() {
+    let r = run_json("--requests 1 --size 1000 --server-truncate 500 --retries 2");
+    let t = &transactions(&r)[0];
+    assert_eq!(t["error_kind"]["kind"], "truncated");
+    assert_eq!(t["error_kind"]["received"], 500);
+    assert_eq!(t["error_kind"]["expected"], 1000);
+    assert_eq!(t["bytes"], 500);
+    assert_eq!(t["retries"], 2);
+
+    let r = run_json(
+        "--method POST --requests 2 --size 100 --server-truncate 50 --strategy persistent",
+    );
+    for t in transactions(&r) {
+        assert_eq!(t["error_kind"]["kind"], "truncated", "{t}");
+        assert_eq!(t["retries"], 0, "a POST is never replayed: {t}");
+    }
+    assert_eq!(r["retries"], 0);
+}
+
+/// Item 18: a dumb proxy forwards `Connection: Keep-Alive`; the server keeps the
+/// connection, the proxy waits for a close that never comes and ignores the client's
+/// second request, which hangs until the client's timeout (5 s after it was sent, at
+/// the end of the first response). A smart proxy strips the header and manages its
+/// own connections: no hang. Every hop has the link's RTT R, so a request through a
+/// proxy costs 2R once both connections are warm and 4R when both are new: 4R + 2R.
+#[test]
+fn dumb_proxy_hangs_smart_proxy_does_not() {
+    let base = "--rtt 100ms --bandwidth 1gbit --http 1.0 --strategy persistent --requests 2 \
+                --client-timeout 5s";
+    let dumb = run_json(&format!("{base} --via-proxy dumb"));
+    let txs = transactions(&dumb);
+    assert_eq!(txs[0]["error"], serde_json::Value::Null);
+    assert_eq!(txs[1]["error_kind"]["kind"], "timeout");
+    assert_eq!(txs[1]["error_kind"]["after_ms"], 5000);
+    let hang = txs[1]["total_ms"].as_f64().unwrap() - txs[1]["wait_ms"].as_f64().unwrap();
+    assert_eq!(
+        hang, 5000.0,
+        "the second request hangs for exactly the timeout"
+    );
+
+    let smart = run_json(&format!("{base} --via-proxy smart"));
+    assert_ok(&smart);
+    assert_between(
+        "smart",
+        total_ms(&smart),
+        6.0 * RTT_MS,
+        serialization_ms(24, GBIT),
+    );
+}

@@ -44,7 +44,7 @@ pub enum TransactionError {
     #[error("connection closed before the response")]
     ClosedEarly,
     /// The body ended before its declared length (chapter item 22): never trust it.
-    #[error("truncated: received {received} of {expected:?} body bytes")]
+    #[error("truncated: received {received} of {} body bytes", expected.map_or("an unknown number of".to_string(), |e| e.to_string()))]
     Truncated {
         /// Body bytes that arrived.
         received: u64,
