@@ -21,6 +21,8 @@ use tun_tap::{Iface, Mode};
 
 /// Longest interface name Linux accepts (`IFNAMSIZ` - 1 for the terminating NUL).
 const MAX_NAME_LEN: usize = 15;
+/// The TUN/TAP clone device.
+const TUN_CLONE_DEVICE: &str = "/dev/net/tun";
 /// `IFF_UP` in the interface flags (netdevice(7)).
 const IFF_UP: libc::c_short = 0x1;
 
@@ -119,24 +121,36 @@ impl TapDevice {
         let Some(info) = info else {
             return Err(TapError::Missing { name: owned() });
         };
-        let iface = Iface::without_packet_info(name, Mode::Tap).map_err(|e| {
-            match (e.kind(), e.raw_os_error()) {
-                (io::ErrorKind::NotFound, _) => TapError::NoTunDevice,
-                (_, Some(libc::ENODEV)) => TapError::NoTunDevice,
-                // open(2) of /dev/net/tun.
-                (_, Some(libc::EACCES)) => TapError::NoPermission,
-                // TUNSETIFF: the device's owner/group is not us and we lack
-                // CAP_NET_ADMIN.
-                (_, Some(libc::EPERM)) => TapError::NotOwner { name: owned() },
-                // TUNSETIFF on an interface that is not a TAP.
-                (_, Some(libc::EINVAL)) => TapError::NotTap { name: owned() },
-                (_, Some(libc::EBUSY)) => TapError::Busy { name: owned() },
+        // tun-tap reports open(2) and TUNSETIFF failures alike; opening the clone device
+        // first tells them apart (EPERM means a device cgroup there, an owner below).
+        if let Err(e) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(TUN_CLONE_DEVICE)
+        {
+            return Err(match (e.kind(), e.raw_os_error()) {
+                (io::ErrorKind::NotFound, _) | (_, Some(libc::ENODEV | libc::ENXIO)) => {
+                    TapError::NoTunDevice
+                }
+                (_, Some(libc::EACCES | libc::EPERM)) => TapError::NoPermission,
                 _ => TapError::Io {
                     name: owned(),
                     source: e,
                 },
-            }
-        })?;
+            });
+        }
+        let iface =
+            Iface::without_packet_info(name, Mode::Tap).map_err(|e| match e.raw_os_error() {
+                // TUNSETIFF: the device's owner/group is not us and we lack CAP_NET_ADMIN.
+                Some(libc::EPERM | libc::EACCES) => TapError::NotOwner { name: owned() },
+                // TUNSETIFF on an interface that is not a TAP.
+                Some(libc::EINVAL) => TapError::NotTap { name: owned() },
+                Some(libc::EBUSY) => TapError::Busy { name: owned() },
+                _ => TapError::Io {
+                    name: owned(),
+                    source: e,
+                },
+            })?;
         set_non_blocking(iface.as_raw_fd()).map_err(|source| TapError::Io {
             name: owned(),
             source,
