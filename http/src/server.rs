@@ -63,7 +63,8 @@ pub struct ServerConfig {
     /// on). Off: every response says `Connection: close` and the server closes.
     pub keep_alive: bool,
     /// How long a persistent connection may sit idle between requests before the
-    /// server closes it (`--server-keep-alive-timeout DUR`, default 5 s). The timer
+    /// server closes it (`--server-keep-alive-timeout DUR`, default 75 s, nginx's
+    /// `keepalive_timeout`; Apache uses 5 s). The timer
     /// runs from the moment the last response was fully offered to TCP until the
     /// first byte of the next request; the server closes first, so it holds the
     /// TIME_WAIT (chapter items 10 and 16). Sent to HTTP/1.0 clients as `timeout=`.
@@ -116,7 +117,7 @@ impl Default for ServerConfig {
             port: 80,
             response_writes: 1,
             keep_alive: true,
-            keep_alive_timeout: Duration::from_secs(5),
+            keep_alive_timeout: Duration::from_secs(75),
             keep_alive_max: None,
             delay: Duration::ZERO,
             chunked: false,
@@ -278,6 +279,9 @@ struct Conn {
     /// Requests parsed and not yet started, oldest first.
     jobs: VecDeque<Job>,
     writing: Writing,
+    /// The outbox's last write is the end of a response held back because the next
+    /// pipelined response is ready too: they go out together (see [`pump`]).
+    held: bool,
     /// The client closed its side; everything it sent has been read.
     peer_eof: bool,
     phase: Phase,
@@ -407,7 +411,15 @@ impl Server {
         loop {
             match &mut conn.writing {
                 Writing::Idle { .. } => {
-                    let job = conn.jobs.pop_front()?;
+                    let Some(job) = conn.jobs.pop_front() else {
+                        if conn.held {
+                            conn.held = false;
+                            if conn.outbox.flush(host, conn.id).is_err() {
+                                return Some(self.failed(conn, now));
+                            }
+                        }
+                        return None;
+                    };
                     if self.config.delay > Duration::ZERO {
                         conn.writing = Writing::Processing {
                             job,
@@ -427,7 +439,21 @@ impl Server {
                 }
                 Writing::Processing { .. } => return None,
                 Writing::Sending { stream, then } => {
-                    match pump(&mut conn.outbox, stream, host, conn.id) {
+                    // Apache's rule: while more pipelined requests are ready, do not
+                    // flush the end of a response; the next one joins it, so a batch of
+                    // small responses is one write and Nagle holds none of them.
+                    let hold = matches!(then, After::KeepAlive)
+                        && !conn.jobs.is_empty()
+                        && self.config.delay == Duration::ZERO
+                        && self.config.response_writes == 1;
+                    match pump(
+                        &mut conn.outbox,
+                        stream,
+                        host,
+                        conn.id,
+                        hold,
+                        &mut conn.held,
+                    ) {
                         Ok(false) => return None,
                         Ok(true) => match *then {
                             After::KeepAlive => conn.writing = Writing::Idle { since: now },
@@ -901,19 +927,35 @@ impl ResponseStream {
 }
 
 /// Offer as much of a response as the socket takes; true once all of it is offered.
+///
+/// With `hold`, the response's last piece stays in the outbox (`held` says so) to be
+/// sent in one write with the first piece of the next response.
 fn pump(
     outbox: &mut Outbox,
     stream: &mut ResponseStream,
     host: &mut Host,
     id: ConnId,
+    hold: bool,
+    held: &mut bool,
 ) -> Result<bool, SocketError> {
     loop {
-        if !outbox.flush(host, id)? {
-            return Ok(false);
+        if *held {
+            *held = false;
+            if let Some(piece) = stream.next_piece() {
+                outbox.extend_last_write(piece);
+            }
+        } else {
+            if !outbox.flush(host, id)? {
+                return Ok(false);
+            }
+            match stream.next_piece() {
+                Some(piece) => outbox.push_bytes(piece),
+                None => return Ok(true),
+            }
         }
-        match stream.next_piece() {
-            Some(piece) => outbox.push_bytes(piece),
-            None => return Ok(true),
+        if hold && stream.writes.is_empty() {
+            *held = true;
+            return Ok(true);
         }
     }
 }
@@ -944,6 +986,7 @@ impl Application for Server {
                     reading: Reading::Head { since: Some(now) },
                     jobs: VecDeque::new(),
                     writing: Writing::Idle { since: now },
+                    held: false,
                     peer_eof: false,
                     phase: Phase::Serving,
                 },
@@ -1031,7 +1074,7 @@ mod tests {
     #[test]
     fn keep_alive_hints() {
         let mut config = ServerConfig::default();
-        assert_eq!(keep_alive_hint(&config, 1), "timeout=5");
+        assert_eq!(keep_alive_hint(&config, 1), "timeout=75");
         config.keep_alive_max = Some(3);
         config.keep_alive_timeout = Duration::from_millis(15_900);
         assert_eq!(keep_alive_hint(&config, 1), "timeout=15, max=2");
@@ -1159,7 +1202,7 @@ mod tests {
         };
         let (r, then) = text(&max, &ka10, 1);
         assert!(
-            r.contains("Connection: keep-alive\r\nKeep-Alive: timeout=5, max=1\r\n"),
+            r.contains("Connection: keep-alive\r\nKeep-Alive: timeout=75, max=1\r\n"),
             "{r}"
         );
         assert_eq!(then, After::KeepAlive);

@@ -225,10 +225,10 @@ fn connection_options() {
     let mut lab = Lab::new(100);
     let mut server = new_server(ServerConfig::default());
     let mut client = ScriptClient::sends(&[(100, &get10(1, "Connection: x-foo, keep-alive\r\n"))]);
-    assert_eq!(lab.run(&mut client, &mut server, 60_000), RunEnd::Done);
+    assert_eq!(lab.run(&mut client, &mut server, 120_000), RunEnd::Done);
     let got = responses(&client.bytes(0), &[Method::Get], true);
     assert_eq!(got[0].header("Connection"), Some("keep-alive"));
-    assert_eq!(got[0].header("Keep-Alive"), Some("timeout=5"));
+    assert_eq!(got[0].header("Keep-Alive"), Some("timeout=75"));
 }
 
 /// `--server-keep-alive off`: every response closes, whatever the client asks.
