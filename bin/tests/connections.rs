@@ -241,3 +241,24 @@ fn dumb_proxy_hangs_smart_proxy_does_not() {
         serialization_ms(24, GBIT),
     );
 }
+
+/// Item 20: pipelining. The HTML first (handshake + 1 RTT: the client learns only
+/// then that the connection persists and which images to fetch), then the three
+/// image requests in one go and their responses together: 1 + 1 + 1 RTT.
+#[test]
+fn pipelined_page_costs_three_round_trips() {
+    let r = run_json(&format!("{PAGE} --strategy pipelined"));
+    assert_ok(&r);
+    assert_between(
+        "pipelined",
+        total_ms(&r),
+        3.0 * RTT_MS,
+        serialization_ms(12, GBIT),
+    );
+    assert_eq!(client_connections(&r), 1);
+    let pipelined: Vec<bool> = transactions(&r)
+        .iter()
+        .map(|t| t["pipelined"].as_bool().unwrap())
+        .collect();
+    assert_eq!(pipelined, [false, false, true, true]);
+}
