@@ -300,11 +300,29 @@ fn pattern(len: usize) -> Vec<u8> {
     v
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tcpknobs-tap-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+/// A fresh directory, removed on drop (also when the test fails).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("tcpknobs-tap-{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn tcpknobs_serve(ns: &Netns, extra: &[&str]) -> Running {
@@ -337,7 +355,7 @@ fn json(text: &str, what: &str) -> Value {
 fn curl_reuses_one_connection_to_our_server() {
     skip_unless_ready!("curl");
     let ns = Netns::create("curl");
-    let dir = temp_dir("curl");
+    let dir = TempDir::new("curl");
     let serve = tcpknobs_serve(&ns, &[]);
     let (a, b) = (dir.join("a"), dir.join("b"));
     let out = run_bounded(
@@ -375,7 +393,6 @@ fn curl_reuses_one_connection_to_our_server() {
     let body_and_heads = conns[0]["bytes_out"].as_u64().expect("bytes_out");
     assert!(body_and_heads > 170_001, "{body_and_heads}");
     assert_eq!(conns[0]["resets_out"], 0);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Our client fetches files from python3's http.server, serial over HTTP/1.0 and
@@ -385,7 +402,7 @@ fn curl_reuses_one_connection_to_our_server() {
 fn get_from_python_http_server() {
     skip_unless_ready!("python3");
     let ns = Netns::create("py");
-    let dir = temp_dir("py");
+    let dir = TempDir::new("py");
     std::fs::create_dir_all(dir.join("bytes")).expect("dir");
     for len in [100_000, 3_000] {
         std::fs::write(dir.join("bytes").join(len.to_string()), pattern(len)).expect("file");
@@ -470,7 +487,6 @@ fn get_from_python_http_server() {
         }
     }
     drop(servers);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// With `--delayed-ack 200ms` (book profile: no quick-ACK), our server's ACK of a
@@ -481,7 +497,7 @@ fn get_from_python_http_server() {
 fn delayed_ack_leaves_200ms_after_the_data() {
     skip_unless_ready!("python3");
     let ns = Netns::create("delack");
-    let dir = temp_dir("delack");
+    let dir = TempDir::new("delack");
     let pcap = dir.join("server.pcap");
     let serve = tcpknobs_serve(
         &ns,
@@ -573,7 +589,6 @@ print("ok")
         (198_000..=202_000).contains(&median),
         "the delayed ACK left {median} us after the data (median), not 200 +- 2 ms"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// One TCP segment of an Ethernet capture, as the test needs it.
