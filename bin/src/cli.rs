@@ -39,6 +39,17 @@ pub enum Command {
     ///   tcpknobs run --requests 1 --request-writes 2 --delayed-ack 200ms --nagle on
     ///   tcpknobs run --requests 1 --request-writes 2 --delayed-ack 200ms --nagle off
     Run(Box<RunArgs>),
+    /// Serve HTTP from the userspace stack on a TAP device, until Ctrl-C.
+    ///
+    /// Set up first with `sudo scripts/tap-up.sh`, then run inside the namespace:
+    ///   sudo ip netns exec tcpknobs sudo -u $USER tcpknobs serve --tap tk0
+    ///   sudo ip netns exec tcpknobs curl http://10.77.0.2/bytes/1000000 -o /dev/null
+    Serve(Box<crate::tap_cmd::ServeArgs>),
+    /// Fetch URLs from a real server with the lab's client over a TAP device.
+    ///
+    /// Example (python3 -m http.server running in the namespace on 10.77.0.1:8000):
+    ///   tcpknobs get --tap tk0 http://10.77.0.1:8000/README.md --strategy persistent
+    Get(Box<crate::tap_cmd::GetArgs>),
 }
 
 /// Output format of `run`.

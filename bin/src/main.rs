@@ -3,6 +3,7 @@
 mod cli;
 mod experiment;
 mod table;
+mod tap_cmd;
 mod values;
 
 use clap::Parser;
@@ -17,6 +18,8 @@ fn main() -> anyhow::Result<()> {
         .or_else(|| Cli::parse_from(["tcpknobs", "run"]).command);
     match command {
         Some(Command::Run(args)) => run(&args),
+        Some(Command::Serve(args)) => tap_cmd::serve(&args),
+        Some(Command::Get(args)) => tap_cmd::get(&args),
         None => anyhow::bail!("no command given; see tcpknobs --help"),
     }
 }
