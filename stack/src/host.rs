@@ -276,7 +276,11 @@ impl Host {
             let _ = iface.routes_mut().add_default_ipv4_route(gw);
         }
         let time_wait = TimeWaitTable::new(config.knobs.time_wait);
-        let ports = EphemeralPorts::new(config.knobs.ports.lo, config.knobs.ports.hi);
+        // RFC 6056: the first port depends on the seed, so runs with different seeds
+        // (TAP runs default to a clock-based seed) do not retrace each other's tuples,
+        // while a simulated run stays reproducible.
+        let ports = EphemeralPorts::new(config.knobs.ports.lo, config.knobs.ports.hi)
+            .with_offset(crate::rng::derive_seed(config.seed, 6056));
         Host {
             config,
             iface,
@@ -767,6 +771,12 @@ impl Host {
         }
         let mut frame = frame;
         if let Some(id) = conn_id {
+            // Only data the application could still have read counts as "data after
+            // close" (Linux `tcp_rcv_state_process`: the segment ends beyond RCV.NXT);
+            // a retransmission of bytes already received is just re-ACKed.
+            let t = &self.conns[id.0].track;
+            let new_data = seg.payload_len > 0
+                && seq_gt(seg.seq.wrapping_add(seg.payload_len as u32), t.rcv_nxt);
             self.on_segment_in(id, &seg);
             if medium == Medium::Ethernet {
                 if let Some(h) = frame.get(..crate::segment::ETHERNET_HEADER) {
@@ -777,7 +787,7 @@ impl Host {
                 clamp_window(medium, &mut frame, limit);
             }
             let conn = &self.conns[id.0];
-            if conn.app_closed && seg.payload_len > 0 && conn.error.is_none() {
+            if conn.app_closed && new_data && conn.error.is_none() {
                 // Data for a fully closed socket: the kernel answers with RST.
                 self.abort(id);
                 return;

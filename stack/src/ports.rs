@@ -64,6 +64,17 @@ impl EphemeralPorts {
         EphemeralPorts { lo, hi, next: lo }
     }
 
+    /// Start the search at `offset` ports into the range (taken modulo its size)
+    /// instead of at `lo`. RFC 6056 §3.3 asks for an unpredictable starting point, so
+    /// that two runs do not reuse the same 4-tuples in the same order: a peer that
+    /// still holds one in TIME_WAIT would answer the new SYN with a challenge ACK and
+    /// cost a SYN retransmission (1 s).
+    pub fn with_offset(mut self, offset: u64) -> Self {
+        let span = u64::from(self.len());
+        self.next = self.lo + (offset % span) as u16;
+        self
+    }
+
     /// Picks the next port in round-robin order, starting at the port after
     /// the last one handed out and wrapping from `hi` to `lo`, skipping every
     /// port for which `in_use(port)` is true (the caller checks live sockets
@@ -114,6 +125,23 @@ impl EphemeralPorts {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn offset_sets_the_first_port_and_wraps() {
+        let mut p = EphemeralPorts::new(100, 109).with_offset(3);
+        assert_eq!(p.allocate(|_| false).unwrap(), 103);
+        let mut p = EphemeralPorts::new(100, 109).with_offset(3 + 10 * 7);
+        assert_eq!(
+            p.allocate(|_| false).unwrap(),
+            103,
+            "taken modulo the range"
+        );
+        let mut p = EphemeralPorts::new(100, 109).with_offset(9);
+        assert_eq!(p.allocate(|_| false).unwrap(), 109);
+        assert_eq!(p.allocate(|_| false).unwrap(), 100, "then wraps");
+        let mut full = EphemeralPorts::new(1, 65535).with_offset(u64::MAX);
+        assert!(full.allocate(|_| false).is_ok());
+    }
     use super::*;
     use std::collections::BTreeSet;
 

@@ -228,3 +228,45 @@ fn time_wait_reacks_a_retransmitted_fin_and_drops_the_rest() {
     // re-ACK plus a full 2MSL.
     assert!(held > 10_000.0, "held {held} ms");
 }
+
+/// Only *new* data after a full close is answered with RST (Linux resets when the
+/// segment ends beyond RCV.NXT): a retransmission of bytes the application already
+/// read is not. The server sends at 150 ms (arrives 200 ms); the client reads and
+/// closes at 250 ms; then the server's data segment arrives again, as a retransmission
+/// would.
+#[test]
+fn retransmitted_data_after_close_is_not_reset() {
+    let mut net = net();
+    let capture = Capture::default();
+    net.capture_to(Box::new(capture.clone())).unwrap();
+    let mut server = Script::new(&[
+        (0, Call::Listen),
+        (150, Call::Accept),
+        (150, Call::Send(b"data")),
+    ]);
+    let mut client = Script::new(&[(0, Call::Connect), (250, Call::Recv), (250, Call::Close)]);
+    run(&mut net, &mut client, &mut server, 260);
+    assert_eq!(client.got, vec![(250, Got::Data(b"data".to_vec()))]);
+    let frames = capture.frames();
+    let data = frames
+        .iter()
+        .find(|f| {
+            Segment::parse(Medium::Ip, f).is_some_and(|s| s.src_port == PORT && s.payload_len == 4)
+        })
+        .expect("the server's data segment")
+        .clone();
+    let host = net.host_mut(tcpknobs_stack::HostId(0));
+    let later = host.now() + Duration::from_millis(10);
+    host.receive_frame(data);
+    host.poll(later);
+    let answers: Vec<Segment> = host
+        .take_frames()
+        .iter()
+        .filter_map(|f| Segment::parse(Medium::Ip, f))
+        .collect();
+    assert!(
+        answers.iter().all(|s| !s.rst),
+        "no RST for old data: {answers:?}"
+    );
+    assert_eq!(stats(&net, 0).resets_out, 0);
+}

@@ -38,6 +38,19 @@ impl Capture {
         self.timed_segments().into_iter().map(|(_, s)| s).collect()
     }
 
+    /// Every captured frame, in order.
+    pub fn frames(&self) -> Vec<Vec<u8>> {
+        let bytes = self.0.borrow();
+        let mut out = Vec::new();
+        let mut at = 24;
+        while at + 16 <= bytes.len() {
+            let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+            out.push(bytes[at + 16..at + 16 + len].to_vec());
+            at += 16 + len;
+        }
+        out
+    }
+
     /// Every TCP segment with its capture time in ns.
     pub fn timed_segments(&self) -> Vec<(u64, Segment)> {
         let bytes = self.0.borrow();
