@@ -269,6 +269,16 @@ pub enum Side {
     Server,
 }
 
+/// One side's knobs: the profile's defaults, then the flags that concern that side.
+pub fn side_knobs(profile: ProfileArg, flags: &KnobFlags, side: Side) -> Knobs {
+    let mut knobs = Knobs::profile(match profile {
+        ProfileArg::Linux => Profile::Linux,
+        ProfileArg::Book => Profile::Book,
+    });
+    flags.apply(side, &mut knobs);
+    knobs
+}
+
 /// `--nagle`: the booleans of [`parse_on_off`] plus `minshall`.
 fn parse_nagle(s: &str) -> Result<Nagle, String> {
     if s.trim().eq_ignore_ascii_case("minshall") {
@@ -456,14 +466,8 @@ pub struct RunArgs {
 impl RunArgs {
     /// The experiment these flags describe.
     pub fn experiment(&self) -> Experiment {
-        let profile = match self.profile {
-            ProfileArg::Linux => Profile::Linux,
-            ProfileArg::Book => Profile::Book,
-        };
-        let mut client = Knobs::profile(profile);
-        let mut server = Knobs::profile(profile);
-        self.knobs.apply(Side::Client, &mut client);
-        self.knobs.apply(Side::Server, &mut server);
+        let mut client = side_knobs(self.profile, &self.knobs, Side::Client);
+        let mut server = side_knobs(self.profile, &self.knobs, Side::Server);
         let on_exhaustion = match self.on_exhaustion {
             ExhaustionArg::Fail => OnExhaustion::Fail,
             ExhaustionArg::Wait => OnExhaustion::Wait,

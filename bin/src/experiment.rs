@@ -10,7 +10,9 @@ use tcpknobs_http::proxy::{Proxy, ProxyConfig, ProxyMode, ProxyStats};
 use tcpknobs_http::server::{Server, ServerConfig};
 use tcpknobs_http::transaction::TransactionReport;
 use tcpknobs_http::workload::Workload;
-use tcpknobs_stack::{AppSlot, ConnStats, Duration, Host, Knobs, LinkProfile, RunEnd, SimNet};
+use tcpknobs_stack::{
+    AppSlot, ConnStats, Duration, Host, Instant, Knobs, LinkProfile, RunEnd, SimNet,
+};
 
 /// Everything that determines a run (same experiment + same seed = same output).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -60,14 +62,11 @@ pub struct ConnectionReport {
     pub stats: ConnStats,
 }
 
-/// The result of a run; `run --json` prints exactly this.
+/// A run's headline figures, the same in `run` and `get` output.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct RunReport {
+pub struct Totals {
     /// ms from the first request issued to the last transaction finished.
     pub total_ms: f64,
-    /// How the run ended: `done`, `stalled` (a hang: nothing left to happen) or
-    /// `time_limit`.
-    pub end: &'static str,
     /// Transactions that finished without error.
     pub succeeded: usize,
     /// Transactions that failed.
@@ -76,6 +75,48 @@ pub struct RunReport {
     pub retries: u32,
     /// Client connections opened per second of `total_ms`.
     pub connections_per_s: f64,
+}
+
+impl Totals {
+    /// The figures of a client's transactions, timed from `epoch`, with `opened`
+    /// client connections.
+    pub fn of(
+        transactions: &[TransactionReport],
+        client: &Client,
+        epoch: Instant,
+        opened: usize,
+    ) -> Totals {
+        let last_done = client
+            .transactions()
+            .iter()
+            .filter_map(|t| t.timing.done)
+            .max()
+            .unwrap_or(epoch);
+        let total_ms = ms(last_done - epoch);
+        let failed = transactions.iter().filter(|t| t.error.is_some()).count();
+        Totals {
+            total_ms,
+            succeeded: transactions.len() - failed,
+            failed,
+            retries: transactions.iter().map(|t| t.retries).sum(),
+            connections_per_s: if total_ms > 0.0 {
+                opened as f64 / (total_ms / 1000.0)
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+/// The result of a run; `run --json` prints exactly this.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunReport {
+    /// The headline figures (flattened: `total_ms`, `succeeded`, ... at top level).
+    #[serde(flatten)]
+    pub totals: Totals,
+    /// How the run ended: `done`, `stalled` (a hang: nothing left to happen) or
+    /// `time_limit`.
+    pub end: &'static str,
     /// Every transaction, in workload order.
     pub transactions: Vec<TransactionReport>,
     /// Every connection, client side first.
@@ -202,7 +243,7 @@ impl Experiment {
 }
 
 /// The client host's connections with what each carried.
-fn client_connections(host: &Host, client: &Client) -> Vec<ConnectionReport> {
+pub fn client_connections(host: &Host, client: &Client) -> Vec<ConnectionReport> {
     let carried = client.connection_summaries();
     host.all_stats()
         .into_iter()
@@ -216,7 +257,7 @@ fn client_connections(host: &Host, client: &Client) -> Vec<ConnectionReport> {
 }
 
 /// Every connection a host had, labelled.
-fn host_connections(host: &Host, label: &'static str) -> Vec<ConnectionReport> {
+pub fn host_connections(host: &Host, label: &'static str) -> Vec<ConnectionReport> {
     host.all_stats()
         .into_iter()
         .map(|stats| ConnectionReport {
@@ -230,7 +271,7 @@ fn host_connections(host: &Host, label: &'static str) -> Vec<ConnectionReport> {
 fn report(
     experiment: &Experiment,
     client: &Client,
-    epoch: tcpknobs_stack::Instant,
+    epoch: Instant,
     end: RunEnd,
     opened: usize,
     connections: Vec<ConnectionReport>,
@@ -241,28 +282,12 @@ fn report(
         .iter()
         .map(|t| t.report(epoch))
         .collect();
-    let last_done = client
-        .transactions()
-        .iter()
-        .filter_map(|t| t.timing.done)
-        .max()
-        .unwrap_or(epoch);
-    let total_ms = ms(last_done - epoch);
-    let failed = transactions.iter().filter(|t| t.error.is_some()).count();
     RunReport {
-        total_ms,
+        totals: Totals::of(&transactions, client, epoch, opened),
         end: match end {
             RunEnd::Done => "done",
             RunEnd::Stalled => "stalled",
             RunEnd::TimeLimit => "time_limit",
-        },
-        succeeded: transactions.len() - failed,
-        failed,
-        retries: transactions.iter().map(|t| t.retries).sum(),
-        connections_per_s: if total_ms > 0.0 {
-            opened as f64 / (total_ms / 1000.0)
-        } else {
-            0.0
         },
         transactions,
         connections,

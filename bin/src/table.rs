@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use crate::experiment::{ConnectionReport, RunReport};
+use tcpknobs_http::transaction::TransactionReport;
+
+use crate::experiment::{ConnectionReport, RunReport, Totals};
 use crate::values::{format_duration, format_rate};
 
 fn cell(v: Option<f64>) -> String {
@@ -30,9 +32,28 @@ pub fn render(r: &RunReport) -> String {
         r.link.loss,
         r.seed
     );
+    out.push('\n');
+    out.push_str(&transactions(&r.transactions));
+    out.push('\n');
+    out.push_str(&connections(&r.connections));
+    out.push_str(&totals(&r.totals, r.end));
+    out
+}
+
+/// The summary line: the same figures as the JSON's top level.
+pub fn totals(t: &Totals, end: &str) -> String {
+    format!(
+        "\ntotal {:.3} ms ({end}), {} ok, {} failed, {} retries, {:.1} connections/s\n",
+        t.total_ms, t.succeeded, t.failed, t.retries, t.connections_per_s
+    )
+}
+
+/// One row per transaction, with the timing names DESIGN.md gives.
+pub fn transactions(rows: &[TransactionReport]) -> String {
+    let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n{:>4} {:>6} {:>6} {:>10} {:>6} {:>5} {:>7} {:>10} {:>10} {:>10} {:>11} {:>10}  error",
+        "{:>4} {:>6} {:>6} {:>10} {:>6} {:>5} {:>7} {:>10} {:>10} {:>10} {:>11} {:>10}  error",
         "id",
         "status",
         "conn",
@@ -46,7 +67,7 @@ pub fn render(r: &RunReport) -> String {
         "transfer_ms",
         "total_ms"
     );
-    for t in &r.transactions {
+    for t in rows {
         let yes_no = |b: bool| if b { "yes" } else { "no" };
         let _ = writeln!(
             out,
@@ -66,13 +87,6 @@ pub fn render(r: &RunReport) -> String {
             t.error.as_deref().unwrap_or("")
         );
     }
-    out.push('\n');
-    out.push_str(&connections(&r.connections));
-    let _ = writeln!(
-        out,
-        "\ntotal {:.3} ms ({}), {} ok, {} failed, {} retries, {:.1} connections/s",
-        r.total_ms, r.end, r.succeeded, r.failed, r.retries, r.connections_per_s
-    );
     out
 }
 

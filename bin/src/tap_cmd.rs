@@ -21,12 +21,13 @@ use tcpknobs_http::transaction::TransactionReport;
 use tcpknobs_http::workload::RequestSpec;
 use tcpknobs_stack::realtime::{self, tap_host_config};
 use tcpknobs_stack::{
-    AppSlot, Clock, Host, HostId, Ipv4Cidr, Knobs, LinkProfile, Profile, RealtimeEnd,
-    RealtimeOptions, RealtimeRun, Stop, TapDevice,
+    AppSlot, Clock, Host, HostId, Ipv4Cidr, Knobs, LinkProfile, RealtimeEnd, RealtimeOptions,
+    RealtimeRun, Stop, TapDevice,
 };
 
-use crate::cli::{HttpVersion, KnobFlags, ProfileArg, Side, StrategyArg};
-use crate::experiment::ConnectionReport;
+use crate::cli::{side_knobs, HttpVersion, KnobFlags, ProfileArg, Side, StrategyArg};
+use crate::experiment::{client_connections, host_connections, ConnectionReport, Totals};
+use crate::table;
 use crate::values::{format_duration, parse_duration, parse_positive_u32, parse_probability};
 
 /// Where the host sits: the TAP, its address, what the process adds to the path.
@@ -302,15 +303,6 @@ fn suggest_address(ip: Ipv4Cidr, taken: &[(Ipv4Addr, u8)]) -> String {
         .map_or_else(|| ip.to_string(), |a| format!("{a}/{}", ip.prefix_len()))
 }
 
-fn side_knobs(profile: ProfileArg, flags: &KnobFlags, side: Side) -> Knobs {
-    let mut knobs = Knobs::profile(match profile {
-        ProfileArg::Linux => Profile::Linux,
-        ProfileArg::Book => Profile::Book,
-    });
-    flags.apply(side, &mut knobs);
-    knobs
-}
-
 /// What the process adds to the path, as `run` reports its link.
 fn added_link(flags: &TapFlags) -> LinkProfile {
     LinkProfile {
@@ -429,16 +421,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         app: &mut server,
         is_server: true,
     }])?;
-    let connections: Vec<ConnectionReport> = rig
-        .host
-        .all_stats()
-        .into_iter()
-        .map(|stats| ConnectionReport {
-            host: "server",
-            requests: None,
-            stats,
-        })
-        .collect();
+    let connections = host_connections(&rig.host, "server");
     let report = ServeReport {
         end: run.end,
         responses: server.responses(),
@@ -450,7 +433,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        let mut out = connections_table(&report.connections);
+        let mut out = table::connections(&report.connections);
         out.push_str(&format!(
             "\n{} responses on {} connections, {} frames in, {} out ({})\n",
             report.responses,
@@ -467,11 +450,9 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
 /// The result of `get`; the fields `run --json` has keep its names and meanings.
 #[derive(Debug, Serialize)]
 struct GetReport {
-    total_ms: f64,
+    #[serde(flatten)]
+    totals: Totals,
     end: RealtimeEnd,
-    succeeded: usize,
-    failed: usize,
-    connections_per_s: f64,
     transactions: Vec<TransactionReport>,
     connections: Vec<ConnectionReport>,
     knobs: ClientKnobs,
@@ -563,37 +544,11 @@ pub fn get(args: &GetArgs) -> anyhow::Result<()> {
         .iter()
         .map(|t| t.report(epoch))
         .collect();
-    let last_done = client
-        .transactions()
-        .iter()
-        .filter_map(|t| t.timing.done)
-        .max()
-        .unwrap_or(epoch);
-    let total_ms = (last_done - epoch).total_micros() as f64 / 1000.0;
-    let failed = transactions.iter().filter(|t| t.error.is_some()).count();
-    // What each connection carried, as `run` reports it.
-    let carried = client.connection_summaries();
-    let connections: Vec<ConnectionReport> = rig
-        .host
-        .all_stats()
-        .into_iter()
-        .enumerate()
-        .map(|(i, stats)| ConnectionReport {
-            host: "client",
-            requests: carried.iter().find(|c| c.id.0 == i).map(|c| c.requests),
-            stats,
-        })
-        .collect();
+    let connections = client_connections(&rig.host, &client);
+    let totals = Totals::of(&transactions, &client, epoch, connections.len());
     let report = GetReport {
-        total_ms,
+        totals,
         end: run.end,
-        succeeded: transactions.len() - failed,
-        failed,
-        connections_per_s: if total_ms > 0.0 {
-            connections.len() as f64 / (total_ms / 1000.0)
-        } else {
-            0.0
-        },
         transactions,
         connections,
         knobs: ClientKnobs { client: knobs },
@@ -630,10 +585,6 @@ fn end_name(end: RealtimeEnd) -> &'static str {
     }
 }
 
-fn cell(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
-}
-
 fn render_get(r: &GetReport) -> String {
     let w = &r.workload;
     let mut out = format!(
@@ -652,95 +603,11 @@ fn render_get(r: &GetReport) -> String {
         r.link.added.loss,
         r.seed
     );
-    out.push_str(&transactions_table(&r.transactions));
-    out.push_str(&connections_table(&r.connections));
-    out.push_str(&format!(
-        "\ntotal {:.3} ms ({}), {} ok, {} failed, {:.1} connections/s\n",
-        r.total_ms,
-        end_name(r.end),
-        r.succeeded,
-        r.failed,
-        r.connections_per_s
-    ));
-    out
-}
-
-// The two tables below print exactly the columns of `run`'s table (bin/src/table.rs);
-// they belong there as shared functions once table.rs is split.
-
-fn transactions_table(transactions: &[TransactionReport]) -> String {
-    let mut out = format!(
-        "\n{:>4} {:>6} {:>6} {:>10} {:>6} {:>10} {:>10} {:>10} {:>11} {:>10}  error\n",
-        "id",
-        "status",
-        "conn",
-        "bytes",
-        "reused",
-        "wait_ms",
-        "connect_ms",
-        "ttfb_ms",
-        "transfer_ms",
-        "total_ms"
-    );
-    for t in transactions {
-        out.push_str(&format!(
-            "{:>4} {:>6} {:>6} {:>10} {:>6} {:>10} {:>10} {:>10} {:>11} {:>10}  {}\n",
-            t.id,
-            t.status.map_or_else(|| "-".into(), |s| s.to_string()),
-            t.connection.map_or_else(|| "-".into(), |c| c.to_string()),
-            t.bytes,
-            if t.reused { "yes" } else { "no" },
-            cell(t.wait_ms),
-            cell(t.connect_ms),
-            cell(t.ttfb_ms),
-            cell(t.transfer_ms),
-            cell(t.total_ms),
-            t.error.as_deref().unwrap_or("")
-        ));
-    }
-    out
-}
-
-fn connections_table(connections: &[ConnectionReport]) -> String {
-    let mut out = format!(
-        "\n{:>6} {:>6} {:>16} {:>7} {:>7} {:>9} {:>9} {:>6} {:>6} {:>7} {:>8} {:>9} {:>7}\n",
-        "host",
-        "port",
-        "remote",
-        "segs>",
-        "segs<",
-        "bytes>",
-        "bytes<",
-        "acks>",
-        "delack",
-        "retrans",
-        "closer",
-        "max_cwnd",
-        "tw_ms"
-    );
-    for c in connections {
-        let s = &c.stats;
-        out.push_str(&format!(
-            "{:>6} {:>6} {:>16} {:>7} {:>7} {:>9} {:>9} {:>6} {:>6} {:>7} {:>8} {:>9} {:>7}\n",
-            c.host,
-            s.local_port,
-            s.remote,
-            s.segments_out,
-            s.segments_in,
-            s.bytes_out,
-            s.bytes_in,
-            s.pure_acks_out,
-            s.delayed_acks,
-            s.retransmissions,
-            s.closed_first.map_or("-", |c| match c {
-                tcpknobs_stack::Closer::Local => "local",
-                tcpknobs_stack::Closer::Peer => "peer",
-            }),
-            s.max_cwnd.map_or_else(|| "off".into(), |c| c.to_string()),
-            s.time_wait_ms
-                .map_or_else(|| "-".into(), |t| format!("{t:.0}")),
-        ));
-    }
+    out.push('\n');
+    out.push_str(&table::transactions(&r.transactions));
+    out.push('\n');
+    out.push_str(&table::connections(&r.connections));
+    out.push_str(&table::totals(&r.totals, end_name(r.end)));
     out
 }
 
