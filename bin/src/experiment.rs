@@ -55,7 +55,8 @@ pub struct SideKnobs {
 pub struct ConnectionReport {
     /// `client` or `server`.
     pub host: &'static str,
-    /// Requests the connection carried (client side: sent on it, retries included).
+    /// Requests the connection carried: client side, sent on it (retries included);
+    /// server side, answered on it (`requests_served`).
     pub requests: Option<usize>,
     /// The figures.
     #[serde(flatten)]
@@ -222,7 +223,13 @@ impl Experiment {
         if let Some(p) = proxy_host {
             connections.extend(host_connections(net.host(p), "proxy"));
         }
-        connections.extend(host_connections(net.host(server_host), "server"));
+        let mut server_rows = host_connections(net.host(server_host), "server");
+        for s in server.connection_stats() {
+            if let Some(row) = server_rows.get_mut(s.conn.0) {
+                row.requests = Some(s.requests_served as usize);
+            }
+        }
+        connections.extend(server_rows);
         let mut report = report(
             self,
             &client,
