@@ -34,10 +34,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run one experiment on the simulated link and print its transactions.
-    ///
-    /// Example: the Nagle x delayed-ACK stall, then without Nagle:
-    ///   tcpknobs run --requests 1 --request-writes 2 --delayed-ack 200ms --nagle on
-    ///   tcpknobs run --requests 1 --request-writes 2 --delayed-ack 200ms --nagle off
+    #[command(after_help = RUN_EXAMPLES)]
     Run(Box<RunArgs>),
     /// Serve HTTP from the userspace stack on a TAP device, until Ctrl-C.
     ///
@@ -51,6 +48,20 @@ pub enum Command {
     ///   tcpknobs get --tap tk0 http://10.77.0.1:8000/README.md --strategy persistent
     Get(Box<crate::tap_cmd::GetArgs>),
 }
+
+const RUN_EXAMPLES: &str = "\
+Examples (100 ms RTT; every number explained in README.md):
+  tcpknobs run --page 1k+3x1k --strategy serial          # 800 ms: 4 x (handshake + request)
+  tcpknobs run --page 1k+3x1k --strategy pipelined       # 300 ms
+  tcpknobs run --requests 1 --request-writes 2 --strategy persistent \\
+      --delayed-ack 200ms --quickack 0 --nagle on        # 500 ms: Nagle meets the delayed ACK
+  tcpknobs run --requests 1 --size 64k --delayed-ack off --nagle off \\
+      --initial-window 1                                 # 700 ms: six rounds of slow start
+  tcpknobs run --rtt 1ms --requests 300 --ports 50000-50099 --time-wait 10s \\
+      --on-exhaustion wait                               # 20.2 s: 100 ports / 2MSL
+  tcpknobs run --via-proxy dumb --http 1.0 --strategy persistent --requests 2 \\
+      --client-timeout 5s                                # the keep-alive hang
+Add --json for machine-readable output, --pcap FILE for a capture.";
 
 /// Output format of `run`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
