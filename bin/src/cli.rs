@@ -315,6 +315,143 @@ fn to_smol(d: StdDuration) -> Duration {
     Duration::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
+/// How the lab's client uses connections: shared by `run` and `get`.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Client")]
+pub struct ClientFlags {
+    /// How the client uses connections.
+    #[arg(long, value_enum, default_value = "serial", ignore_case = true)]
+    pub strategy: StrategyArg,
+
+    /// Connections open at once (default: 4 for parallel, 1 otherwise).
+    #[arg(long, value_name = "N", value_parser = parse_positive_u32)]
+    pub connections: Option<u32>,
+
+    /// write() calls the client uses per request (2 exposes Nagle x delayed ACK).
+    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_positive_u32)]
+    pub request_writes: u32,
+
+    /// HTTP version of the client's requests.
+    #[arg(long, value_enum, default_value = "1.1")]
+    pub http: HttpVersion,
+
+    /// Client pause between a response and the next request that waits for it.
+    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_duration)]
+    pub think_time: StdDuration,
+
+    /// Give up on a response this long after its request got a connection.
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
+    pub client_timeout: StdDuration,
+
+    /// Retries of an idempotent request whose connection closed before its response.
+    #[arg(long, value_name = "N", default_value = "2", value_parser = parse_count)]
+    pub retries: u32,
+}
+
+impl ClientFlags {
+    /// The client these flags describe (server address and port filled in later).
+    pub fn config(&self) -> ClientConfig {
+        ClientConfig {
+            strategy: self.strategy.into(),
+            connections: self.connections.map(|n| n as usize),
+            request_writes: self.request_writes,
+            version: match self.http {
+                HttpVersion::V10 => Version::Http10,
+                HttpVersion::V11 => Version::Http11,
+            },
+            timeout: to_smol(self.client_timeout),
+            max_retries: self.retries,
+            think_time: to_smol(self.think_time),
+            ..ClientConfig::default()
+        }
+    }
+}
+
+/// How the lab's server behaves: shared by `run` and `serve`.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Server")]
+pub struct ServerFlags {
+    /// write() calls the server uses per response (head alone first when >= 2).
+    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_positive_u32)]
+    pub response_writes: u32,
+
+    /// Whether the server lets connections persist at all.
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
+    pub server_keep_alive: bool,
+
+    /// Idle time after which the server closes a persistent connection (it closes
+    /// first, so it holds the TIME_WAIT). Default 75 s, nginx's `keepalive_timeout`.
+    #[arg(long, value_name = "DUR", default_value = "75s", value_parser = parse_duration)]
+    pub server_keep_alive_timeout: StdDuration,
+
+    /// Requests per connection; the last response says `Connection: close`.
+    #[arg(long, value_name = "N", value_parser = parse_positive_u32)]
+    pub server_keep_alive_max: Option<u32>,
+
+    /// Processing time per request; pipelined requests queue behind it.
+    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_duration)]
+    pub server_delay: StdDuration,
+
+    /// Frame response bodies with chunked transfer coding (HTTP/1.1 requests).
+    #[arg(long)]
+    pub server_chunked: bool,
+
+    /// Send no Content-Length: the body ends at close (the connection cannot persist).
+    #[arg(long)]
+    pub server_no_length: bool,
+
+    /// How the server closes: graceful (half-close, drain input, then close) or abrupt
+    /// (close at once: unread input makes the stack send RST).
+    #[arg(long, value_enum, default_value = "graceful", ignore_case = true)]
+    pub close: CloseArg,
+
+    /// How long a graceful close keeps draining input before it closes for good.
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_duration)]
+    pub server_linger: StdDuration,
+
+    /// Misbehave: send only this many body bytes of each response, then close.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub server_truncate: Option<u64>,
+
+    /// Drop a connection whose request head has not arrived within this time.
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    pub server_header_timeout: StdDuration,
+
+    /// Listening sockets kept ready on the server (smoltcp has no accept queue).
+    #[arg(long, value_name = "N", value_parser = parse_positive_u32)]
+    pub backlog: Option<u32>,
+}
+
+impl ServerFlags {
+    /// The server these flags describe (port filled in later).
+    pub fn config(&self) -> ServerConfig {
+        ServerConfig {
+            response_writes: self.response_writes,
+            keep_alive: self.server_keep_alive,
+            keep_alive_timeout: to_smol(self.server_keep_alive_timeout),
+            keep_alive_max: self.server_keep_alive_max,
+            delay: to_smol(self.server_delay),
+            chunked: self.server_chunked,
+            no_length: self.server_no_length,
+            close: match self.close {
+                CloseArg::Graceful => CloseMode::Graceful,
+                CloseArg::Abrupt => CloseMode::Abrupt,
+            },
+            linger: to_smol(self.server_linger),
+            truncate: self.server_truncate,
+            header_timeout: to_smol(self.server_header_timeout),
+            ..ServerConfig::default()
+        }
+    }
+
+    /// Apply `--backlog` to the server host's knobs.
+    pub fn apply_backlog(&self, knobs: &mut Knobs) {
+        if let Some(n) = self.backlog {
+            knobs.backlog = n as usize;
+        }
+    }
+}
+
 /// Options of `run`.
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
@@ -343,20 +480,6 @@ pub struct RunArgs {
     )]
     pub on_exhaustion: ExhaustionArg,
 
-    /// How the client uses connections.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "serial",
-        ignore_case = true,
-        help_heading = "Workload"
-    )]
-    pub strategy: StrategyArg,
-
-    /// Connections open at once (default: 4 for parallel, 1 otherwise).
-    #[arg(long, value_name = "N", value_parser = parse_positive_u32, help_heading = "Workload")]
-    pub connections: Option<u32>,
-
     /// A page instead of --requests: the HTML object first, then groups of objects the
     /// client learns about only from it (e.g. 10k+3x20k, the book's example).
     #[arg(long, value_name = "HTML+NxSIZE", value_parser = parse_page, conflicts_with_all = ["requests", "size"], help_heading = "Workload")]
@@ -380,86 +503,16 @@ pub struct RunArgs {
     )]
     pub method: MethodArg,
 
-    /// Client pause between a response and the next request that waits for it.
-    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_duration, help_heading = "Workload")]
-    pub think_time: StdDuration,
+    #[command(flatten)]
+    pub client: ClientFlags,
 
-    /// Give up on a response this long after its request got a connection.
-    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration, help_heading = "Workload")]
-    pub client_timeout: StdDuration,
-
-    /// Retries of an idempotent request whose connection closed before its response.
-    #[arg(long, value_name = "N", default_value = "2", value_parser = parse_count, help_heading = "Workload")]
-    pub retries: u32,
-
-    /// Whether the server lets connections persist at all.
-    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set, help_heading = "Server")]
-    pub server_keep_alive: bool,
-
-    /// Idle time after which the server closes a persistent connection (it closes
-    /// first, so it holds the TIME_WAIT). Default 75 s, nginx's `keepalive_timeout`.
-    #[arg(long, value_name = "DUR", default_value = "75s", value_parser = parse_duration, help_heading = "Server")]
-    pub server_keep_alive_timeout: StdDuration,
-
-    /// Requests per connection; the last response says `Connection: close`.
-    #[arg(long, value_name = "N", value_parser = parse_positive_u32, help_heading = "Server")]
-    pub server_keep_alive_max: Option<u32>,
-
-    /// Processing time per request; pipelined requests queue behind it.
-    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_duration, help_heading = "Server")]
-    pub server_delay: StdDuration,
-
-    /// Frame response bodies with chunked transfer coding (HTTP/1.1 requests).
-    #[arg(long, help_heading = "Server")]
-    pub server_chunked: bool,
-
-    /// Send no Content-Length: the body ends at close (the connection cannot persist).
-    #[arg(long, help_heading = "Server")]
-    pub server_no_length: bool,
-
-    /// How the server closes: graceful (half-close, drain input, then close) or abrupt
-    /// (close at once: unread input makes the stack send RST).
-    #[arg(
-        long,
-        value_enum,
-        default_value = "graceful",
-        ignore_case = true,
-        help_heading = "Server"
-    )]
-    pub close: CloseArg,
-
-    /// How long a graceful close keeps draining input before it closes for good.
-    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_duration, help_heading = "Server")]
-    pub server_linger: StdDuration,
-
-    /// Misbehave: send only this many body bytes of each response, then close.
-    #[arg(long, value_name = "BYTES", value_parser = parse_bytes, help_heading = "Server")]
-    pub server_truncate: Option<u64>,
-
-    /// Drop a connection whose request head has not arrived within this time.
-    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration, help_heading = "Server")]
-    pub server_header_timeout: StdDuration,
-
-    /// Listening sockets kept ready on the server (smoltcp has no accept queue).
-    #[arg(long, value_name = "N", value_parser = parse_positive_u32, help_heading = "Server")]
-    pub backlog: Option<u32>,
+    #[command(flatten)]
+    pub server: ServerFlags,
 
     /// Put a proxy host between client and server: smart (strips hop-by-hop headers,
     /// its own persistent connections) or dumb (relays blindly: the keep-alive hang).
     #[arg(long, value_enum, ignore_case = true, help_heading = "Server")]
     pub via_proxy: Option<ProxyArg>,
-
-    /// write() calls the client uses per request (2 exposes Nagle x delayed ACK).
-    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_positive_u32, help_heading = "Workload")]
-    pub request_writes: u32,
-
-    /// write() calls the server uses per response (head alone first when >= 2).
-    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_positive_u32, help_heading = "Workload")]
-    pub response_writes: u32,
-
-    /// HTTP version of the client's requests.
-    #[arg(long, value_enum, default_value = "1.1", help_heading = "Workload")]
-    pub http: HttpVersion,
 
     /// Give up when virtual time passes this (unfinished transactions are reported).
     #[arg(long, value_name = "DUR", default_value = "1h", value_parser = parse_duration, help_heading = "Output")]
@@ -485,9 +538,7 @@ impl RunArgs {
         };
         client.on_exhaustion = on_exhaustion;
         server.on_exhaustion = on_exhaustion;
-        if let Some(n) = self.backlog {
-            server.backlog = n as usize;
-        }
+        self.server.apply_backlog(&mut server);
         let l = &self.link;
         let link = LinkProfile {
             one_way_delay_ns: u64::try_from(l.rtt.as_nanos() / 2).unwrap_or(u64::MAX),
@@ -507,7 +558,7 @@ impl RunArgs {
                 format!("{} x {method} {}", self.requests, format_bytes(self.size)),
             ),
         };
-        let workload = if self.think_time.is_zero() || self.page.is_some() {
+        let workload = if self.client.think_time.is_zero() || self.page.is_some() {
             workload
         } else {
             workload.chained()
@@ -517,36 +568,8 @@ impl RunArgs {
             seed: l.seed,
             client_knobs: client,
             server_knobs: server,
-            client: ClientConfig {
-                strategy: self.strategy.into(),
-                connections: self.connections.map(|n| n as usize),
-                request_writes: self.request_writes,
-                version: match self.http {
-                    HttpVersion::V10 => Version::Http10,
-                    HttpVersion::V11 => Version::Http11,
-                },
-                timeout: to_smol(self.client_timeout),
-                max_retries: self.retries,
-                think_time: to_smol(self.think_time),
-                ..ClientConfig::default()
-            },
-            server: ServerConfig {
-                response_writes: self.response_writes,
-                keep_alive: self.server_keep_alive,
-                keep_alive_timeout: to_smol(self.server_keep_alive_timeout),
-                keep_alive_max: self.server_keep_alive_max,
-                delay: to_smol(self.server_delay),
-                chunked: self.server_chunked,
-                no_length: self.server_no_length,
-                close: match self.close {
-                    CloseArg::Graceful => CloseMode::Graceful,
-                    CloseArg::Abrupt => CloseMode::Abrupt,
-                },
-                linger: to_smol(self.server_linger),
-                truncate: self.server_truncate,
-                header_timeout: to_smol(self.server_header_timeout),
-                ..ServerConfig::default()
-            },
+            client: self.client.config(),
+            server: self.server.config(),
             proxy: self.via_proxy.map(|p| match p {
                 ProxyArg::Smart => ProxyMode::Smart,
                 ProxyArg::Dumb => ProxyMode::Dumb,

@@ -15,7 +15,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use serde::Serialize;
 use tcpknobs_http::client::{Client, ClientConfig, Strategy};
-use tcpknobs_http::message::{Method, Version};
+use tcpknobs_http::message::Method;
 use tcpknobs_http::server::{Server, ServerConfig};
 use tcpknobs_http::transaction::TransactionReport;
 use tcpknobs_http::workload::RequestSpec;
@@ -25,10 +25,10 @@ use tcpknobs_stack::{
     RealtimeRun, Stop, TapDevice,
 };
 
-use crate::cli::{side_knobs, HttpVersion, KnobFlags, ProfileArg, Side, StrategyArg};
+use crate::cli::{side_knobs, ClientFlags, KnobFlags, ProfileArg, ServerFlags, Side};
 use crate::experiment::{client_connections, host_connections, ConnectionReport, Totals};
 use crate::table;
-use crate::values::{format_duration, parse_duration, parse_positive_u32, parse_probability};
+use crate::values::{format_duration, parse_duration, parse_probability};
 
 /// Where the host sits: the TAP, its address, what the process adds to the path.
 #[derive(Args, Debug, Clone)]
@@ -69,9 +69,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "P", default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
 
-    /// write() calls per response (head alone first when >= 2).
-    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_positive_u32)]
-    pub response_writes: u32,
+    #[command(flatten)]
+    pub server: ServerFlags,
 
     /// The server's knobs (the --client-X forms do not apply: the peer is the kernel).
     #[command(flatten)]
@@ -101,27 +100,8 @@ pub struct GetArgs {
     #[arg(value_name = "URL", required = true, value_parser = parse_url)]
     pub urls: Vec<Url>,
 
-    /// How the client uses connections.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "serial",
-        ignore_case = true,
-        help_heading = "Workload"
-    )]
-    pub strategy: StrategyArg,
-
-    /// Connections open at once (default: 4 for parallel, 1 otherwise).
-    #[arg(long, value_name = "N", value_parser = parse_positive_u32, help_heading = "Workload")]
-    pub connections: Option<u32>,
-
-    /// write() calls per request (2 exposes Nagle x delayed ACK).
-    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_positive_u32, help_heading = "Workload")]
-    pub request_writes: u32,
-
-    /// HTTP version of the requests.
-    #[arg(long, value_enum, default_value = "1.1", help_heading = "Workload")]
-    pub http: HttpVersion,
+    #[command(flatten)]
+    pub client: ClientFlags,
 
     /// The client's knobs (the --server-X forms do not apply: the peer is a real server).
     #[command(flatten)]
@@ -402,12 +382,12 @@ fn tap_report(flags: &TapFlags, rig: &Rig, run: RealtimeRun) -> TapReport {
 /// then its per-connection statistics.
 pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     check_addressing(&args.tap, None)?;
-    let knobs = side_knobs(args.profile, &args.knobs, Side::Server);
+    let mut knobs = side_knobs(args.profile, &args.knobs, Side::Server);
+    args.server.apply_backlog(&mut knobs);
     let mut rig = Rig::new(&args.tap, knobs.clone(), args.max_time)?;
     let mut server = Server::new(ServerConfig {
         port: args.port,
-        response_writes: args.response_writes,
-        ..ServerConfig::default()
+        ..args.server.config()
     });
     eprintln!(
         "serving http://{}:{}/bytes/N on {} (Ctrl-C stops); knobs: {}",
@@ -469,10 +449,8 @@ struct ClientKnobs {
 #[derive(Debug, Serialize)]
 struct GetWorkload {
     strategy: Strategy,
-    requests: usize,
     urls: Vec<String>,
-    request_writes: u32,
-    http: String,
+    client: ClientConfig,
 }
 
 /// `tcpknobs get`: the lab's client on the TAP, one request per URL, reported like
@@ -498,11 +476,6 @@ pub fn get(args: &GetArgs) -> anyhow::Result<()> {
     check_addressing(&args.tap, Some(first.addr))?;
     let knobs = side_knobs(args.profile, &args.knobs, Side::Client);
     let mut rig = Rig::new(&args.tap, knobs.clone(), Some(args.max_time))?;
-    let strategy = Strategy::from(args.strategy);
-    let version = match args.http {
-        HttpVersion::V10 => Version::Http10,
-        HttpVersion::V11 => Version::Http11,
-    };
     let specs: Vec<RequestSpec> = args
         .urls
         .iter()
@@ -513,18 +486,12 @@ pub fn get(args: &GetArgs) -> anyhow::Result<()> {
             verify: is_pattern_target(&u.target),
         })
         .collect();
-    let mut client = Client::new(
-        ClientConfig {
-            server: first.addr,
-            port: first.port,
-            strategy,
-            connections: args.connections.map(|n| n as usize),
-            request_writes: args.request_writes,
-            version,
-            ..ClientConfig::default()
-        },
-        specs,
-    );
+    let config = ClientConfig {
+        server: first.addr,
+        port: first.port,
+        ..args.client.config()
+    };
+    let mut client = Client::new(config.clone(), specs);
     let epoch = rig.options.clock.now();
     let run = rig.run(&mut [AppSlot {
         host: HostId(0),
@@ -554,11 +521,9 @@ pub fn get(args: &GetArgs) -> anyhow::Result<()> {
         knobs: ClientKnobs { client: knobs },
         link: tap_report(&args.tap, &rig, run),
         workload: GetWorkload {
-            strategy,
-            requests: args.urls.len(),
+            strategy: config.strategy,
             urls: args.urls.iter().map(ToString::to_string).collect(),
-            request_writes: args.request_writes,
-            http: version.to_string(),
+            client: config,
         },
         seed: rig.seed,
     };
@@ -588,13 +553,13 @@ fn end_name(end: RealtimeEnd) -> &'static str {
 fn render_get(r: &GetReport) -> String {
     let w = &r.workload;
     let mut out = format!(
-        "{} x GET from {} on {} ({}), HTTP/{}, strategy {}, added rtt {}, added loss {}, \
+        "{} x GET from {} on {} ({}), {}, strategy {}, added rtt {}, added loss {}, \
          seed {}\n",
-        w.requests,
+        w.urls.len(),
         w.urls.first().map_or("", String::as_str),
         r.link.tap,
         r.link.ip,
-        w.http.trim_start_matches("HTTP/"),
+        w.client.version,
         serde_json::to_value(w.strategy)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
