@@ -37,17 +37,24 @@ pub enum Command {
     #[command(after_help = RUN_EXAMPLES)]
     Run(Box<RunArgs>),
     /// Serve HTTP from the userspace stack on a TAP device, until Ctrl-C.
-    ///
-    /// Set up first with `sudo scripts/tap-up.sh`, then run inside the namespace:
-    ///   sudo ip netns exec tcpknobs sudo -u $USER tcpknobs serve --tap tk0
-    ///   sudo ip netns exec tcpknobs curl http://10.77.0.2/bytes/1000000 -o /dev/null
+    #[command(after_help = SERVE_EXAMPLES)]
     Serve(Box<crate::tap_cmd::ServeArgs>),
     /// Fetch URLs from a real server with the lab's client over a TAP device.
-    ///
-    /// Example (python3 -m http.server running in the namespace on 10.77.0.1:8000):
-    ///   tcpknobs get --tap tk0 http://10.77.0.1:8000/README.md --strategy persistent
+    #[command(after_help = GET_EXAMPLES)]
     Get(Box<crate::tap_cmd::GetArgs>),
 }
+
+const SERVE_EXAMPLES: &str = "\
+Set up first with `sudo scripts/tap-up.sh`, then run inside its namespace:
+  sudo ip netns exec tcpknobs sudo -u $USER tcpknobs serve --tap tk0 --ip 10.77.0.2/24
+  sudo ip netns exec tcpknobs curl -o /dev/null http://10.77.0.2/bytes/1000000
+Ctrl-C or SIGTERM prints the per-connection table (--json: one object).";
+
+const GET_EXAMPLES: &str = "\
+With `python3 -m http.server 8000 --bind 10.77.0.1` running in the namespace:
+  sudo ip netns exec tcpknobs sudo -u $USER tcpknobs get --tap tk0 --ip 10.77.0.2/24 \\
+      --strategy persistent http://10.77.0.1:8000/ http://10.77.0.1:8000/
+/bytes/N targets (a tcpknobs server) are checked byte by byte.";
 
 const RUN_EXAMPLES: &str = "\
 Examples (100 ms RTT; every number explained in README.md):
