@@ -10,6 +10,7 @@ use tcpknobs_http::proxy::{Proxy, ProxyConfig, ProxyMode, ProxyStats};
 use tcpknobs_http::server::{Server, ServerConfig};
 use tcpknobs_http::transaction::TransactionReport;
 use tcpknobs_http::workload::Workload;
+use tcpknobs_stack::link::LinkStats;
 use tcpknobs_stack::{
     AppSlot, ConnStats, Duration, Host, Instant, Knobs, LinkProfile, RunEnd, SimNet,
 };
@@ -126,6 +127,9 @@ pub struct RunReport {
     pub knobs: SideKnobs,
     /// The link.
     pub link: LinkProfile,
+    /// What the links did to the frames: sent, delivered, dropped by `--loss`, by the
+    /// `--queue` limit (the losses behind the retransmissions).
+    pub wire: LinkStats,
     /// The workload and the HTTP settings.
     pub workload: WorkloadReport,
     /// What the proxy did, when there was one.
@@ -245,6 +249,7 @@ impl Experiment {
             },
         );
         report.proxy = proxy.map(|p| p.stats());
+        report.wire = net.wire_stats();
         Ok(report)
     }
 }
@@ -303,6 +308,7 @@ fn report(
             server: experiment.server_knobs.clone(),
         },
         link: experiment.link.clone(),
+        wire: LinkStats::default(),
         workload,
         proxy: None,
         seed: experiment.seed,

@@ -36,6 +36,14 @@ pub fn render(r: &RunReport) -> String {
     out.push_str(&transactions(&r.transactions));
     out.push('\n');
     out.push_str(&connections(&r.connections));
+    let w = &r.wire;
+    if w.dropped_loss + w.dropped_queue + w.dropped_oversize > 0 {
+        let _ = writeln!(
+            out,
+            "\nwire: {} frames sent, {} dropped by loss, {} by the queue limit",
+            w.frames_sent, w.dropped_loss, w.dropped_queue
+        );
+    }
     out.push_str(&totals(&r.totals, r.end));
     out
 }

@@ -568,15 +568,6 @@ impl Host {
         self.conns.get(id.0).map_or(0, |c| c.tuple.local_port)
     }
 
-    /// Bytes written but not yet acknowledged by the peer.
-    pub fn unacked(&self, id: ConnId) -> usize {
-        self.conns.get(id.0).map_or(0, |c| {
-            c.pending.len()
-                + c.handle
-                    .map_or(0, |h| self.sockets.get::<tcp::Socket>(h).send_queue())
-        })
-    }
-
     /// Figures for one connection.
     pub fn stats(&self, id: ConnId) -> Option<ConnStats> {
         self.conns.get(id.0).map(|c| self.snapshot(c))

@@ -168,6 +168,21 @@ impl SimNet {
         Instant::from_micros((self.now_ns / 1000) as i64)
     }
 
+    /// Figures of every link together: what the wire did to the run's frames.
+    pub fn wire_stats(&self) -> LinkStats {
+        let mut total = LinkStats::default();
+        for l in self.links.values() {
+            let s = l.stats();
+            total.frames_sent += s.frames_sent;
+            total.frames_delivered += s.frames_delivered;
+            total.bytes_delivered += s.bytes_delivered;
+            total.dropped_loss += s.dropped_loss;
+            total.dropped_queue += s.dropped_queue;
+            total.dropped_oversize += s.dropped_oversize;
+        }
+        total
+    }
+
     /// Figures of the link from host `from` to host `to`.
     pub fn link_stats(&self, from: HostId, to: HostId) -> Option<&LinkStats> {
         self.links.get(&(from.0, to.0)).map(|l| l.stats())
