@@ -702,7 +702,11 @@ fn build_response(
     served: u32,
 ) -> (ResponseStream, After) {
     let (status, size) = match (&request.method, requested_size(&request.target)) {
-        (Method::Get | Method::Head | Method::Post | Method::Put, Some(n)) => (200, n),
+        // The lab answers every method the client can send (`--method`) with the
+        // pattern: the method matters to the client's retry and pipelining rules.
+        (Method::Get | Method::Head | Method::Post | Method::Put | Method::Delete, Some(n)) => {
+            (200, n)
+        }
         (_, Some(_)) => (405, 0),
         (_, None) => (404, 0),
     };
@@ -719,7 +723,7 @@ fn build_response(
     headers.append("Content-Type", "application/octet-stream");
     if status == 405 {
         // RFC 9110 §15.5.6: a 405 lists the methods the resource supports.
-        headers.append("Allow", "GET, HEAD, POST, PUT");
+        headers.append("Allow", "GET, HEAD, POST, PUT, DELETE");
     }
     if chunked {
         headers.append("Transfer-Encoding", "chunked");
@@ -1258,8 +1262,12 @@ mod tests {
         let mut delete = request(Version::Http11, &[]);
         delete.method = Method::Delete;
         let (r, _) = text(&config, &delete, 1);
+        assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+        let mut options = request(Version::Http11, &[]);
+        options.method = Method::Options;
+        let (r, _) = text(&config, &options, 1);
         assert!(
-            r.starts_with("HTTP/1.1 405") && r.contains("Allow: GET"),
+            r.starts_with("HTTP/1.1 405") && r.contains("Allow: GET, HEAD, POST, PUT, DELETE"),
             "{r}"
         );
     }
