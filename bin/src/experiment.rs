@@ -125,6 +125,10 @@ pub struct RunReport {
     pub connections: Vec<ConnectionReport>,
     /// The knobs of each side.
     pub knobs: SideKnobs,
+    /// The most connections per second the client can open toward one server:
+    /// ephemeral ports / 2MSL (chapter item 10: 60,000 / 120 s = 500/s). `null` with
+    /// no TIME_WAIT.
+    pub time_wait_ceiling_per_s: Option<f64>,
     /// The link.
     pub link: LinkProfile,
     /// What the links did to the frames: sent, delivered, dropped by `--loss`, by the
@@ -307,12 +311,19 @@ fn report(
             client: experiment.client_knobs.clone(),
             server: experiment.server_knobs.clone(),
         },
+        time_wait_ceiling_per_s: time_wait_ceiling(&experiment.client_knobs),
         link: experiment.link.clone(),
         wire: LinkStats::default(),
         workload,
         proxy: None,
         seed: experiment.seed,
     }
+}
+
+/// Ports / 2MSL, per second.
+pub fn time_wait_ceiling(knobs: &Knobs) -> Option<f64> {
+    let two_msl_s = knobs.time_wait.total_micros() as f64 / 1e6;
+    (two_msl_s > 0.0).then(|| f64::from(knobs.ports.len()) / two_msl_s)
 }
 
 fn ms(d: Duration) -> f64 {

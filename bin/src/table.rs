@@ -45,6 +45,15 @@ pub fn render(r: &RunReport) -> String {
         );
     }
     out.push_str(&totals(&r.totals, r.end));
+    if let Some(ceiling) = r.time_wait_ceiling_per_s {
+        let k = &r.knobs.client;
+        let _ = writeln!(
+            out,
+            "TIME_WAIT ceiling: {ceiling:.1} new connections/s ({} ports / {} 2MSL)",
+            k.ports.len(),
+            format_duration(std::time::Duration::from_micros(k.time_wait.total_micros()))
+        );
+    }
     out
 }
 

@@ -360,3 +360,16 @@ fn slow_start_restarts_after_idle() {
     let expected = 4.0 * RTT_MS + 2.0 * (think + RTT_MS);
     assert_between("restart off", total_ms(&r), expected, slack);
 }
+
+/// Chapter item 10's arithmetic, as the report states it: the book's 60,000 ports and
+/// 2MSL of 120 s allow 60,000 / 120 = 500 new connections per second toward one
+/// server; the churn test's 100 ports and 10 s allow 10 per second.
+#[test]
+fn the_time_wait_ceiling_is_ports_over_two_msl() {
+    let book = run_json("--profile book --rtt 1ms --requests 1");
+    assert_eq!(book["time_wait_ceiling_per_s"], 500.0);
+    let small = run_json("--rtt 1ms --requests 1 --ports 50000-50099 --time-wait 10s");
+    assert_eq!(small["time_wait_ceiling_per_s"], 10.0);
+    let none = run_json("--rtt 1ms --requests 1 --time-wait 0");
+    assert_eq!(none["time_wait_ceiling_per_s"], serde_json::Value::Null);
+}
