@@ -184,10 +184,13 @@ pub struct Client {
     after: Vec<Option<usize>>,
     /// When each transaction may be issued, once known.
     issue_at: Vec<Option<Instant>>,
-    issued: Vec<bool>,
+    /// Transactions not issued yet, in order (each poll looks only at these).
+    unissued: Vec<usize>,
     /// Issued transactions waiting for a connection, in order.
     queue: VecDeque<usize>,
     conns: Vec<ClientConn>,
+    /// Indices of the connections not closed yet (each poll drives only these).
+    open: Vec<usize>,
     started: bool,
 }
 
@@ -212,9 +215,10 @@ impl Client {
             specs: workload.requests,
             after: workload.after,
             issue_at: vec![None; n],
-            issued: vec![false; n],
+            unissued: (0..n).collect(),
             queue: VecDeque::new(),
             conns: Vec::new(),
+            open: Vec::new(),
             started: false,
         }
     }
@@ -256,22 +260,19 @@ impl Client {
     }
 
     fn open_connections(&self) -> usize {
-        self.conns.iter().filter(|c| !c.closed).count()
+        self.open.len()
     }
 
     /// Issue the transactions whose time has come.
     fn issue(&mut self, now: Instant) {
-        for i in 0..self.transactions.len() {
-            if self.issued[i] {
-                continue;
-            }
+        let mut still = Vec::with_capacity(self.unissued.len());
+        for i in std::mem::take(&mut self.unissued) {
             let ready = match self.after[i] {
                 None => Some(now),
                 Some(dep) => {
                     let d = &self.transactions[dep];
                     match (d.timing.done, &d.error) {
                         (Some(_), Some(_)) => {
-                            self.issued[i] = true;
                             self.transactions[i].timing.queued = Some(now);
                             self.transactions[i].fail(TransactionError::DependencyFailed, now);
                             continue;
@@ -283,11 +284,13 @@ impl Client {
             };
             self.issue_at[i] = ready;
             if ready.is_some_and(|t| t <= now) {
-                self.issued[i] = true;
                 self.transactions[i].timing.queued = Some(now);
                 self.queue.push_back(i);
+            } else {
+                still.push(i);
             }
         }
+        self.unissued = still;
     }
 
     /// The connection that may take `tx` now, if any.
@@ -341,6 +344,7 @@ impl Client {
                                 retiring: false,
                                 closed: false,
                             });
+                            self.open.push(self.conns.len() - 1);
                             self.conns.len() - 1
                         }
                         Err(e) => {
@@ -512,7 +516,7 @@ impl Client {
             return;
         }
         self.check_timeouts(host, ci, now);
-        let nothing_left = self.queue.is_empty() && self.issued.iter().all(|&i| i);
+        let nothing_left = self.queue.is_empty() && self.unissued.is_empty();
         let c = &mut self.conns[ci];
         if !c.closed && c.is_idle() && (c.retiring || nothing_left) {
             // The client closes first: its host holds the TIME_WAIT.
@@ -672,29 +676,30 @@ impl Client {
 
     /// The earliest time the client must act without network input.
     fn next_deadline(&self) -> Option<Instant> {
-        let issues = self
-            .issue_at
-            .iter()
-            .zip(&self.issued)
-            .filter(|(_, issued)| !**issued)
-            .filter_map(|(t, _)| *t);
+        let issues = self.unissued.iter().filter_map(|&i| self.issue_at[i]);
         let timeouts = self
-            .conns
+            .open
             .iter()
-            .filter(|c| !c.closed)
-            .filter_map(|c| c.in_flight.front())
+            .filter_map(|&ci| self.conns[ci].in_flight.front())
             .filter_map(|&(tx, _)| self.transactions[tx].timing.connect_start)
             .map(|s| s + self.config.timeout);
         issues.chain(timeouts).min()
     }
 
-    /// A measure that changes whenever the client moves on.
-    fn progress(&self) -> (usize, usize, usize, usize) {
+    /// A measure that changes whenever the client moves on: a request issued or
+    /// dispatched, a connection opened or closed, a request sent, a response done
+    /// or failed. Only live state is looked at, so a poll costs what is in flight.
+    fn progress(&self) -> (usize, usize, usize, usize, usize) {
+        let live = self.open.iter().map(|&ci| {
+            let c = &self.conns[ci];
+            c.carried + c.answered + c.in_flight.len()
+        });
         (
             self.queue.len(),
-            self.issued.iter().filter(|&&i| i).count(),
-            self.transactions.iter().filter(|t| t.is_finished()).count(),
-            self.conns.iter().filter(|c| c.closed).count() + self.conns.len(),
+            self.unissued.len(),
+            self.conns.len(),
+            self.open.len(),
+            live.sum(),
         )
     }
 }
@@ -743,9 +748,11 @@ impl Application for Client {
             let before = self.progress();
             self.issue(now);
             self.dispatch(host);
-            for ci in 0..self.conns.len() {
+            for ci in self.open.clone() {
                 self.drive(host, ci);
             }
+            let conns = &self.conns;
+            self.open.retain(|&ci| !conns[ci].closed);
             if self.progress() == before {
                 break;
             }
@@ -754,9 +761,9 @@ impl Application for Client {
     }
 
     fn is_done(&self) -> bool {
-        self.started
-            && self.transactions.iter().all(Transaction::is_finished)
-            && self.conns.iter().all(|c| c.closed)
+        // Unfinished transactions are unissued, queued or in flight on an open
+        // connection; with none of those left, every one has finished.
+        self.started && self.unissued.is_empty() && self.queue.is_empty() && self.open.is_empty()
     }
 }
 
