@@ -262,3 +262,19 @@ fn pipelined_page_costs_three_round_trips() {
         .collect();
     assert_eq!(pipelined, [false, false, true, true]);
 }
+
+/// A persistent connection sends each request the moment the previous response is
+/// complete, however many there are: 1 RTT handshake + 50 x 1 RTT. (A client that
+/// noticed the completed response only at the next unrelated event, e.g. a delayed-ACK
+/// timer, would drift by tens of ms per request; this caught exactly that.)
+#[test]
+fn persistent_connection_sends_the_next_request_at_once() {
+    let r = run_json("--rtt 100ms --bandwidth 1gbit --strategy persistent --requests 50");
+    assert_ok(&r);
+    assert_between(
+        "50 requests",
+        total_ms(&r),
+        51.0 * RTT_MS,
+        serialization_ms(2 * 50 + 4, GBIT),
+    );
+}

@@ -689,18 +689,22 @@ impl Client {
     /// A measure that changes whenever the client moves on: a request issued or
     /// dispatched, a connection opened or closed, a request sent, a response done
     /// or failed. Only live state is looked at, so a poll costs what is in flight.
-    fn progress(&self) -> (usize, usize, usize, usize, usize) {
-        let live = self.open.iter().map(|&ci| {
-            let c = &self.conns[ci];
-            c.carried + c.answered + c.in_flight.len()
-        });
-        (
+    fn progress(&self) -> [usize; 6] {
+        // Separate counts, never a sum: a response completing moves one request from
+        // in flight to answered, which a sum would not see.
+        let (mut carried, mut answered) = (0, 0);
+        for &ci in &self.open {
+            carried += self.conns[ci].carried;
+            answered += self.conns[ci].answered;
+        }
+        [
             self.queue.len(),
             self.unissued.len(),
             self.conns.len(),
             self.open.len(),
-            live.sum(),
-        )
+            carried,
+            answered,
+        ]
     }
 }
 
