@@ -25,6 +25,13 @@ const MAX_NAME_LEN: usize = 15;
 const TUN_CLONE_DEVICE: &str = "/dev/net/tun";
 /// `IFF_UP` in the interface flags (netdevice(7)).
 const IFF_UP: libc::c_short = 0x1;
+/// `IFF_RUNNING` in the interface flags: the kernel has seen the carrier come up.
+const IFF_RUNNING: libc::c_short = 0x40;
+/// How long [`TapDevice::open`] waits for the kernel to finish bringing the link up
+/// (measured: 0.2-0.4 ms); past it the device is used anyway.
+const RUNNING_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+/// Between two looks at the flags while waiting.
+const RUNNING_POLL: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// Why a TAP device could not be opened or used.
 #[derive(Debug, Error)]
@@ -158,6 +165,7 @@ impl TapDevice {
         if info.flags & IFF_UP == 0 {
             return Err(TapError::Down { name: owned() });
         }
+        wait_until_running(name);
         Ok(TapDevice {
             iface,
             name: owned(),
@@ -224,6 +232,21 @@ fn valid_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Attaching to a TAP turns its carrier on, but the kernel activates the interface's
+/// transmit queue a little later (linkwatch; IFF_RUNNING is set at that moment). Until
+/// then every frame the kernel sends toward us is dropped, so the host's first ARP
+/// request went unanswered and its first connect cost smoltcp's 1 s ARP retry (seen in
+/// every other back-to-back run). Wait for IFF_RUNNING, at most [`RUNNING_WAIT`].
+fn wait_until_running(name: &str) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < RUNNING_WAIT {
+        match InterfaceInfo::query(name) {
+            Ok(Some(info)) if info.flags & IFF_RUNNING == 0 => std::thread::sleep(RUNNING_POLL),
+            _ => return,
+        }
+    }
 }
 
 fn set_non_blocking(fd: RawFd) -> io::Result<()> {
