@@ -11,7 +11,12 @@
 //! applications' own deadlines, the next in-process link delivery, the time limit.
 //! Timers therefore fire within the wake-up latency (tens of microseconds: the
 //! thread's timer slack is set to 1 us) and an idle run sleeps: no busy loop, no
-//! fixed ticks.
+//! fixed ticks. The timerfd is re-armed only when the next deadline moves earlier, so
+//! a request/response exchange costs a ppoll, a read or two and a write per wake-up.
+//!
+//! Each frame is settled as soon as it is read (before the next read), or with
+//! [`RealtimeOptions::rx_batch`] a burst already waiting is handed over at once, as
+//! NAPI with GRO would; README "Performance" has the figures and what bounds them.
 //!
 //! Optional in-process impairment: frames from the host pass through a
 //! [`LinkDirection`] before they are written to the device (TX), frames read from the
@@ -47,6 +52,8 @@ const MAX_ROUNDS_PER_INSTANT: usize = 10_000;
 /// Frames read per wake-up before timers get their turn again; the descriptor stays
 /// readable, so the rest are read at once on the next turn.
 const MAX_READS_PER_WAKE: usize = 256;
+/// Largest [`RealtimeOptions::rx_batch`]: Linux's NAPI poll budget (`dev_weight`).
+pub const MAX_RX_BATCH: usize = 64;
 /// Largest frame read: a TAP delivers at most MTU + 14 bytes; this covers any MTU.
 const READ_BUFFER: usize = 65_536 + 14;
 /// A deadline already due right after a settle means "poll again soon"; if that keeps
@@ -228,6 +235,17 @@ pub struct RealtimeOptions {
     /// closing handshakes (so every connection's figures are final, and the peer is
     /// not left retransmitting a FIN to nobody).
     pub linger: StdDuration,
+    /// Frames handed to the host before it is polled, at most (1 to [`MAX_RX_BATCH`]).
+    ///
+    /// 1, the default: each frame is processed alone as soon as it is read, as a kernel
+    /// without GRO handles each packet, so a bulk receiver acknowledges every second
+    /// full segment and every ACK is visible on the wire. N > 1: frames already waiting
+    /// in the device (never frames still to come) are handed over up to N at a time and
+    /// processed together, as Linux's NAPI poll with GRO coalesces a burst of in-order
+    /// segments and acknowledges it once. Bulk transfers need far fewer ACKs (each ACK
+    /// written to a TAP runs the kernel sender's whole ACK path inside our write(2));
+    /// exchanges of one segment at a time behave the same either way.
+    pub rx_batch: usize,
 }
 
 impl RealtimeOptions {
@@ -242,6 +260,7 @@ impl RealtimeOptions {
             stop: None,
             time_limit: None,
             linger: StdDuration::from_secs(2),
+            rx_batch: 1,
         }
     }
 
@@ -305,9 +324,11 @@ pub struct RealtimeRun {
 /// `host`, which must have been created with `options.clock.now()`.
 ///
 /// Frames reach the host one at a time, each followed by a settle (host and
-/// applications polled until quiet, frames due written at once), as a kernel handles
-/// each packet when it arrives: a burst read in one wake-up is not answered only after
-/// the whole burst has been processed.
+/// applications polled until quiet, frames due written at once) before the next one is
+/// even read, as a kernel handles each packet when it arrives: a burst read in one
+/// wake-up is not answered only after the whole burst has been processed. With
+/// [`RealtimeOptions::rx_batch`] N > 1, up to N frames already waiting are read and
+/// handed over before one settle (GRO-like).
 pub fn run<D: FrameDevice>(
     host: &mut Host,
     apps: &mut [AppSlot<'_>],
@@ -360,22 +381,42 @@ pub fn run<D: FrameDevice>(
     let mut deadlines: Vec<Option<Instant>> = vec![None; apps.len()];
     let mut clients_done_at: Option<u64> = None;
     let mut due_in_a_row = 0u32;
-    let timer = Timer::new()?;
+    let mut timer = Timer::new()?;
+    let batch = options.rx_batch.clamp(1, MAX_RX_BATCH);
 
     let end = loop {
         wire.report.wakeups += 1;
-        let mut moved = wire.read_device()?;
-        // At least one settle per wake-up (timers), then one per frame due.
+        let mut moved = false;
+        let mut settled = false;
+        let mut reads = 0;
         let mut now_ns;
+        // Read a frame (or a burst of up to `batch`), then settle each batch of frames
+        // that is due; at least one settle per wake-up (timers); read again until the
+        // device is empty or this turn's bound is reached.
         loop {
-            now_ns = clock.elapsed_ns();
-            let frame = wire.rx.pop_arrived(now_ns);
-            let delivered = frame.is_some();
-            if let Some(frame) = frame {
-                host.receive_frame(frame);
+            let read = wire.read_device(batch.min(MAX_READS_PER_WAKE - reads))?;
+            reads += read;
+            moved |= read > 0;
+            loop {
+                now_ns = clock.elapsed_ns();
+                let mut delivered = 0;
+                while delivered < batch {
+                    let Some(frame) = wire.rx.pop_arrived(now_ns) else {
+                        break;
+                    };
+                    host.receive_frame(frame);
+                    delivered += 1;
+                }
+                if delivered == 0 && settled {
+                    break;
+                }
+                moved |= wire.settle(host, apps, &mut deadlines, now_ns)?;
+                settled = true;
+                if delivered == 0 {
+                    break;
+                }
             }
-            moved |= wire.settle(host, apps, &mut deadlines, now_ns)?;
-            if !delivered {
+            if read == 0 || reads >= MAX_READS_PER_WAKE {
                 break;
             }
         }
@@ -423,15 +464,16 @@ pub fn run<D: FrameDevice>(
             }
             _ => due_in_a_row = 0,
         }
-        let timeout_ns = next.map(|t| t.saturating_sub(clock.elapsed_ns()));
-        if timeout_ns.is_none_or(|t| t >= CAPTURE_FLUSH_WAIT_NS) {
+        let before_wait_ns = clock.elapsed_ns();
+        if next.is_none_or(|t| t.saturating_sub(before_wait_ns) >= CAPTURE_FLUSH_WAIT_NS) {
             wire.flush_capture()?;
         }
         wait(
             wire.device.as_raw_fd(),
             options.stop.as_ref().map(Stop::wake_fd),
-            &timer,
-            timeout_ns,
+            &mut timer,
+            next,
+            clock,
         )?;
     };
 
@@ -459,11 +501,11 @@ struct Wire<'d, D> {
 }
 
 impl<D: FrameDevice> Wire<'_, D> {
-    /// Read what the device holds (up to a bound) into the RX link, each frame stamped
-    /// as it is read. True if anything was read.
-    fn read_device(&mut self) -> io::Result<bool> {
-        let mut any = false;
-        for _ in 0..MAX_READS_PER_WAKE {
+    /// Read up to `max` frames the device holds into the RX link, each stamped as it is
+    /// read. How many were read.
+    fn read_device(&mut self, max: usize) -> io::Result<usize> {
+        let mut count = 0;
+        for _ in 0..max {
             let read = self.device.read_frame(&mut self.buf).map_err(|e| {
                 io::Error::new(
                     e.kind(),
@@ -480,9 +522,9 @@ impl<D: FrameDevice> Wire<'_, D> {
             }
             self.report.frames_read += 1;
             self.rx.transmit(at, frame);
-            any = true;
+            count += 1;
         }
-        Ok(any)
+        Ok(count)
     }
 
     /// Poll the host and the applications at `now_ns` until nothing moves, writing
@@ -517,7 +559,20 @@ impl<D: FrameDevice> Wire<'_, D> {
 
     /// Write the frames whose in-process delay is over, each stamped as written.
     fn write_due(&mut self) -> io::Result<()> {
-        while let Some(frame) = self.tx.pop_arrived(self.clock.elapsed_ns()) {
+        // A transparent link has every frame due at once: no clock read per frame.
+        let mut now_ns = self.clock.elapsed_ns();
+        loop {
+            let frame = match self.tx.pop_arrived(now_ns) {
+                Some(frame) => frame,
+                None if self.tx.next_arrival_ns().is_some() => {
+                    now_ns = self.clock.elapsed_ns();
+                    match self.tx.pop_arrived(now_ns) {
+                        Some(frame) => frame,
+                        None => break,
+                    }
+                }
+                None => break,
+            };
             let written = self.device.write_frame(&frame);
             let name = self.device.name();
             match written {
@@ -574,7 +629,16 @@ impl Capture {
 /// A timerfd(2): the wake-up for the next deadline. poll(2)'s own timeout is allowed
 /// to fire late by 0.1% of its length (`select_estimate_accuracy`: 200 us on a 200 ms
 /// delayed ACK, measured 270-310 us); a timerfd fires within the thread's timer slack.
-struct Timer(OwnedFd);
+///
+/// It is re-armed only when a deadline comes earlier than the armed one: a later
+/// deadline (a keep-alive or delayed-ACK timer pushed back by each exchange) keeps the
+/// earlier expiry, which then wakes the loop once for nothing. That saves a
+/// timerfd_settime(2) on nearly every wake-up of a request/response exchange.
+struct Timer {
+    fd: OwnedFd,
+    /// The armed expiry, in ns since the run's epoch, until it fires.
+    armed_ns: Option<u64>,
+}
 
 impl Timer {
     fn new() -> io::Result<Timer> {
@@ -589,7 +653,22 @@ impl Timer {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `fd` is a fresh descriptor nobody else owns.
-        Ok(Timer(unsafe { OwnedFd::from_raw_fd(fd) }))
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Timer { fd, armed_ns: None })
+    }
+
+    /// Make sure the timer fires no later than `deadline_ns` (ns since the epoch; `now_ns`
+    /// is the current time there).
+    fn arm_by(&mut self, deadline_ns: u64, now_ns: u64) -> io::Result<()> {
+        if self
+            .armed_ns
+            .is_some_and(|armed| armed <= deadline_ns && armed > now_ns)
+        {
+            return Ok(());
+        }
+        self.arm(deadline_ns.saturating_sub(now_ns))?;
+        self.armed_ns = Some(deadline_ns);
+        Ok(())
     }
 
     /// Fire `ns` from now (at least 1 ns: zero would disarm it).
@@ -606,7 +685,7 @@ impl Timer {
             },
         };
         // SAFETY: `spec` outlives the call; the old value is not asked for.
-        if unsafe { libc::timerfd_settime(self.0.as_raw_fd(), 0, &spec, std::ptr::null_mut()) } < 0
+        if unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) } < 0
         {
             return Err(io::Error::last_os_error());
         }
@@ -614,12 +693,13 @@ impl Timer {
     }
 
     /// Consume an expiry, if any, so the descriptor is quiet again.
-    fn clear(&self) {
+    fn clear(&mut self) {
+        self.armed_ns = None;
         let mut expirations = [0u8; 8];
         // SAFETY: reading 8 bytes into an 8-byte buffer; EAGAIN when not expired.
         let _ = unsafe {
             libc::read(
-                self.0.as_raw_fd(),
+                self.fd.as_raw_fd(),
                 expirations.as_mut_ptr().cast(),
                 expirations.len(),
             )
@@ -627,22 +707,25 @@ impl Timer {
     }
 }
 
-/// Wait until the device (or the stop socket) is readable or `timeout_ns` has passed;
-/// `None` waits indefinitely. An interrupted wait simply returns.
+/// Wait until the device (or the stop socket) is readable or the deadline `next_ns`
+/// (ns since the clock's epoch) has come; `None` waits for the device alone (or an
+/// expiry armed earlier). An interrupted wait simply returns.
 fn wait(
     device: RawFd,
     stop: Option<RawFd>,
-    timer: &Timer,
-    timeout_ns: Option<u64>,
+    timer: &mut Timer,
+    next_ns: Option<u64>,
+    clock: Clock,
 ) -> io::Result<()> {
     let zero = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    let poll_timeout = match timeout_ns {
-        Some(0) => &zero as *const libc::timespec,
-        Some(ns) => {
-            timer.arm(ns)?;
+    let now_ns = clock.elapsed_ns();
+    let poll_timeout = match next_ns {
+        Some(t) if t <= now_ns => &zero as *const libc::timespec,
+        Some(t) => {
+            timer.arm_by(t, now_ns)?;
             std::ptr::null()
         }
         None => std::ptr::null(),
@@ -659,9 +742,9 @@ fn wait(
             revents: 0,
         },
         libc::pollfd {
-            // Unarmed for an indefinite wait, so it cannot fire then.
-            fd: if timeout_ns.is_some_and(|t| t > 0) {
-                timer.0.as_raw_fd()
+            // Only while armed: an unarmed timerfd never becomes readable.
+            fd: if timer.armed_ns.is_some() {
+                timer.fd.as_raw_fd()
             } else {
                 -1
             },
@@ -948,6 +1031,84 @@ mod tests {
             "{} wake-ups for {frames} frames",
             client_run.wakeups
         );
+    }
+
+    /// A bulk response (1 MB) crosses the wire intact with the client handing frames
+    /// over one at a time and in bursts (`rx_batch`), acknowledging at most about every
+    /// second segment either way (how much fewer in bursts depends on how the two
+    /// threads are scheduled: printed, not asserted).
+    #[test]
+    fn bulk_with_and_without_rx_batch() {
+        const REPLY: usize = 1_000_000;
+        for batch in [1, MAX_RX_BATCH] {
+            let (mut a, mut b) = wire();
+            let clock = Clock::start();
+            let stop = Stop::new().expect("stop");
+            let server_stop = stop.clone();
+            let server = std::thread::spawn(move || {
+                let mut h = host(&clock, 1, Knobs::profile(Profile::Linux));
+                let mut echo = Echo {
+                    port: 80,
+                    reply: REPLY,
+                    request: 100,
+                    conns: Vec::new(),
+                    listening: false,
+                };
+                let mut options = RealtimeOptions::new(clock);
+                options.stop = Some(server_stop);
+                options.time_limit = Some(StdDuration::from_secs(20));
+                let mut apps = [AppSlot {
+                    host: HostId(0),
+                    app: &mut echo,
+                    is_server: true,
+                }];
+                run(&mut h, &mut apps, &mut a, &options).expect("server run");
+                h.all_stats()
+            });
+            let mut h = host(&clock, 2, Knobs::profile(Profile::Linux));
+            let mut asker = Asker {
+                server: Ipv4Address::new(10, 99, 0, 1),
+                port: 80,
+                request: 100,
+                reply: REPLY,
+                gap: Duration::ZERO,
+                id: None,
+                sent: 0,
+                first_at: None,
+                got: 0,
+                done_at: None,
+                closed: false,
+            };
+            let mut options = RealtimeOptions::new(clock);
+            options.time_limit = Some(StdDuration::from_secs(20));
+            options.rx_batch = batch;
+            let client_run = {
+                let mut apps = [AppSlot {
+                    host: HostId(0),
+                    app: &mut asker,
+                    is_server: false,
+                }];
+                run(&mut h, &mut apps, &mut b, &options).expect("client run")
+            };
+            stop.request();
+            let server_stats = server.join().expect("server thread");
+            assert_eq!(client_run.end, RealtimeEnd::Done, "rx_batch {batch}");
+            assert_eq!(asker.got, REPLY, "rx_batch {batch}");
+            // Retransmissions included: the socket pair drops what overflows its buffer.
+            assert!(
+                server_stats[0].bytes_out >= REPLY as u64,
+                "rx_batch {batch}"
+            );
+            let client = &h.all_stats()[0];
+            eprintln!(
+                "rx_batch {batch}: {} segments in, {} pure ACKs out, {} wake-ups",
+                client.segments_in, client.pure_acks_out, client_run.wakeups
+            );
+            assert!(
+                client.pure_acks_out <= client.segments_in * 3 / 4,
+                "rx_batch {batch}: {client:?}"
+            );
+        }
     }
 
     /// A delayed ACK leaves the host within a couple of milliseconds of its timer: the
