@@ -43,12 +43,13 @@ lab_cleanup() {
 	LAB_TMP=""
 }
 
-# Install the cleanup for every way out, and make a private temporary directory.
+# Install the cleanup for every way out, and make a private temporary directory (under
+# $1, default /tmp).
 lab_init() {
 	trap lab_cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
-	LAB_TMP=$(mktemp -d "/tmp/${LAB_SCRIPT:-lab}.XXXXXX")
+	LAB_TMP=$(mktemp -d "${1:-/tmp}/${LAB_SCRIPT:-lab}.XXXXXX")
 	chmod 755 "$LAB_TMP"
 }
 
