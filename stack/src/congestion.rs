@@ -326,13 +326,20 @@ impl CongestionWindow {
     }
 
     /// Updates the maximum and appends a sample unless nothing changed.
+    /// Keep a sample of a change. Growth by ACKs is sampled only once cwnd has moved by
+    /// an eighth since the last sample: a 256 MiB transfer would otherwise keep one
+    /// sample per ACK (63,000 of them, a 14 MB report), while every event that is not
+    /// an ACK (start, timeout, fast retransmit, idle restart, MSS change) is kept.
     fn record(&mut self, cause: CwndCause, now: Instant) {
         self.max_cwnd = self.max_cwnd.max(self.cwnd);
-        let unchanged = self
-            .history
-            .last()
-            .is_some_and(|s| s.cwnd == self.cwnd && s.ssthresh == self.ssthresh);
-        if !unchanged {
+        let skip = self.history.last().is_some_and(|s| {
+            let same_ssthresh = s.ssthresh == self.ssthresh;
+            let unchanged = s.cwnd == self.cwnd && same_ssthresh;
+            let small_growth =
+                cause == CwndCause::Ack && same_ssthresh && self.cwnd.abs_diff(s.cwnd) < s.cwnd / 8;
+            unchanged || small_growth
+        });
+        if !skip {
             self.history.push(self.sample(cause, now));
         }
     }
@@ -750,6 +757,26 @@ mod tests {
         let mut cw = CongestionWindow::new(&cfg(10, None), 1460, ms(0));
         cw.set_mss(1000, ms(1));
         assert_eq!(cw.max_window(), 10_000);
+    }
+
+    #[test]
+    fn ack_growth_is_sampled_by_eighths() {
+        // 10,000 one-MSS ACKs in slow start from IW 10: cwnd grows from 10 to 10,010
+        // segments. Samples at every eighth: log(10,010 / 10) / log(9 / 8) = 58.6, so at
+        // most 60 samples (plus Start), and the last is within an eighth of the end.
+        let mut cw = CongestionWindow::new(&cfg(10, None), MSS, ms(0));
+        for i in 0..10_000 {
+            cw.on_ack(MSS, ms(i + 1));
+        }
+        let samples = cw.history().len();
+        assert!(samples <= 61, "{samples} samples");
+        let last = cw.history()[samples - 1].cwnd as usize;
+        assert!(last * 8 >= cw.window() * 7, "{last} vs {}", cw.window());
+        assert_eq!(cw.max_window(), 10_010 * MSS, "the maximum is exact");
+        // An event that is not an ACK is always kept, however small the change.
+        let window = cw.window();
+        cw.on_fast_retransmit(window, ms(20_000));
+        assert_eq!(samples + 1, cw.history().len());
     }
 
     #[test]
