@@ -645,6 +645,7 @@ mod tests {
             loss: None,
             seed: None,
             pcap: None,
+            rx_batch: 1,
         }
     }
 
