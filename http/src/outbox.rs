@@ -31,6 +31,57 @@ impl Chunk {
     }
 }
 
+/// One planned write() call: literal bytes, then `body` bytes of the pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedWrite {
+    /// Literal bytes first (a head, or a piece of one).
+    pub prefix: Vec<u8>,
+    /// Then this many bytes of the body pattern.
+    pub body: u64,
+}
+
+/// How a message of `head` then `body_len` pattern bytes is cut into `writes` write()
+/// calls, the one rule client and server share (`--request-writes`,
+/// `--response-writes`): with a body and at least two writes the head goes alone and
+/// the body is split evenly over the rest (headers and body written separately, as many
+/// servers do); with one write, head and body together; without a body the head itself
+/// is split evenly. Never an empty write.
+pub fn plan_writes(head: Vec<u8>, body_len: u64, writes: u32) -> VecDeque<PlannedWrite> {
+    let writes = u64::from(writes.max(1));
+    let mut planned = VecDeque::new();
+    if body_len > 0 && writes >= 2 {
+        planned.push_back(PlannedWrite {
+            prefix: head,
+            body: 0,
+        });
+        let n = (writes - 1).min(body_len);
+        for i in 0..n {
+            planned.push_back(PlannedWrite {
+                prefix: Vec::new(),
+                body: body_len / n + u64::from(i < body_len % n),
+            });
+        }
+    } else if body_len > 0 {
+        planned.push_back(PlannedWrite {
+            prefix: head,
+            body: body_len,
+        });
+    } else {
+        let n = writes.clamp(1, head.len().max(1) as u64) as usize;
+        let mut rest = head.as_slice();
+        for i in 0..n {
+            let take = head.len() / n + usize::from(i < head.len() % n);
+            let (piece, tail) = rest.split_at(take.min(rest.len()));
+            planned.push_back(PlannedWrite {
+                prefix: piece.to_vec(),
+                body: 0,
+            });
+            rest = tail;
+        }
+    }
+    planned
+}
+
 /// Largest slice of pattern generated per send attempt.
 const PATTERN_STEP: usize = 64 * 1024;
 
@@ -48,47 +99,27 @@ impl Outbox {
     }
 
     /// Queue a message: `head`, then `body_len` bytes of the body pattern, in `writes`
-    /// calls. With a body and at least two writes, the head goes alone in the first
-    /// (headers and body written separately, as many servers do) and the body is split
-    /// evenly over the rest; without a body the head itself is split evenly.
+    /// calls, cut as [`plan_writes`] says.
     pub fn push_message(&mut self, head: Vec<u8>, body_len: u64, writes: u32) {
-        let writes = u64::from(writes.max(1));
-        if body_len > 0 && writes >= 2 {
-            self.writes.push_back(Chunk::Bytes(head));
-            self.push_pattern_split(body_len, writes - 1);
-        } else if body_len > 0 {
-            // One write: head and body together.
-            let mut all = head;
-            let start = all.len();
-            let Ok(len) = usize::try_from(body_len) else {
-                return;
-            };
-            all.resize(start + len, 0);
-            payload::fill(0, &mut all[start..]);
-            self.writes.push_back(Chunk::Bytes(all));
-        } else {
-            let n = (writes as usize).clamp(1, head.len().max(1));
-            let base = head.len() / n;
-            let extra = head.len() % n;
-            let mut rest = head.as_slice();
-            for i in 0..n {
-                let take = base + usize::from(i < extra);
-                let (piece, tail) = rest.split_at(take.min(rest.len()));
-                self.writes.push_back(Chunk::Bytes(piece.to_vec()));
-                rest = tail;
-            }
-        }
-    }
-
-    fn push_pattern_split(&mut self, body_len: u64, writes: u64) {
-        let n = writes.clamp(1, body_len);
-        let base = body_len / n;
-        let extra = body_len % n;
         let mut offset = 0;
-        for i in 0..n {
-            let len = base + u64::from(i < extra);
-            self.writes.push_back(Chunk::Pattern { offset, len });
-            offset += len;
+        for w in plan_writes(head, body_len, writes) {
+            match (w.prefix.is_empty(), w.body) {
+                (_, 0) => self.writes.push_back(Chunk::Bytes(w.prefix)),
+                (true, len) => self.writes.push_back(Chunk::Pattern { offset, len }),
+                (false, len) => {
+                    // One write holding literal bytes and body: built whole (small
+                    // messages only: the one-write request of a workload).
+                    let mut all = w.prefix;
+                    let start = all.len();
+                    let Ok(len) = usize::try_from(len) else {
+                        return;
+                    };
+                    all.resize(start + len, 0);
+                    payload::fill(offset, &mut all[start..]);
+                    self.writes.push_back(Chunk::Bytes(all));
+                }
+            }
+            offset += w.body;
         }
     }
 

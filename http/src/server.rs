@@ -30,7 +30,7 @@ use tcpknobs_stack::{Application, ConnId, Duration, Host, Instant, Readable, Soc
 
 use crate::body::{encode_chunk, encode_last_chunk, request_framing, BodyDecoder, Framing};
 use crate::message::{parse_request, Headers, Method, Parsed, Request, Response, Version};
-use crate::outbox::Outbox;
+use crate::outbox::{plan_writes, Outbox, PlannedWrite};
 use crate::payload;
 
 /// How the server ends a connection it has decided to close (`--close`).
@@ -824,13 +824,6 @@ enum Chunking {
     Unfinished,
 }
 
-/// One planned write() call: literal bytes, then `body` bytes of the pattern.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct PlannedWrite {
-    prefix: Vec<u8>,
-    body: u64,
-}
-
 /// A response still to be offered, as a queue of write() calls whose body bytes are
 /// generated a piece (at most [`PIECE_BYTES`]) at a time as the socket takes them, so
 /// a 1 GiB body costs no memory. A write longer than a piece becomes several send()
@@ -849,44 +842,12 @@ impl ResponseStream {
     /// goes alone and the body is split evenly over the rest; otherwise one write
     /// carries head and body, and a message without a body has its head split evenly.
     fn new(head: Vec<u8>, body_len: u64, writes: u32, chunking: Chunking) -> ResponseStream {
-        let writes = u64::from(writes.max(1));
-        let mut planned = VecDeque::new();
-        if body_len > 0 && writes >= 2 {
-            planned.push_back(PlannedWrite {
-                prefix: head,
-                body: 0,
-            });
-            let n = (writes - 1).min(body_len);
-            for i in 0..n {
-                let body = body_len / n + u64::from(i < body_len % n);
-                planned.push_back(PlannedWrite {
-                    prefix: Vec::new(),
-                    body,
-                });
-            }
-        } else if body_len > 0 {
-            planned.push_back(PlannedWrite {
-                prefix: head,
-                body: body_len,
-            });
-        } else {
+        let mut head = head;
+        if body_len == 0 && chunking == Chunking::Complete {
             // An empty chunked body is just the last-chunk: part of the literal.
-            let mut all = head;
-            if chunking == Chunking::Complete {
-                encode_last_chunk(&mut all);
-            }
-            let n = writes.clamp(1, all.len().max(1) as u64) as usize;
-            let mut rest = all.as_slice();
-            for i in 0..n {
-                let take = all.len() / n + usize::from(i < all.len() % n);
-                let (piece, tail) = rest.split_at(take.min(rest.len()));
-                planned.push_back(PlannedWrite {
-                    prefix: piece.to_vec(),
-                    body: 0,
-                });
-                rest = tail;
-            }
+            encode_last_chunk(&mut head);
         }
+        let planned = plan_writes(head, body_len, writes);
         ResponseStream {
             writes: planned,
             offset: 0,
