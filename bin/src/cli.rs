@@ -587,3 +587,22 @@ impl RunArgs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The flags' written-out defaults restate the library's: they must not drift
+    /// apart (the help shows one, `Default` is what other callers get).
+    #[test]
+    fn flag_defaults_are_the_library_defaults() {
+        let Some(Command::Run(run)) = Cli::parse_from(["tcpknobs", "run"]).command else {
+            panic!("run parses");
+        };
+        assert_eq!(run.client.config(), ClientConfig::default());
+        assert_eq!(run.server.config(), ServerConfig::default());
+        let e = run.experiment();
+        assert_eq!(e.client_knobs, Knobs::default());
+        assert_eq!(e.server_knobs, Knobs::default());
+    }
+}

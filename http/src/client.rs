@@ -89,13 +89,13 @@ pub struct ClientConfig {
 }
 
 impl Default for ClientConfig {
-    /// The simulated server (192.0.2.2:80), HTTP/1.1 persistent, one write per request,
-    /// a 60 s timeout and two retries.
+    /// What `tcpknobs run` does by default: the simulated server (192.0.2.2:80),
+    /// HTTP/1.1, serial, one write per request, a 60 s timeout and two retries.
     fn default() -> Self {
         ClientConfig {
             server: tcpknobs_stack::Ipv4Address::new(192, 0, 2, 2),
             port: 80,
-            strategy: Strategy::Persistent,
+            strategy: Strategy::Serial,
             connections: None,
             request_writes: 1,
             version: Version::Http11,
@@ -752,7 +752,9 @@ impl Application for Client {
             let before = self.progress();
             self.issue(now);
             self.dispatch(host);
-            for ci in self.open.clone() {
+            // `drive` never adds connections, so the list is stable during the pass.
+            for k in 0..self.open.len() {
+                let ci = self.open[k];
                 self.drive(host, ci);
             }
             let conns = &self.conns;

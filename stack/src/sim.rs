@@ -19,7 +19,7 @@ use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr, Ipv4Packet};
 
 use crate::host::{Host, HostConfig};
 use crate::knobs::Knobs;
-use crate::link::{LinkDirection, LinkProfile, LinkStats, Transmit};
+use crate::link::{LinkDirection, LinkProfile, LinkStats};
 use crate::pcap::{LinkType, PcapWriter};
 use crate::rng::derive_seed;
 
@@ -81,9 +81,7 @@ pub struct SimNet {
     now_ns: u64,
     capture: Option<PcapWriter<Box<dyn Write>>>,
     capture_error: Option<std::io::Error>,
-    unroutable: u64,
     fault: Option<FaultRule>,
-    faulted: u64,
 }
 
 /// The first address of the simulated subnet (TEST-NET-1, RFC 5737: it never leaves
@@ -103,9 +101,7 @@ impl SimNet {
             now_ns: 0,
             capture: None,
             capture_error: None,
-            unroutable: 0,
             fault: None,
-            faulted: 0,
         }
     }
 
@@ -183,24 +179,9 @@ impl SimNet {
         total
     }
 
-    /// Figures of the link from host `from` to host `to`.
-    pub fn link_stats(&self, from: HostId, to: HostId) -> Option<&LinkStats> {
-        self.links.get(&(from.0, to.0)).map(|l| l.stats())
-    }
-
     /// Drop the frames `rule` picks, from now on.
     pub fn set_fault(&mut self, rule: FaultRule) {
         self.fault = Some(rule);
-    }
-
-    /// Frames the fault rule dropped.
-    pub fn faulted(&self) -> u64 {
-        self.faulted
-    }
-
-    /// Frames addressed to no host (dropped).
-    pub fn unroutable(&self) -> u64 {
-        self.unroutable
     }
 
     /// Run until every client application is done, nothing more can happen, or the
@@ -262,16 +243,13 @@ impl SimNet {
                     .and_then(|p| self.routes.get(&p.dst_addr()).copied());
                 if let (Some(to), Some(rule)) = (dst, self.fault.as_mut()) {
                     if rule(self.now_ns, HostId(from), HostId(to), &frame) {
-                        self.faulted += 1;
                         continue;
                     }
                 }
-                let link = dst.and_then(|to| self.links.get_mut(&(from, to)));
-                match link {
-                    Some(link) => {
-                        let _: Transmit = link.transmit(self.now_ns, frame);
-                    }
-                    None => self.unroutable += 1,
+                // Hosts only address each other, so every frame has a link; the
+                // link's own statistics count what it drops.
+                if let Some(link) = dst.and_then(|to| self.links.get_mut(&(from, to))) {
+                    link.transmit(self.now_ns, frame);
                 }
             }
         }
@@ -288,11 +266,11 @@ impl SimNet {
             .links
             .values()
             .filter_map(LinkDirection::next_arrival_ns);
-        let hosts: Vec<u64> = self
+        let hosts = self
             .hosts
             .iter_mut()
             .filter_map(|h| h.poll_at().map(to_ns))
-            .collect();
+            .min();
         let apps = deadlines.iter().flatten().map(|t| to_ns(*t));
         links
             .map(|ns| ns.max(self.now_ns))
