@@ -105,14 +105,15 @@ for ((i = 0; i < runs; i++)); do
 		"http://$LAB/bytes/$size" >>"$T/curl-serve.bps"
 done
 lab_stop "$serve_pid"
-# GRO-like batching of received frames (RealtimeOptions::rx_batch), where the CLI has it.
-batch_flag=()
-"$bin" get --help 2>/dev/null | grep -q -- --rx-batch && batch_flag=(--rx-batch 64)
-if [ ${#batch_flag[@]} -gt 0 ]; then
-	serve_start "${batch_flag[@]}"
+# Every frame processed and answered on its own (--rx-batch 1; the default hands over
+# the frames already waiting together, as NAPI + GRO does), where the CLI has the flag.
+per_frame_flag=()
+"$bin" get --help 2>/dev/null | grep -q -- --rx-batch && per_frame_flag=(--rx-batch 1)
+if [ ${#per_frame_flag[@]} -gt 0 ]; then
+	serve_start "${per_frame_flag[@]}"
 	for ((i = 0; i < runs; i++)); do
 		ip netns exec "$NA" timeout 300 curl -sS --max-time 290 -o /dev/null -w '%{speed_download}\n' \
-			"http://$LAB/bytes/$size" >>"$T/curl-serve-batch.bps"
+			"http://$LAB/bytes/$size" >>"$T/curl-serve-per-frame.bps"
 	done
 	lab_stop "$serve_pid"
 fi
@@ -130,8 +131,8 @@ ks_pid=$!
 lab_wait_for "$T/ks.out" ready 5 || lab_die "kernel_http.py serve did not start"
 for ((i = 0; i < runs; i++)); do get_run 8080 "/bytes/$size" >>"$T/get-verified.gbps"; done
 for ((i = 0; i < runs; i++)); do get_run 8080 /big >>"$T/get-plain.gbps"; done
-if [ ${#batch_flag[@]} -gt 0 ]; then
-	for ((i = 0; i < runs; i++)); do get_run 8080 /big "${batch_flag[@]}" >>"$T/get-batch.gbps"; done
+if [ ${#per_frame_flag[@]} -gt 0 ]; then
+	for ((i = 0; i < runs; i++)); do get_run 8080 /big "${per_frame_flag[@]}" >>"$T/get-per-frame.gbps"; done
 fi
 lab_stop "$ks_pid"
 
@@ -157,10 +158,10 @@ get_plain=$(median <"$T/get-plain.gbps")
 get_hs=$(median <"$T/get-http.server.gbps")
 curl_serve=$(gbps <"$T/curl-serve.bps" | median)
 curl_kernel=$(gbps <"$T/curl-kernel.bps" | median)
-get_batch="-" curl_serve_batch="-"
-if [ ${#batch_flag[@]} -gt 0 ]; then
-	get_batch=$(median <"$T/get-batch.gbps")
-	curl_serve_batch=$(gbps <"$T/curl-serve-batch.bps" | median)
+get_per_frame="-" curl_serve_per_frame="-"
+if [ ${#per_frame_flag[@]} -gt 0 ]; then
+	get_per_frame=$(median <"$T/get-per-frame.gbps")
+	curl_serve_per_frame=$(gbps <"$T/curl-serve-per-frame.bps" | median)
 fi
 
 smol_writer="-" smol_reader="-"
@@ -225,9 +226,9 @@ printf '%-58s %8s %16s %16s\n' "tcpknobs get <- kernel sendfile server, TAP, bod
 printf '%-58s %8s %16s %16s\n' "tcpknobs get <- kernel sendfile server, TAP, not verified" "$get_plain" "$(ratio "$get_plain" "$smol_writer")" "$(ratio "$get_plain" "$curl_kernel")"
 printf '%-58s %8s %16s %16s\n' "tcpknobs get <- python3 -m http.server, TAP (1 run)" "$get_hs" "" ""
 printf '%-58s %8s %16s %16s\n' "curl <- tcpknobs serve, TAP" "$curl_serve" "$(ratio "$curl_serve" "$smol_reader")" "$(ratio "$curl_serve" "$curl_kernel")"
-if [ ${#batch_flag[@]} -gt 0 ]; then
-	printf '%-58s %8s %16s %16s\n' "tcpknobs get --rx-batch 64 <- kernel, not verified" "$get_batch" "$(ratio "$get_batch" "$smol_writer")" "$(ratio "$get_batch" "$curl_kernel")"
-	printf '%-58s %8s %16s %16s\n' "curl <- tcpknobs serve --rx-batch 64" "$curl_serve_batch" "$(ratio "$curl_serve_batch" "$smol_reader")" "$(ratio "$curl_serve_batch" "$curl_kernel")"
+if [ ${#per_frame_flag[@]} -gt 0 ]; then
+	printf '%-58s %8s %16s %16s\n' "tcpknobs get --rx-batch 1 <- kernel, not verified" "$get_per_frame" "$(ratio "$get_per_frame" "$smol_writer")" "$(ratio "$get_per_frame" "$curl_kernel")"
+	printf '%-58s %8s %16s %16s\n' "curl <- tcpknobs serve --rx-batch 1" "$curl_serve_per_frame" "$(ratio "$curl_serve_per_frame" "$smol_reader")" "$(ratio "$curl_serve_per_frame" "$curl_kernel")"
 fi
 printf '%-58s %8s\n' "curl <- kernel sendfile server, veth (kernel-kernel)" "$curl_kernel"
 printf '%-58s %8s\n' "smoltcp benchmark writer (kernel -> smoltcp), TAP" "$smol_writer"

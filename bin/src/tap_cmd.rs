@@ -19,7 +19,7 @@ use tcpknobs_http::message::Method;
 use tcpknobs_http::server::{Server, ServerConfig};
 use tcpknobs_http::transaction::TransactionReport;
 use tcpknobs_http::workload::RequestSpec;
-use tcpknobs_stack::realtime::{self, tap_host_config};
+use tcpknobs_stack::realtime::{self, tap_host_config, MAX_RX_BATCH};
 use tcpknobs_stack::{
     AppSlot, Clock, Host, HostId, Ipv4Cidr, Knobs, LinkProfile, RealtimeEnd, RealtimeOptions,
     RealtimeRun, Stop, TapDevice,
@@ -28,7 +28,7 @@ use tcpknobs_stack::{
 use crate::cli::{side_knobs, ClientFlags, KnobFlags, ProfileArg, ServerFlags, Side};
 use crate::experiment::{client_connections, host_connections, ConnectionReport, Totals};
 use crate::table;
-use crate::values::{format_duration, parse_duration, parse_positive_u32, parse_probability};
+use crate::values::{format_duration, parse_duration, parse_probability, parse_rx_batch};
 
 /// Where the host sits: the TAP, its address, what the process adds to the path.
 #[derive(Args, Debug, Clone)]
@@ -57,11 +57,12 @@ pub struct TapFlags {
     /// Capture the frames crossing the TAP to this file (pcap, Ethernet, wall-clock ns).
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
-    /// Frames already waiting on the TAP handed to the stack at once (like Linux's GRO),
-    /// so a burst is acknowledged once. 1 (the default): every segment is processed and
-    /// acknowledged on its own, as the simulator does; 64 roughly doubles bulk
-    /// throughput (README, Performance).
-    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_positive_u32)]
+    /// Frames already waiting on the TAP handed to the stack at once, up to N (1-64), and
+    /// answered after the last, as Linux's NAPI poll with GRO handles a burst: a bulk
+    /// burst is acknowledged once, a lone segment exactly as before. 1: every frame is
+    /// processed and answered on its own, so a receiver that falls behind still ACKs
+    /// every second segment (about half the bulk throughput; README, Performance).
+    #[arg(long, value_name = "N", default_value_t = MAX_RX_BATCH as u32, value_parser = parse_rx_batch)]
     pub rx_batch: u32,
 }
 
@@ -645,7 +646,7 @@ mod tests {
             loss: None,
             seed: None,
             pcap: None,
-            rx_batch: 1,
+            rx_batch: MAX_RX_BATCH as u32,
         }
     }
 

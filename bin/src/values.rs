@@ -16,6 +16,8 @@
 
 use std::time::Duration;
 
+use tcpknobs_stack::realtime::MAX_RX_BATCH;
+
 pub use tcpknobs_stack::PortSpan as PortRange;
 
 // ---------------------------------------------------------------------------
@@ -33,6 +35,8 @@ const PROBABILITY_FORMS: &str = "use a fraction from 0 to 1 or a percentage: 0.0
 const PORT_RANGE_FORMS: &str =
     "use LO-HI with 1 <= LO <= HI <= 65535, or a single port: 49152-65535, 8080";
 const POSITIVE_U32_FORMS: &str = "use a whole number from 1 to 4294967295: 1, 10, 1000";
+const RX_BATCH_FORMS: &str =
+    "use a whole number of frames from 1 (each frame on its own) to 64 (Linux's NAPI budget): 1, 64";
 const MTU_FORMS: &str = "use a whole number of bytes from 576 (the minimum IPv4 reassembly size, RFC 791) to 65535: 1500, 9000";
 
 const NEGATIVE: &str = "negative values are not allowed";
@@ -553,6 +557,19 @@ pub fn parse_mtu(s: &str) -> Result<usize, String> {
     }
 }
 
+/// Parses `--rx-batch`: frames handed to the stack per poll, from 1 to
+/// [`MAX_RX_BATCH`] (64, Linux's NAPI budget, `net.core.dev_weight`).
+pub fn parse_rx_batch(s: &str) -> Result<u32, String> {
+    let err = |detail: Option<&str>| invalid(s, "a frame count", detail, RX_BATCH_FORMS);
+    match parse_digits(s.trim()) {
+        Ok(0) => Err(err(Some("it must be at least 1"))),
+        // In range, so it fits in u32.
+        Ok(n) if n <= MAX_RX_BATCH as u64 => Ok(n as u32),
+        Ok(_) | Err(NumError::TooLarge) => Err(err(Some("it is above 64"))),
+        Err(NumError::Malformed) => Err(err(None)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -649,11 +666,12 @@ mod tests {
         let _ = parse_port_range(s);
         let _ = parse_positive_u32(s);
         let _ = parse_mtu(s);
+        let _ = parse_rx_batch(s);
     }
 
     #[test]
     fn weird_inputs_never_panic_and_errors_quote_input() {
-        let parsers: [fn(&str) -> Option<String>; 9] = [
+        let parsers: [fn(&str) -> Option<String>; 10] = [
             |s| parse_duration(s).err(),
             |s| parse_delayed_ack(s).err(),
             |s| parse_on_off(s).err(),
@@ -663,6 +681,7 @@ mod tests {
             |s| parse_port_range(s).err(),
             |s| parse_positive_u32(s).err(),
             |s| parse_mtu(s).err(),
+            |s| parse_rx_batch(s).err(),
         ];
         for s in WEIRD {
             for p in parsers {
@@ -1135,6 +1154,19 @@ mod tests {
         assert_err(parse_mtu("99999999999999999999999"), &["above 65535"]);
         for bad in ["", "-1500", "1500.0", "1.5k", "jumbo"] {
             assert_err(parse_mtu(bad), &["is not a valid MTU", form]);
+        }
+    }
+
+    #[test]
+    fn rx_batch() {
+        assert_eq!(parse_rx_batch("1"), Ok(1));
+        assert_eq!(parse_rx_batch("64"), Ok(64));
+        let form = "NAPI budget";
+        assert_err(parse_rx_batch("0"), &["at least 1", form]);
+        assert_err(parse_rx_batch("65"), &["above 64", form]);
+        assert_err(parse_rx_batch("99999999999999999999999"), &["above 64"]);
+        for bad in ["", "-1", "8.0", "all"] {
+            assert_err(parse_rx_batch(bad), &["is not a frame count", form]);
         }
     }
 

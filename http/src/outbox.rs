@@ -15,8 +15,10 @@ use crate::payload;
 /// The bytes of one write() call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Chunk {
-    /// Literal bytes (a message head, a chunk header).
-    Bytes(Vec<u8>),
+    /// Literal bytes (a message head, a chunk header), the first `sent` of them
+    /// already taken by the socket: a cursor, so that a large write taken a few
+    /// kilobytes at a time is not shifted down after every partial send.
+    Bytes { data: Vec<u8>, sent: usize },
     /// `len` bytes of the deterministic body pattern starting at `offset`, generated
     /// only when sent, so a 1 GiB body costs no memory.
     Pattern { offset: u64, len: u64 },
@@ -25,7 +27,7 @@ enum Chunk {
 impl Chunk {
     fn len(&self) -> u64 {
         match self {
-            Chunk::Bytes(b) => b.len() as u64,
+            Chunk::Bytes { data, sent } => (data.len() - sent) as u64,
             Chunk::Pattern { len, .. } => *len,
         }
     }
@@ -104,7 +106,7 @@ impl Outbox {
         let mut offset = 0;
         for w in plan_writes(head, body_len, writes) {
             match (w.prefix.is_empty(), w.body) {
-                (_, 0) => self.writes.push_back(Chunk::Bytes(w.prefix)),
+                (_, 0) => self.push_bytes(w.prefix),
                 (true, len) => self.writes.push_back(Chunk::Pattern { offset, len }),
                 (false, len) => {
                     // One write holding literal bytes and body: built whole (small
@@ -116,7 +118,7 @@ impl Outbox {
                     };
                     all.resize(start + len, 0);
                     payload::fill(offset, &mut all[start..]);
-                    self.writes.push_back(Chunk::Bytes(all));
+                    self.push_bytes(all);
                 }
             }
             offset += w.body;
@@ -128,7 +130,7 @@ impl Outbox {
     /// pipelining client uses this to send the requests it has ready in one write().
     pub fn extend_last_write(&mut self, bytes: Vec<u8>) {
         match self.writes.back_mut() {
-            Some(Chunk::Bytes(last)) => last.extend_from_slice(&bytes),
+            Some(Chunk::Bytes { data, .. }) => data.extend_from_slice(&bytes),
             _ => self.push_bytes(bytes),
         }
     }
@@ -136,7 +138,10 @@ impl Outbox {
     /// Queue literal bytes as one write.
     pub fn push_bytes(&mut self, bytes: Vec<u8>) {
         if !bytes.is_empty() {
-            self.writes.push_back(Chunk::Bytes(bytes));
+            self.writes.push_back(Chunk::Bytes {
+                data: bytes,
+                sent: 0,
+            });
         }
     }
 
@@ -155,10 +160,9 @@ impl Outbox {
     pub fn flush(&mut self, host: &mut Host, id: ConnId) -> Result<bool, SocketError> {
         while let Some(chunk) = self.writes.front_mut() {
             match chunk {
-                Chunk::Bytes(bytes) => {
-                    let n = host.send(id, bytes)?;
-                    bytes.drain(..n);
-                    if !bytes.is_empty() {
+                Chunk::Bytes { data, sent } => {
+                    *sent += host.send(id, &data[*sent..])?;
+                    if *sent < data.len() {
                         return Ok(false);
                     }
                 }
@@ -204,7 +208,7 @@ mod tests {
         let mut o = Outbox::new();
         o.push_message(vec![b'h'; 10], 5, 1);
         assert_eq!(lens(&o), vec![15]);
-        let Chunk::Bytes(b) = &o.writes[0] else {
+        let Chunk::Bytes { data: b, .. } = &o.writes[0] else {
             panic!("literal bytes expected")
         };
         let mut body = [0u8; 5];

@@ -868,11 +868,14 @@ impl ResponseStream {
             let mut out = std::mem::take(&mut write.prefix);
             let take = write.body.min(PIECE_BYTES) as usize;
             if take > 0 {
-                let mut data = vec![0; take];
-                payload::fill(self.offset, &mut data);
                 if self.chunking == Chunking::None {
-                    out.extend_from_slice(&data);
+                    // Generated in place: a bulk body is made here, byte by byte.
+                    let start = out.len();
+                    out.resize(start + take, 0);
+                    payload::fill(self.offset, &mut out[start..]);
                 } else {
+                    let mut data = vec![0; take];
+                    payload::fill(self.offset, &mut data);
                     encode_chunk(&data, &mut out);
                 }
                 self.offset += take as u64;

@@ -14,9 +14,10 @@
 //! fixed ticks. The timerfd is re-armed only when the next deadline moves earlier, so
 //! a request/response exchange costs a ppoll, a read or two and a write per wake-up.
 //!
-//! Each frame is settled as soon as it is read (before the next read), or with
-//! [`RealtimeOptions::rx_batch`] a burst already waiting is handed over at once, as
-//! NAPI with GRO would; README "Performance" has the figures and what bounds them.
+//! Frames already waiting on the device when the loop gets to them are handed to the
+//! host together, up to [`RealtimeOptions::rx_batch`], and answered after the last of
+//! them, as a Linux NAPI poll with GRO handles a burst; a frame that arrives alone is
+//! settled alone. README "Performance" has the figures and what bounds them.
 //!
 //! Optional in-process impairment: frames from the host pass through a
 //! [`LinkDirection`] before they are written to the device (TX), frames read from the
@@ -52,7 +53,8 @@ const MAX_ROUNDS_PER_INSTANT: usize = 10_000;
 /// Frames read per wake-up before timers get their turn again; the descriptor stays
 /// readable, so the rest are read at once on the next turn.
 const MAX_READS_PER_WAKE: usize = 256;
-/// Largest [`RealtimeOptions::rx_batch`]: Linux's NAPI poll budget (`dev_weight`).
+/// Largest [`RealtimeOptions::rx_batch`], and its default: Linux's NAPI poll budget
+/// (`dev_weight`).
 pub const MAX_RX_BATCH: usize = 64;
 /// Largest frame read: a TAP delivers at most MTU + 14 bytes; this covers any MTU.
 const READ_BUFFER: usize = 65_536 + 14;
@@ -237,14 +239,17 @@ pub struct RealtimeOptions {
     pub linger: StdDuration,
     /// Frames handed to the host before it is polled, at most (1 to [`MAX_RX_BATCH`]).
     ///
-    /// 1, the default: each frame is processed alone as soon as it is read, as a kernel
-    /// without GRO handles each packet, so a bulk receiver acknowledges every second
-    /// full segment and every ACK is visible on the wire. N > 1: frames already waiting
-    /// in the device (never frames still to come) are handed over up to N at a time and
-    /// processed together, as Linux's NAPI poll with GRO coalesces a burst of in-order
-    /// segments and acknowledges it once. Bulk transfers need far fewer ACKs (each ACK
-    /// written to a TAP runs the kernel sender's whole ACK path inside our write(2));
-    /// exchanges of one segment at a time behave the same either way.
+    /// [`MAX_RX_BATCH`], the default: frames already waiting in the device (never frames
+    /// still to come) are handed over up to N at a time, each processed by TCP in turn,
+    /// and the host transmits once after the last, as a Linux NAPI poll takes up to 64
+    /// packets and GRO coalesces a burst of in-order segments so it is acknowledged
+    /// once. A frame that arrives alone is processed alone, so exchanges of a segment at
+    /// a time (the Nagle and delayed-ACK experiments) are the same either way; a bulk
+    /// transfer that outruns the stack needs far fewer ACKs (each ACK written to a TAP
+    /// runs the kernel sender's whole ACK path inside our write(2)). 1: every frame is
+    /// processed and answered on its own before the next is read, as a kernel without
+    /// GRO does, so a bulk receiver acknowledges every second full segment (RFC 1122
+    /// §4.2.3.2) however far behind it is.
     pub rx_batch: usize,
 }
 
@@ -260,7 +265,7 @@ impl RealtimeOptions {
             stop: None,
             time_limit: None,
             linger: StdDuration::from_secs(2),
-            rx_batch: 1,
+            rx_batch: MAX_RX_BATCH,
         }
     }
 
@@ -323,12 +328,10 @@ pub struct RealtimeRun {
 /// stop or the limit ends it. `AppSlot::host` is ignored: every application runs on
 /// `host`, which must have been created with `options.clock.now()`.
 ///
-/// Frames reach the host one at a time, each followed by a settle (host and
-/// applications polled until quiet, frames due written at once) before the next one is
-/// even read, as a kernel handles each packet when it arrives: a burst read in one
-/// wake-up is not answered only after the whole burst has been processed. With
-/// [`RealtimeOptions::rx_batch`] N > 1, up to N frames already waiting are read and
-/// handed over before one settle (GRO-like).
+/// Frames already waiting, up to [`RealtimeOptions::rx_batch`], are read and handed
+/// over before one settle (host and applications polled until quiet, frames due
+/// written at once); with `rx_batch` 1 every frame gets its own settle before the next
+/// one is even read.
 pub fn run<D: FrameDevice>(
     host: &mut Host,
     apps: &mut [AppSlot<'_>],
