@@ -91,43 +91,84 @@ pub enum ConnState {
     Failed(SocketError),
 }
 
+/// Frame buffers kept for reuse, at most: a bulk transfer moves a frame per segment,
+/// and allocating and freeing each one was a few percent of a TAP run (README,
+/// Performance); a burst of this many covers a NAPI batch with room to spare.
+const SPARE_FRAMES: usize = 256;
+
 /// The device smoltcp sees: at most one received frame at a time, transmitted frames
-/// collected for the host to inspect and hand on.
+/// collected for the host to inspect and hand on, and spare buffers for both.
 struct FrameSlot {
-    rx: Option<Vec<u8>>,
+    /// The frame being received; smoltcp reads it in place.
+    rx: Vec<u8>,
+    /// Whether `rx` holds a frame smoltcp has not been offered yet.
+    rx_ready: bool,
     tx: Vec<Vec<u8>>,
+    spare: Vec<Vec<u8>>,
     caps: DeviceCapabilities,
 }
 
-struct RxToken(Vec<u8>);
-struct TxToken<'a>(&'a mut Vec<Vec<u8>>);
+impl FrameSlot {
+    /// Offer `frame` to smoltcp's next ingress poll; the previous one becomes a spare.
+    fn load(&mut self, frame: Vec<u8>) {
+        let old = std::mem::replace(&mut self.rx, frame);
+        self.rx_ready = true;
+        self.recycle(old);
+    }
 
-impl phy::RxToken for RxToken {
+    fn recycle(&mut self, mut frame: Vec<u8>) {
+        if self.spare.len() < SPARE_FRAMES && frame.capacity() > 0 {
+            frame.clear();
+            self.spare.push(frame);
+        }
+    }
+}
+
+struct RxToken<'a>(&'a [u8]);
+struct TxToken<'a> {
+    tx: &'a mut Vec<Vec<u8>>,
+    spare: &'a mut Vec<Vec<u8>>,
+}
+
+impl phy::RxToken for RxToken<'_> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
+        f(self.0)
     }
 }
 
 impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut frame = vec![0; len];
+        let mut frame = self.spare.pop().unwrap_or_default();
+        frame.resize(len, 0);
         let r = f(&mut frame);
-        self.0.push(frame);
+        self.tx.push(frame);
         r
     }
 }
 
 impl Device for FrameSlot {
-    type RxToken<'a> = RxToken;
+    type RxToken<'a> = RxToken<'a>;
     type TxToken<'a> = TxToken<'a>;
 
-    fn receive(&mut self, _now: Instant) -> Option<(RxToken, TxToken<'_>)> {
-        let frame = self.rx.take()?;
-        Some((RxToken(frame), TxToken(&mut self.tx)))
+    fn receive(&mut self, _now: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
+        if !self.rx_ready {
+            return None;
+        }
+        self.rx_ready = false;
+        Some((
+            RxToken(&self.rx),
+            TxToken {
+                tx: &mut self.tx,
+                spare: &mut self.spare,
+            },
+        ))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
-        Some(TxToken(&mut self.tx))
+        Some(TxToken {
+            tx: &mut self.tx,
+            spare: &mut self.spare,
+        })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
@@ -257,8 +298,10 @@ impl Host {
             _ => config.mtu,
         };
         let mut device = FrameSlot {
-            rx: None,
+            rx: Vec::new(),
+            rx_ready: false,
             tx: Vec::new(),
+            spare: Vec::new(),
             caps,
         };
         let hw = match config.medium {
@@ -335,6 +378,18 @@ impl Host {
     /// Frames sent since the last call, in order.
     pub fn take_frames(&mut self) -> Vec<Vec<u8>> {
         std::mem::take(&mut self.out)
+    }
+
+    /// An empty buffer for a frame to hand to [`Host::receive_frame`], reused if one
+    /// is spare (see [`Host::recycle_frame`]).
+    pub fn frame_buffer(&mut self) -> Vec<u8> {
+        self.device.spare.pop().unwrap_or_default()
+    }
+
+    /// Give back a frame taken with [`Host::take_frames`] once it has been sent, so
+    /// its buffer carries a later frame instead of a new allocation.
+    pub fn recycle_frame(&mut self, frame: Vec<u8>) {
+        self.device.recycle(frame);
     }
 
     /// Process every received frame, run timers and transmit what may be sent.
@@ -736,7 +791,7 @@ impl Host {
         let medium = self.config.medium;
         let Some(seg) = Segment::parse(medium, &frame) else {
             // ARP and anything else: smoltcp's business.
-            self.device.rx = Some(frame);
+            self.device.load(frame);
             self.iface
                 .poll_ingress_single(self.now, &mut self.device, &mut self.sockets);
             self.collect_tx();
@@ -787,7 +842,7 @@ impl Host {
                 self.choose_ack_delay(id);
             }
         }
-        self.device.rx = Some(frame);
+        self.device.load(frame);
         self.iface
             .poll_ingress_single(self.now, &mut self.device, &mut self.sockets);
         match conn_id {
@@ -1116,7 +1171,7 @@ impl Host {
             t.snd_una,
             limit,
         );
-        self.device.rx = Some(frame);
+        self.device.load(frame);
         self.iface
             .poll_ingress_single(self.now, &mut self.device, &mut self.sockets);
     }
@@ -1176,12 +1231,16 @@ impl Host {
     }
 
     fn collect_tx(&mut self) {
-        let frames = std::mem::take(&mut self.device.tx);
-        for frame in frames {
+        let mut frames = std::mem::take(&mut self.device.tx);
+        for frame in frames.drain(..) {
             if let Some(seg) = Segment::parse(self.config.medium, &frame) {
                 self.on_segment_out(&seg);
             }
             self.out.push(frame);
+        }
+        // Keep the (now empty) list's allocation for the next round.
+        if self.device.tx.is_empty() {
+            self.device.tx = frames;
         }
     }
 

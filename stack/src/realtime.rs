@@ -397,7 +397,7 @@ pub fn run<D: FrameDevice>(
         // that is due; at least one settle per wake-up (timers); read again until the
         // device is empty or this turn's bound is reached.
         loop {
-            let read = wire.read_device(batch.min(MAX_READS_PER_WAKE - reads))?;
+            let read = wire.read_device(host, batch.min(MAX_READS_PER_WAKE - reads))?;
             reads += read;
             moved |= read > 0;
             loop {
@@ -505,8 +505,8 @@ struct Wire<'d, D> {
 
 impl<D: FrameDevice> Wire<'_, D> {
     /// Read up to `max` frames the device holds into the RX link, each stamped as it is
-    /// read. How many were read.
-    fn read_device(&mut self, max: usize) -> io::Result<usize> {
+    /// read (in buffers `host` has spare). How many were read.
+    fn read_device(&mut self, host: &mut Host, max: usize) -> io::Result<usize> {
         let mut count = 0;
         for _ in 0..max {
             let read = self.device.read_frame(&mut self.buf).map_err(|e| {
@@ -519,7 +519,8 @@ impl<D: FrameDevice> Wire<'_, D> {
                 break;
             };
             let at = self.clock.elapsed_ns();
-            let frame = self.buf[..n].to_vec();
+            let mut frame = host.frame_buffer();
+            frame.extend_from_slice(&self.buf[..n]);
             if let Some(c) = self.capture.as_mut() {
                 c.write(self.clock.wall_ns(at), &frame)?;
             }
@@ -551,7 +552,7 @@ impl<D: FrameDevice> Wire<'_, D> {
             for frame in frames {
                 self.tx.transmit(now_ns, frame);
             }
-            self.write_due()?;
+            self.write_due(host)?;
             moved |= sent;
             if !sent && !host.has_pending_input() {
                 break;
@@ -560,8 +561,9 @@ impl<D: FrameDevice> Wire<'_, D> {
         Ok(moved)
     }
 
-    /// Write the frames whose in-process delay is over, each stamped as written.
-    fn write_due(&mut self) -> io::Result<()> {
+    /// Write the frames whose in-process delay is over, each stamped as written, and
+    /// give their buffers back to `host`.
+    fn write_due(&mut self, host: &mut Host) -> io::Result<()> {
         // A transparent link has every frame due at once: no clock read per frame.
         let mut now_ns = self.clock.elapsed_ns();
         loop {
@@ -593,6 +595,7 @@ impl<D: FrameDevice> Wire<'_, D> {
                 }
                 Err(e) => return Err(io::Error::new(e.kind(), format!("writing to {name}: {e}"))),
             }
+            host.recycle_frame(frame);
         }
         Ok(())
     }
