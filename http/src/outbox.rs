@@ -3,8 +3,8 @@
 //! How many writes an endpoint uses per message is an experiment knob
 //! (`--request-writes`, `--response-writes`): a message in two writes, the second
 //! small, is what makes Nagle meet the peer's delayed ACK (chapter item 9). Each write
-//! is one [`Host::send`] call, offered to TCP at once; a write the socket cannot take
-//! whole keeps its remainder at the head of the queue, like a blocking write().
+//! is one [`Host::send_with`] call, offered to TCP at once; a write the socket cannot
+//! take whole keeps its remainder at the head of the queue, like a blocking write().
 
 use std::collections::VecDeque;
 
@@ -12,25 +12,65 @@ use tcpknobs_stack::{ConnId, Host, SocketError};
 
 use crate::payload;
 
-/// The bytes of one write() call.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Chunk {
-    /// Literal bytes (a message head, a chunk header), the first `sent` of them
-    /// already taken by the socket: a cursor, so that a large write taken a few
-    /// kilobytes at a time is not shifted down after every partial send.
-    Bytes { data: Vec<u8>, sent: usize },
-    /// `len` bytes of the deterministic body pattern starting at `offset`, generated
-    /// only when sent, so a 1 GiB body costs no memory.
-    Pattern { offset: u64, len: u64 },
+/// The bytes of one write() call: literal bytes (a message head, a chunk header),
+/// then `body_len` bytes of the deterministic body pattern from `body_offset`, which
+/// are generated only as the socket takes them, straight into its queue, so a 1 GiB
+/// body costs no memory and no extra copy.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Piece {
+    /// Literal bytes first.
+    pub prefix: Vec<u8>,
+    /// Pattern offset of the first body byte.
+    pub body_offset: u64,
+    /// Body bytes after the prefix.
+    pub body_len: u64,
 }
 
-impl Chunk {
-    fn len(&self) -> u64 {
-        match self {
-            Chunk::Bytes { data, sent } => (data.len() - sent) as u64,
-            Chunk::Pattern { len, .. } => *len,
+impl Piece {
+    /// Literal bytes only.
+    pub fn literal(bytes: Vec<u8>) -> Piece {
+        Piece {
+            prefix: bytes,
+            ..Piece::default()
         }
     }
+
+    /// Bytes in the write.
+    pub fn len(&self) -> u64 {
+        self.prefix.len() as u64 + self.body_len
+    }
+
+    /// Whether the write has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes `pos..pos + dst.len()` of the write into `dst`.
+    pub fn write_at(&self, pos: u64, dst: &mut [u8]) {
+        let literal = usize::try_from(pos)
+            .ok()
+            .and_then(|p| self.prefix.get(p..))
+            .unwrap_or_default();
+        let k = literal.len().min(dst.len());
+        dst[..k].copy_from_slice(&literal[..k]);
+        let body_pos = (pos + k as u64).saturating_sub(self.prefix.len() as u64);
+        payload::fill(self.body_offset.wrapping_add(body_pos), &mut dst[k..]);
+    }
+
+    /// The whole write as bytes (small writes and tests).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = vec![0; usize::try_from(self.len()).unwrap_or(usize::MAX)];
+        self.write_at(0, &mut out);
+        out
+    }
+}
+
+/// A write being offered: the first `sent` bytes are already in the socket (a cursor,
+/// so a large write taken a few kilobytes at a time is never shifted or regenerated).
+#[derive(Debug)]
+struct Chunk {
+    piece: Piece,
+    sent: u64,
 }
 
 /// One planned write() call: literal bytes, then `body` bytes of the pattern.
@@ -84,14 +124,10 @@ pub fn plan_writes(head: Vec<u8>, body_len: u64, writes: u32) -> VecDeque<Planne
     planned
 }
 
-/// Largest slice of pattern generated per send attempt.
-const PATTERN_STEP: usize = 64 * 1024;
-
 /// Writes waiting to be offered to one connection, in order.
 #[derive(Debug, Default)]
 pub struct Outbox {
     writes: VecDeque<Chunk>,
-    scratch: Vec<u8>,
 }
 
 impl Outbox {
@@ -105,43 +141,42 @@ impl Outbox {
     pub fn push_message(&mut self, head: Vec<u8>, body_len: u64, writes: u32) {
         let mut offset = 0;
         for w in plan_writes(head, body_len, writes) {
-            match (w.prefix.is_empty(), w.body) {
-                (_, 0) => self.push_bytes(w.prefix),
-                (true, len) => self.writes.push_back(Chunk::Pattern { offset, len }),
-                (false, len) => {
-                    // One write holding literal bytes and body: built whole (small
-                    // messages only: the one-write request of a workload).
-                    let mut all = w.prefix;
-                    let start = all.len();
-                    let Ok(len) = usize::try_from(len) else {
-                        return;
-                    };
-                    all.resize(start + len, 0);
-                    payload::fill(offset, &mut all[start..]);
-                    self.push_bytes(all);
-                }
-            }
+            self.push_piece(Piece {
+                prefix: w.prefix,
+                body_offset: offset,
+                body_len: w.body,
+            });
             offset += w.body;
         }
     }
 
-    /// Add `bytes` to the last queued write instead of making a new one, if that
-    /// write holds literal bytes; otherwise queue them as a write of their own. A
-    /// pipelining client uses this to send the requests it has ready in one write().
+    /// Add `bytes` to the last queued write instead of making a new one (or queue them
+    /// as a write of their own if there is none). A pipelining client uses this to send
+    /// the requests it has ready in one write(), a server to coalesce pipelined
+    /// responses.
     pub fn extend_last_write(&mut self, bytes: Vec<u8>) {
         match self.writes.back_mut() {
-            Some(Chunk::Bytes { data, .. }) => data.extend_from_slice(&bytes),
-            _ => self.push_bytes(bytes),
+            Some(last) => {
+                if last.piece.body_len > 0 {
+                    // Literal bytes cannot follow a pattern range: spell it out (a
+                    // held or pipelined piece, at most a server piece long).
+                    last.piece = Piece::literal(last.piece.to_bytes());
+                }
+                last.piece.prefix.extend_from_slice(&bytes);
+            }
+            None => self.push_bytes(bytes),
         }
     }
 
     /// Queue literal bytes as one write.
     pub fn push_bytes(&mut self, bytes: Vec<u8>) {
-        if !bytes.is_empty() {
-            self.writes.push_back(Chunk::Bytes {
-                data: bytes,
-                sent: 0,
-            });
+        self.push_piece(Piece::literal(bytes));
+    }
+
+    /// Queue one write.
+    pub fn push_piece(&mut self, piece: Piece) {
+        if !piece.is_empty() {
+            self.writes.push_back(Chunk { piece, sent: 0 });
         }
     }
 
@@ -152,34 +187,19 @@ impl Outbox {
 
     /// Bytes still to be offered.
     pub fn pending_bytes(&self) -> u64 {
-        self.writes.iter().map(Chunk::len).sum()
+        self.writes.iter().map(|c| c.piece.len() - c.sent).sum()
     }
 
     /// Offer queued writes to the connection, each as one send() call, until one is
     /// not taken whole. Returns true when everything has been offered.
     pub fn flush(&mut self, host: &mut Host, id: ConnId) -> Result<bool, SocketError> {
-        while let Some(chunk) = self.writes.front_mut() {
-            match chunk {
-                Chunk::Bytes { data, sent } => {
-                    *sent += host.send(id, &data[*sent..])?;
-                    if *sent < data.len() {
-                        return Ok(false);
-                    }
-                }
-                Chunk::Pattern { offset, len } => {
-                    // One write() of the whole range, generated a step at a time.
-                    while *len > 0 {
-                        let step = (*len).min(PATTERN_STEP as u64) as usize;
-                        self.scratch.resize(step, 0);
-                        payload::fill(*offset, &mut self.scratch);
-                        let n = host.send(id, &self.scratch)?;
-                        *offset += n as u64;
-                        *len -= n as u64;
-                        if n < step {
-                            return Ok(false);
-                        }
-                    }
-                }
+        while let Some(Chunk { piece, sent }) = self.writes.front_mut() {
+            let rest = usize::try_from(piece.len() - *sent).unwrap_or(usize::MAX);
+            let at = *sent;
+            *sent +=
+                host.send_with(id, rest, |pos, dst| piece.write_at(at + pos as u64, dst))? as u64;
+            if *sent < piece.len() {
+                return Ok(false);
             }
             self.writes.pop_front();
         }
@@ -192,7 +212,7 @@ mod tests {
     use super::*;
 
     fn lens(o: &Outbox) -> Vec<u64> {
-        o.writes.iter().map(Chunk::len).collect()
+        o.writes.iter().map(|c| c.piece.len()).collect()
     }
 
     #[test]
@@ -208,12 +228,37 @@ mod tests {
         let mut o = Outbox::new();
         o.push_message(vec![b'h'; 10], 5, 1);
         assert_eq!(lens(&o), vec![15]);
-        let Chunk::Bytes { data: b, .. } = &o.writes[0] else {
-            panic!("literal bytes expected")
-        };
+        let b = o.writes[0].piece.to_bytes();
         let mut body = [0u8; 5];
         payload::fill(0, &mut body);
+        assert_eq!(&b[..10], &[b'h'; 10]);
         assert_eq!(&b[10..], &body);
+    }
+
+    #[test]
+    fn piece_bytes_at_any_position() {
+        let piece = Piece {
+            prefix: b"HEAD".to_vec(),
+            body_offset: 1000,
+            body_len: 300,
+        };
+        let whole = piece.to_bytes();
+        assert_eq!(&whole[..4], b"HEAD");
+        assert_eq!(payload::verify(1000, &whole[4..]), Ok(()));
+        // Any window, inside the prefix, across the boundary, inside the body.
+        for (pos, len) in [
+            (0, 2),
+            (2, 5),
+            (3, 1),
+            (4, 0),
+            (4, 300),
+            (100, 50),
+            (303, 1),
+        ] {
+            let mut dst = vec![0; len];
+            piece.write_at(pos as u64, &mut dst);
+            assert_eq!(dst, &whole[pos..pos + len], "{pos}+{len}");
+        }
     }
 
     #[test]

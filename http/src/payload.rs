@@ -57,8 +57,28 @@ const BLOCK: usize = 64;
 /// Fills `buf` with the pattern starting at body offset `offset`.
 ///
 /// Offsets wrap at `u64::MAX`. Computes one `mix` per 8 bytes and turns 64 bytes at a
-/// time into letters with [`letter_of`], which the compiler vectorizes.
+/// time into letters with [`letter_of`], which the compiler vectorizes: 32 bytes per
+/// instruction where the CPU has AVX2 (checked at run time; the portable build may
+/// assume only SSE2), which makes it about 1.8x faster (`benches/payload.rs`).
 pub fn fill(offset: u64, buf: &mut [u8]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: `fill_avx2` only needs AVX2, which this CPU has (checked just above).
+        unsafe { fill_avx2(offset, buf) };
+        return;
+    }
+    fill_portable(offset, buf);
+}
+
+/// [`fill_portable`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn fill_avx2(offset: u64, buf: &mut [u8]) {
+    fill_portable(offset, buf);
+}
+
+#[inline(always)]
+fn fill_portable(offset: u64, buf: &mut [u8]) {
     // Bytes before the first word boundary, one by one.
     let head = (((8 - (offset & 7)) & 7) as usize).min(buf.len());
     let (first, rest) = buf.split_at_mut(head);
@@ -174,8 +194,12 @@ mod tests {
             .flat_map(|s| [37, 64, 71, 300].map(|l| (s, l)))
         {
             let v = pattern(start, len);
-            for (i, &b) in v.iter().enumerate() {
+            // The portable code too, where `fill` picks the AVX2 build.
+            let mut portable = vec![0; len];
+            fill_portable(start, &mut portable);
+            for (i, (&b, &p)) in v.iter().zip(&portable).enumerate() {
                 assert_eq!(b, byte_at(start.wrapping_add(i as u64)), "{start}+{i}");
+                assert_eq!(p, b, "portable {start}+{i}");
             }
         }
         let mut empty = [];

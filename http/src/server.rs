@@ -30,7 +30,7 @@ use tcpknobs_stack::{Application, ConnId, Duration, Host, Instant, Readable, Soc
 
 use crate::body::{encode_chunk, encode_last_chunk, request_framing, BodyDecoder, Framing};
 use crate::message::{parse_request, Headers, Method, Parsed, Request, Response, Version};
-use crate::outbox::{plan_writes, Outbox, PlannedWrite};
+use crate::outbox::{plan_writes, Outbox, Piece, PlannedWrite};
 use crate::payload;
 
 /// How the server ends a connection it has decided to close (`--close`).
@@ -861,34 +861,34 @@ impl ResponseStream {
 
     /// The next piece to offer as one send(): the current write's literal prefix and
     /// up to [`PIECE_BYTES`] of its body (as one chunk when chunked), plus the
-    /// last-chunk after the final body byte. `None` once everything is out.
-    fn next_piece(&mut self) -> Option<Vec<u8>> {
+    /// last-chunk after the final body byte. `None` once everything is out. Unchunked
+    /// body bytes stay a pattern range, generated only as the socket takes them.
+    fn next_piece(&mut self) -> Option<Piece> {
         loop {
             let write = self.writes.front_mut()?;
-            let mut out = std::mem::take(&mut write.prefix);
-            let take = write.body.min(PIECE_BYTES) as usize;
+            let mut piece = Piece::literal(std::mem::take(&mut write.prefix));
+            let take = write.body.min(PIECE_BYTES);
             if take > 0 {
                 if self.chunking == Chunking::None {
-                    // Generated in place: a bulk body is made here, byte by byte.
-                    let start = out.len();
-                    out.resize(start + take, 0);
-                    payload::fill(self.offset, &mut out[start..]);
+                    piece.body_offset = self.offset;
+                    piece.body_len = take;
                 } else {
-                    let mut data = vec![0; take];
+                    let mut data = vec![0; take as usize];
                     payload::fill(self.offset, &mut data);
-                    encode_chunk(&data, &mut out);
+                    encode_chunk(&data, &mut piece.prefix);
                 }
-                self.offset += take as u64;
-                write.body -= take as u64;
+                self.offset += take;
+                write.body -= take;
             }
             if write.body == 0 {
                 self.writes.pop_front();
                 if self.writes.is_empty() && self.chunking == Chunking::Complete {
-                    encode_last_chunk(&mut out);
+                    // Only chunked pieces get here, and they have no pattern range.
+                    encode_last_chunk(&mut piece.prefix);
                 }
             }
-            if !out.is_empty() {
-                return Some(out);
+            if !piece.is_empty() {
+                return Some(piece);
             }
         }
     }
@@ -910,14 +910,14 @@ fn pump(
         if *held {
             *held = false;
             if let Some(piece) = stream.next_piece() {
-                outbox.extend_last_write(piece);
+                outbox.extend_last_write(piece.to_bytes());
             }
         } else {
             if !outbox.flush(host, id)? {
                 return Ok(false);
             }
             match stream.next_piece() {
-                Some(piece) => outbox.push_bytes(piece),
+                Some(piece) => outbox.push_piece(piece),
                 None => return Ok(true),
             }
         }
@@ -992,8 +992,8 @@ mod tests {
         let mut all = Vec::new();
         let mut sizes = Vec::new();
         while let Some(piece) = stream.next_piece() {
-            sizes.push(piece.len());
-            all.extend_from_slice(&piece);
+            sizes.push(piece.len() as usize);
+            all.extend_from_slice(&piece.to_bytes());
         }
         (all, sizes)
     }
@@ -1130,6 +1130,7 @@ mod tests {
         let mut sizes = Vec::new();
         let mut offset = 0u64;
         while let Some(piece) = stream.next_piece() {
+            let piece = piece.to_bytes();
             let body = if sizes.is_empty() {
                 &piece[1..]
             } else {
@@ -1142,10 +1143,7 @@ mod tests {
         assert_eq!(sizes, vec![PIECE_BYTES + 1, PIECE_BYTES, PIECE_BYTES, 5]);
         // a 1 TiB body is planned without allocating it
         let mut huge = ResponseStream::new(Vec::new(), 1 << 40, 2, Chunking::Complete);
-        assert_eq!(
-            huge.next_piece().map(|p| p.len()),
-            Some(PIECE_BYTES as usize + 9)
-        );
+        assert_eq!(huge.next_piece().map(|p| p.len()), Some(PIECE_BYTES + 9));
     }
 
     #[test]

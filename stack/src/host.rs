@@ -471,6 +471,22 @@ impl Host {
     /// lab itself and Nagle can be observed honestly. Returns the bytes accepted; less
     /// than `data.len()` when the socket's buffers are full.
     pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, SocketError> {
+        self.send_with(id, data.len(), |at, dst| {
+            dst.copy_from_slice(&data[at..at + dst.len()]);
+        })
+    }
+
+    /// [`Host::send`] of `len` bytes that `write(at, dst)` puts straight into the
+    /// connection's queue: `dst` is bytes `at..at + dst.len()` of this call (in one or
+    /// two pieces, as the queue wraps). For generated data (a body pattern) this saves
+    /// building it in a buffer of its own and copying it here. Returns the bytes
+    /// accepted; only those are asked for.
+    pub fn send_with(
+        &mut self,
+        id: ConnId,
+        len: usize,
+        mut write: impl FnMut(usize, &mut [u8]),
+    ) -> Result<usize, SocketError> {
         let conn = self.conns.get_mut(id.0).ok_or(SocketError::NotFound)?;
         if let Some(e) = conn.error {
             return Err(e);
@@ -480,8 +496,20 @@ impl Host {
         }
         let buffered = conn.pending.len() + conn.prev_send_queue;
         let room = (self.config.knobs.tx_buffer * 2).saturating_sub(buffered);
-        let n = data.len().min(room);
-        conn.pending.extend(&data[..n]);
+        let n = len.min(room);
+        let start = conn.pending.len();
+        conn.pending.resize(start + n, 0);
+        // The new bytes are the queue's last `n`: the tail of its first slice and all of
+        // its second, or part of the second alone.
+        let (first, second) = conn.pending.as_mut_slices();
+        if start >= first.len() {
+            write(0, &mut second[start - first.len()..]);
+        } else {
+            let head = &mut first[start..];
+            let head_len = head.len();
+            write(0, head);
+            write(head_len, second);
+        }
         self.top_up(id);
         self.egress();
         Ok(n)
