@@ -93,6 +93,16 @@ serve_start() {
 # ---- bulk ---------------------------------------------------------------------------
 
 progress "bulk: $size_mib MiB, $runs runs per figure"
+# smol_run MODE: one run of smoltcp's benchmark (reader or writer), appended to its
+# figures. Run right after each tcpknobs run of the same direction, so the minute-to-
+# minute noise of a shared machine falls on both alike.
+[ -n "$smoltcp_bench" ] && lab_tap "$NA" tap0 192.168.69.100/24
+smol_run() {
+	[ -n "$smoltcp_bench" ] || return 0
+	ip netns exec "$NA" timeout 60 "$smoltcp_bench" --tap tap0 "$1" 2>/dev/null |
+		awk '/throughput/ {print $2}' >>"$T/smol-$1.gbps" || true
+}
+
 mkdir -p "$T/www/bytes"
 serve_start
 # The file for the kernel's servers is the pattern, fetched once from our server (and
@@ -103,6 +113,7 @@ ln "$T/www/bytes/$size" "$T/www/big"
 for ((i = 0; i < runs; i++)); do
 	ip netns exec "$NA" timeout 300 curl -sS --max-time 290 -o /dev/null -w '%{speed_download}\n' \
 		"http://$LAB/bytes/$size" >>"$T/curl-serve.bps"
+	smol_run reader
 done
 lab_stop "$serve_pid"
 # Every frame processed and answered on its own (--rx-batch 1; the default hands over
@@ -130,7 +141,10 @@ ip netns exec "$NA" timeout 600 python3 "$here/kernel_http.py" serve --bind "$KE
 ks_pid=$!
 lab_wait_for "$T/ks.out" ready 5 || lab_die "kernel_http.py serve did not start"
 for ((i = 0; i < runs; i++)); do get_run 8080 "/bytes/$size" >>"$T/get-verified.gbps"; done
-for ((i = 0; i < runs; i++)); do get_run 8080 /big >>"$T/get-plain.gbps"; done
+for ((i = 0; i < runs; i++)); do
+	get_run 8080 /big >>"$T/get-plain.gbps"
+	smol_run writer
+done
 if [ ${#per_frame_flag[@]} -gt 0 ]; then
 	for ((i = 0; i < runs; i++)); do get_run 8080 /big "${per_frame_flag[@]}" >>"$T/get-per-frame.gbps"; done
 fi
@@ -166,14 +180,6 @@ fi
 
 smol_writer="-" smol_reader="-"
 if [ -n "$smoltcp_bench" ]; then
-	progress "smoltcp examples/benchmark: $runs runs per mode (1 GB each)"
-	lab_tap "$NA" tap0 192.168.69.100/24
-	for mode in writer reader; do
-		for ((i = 0; i < runs; i++)); do
-			ip netns exec "$NA" timeout 60 "$smoltcp_bench" --tap tap0 "$mode" 2>/dev/null |
-				awk '/throughput/ {print $2}' >>"$T/smol-$mode.gbps" || true
-		done
-	done
 	smol_writer=$(median <"$T/smol-writer.gbps")
 	smol_reader=$(median <"$T/smol-reader.gbps")
 fi

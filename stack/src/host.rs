@@ -28,6 +28,7 @@ use crate::error::{ConnectError, SocketError};
 use crate::knobs::{Knobs, Nagle, OnExhaustion};
 use crate::ports::EphemeralPorts;
 use crate::segment::{build_ack, build_reack, clamp_window, seq_gt, seq_lt, Segment};
+use crate::send_queue::SendQueue;
 use crate::stats::{Closer, ConnStats, Role};
 use crate::time_wait::{FourTuple, TimeWaitTable, Verdict};
 
@@ -224,7 +225,7 @@ struct Conn {
     opened: Instant,
     /// Written by the application, not yet inside smoltcp (the congestion window is
     /// full, or the handshake is not done).
-    pending: VecDeque<u8>,
+    pending: SendQueue,
     /// Input left in a socket we removed (after TIME_WAIT takeover or close).
     leftover: VecDeque<u8>,
     /// shutdown(Write) or close(): send FIN once `pending` is empty.
@@ -485,7 +486,7 @@ impl Host {
         &mut self,
         id: ConnId,
         len: usize,
-        mut write: impl FnMut(usize, &mut [u8]),
+        write: impl FnMut(usize, &mut [u8]),
     ) -> Result<usize, SocketError> {
         let conn = self.conns.get_mut(id.0).ok_or(SocketError::NotFound)?;
         if let Some(e) = conn.error {
@@ -497,19 +498,7 @@ impl Host {
         let buffered = conn.pending.len() + conn.prev_send_queue;
         let room = (self.config.knobs.tx_buffer * 2).saturating_sub(buffered);
         let n = len.min(room);
-        let start = conn.pending.len();
-        conn.pending.resize(start + n, 0);
-        // The new bytes are the queue's last `n`: the tail of its first slice and all of
-        // its second, or part of the second alone.
-        let (first, second) = conn.pending.as_mut_slices();
-        if start >= first.len() {
-            write(0, &mut second[start - first.len()..]);
-        } else {
-            let head = &mut first[start..];
-            let head_len = head.len();
-            write(0, head);
-            write(head_len, second);
-        }
+        conn.pending.push_with(n, write);
         self.top_up(id);
         self.egress();
         Ok(n)
@@ -706,7 +695,7 @@ impl Host {
             handle,
             role,
             opened: self.now,
-            pending: VecDeque::new(),
+            pending: SendQueue::default(),
             leftover: VecDeque::new(),
             write_shut: false,
             fin_queued: false,
@@ -1241,13 +1230,13 @@ impl Host {
             }
             let mut moved = 0;
             while moved < n {
-                let (front, _) = conn.pending.as_slices();
+                let front = conn.pending.front();
                 let take = front.len().min(n - moved);
                 let sent = socket.send_slice(&front[..take]).unwrap_or(0);
                 if sent == 0 {
                     break;
                 }
-                conn.pending.drain(..sent);
+                conn.pending.consume(sent);
                 moved += sent;
             }
             conn.prev_send_queue = socket.send_queue();

@@ -32,6 +32,7 @@ pub mod ports;
 pub mod realtime;
 pub mod rng;
 pub mod segment;
+mod send_queue;
 pub mod sim;
 pub mod stats;
 pub mod tap;
