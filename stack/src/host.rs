@@ -1175,6 +1175,7 @@ impl Host {
             syn: false,
             fin: false,
             rst: false,
+            psh: false,
             payload_len: 0,
             window: 0,
             mss: None,

@@ -44,6 +44,7 @@ use crate::knobs::Knobs;
 use crate::link::{LinkDirection, LinkProfile, LinkStats};
 use crate::pcap::{LinkType, PcapWriter};
 use crate::rng::derive_seed;
+use crate::segment::Segment;
 use crate::sim::AppSlot;
 use crate::tap::TapDevice;
 
@@ -243,8 +244,10 @@ pub struct RealtimeOptions {
     /// still to come) are handed over up to N at a time, each processed by TCP in turn,
     /// and the host transmits once after the last, as a Linux NAPI poll takes up to 64
     /// packets and GRO coalesces a burst of in-order segments so it is acknowledged
-    /// once. A frame that arrives alone is processed alone, so exchanges of a segment at
-    /// a time (the Nagle and delayed-ACK experiments) are the same either way; a bulk
+    /// once. As in GRO, a segment with PSH, SYN, FIN or RST (or a frame that is not
+    /// TCP) ends the burst. A frame that arrives alone is processed alone, so exchanges
+    /// of a segment at a time (the Nagle and delayed-ACK experiments) are the same
+    /// either way, down to the system calls; a bulk
     /// transfer that outruns the stack needs far fewer ACKs (each ACK written to a TAP
     /// runs the kernel sender's whole ACK path inside our write(2)). 1: every frame is
     /// processed and answered on its own before the next is read, as a kernel without
@@ -505,7 +508,10 @@ struct Wire<'d, D> {
 
 impl<D: FrameDevice> Wire<'_, D> {
     /// Read up to `max` frames the device holds into the RX link, each stamped as it is
-    /// read (in buffers `host` has spare). How many were read.
+    /// read (in buffers `host` has spare), stopping after a frame that ends a burst as
+    /// GRO would ([`Segment::ends_burst`], or not TCP): a request is answered without
+    /// first asking the device for a frame that is almost never there. How many were
+    /// read.
     fn read_device(&mut self, host: &mut Host, max: usize) -> io::Result<usize> {
         let mut count = 0;
         for _ in 0..max {
@@ -525,8 +531,13 @@ impl<D: FrameDevice> Wire<'_, D> {
                 c.write(self.clock.wall_ns(at), &frame)?;
             }
             self.report.frames_read += 1;
+            let ends_burst =
+                Segment::parse(Medium::Ethernet, &frame).is_none_or(|seg| seg.ends_burst());
             self.rx.transmit(at, frame);
             count += 1;
+            if ends_burst {
+                break;
+            }
         }
         Ok(count)
     }

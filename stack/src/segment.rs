@@ -35,6 +35,9 @@ pub struct Segment {
     pub fin: bool,
     /// RST flag.
     pub rst: bool,
+    /// PSH flag: the sender has no more data queued for now (the end of a write, or of
+    /// a TSO/GSO burst).
+    pub psh: bool,
     /// Payload bytes.
     pub payload_len: usize,
     /// Raw (unscaled) window field.
@@ -91,11 +94,18 @@ impl Segment {
             syn: tcp.syn(),
             fin: tcp.fin(),
             rst: tcp.rst(),
+            psh: tcp.psh(),
             payload_len: tcp.payload().len(),
             window: tcp.window_len(),
             mss,
             window_scale,
         })
+    }
+
+    /// Whether a receiver coalescing a burst (Linux GRO, `tcp_gro_receive`) would end
+    /// the burst with this segment: PSH, SYN, FIN or RST each flush it.
+    pub fn ends_burst(&self) -> bool {
+        self.psh || self.syn || self.fin || self.rst
     }
 
     /// Sequence space the segment occupies: payload plus one for SYN and one for FIN.
@@ -245,6 +255,7 @@ mod tests {
             syn: false,
             fin: true,
             rst: false,
+            psh: false,
             payload_len: 0,
             window: 1024,
             mss: None,
