@@ -58,8 +58,9 @@ pub struct TapFlags {
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
     /// Frames already waiting on the TAP handed to the stack at once, up to N (1-64), and
-    /// answered after the last, as Linux's NAPI poll with GRO handles a burst: a bulk
-    /// burst is acknowledged once, a lone segment exactly as before. 1: every frame is
+    /// answered after the last, as Linux's NAPI poll with GRO handles a burst (a segment
+    /// with PSH, SYN, FIN or RST ends one): a bulk burst is acknowledged once, a lone
+    /// segment is processed alone. 1: every frame is
     /// processed and answered on its own, so a receiver that falls behind still ACKs
     /// every second segment (about half the bulk throughput; README, Performance).
     #[arg(long, value_name = "N", default_value_t = MAX_RX_BATCH as u32, value_parser = parse_rx_batch)]

@@ -247,12 +247,12 @@ pub struct RealtimeOptions {
     /// once. As in GRO, a segment with PSH, SYN, FIN or RST (or a frame that is not
     /// TCP) ends the burst. A frame that arrives alone is processed alone, so exchanges
     /// of a segment at a time (the Nagle and delayed-ACK experiments) are the same
-    /// either way, down to the system calls; a bulk
-    /// transfer that outruns the stack needs far fewer ACKs (each ACK written to a TAP
-    /// runs the kernel sender's whole ACK path inside our write(2)). 1: every frame is
-    /// processed and answered on its own before the next is read, as a kernel without
-    /// GRO does, so a bulk receiver acknowledges every second full segment (RFC 1122
-    /// §4.2.3.2) however far behind it is.
+    /// either way, down to the system calls; a bulk transfer that outruns the stack
+    /// needs far fewer ACKs (each ACK written to a TAP runs the kernel sender's whole
+    /// ACK path inside our write(2)). 1: every frame is processed and answered on its
+    /// own before the next is read, as a kernel without GRO does, so a bulk receiver
+    /// acknowledges every second full segment (RFC 1122 §4.2.3.2) however far behind
+    /// it is.
     pub rx_batch: usize,
 }
 
@@ -514,7 +514,7 @@ impl<D: FrameDevice> Wire<'_, D> {
     /// read.
     fn read_device(&mut self, host: &mut Host, max: usize) -> io::Result<usize> {
         let mut count = 0;
-        for _ in 0..max {
+        while count < max {
             let read = self.device.read_frame(&mut self.buf).map_err(|e| {
                 io::Error::new(
                     e.kind(),
@@ -531,10 +531,11 @@ impl<D: FrameDevice> Wire<'_, D> {
                 c.write(self.clock.wall_ns(at), &frame)?;
             }
             self.report.frames_read += 1;
-            let ends_burst =
-                Segment::parse(Medium::Ethernet, &frame).is_none_or(|seg| seg.ends_burst());
-            self.rx.transmit(at, frame);
             count += 1;
+            // Only worth a look when another read would follow (not with `rx_batch` 1).
+            let ends_burst = count < max
+                && Segment::parse(Medium::Ethernet, &frame).is_none_or(|seg| seg.ends_burst());
+            self.rx.transmit(at, frame);
             if ends_burst {
                 break;
             }
