@@ -223,6 +223,11 @@ struct WireTrack {
     /// The window-scale shift our SYN offered (RFC 7323 §2.2), for windows we write
     /// into segments smoltcp does not build (challenge ACKs).
     our_window_scale: Option<u8>,
+    /// The peer's receive window as of its latest acceptable segment, bytes (`None`
+    /// before its SYN), and the largest it has offered (RFC 9293 §3.8.6.2.1's
+    /// "maximum window").
+    peer_window: Option<usize>,
+    max_peer_window: usize,
     /// When the latest challenge ACK left: at most one per
     /// [`CHALLENGE_ACK_INTERVAL`] (RFC 5961 §7).
     last_challenge_at: Option<Instant>,
@@ -238,6 +243,9 @@ struct Conn {
     pending: SendQueue,
     /// Input left in a socket we removed (after TIME_WAIT takeover or close).
     leftover: VecDeque<u8>,
+    /// The latest write said more of it follows at once (`MSG_MORE`): its sub-MSS
+    /// tail waits for the rest instead of leaving as a segment of its own.
+    more: bool,
     /// shutdown(Write) or close(): send FIN once `pending` is empty.
     write_shut: bool,
     fin_queued: bool,
@@ -498,6 +506,31 @@ impl Host {
         len: usize,
         write: impl FnMut(usize, &mut [u8]),
     ) -> Result<usize, SocketError> {
+        self.offer(id, len, false, write)
+    }
+
+    /// [`Host::send_with`] with Linux's `MSG_MORE`: the caller is about to write the
+    /// rest of the same message, so whole segments go out now and the sub-MSS tail
+    /// waits for the next write. A server that generates a large body a piece at a
+    /// time uses it, so its pieces never show on the wire as short segments (a
+    /// kernel given the whole body by one `write` or `sendfile` cuts it into full
+    /// segments).
+    pub fn send_more_with(
+        &mut self,
+        id: ConnId,
+        len: usize,
+        write: impl FnMut(usize, &mut [u8]),
+    ) -> Result<usize, SocketError> {
+        self.offer(id, len, true, write)
+    }
+
+    fn offer(
+        &mut self,
+        id: ConnId,
+        len: usize,
+        more: bool,
+        write: impl FnMut(usize, &mut [u8]),
+    ) -> Result<usize, SocketError> {
         let conn = self.conns.get_mut(id.0).ok_or(SocketError::NotFound)?;
         if let Some(e) = conn.error {
             return Err(e);
@@ -509,6 +542,8 @@ impl Host {
         let room = (self.config.knobs.tx_buffer * 2).saturating_sub(buffered);
         let n = len.min(room);
         conn.pending.push_with(n, write);
+        // A write taken only in part keeps its caller blocked on the rest: more follows.
+        conn.more = more || n < len;
         self.top_up(id);
         self.egress();
         Ok(n)
@@ -707,6 +742,7 @@ impl Host {
             opened: self.now,
             pending: SendQueue::default(),
             leftover: VecDeque::new(),
+            more: false,
             write_shut: false,
             fin_queued: false,
             app_closed: false,
@@ -732,7 +768,7 @@ impl Host {
         let knobs = &self.config.knobs;
         let mut socket = tcp::Socket::new(
             tcp::SocketBuffer::new(vec![0; knobs.rx_buffer]),
-            tcp::SocketBuffer::new(vec![0; knobs.tx_buffer]),
+            tcp::SocketBuffer::new(vec![0; self.segment_aligned(knobs.tx_buffer)]),
         );
         // Our layer is the congestion controller (SMOLTCP-NOTES: set it explicitly).
         socket.set_congestion_control(tcp::CongestionControl::None);
@@ -740,6 +776,21 @@ impl Host {
         socket.set_nagle_enabled(knobs.nagle == Nagle::On);
         socket.set_ack_delay(knobs.delayed_ack);
         socket
+    }
+
+    /// smoltcp's send buffer is a ring, and a segment never spans its wrap: the
+    /// bytes before the end go out as one short segment and the rest as another
+    /// (its `get_allocated` returns the contiguous part only). Once the buffer has
+    /// drained, smoltcp starts writing at the ring's beginning again, so a
+    /// response's segments are aligned to the ring: with a capacity that is a
+    /// whole number of segments, the wrap falls between two of them. Any other
+    /// capacity put two sub-MSS segments on the wire every 2 MiB of a bulk
+    /// transfer, and Minshall's Nagle then held the response's tail behind them.
+    /// Aligned to our own MSS, which is the segment size whenever the peer's MSS
+    /// option is not smaller.
+    fn segment_aligned(&self, bytes: usize) -> usize {
+        let mss = self.mss();
+        (bytes / mss * mss).max(mss)
     }
 
     fn new_listening_socket(&mut self, port: u16) -> SocketHandle {
@@ -1088,6 +1139,16 @@ impl Host {
             conn.cwnd.set_mss(mss, now);
         }
         if let Some(ack) = seg.ack {
+            if !seq_lt(ack, t.snd_una) {
+                // A SYN's window is never scaled (RFC 7323 §2.2).
+                let shift = match (seg.syn, t.window_scale_sent, t.peer_window_scale) {
+                    (false, true, Some(s)) => u32::from(s.min(14)),
+                    _ => 0,
+                };
+                let window = usize::from(seg.window) << shift;
+                t.peer_window = Some(window);
+                t.max_peer_window = t.max_peer_window.max(window);
+            }
             if seq_gt(ack, t.snd_una) {
                 // Data bytes this ACK newly covers: its advance, less our SYN and FIN,
                 // which occupy sequence space but carry none (RFC 9293 §3.4).
@@ -1364,17 +1425,46 @@ impl Host {
             if in_flight == 0 {
                 conn.cwnd.on_send(0, conn.rtt.rto(), now);
             }
-            let allowance = conn.cwnd.allowance(in_flight);
+            let t = &conn.track;
+            // smoltcp sends whatever it holds up to min(cwnd, rwnd) past SND.UNA, so
+            // both limits are applied here, before the data reaches it.
+            let cwnd_room = conn.cwnd.allowance(in_flight);
+            let rwnd_room = t
+                .peer_window
+                .map_or(usize::MAX, |w| w.saturating_sub(in_flight));
+            let allowance = cwnd_room.min(rwnd_room);
             let room = socket.send_capacity() - in_flight;
             let mut n = conn.pending.len().min(room);
             if n > allowance {
-                // Whole segments only, as a packet-counting cwnd does: a byte-exact
-                // allowance would cut a sub-MSS segment that Nagle then holds.
-                n = allowance / mss * mss;
+                // Whole segments only, as a packet-counting cwnd does and as Linux's
+                // `tcp_snd_wnd_test` does at the edge of the peer's window: a
+                // byte-exact allowance would cut a sub-MSS segment mid-stream.
+                // Sender SWS avoidance (RFC 9293 §3.8.6.2.1) allows a partial
+                // segment only when the peer's whole window is that small: at
+                // least half the largest window it has offered.
+                let small_window = rwnd_room < mss && rwnd_room >= t.max_peer_window / 2;
+                n = if small_window {
+                    allowance
+                } else {
+                    allowance / mss * mss
+                };
+                if n == 0 && in_flight == 0 {
+                    // A closed window: smoltcp needs data to probe it with
+                    // (RFC 9293 §3.8.6.1), or a lost window update would stall
+                    // the connection for good.
+                    n = conn.pending.len().min(room).min(mss);
+                }
             }
-            let t = &conn.track;
             let small_in_flight = t.small_end.is_some_and(|end| seq_gt(end, t.snd_una));
             let unsent = in_flight.saturating_sub(t.snd_max.wrapping_sub(t.snd_una) as usize);
+            if n < conn.pending.len() || conn.more {
+                // Sender-side silly-window avoidance (RFC 9293 §3.8.6.2.1; Linux
+                // `tcp_nagle_check`): while more data waits, here or in the
+                // writer's hands, smoltcp gets whole segments only, so it never
+                // sends a sub-MSS segment mid-stream because a queue happened to
+                // end there.
+                n -= ((unsent + n) % mss).min(n);
+            }
             let tail = (unsent + n) % mss;
             if minshall && small_in_flight && tail > 0 {
                 // Minshall: the sub-MSS tail waits while an earlier small segment is
