@@ -5,8 +5,9 @@
 //! more than one request, and whether requests may be sent before earlier responses
 //! arrive. Each connection is a small state machine over the host's socket API:
 //! connect, write requests (in `--request-writes` calls each), read and verify
-//! responses in order, then reuse or close. The client closes first when it is done
-//! with a connection, so its host holds the TIME_WAIT (chapter item 10).
+//! responses in order (interim 1xx responses are read and skipped, RFC 9110 §15.2),
+//! then reuse or close. The client closes first when it is done with a connection,
+//! so its host holds the TIME_WAIT (chapter item 10).
 //!
 //! Persistence is learned, never assumed (chapter items 17, 19): HTTP/1.1 persists
 //! unless the server says `close`; HTTP/1.0 only when the server echoes keep-alive.
@@ -123,6 +124,15 @@ enum ReadState {
         decoder: BodyDecoder,
         keep_alive: bool,
     },
+}
+
+/// What a connection is fit for after its input was parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flow {
+    /// Still HTTP/1.1: more input may come, and more requests may go if it persists.
+    Http,
+    /// The server switched to another protocol: nothing more can be read or sent.
+    Switched,
 }
 
 /// What the client knows about a connection's persistence.
@@ -510,7 +520,12 @@ impl Client {
                 return;
             }
         };
-        self.parse_responses(ci, now);
+        if self.parse_responses(ci, now) == Flow::Switched {
+            // Requests behind the switched one go on another connection.
+            host.close(id);
+            self.abandon(ci, TransactionError::ClosedEarly, now);
+            return;
+        }
         if eof {
             self.on_eof(host, ci, now);
             return;
@@ -543,24 +558,38 @@ impl Client {
         self.abandon(ci, TransactionError::ClosedEarly, now);
     }
 
-    fn parse_responses(&mut self, ci: usize, now: Instant) {
+    fn parse_responses(&mut self, ci: usize, now: Instant) -> Flow {
         let c = &mut self.conns[ci];
         while let Some(&(tx, _)) = c.in_flight.front() {
             let t = &mut self.transactions[tx];
             if let ReadState::Head = c.read {
                 let parsed = parse_response(&c.inbuf).map_err(|e| e.to_string());
                 let (message, head_len) = match parsed {
-                    Ok(Parsed::Partial) => return,
+                    Ok(Parsed::Partial) => return Flow::Http,
                     Ok(Parsed::Complete { message, head_len }) => (message, head_len),
                     Err(detail) => {
                         t.fail(TransactionError::MalformedResponse { detail }, now);
                         c.retiring = true;
                         c.persistence = Persistence::No;
                         c.in_flight.pop_front();
-                        return;
+                        return Flow::Http;
                     }
                 };
                 c.inbuf.drain(..head_len);
+                if (100..200).contains(&message.status) {
+                    if message.status == 101 {
+                        // The client never asks for an upgrade, so a switch is a protocol
+                        // error (RFC 9110 §15.2.2) and the bytes after it are not HTTP/1.1.
+                        t.fail(TransactionError::UnrequestedUpgrade, now);
+                        c.in_flight.pop_front();
+                        c.inbuf.clear();
+                        return Flow::Switched;
+                    }
+                    // An interim response: no body (RFC 9112 §6.3 item 1), the final
+                    // response to the same request follows (RFC 9110 §15.2).
+                    t.interim_responses += 1;
+                    continue;
+                }
                 t.status = Some(message.status);
                 match response_framing(&message, &self.specs[tx].method) {
                     Ok(framing) => {
@@ -580,7 +609,7 @@ impl Client {
                         c.retiring = true;
                         c.persistence = Persistence::No;
                         c.in_flight.pop_front();
-                        return;
+                        return Flow::Http;
                     }
                 }
             }
@@ -589,7 +618,7 @@ impl Client {
                 keep_alive,
             } = &mut c.read
             else {
-                return;
+                return Flow::Http;
             };
             let mut mismatch = None;
             let verify = self.specs[tx].verify && t.status == Some(200);
@@ -617,10 +646,10 @@ impl Client {
                 c.retiring = true;
                 c.persistence = Persistence::No;
                 c.in_flight.pop_front();
-                return;
+                return Flow::Http;
             }
             if !decoder.is_complete() {
-                return;
+                return Flow::Http;
             }
             c.persistence = if *keep_alive {
                 Persistence::Yes
@@ -635,6 +664,7 @@ impl Client {
             c.in_flight.pop_front();
             c.read = ReadState::Head;
         }
+        Flow::Http
     }
 
     /// The server closed: a close-delimited body ends here; anything else in flight

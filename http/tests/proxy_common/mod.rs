@@ -112,7 +112,10 @@ pub struct RawClient {
     sent: usize,
     inbuf: Vec<u8>,
     reading: Option<(Response, BodyDecoder, Vec<u8>)>,
+    /// Final responses.
     pub responses: Vec<Seen>,
+    /// Interim (1xx) responses, which precede a final one (RFC 9110 §15.2).
+    pub interim: Vec<Seen>,
     pub eof_at_ms: Option<f64>,
     pub error: Option<String>,
     pub gave_up: bool,
@@ -132,6 +135,7 @@ impl RawClient {
             inbuf: Vec::new(),
             reading: None,
             responses: Vec::new(),
+            interim: Vec::new(),
             eof_at_ms: None,
             error: None,
             gave_up: false,
@@ -171,6 +175,14 @@ impl RawClient {
                 match parse_response(&self.inbuf) {
                     Ok(Parsed::Complete { message, head_len }) => {
                         self.inbuf.drain(..head_len);
+                        if (100..200).contains(&message.status) {
+                            self.interim.push(Seen {
+                                head: message,
+                                body: Vec::new(),
+                                at_ms: ms(now),
+                            });
+                            continue;
+                        }
                         let framing = match response_framing(&message, &Method::Get) {
                             Ok(f) => f,
                             Err(e) => {
