@@ -7,7 +7,10 @@
 //! connect, write requests (in `--request-writes` calls each), read and verify
 //! responses in order (interim 1xx responses are read and skipped, RFC 9110 §15.2),
 //! then reuse or close. The client closes first when it is done with a connection,
-//! so its host holds the TIME_WAIT (chapter item 10).
+//! so its host holds the TIME_WAIT (chapter item 10); when the server has said it
+//! closes (`Connection: close`, HTTP/1.0 without keep-alive), the client reads on
+//! until the server's FIN (at most [`SERVER_FIN_WAIT`]), so the server, which closes
+//! first, holds it. A close-delimited body ends at that FIN.
 //!
 //! Persistence is learned, never assumed (chapter items 17, 19): HTTP/1.1 persists
 //! unless the server says `close`; HTTP/1.0 only when the server echoes keep-alive.
@@ -28,6 +31,19 @@ use crate::outbox::Outbox;
 use crate::payload;
 use crate::transaction::{Transaction, TransactionError};
 use crate::workload::{RequestSpec, Workload};
+
+/// How long a connection whose server said it closes waits for the server's FIN
+/// after the last body byte before the client closes it itself.
+///
+/// The server closes right after writing its response, so its FIN arrives with or
+/// just behind the last body byte; it is late only when lost, and then its
+/// retransmission comes one retransmission timeout later, at least 1 s (RFC 6298
+/// §2.4, smoltcp's minimum as well). 2 s covers that one retransmission on any path
+/// whose timeout stays near the minimum, and bounds what a server that never closes
+/// can hold of the client; after it the client closes first, as it would had the
+/// server not announced its close. The wait comes after the transaction is done and
+/// does not move its timing.
+pub const SERVER_FIN_WAIT: Duration = Duration::from_secs(2);
 
 /// How the client uses connections (chapter items 12-20).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -165,12 +181,21 @@ struct ClientConn {
     /// No further request may be sent (one-request strategies, or the server said
     /// close).
     retiring: bool,
+    /// The server said it closes after its last response: the client reads on until
+    /// the server's FIN, waiting no later than this ([`SERVER_FIN_WAIT`] after the
+    /// last body byte).
+    fin_due: Option<Instant>,
     closed: bool,
 }
 
 impl ClientConn {
     fn is_idle(&self) -> bool {
         self.in_flight.is_empty() && self.outbox.is_empty()
+    }
+
+    /// Done with HTTP, only waiting for the server's FIN.
+    fn is_draining(&self) -> bool {
+        self.fin_due.is_some() && self.is_idle()
     }
 }
 
@@ -269,8 +294,13 @@ impl Client {
             .max(1)
     }
 
+    /// Connections that count against the strategy's limit: a connection only
+    /// draining the server's FIN carries nothing and holds no place.
     fn open_connections(&self) -> usize {
-        self.open.len()
+        self.open
+            .iter()
+            .filter(|&&ci| !self.conns[ci].is_draining())
+            .count()
     }
 
     /// Issue the transactions whose time has come.
@@ -352,6 +382,7 @@ impl Client {
                                 connected: false,
                                 persistence: Persistence::Unknown,
                                 retiring: false,
+                                fin_due: None,
                                 closed: false,
                             });
                             self.open.push(self.conns.len() - 1);
@@ -534,6 +565,11 @@ impl Client {
         let nothing_left = self.queue.is_empty() && self.unissued.is_empty();
         let c = &mut self.conns[ci];
         if !c.closed && c.is_idle() && (c.retiring || nothing_left) {
+            if c.fin_due.is_some_and(|due| now < due) {
+                // The server closes first and holds the TIME_WAIT; its FIN ends this
+                // connection in `on_eof`.
+                return;
+            }
             // The client closes first: its host holds the TIME_WAIT.
             host.close(id);
             c.closed = true;
@@ -655,8 +691,10 @@ impl Client {
                 Persistence::Yes
             } else {
                 // No more requests on it; those already pipelined are retried when
-                // it closes.
+                // it closes. The server closes it (RFC 9112 §9.6): wait for that, so
+                // the TIME_WAIT stays with the side that closes first.
                 c.retiring = true;
+                c.fin_due = Some(now + SERVER_FIN_WAIT);
                 Persistence::No
             };
             t.timing.done = Some(now);
@@ -713,7 +751,13 @@ impl Client {
             .filter_map(|&ci| self.conns[ci].in_flight.front())
             .filter_map(|&(tx, _)| self.transactions[tx].timing.connect_start)
             .map(|s| s + self.config.timeout);
-        issues.chain(timeouts).min()
+        let fins = self
+            .open
+            .iter()
+            .map(|&ci| &self.conns[ci])
+            .filter(|c| c.is_draining())
+            .filter_map(|c| c.fin_due);
+        issues.chain(timeouts).chain(fins).min()
     }
 
     /// A measure that changes whenever the client moves on: a request issued or

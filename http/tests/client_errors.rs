@@ -1,19 +1,20 @@
 //! The client against a scripted server: every malformed response is a transaction
 //! error that names what was wrong, never a panic and never a success; interim (1xx)
-//! responses are skipped, never taken for the answer.
+//! responses are skipped, never taken for the answer; and a server that says it
+//! closes is left to close first.
 //!
 //! Two hosts, client 192.0.2.1 and server 192.0.2.2, R = 10 ms RTT, no bandwidth
 //! limit: a small exchange on a new connection is done at 2 R (handshake, request),
 //! each further one on the same connection 1 R later.
 
-use tcpknobs_http::client::{Client, ClientConfig, Strategy};
-use tcpknobs_http::message::Method;
+use tcpknobs_http::client::{Client, ClientConfig, Strategy, SERVER_FIN_WAIT};
+use tcpknobs_http::message::{Method, Version};
 use tcpknobs_http::payload;
 use tcpknobs_http::transaction::TransactionError;
 use tcpknobs_http::workload::RequestSpec;
 use tcpknobs_stack::{
-    AppSlot, Application, ConnId, Duration, Host, HostId, Instant, Knobs, LinkProfile, Readable,
-    RunEnd, SimNet,
+    AppSlot, Application, Closer, ConnId, Duration, Host, HostId, Instant, Knobs, LinkProfile,
+    Readable, RunEnd, SimNet,
 };
 
 /// Round trip, ms.
@@ -129,16 +130,27 @@ fn ms(t: Instant) -> f64 {
     t.total_micros() as f64 / 1000.0
 }
 
-/// A finished run: the client and the server.
+/// A finished run: the client, the server, and the network with both hosts.
 struct Run {
     client: Client,
     server: CannedServer,
+    net: SimNet,
 }
 
 const CLIENT: HostId = HostId(0);
 const SERVER: HostId = HostId(1);
 
 impl Run {
+    /// Who sent the first FIN on each of `host`'s connections, and its time in
+    /// TIME_WAIT.
+    fn closes(&self, host: HostId) -> Vec<(Option<Closer>, Option<f64>)> {
+        let h = self.net.host(host);
+        (0..h.connection_count())
+            .filter_map(|i| h.stats(ConnId(i)))
+            .map(|s| (s.closed_first, s.time_wait_ms))
+            .collect()
+    }
+
     /// Done time of each transaction, ms.
     fn done_ms(&self) -> Vec<f64> {
         self.client
@@ -178,7 +190,11 @@ fn run(mut server: CannedServer, config: ClientConfig, requests: Vec<RequestSpec
         Instant::from_secs(10),
     );
     assert_eq!(end, RunEnd::Done, "the client finishes");
-    Run { client, server }
+    Run {
+        client,
+        server,
+        net,
+    }
 }
 
 /// Persistent HTTP/1.1 without retries.
@@ -275,7 +291,7 @@ fn a_close_before_the_response_is_reported() {
     }
 }
 
-/// `n` GETs of `/bytes/{size}`.
+/// One GET of `/bytes/N` for each size N.
 fn gets(sizes: &[u64]) -> Vec<RequestSpec> {
     sizes
         .iter()
@@ -356,4 +372,86 @@ fn an_unrequested_switch_fails_and_the_connection_is_not_reused() {
         [Some(2.5 * R), Some(4.5 * R)],
         "the switched connection is closed at once"
     );
+}
+
+/// A server that says it closes after its response (HTTP/1.0 without keep-alive,
+/// `Connection: close`, or a body delimited by the close) closes first, so the
+/// TIME_WAIT is its own (chapter item 10), not the client's. Its FIN comes 1 ms after
+/// the response: on connection k, started at s_k, the response is read at s_k + 2 R
+/// and the FIN at s_k + 2 R + 1 ms; only then does the client close, so its FIN
+/// reaches the server at s_k + 2.5 R + 1 ms. The wait does not move the transaction:
+/// done at s_k + 2 R (at the FIN itself for a close-delimited body), and the next
+/// serial request starts then: s_1 = 0, s_2 = done_1.
+#[test]
+fn a_server_that_says_close_closes_first() {
+    let cases = [
+        (
+            Version::Http10,
+            "HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\n",
+            0.0,
+        ),
+        (
+            Version::Http11,
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 10\r\n\r\n",
+            0.0,
+        ),
+        (Version::Http11, "HTTP/1.1 200 OK\r\n\r\n", 1.0),
+    ];
+    for (version, head, at_fin) in cases {
+        let reply = with_body(head, 10);
+        let server = CannedServer::new(&[&[&reply]], Some(Duration::from_millis(1)));
+        let config = ClientConfig {
+            version,
+            strategy: Strategy::Serial,
+            ..persistent()
+        };
+        let r = run(server, config, gets(&[10, 10]));
+        assert!(r.client.transactions().iter().all(|t| t.error.is_none()));
+        let done_1 = 2.0 * R + at_fin;
+        assert_eq!(r.done_ms(), [done_1, done_1 + 2.0 * R + at_fin], "{head}");
+        assert_eq!(
+            r.server.client_fins_ms(),
+            [Some(2.5 * R + 1.0), Some(done_1 + 2.5 * R + 1.0)],
+            "{head}"
+        );
+        for (closer, time_wait) in r.closes(CLIENT) {
+            assert_eq!((closer, time_wait), (Some(Closer::Peer), None), "{head}");
+        }
+        for (closer, time_wait) in r.closes(SERVER) {
+            assert_eq!(closer, Some(Closer::Local), "{head}");
+            assert!(
+                time_wait.is_some(),
+                "{head}: the server holds the TIME_WAIT"
+            );
+        }
+    }
+}
+
+/// A server that says close and never closes cannot hold the client: it waits
+/// [`SERVER_FIN_WAIT`] (2 s) after the last body byte, then closes itself and so
+/// holds the TIME_WAIT. The transactions do not wait: done at 2 R and 4 R, the second
+/// starting when the first is done; the client's FINs reach the server at
+/// 2 R + 2 s + 0.5 R and 4 R + 2 s + 0.5 R.
+#[test]
+fn a_server_that_never_closes_is_given_up_on() {
+    let reply = with_body("HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\n", 10);
+    let server = CannedServer::new(&[&[&reply]], None);
+    let config = ClientConfig {
+        version: Version::Http10,
+        strategy: Strategy::Serial,
+        ..persistent()
+    };
+    let r = run(server, config, gets(&[10, 10]));
+    assert!(r.client.transactions().iter().all(|t| t.error.is_none()));
+    assert_eq!(r.done_ms(), [2.0 * R, 4.0 * R]);
+    let wait = SERVER_FIN_WAIT.total_millis() as f64;
+    assert_eq!(wait, 2000.0);
+    assert_eq!(
+        r.server.client_fins_ms(),
+        [Some(2.5 * R + wait), Some(4.5 * R + wait)]
+    );
+    for (closer, time_wait) in r.closes(CLIENT) {
+        assert_eq!(closer, Some(Closer::Local));
+        assert!(time_wait.is_some());
+    }
 }
