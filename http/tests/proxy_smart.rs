@@ -396,18 +396,9 @@ fn smart_forwards_interim_responses_to_http11_clients_only() {
     let early = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n\
                   HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
     for (version, interim) in [("HTTP/1.1", 1), ("HTTP/1.0", 0)] {
-        let (mut net, c, p, s) = three_hosts();
         let mut client = RawClient::new(&[&get("/", version, &[("Host", "origin")])]);
-        let mut proxy = proxy(ProxyMode::Smart);
         let mut server = RawServer::new(early);
-        let end = run(
-            &mut net,
-            (c, p, s),
-            &mut [&mut client],
-            &mut proxy,
-            &mut server,
-            10_000,
-        );
+        let (end, proxy) = run_one(&mut client, ProxyMode::Smart, &mut server);
         assert_eq!(end, RunEnd::Done, "{version}");
         assert_eq!(client.error, None, "{version}");
         assert_eq!(client.interim.len(), interim, "{version}");

@@ -78,6 +78,26 @@ pub fn run(
     net.run(&mut slots, Instant::from_millis(limit_ms))
 }
 
+/// One client against a fresh proxy in `mode` and `server`, on fresh hosts, for up
+/// to 10 s of virtual time.
+pub fn run_one(
+    client: &mut RawClient,
+    mode: ProxyMode,
+    server: &mut dyn Application,
+) -> (RunEnd, Proxy) {
+    let (mut net, c, p, s) = three_hosts();
+    let mut proxy = proxy(mode);
+    let end = run(
+        &mut net,
+        (c, p, s),
+        &mut [client],
+        &mut proxy,
+        server,
+        10_000,
+    );
+    (end, proxy)
+}
+
 /// Connections of a host that are still open (established, possibly half-closed).
 pub fn open_connections(host: &Host) -> usize {
     (0..host.connection_count())
