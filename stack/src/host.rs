@@ -27,10 +27,14 @@ use crate::congestion::{CongestionWindow, RttEstimator};
 use crate::error::{ConnectError, SocketError};
 use crate::knobs::{Knobs, Nagle, OnExhaustion};
 use crate::ports::EphemeralPorts;
-use crate::segment::{build_ack, build_reack, clamp_window, seq_gt, seq_lt, Segment};
+use crate::segment::{
+    build_ack, build_reack, clamp_window, seq_gt, seq_lt, shift_sequence, Segment,
+};
 use crate::send_queue::SendQueue;
 use crate::stats::{Closer, ConnStats, Role};
-use crate::time_wait::{FourTuple, TimeWaitTable, Verdict};
+use crate::time_wait::{
+    Arrival, FourTuple, HeldTuple, TimeWaitTable, Verdict, OUT_OF_WINDOW_ACK_INTERVAL,
+};
 
 /// smoltcp's fixed minimum and initial retransmission timeout; our RTT estimator
 /// mirrors it so "idle longer than the RTO" means what smoltcp would do.
@@ -39,10 +43,8 @@ const SMOLTCP_MIN_RTO: Duration = Duration::from_millis(1000);
 const DEFAULT_MSS: usize = 536;
 /// IPv4 + TCP headers without options.
 const TCP_IP_HEADERS: usize = 40;
-/// At most one challenge ACK per connection in this time (RFC 5961 §7 asks for a
-/// limit; Linux applies `tcp_invalid_ratelimit`, 500 ms, per socket), so a flood of
-/// forged segments cannot turn the host into an ACK amplifier.
-const CHALLENGE_ACK_INTERVAL: Duration = Duration::from_millis(500);
+/// Keys the hash of [`Host::initial_sequence`] apart from the host's other streams.
+const ISN_SALT: u64 = 6528;
 
 /// Names one connection on a host for its whole life, including after its smoltcp
 /// socket is gone (TIME_WAIT, statistics).
@@ -223,13 +225,16 @@ struct WireTrack {
     /// The window-scale shift our SYN offered (RFC 7323 §2.2), for windows we write
     /// into segments smoltcp does not build (challenge ACKs).
     our_window_scale: Option<u8>,
+    /// Wire sequence number minus smoltcp's, for our side's sequence space (see
+    /// [`Host::initial_sequence`]); `None` until our SYN or SYN-ACK leaves.
+    isn_offset: Option<u32>,
     /// The peer's receive window as of its latest acceptable segment, bytes (`None`
     /// before its SYN), and the largest it has offered (RFC 9293 §3.8.6.2.1's
     /// "maximum window").
     peer_window: Option<usize>,
     max_peer_window: usize,
     /// When the latest challenge ACK left: at most one per
-    /// [`CHALLENGE_ACK_INTERVAL`] (RFC 5961 §7).
+    /// [`OUT_OF_WINDOW_ACK_INTERVAL`] (RFC 5961 §7).
     last_challenge_at: Option<Instant>,
 }
 
@@ -843,12 +848,18 @@ impl Host {
         Ok(())
     }
 
-    fn expire_time_wait(&mut self) {
-        for held in self.time_wait.expire(self.now) {
-            if let Some(id) = self.held_by.remove(&held.tuple) {
-                self.conns[id.0].time_wait_until = Some(held.expires);
+    /// Tuples that left TIME_WAIT: their connections record until when.
+    fn release_held(&mut self, held: Vec<HeldTuple>) {
+        for h in held {
+            if let Some(id) = self.held_by.remove(&h.tuple) {
+                self.conns[id.0].time_wait_until = Some(h.expires);
             }
         }
+    }
+
+    fn expire_time_wait(&mut self) {
+        let expired = self.time_wait.expire(self.now);
+        self.release_held(expired);
         while let Some(&(id, port)) = self.awaiting_port.front() {
             let remote = self.conns[id.0].tuple.remote_addr;
             let Ok(local_port) = self.allocate_port(remote, port) else {
@@ -883,14 +894,20 @@ impl Host {
         };
         let conn_id = self.live.get(&tuple).copied();
         if conn_id.is_none() {
-            match self.time_wait.on_segment(&tuple, seg.fin, self.now) {
-                Verdict::ReAckFin { seq, ack } => {
+            let verdict = self
+                .time_wait
+                .on_segment(&tuple, Arrival::from(&seg), self.now);
+            let ended = self.time_wait.take_ended();
+            self.release_held(ended);
+            match verdict {
+                Verdict::Ack { seq, ack } => {
                     let reack = build_reack(medium, &frame, &seg, seq, ack, u16::MAX);
                     self.out.push(reack);
                     return;
                 }
-                Verdict::Drop => return,
-                Verdict::NotHeld => {}
+                Verdict::Drop | Verdict::Kill => return,
+                // A new connection on the tuple: the listener takes the SYN.
+                Verdict::Reopen | Verdict::NotHeld => {}
             }
         }
         let mut frame = frame;
@@ -931,6 +948,9 @@ impl Host {
             }
             if seg.payload_len > 0 {
                 self.choose_ack_delay(id);
+            }
+            if let Some(offset) = self.conns[id.0].track.isn_offset {
+                shift_sequence(medium, &mut frame, true, offset.wrapping_neg());
             }
         }
         self.device.load(frame);
@@ -1013,7 +1033,7 @@ impl Host {
     }
 
     /// The challenge ACK of RFC 5961 §3.2: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, at
-    /// most one per [`CHALLENGE_ACK_INTERVAL`]. A peer that really lost its state
+    /// most one per [`OUT_OF_WINDOW_ACK_INTERVAL`]. A peer that really lost its state
     /// answers it with an RST at exactly RCV.NXT, which is then accepted.
     fn send_challenge_ack(&mut self, id: ConnId, frame: &[u8], seg: &Segment) {
         let now = self.now;
@@ -1024,7 +1044,7 @@ impl Host {
         };
         let t = &mut conn.track;
         if t.last_challenge_at
-            .is_some_and(|at| now - at < CHALLENGE_ACK_INTERVAL)
+            .is_some_and(|at| now - at < OUT_OF_WINDOW_ACK_INTERVAL)
         {
             return;
         }
@@ -1394,12 +1414,14 @@ impl Host {
             mss: None,
             window_scale: None,
         };
+        // smoltcp's sequence space, not the wire's.
+        let snd_una = t.snd_una.wrapping_sub(t.isn_offset.unwrap_or(0));
         let frame = build_ack(
             self.config.medium,
             &t.link_header,
             &from_peer,
             t.rcv_nxt,
-            t.snd_una,
+            snd_una,
             limit,
         );
         self.device.load(frame);
@@ -1492,8 +1514,12 @@ impl Host {
 
     fn collect_tx(&mut self) {
         let mut frames = std::mem::take(&mut self.device.tx);
-        for frame in frames.drain(..) {
-            if let Some(seg) = Segment::parse(self.config.medium, &frame) {
+        for mut frame in frames.drain(..) {
+            if let Some(mut seg) = Segment::parse(self.config.medium, &frame) {
+                if let Some(delta) = self.outgoing_offset(&seg) {
+                    shift_sequence(self.config.medium, &mut frame, false, delta);
+                    seg.seq = seg.seq.wrapping_add(delta);
+                }
                 self.on_segment_out(&seg);
             }
             self.out.push(frame);
@@ -1502,6 +1528,40 @@ impl Host {
         if self.device.tx.is_empty() {
             self.device.tx = frames;
         }
+    }
+
+    /// Initial sequence numbers as Linux chooses them (`secure_tcp_seq`, after
+    /// RFC 6528): a keyed hash of the 4-tuple plus a clock that ticks every 64 ns.
+    /// smoltcp draws its ISN at random, and our layer shifts every segment of the
+    /// connection by the difference (`shift_sequence`, both ways). Why it matters:
+    /// a client that reuses its port for a new connection to the same server
+    /// starts above the old connection's sequence numbers, so a server holding the
+    /// tuple in TIME_WAIT takes the SYN as new (RFC 6191; see `time_wait`) where a
+    /// random ISN would be refused half of the time and cost a SYN timeout.
+    fn initial_sequence(&self, tuple: &FourTuple) -> u32 {
+        let key = (u64::from(tuple.local_addr.to_bits()) << 32
+            | u64::from(tuple.remote_addr.to_bits()))
+            ^ (u64::from(tuple.local_port) << 16 | u64::from(tuple.remote_port));
+        let hash = crate::rng::derive_seed(self.config.seed ^ ISN_SALT, key) as u32;
+        let ticks = (self.now.total_micros().wrapping_mul(1000) >> 6) as u32;
+        hash.wrapping_add(ticks)
+    }
+
+    /// The shift from smoltcp's sequence space to the wire's for a segment we are
+    /// sending, chosen when the connection's SYN or SYN-ACK leaves.
+    fn outgoing_offset(&mut self, seg: &Segment) -> Option<u32> {
+        let tuple = FourTuple {
+            local_addr: seg.src_addr,
+            local_port: seg.src_port,
+            remote_addr: seg.dst_addr,
+            remote_port: seg.dst_port,
+        };
+        let id = *self.live.get(&tuple)?;
+        if self.conns[id.0].track.isn_offset.is_none() && seg.syn && !seg.rst {
+            let isn = self.initial_sequence(&tuple);
+            self.conns[id.0].track.isn_offset = Some(isn.wrapping_sub(seg.seq));
+        }
+        self.conns[id.0].track.isn_offset
     }
 
     /// Transmit, then retire sockets whose part is over.

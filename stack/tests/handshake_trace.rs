@@ -283,3 +283,71 @@ fn blind_resets_and_syns_get_challenge_acks() {
         Err(tcpknobs_stack::SocketError::ConnectionReset)
     );
 }
+
+/// The server closes first and holds the tuple in TIME_WAIT; returns the net, the
+/// client's port and the server's RCV.NXT for the tuple (the client's FIN + 1).
+fn server_in_time_wait() -> (tcpknobs_stack::SimNet, u16, u32) {
+    let mut net = net_with_rtt(100);
+    let capture = Capture::default();
+    net.capture_to(Box::new(capture.clone())).unwrap();
+    // The server closes at 150 ms; the client reads EOF at 300 ms and closes; its FIN
+    // reaches the server at 350 ms, which ACKs it and holds the tuple.
+    let mut server = Script::new(&[(0, Call::Listen), (150, Call::Accept), (150, Call::Close)]);
+    let mut client = Script::new(&[(0, Call::Connect), (300, Call::Recv), (300, Call::Close)]);
+    run(&mut net, &mut client, &mut server, 1000);
+    assert_eq!(client.got, vec![(300, Got::Eof)]);
+    assert_eq!(net.host(HostId(1)).time_wait_len(), 1);
+    let fin = capture
+        .segments()
+        .into_iter()
+        .find(|s| s.fin && s.src_port != PORT)
+        .expect("the client's FIN");
+    (net, fin.src_port, fin.seq_end())
+}
+
+/// A SYN for a tuple the server holds in TIME_WAIT, beyond the old connection's
+/// sequence numbers, cannot be an old duplicate: the tuple is reopened and the
+/// listener answers at once with a SYN-ACK (RFC 6191; Linux
+/// `tcp_timewait_state_process`).
+#[test]
+fn a_new_syn_reopens_a_tuple_in_time_wait() {
+    let (mut net, port, rcv_nxt) = server_in_time_wait();
+    let host = net.host_mut(HostId(1));
+    let at = host.now() + tcpknobs_stack::Duration::from_millis(10);
+    let mut syn = Raw::new((CLIENT, port), (SERVER, PORT));
+    syn.control = TcpControl::Syn;
+    syn.seq = rcv_nxt.wrapping_add(100_000);
+    let answer = probe(host, syn.frame(), at);
+    assert_eq!(answer.len(), 1, "{answer:?}");
+    assert!(answer[0].syn && answer[0].ack == Some(syn.seq.wrapping_add(1)));
+    assert_eq!(host.time_wait_len(), 0);
+    let held = host.stats(ConnId(0)).unwrap().time_wait_ms.unwrap();
+    let expected = (at.total_micros() - 350_000) as f64 / 1000.0;
+    assert_eq!(held, expected, "held from 350 ms until the SYN");
+}
+
+/// A SYN at or below RCV.NXT may be an old duplicate: it gets the TIME_WAIT ACK. A
+/// client whose ISN really is lower answers that ACK with an RST at RCV.NXT, which
+/// ends the TIME_WAIT (RFC 1337's assassination, allowed by Linux's default), and
+/// its retransmitted SYN then opens the connection.
+#[test]
+fn an_old_syn_gets_the_time_wait_ack() {
+    let (mut net, port, rcv_nxt) = server_in_time_wait();
+    let host = net.host_mut(HostId(1));
+    let t0 = host.now();
+    let ms = |n: u64| t0 + tcpknobs_stack::Duration::from_millis(n);
+    let mut syn = Raw::new((CLIENT, port), (SERVER, PORT));
+    syn.control = TcpControl::Syn;
+    syn.seq = rcv_nxt.wrapping_sub(100_000);
+    let answer = probe(host, syn.frame(), ms(10));
+    assert_eq!(answer.len(), 1, "{answer:?}");
+    assert!(answer[0].is_pure_ack() && answer[0].ack == Some(rcv_nxt));
+    assert_eq!(host.time_wait_len(), 1);
+    let mut rst = Raw::new((CLIENT, port), (SERVER, PORT));
+    rst.control = TcpControl::Rst;
+    rst.seq = rcv_nxt;
+    assert!(probe(host, rst.frame(), ms(20)).is_empty());
+    assert_eq!(host.time_wait_len(), 0, "the RST ended TIME_WAIT");
+    let answer = probe(host, syn.frame(), ms(1010));
+    assert!(answer.len() == 1 && answer[0].syn, "{answer:?}");
+}
