@@ -139,3 +139,21 @@ fn bulk_transfers_are_window_limited_as_the_formula_says() {
         "{total} ms, ns-3: 13,107 ms"
     );
 }
+
+/// A handshake that is never answered fails as a connect timeout, named as such,
+/// after Linux's 6 SYN retransmissions: SYNs at 0, 1, 3, 7, 15, 31 and 63 s, given up
+/// when the last RTO (64 s) runs out at 127 s. The response timeout does not apply
+/// to the handshake, and a connect that failed is not retried.
+#[test]
+fn an_unanswered_handshake_is_a_connect_timeout() {
+    let out = common::tcpknobs(&["run", "--loss", "1", "--requests", "1", "--json"]);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let t = &common::transactions(&r)[0];
+    assert_eq!(t["error"], "connect timed out after 7 SYNs");
+    assert_eq!(t["retries"], 0);
+    assert_eq!(total_ms(&r), 127_000.0);
+    let client = common::connections_of(&r, "client");
+    assert_eq!(client.len(), 1);
+    assert_eq!(client[0]["segments_out"], 7);
+    assert_eq!(client[0]["resets_out"], 0);
+}

@@ -92,7 +92,8 @@ pub struct ClientConfig {
     /// HTTP version of the requests.
     #[serde(serialize_with = "ser_display")]
     pub version: Version,
-    /// Give up on a response this long after the request was given a connection
+    /// Give up on a response this long after the request's connection was
+    /// established (or reused); the handshake is bounded by the stack
     /// (`--client-timeout`).
     #[serde(serialize_with = "ser_ms")]
     pub timeout: Duration,
@@ -472,6 +473,15 @@ impl Client {
         c.closed = true;
         c.retiring = true;
         let in_flight: Vec<usize> = c.in_flight.drain(..).map(|(t, _)| t).collect();
+        if err.is_connect_failure() {
+            // Nothing was sent, and TCP already retried the handshake as often as
+            // it was told to: a further connect would only repeat the wait (curl
+            // does not retry these either).
+            for tx in in_flight {
+                self.transactions[tx].fail(err.clone(), now);
+            }
+            return;
+        }
         let mut retry = Vec::new();
         for (i, tx) in in_flight.into_iter().enumerate() {
             // Only the response being read was cut short; later ones never started.
@@ -580,7 +590,9 @@ impl Client {
         let Some(&(tx, _)) = self.conns[ci].in_flight.front() else {
             return;
         };
-        let Some(start) = self.transactions[tx].timing.connect_start else {
+        // The response's clock starts once the connection is there: the handshake
+        // has limits of its own (`Knobs::syn_retries`, the ARP timeout).
+        let Some(start) = self.transactions[tx].timing.connected else {
             return;
         };
         if now < start + self.config.timeout {
@@ -749,7 +761,7 @@ impl Client {
             .open
             .iter()
             .filter_map(|&ci| self.conns[ci].in_flight.front())
-            .filter_map(|&(tx, _)| self.transactions[tx].timing.connect_start)
+            .filter_map(|&(tx, _)| self.transactions[tx].timing.connected)
             .map(|s| s + self.config.timeout);
         let fins = self
             .open
@@ -786,6 +798,10 @@ fn socket_error(e: SocketError) -> TransactionError {
     match e {
         SocketError::ConnectionRefused => TransactionError::ConnectionRefused,
         SocketError::ConnectionReset => TransactionError::ConnectionReset,
+        SocketError::ConnectTimedOut { syns } => TransactionError::ConnectTimeout { syns },
+        SocketError::NoArpReply(addr) => TransactionError::NoArpReply {
+            addr: addr.to_string(),
+        },
         _ => TransactionError::ClosedEarly,
     }
 }

@@ -41,6 +41,19 @@ pub enum TransactionError {
     /// Nothing accepted the connection.
     #[error("connection refused")]
     ConnectionRefused,
+    /// The handshake went unanswered through every SYN retransmission
+    /// (`--syn-retries`).
+    #[error("connect timed out after {syns} SYNs")]
+    ConnectTimeout {
+        /// SYNs sent, the first included.
+        syns: u32,
+    },
+    /// The next hop on a TAP never answered ARP: not even a SYN left.
+    #[error("no ARP reply from {addr}")]
+    NoArpReply {
+        /// The neighbour asked (the server, or the gateway).
+        addr: String,
+    },
     /// The connection closed before any response byte arrived.
     #[error("connection closed before the response")]
     ClosedEarly,
@@ -82,6 +95,18 @@ pub enum TransactionError {
     /// The run ended (time limit or a hang) before the response completed.
     #[error("unfinished when the run ended")]
     Unfinished,
+}
+
+impl TransactionError {
+    /// The connection was never established: refused, unanswered, or unreachable.
+    pub fn is_connect_failure(&self) -> bool {
+        matches!(
+            self,
+            TransactionError::ConnectionRefused
+                | TransactionError::ConnectTimeout { .. }
+                | TransactionError::NoArpReply { .. }
+        )
+    }
 }
 
 /// One request and what became of it.

@@ -15,7 +15,7 @@
 //! to come back. Incoming frames are fed to smoltcp one at a time, so the drop in a
 //! socket's send queue after each one is exactly what that ACK acknowledged.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
@@ -305,6 +305,9 @@ pub struct Host {
     held_by: BTreeMap<FourTuple, ConnId>,
     ports: EphemeralPorts,
     awaiting_port: VecDeque<(ConnId, u16)>,
+    /// When handshakes must have got somewhere, earliest first (entries of
+    /// connections that have moved on are skipped when they come due).
+    handshakes: BTreeSet<(Instant, ConnId, HandshakeCheck)>,
     /// Connections whose congestion window collapsed on a retransmission timeout:
     /// smoltcp must hear the smaller window before it resends its whole flight.
     window_updates: Vec<ConnId>,
@@ -363,6 +366,7 @@ impl Host {
             held_by: BTreeMap::new(),
             ports,
             awaiting_port: VecDeque::new(),
+            handshakes: BTreeSet::new(),
             window_updates: Vec::new(),
             epoch: now,
             now,
@@ -420,6 +424,7 @@ impl Host {
     pub fn poll(&mut self, now: Instant) {
         self.now = now;
         self.expire_time_wait();
+        self.expire_handshakes();
         while let Some(frame) = self.rx_queue.pop_front() {
             self.ingress(frame);
         }
@@ -433,6 +438,9 @@ impl Host {
             if let Some(t) = self.time_wait.next_expiry() {
                 at = Some(at.map_or(t, |a| a.min(t)));
             }
+        }
+        if let Some(&(t, _, _)) = self.handshakes.first() {
+            at = Some(at.map_or(t, |a| a.min(t)));
         }
         at
     }
@@ -844,8 +852,96 @@ impl Host {
         conn.opened = now;
         self.live.insert(conn.tuple, id);
         self.by_handle.insert(handle, id);
+        let limit = handshake_limit(self.config.knobs.syn_retries);
+        self.handshakes
+            .insert((now + limit, id, HandshakeCheck::Answered));
+        if self.config.medium == Medium::Ethernet {
+            self.handshakes
+                .insert((now + ARP_TIMEOUT, id, HandshakeCheck::Resolved));
+        }
         self.egress();
         Ok(())
+    }
+
+    /// Give up on handshakes whose time has come (see [`HandshakeCheck`]).
+    fn expire_handshakes(&mut self) {
+        while let Some(&(due, id, check)) = self.handshakes.first() {
+            if due > self.now {
+                break;
+            }
+            self.handshakes.pop_first();
+            let conn = &self.conns[id.0];
+            let Some(handle) = conn.handle else {
+                continue;
+            };
+            let state = self.sockets.get::<tcp::Socket>(handle).state();
+            if !matches!(state, tcp::State::SynSent | tcp::State::SynReceived) {
+                continue;
+            }
+            let error = match check {
+                HandshakeCheck::Resolved if conn.track.syn_out => continue,
+                HandshakeCheck::Resolved => {
+                    SocketError::NoArpReply(self.next_hop(conn.tuple.remote_addr))
+                }
+                HandshakeCheck::Answered => SocketError::ConnectTimedOut {
+                    syns: conn.stats.syn_retransmits as u32 + 1,
+                },
+            };
+            self.drop_handshake(id, error);
+        }
+    }
+
+    /// Where frames to `addr` go first: the address itself on our subnet, the
+    /// gateway otherwise.
+    fn next_hop(&self, addr: Ipv4Address) -> Ipv4Address {
+        match self.config.gateway {
+            Some(gw) if !self.config.addr.contains_addr(&addr) => gw,
+            _ => addr,
+        }
+    }
+
+    /// End a connection that never got synchronized, silently, as Linux does when
+    /// connect times out or a request socket expires: no RST for a peer that
+    /// never answered.
+    fn drop_handshake(&mut self, id: ConnId, error: SocketError) {
+        let conn = &mut self.conns[id.0];
+        let Some(handle) = conn.handle.take() else {
+            return;
+        };
+        conn.error.get_or_insert(error);
+        conn.finished = true;
+        conn.pending.clear();
+        let tuple = conn.tuple;
+        self.sockets.remove(handle);
+        self.by_handle.remove(&handle);
+        self.live.remove(&tuple);
+    }
+
+    /// Whether `seg` would be a SYN or SYN-ACK retransmission past the configured
+    /// number (`syn_retries`, `synack_retries`): it is not sent, and the
+    /// handshake's deadline ends the connection.
+    fn beyond_syn_retries(&self, seg: &Segment) -> bool {
+        if !seg.syn || seg.rst {
+            return false;
+        }
+        let tuple = FourTuple {
+            local_addr: seg.src_addr,
+            local_port: seg.src_port,
+            remote_addr: seg.dst_addr,
+            remote_port: seg.dst_port,
+        };
+        let Some(&id) = self.live.get(&tuple) else {
+            return false;
+        };
+        let conn = &self.conns[id.0];
+        let knobs = &self.config.knobs;
+        let limit = match conn.role {
+            Role::Client => knobs.syn_retries,
+            Role::Server => knobs.synack_retries,
+        };
+        conn.track.syn_out
+            && seq_lt(seg.seq, conn.track.snd_max)
+            && conn.stats.syn_retransmits >= u64::from(limit)
     }
 
     /// Tuples that left TIME_WAIT: their connections record until when.
@@ -1101,6 +1197,9 @@ impl Host {
             self.conns.push(conn);
             self.live.insert(tuple, id);
             self.by_handle.insert(handle, id);
+            let limit = handshake_limit(self.config.knobs.synack_retries);
+            self.handshakes
+                .insert((self.now + limit, id, HandshakeCheck::Answered));
             if tuple.remote_port == seg.src_port && tuple.remote_addr == seg.src_addr {
                 self.on_segment_in(id, seg);
             }
@@ -1520,6 +1619,10 @@ impl Host {
                     shift_sequence(self.config.medium, &mut frame, false, delta);
                     seg.seq = seg.seq.wrapping_add(delta);
                 }
+                if self.beyond_syn_retries(&seg) {
+                    self.device.recycle(frame);
+                    continue;
+                }
                 self.on_segment_out(&seg);
             }
             self.out.push(frame);
@@ -1634,6 +1737,37 @@ impl Host {
             self.live.remove(&tuple);
         }
     }
+}
+
+/// Linux's three ARP probes a second apart (`mcast_solicit`, `retrans_time_ms`):
+/// a neighbour that has not answered by then is unreachable.
+const ARP_TIMEOUT: Duration = Duration::from_secs(3);
+/// The initial RTO (RFC 6298 §2.1; smoltcp's and Linux's `TCP_TIMEOUT_INIT`).
+const INITIAL_RTO: Duration = Duration::from_secs(1);
+/// Linux's `TCP_RTO_MAX`: the backoff of handshake retransmissions stops here.
+const MAX_HANDSHAKE_RTO: Duration = Duration::from_secs(120);
+
+/// How long a handshake with `retries` retransmissions lasts before it is given up:
+/// the initial RTO doubled after each try, summed over the first transmission and
+/// every retransmission (Linux `tcp_write_timeout` / `retransmits_timed_out`):
+/// 6 retries = 1 + 2 + 4 + 8 + 16 + 32 + 64 = 127 s.
+fn handshake_limit(retries: u32) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut rto = INITIAL_RTO;
+    for _ in 0..=retries.min(64) {
+        total += rto;
+        rto = (rto * 2).min(MAX_HANDSHAKE_RTO);
+    }
+    total
+}
+
+/// What a handshake deadline checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum HandshakeCheck {
+    /// The SYN left: the next hop answered ARP.
+    Resolved,
+    /// The handshake completed within its retransmissions.
+    Answered,
 }
 
 /// What the RFC 5961 screen does with an arriving segment.
