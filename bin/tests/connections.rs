@@ -44,7 +44,7 @@ fn parallel_page_overlaps_the_images() {
     // The three images overlap: they start together, after the HTML.
     let starts: Vec<f64> = transactions(&r)[1..]
         .iter()
-        .map(|t| t["connect_start"].as_f64().unwrap())
+        .map(|t| t["connect_start_at_ms"].as_f64().unwrap())
         .collect();
     assert!(starts.iter().all(|&s| s == starts[0]), "{starts:?}");
 }
