@@ -180,6 +180,7 @@ pub fn connections(rows: &[ConnectionReport]) -> String {
             s.closed_first.map_or("-", |c| match c {
                 tcpknobs_stack::Closer::Local => "local",
                 tcpknobs_stack::Closer::Peer => "peer",
+                tcpknobs_stack::Closer::Both => "both",
             }),
             s.max_cwnd.map_or_else(|| "off".into(), |c| c.to_string()),
             s.time_wait_ms

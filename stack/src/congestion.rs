@@ -70,6 +70,9 @@ pub enum CwndCause {
     /// The peer's MSS became known before any data was acknowledged, so the
     /// initial window was recomputed as IW*MSS.
     MssChange,
+    /// The SYN or SYN-ACK was retransmitted more than once: the connection starts
+    /// from one segment instead of IW (RFC 5681 §3.1, as Linux applies it).
+    HandshakeLoss,
 }
 
 /// One point of the congestion-window time series, recorded whenever `cwnd`
@@ -116,6 +119,8 @@ pub struct CongestionWindow {
     /// An RTO fired and no new data has been acknowledged since, so a further
     /// RTO is a retransmission of the same segment (ssthresh is held constant).
     timed_out: bool,
+    /// The handshake lost a segment: the initial window is one segment.
+    handshake_lost: bool,
     last_send: Option<Instant>,
     history: Vec<CwndSample>,
 }
@@ -145,6 +150,7 @@ impl CongestionWindow {
             max_cwnd: cwnd,
             pristine: true,
             timed_out: false,
+            handshake_lost: false,
             last_send: None,
             history: Vec::new(),
         };
@@ -160,9 +166,33 @@ impl CongestionWindow {
     pub fn set_mss(&mut self, mss: usize, now: Instant) {
         self.mss = clamp_mss(mss);
         if self.enabled && self.pristine {
-            self.cwnd = self.initial_window_bytes();
+            self.cwnd = if self.handshake_lost {
+                self.mss
+            } else {
+                self.initial_window_bytes()
+            };
             self.max_cwnd = self.cwnd;
             self.record(CwndCause::MssChange, now);
+        }
+    }
+
+    /// The SYN or SYN-ACK was sent again; `count` is how many times so far.
+    ///
+    /// RFC 5681 §3.1: if the SYN or SYN-ACK is lost, the initial window "MUST be
+    /// one segment". Linux (`tcp_init_transfer`) applies this only after more than
+    /// one retransmission: with RFC 6298's 1 s initial RTO, any path slower than
+    /// 1 s retransmits its SYN once spuriously, and that should not cost the
+    /// connection its initial window. The lab follows Linux. The handshake itself
+    /// is no loss of data: nothing else changes (no ssthresh cut).
+    pub fn on_handshake_retransmit(&mut self, count: u64, now: Instant) {
+        if !self.enabled || count < 2 || self.handshake_lost {
+            return;
+        }
+        self.handshake_lost = true;
+        if self.pristine {
+            self.cwnd = self.mss;
+            self.max_cwnd = self.cwnd;
+            self.record(CwndCause::HandshakeLoss, now);
         }
     }
 

@@ -39,6 +39,10 @@ const SMOLTCP_MIN_RTO: Duration = Duration::from_millis(1000);
 const DEFAULT_MSS: usize = 536;
 /// IPv4 + TCP headers without options.
 const TCP_IP_HEADERS: usize = 40;
+/// At most one challenge ACK per connection in this time (RFC 5961 §7 asks for a
+/// limit; Linux applies `tcp_invalid_ratelimit`, 500 ms, per socket), so a flood of
+/// forged segments cannot turn the host into an ACK amplifier.
+const CHALLENGE_ACK_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Names one connection on a host for its whole life, including after its smoltcp
 /// socket is gone (TIME_WAIT, statistics).
@@ -216,6 +220,12 @@ struct WireTrack {
     data_segments_in: u32,
     /// End of the last sub-MSS segment sent (Linux `snd_sml`, for Minshall's Nagle).
     small_end: Option<u32>,
+    /// The window-scale shift our SYN offered (RFC 7323 §2.2), for windows we write
+    /// into segments smoltcp does not build (challenge ACKs).
+    our_window_scale: Option<u8>,
+    /// When the latest challenge ACK left: at most one per
+    /// [`CHALLENGE_ACK_INTERVAL`] (RFC 5961 §7).
+    last_challenge_at: Option<Instant>,
 }
 
 struct Conn {
@@ -834,6 +844,19 @@ impl Host {
         }
         let mut frame = frame;
         if let Some(id) = conn_id {
+            match self.screen(id, &seg) {
+                Screen::Pass => {}
+                Screen::Drop => {
+                    self.count_screened(id, &seg);
+                    self.conns[id.0].stats.dropped_in += 1;
+                    return;
+                }
+                Screen::ChallengeAck => {
+                    self.count_screened(id, &seg);
+                    self.send_challenge_ack(id, &frame, &seg);
+                    return;
+                }
+            }
             // Only data the application could still have read counts as "data after
             // close" (Linux `tcp_rcv_state_process`: the segment ends beyond RCV.NXT);
             // a retransmission of bytes already received is just re-ACKed.
@@ -867,6 +890,107 @@ impl Host {
             None => self.adopt_from_pool(seg.dst_port, &seg),
         }
         self.collect_tx();
+    }
+
+    /// The checks RFC 5961 puts in front of TCP's own, which smoltcp 0.14 lacks (it
+    /// accepts an RST anywhere in the window), so that a blind attacker who can
+    /// guess the tuple but not the sequence numbers cannot reset or desynchronize a
+    /// connection:
+    /// * an RST is accepted only if its sequence number is exactly RCV.NXT; one
+    ///   elsewhere inside the receive window is answered with a challenge ACK, one
+    ///   outside it is dropped (§3.2);
+    /// * an RST in SYN-SENT is accepted only if it acknowledges our SYN
+    ///   (RFC 9293 §3.10.7.3);
+    /// * a SYN on a synchronized connection is answered with a challenge ACK
+    ///   whatever its sequence number (§4.2). A retransmitted SYN-ACK that reaches
+    ///   an established client gets the same ACK, which is what its sender needs;
+    /// * a retransmitted SYN for a connection still in SYN-RECEIVED is dropped
+    ///   (see below).
+    fn screen(&self, id: ConnId, seg: &Segment) -> Screen {
+        let conn = &self.conns[id.0];
+        let Some(handle) = conn.handle else {
+            return Screen::Pass;
+        };
+        let socket = self.sockets.get::<tcp::Socket>(handle);
+        let state = socket.state();
+        let t = &conn.track;
+        if seg.rst {
+            return match state {
+                tcp::State::Listen | tcp::State::Closed => Screen::Pass,
+                tcp::State::SynSent => {
+                    if seg.ack == Some(t.snd_max) {
+                        Screen::Pass
+                    } else {
+                        Screen::Drop
+                    }
+                }
+                _ if seg.seq == t.rcv_nxt => Screen::Pass,
+                _ => {
+                    let window = socket.recv_capacity() - socket.recv_queue();
+                    let offset = seg.seq.wrapping_sub(t.rcv_nxt) as usize;
+                    if seq_gt(seg.seq, t.rcv_nxt) && offset < window {
+                        Screen::ChallengeAck
+                    } else {
+                        Screen::Drop
+                    }
+                }
+            };
+        }
+        if seg.syn && is_synchronized(state) {
+            return Screen::ChallengeAck;
+        }
+        if seg.syn && seg.ack.is_none() && state == tcp::State::SynReceived {
+            // A retransmitted SYN. smoltcp would hand it to whichever socket comes
+            // first in its set, possibly a fresh listener of the pool, which would
+            // answer it as a second connection on the same tuple. Dropping it costs
+            // nothing: our SYN-ACK timer started half a round trip after the
+            // client's SYN timer, with the same RTO, so it fires just as this SYN
+            // arrives (Linux resends the SYN-ACK at once instead).
+            return Screen::Drop;
+        }
+        Screen::Pass
+    }
+
+    /// A segment the screen kept from TCP still counts as received.
+    fn count_screened(&mut self, id: ConnId, seg: &Segment) {
+        let s = &mut self.conns[id.0].stats;
+        s.segments_in += 1;
+        s.bytes_in += seg.payload_len as u64;
+        if seg.rst {
+            s.resets_in += 1;
+        }
+    }
+
+    /// The challenge ACK of RFC 5961 §3.2: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, at
+    /// most one per [`CHALLENGE_ACK_INTERVAL`]. A peer that really lost its state
+    /// answers it with an RST at exactly RCV.NXT, which is then accepted.
+    fn send_challenge_ack(&mut self, id: ConnId, frame: &[u8], seg: &Segment) {
+        let now = self.now;
+        let medium = self.config.medium;
+        let conn = &mut self.conns[id.0];
+        let Some(handle) = conn.handle else {
+            return;
+        };
+        let t = &mut conn.track;
+        if t.last_challenge_at
+            .is_some_and(|at| now - at < CHALLENGE_ACK_INTERVAL)
+        {
+            return;
+        }
+        t.last_challenge_at = Some(now);
+        let socket = self.sockets.get::<tcp::Socket>(handle);
+        let free = socket.recv_capacity() - socket.recv_queue();
+        let shift = match (t.our_window_scale, t.peer_window_scale) {
+            (Some(ours), Some(_)) => u32::from(ours.min(14)),
+            _ => 0,
+        };
+        let window = u16::try_from(free >> shift).unwrap_or(u16::MAX);
+        let ack = build_reack(medium, frame, seg, t.snd_max, t.rcv_nxt, window);
+        let s = &mut conn.stats;
+        s.challenge_acks += 1;
+        s.segments_out += 1;
+        s.pure_acks_out += 1;
+        self.out.push(ack);
     }
 
     /// A listening socket took a SYN: it becomes a connection and a fresh socket takes
@@ -1002,8 +1126,11 @@ impl Host {
             t.data_segments_in = t.data_segments_in.saturating_add(1);
         }
         if seg.payload_len > 0 || seg.fin {
+            // RCV.NXT moves only over contiguous data: a segment beyond a hole waits
+            // in smoltcp's reassembly buffer, and the ACKs smoltcp sends say when the
+            // hole is filled (`on_segment_out`).
             let end = seg.seq_end();
-            if seq_gt(end, t.rcv_nxt) {
+            if !seq_gt(seg.seq, t.rcv_nxt) && seq_gt(end, t.rcv_nxt) {
                 t.rcv_nxt = end;
             }
             if t.unacked_since.is_none() {
@@ -1012,8 +1139,13 @@ impl Host {
         }
         if seg.fin {
             t.fin_in = true;
-            if conn.stats.closed_first.is_none() {
-                conn.stats.closed_first = Some(Closer::Peer);
+            let crossed = t.fin_out && seg.ack.is_none_or(|ack| seq_lt(ack, t.snd_max));
+            match conn.stats.closed_first {
+                None => conn.stats.closed_first = Some(Closer::Peer),
+                // The peer's FIN does not acknowledge ours: it was sent before ours
+                // arrived, a simultaneous close.
+                Some(Closer::Local) if crossed => conn.stats.closed_first = Some(Closer::Both),
+                _ => {}
             }
         }
     }
@@ -1043,6 +1175,7 @@ impl Host {
         if seg.syn && !t.syn_out {
             t.syn_out = true;
             t.window_scale_sent = seg.window_scale.is_some();
+            t.our_window_scale = seg.window_scale;
             t.snd_una = seg.seq;
             t.snd_max = seg.seq;
         }
@@ -1058,9 +1191,22 @@ impl Host {
             if !seq_lt(ack, t.rcv_nxt) {
                 t.unacked_since = None;
             }
+            // smoltcp acknowledges exactly its RCV.NXT: after a hole is filled this
+            // jumps over the data it had reassembled.
+            if t.syn_seen && seq_gt(ack, t.rcv_nxt) {
+                t.rcv_nxt = ack;
+            }
         }
         if seg.seq_len() > 0 {
-            if seq_lt(seg.seq, t.snd_max) {
+            if seq_lt(seg.seq, t.snd_max) && seg.syn {
+                // The handshake's own timer (RFC 6298 §5 applies to the SYN too): not
+                // a loss of data, so the window is left alone until the connection
+                // is synchronized, where `on_handshake_retransmit` decides the
+                // initial window.
+                s.retransmissions += 1;
+                s.syn_retransmits += 1;
+                conn.cwnd.on_handshake_retransmit(s.syn_retransmits, now);
+            } else if seq_lt(seg.seq, t.snd_max) {
                 s.retransmissions += 1;
                 t.timed = None;
                 let flight = t.snd_max.wrapping_sub(t.snd_una) as usize;
@@ -1110,7 +1256,8 @@ impl Host {
         };
         let socket = self.sockets.get::<tcp::Socket>(handle);
         let queue = socket.send_queue();
-        let handshake_done = socket.state() != tcp::State::SynReceived;
+        // A handshake reset in SYN-RECEIVED leaves the socket in LISTEN: not done.
+        let handshake_done = is_synchronized(socket.state());
         let conn = &mut self.conns[id.0];
         if conn.accept == Accept::Backlog && handshake_done {
             // The handshake completed: the connection enters the accept queue.
@@ -1161,7 +1308,12 @@ impl Host {
             return;
         };
         let conn = &self.conns[id.0];
-        if conn.handle.is_none() {
+        let Some(handle) = conn.handle else {
+            return;
+        };
+        // smoltcp answers an ACK in SYN-SENT or SYN-RECEIVED with `RST seq=ISS`: the
+        // window of an unsynchronized connection is never touched.
+        if !is_synchronized(self.sockets.get::<tcp::Socket>(handle).state()) {
             return;
         }
         let t = &conn.track;
@@ -1290,7 +1442,10 @@ impl Host {
             let state = socket.state();
             let conn = &mut self.conns[id.0];
             let done = match state {
-                tcp::State::Closed => true,
+                // An RST during the handshake sends smoltcp's socket back to LISTEN
+                // on its own; its place in the pool was refilled when it took the
+                // SYN, so it is freed, or it would swallow the next connection.
+                tcp::State::Closed | tcp::State::Listen => true,
                 // Take TIME_WAIT over once the ACK of the peer's FIN has left.
                 tcp::State::TimeWait => conn.track.unacked_since.is_none(),
                 _ => false,
@@ -1329,6 +1484,26 @@ impl Host {
             self.live.remove(&tuple);
         }
     }
+}
+
+/// What the RFC 5961 screen does with an arriving segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Screen {
+    /// Hand it to TCP.
+    Pass,
+    /// Discard it without an answer.
+    Drop,
+    /// Discard it and send a challenge ACK.
+    ChallengeAck,
+}
+
+/// Whether both sides' initial sequence numbers are known and acknowledged
+/// (RFC 9293 §3.3.2: ESTABLISHED and every state after it).
+fn is_synchronized(state: tcp::State) -> bool {
+    !matches!(
+        state,
+        tcp::State::Closed | tcp::State::Listen | tcp::State::SynSent | tcp::State::SynReceived
+    )
 }
 
 fn ms_since(epoch: Instant, t: Instant) -> f64 {

@@ -23,6 +23,9 @@ pub enum Closer {
     Local,
     /// The peer closed first.
     Peer,
+    /// A simultaneous close (RFC 9293 §3.6 case 2): each side sent its FIN before
+    /// it saw the other's, so both go through CLOSING and both hold TIME_WAIT.
+    Both,
 }
 
 /// What one connection did, as seen from one host.
@@ -59,6 +62,15 @@ pub struct ConnStats {
     pub timeouts: u64,
     /// Loss episodes handled by fast retransmit (three duplicate ACKs).
     pub fast_retransmits: u64,
+    /// SYN or SYN-ACK retransmissions (also counted in `retransmissions`): a lost
+    /// handshake segment, a full backlog, or an RTT above the 1 s initial RTO.
+    pub syn_retransmits: u64,
+    /// Challenge ACKs sent (RFC 5961): answers to an RST whose sequence number is in
+    /// the window but not exactly RCV.NXT, or to a SYN on a synchronized connection.
+    pub challenge_acks: u64,
+    /// Segments discarded before TCP saw them (RFC 5961: an RST outside the window,
+    /// an RST in SYN-SENT that does not acknowledge our SYN).
+    pub dropped_in: u64,
     /// RSTs received.
     pub resets_in: u64,
     /// RSTs sent.

@@ -160,16 +160,7 @@ pub fn knobs() -> Knobs {
 
 /// Client at 192.0.2.1, server at 192.0.2.2, 100 ms RTT, no loss.
 pub fn net() -> SimNet {
-    let mut net = SimNet::new(
-        LinkProfile {
-            one_way_delay_ns: 50_000_000,
-            ..LinkProfile::default()
-        },
-        1,
-    );
-    net.add_host("client", knobs());
-    net.add_host("server", knobs());
-    net
+    net_with_rtt(100)
 }
 
 pub fn run(net: &mut SimNet, client: &mut Script, server: &mut Script, until_ms: i64) -> RunEnd {
@@ -193,4 +184,99 @@ pub fn stats(net: &SimNet, host: usize) -> tcpknobs_stack::ConnStats {
     net.host(tcpknobs_stack::HostId(host))
         .stats(ConnId(0))
         .expect("one connection")
+}
+
+/// A hand-made TCP segment on the simulated link (raw IP), for the tests that play a
+/// hostile or broken peer.
+#[derive(Clone, Debug)]
+pub struct Raw {
+    pub src: (smoltcp::wire::Ipv4Address, u16),
+    pub dst: (smoltcp::wire::Ipv4Address, u16),
+    pub seq: u32,
+    pub ack: Option<u32>,
+    pub control: smoltcp::wire::TcpControl,
+    pub window: u16,
+    pub payload: Vec<u8>,
+}
+
+impl Raw {
+    /// A segment from `src` to `dst` with no flags but ACK (when `ack` is set).
+    pub fn new(
+        src: (smoltcp::wire::Ipv4Address, u16),
+        dst: (smoltcp::wire::Ipv4Address, u16),
+    ) -> Raw {
+        Raw {
+            src,
+            dst,
+            seq: 0,
+            ack: None,
+            control: smoltcp::wire::TcpControl::None,
+            window: 65535,
+            payload: Vec::new(),
+        }
+    }
+
+    /// The frame: IPv4 and TCP headers with valid checksums, then the payload.
+    pub fn frame(&self) -> Vec<u8> {
+        use smoltcp::wire::{
+            IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr, TcpSeqNumber,
+        };
+        let syn = self.control == smoltcp::wire::TcpControl::Syn;
+        let tcp = TcpRepr {
+            src_port: self.src.1,
+            dst_port: self.dst.1,
+            control: self.control,
+            seq_number: TcpSeqNumber(self.seq as i32),
+            ack_number: self.ack.map(|a| TcpSeqNumber(a as i32)),
+            window_len: self.window,
+            window_scale: None,
+            max_seg_size: syn.then_some(1460),
+            sack_permitted: false,
+            sack_ranges: [None; 3],
+            timestamp: None,
+            payload: &self.payload,
+        };
+        let ip = Ipv4Repr {
+            src_addr: self.src.0,
+            dst_addr: self.dst.0,
+            next_header: IpProtocol::Tcp,
+            payload_len: tcp.buffer_len(),
+            hop_limit: 64,
+        };
+        let mut frame = vec![0; ip.buffer_len() + tcp.buffer_len()];
+        let mut packet = Ipv4Packet::new_unchecked(&mut frame[..]);
+        let caps = smoltcp::phy::ChecksumCapabilities::default();
+        ip.emit(&mut packet, &caps);
+        tcp.emit(
+            &mut TcpPacket::new_unchecked(packet.payload_mut()),
+            &IpAddress::Ipv4(self.src.0),
+            &IpAddress::Ipv4(self.dst.0),
+            &caps,
+        );
+        frame
+    }
+}
+
+/// Hand `frame` to `host` at `at` and return the segments it sent in answer.
+pub fn probe(host: &mut Host, frame: Vec<u8>, at: Instant) -> Vec<Segment> {
+    host.receive_frame(frame);
+    host.poll(at);
+    host.take_frames()
+        .iter()
+        .filter_map(|f| Segment::parse(Medium::Ip, f))
+        .collect()
+}
+
+/// A net like [`net`] with another round-trip time.
+pub fn net_with_rtt(rtt_ms: u64) -> SimNet {
+    let mut net = SimNet::new(
+        LinkProfile {
+            one_way_delay_ns: rtt_ms * 1_000_000 / 2,
+            ..LinkProfile::default()
+        },
+        1,
+    );
+    net.add_host("client", knobs());
+    net.add_host("server", knobs());
+    net
 }

@@ -1,0 +1,285 @@
+//! The handshake off the happy path, as packet traces: SYNs and SYN-ACKs that are
+//! retransmitted or lost, and resets that arrive while a connection is being set up.
+
+mod common;
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use common::{net_with_rtt, probe, run, stats, Call, Capture, Got, Raw, Script, PORT};
+use smoltcp::phy::Medium;
+use smoltcp::wire::{Ipv4Address, TcpControl};
+use tcpknobs_stack::congestion::CwndCause;
+use tcpknobs_stack::segment::Segment;
+use tcpknobs_stack::{ConnId, HostId, Instant, RunEnd};
+
+const CLIENT: Ipv4Address = Ipv4Address::new(192, 0, 2, 1);
+const SERVER: Ipv4Address = Ipv4Address::new(192, 0, 2, 2);
+
+/// An RTT above the 1 s initial RTO (RFC 6298 §2.1) makes both ends retransmit their
+/// handshake segment once, spuriously, and that must cost nothing: no RST, no lost
+/// window, and the exchange takes the 2 RTT it takes on any path.
+///
+/// RTT 1,100 ms (550 ms each way). Client SYN at 0, resent at 1,000 (RTO 1 s). The
+/// server answers the first at 550; its SYN-ACK timer resends at 1,550, when the
+/// client's second SYN arrives too (dropped: the SYN-ACK is already going out). The
+/// first SYN-ACK reaches the client at 1,100: it ACKs with its request, which reaches
+/// the server at 1,650; the answer arrives at 1,650 + 550 = 2,200 = 2 RTT. smoltcp's
+/// backed-off RTO is 2 s by then (RFC 6298 §5.5; §5.7 would even say 3 s), above the
+/// RTT, so the request is not resent. The second SYN-ACK reaches the established
+/// client at 2,100 and gets an ACK (RFC 5961 §4.2's challenge ACK).
+#[test]
+fn rtt_above_initial_rto_costs_nothing() {
+    let mut net = net_with_rtt(1100);
+    let capture = Capture::default();
+    net.capture_to(Box::new(capture.clone())).unwrap();
+    let mut server = Script::new(&[
+        (0, Call::Listen),
+        (1650, Call::Accept),
+        (1650, Call::Recv),
+        (1650, Call::Send(b"answer")),
+    ]);
+    let mut client = Script::new(&[
+        (0, Call::Connect),
+        (0, Call::Send(b"ask")),
+        (2199, Call::Recv),
+        (2200, Call::Recv),
+    ]);
+    assert_eq!(run(&mut net, &mut client, &mut server, 5000), RunEnd::Done);
+    assert_eq!(server.got, vec![(1650, Got::Data(b"ask".to_vec()))]);
+    assert_eq!(
+        client.got,
+        vec![(2199, Got::Nothing), (2200, Got::Data(b"answer".to_vec()))]
+    );
+    let segments = capture.segments();
+    assert!(segments.iter().all(|s| !s.rst), "no RST: {segments:?}");
+    let (c, s) = (stats(&net, 0), stats(&net, 1));
+    assert_eq!((c.syn_retransmits, s.syn_retransmits), (1, 1));
+    assert_eq!((c.timeouts, s.timeouts), (0, 0), "no data timeout");
+    assert_eq!(c.challenge_acks, 1, "the late SYN-ACK is ACKed");
+    for st in [&c, &s] {
+        assert!(
+            st.cwnd_history
+                .iter()
+                .all(|x| x.cause != CwndCause::HandshakeLoss && x.cause != CwndCause::Timeout),
+            "one spurious handshake retransmission keeps the initial window: {:?}",
+            st.cwnd_history
+        );
+    }
+}
+
+/// A handshake that needed more than one retransmission starts from one segment
+/// (RFC 5681 §3.1, applied as Linux's `tcp_init_transfer` does), and the lost
+/// SYN-ACKs are not taken for lost data.
+///
+/// RTT 100 ms; the server's first two SYN-ACKs are dropped. Client SYN at 0, 1,000 and
+/// 3,000 ms (RTO 1 s, doubled); the server's SYN-ACK leaves at 50, 1,050 and 3,050 ms
+/// (its timer is half an RTT behind the client's), the third arrives at 3,100 and the
+/// handshake's last ACK reaches the server at 3,150 ms plus serialization. Sent at
+/// 3,151 ms, its 10 segments leave 1, 2, 4, 3 per round trip: the window started at
+/// one segment, not ten.
+#[test]
+fn lost_syn_acks_start_from_one_segment() {
+    static BURST: [u8; 14_600] = [b'x'; 14_600];
+    // 1 Gbit/s, so that each segment of a burst gets its own ACK (see
+    // congestion_trace.rs, slow_start_doubles_each_round_trip).
+    let mut net = tcpknobs_stack::SimNet::new(
+        tcpknobs_stack::LinkProfile {
+            one_way_delay_ns: 50_000_000,
+            bandwidth_bps: Some(1_000_000_000),
+            ..Default::default()
+        },
+        1,
+    );
+    let mut knobs = common::knobs();
+    knobs.slow_start.initial_window = 10;
+    net.add_host("client", knobs.clone());
+    net.add_host("server", knobs);
+    let capture = Capture::default();
+    net.capture_to(Box::new(capture.clone())).unwrap();
+    let dropped = Rc::new(Cell::new(0));
+    let count = dropped.clone();
+    net.set_fault(Box::new(move |_, from, _, frame| {
+        let syn = Segment::parse(Medium::Ip, frame).is_some_and(|s| s.syn);
+        let drop = from == HostId(1) && syn && count.get() < 2;
+        count.set(count.get() + u32::from(drop));
+        drop
+    }));
+    let mut server = Script::new(&[
+        (0, Call::Listen),
+        (3151, Call::Accept),
+        (3151, Call::Send(&BURST)),
+    ]);
+    let mut client = Script::new(&[(0, Call::Connect), (4000, Call::Recv)]);
+    run(&mut net, &mut client, &mut server, 6000);
+    assert_eq!(dropped.get(), 2);
+    let syn_acks: Vec<u64> = capture
+        .timed_segments()
+        .into_iter()
+        .filter(|(_, s)| s.syn && s.src_port == PORT)
+        .map(|(t, _)| t / 1_000_000)
+        .collect();
+    assert_eq!(
+        syn_acks,
+        vec![50, 1050, 3050],
+        "captured as sent, before the link drops them"
+    );
+    let mut rounds: Vec<(u64, usize)> = Vec::new();
+    for (t, s) in capture.timed_segments() {
+        if s.src_port == PORT && s.payload_len > 0 {
+            let ms = t / 1_000_000;
+            match rounds.last_mut() {
+                Some((at, n)) if *at == ms => *n += 1,
+                _ => rounds.push((ms, 1)),
+            }
+        }
+    }
+    assert_eq!(rounds, vec![(3151, 1), (3251, 2), (3351, 4), (3451, 3)]);
+    let s = stats(&net, 1);
+    assert_eq!((s.syn_retransmits, s.timeouts), (2, 0));
+    assert!(s
+        .cwnd_history
+        .iter()
+        .any(|x| x.cause == CwndCause::HandshakeLoss));
+    assert_eq!(client.got.len(), 1);
+}
+
+/// SYN, SYN-ACK, RST: smoltcp sends its socket back to LISTEN, and a listener pool
+/// that missed it would hold a socket that takes the next SYN and never answers.
+/// After 10,000 such resets the server still has exactly its backlog of listening
+/// sockets and answers the next request.
+#[test]
+fn handshake_resets_leave_the_listener_whole() {
+    let mut net = net_with_rtt(100);
+    let backlog = tcpknobs_stack::Knobs::default().backlog;
+    let server_host = net.host_mut(HostId(1));
+    server_host.listen(PORT);
+    let at = Instant::from_millis(0);
+    for i in 0..10_000u32 {
+        let port = 1024 + (i % 60_000) as u16;
+        let mut syn = Raw::new((CLIENT, port), (SERVER, PORT));
+        syn.control = TcpControl::Syn;
+        syn.seq = i.wrapping_mul(7919);
+        let answer = probe(server_host, syn.frame(), at);
+        assert!(
+            answer.len() == 1 && answer[0].syn && answer[0].ack == Some(syn.seq + 1),
+            "a SYN-ACK: {answer:?}"
+        );
+        let mut rst = Raw::new((CLIENT, port), (SERVER, PORT));
+        rst.control = TcpControl::Rst;
+        rst.seq = syn.seq + 1;
+        assert!(probe(server_host, rst.frame(), at).is_empty());
+    }
+    assert_eq!(
+        server_host.socket_count(),
+        backlog,
+        "only the listening pool is left"
+    );
+    let mut server = Script::new(&[
+        (0, Call::Listen),
+        (150, Call::Accept),
+        (150, Call::Recv),
+        (150, Call::Send(b"still here")),
+    ]);
+    let mut client = Script::new(&[
+        (0, Call::Connect),
+        (100, Call::Send(b"hi")),
+        (300, Call::Recv),
+    ]);
+    run(&mut net, &mut client, &mut server, 1000);
+    assert_eq!(server.got, vec![(150, Got::Data(b"hi".to_vec()))]);
+    assert_eq!(client.got, vec![(300, Got::Data(b"still here".to_vec()))]);
+}
+
+/// RFC 5961 on an established connection. The server sends "hello" at 150 ms; the
+/// client has read it by 300 ms, so its RCV.NXT is the server's ISS + 1 + 5. Then
+/// forged segments arrive at the client:
+/// * an RST inside the window but not at RCV.NXT: a challenge ACK (SEQ = SND.NXT,
+///   ACK = RCV.NXT), the connection lives;
+/// * a second one 100 ms later: no second challenge ACK (at most one per 500 ms);
+/// * an RST outside the window: dropped silently;
+/// * a SYN: a challenge ACK, the connection lives (and still receives data);
+/// * an RST at exactly RCV.NXT: accepted; the next read reports the reset.
+#[test]
+fn blind_resets_and_syns_get_challenge_acks() {
+    let mut net = net_with_rtt(100);
+    let capture = Capture::default();
+    net.capture_to(Box::new(capture.clone())).unwrap();
+    let mut server = Script::new(&[
+        (0, Call::Listen),
+        (150, Call::Accept),
+        (150, Call::Send(b"hello")),
+    ]);
+    let mut client = Script::new(&[(0, Call::Connect), (300, Call::Recv)]);
+    run(&mut net, &mut client, &mut server, 400);
+    assert_eq!(client.got, vec![(300, Got::Data(b"hello".to_vec()))]);
+    let segments = capture.segments();
+    let iss = segments
+        .iter()
+        .find(|s| s.syn && s.src_port == PORT)
+        .unwrap()
+        .seq;
+    let client_next = segments
+        .iter()
+        .rev()
+        .find(|s| s.src_port != PORT)
+        .unwrap()
+        .seq_end();
+    let rcv_nxt = iss.wrapping_add(1 + 5);
+    let port = net.host(HostId(0)).local_port(ConnId(0));
+    let forged = |control: TcpControl, seq: u32| {
+        let mut raw = Raw::new((SERVER, PORT), (CLIENT, port));
+        raw.control = control;
+        raw.seq = seq;
+        raw.frame()
+    };
+    let host = net.host_mut(HostId(0));
+    let t0 = host.now();
+    let ms = |n: u64| t0 + tcpknobs_stack::Duration::from_millis(n);
+
+    let answer = probe(
+        host,
+        forged(TcpControl::Rst, rcv_nxt.wrapping_add(1000)),
+        ms(10),
+    );
+    assert_eq!(answer.len(), 1, "{answer:?}");
+    assert!(answer[0].is_pure_ack());
+    assert_eq!((answer[0].seq, answer[0].ack), (client_next, Some(rcv_nxt)));
+    let again = probe(
+        host,
+        forged(TcpControl::Rst, rcv_nxt.wrapping_add(2000)),
+        ms(110),
+    );
+    assert!(again.is_empty(), "rate-limited: {again:?}");
+    let outside = probe(
+        host,
+        forged(TcpControl::Rst, rcv_nxt.wrapping_sub(1)),
+        ms(700),
+    );
+    assert!(outside.is_empty(), "dropped: {outside:?}");
+    let syn = probe(host, forged(TcpControl::Syn, 12345), ms(800));
+    assert_eq!(syn.len(), 1, "{syn:?}");
+    assert!(syn[0].is_pure_ack() && syn[0].ack == Some(rcv_nxt));
+    let s = stats(&net, 0);
+    assert_eq!((s.challenge_acks, s.resets_in, s.dropped_in), (2, 3, 1));
+
+    // Still alive: the server's next data is delivered.
+    let later = net.now().total_millis() + 1000;
+    let mut server = Script::new(&[(later, Call::Send(b"more"))]);
+    server.conn = Some(ConnId(0));
+    let mut client = Script::new(&[(later + 100, Call::Recv)]);
+    client.conn = Some(ConnId(0));
+    run(&mut net, &mut client, &mut server, later + 200);
+    assert_eq!(client.got, vec![(later + 100, Got::Data(b"more".to_vec()))]);
+
+    // An RST at exactly RCV.NXT (now 5 + 4 bytes past the ISS) is accepted.
+    let host = net.host_mut(HostId(0));
+    let at = host.now() + tcpknobs_stack::Duration::from_millis(1);
+    let exact = probe(host, forged(TcpControl::Rst, iss.wrapping_add(1 + 9)), at);
+    assert!(exact.iter().all(|s| !s.rst), "{exact:?}");
+    let mut buf = Vec::new();
+    assert_eq!(
+        host.recv(ConnId(0), &mut buf),
+        Err(tcpknobs_stack::SocketError::ConnectionReset)
+    );
+}
