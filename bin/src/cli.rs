@@ -15,9 +15,9 @@ use tcpknobs_stack::{Duration, Knobs, LinkProfile, Nagle, OnExhaustion, PortSpan
 
 use crate::experiment::Experiment;
 use crate::values::{
-    format_bytes, format_seconds, parse_bytes, parse_delayed_ack, parse_duration, parse_mtu,
-    parse_on_off, parse_page, parse_port_range, parse_positive_u32, parse_probability, parse_rate,
-    parse_timeout, PageSpec,
+    format_bytes, format_seconds, parse_bytes, parse_delayed_ack, parse_mtu, parse_on_off,
+    parse_page, parse_port_range, parse_positive_u32, parse_probability, parse_rate, parse_rtt,
+    parse_span, parse_timeout, PageSpec,
 };
 
 /// Measure how TCP slow start, Nagle, delayed ACK and TIME_WAIT change HTTP latency.
@@ -343,7 +343,7 @@ pub enum ExhaustionArg {
 #[command(next_help_heading = "Simulated link")]
 pub struct LinkFlags {
     /// Round-trip time, split evenly between the directions (e.g. 100ms, 1ms, 250us).
-    #[arg(long, value_name = "DUR", default_value = "100ms", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "100ms", value_parser = parse_rtt)]
     pub rtt: StdDuration,
     /// Link rate per direction: serialization delay per frame (e.g. 10mbit, 1gbit,
     /// unlimited).
@@ -521,7 +521,7 @@ knob_flags! {
         |k, v| k.slow_start.restart_after_idle = v,
         shown |k| on_off(k.slow_start.restart_after_idle).to_string();
     "TIME_WAIT (2MSL) held by the side that closes first"
-    time_wait, client_time_wait, server_time_wait: StdDuration = parse_duration, "DUR",
+    time_wait, client_time_wait, server_time_wait: StdDuration = parse_span, "DUR",
         |k, v| k.time_wait = to_smol(v),
         shown |k| format_smol(k.time_wait);
     "Ephemeral ports for outgoing connections (Linux: ip_local_port_range)"
@@ -592,7 +592,7 @@ pub struct ClientFlags {
     pub http: HttpVersion,
 
     /// Client pause between a response and the next request that waits for it.
-    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_span)]
     pub think_time: StdDuration,
 
     /// Give up on a response this long after its request got a connection, or off.
@@ -613,9 +613,11 @@ pub const RUN_RESPONSE_TIMEOUT: Option<StdDuration> = None;
 pub const GET_RESPONSE_TIMEOUT: Option<StdDuration> = Some(StdDuration::from_secs(300));
 
 /// Stands for "no response timeout": [`ClientConfig::timeout`] is a plain duration, so
-/// none is a century (no run lasts that long, and instants stay far from overflow).
-/// Reports print it as `null`.
-pub const NO_RESPONSE_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+/// none is three centuries, beyond every deadline a flag can set (each at most
+/// [`crate::values::MAX_SPAN`] after a run of at most that), yet within the
+/// simulator's 64-bit nanoseconds. Reports print it as `null`; the simulated run
+/// ignores the deadline, so a hang ends as `stalled`.
+pub const NO_RESPONSE_TIMEOUT: Duration = Duration::from_secs(3 * 100 * 365 * 24 * 3600);
 
 fn timeout_help() -> String {
     let show = |t: Option<StdDuration>| t.map_or("off".into(), format_seconds);
@@ -662,7 +664,7 @@ pub struct ServerFlags {
 
     /// Idle time after which the server closes a persistent connection (it closes
     /// first, so it holds the TIME_WAIT); the default is nginx's `keepalive_timeout`.
-    #[arg(long, value_name = "DUR", default_value = "75s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "75s", value_parser = parse_span)]
     pub server_keep_alive_timeout: StdDuration,
 
     /// Requests per connection; the last response says `Connection: close`.
@@ -670,7 +672,7 @@ pub struct ServerFlags {
     pub server_keep_alive_max: Option<u32>,
 
     /// Processing time per request; pipelined requests queue behind it.
-    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_span)]
     pub server_delay: StdDuration,
 
     /// Frame response bodies with chunked transfer coding (HTTP/1.1 requests).
@@ -687,7 +689,7 @@ pub struct ServerFlags {
     pub close: CloseArg,
 
     /// How long a graceful close keeps draining input before it closes for good.
-    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_span)]
     pub server_linger: StdDuration,
 
     /// Misbehave: send only this many body bytes of each response, then close.
@@ -695,7 +697,7 @@ pub struct ServerFlags {
     pub server_truncate: Option<u64>,
 
     /// Drop a connection whose request head has not arrived within this time.
-    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_span)]
     pub server_header_timeout: StdDuration,
 
     /// Listening sockets kept ready on the server (smoltcp has no accept queue).
@@ -796,7 +798,7 @@ pub struct RunArgs {
     pub via_proxy: Option<ProxyArg>,
 
     /// Give up when virtual time passes this (unfinished transactions are reported).
-    #[arg(long, value_name = "DUR", default_value = "1h", value_parser = parse_duration, help_heading = "Output")]
+    #[arg(long, value_name = "DUR", default_value = "1h", value_parser = parse_span, help_heading = "Output")]
     pub max_time: StdDuration,
 
     /// Print one JSON object instead of the table.

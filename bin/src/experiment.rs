@@ -14,7 +14,7 @@ use tcpknobs_http::transaction::TransactionReport;
 use tcpknobs_http::workload::Workload;
 use tcpknobs_stack::link::LinkStats;
 use tcpknobs_stack::{
-    AppSlot, ConnStats, Duration, Host, Instant, Knobs, LinkProfile, RunEnd, SimNet,
+    AppSlot, Application, ConnStats, Duration, Host, Instant, Knobs, LinkProfile, RunEnd, SimNet,
 };
 
 /// Everything that determines a run (same experiment + same seed = same output).
@@ -318,6 +318,10 @@ impl Experiment {
         let mut server = Server::new(server_config.clone());
         let mut client = Client::with_workload(client_config.clone(), self.workload.clone());
         let epoch = net.now();
+        let mut patient = Patient {
+            client: &mut client,
+            never: epoch + NO_RESPONSE_TIMEOUT,
+        };
         let end = {
             let mut apps = vec![
                 AppSlot {
@@ -327,7 +331,7 @@ impl Experiment {
                 },
                 AppSlot {
                     host: client_host,
-                    app: &mut client,
+                    app: &mut patient,
                     is_server: false,
                 },
             ];
@@ -368,6 +372,25 @@ impl Experiment {
         report.proxy = proxy.map(|p| p.stats());
         report.wire = net.wire_stats();
         Ok(report)
+    }
+}
+
+/// The client as the simulator sees it: a deadline at or past `never` can only be a
+/// response timeout that is switched off ([`NO_RESPONSE_TIMEOUT`]), so it is not
+/// reported, and a run that waits for nothing else ends as `stalled` (a hang), not
+/// as `time_limit`.
+struct Patient<'a> {
+    client: &'a mut Client,
+    never: Instant,
+}
+
+impl Application for Patient<'_> {
+    fn poll(&mut self, host: &mut Host) -> Option<Instant> {
+        self.client.poll(host).filter(|&t| t < self.never)
+    }
+
+    fn is_done(&self) -> bool {
+        self.client.is_done()
     }
 }
 

@@ -32,7 +32,7 @@ use crate::experiment::{
     client_connections, server_connections, ClientReport, ConnectionReport, Totals,
 };
 use crate::table::{self, plural};
-use crate::values::{format_duration, parse_duration, parse_probability, parse_rx_batch};
+use crate::values::{format_duration, parse_probability, parse_rtt, parse_rx_batch, parse_span};
 use crate::{print_stdout, Outcome};
 
 /// Where the host sits: the TAP, its address, what the process adds to the path.
@@ -49,7 +49,7 @@ pub struct TapFlags {
     #[arg(long, value_name = "IP")]
     pub gateway: Option<Ipv4Addr>,
     /// Round trip added inside the process (half each way), on top of the real path.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", value_parser = parse_rtt)]
     pub rtt: Option<StdDuration>,
     /// Drop probability added inside the process, each direction (0.02 or 2%).
     #[arg(long, value_name = "P", value_parser = parse_probability)]
@@ -95,7 +95,7 @@ pub struct ServeArgs {
     pub profile: ProfileArg,
 
     /// Stop by itself after this long (default: run until Ctrl-C or SIGTERM).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Output")]
+    #[arg(long, value_name = "DUR", value_parser = parse_span, help_heading = "Output")]
     pub max_time: Option<StdDuration>,
 
     /// Print the final statistics as one JSON object instead of a table.
@@ -128,7 +128,7 @@ pub struct GetArgs {
 
     /// Give up after this long (unfinished transactions are reported); default: run
     /// until every URL is answered or has failed, or Ctrl-C.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Output")]
+    #[arg(long, value_name = "DUR", value_parser = parse_span, help_heading = "Output")]
     pub max_time: Option<StdDuration>,
 
     /// Print one JSON object instead of the table.
@@ -361,9 +361,18 @@ struct ServeReport {
     end: RealtimeEnd,
     responses: u64,
     connections: Vec<ConnectionReport>,
-    knobs: Knobs,
+    knobs: SideKnobs,
     tap: TapReport,
     seed: u64,
+}
+
+/// The knobs of the side a TAP command plays, under that side's name as in `run`.
+#[derive(Debug, Serialize)]
+struct SideKnobs {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client: Option<Knobs>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<Knobs>,
 }
 
 /// The network part of a TAP report.
@@ -424,24 +433,36 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Outcome> {
         responses: server.responses(),
         tap: tap_report(&args.tap, &rig, run),
         connections,
-        knobs,
+        knobs: SideKnobs {
+            client: None,
+            server: Some(knobs),
+        },
         seed: rig.seed,
     };
     if args.json {
         print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?;
     } else {
         let mut out = table::connections(&report.connections);
-        out.push_str(&format!(
-            "\n{} on {}, {} in, {} out ({})\n",
-            plural(report.responses, "response", "responses"),
-            plural(report.connections.len(), "connection", "connections"),
-            plural(report.tap.run.frames_read, "frame", "frames"),
-            report.tap.run.frames_written,
-            end_name(report.end)
+        out.push_str(&serve_summary(
+            report.responses,
+            report.connections.len(),
+            &report.tap.run,
         ));
         print_stdout(&out)?;
     }
     Ok(Outcome::AllSucceeded)
+}
+
+/// The last line of `serve`: what was served, in words.
+fn serve_summary(responses: u64, connections: usize, run: &RealtimeRun) -> String {
+    format!(
+        "\n{} on {}, {} in, {} out ({})\n",
+        plural(responses, "response", "responses"),
+        plural(connections, "connection", "connections"),
+        plural(run.frames_read, "frame", "frames"),
+        run.frames_written,
+        end_name(run.end)
+    )
 }
 
 /// The result of `get`; the fields `run --json` has keep its names and meanings.
@@ -452,15 +473,10 @@ struct GetReport {
     end: RealtimeEnd,
     transactions: Vec<TransactionReport>,
     connections: Vec<ConnectionReport>,
-    knobs: ClientKnobs,
+    knobs: SideKnobs,
     tap: TapReport,
     workload: GetWorkload,
     seed: u64,
-}
-
-#[derive(Debug, Serialize)]
-struct ClientKnobs {
-    client: Knobs,
 }
 
 #[derive(Debug, Serialize)]
@@ -535,7 +551,10 @@ pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
         end: run.end,
         transactions,
         connections,
-        knobs: ClientKnobs { client: knobs },
+        knobs: SideKnobs {
+            client: Some(knobs),
+            server: None,
+        },
         tap: tap_report(&args.tap, &rig, run),
         workload: GetWorkload {
             strategy: config.strategy,
@@ -690,6 +709,35 @@ mod tests {
         assert!(!is_pattern_target("/bytes/"));
         assert!(!is_pattern_target("/bytes/1?x"));
         assert!(!is_pattern_target("/index.html"));
+    }
+
+    #[test]
+    fn serve_summary_counts_in_words() {
+        let run = RealtimeRun {
+            end: RealtimeEnd::Stopped,
+            frames_read: 1,
+            frames_written: 9,
+            write_drops: 0,
+            tx: Default::default(),
+            rx: Default::default(),
+            wakeups: 0,
+            spin_guards: 0,
+        };
+        assert_eq!(
+            serve_summary(2, 1, &run),
+            "\n2 responses on 1 connection, 1 frame in, 9 out (stopped)\n"
+        );
+        assert_eq!(
+            serve_summary(
+                1,
+                2,
+                &RealtimeRun {
+                    frames_read: 0,
+                    ..run
+                }
+            ),
+            "\n1 response on 2 connections, 0 frames in, 9 out (stopped)\n"
+        );
     }
 
     #[test]

@@ -218,6 +218,46 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     duration_inner(s.trim()).map_err(|d| invalid(s, "a duration", d.as_deref(), DURATION_FORMS))
 }
 
+/// The longest duration a flag takes: about a century (876000h). The lab's clocks
+/// count microseconds (and the simulator nanoseconds) in 64 bits, about 584 years,
+/// and instants are sums of durations; no experiment needs more.
+pub const MAX_SPAN: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// A duration for a flag: [`parse_duration`], at most [`MAX_SPAN`].
+pub fn parse_span(s: &str) -> Result<Duration, String> {
+    parse_duration(s).and_then(|d| within_span(s, d))
+}
+
+fn within_span(s: &str, d: Duration) -> Result<Duration, String> {
+    if d <= MAX_SPAN {
+        Ok(d)
+    } else {
+        Err(format!(
+            "{s:?} is longer than the lab's clocks allow: use at most {}h (about a century)",
+            MAX_SPAN.as_secs() / 3600
+        ))
+    }
+}
+
+/// The longest round trip `--rtt` takes: an hour (Mars is 6 to 44 minutes away and
+/// back). While a segment is on the wire its sender retransmits it every RTO (at
+/// most smoltcp's 10 s), and every copy waits in the simulator until it arrives:
+/// a century of RTT would hold hundreds of millions of them.
+pub const MAX_RTT: Duration = Duration::from_secs(3600);
+
+/// A round trip for `--rtt`: [`parse_duration`], at most [`MAX_RTT`].
+pub fn parse_rtt(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d <= MAX_RTT {
+        Ok(d)
+    } else {
+        Err(format!(
+            "{s:?} is longer than the lab takes: use a round trip of at most 1h (Mars and \
+             back is 44m at most)"
+        ))
+    }
+}
+
 /// Parses a delayed-ACK setting: `off`, `none` or `0` (case-insensitive)
 /// disable it and give `None`; otherwise a duration as accepted by
 /// [`parse_duration`], e.g. `40ms`. A duration of zero (`0ms`) also gives `None`.
@@ -247,7 +287,7 @@ fn off_or_duration(s: &str, what: &str, forms: &str) -> Result<Option<Duration>,
     }
     match duration_inner(t) {
         Ok(d) if d.is_zero() => Ok(None),
-        Ok(d) => Ok(Some(d)),
+        Ok(d) => within_span(s, d).map(Some),
         Err(d) => Err(invalid(s, what, d.as_deref(), forms)),
     }
 }
@@ -928,6 +968,23 @@ mod tests {
         assert_err(parse_delayed_ack("-40ms"), &["negative", "off"]);
         assert_err(parse_delayed_ack("40"), &["unit is required"]);
         assert_err(parse_delayed_ack("on"), &["off (or none, 0)"]);
+    }
+
+    #[test]
+    fn spans() {
+        assert_eq!(parse_span("876000h"), Ok(MAX_SPAN));
+        assert_err(parse_span("876001h"), &["\"876001h\"", "at most 876000h"]);
+        assert_err(parse_timeout("1000000h"), &["at most 876000h"]);
+        assert_err(parse_delayed_ack("1000000h"), &["at most 876000h"]);
+        assert_err(parse_span("soon"), &["is not a duration"]);
+    }
+
+    #[test]
+    fn rtts() {
+        assert_eq!(parse_rtt("44m"), Ok(Duration::from_secs(44 * 60)));
+        assert_eq!(parse_rtt("1h"), Ok(MAX_RTT));
+        assert_err(parse_rtt("61m"), &["\"61m\"", "at most 1h"]);
+        assert_err(parse_rtt("fast"), &["is not a duration"]);
     }
 
     #[test]

@@ -55,6 +55,7 @@ impl Default for SlowStartConfig {
 /// What made the congestion window or `ssthresh` change, so a plot of
 /// [`CwndSample`]s can be annotated with the RFC 5681 rule that acted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CwndCause {
     /// The initial window, IW*MSS (RFC 5681 §3.1).
     Start,
