@@ -476,3 +476,49 @@ pub fn time_wait_ceiling(knobs: &Knobs) -> Option<f64> {
 fn ms(d: Duration) -> f64 {
     d.total_micros() as f64 / 1000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tcpknobs_http::message::Method;
+
+    /// A server host that accepts the connection in TCP but never answers: with the
+    /// response timeout off nothing is left to happen, and the run says so (`Stalled`)
+    /// instead of waiting for a deadline centuries away (`TimeLimit`).
+    #[test]
+    fn a_hang_without_a_response_timeout_is_a_stall() {
+        let run = |patient: bool| {
+            let mut net = SimNet::new(LinkProfile::default(), 1);
+            let client_host = net.add_host("client", Knobs::default());
+            let server_host = net.add_host("server", Knobs::default());
+            net.host_mut(server_host).listen(SERVER_PORT);
+            let config = ClientConfig {
+                server: net.host(server_host).addr(),
+                port: SERVER_PORT,
+                timeout: NO_RESPONSE_TIMEOUT,
+                ..ClientConfig::default()
+            };
+            let mut client = Client::with_workload(config, Workload::repeated(1, 100, Method::Get));
+            let limit = net.now() + Duration::from_secs(3600);
+            let mut patient_client = Patient {
+                client: &mut client,
+                never: net.now() + NO_RESPONSE_TIMEOUT,
+            };
+            let app: &mut dyn Application = if patient {
+                &mut patient_client
+            } else {
+                patient_client.client
+            };
+            net.run(
+                &mut [AppSlot {
+                    host: client_host,
+                    app,
+                    is_server: false,
+                }],
+                limit,
+            )
+        };
+        assert_eq!(run(true), RunEnd::Stalled);
+        assert_eq!(run(false), RunEnd::TimeLimit);
+    }
+}

@@ -235,6 +235,36 @@ fn help_prints_each_profiles_actual_values() {
     assert!(!line_of("- linux:").contains("Nagle on"));
 }
 
+/// The README's knob table quotes the profiles too; it must say what the code does.
+#[test]
+fn the_readme_quotes_each_profiles_actual_values() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| `--profile"))
+        .expect("the --profile row of the knob table");
+    for (name, profile) in [("linux", Profile::Linux), ("book", Profile::Book)] {
+        let k = Knobs::profile(profile);
+        let at = row.find(&format!("{name} = ")).expect("the profile's part");
+        let part = &row[at..];
+        for expected in [
+            format!("IW {}", k.slow_start.initial_window),
+            format!(
+                "delayed ACK {} ms",
+                k.delayed_ack.map_or(0, |d| d.total_millis())
+            ),
+            format!("{} s", k.time_wait.total_millis() / 1000),
+            format!("ports {}-{}", k.ports.lo, k.ports.hi),
+        ] {
+            assert!(
+                part.contains(&expected),
+                "{name}: {expected:?} not in {part:?}"
+            );
+        }
+    }
+}
+
 /// `serve` plays the server side and `get` the client side: a flag for the other
 /// side is refused with the flags that would do it, and is not in their help.
 #[test]
