@@ -15,9 +15,9 @@ use tcpknobs_stack::{Duration, Knobs, LinkProfile, Nagle, OnExhaustion, PortSpan
 
 use crate::experiment::Experiment;
 use crate::values::{
-    format_bytes, format_seconds, parse_bytes, parse_delayed_ack, parse_mtu, parse_on_off,
-    parse_page, parse_port_range, parse_positive_u32, parse_probability, parse_rate, parse_rtt,
-    parse_span, parse_timeout, PageSpec,
+    format_bytes, format_duration, format_seconds, parse_bytes, parse_delayed_ack, parse_mtu,
+    parse_on_off, parse_page, parse_port_range, parse_positive_u32, parse_probability, parse_rate,
+    parse_rtt, parse_span, parse_timeout, PageSpec,
 };
 
 /// Measure how TCP slow start, Nagle, delayed ACK and TIME_WAIT change HTTP latency.
@@ -620,10 +620,10 @@ pub const GET_RESPONSE_TIMEOUT: Option<StdDuration> = Some(StdDuration::from_sec
 pub const NO_RESPONSE_TIMEOUT: Duration = Duration::from_secs(3 * 100 * 365 * 24 * 3600);
 
 fn timeout_help() -> String {
-    let show = |t: Option<StdDuration>| t.map_or("off".into(), format_seconds);
+    let show = |t: Option<StdDuration>| t.map_or("off".into(), format_duration);
     format!(
         "Give up on a response this long after its request got a connection, or off \
-         [run: {}, since --max-time bounds a run; get: {}]. The dumb-proxy hang needs one",
+         [run: {}, since --max-time bounds a run; get: {}]; e.g. 5s ends the dumb-proxy hang",
         show(RUN_RESPONSE_TIMEOUT),
         show(GET_RESPONSE_TIMEOUT)
     )

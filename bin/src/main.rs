@@ -59,10 +59,28 @@ fn main() -> ExitCode {
         Err(e) => {
             // The chain of causes on one line; a backtrace is for panics, not for a
             // file that cannot be created.
-            eprintln!("tcpknobs: error: {e:#}");
+            eprintln!("tcpknobs: error: {}", causes_once(&e));
             ExitCode::from(EXIT_NOT_RUN)
         }
     }
+}
+
+/// The error and its causes joined by `: `, each said once: an error whose message
+/// already quotes its source (`TAP 'tk0': permission denied` caused by `permission
+/// denied`) would otherwise repeat it, as anyhow's `{:#}` does.
+fn causes_once(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// Print a command's result on stdout. A reader that stopped early (`| head`) is not
@@ -100,4 +118,39 @@ fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         print_stdout(&table::render(&report))?;
     }
     Ok(Outcome::of_failures(report.totals.failed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that quotes its source in its own message, as `TapError::Io` does.
+    #[derive(Debug)]
+    struct Quoting(std::io::Error);
+
+    impl std::fmt::Display for Quoting {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "TAP 'tk0': {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Quoting {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "permission denied");
+        let e = anyhow::Error::new(Quoting(io)).context("running on tk0");
+        assert_eq!(
+            format!("{e:#}"),
+            "running on tk0: TAP 'tk0': permission denied: permission denied"
+        );
+        assert_eq!(
+            causes_once(&e),
+            "running on tk0: TAP 'tk0': permission denied"
+        );
+    }
 }
