@@ -158,7 +158,7 @@ pub struct WorkloadReport {
 }
 
 /// A [`ClientConfig`] as reports print it: durations in fields named `_ms`, and no
-/// response timeout as `null` rather than the century that stands for it.
+/// response timeout as `null` rather than the long duration that stands for it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ClientReport {
     /// Server (or proxy) address.

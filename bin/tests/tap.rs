@@ -327,22 +327,42 @@ impl Drop for TempDir {
     }
 }
 
-fn tcpknobs_serve(ns: &Netns, extra: &[&str]) -> Running {
+/// `tcpknobs COMMAND` on the namespace's TAP at the lab's address, with JSON output and
+/// a time limit, then `extra`.
+fn lab_command<'a>(command: &'a str, max_time: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         BIN,
-        "serve",
+        command,
         "--tap",
         "tk0",
         "--ip",
         LAB_CIDR,
         "--json",
         "--max-time",
-        "30s",
+        max_time,
     ];
     args.extend_from_slice(extra);
+    args
+}
+
+fn tcpknobs_serve(ns: &Netns, extra: &[&str]) -> Running {
+    let args = lab_command("serve", "30s", extra);
     let mut serve = Running::spawn(ns.exec(&args), "tcpknobs serve");
     serve.wait_for_line("serving http://10.77.0.2:80/", false);
     serve
+}
+
+/// `tcpknobs get` on the namespace's TAP, bounded, `extra` after the set-up flags;
+/// its output and its JSON report.
+fn tcpknobs_get(ns: &Netns, extra: &[&str]) -> (Output, Value) {
+    let args = lab_command("get", "10s", extra);
+    let out = run_bounded(ns.exec(&args), "tcpknobs get");
+    let what = format!(
+        "get --json (stderr: {})",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = json(&String::from_utf8_lossy(&out.stdout), &what);
+    (out, r)
 }
 
 fn json(text: &str, what: &str) -> Value {
@@ -467,27 +487,15 @@ fn get_from_python_http_server() {
             .iter()
             .map(|p| format!("http://{KERNEL}:{port}{p}"))
             .collect();
-        let mut args = vec![
-            BIN,
-            "get",
-            "--tap",
-            "tk0",
-            "--ip",
-            LAB_CIDR,
-            "--json",
-            "--max-time",
-            "10s",
-            "--strategy",
-            strategy,
-        ];
+        let mut args = vec!["--strategy", strategy];
         args.extend(urls.iter().map(String::as_str));
-        let out = run_bounded(ns.exec(&args), "tcpknobs get");
+        let (out, r) = tcpknobs_get(&ns, &args);
         assert!(
             out.status.success(),
             "get failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        json(&String::from_utf8_lossy(&out.stdout), "get --json")
+        r
     };
 
     for (strategy, port, connections) in [("serial", 8000, 3), ("persistent", 8001, 1)] {
@@ -528,22 +536,7 @@ fn get_from_python_http_server() {
 fn get_from_a_refused_port_exits_3() {
     skip_unless_ready!();
     let ns = Netns::create("refused");
-    let out = run_bounded(
-        ns.exec(&[
-            BIN,
-            "get",
-            "--tap",
-            "tk0",
-            "--ip",
-            LAB_CIDR,
-            "--json",
-            "--max-time",
-            "10s",
-            &format!("http://{KERNEL}:9/"),
-        ]),
-        "tcpknobs get",
-    );
-    let r = json(&String::from_utf8_lossy(&out.stdout), "get --json");
+    let (out, r) = tcpknobs_get(&ns, &[&format!("http://{KERNEL}:9/")]);
     assert_eq!(
         out.status.code(),
         Some(3),
