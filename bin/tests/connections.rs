@@ -278,3 +278,62 @@ fn persistent_connection_sends_the_next_request_at_once() {
         serialization_ms(2 * 50 + 4, GBIT),
     );
 }
+
+/// Chapter item 10, the other way round: with HTTP/1.0 the server says it closes after
+/// each response, so it closes first and holds the TIME_WAIT; the client reads until
+/// the server's FIN and closes after it, so its 100 ports stay free and the 300
+/// requests that exhaust them when the client closes first (HTTP/1.1 serial: 200
+/// fail) all get a port. The FIN does not hold up the next request: transaction k is
+/// done at (k + 1) x 2 RTT. From the 101st on, each connection reuses a port whose
+/// tuple the server still holds in TIME_WAIT; its SYN starts above the old
+/// connection's sequence numbers (Linux's clock-driven ISN), so the server reopens
+/// the tuple at once (RFC 6191) and no SYN is retransmitted.
+#[test]
+fn http10_server_closes_first_and_keeps_the_time_wait() {
+    let rtt = 1.0;
+    let r = run_json(
+        "--http 1.0 --rtt 1ms --bandwidth 1gbit --requests 300 --size 100 --strategy serial \
+         --ports 50000-50099 --time-wait 10s --on-exhaustion fail",
+    );
+    // With `--on-exhaustion fail`, a port that was not free would fail its request.
+    assert_all_ok(&r, 300, 100);
+    assert!(transactions(&r).iter().all(|t| t["interim_responses"] == 0));
+    for (k, t) in transactions(&r).iter().enumerate() {
+        let n = k as u64 + 1;
+        assert_between(
+            &format!("transaction {k}"),
+            t["done_at_ms"].as_f64().unwrap(),
+            n as f64 * 2.0 * rtt,
+            serialization_ms(4 * n, GBIT),
+        );
+    }
+    let client = connections_of(&r, "client");
+    let server = connections_of(&r, "server");
+    assert_eq!((client.len(), server.len()), (300, 300));
+    for c in client {
+        assert_eq!(c["syn_retransmits"], 0, "{c}");
+        assert_eq!(c["closed_first"], "peer", "{c}");
+        assert_eq!(c["time_wait_held_ms"], serde_json::Value::Null, "{c}");
+    }
+    for c in server {
+        assert_eq!(c["closed_first"], "local", "{c}");
+        assert!(c["time_wait_held_ms"].as_f64().is_some(), "{c}");
+    }
+}
+
+/// A client that reuses its two ports at once, against a server that closes first
+/// and holds each tuple for 10 s: the third connection's SYN meets the server's
+/// TIME_WAIT and reopens it (RFC 6191, as Linux does), so three requests take
+/// 3 x 2 RTT = 6 ms instead of a SYN timeout each.
+#[test]
+fn a_reused_port_reopens_the_servers_time_wait() {
+    let r = run_json(
+        "--http 1.0 --rtt 1ms --requests 3 --ports 50000-50001 --time-wait 10s \
+         --bandwidth unlimited",
+    );
+    assert_all_ok(&r, 3, 100);
+    assert_eq!(total_ms(&r), 6.0);
+    let client = connections_of(&r, "client");
+    assert_eq!(client[0]["local_port"], client[2]["local_port"]);
+    assert!(client.iter().all(|c| c["syn_retransmits"] == 0));
+}

@@ -11,7 +11,8 @@ use common::*;
 /// Runs that between them exercise every part of the report: a proxy of each kind
 /// (one hanging until the client's timeout), loss and retransmission, a page over a
 /// pipelined connection, port exhaustion, a truncated body, slow start off behind a
-/// drop-tail queue, delayed ACKs off and no TIME_WAIT.
+/// drop-tail queue, delayed ACKs off and no TIME_WAIT, a server that never answers a
+/// SYN.
 const RUNS: &[&str] = &[
     "--via-proxy smart --requests 3 --strategy persistent",
     "--via-proxy dumb --http 1.0 --strategy persistent --requests 2 --client-timeout 5s",
@@ -19,6 +20,7 @@ const RUNS: &[&str] = &[
     "--page 1k+3x1k --strategy pipelined",
     "--rtt 1ms --requests 150 --ports 50000-50099 --time-wait 10s",
     "--requests 1 --size 1000 --server-truncate 500",
+    "--loss 1 --requests 1 --max-time 200s",
     "--slow-start off --time-wait 0 --delayed-ack off --queue 16k --bandwidth 10mbit \
      --size 1m --requests 2 --server-keep-alive-max 1 --connections 2 --strategy persistent",
 ];
@@ -28,6 +30,10 @@ const NOT_FROM_THE_SIMULATOR: &[(&str, &str)] = &[
     (
         "transactions[].error_kind.offset",
         "a body that differs from the pattern: only a foreign server over TAP sends one",
+    ),
+    (
+        "transactions[].error_kind.addr",
+        "no ARP reply: the simulated link has no ARP (raw IP)",
     ),
     (
         "proxy.clients[].end.bad_request",
@@ -106,4 +112,51 @@ fn units_are_in_the_names_and_no_number_is_a_sentinel() {
         r["knobs"]["client"]["slow_start"]["ssthresh"],
         serde_json::Value::Null
     );
+}
+
+/// Every key the tests read from a report (`r[KEY]`, a literal) is a documented field, so a
+/// renamed field cannot leave an assertion that passes because it reads `null`.
+#[test]
+fn the_tests_read_only_documented_fields() {
+    let mut names = BTreeSet::new();
+    for heading in [
+        "## Fields of `run --json`",
+        "## Fields of `get --json`",
+        "## Fields of `serve --json`",
+        "## The `tap` object",
+    ] {
+        for path in documented_fields(heading) {
+            let last = path.rsplit(['.', '[']).next().unwrap_or(&path);
+            names.insert(last.trim_end_matches(']').to_string());
+        }
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
+    let mut files = vec![];
+    for entry in std::fs::read_dir(dir).expect("bin/tests") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    assert!(files.len() > 3, "{files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("test source");
+        for (at, _) in text.match_indices("[\"") {
+            // An index into a value (`r[`, `t[`, `][`), not a list literal (`&[`, `![`).
+            let before = text[..at].chars().next_back().unwrap_or(' ');
+            if !(before.is_ascii_alphanumeric() || before == '_' || before == ']') {
+                continue;
+            }
+            let Some(key) = text[at + 2..].split("\"]").next() else {
+                continue;
+            };
+            if key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                assert!(
+                    names.contains(key),
+                    "{} reads [\"{key}\"], which docs/json.md does not document",
+                    file.display()
+                );
+            }
+        }
+    }
 }

@@ -56,3 +56,104 @@ fn a_link_slower_than_the_rto_still_completes() {
     assert_all_ok(&r, 4, 100);
     assert_no_resets(&r);
 }
+
+/// Sizes of the TCP payloads the server (port 80) sent, from a raw-IP capture.
+fn server_payloads(capture: &[u8]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= capture.len() {
+        let incl = u32::from_le_bytes(capture[at + 8..at + 12].try_into().unwrap()) as usize;
+        let ip = &capture[at + 16..at + 16 + incl];
+        let ihl = usize::from(ip[0] & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+        let tcp = &ip[ihl..];
+        let data_offset = usize::from(tcp[12] >> 4) * 4;
+        if u16::from_be_bytes([tcp[0], tcp[1]]) == 80 {
+            out.push(total - ihl - data_offset);
+        }
+        at += 16 + incl;
+    }
+    out
+}
+
+/// Bulk responses leave in full segments; the only sub-MSS data segment of each
+/// response is its tail (sender-side silly-window avoidance, RFC 9293 §3.8.6.2.1).
+/// Two things used to cut segments short mid-stream: the server generates a body
+/// 64 KiB at a time (each piece a write of its own), and smoltcp's 2 MiB send ring
+/// cuts a segment where it wraps. Two 5 MiB responses cross both many times.
+#[test]
+fn bulk_responses_have_no_short_segments_mid_stream() {
+    let dir = std::env::temp_dir().join(format!("tcpknobs-sws-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bulk.pcap");
+    let r = run_json(&format!(
+        "--requests 2 --size 5m --strategy persistent --pcap {}",
+        path.to_str().unwrap()
+    ));
+    assert_all_ok(&r, 2, 5 * 1024 * 1024);
+    let payloads = server_payloads(&std::fs::read(&path).unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
+    let short: Vec<usize> = payloads
+        .iter()
+        .copied()
+        .filter(|&n| n > 0 && n < 1460)
+        .collect();
+    assert_eq!(short.len(), 2, "one tail per response: {short:?}");
+}
+
+/// 20 x 10 MiB on one connection at 1 Gbit/s and 100 ms RTT, the linux profile.
+/// The bandwidth-delay product (12.5 MB) is larger than the 2 MiB socket buffers, so
+/// after slow start each response is window-limited: W = min(the client's 2 MiB
+/// receive window, the server's send ring, 2 MiB rounded down to whole 1,460-byte
+/// segments = 2,096,560) bytes per RTT. A response of S bytes (body + head) then
+/// takes ceil(S / W) rounds, the last leaving ceil(S / W) - 1 RTT after the request
+/// arrives; with the request's and the last data's half RTTs, one response follows
+/// the previous by ceil(S / W) RTT = 6 RTT = 600 ms. The whole run lands within 1 %
+/// of ns-3 3.37's 13,107 ms on the same link (NewReno, 2 MiB buffers, no SACK).
+#[test]
+fn bulk_transfers_are_window_limited_as_the_formula_says() {
+    let r = run_json("--requests 20 --size 10m --strategy persistent");
+    assert_all_ok(&r, 20, 10 * 1024 * 1024);
+    let server = common::connections_of(&r, "server");
+    assert_eq!(server.len(), 1);
+    assert_eq!(server[0]["retransmissions"], 0);
+    let s = server[0]["bytes_out"].as_u64().unwrap() / 20;
+    let w = (2 * 1024 * 1024) / 1460 * 1460;
+    let rounds = s.div_ceil(w);
+    assert_eq!(rounds, 6);
+    let done: Vec<f64> = common::transactions(&r)
+        .iter()
+        .map(|t| t["done_at_ms"].as_f64().unwrap())
+        .collect();
+    for pair in done.windows(2) {
+        assert_between(
+            "one response after the previous",
+            pair[1] - pair[0],
+            rounds as f64 * common::RTT_MS,
+            serialization_ms(4 * rounds + 4, GBIT),
+        );
+    }
+    let total = total_ms(&r);
+    assert!(
+        (total - 13_107.0).abs() <= 131.07,
+        "{total} ms, ns-3: 13,107 ms"
+    );
+}
+
+/// A handshake that is never answered fails as a connect timeout, named as such,
+/// after Linux's 6 SYN retransmissions: SYNs at 0, 1, 3, 7, 15, 31 and 63 s, given up
+/// when the last RTO (64 s) runs out at 127 s. The response timeout does not apply
+/// to the handshake, and a connect that failed is not retried.
+#[test]
+fn an_unanswered_handshake_is_a_connect_timeout() {
+    let out = common::tcpknobs(&["run", "--loss", "1", "--requests", "1", "--json"]);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let t = &common::transactions(&r)[0];
+    assert_eq!(t["error"], "connect timed out after 7 SYNs");
+    assert_eq!(t["retries"], 0);
+    assert_eq!(total_ms(&r), 127_000.0);
+    let client = common::connections_of(&r, "client");
+    assert_eq!(client.len(), 1);
+    assert_eq!(client[0]["segments_out"], 7);
+    assert_eq!(client[0]["resets_out"], 0);
+}

@@ -5,8 +5,12 @@
 //! more than one request, and whether requests may be sent before earlier responses
 //! arrive. Each connection is a small state machine over the host's socket API:
 //! connect, write requests (in `--request-writes` calls each), read and verify
-//! responses in order, then reuse or close. The client closes first when it is done
-//! with a connection, so its host holds the TIME_WAIT (chapter item 10).
+//! responses in order (interim 1xx responses are read and skipped, RFC 9110 §15.2),
+//! then reuse or close. The client closes first when it is done with a connection,
+//! so its host holds the TIME_WAIT (chapter item 10); when the server has said it
+//! closes (`Connection: close`, HTTP/1.0 without keep-alive), the client reads on
+//! until the server's FIN (at most [`SERVER_FIN_WAIT`]), so the server, which closes
+//! first, holds it. A close-delimited body ends at that FIN.
 //!
 //! Persistence is learned, never assumed (chapter items 17, 19): HTTP/1.1 persists
 //! unless the server says `close`; HTTP/1.0 only when the server echoes keep-alive.
@@ -27,6 +31,19 @@ use crate::outbox::Outbox;
 use crate::payload;
 use crate::transaction::{Transaction, TransactionError};
 use crate::workload::{RequestSpec, Workload};
+
+/// How long a connection whose server said it closes waits for the server's FIN
+/// after the last body byte before the client closes it itself.
+///
+/// The server closes right after writing its response, so its FIN arrives with or
+/// just behind the last body byte; it is late only when lost, and then its
+/// retransmission comes one retransmission timeout later, at least 1 s (RFC 6298
+/// §2.4, smoltcp's minimum as well). 2 s covers that one retransmission on any path
+/// whose timeout stays near the minimum, and bounds what a server that never closes
+/// can hold of the client; after it the client closes first, as it would had the
+/// server not announced its close. The wait comes after the transaction is done and
+/// does not move its timing.
+pub const SERVER_FIN_WAIT: Duration = Duration::from_secs(2);
 
 /// How the client uses connections (chapter items 12-20).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -75,7 +92,8 @@ pub struct ClientConfig {
     /// HTTP version of the requests.
     #[serde(serialize_with = "ser_display")]
     pub version: Version,
-    /// Give up on a response this long after the request was given a connection
+    /// Give up on a response this long after the request's connection was
+    /// established (or reused); the handshake is bounded by the stack
     /// (`--client-timeout`).
     #[serde(serialize_with = "ser_ms")]
     pub timeout: Duration,
@@ -125,6 +143,15 @@ enum ReadState {
     },
 }
 
+/// What a connection is fit for after its input was parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flow {
+    /// Still HTTP/1.1: more input may come, and more requests may go if it persists.
+    Http,
+    /// The server switched to another protocol: nothing more can be read or sent.
+    Switched,
+}
+
 /// What the client knows about a connection's persistence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Persistence {
@@ -155,12 +182,21 @@ struct ClientConn {
     /// No further request may be sent (one-request strategies, or the server said
     /// close).
     retiring: bool,
+    /// The server said it closes after its last response: the client reads on until
+    /// the server's FIN, waiting no later than this ([`SERVER_FIN_WAIT`] after the
+    /// last body byte).
+    fin_due: Option<Instant>,
     closed: bool,
 }
 
 impl ClientConn {
     fn is_idle(&self) -> bool {
         self.in_flight.is_empty() && self.outbox.is_empty()
+    }
+
+    /// Done with HTTP, only waiting for the server's FIN.
+    fn is_draining(&self) -> bool {
+        self.fin_due.is_some() && self.is_idle()
     }
 }
 
@@ -259,8 +295,13 @@ impl Client {
             .max(1)
     }
 
+    /// Connections that count against the strategy's limit: a connection only
+    /// draining the server's FIN carries nothing and holds no place.
     fn open_connections(&self) -> usize {
-        self.open.len()
+        self.open
+            .iter()
+            .filter(|&&ci| !self.conns[ci].is_draining())
+            .count()
     }
 
     /// Issue the transactions whose time has come.
@@ -342,6 +383,7 @@ impl Client {
                                 connected: false,
                                 persistence: Persistence::Unknown,
                                 retiring: false,
+                                fin_due: None,
                                 closed: false,
                             });
                             self.open.push(self.conns.len() - 1);
@@ -431,6 +473,15 @@ impl Client {
         c.closed = true;
         c.retiring = true;
         let in_flight: Vec<usize> = c.in_flight.drain(..).map(|(t, _)| t).collect();
+        if err.is_connect_failure() {
+            // Nothing was sent, and TCP already retried the handshake as often as
+            // it was told to: a further connect would only repeat the wait (curl
+            // does not retry these either).
+            for tx in in_flight {
+                self.transactions[tx].fail(err.clone(), now);
+            }
+            return;
+        }
         let mut retry = Vec::new();
         for (i, tx) in in_flight.into_iter().enumerate() {
             // Only the response being read was cut short; later ones never started.
@@ -510,7 +561,12 @@ impl Client {
                 return;
             }
         };
-        self.parse_responses(ci, now);
+        if self.parse_responses(ci, now) == Flow::Switched {
+            // Requests behind the switched one go on another connection.
+            host.close(id);
+            self.abandon(ci, TransactionError::ClosedEarly, now);
+            return;
+        }
         if eof {
             self.on_eof(host, ci, now);
             return;
@@ -519,6 +575,11 @@ impl Client {
         let nothing_left = self.queue.is_empty() && self.unissued.is_empty();
         let c = &mut self.conns[ci];
         if !c.closed && c.is_idle() && (c.retiring || nothing_left) {
+            if c.fin_due.is_some_and(|due| now < due) {
+                // The server closes first and holds the TIME_WAIT; its FIN ends this
+                // connection in `on_eof`.
+                return;
+            }
             // The client closes first: its host holds the TIME_WAIT.
             host.close(id);
             c.closed = true;
@@ -529,7 +590,9 @@ impl Client {
         let Some(&(tx, _)) = self.conns[ci].in_flight.front() else {
             return;
         };
-        let Some(start) = self.transactions[tx].timing.connect_start else {
+        // The response's clock starts once the connection is there: the handshake
+        // has limits of its own (`Knobs::syn_retries`, the ARP timeout).
+        let Some(start) = self.transactions[tx].timing.connected else {
             return;
         };
         if now < start + self.config.timeout {
@@ -543,24 +606,38 @@ impl Client {
         self.abandon(ci, TransactionError::ClosedEarly, now);
     }
 
-    fn parse_responses(&mut self, ci: usize, now: Instant) {
+    fn parse_responses(&mut self, ci: usize, now: Instant) -> Flow {
         let c = &mut self.conns[ci];
         while let Some(&(tx, _)) = c.in_flight.front() {
             let t = &mut self.transactions[tx];
             if let ReadState::Head = c.read {
                 let parsed = parse_response(&c.inbuf).map_err(|e| e.to_string());
                 let (message, head_len) = match parsed {
-                    Ok(Parsed::Partial) => return,
+                    Ok(Parsed::Partial) => return Flow::Http,
                     Ok(Parsed::Complete { message, head_len }) => (message, head_len),
                     Err(detail) => {
                         t.fail(TransactionError::MalformedResponse { detail }, now);
                         c.retiring = true;
                         c.persistence = Persistence::No;
                         c.in_flight.pop_front();
-                        return;
+                        return Flow::Http;
                     }
                 };
                 c.inbuf.drain(..head_len);
+                if (100..200).contains(&message.status) {
+                    if message.status == 101 {
+                        // The client never asks for an upgrade, so a switch is a protocol
+                        // error (RFC 9110 §15.2.2) and the bytes after it are not HTTP/1.1.
+                        t.fail(TransactionError::UnrequestedUpgrade, now);
+                        c.in_flight.pop_front();
+                        c.inbuf.clear();
+                        return Flow::Switched;
+                    }
+                    // An interim response: no body (RFC 9112 §6.3 item 1), the final
+                    // response to the same request follows (RFC 9110 §15.2).
+                    t.interim_responses += 1;
+                    continue;
+                }
                 t.status = Some(message.status);
                 match response_framing(&message, &self.specs[tx].method) {
                     Ok(framing) => {
@@ -580,7 +657,7 @@ impl Client {
                         c.retiring = true;
                         c.persistence = Persistence::No;
                         c.in_flight.pop_front();
-                        return;
+                        return Flow::Http;
                     }
                 }
             }
@@ -589,7 +666,7 @@ impl Client {
                 keep_alive,
             } = &mut c.read
             else {
-                return;
+                return Flow::Http;
             };
             let mut mismatch = None;
             let verify = self.specs[tx].verify && t.status == Some(200);
@@ -617,17 +694,19 @@ impl Client {
                 c.retiring = true;
                 c.persistence = Persistence::No;
                 c.in_flight.pop_front();
-                return;
+                return Flow::Http;
             }
             if !decoder.is_complete() {
-                return;
+                return Flow::Http;
             }
             c.persistence = if *keep_alive {
                 Persistence::Yes
             } else {
                 // No more requests on it; those already pipelined are retried when
-                // it closes.
+                // it closes. The server closes it (RFC 9112 §9.6): wait for that, so
+                // the TIME_WAIT stays with the side that closes first.
                 c.retiring = true;
+                c.fin_due = Some(now + SERVER_FIN_WAIT);
                 Persistence::No
             };
             t.timing.done = Some(now);
@@ -635,6 +714,7 @@ impl Client {
             c.in_flight.pop_front();
             c.read = ReadState::Head;
         }
+        Flow::Http
     }
 
     /// The server closed: a close-delimited body ends here; anything else in flight
@@ -681,9 +761,15 @@ impl Client {
             .open
             .iter()
             .filter_map(|&ci| self.conns[ci].in_flight.front())
-            .filter_map(|&(tx, _)| self.transactions[tx].timing.connect_start)
+            .filter_map(|&(tx, _)| self.transactions[tx].timing.connected)
             .map(|s| s + self.config.timeout);
-        issues.chain(timeouts).min()
+        let fins = self
+            .open
+            .iter()
+            .map(|&ci| &self.conns[ci])
+            .filter(|c| c.is_draining())
+            .filter_map(|c| c.fin_due);
+        issues.chain(timeouts).chain(fins).min()
     }
 
     /// A measure that changes whenever the client moves on: a request issued or
@@ -712,6 +798,10 @@ fn socket_error(e: SocketError) -> TransactionError {
     match e {
         SocketError::ConnectionRefused => TransactionError::ConnectionRefused,
         SocketError::ConnectionReset => TransactionError::ConnectionReset,
+        SocketError::ConnectTimedOut { syns } => TransactionError::ConnectTimeout { syns },
+        SocketError::NoArpReply(addr) => TransactionError::NoArpReply {
+            addr: addr.to_string(),
+        },
         _ => TransactionError::ClosedEarly,
     }
 }

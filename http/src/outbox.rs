@@ -24,6 +24,9 @@ pub struct Piece {
     pub body_offset: u64,
     /// Body bytes after the prefix.
     pub body_len: u64,
+    /// The same write() goes on in the next piece (a body generated a piece at a
+    /// time): offered with `MSG_MORE`, so no piece boundary shows on the wire.
+    pub more: bool,
 }
 
 impl Piece {
@@ -145,6 +148,7 @@ impl Outbox {
                 prefix: w.prefix,
                 body_offset: offset,
                 body_len: w.body,
+                more: false,
             });
             offset += w.body;
         }
@@ -155,6 +159,11 @@ impl Outbox {
     /// the requests it has ready in one write(), a server to coalesce pipelined
     /// responses.
     pub fn extend_last_write(&mut self, bytes: Vec<u8>) {
+        self.extend_last_write_piece(Piece::literal(bytes));
+    }
+
+    /// [`Outbox::extend_last_write`] with a piece, whose `more` the write takes on.
+    pub fn extend_last_write_piece(&mut self, piece: Piece) {
         match self.writes.back_mut() {
             Some(last) => {
                 if last.piece.body_len > 0 {
@@ -162,9 +171,10 @@ impl Outbox {
                     // held or pipelined piece, at most a server piece long).
                     last.piece = Piece::literal(last.piece.to_bytes());
                 }
-                last.piece.prefix.extend_from_slice(&bytes);
+                last.piece.prefix.extend_from_slice(&piece.to_bytes());
+                last.piece.more = piece.more;
             }
-            None => self.push_bytes(bytes),
+            None => self.push_piece(piece),
         }
     }
 
@@ -196,8 +206,13 @@ impl Outbox {
         while let Some(Chunk { piece, sent }) = self.writes.front_mut() {
             let rest = usize::try_from(piece.len() - *sent).unwrap_or(usize::MAX);
             let at = *sent;
-            *sent +=
-                host.send_with(id, rest, |pos, dst| piece.write_at(at + pos as u64, dst))? as u64;
+            let fill = |pos: usize, dst: &mut [u8]| piece.write_at(at + pos as u64, dst);
+            let taken = if piece.more {
+                host.send_more_with(id, rest, fill)?
+            } else {
+                host.send_with(id, rest, fill)?
+            };
+            *sent += taken as u64;
             if *sent < piece.len() {
                 return Ok(false);
             }
@@ -241,6 +256,7 @@ mod tests {
             prefix: b"HEAD".to_vec(),
             body_offset: 1000,
             body_len: 300,
+            more: false,
         };
         let whole = piece.to_bytes();
         assert_eq!(&whole[..4], b"HEAD");

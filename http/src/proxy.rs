@@ -771,11 +771,16 @@ impl Proxy {
                             // Upgrade was never forwarded, so a switch is a server error.
                             return self.upstream_failed(host, c);
                         }
-                        // Interim responses go to HTTP/1.1 clients only (RFC 9110 §15.2).
+                        // Interim responses go to HTTP/1.1 clients only (RFC 9110 §15.2),
+                        // with a Via like every forwarded message (RFC 9110 §7.6.3).
                         if ex.client_version == Version::Http11 {
                             let mut interim = message;
                             self.stats.hop_by_hop_removed +=
                                 strip_hop_by_hop(&mut interim.headers) as u64;
+                            interim.headers.append(
+                                "Via",
+                                format!("{} {VIA_PSEUDONYM}", via_version(interim.version)),
+                            );
                             interim.version = Version::Http11;
                             interim.write_head(&mut out);
                         }

@@ -880,6 +880,8 @@ impl ResponseStream {
                 self.offset += take;
                 write.body -= take;
             }
+            // The rest of this write comes in the next piece.
+            piece.more = write.body > 0;
             if write.body == 0 {
                 self.writes.pop_front();
                 if self.writes.is_empty() && self.chunking == Chunking::Complete {
@@ -910,7 +912,7 @@ fn pump(
         if *held {
             *held = false;
             if let Some(piece) = stream.next_piece() {
-                outbox.extend_last_write(piece.to_bytes());
+                outbox.extend_last_write_piece(piece);
             }
         } else {
             if !outbox.flush(host, id)? {

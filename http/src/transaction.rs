@@ -18,7 +18,8 @@ pub struct Timing {
     pub connected: Option<Instant>,
     /// The last request byte was offered to TCP.
     pub request_sent: Option<Instant>,
-    /// The first response byte was read.
+    /// The first response byte was read, an interim (1xx) response's included: it
+    /// shows the server has the request.
     pub first_byte: Option<Instant>,
     /// The last body byte was read, or the transaction failed.
     pub done: Option<Instant>,
@@ -40,6 +41,19 @@ pub enum TransactionError {
     /// Nothing accepted the connection.
     #[error("connection refused")]
     ConnectionRefused,
+    /// The handshake went unanswered through every SYN retransmission
+    /// (`--syn-retries`).
+    #[error("connect timed out after {syns} SYNs")]
+    ConnectTimeout {
+        /// SYNs sent, the first included.
+        syns: u32,
+    },
+    /// The next hop on a TAP never answered ARP: not even a SYN left.
+    #[error("no ARP reply from {addr}")]
+    NoArpReply {
+        /// The neighbour asked (the server, or the gateway).
+        addr: String,
+    },
     /// The connection closed before any response byte arrived.
     #[error("connection closed before the response")]
     ClosedEarly,
@@ -73,9 +87,26 @@ pub enum TransactionError {
     /// The request it depended on (a page's HTML) failed, so it was never issued.
     #[error("not issued: the request it depends on failed")]
     DependencyFailed,
+    /// The server switched protocols (101) although the request asked for no upgrade:
+    /// a protocol error (RFC 9110 §15.2.2), and what follows on the connection is not
+    /// HTTP/1.1.
+    #[error("101 Switching Protocols without an Upgrade request")]
+    UnrequestedUpgrade,
     /// The run ended (time limit or a hang) before the response completed.
     #[error("unfinished when the run ended")]
     Unfinished,
+}
+
+impl TransactionError {
+    /// The connection was never established: refused, unanswered, or unreachable.
+    pub fn is_connect_failure(&self) -> bool {
+        matches!(
+            self,
+            TransactionError::ConnectionRefused
+                | TransactionError::ConnectTimeout { .. }
+                | TransactionError::NoArpReply { .. }
+        )
+    }
 }
 
 /// One request and what became of it.
@@ -89,8 +120,10 @@ pub struct Transaction {
     pub target: String,
     /// When things happened.
     pub timing: Timing,
-    /// Response status, once the head arrived.
+    /// Final response status, once its head arrived.
     pub status: Option<u16>,
+    /// Interim (1xx) responses read and skipped before the final one (RFC 9110 §15.2).
+    pub interim_responses: u32,
     /// Body bytes received (and verified).
     pub bytes: u64,
     /// Carried on a connection that had served an earlier request.
@@ -117,6 +150,7 @@ impl Transaction {
             target: target.to_string(),
             timing: Timing::default(),
             status: None,
+            interim_responses: 0,
             bytes: 0,
             reused: false,
             connection: None,
@@ -135,6 +169,7 @@ impl Transaction {
             ..Timing::default()
         };
         self.status = None;
+        self.interim_responses = 0;
         self.bytes = 0;
         self.connection = None;
         self.local_port = None;
@@ -168,6 +203,7 @@ impl Transaction {
             method: self.method.clone(),
             target: self.target.clone(),
             status: self.status,
+            interim_responses: self.interim_responses,
             bytes: self.bytes,
             reused: self.reused,
             connection: self.connection,
@@ -205,8 +241,10 @@ pub struct TransactionReport {
     pub method: String,
     /// Target.
     pub target: String,
-    /// Response status.
+    /// Final response status.
     pub status: Option<u16>,
+    /// Interim (1xx) responses skipped before the final one.
+    pub interim_responses: u32,
     /// Body bytes received and verified.
     pub bytes: u64,
     /// Carried on a connection that had served an earlier request.

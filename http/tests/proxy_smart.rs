@@ -386,3 +386,32 @@ fn smart_closes_gracefully_over_unread_requests() {
     assert!(proxy.is_done(), "the proxy closed once the client did");
     assert_eq!(net.host(p).stats(ConnId(0)).map(|s| s.resets_out), Some(0));
 }
+
+#[test]
+fn smart_forwards_interim_responses_to_http11_clients_only() {
+    // The server sends a 103 with a Link field before its 200. An HTTP/1.1 client gets
+    // it, ahead of the 200 and with the proxy's Via like any forwarded message (RFC
+    // 9110 §7.6.3); an HTTP/1.0 client, which knows no 1xx, does not (RFC 9110 §15.2).
+    // Both answers in one segment each way: 4 R.
+    let early = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n\
+                  HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    for (version, interim) in [("HTTP/1.1", 1), ("HTTP/1.0", 0)] {
+        let mut client = RawClient::new(&[&get("/", version, &[("Host", "origin")])]);
+        let mut server = RawServer::new(early);
+        let (end, proxy) = run_one(&mut client, ProxyMode::Smart, &mut server);
+        assert_eq!(end, RunEnd::Done, "{version}");
+        assert_eq!(client.error, None, "{version}");
+        assert_eq!(client.interim.len(), interim, "{version}");
+        for seen in &client.interim {
+            assert_eq!(seen.head.status, 103);
+            assert_eq!(names(&seen.head.headers), ["Link", "Via"]);
+            assert_eq!(seen.head.headers.get("link"), Some("</a.css>; rel=preload"));
+            assert_eq!(seen.at_ms, 4.0 * RTT_MS);
+        }
+        assert_eq!(client.responses.len(), 1, "{version}");
+        assert_eq!(client.responses[0].head.status, 200);
+        assert_eq!(client.responses[0].body, b"ok");
+        assert_eq!(client.times(), [4.0 * RTT_MS], "{version}");
+        assert_eq!(proxy.stats().responses_relayed, 1);
+    }
+}

@@ -43,4 +43,15 @@ pub enum SocketError {
     /// No such connection id.
     #[error("no such connection")]
     NotFound,
+    /// The handshake got no answer: every SYN (or SYN-ACK) of `Knobs::syn_retries`
+    /// (`synack_retries`) retransmissions went unanswered (Linux `ETIMEDOUT`).
+    #[error("connect timed out after {syns} SYNs")]
+    ConnectTimedOut {
+        /// SYNs sent, the first included.
+        syns: u32,
+    },
+    /// The next hop never answered ARP, so not even a SYN could be sent (Linux
+    /// reports `EHOSTUNREACH` once its three ARP probes, a second apart, fail).
+    #[error("no ARP reply from {0}")]
+    NoArpReply(smoltcp::wire::Ipv4Address),
 }

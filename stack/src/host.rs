@@ -15,7 +15,7 @@
 //! to come back. Incoming frames are fed to smoltcp one at a time, so the drop in a
 //! socket's send queue after each one is exactly what that ACK acknowledged.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
@@ -27,10 +27,14 @@ use crate::congestion::{CongestionWindow, RttEstimator};
 use crate::error::{ConnectError, SocketError};
 use crate::knobs::{Knobs, Nagle, OnExhaustion};
 use crate::ports::EphemeralPorts;
-use crate::segment::{build_ack, build_reack, clamp_window, seq_gt, seq_lt, Segment};
+use crate::segment::{
+    build_ack, build_reack, clamp_window, seq_gt, seq_lt, shift_sequence, Segment,
+};
 use crate::send_queue::SendQueue;
 use crate::stats::{Closer, ConnStats, Role};
-use crate::time_wait::{FourTuple, TimeWaitTable, Verdict};
+use crate::time_wait::{
+    Arrival, FourTuple, HeldTuple, TimeWaitTable, Verdict, OUT_OF_WINDOW_ACK_INTERVAL,
+};
 
 /// smoltcp's fixed minimum and initial retransmission timeout; our RTT estimator
 /// mirrors it so "idle longer than the RTO" means what smoltcp would do.
@@ -39,10 +43,8 @@ const SMOLTCP_MIN_RTO: Duration = Duration::from_millis(1000);
 const DEFAULT_MSS: usize = 536;
 /// IPv4 + TCP headers without options.
 const TCP_IP_HEADERS: usize = 40;
-/// At most one challenge ACK per connection in this time (RFC 5961 §7 asks for a
-/// limit; Linux applies `tcp_invalid_ratelimit`, 500 ms, per socket), so a flood of
-/// forged segments cannot turn the host into an ACK amplifier.
-const CHALLENGE_ACK_INTERVAL: Duration = Duration::from_millis(500);
+/// Keys the hash of [`Host::initial_sequence`] apart from the host's other streams.
+const ISN_SALT: u64 = 6528;
 
 /// Names one connection on a host for its whole life, including after its smoltcp
 /// socket is gone (TIME_WAIT, statistics).
@@ -223,8 +225,16 @@ struct WireTrack {
     /// The window-scale shift our SYN offered (RFC 7323 §2.2), for windows we write
     /// into segments smoltcp does not build (challenge ACKs).
     our_window_scale: Option<u8>,
+    /// Wire sequence number minus smoltcp's, for our side's sequence space (see
+    /// [`Host::initial_sequence`]); `None` until our SYN or SYN-ACK leaves.
+    isn_offset: Option<u32>,
+    /// The peer's receive window as of its latest acceptable segment, bytes (`None`
+    /// before its SYN), and the largest it has offered (RFC 9293 §3.8.6.2.1's
+    /// "maximum window").
+    peer_window: Option<usize>,
+    max_peer_window: usize,
     /// When the latest challenge ACK left: at most one per
-    /// [`CHALLENGE_ACK_INTERVAL`] (RFC 5961 §7).
+    /// [`OUT_OF_WINDOW_ACK_INTERVAL`] (RFC 5961 §7).
     last_challenge_at: Option<Instant>,
 }
 
@@ -238,6 +248,9 @@ struct Conn {
     pending: SendQueue,
     /// Input left in a socket we removed (after TIME_WAIT takeover or close).
     leftover: VecDeque<u8>,
+    /// The latest write said more of it follows at once (`MSG_MORE`): its sub-MSS
+    /// tail waits for the rest instead of leaving as a segment of its own.
+    more: bool,
     /// shutdown(Write) or close(): send FIN once `pending` is empty.
     write_shut: bool,
     fin_queued: bool,
@@ -292,6 +305,9 @@ pub struct Host {
     held_by: BTreeMap<FourTuple, ConnId>,
     ports: EphemeralPorts,
     awaiting_port: VecDeque<(ConnId, u16)>,
+    /// When handshakes must have got somewhere, earliest first (entries of
+    /// connections that have moved on are skipped when they come due).
+    handshakes: BTreeSet<(Instant, ConnId, HandshakeCheck)>,
     /// Connections whose congestion window collapsed on a retransmission timeout:
     /// smoltcp must hear the smaller window before it resends its whole flight.
     window_updates: Vec<ConnId>,
@@ -350,6 +366,7 @@ impl Host {
             held_by: BTreeMap::new(),
             ports,
             awaiting_port: VecDeque::new(),
+            handshakes: BTreeSet::new(),
             window_updates: Vec::new(),
             epoch: now,
             now,
@@ -407,6 +424,7 @@ impl Host {
     pub fn poll(&mut self, now: Instant) {
         self.now = now;
         self.expire_time_wait();
+        self.expire_handshakes();
         while let Some(frame) = self.rx_queue.pop_front() {
             self.ingress(frame);
         }
@@ -420,6 +438,9 @@ impl Host {
             if let Some(t) = self.time_wait.next_expiry() {
                 at = Some(at.map_or(t, |a| a.min(t)));
             }
+        }
+        if let Some(&(t, _, _)) = self.handshakes.first() {
+            at = Some(at.map_or(t, |a| a.min(t)));
         }
         at
     }
@@ -498,6 +519,31 @@ impl Host {
         len: usize,
         write: impl FnMut(usize, &mut [u8]),
     ) -> Result<usize, SocketError> {
+        self.offer(id, len, false, write)
+    }
+
+    /// [`Host::send_with`] with Linux's `MSG_MORE`: the caller is about to write the
+    /// rest of the same message, so whole segments go out now and the sub-MSS tail
+    /// waits for the next write. A server that generates a large body a piece at a
+    /// time uses it, so its pieces never show on the wire as short segments (a
+    /// kernel given the whole body by one `write` or `sendfile` cuts it into full
+    /// segments).
+    pub fn send_more_with(
+        &mut self,
+        id: ConnId,
+        len: usize,
+        write: impl FnMut(usize, &mut [u8]),
+    ) -> Result<usize, SocketError> {
+        self.offer(id, len, true, write)
+    }
+
+    fn offer(
+        &mut self,
+        id: ConnId,
+        len: usize,
+        more: bool,
+        write: impl FnMut(usize, &mut [u8]),
+    ) -> Result<usize, SocketError> {
         let conn = self.conns.get_mut(id.0).ok_or(SocketError::NotFound)?;
         if let Some(e) = conn.error {
             return Err(e);
@@ -509,6 +555,8 @@ impl Host {
         let room = (self.config.knobs.tx_buffer * 2).saturating_sub(buffered);
         let n = len.min(room);
         conn.pending.push_with(n, write);
+        // A write taken only in part keeps its caller blocked on the rest: more follows.
+        conn.more = more || n < len;
         self.top_up(id);
         self.egress();
         Ok(n)
@@ -707,6 +755,7 @@ impl Host {
             opened: self.now,
             pending: SendQueue::default(),
             leftover: VecDeque::new(),
+            more: false,
             write_shut: false,
             fin_queued: false,
             app_closed: false,
@@ -732,7 +781,7 @@ impl Host {
         let knobs = &self.config.knobs;
         let mut socket = tcp::Socket::new(
             tcp::SocketBuffer::new(vec![0; knobs.rx_buffer]),
-            tcp::SocketBuffer::new(vec![0; knobs.tx_buffer]),
+            tcp::SocketBuffer::new(vec![0; self.segment_aligned(knobs.tx_buffer)]),
         );
         // Our layer is the congestion controller (SMOLTCP-NOTES: set it explicitly).
         socket.set_congestion_control(tcp::CongestionControl::None);
@@ -740,6 +789,21 @@ impl Host {
         socket.set_nagle_enabled(knobs.nagle == Nagle::On);
         socket.set_ack_delay(knobs.delayed_ack);
         socket
+    }
+
+    /// smoltcp's send buffer is a ring, and a segment never spans its wrap: the
+    /// bytes before the end go out as one short segment and the rest as another
+    /// (its `get_allocated` returns the contiguous part only). Once the buffer has
+    /// drained, smoltcp starts writing at the ring's beginning again, so a
+    /// response's segments are aligned to the ring: with a capacity that is a
+    /// whole number of segments, the wrap falls between two of them. Any other
+    /// capacity put two sub-MSS segments on the wire every 2 MiB of a bulk
+    /// transfer, and Minshall's Nagle then held the response's tail behind them.
+    /// Aligned to our own MSS, which is the segment size whenever the peer's MSS
+    /// option is not smaller.
+    fn segment_aligned(&self, bytes: usize) -> usize {
+        let mss = self.mss();
+        (bytes / mss * mss).max(mss)
     }
 
     fn new_listening_socket(&mut self, port: u16) -> SocketHandle {
@@ -788,16 +852,110 @@ impl Host {
         conn.opened = now;
         self.live.insert(conn.tuple, id);
         self.by_handle.insert(handle, id);
+        let limit = handshake_limit(self.config.knobs.syn_retries);
+        self.handshakes
+            .insert((now + limit, id, HandshakeCheck::Answered));
+        if self.config.medium == Medium::Ethernet {
+            self.handshakes
+                .insert((now + ARP_TIMEOUT, id, HandshakeCheck::Resolved));
+        }
         self.egress();
         Ok(())
     }
 
-    fn expire_time_wait(&mut self) {
-        for held in self.time_wait.expire(self.now) {
-            if let Some(id) = self.held_by.remove(&held.tuple) {
-                self.conns[id.0].time_wait_until = Some(held.expires);
+    /// Give up on handshakes whose time has come (see [`HandshakeCheck`]).
+    fn expire_handshakes(&mut self) {
+        while let Some(&(due, id, check)) = self.handshakes.first() {
+            if due > self.now {
+                break;
+            }
+            self.handshakes.pop_first();
+            let conn = &self.conns[id.0];
+            let Some(handle) = conn.handle else {
+                continue;
+            };
+            let state = self.sockets.get::<tcp::Socket>(handle).state();
+            if !matches!(state, tcp::State::SynSent | tcp::State::SynReceived) {
+                continue;
+            }
+            let error = match check {
+                HandshakeCheck::Resolved if conn.track.syn_out => continue,
+                HandshakeCheck::Resolved => {
+                    SocketError::NoArpReply(self.next_hop(conn.tuple.remote_addr))
+                }
+                HandshakeCheck::Answered => SocketError::ConnectTimedOut {
+                    syns: conn.stats.syn_retransmits as u32 + 1,
+                },
+            };
+            self.drop_handshake(id, error);
+        }
+    }
+
+    /// Where frames to `addr` go first: the address itself on our subnet, the
+    /// gateway otherwise.
+    fn next_hop(&self, addr: Ipv4Address) -> Ipv4Address {
+        match self.config.gateway {
+            Some(gw) if !self.config.addr.contains_addr(&addr) => gw,
+            _ => addr,
+        }
+    }
+
+    /// End a connection that never got synchronized, silently, as Linux does when
+    /// connect times out or a request socket expires: no RST for a peer that
+    /// never answered.
+    fn drop_handshake(&mut self, id: ConnId, error: SocketError) {
+        let conn = &mut self.conns[id.0];
+        let Some(handle) = conn.handle.take() else {
+            return;
+        };
+        conn.error.get_or_insert(error);
+        conn.finished = true;
+        conn.pending.clear();
+        let tuple = conn.tuple;
+        self.sockets.remove(handle);
+        self.by_handle.remove(&handle);
+        self.live.remove(&tuple);
+    }
+
+    /// Whether `seg` would be a SYN or SYN-ACK retransmission past the configured
+    /// number (`syn_retries`, `synack_retries`): it is not sent, and the
+    /// handshake's deadline ends the connection.
+    fn beyond_syn_retries(&self, seg: &Segment) -> bool {
+        if !seg.syn || seg.rst {
+            return false;
+        }
+        let tuple = FourTuple {
+            local_addr: seg.src_addr,
+            local_port: seg.src_port,
+            remote_addr: seg.dst_addr,
+            remote_port: seg.dst_port,
+        };
+        let Some(&id) = self.live.get(&tuple) else {
+            return false;
+        };
+        let conn = &self.conns[id.0];
+        let knobs = &self.config.knobs;
+        let limit = match conn.role {
+            Role::Client => knobs.syn_retries,
+            Role::Server => knobs.synack_retries,
+        };
+        conn.track.syn_out
+            && seq_lt(seg.seq, conn.track.snd_max)
+            && conn.stats.syn_retransmits >= u64::from(limit)
+    }
+
+    /// Tuples that left TIME_WAIT: their connections record until when.
+    fn release_held(&mut self, held: Vec<HeldTuple>) {
+        for h in held {
+            if let Some(id) = self.held_by.remove(&h.tuple) {
+                self.conns[id.0].time_wait_until = Some(h.expires);
             }
         }
+    }
+
+    fn expire_time_wait(&mut self) {
+        let expired = self.time_wait.expire(self.now);
+        self.release_held(expired);
         while let Some(&(id, port)) = self.awaiting_port.front() {
             let remote = self.conns[id.0].tuple.remote_addr;
             let Ok(local_port) = self.allocate_port(remote, port) else {
@@ -832,14 +990,20 @@ impl Host {
         };
         let conn_id = self.live.get(&tuple).copied();
         if conn_id.is_none() {
-            match self.time_wait.on_segment(&tuple, seg.fin, self.now) {
-                Verdict::ReAckFin { seq, ack } => {
+            let verdict = self
+                .time_wait
+                .on_segment(&tuple, Arrival::from(&seg), self.now);
+            let ended = self.time_wait.take_ended();
+            self.release_held(ended);
+            match verdict {
+                Verdict::Ack { seq, ack } => {
                     let reack = build_reack(medium, &frame, &seg, seq, ack, u16::MAX);
                     self.out.push(reack);
                     return;
                 }
-                Verdict::Drop => return,
-                Verdict::NotHeld => {}
+                Verdict::Drop | Verdict::Kill => return,
+                // A new connection on the tuple: the listener takes the SYN.
+                Verdict::Reopen | Verdict::NotHeld => {}
             }
         }
         let mut frame = frame;
@@ -880,6 +1044,9 @@ impl Host {
             }
             if seg.payload_len > 0 {
                 self.choose_ack_delay(id);
+            }
+            if let Some(offset) = self.conns[id.0].track.isn_offset {
+                shift_sequence(medium, &mut frame, true, offset.wrapping_neg());
             }
         }
         self.device.load(frame);
@@ -962,7 +1129,7 @@ impl Host {
     }
 
     /// The challenge ACK of RFC 5961 §3.2: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, at
-    /// most one per [`CHALLENGE_ACK_INTERVAL`]. A peer that really lost its state
+    /// most one per [`OUT_OF_WINDOW_ACK_INTERVAL`]. A peer that really lost its state
     /// answers it with an RST at exactly RCV.NXT, which is then accepted.
     fn send_challenge_ack(&mut self, id: ConnId, frame: &[u8], seg: &Segment) {
         let now = self.now;
@@ -973,7 +1140,7 @@ impl Host {
         };
         let t = &mut conn.track;
         if t.last_challenge_at
-            .is_some_and(|at| now - at < CHALLENGE_ACK_INTERVAL)
+            .is_some_and(|at| now - at < OUT_OF_WINDOW_ACK_INTERVAL)
         {
             return;
         }
@@ -1030,6 +1197,9 @@ impl Host {
             self.conns.push(conn);
             self.live.insert(tuple, id);
             self.by_handle.insert(handle, id);
+            let limit = handshake_limit(self.config.knobs.synack_retries);
+            self.handshakes
+                .insert((self.now + limit, id, HandshakeCheck::Answered));
             if tuple.remote_port == seg.src_port && tuple.remote_addr == seg.src_addr {
                 self.on_segment_in(id, seg);
             }
@@ -1088,6 +1258,16 @@ impl Host {
             conn.cwnd.set_mss(mss, now);
         }
         if let Some(ack) = seg.ack {
+            if !seq_lt(ack, t.snd_una) {
+                // A SYN's window is never scaled (RFC 7323 §2.2).
+                let shift = match (seg.syn, t.window_scale_sent, t.peer_window_scale) {
+                    (false, true, Some(s)) => u32::from(s.min(14)),
+                    _ => 0,
+                };
+                let window = usize::from(seg.window) << shift;
+                t.peer_window = Some(window);
+                t.max_peer_window = t.max_peer_window.max(window);
+            }
             if seq_gt(ack, t.snd_una) {
                 // Data bytes this ACK newly covers: its advance, less our SYN and FIN,
                 // which occupy sequence space but carry none (RFC 9293 §3.4).
@@ -1333,12 +1513,14 @@ impl Host {
             mss: None,
             window_scale: None,
         };
+        // smoltcp's sequence space, not the wire's.
+        let snd_una = t.snd_una.wrapping_sub(t.isn_offset.unwrap_or(0));
         let frame = build_ack(
             self.config.medium,
             &t.link_header,
             &from_peer,
             t.rcv_nxt,
-            t.snd_una,
+            snd_una,
             limit,
         );
         self.device.load(frame);
@@ -1364,17 +1546,46 @@ impl Host {
             if in_flight == 0 {
                 conn.cwnd.on_send(0, conn.rtt.rto(), now);
             }
-            let allowance = conn.cwnd.allowance(in_flight);
+            let t = &conn.track;
+            // smoltcp sends whatever it holds up to min(cwnd, rwnd) past SND.UNA, so
+            // both limits are applied here, before the data reaches it.
+            let cwnd_room = conn.cwnd.allowance(in_flight);
+            let rwnd_room = t
+                .peer_window
+                .map_or(usize::MAX, |w| w.saturating_sub(in_flight));
+            let allowance = cwnd_room.min(rwnd_room);
             let room = socket.send_capacity() - in_flight;
             let mut n = conn.pending.len().min(room);
             if n > allowance {
-                // Whole segments only, as a packet-counting cwnd does: a byte-exact
-                // allowance would cut a sub-MSS segment that Nagle then holds.
-                n = allowance / mss * mss;
+                // Whole segments only, as a packet-counting cwnd does and as Linux's
+                // `tcp_snd_wnd_test` does at the edge of the peer's window: a
+                // byte-exact allowance would cut a sub-MSS segment mid-stream.
+                // Sender SWS avoidance (RFC 9293 §3.8.6.2.1) allows a partial
+                // segment only when the peer's whole window is that small: at
+                // least half the largest window it has offered.
+                let small_window = rwnd_room < mss && rwnd_room >= t.max_peer_window / 2;
+                n = if small_window {
+                    allowance
+                } else {
+                    allowance / mss * mss
+                };
+                if n == 0 && in_flight == 0 {
+                    // A closed window: smoltcp needs data to probe it with
+                    // (RFC 9293 §3.8.6.1), or a lost window update would stall
+                    // the connection for good.
+                    n = conn.pending.len().min(room).min(mss);
+                }
             }
-            let t = &conn.track;
             let small_in_flight = t.small_end.is_some_and(|end| seq_gt(end, t.snd_una));
             let unsent = in_flight.saturating_sub(t.snd_max.wrapping_sub(t.snd_una) as usize);
+            if n < conn.pending.len() || conn.more {
+                // Sender-side silly-window avoidance (RFC 9293 §3.8.6.2.1; Linux
+                // `tcp_nagle_check`): while more data waits, here or in the
+                // writer's hands, smoltcp gets whole segments only, so it never
+                // sends a sub-MSS segment mid-stream because a queue happened to
+                // end there.
+                n -= ((unsent + n) % mss).min(n);
+            }
             let tail = (unsent + n) % mss;
             if minshall && small_in_flight && tail > 0 {
                 // Minshall: the sub-MSS tail waits while an earlier small segment is
@@ -1402,8 +1613,16 @@ impl Host {
 
     fn collect_tx(&mut self) {
         let mut frames = std::mem::take(&mut self.device.tx);
-        for frame in frames.drain(..) {
-            if let Some(seg) = Segment::parse(self.config.medium, &frame) {
+        for mut frame in frames.drain(..) {
+            if let Some(mut seg) = Segment::parse(self.config.medium, &frame) {
+                if let Some(delta) = self.outgoing_offset(&seg) {
+                    shift_sequence(self.config.medium, &mut frame, false, delta);
+                    seg.seq = seg.seq.wrapping_add(delta);
+                }
+                if self.beyond_syn_retries(&seg) {
+                    self.device.recycle(frame);
+                    continue;
+                }
                 self.on_segment_out(&seg);
             }
             self.out.push(frame);
@@ -1412,6 +1631,40 @@ impl Host {
         if self.device.tx.is_empty() {
             self.device.tx = frames;
         }
+    }
+
+    /// Initial sequence numbers as Linux chooses them (`secure_tcp_seq`, after
+    /// RFC 6528): a keyed hash of the 4-tuple plus a clock that ticks every 64 ns.
+    /// smoltcp draws its ISN at random, and our layer shifts every segment of the
+    /// connection by the difference (`shift_sequence`, both ways). Why it matters:
+    /// a client that reuses its port for a new connection to the same server
+    /// starts above the old connection's sequence numbers, so a server holding the
+    /// tuple in TIME_WAIT takes the SYN as new (RFC 6191; see `time_wait`) where a
+    /// random ISN would be refused half of the time and cost a SYN timeout.
+    fn initial_sequence(&self, tuple: &FourTuple) -> u32 {
+        let key = (u64::from(tuple.local_addr.to_bits()) << 32
+            | u64::from(tuple.remote_addr.to_bits()))
+            ^ (u64::from(tuple.local_port) << 16 | u64::from(tuple.remote_port));
+        let hash = crate::rng::derive_seed(self.config.seed ^ ISN_SALT, key) as u32;
+        let ticks = (self.now.total_micros().wrapping_mul(1000) >> 6) as u32;
+        hash.wrapping_add(ticks)
+    }
+
+    /// The shift from smoltcp's sequence space to the wire's for a segment we are
+    /// sending, chosen when the connection's SYN or SYN-ACK leaves.
+    fn outgoing_offset(&mut self, seg: &Segment) -> Option<u32> {
+        let tuple = FourTuple {
+            local_addr: seg.src_addr,
+            local_port: seg.src_port,
+            remote_addr: seg.dst_addr,
+            remote_port: seg.dst_port,
+        };
+        let id = *self.live.get(&tuple)?;
+        if self.conns[id.0].track.isn_offset.is_none() && seg.syn && !seg.rst {
+            let isn = self.initial_sequence(&tuple);
+            self.conns[id.0].track.isn_offset = Some(isn.wrapping_sub(seg.seq));
+        }
+        self.conns[id.0].track.isn_offset
     }
 
     /// Transmit, then retire sockets whose part is over.
@@ -1484,6 +1737,37 @@ impl Host {
             self.live.remove(&tuple);
         }
     }
+}
+
+/// Linux's three ARP probes a second apart (`mcast_solicit`, `retrans_time_ms`):
+/// a neighbour that has not answered by then is unreachable.
+const ARP_TIMEOUT: Duration = Duration::from_secs(3);
+/// The initial RTO (RFC 6298 §2.1; smoltcp's and Linux's `TCP_TIMEOUT_INIT`).
+const INITIAL_RTO: Duration = Duration::from_secs(1);
+/// Linux's `TCP_RTO_MAX`: the backoff of handshake retransmissions stops here.
+const MAX_HANDSHAKE_RTO: Duration = Duration::from_secs(120);
+
+/// How long a handshake with `retries` retransmissions lasts before it is given up:
+/// the initial RTO doubled after each try, summed over the first transmission and
+/// every retransmission (Linux `tcp_write_timeout` / `retransmits_timed_out`):
+/// 6 retries = 1 + 2 + 4 + 8 + 16 + 32 + 64 = 127 s.
+fn handshake_limit(retries: u32) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut rto = INITIAL_RTO;
+    for _ in 0..=retries.min(64) {
+        total += rto;
+        rto = (rto * 2).min(MAX_HANDSHAKE_RTO);
+    }
+    total
+}
+
+/// What a handshake deadline checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum HandshakeCheck {
+    /// The SYN left: the next hop answered ARP.
+    Resolved,
+    /// The handshake completed within its retransmissions.
+    Answered,
 }
 
 /// What the RFC 5961 screen does with an arriving segment.

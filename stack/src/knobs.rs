@@ -85,6 +85,15 @@ pub struct Knobs {
     /// arriving when no socket is listening is answered with RST, as with a full backlog
     /// with `tcp_abort_on_overflow`.
     pub backlog: usize,
+    /// SYN retransmissions before an active open gives up (Linux `tcp_syn_retries`,
+    /// 6): with the RTO doubling from 1 s the SYNs leave at 0, 1, 3, 7, 15, 31 and
+    /// 63 s and connect fails at 127 s. RFC 9293 §3.8.3 asks for at least 3 minutes
+    /// in total; Linux's default is shorter.
+    pub syn_retries: u32,
+    /// SYN-ACK retransmissions before a passive open in SYN-RECEIVED is dropped
+    /// (Linux `tcp_synack_retries`, 5: given up 63 s after the SYN), so a SYN that
+    /// never completes its handshake holds a socket only so long.
+    pub synack_retries: u32,
 }
 
 /// An inclusive range of port numbers.
@@ -151,6 +160,8 @@ impl Knobs {
                 rx_buffer: DEFAULT_BUFFER,
                 tx_buffer: DEFAULT_BUFFER,
                 backlog: 16,
+                syn_retries: 6,
+                synack_retries: 5,
             },
             Profile::Book => Knobs {
                 nagle: Nagle::On,
@@ -171,6 +182,8 @@ impl Knobs {
                 rx_buffer: DEFAULT_BUFFER,
                 tx_buffer: DEFAULT_BUFFER,
                 backlog: 16,
+                syn_retries: 6,
+                synack_retries: 5,
             },
         }
     }

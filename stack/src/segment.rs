@@ -240,6 +240,55 @@ pub fn clamp_window(medium: Medium, frame: &mut [u8], limit: u16) -> bool {
     true
 }
 
+/// Add `delta` to the sequence number of the TCP segment in `frame` (or to its
+/// acknowledgment number with `ack`, if the segment has one), patching the checksum
+/// incrementally (RFC 1624). Our layer uses it to move smoltcp's sequence space to
+/// the one on the wire (see the host's initial sequence numbers). Returns whether
+/// the frame was a TCP segment it could change.
+pub fn shift_sequence(medium: Medium, frame: &mut [u8], ack: bool, delta: u32) -> bool {
+    let link_len = if medium == Medium::Ethernet {
+        ETHERNET_HEADER
+    } else {
+        0
+    };
+    let Some(ip) = frame.get(link_len..) else {
+        return false;
+    };
+    let Ok(packet) = Ipv4Packet::new_checked(ip) else {
+        return false;
+    };
+    if packet.next_header() != IpProtocol::Tcp {
+        return false;
+    }
+    let tcp_at = link_len + usize::from(packet.header_len());
+    let Some(tcp) = frame.get_mut(tcp_at..tcp_at + 20) else {
+        return false;
+    };
+    const ACK_FLAG: u8 = 0x10;
+    if ack && tcp[13] & ACK_FLAG == 0 {
+        return false;
+    }
+    let at = if ack { 8 } else { 4 };
+    let old = u32::from_be_bytes([tcp[at], tcp[at + 1], tcp[at + 2], tcp[at + 3]]);
+    let new = old.wrapping_add(delta);
+    tcp[at..at + 4].copy_from_slice(&new.to_be_bytes());
+    let mut check = u16::from_be_bytes([tcp[16], tcp[17]]);
+    for (o, n) in [(old >> 16, new >> 16), (old & 0xffff, new & 0xffff)] {
+        check = checksum_replace(check, o as u16, n as u16);
+    }
+    tcp[16..18].copy_from_slice(&check.to_be_bytes());
+    true
+}
+
+/// RFC 1624 eqn. 3: the Internet checksum after one 16-bit word changed from `old`
+/// to `new`, HC' = ~(~HC + ~m + m').
+fn checksum_replace(check: u16, old: u16, new: u16) -> u16 {
+    let mut sum = u32::from(!check) + u32::from(!old) + u32::from(new);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    !(sum as u16)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,6 +329,31 @@ mod tests {
             &IpAddress::Ipv4(ack.src_addr),
             &IpAddress::Ipv4(ack.dst_addr)
         ));
+    }
+
+    #[test]
+    fn shifted_sequence_numbers_keep_a_valid_checksum() {
+        let fin = fin_segment();
+        for delta in [1u32, 0x8000_0000, u32::MAX, 0x1234_5678] {
+            let mut frame = build_reack(Medium::Ip, &[], &fin, 5000, 1001, 512);
+            assert!(shift_sequence(Medium::Ip, &mut frame, false, delta));
+            assert!(shift_sequence(
+                Medium::Ip,
+                &mut frame,
+                true,
+                delta.wrapping_mul(3)
+            ));
+            let seg = Segment::parse(Medium::Ip, &frame).unwrap();
+            assert_eq!(seg.seq, 5000u32.wrapping_add(delta));
+            assert_eq!(seg.ack, Some(1001u32.wrapping_add(delta.wrapping_mul(3))));
+            let ip = Ipv4Packet::new_checked(&frame[..]).unwrap();
+            let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+            assert!(tcp.verify_checksum(
+                &IpAddress::Ipv4(seg.src_addr),
+                &IpAddress::Ipv4(seg.dst_addr)
+            ));
+        }
+        assert!(!shift_sequence(Medium::Ip, &mut [0u8; 10], false, 1));
     }
 
     #[test]

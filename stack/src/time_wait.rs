@@ -16,6 +16,8 @@ use std::fmt;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::Ipv4Address;
 
+use crate::segment::seq_gt;
+
 /// 2*MSL with RFC 9293's MSL of 2 minutes (§3.4.2 "Knowing When to Keep
 /// Quiet"): 240 s, the textbook value.
 pub const RFC9293_TWO_MSL: Duration = Duration::from_secs(240);
@@ -51,6 +53,11 @@ impl fmt::Display for FourTuple {
     }
 }
 
+/// Linux answers at most one out-of-window segment per socket in this time
+/// (`tcp_invalid_ratelimit`, 500 ms), whether from TIME-WAIT or with a challenge
+/// ACK (RFC 5961 §7), so forged segments cannot make a host an ACK amplifier.
+pub const OUT_OF_WINDOW_ACK_INTERVAL: Duration = Duration::from_millis(500);
+
 /// One tuple in TIME-WAIT: what RFC 9293 §3.10.7.4 still needs from the TCB
 /// (the sequence numbers to re-ACK a retransmitted FIN) plus counters the lab
 /// reports.
@@ -61,42 +68,76 @@ pub struct HeldTuple {
     /// When TIME-WAIT was entered (first `hold`), for "time in TIME_WAIT".
     pub since: Instant,
     /// When the tuple becomes free: `since + 2MSL`, pushed back by each
-    /// re-ACKed FIN.
+    /// acknowledged segment that carried an ACK (a retransmitted FIN).
     pub expires: Instant,
     /// Our SND.NXT after our FIN: the sequence number of the re-ACK.
     pub snd_nxt: u32,
     /// Our RCV.NXT: the peer's FIN sequence number + 1, the re-ACK's ACK field.
     pub rcv_nxt: u32,
-    /// How many retransmitted FINs were acknowledged again.
-    pub fin_reacks: u32,
-    /// How many other segments for the tuple were silently dropped.
+    /// How many segments were answered with the TIME-WAIT ACK.
+    pub acks: u32,
+    /// How many other segments for the tuple were discarded.
     pub dropped_segments: u32,
+    /// When the latest rate-limited ACK left.
+    last_ack_at: Option<Instant>,
 }
 
-/// What to do with a segment that arrived for a 4-tuple.
+/// What the TIME-WAIT rules need to know of an arriving segment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Arrival {
+    /// Its sequence number.
+    pub seq: u32,
+    /// Sequence space it occupies: payload, plus one each for SYN and FIN.
+    pub len: u32,
+    /// SYN set.
+    pub syn: bool,
+    /// ACK set.
+    pub ack: bool,
+    /// RST set.
+    pub rst: bool,
+}
+
+impl From<&crate::segment::Segment> for Arrival {
+    fn from(seg: &crate::segment::Segment) -> Arrival {
+        Arrival {
+            seq: seg.seq,
+            len: seg.seq_len(),
+            syn: seg.syn,
+            ack: seg.ack.is_some(),
+            rst: seg.rst,
+        }
+    }
+}
+
+/// What to do with a segment that arrived for a 4-tuple: Linux's rules for a
+/// TIME-WAIT socket (`tcp_timewait_state_process`, with the default
+/// `tcp_rfc1337 = 0`), which refine RFC 9293 §3.10.7.4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Verdict {
-    /// A retransmitted FIN: answer with a bare ACK carrying this sequence and
-    /// acknowledgment number. RFC 9293 §3.10.7.4 (TIME-WAIT): "The only thing
-    /// that can arrive in this state is a retransmission of the remote FIN.
-    /// Acknowledge it, and restart the 2 MSL timeout." The timer has been
-    /// restarted.
-    ReAckFin {
+    /// Answer with a bare ACK carrying this sequence and acknowledgment number:
+    /// the segment is outside the window (a retransmitted FIN whose ACK was
+    /// lost, old data, a SYN that may be an old duplicate). RFC 9293: "The only
+    /// thing that can arrive in this state is a retransmission of the remote FIN.
+    /// Acknowledge it, and restart the 2 MSL timeout." The timer restarts when
+    /// the segment carried an ACK.
+    Ack {
         /// SEQ of the ACK: our SND.NXT.
         seq: u32,
         /// ACK of the ACK: the peer's FIN + 1.
         ack: u32,
     },
-    /// Any other segment for a held tuple (data, bare ACK, RST, SYN): dropped
-    /// without an answer and without restarting the timer.
-    ///
-    /// A deliberate lab simplification. Linux (`tcp_timewait_state_process`,
-    /// `net/ipv4/tcp_minisocks.c`) instead: answers out-of-window segments
-    /// with a (rate-limited) duplicate ACK; accepts an in-window bare ACK and
-    /// restarts the timer; lets an in-window RST end TIME-WAIT early unless
-    /// `net.ipv4.tcp_rfc1337=1` (RFC 1337 "TIME-WAIT assassination"); and may
-    /// accept a new SYN with a higher sequence number or timestamp to reuse
-    /// the tuple (RFC 6191). Linux does not answer with RST from TIME-WAIT.
+    /// A SYN without ACK whose sequence number is beyond the old connection's
+    /// (RFC 1122 §4.2.2.13, RFC 6191): it cannot be an old duplicate, so the
+    /// tuple leaves TIME-WAIT and the SYN goes to the listener as a new
+    /// connection. A client that reuses its port (RFC 6056) gets through at
+    /// once instead of waiting out the 2MSL.
+    Reopen,
+    /// An RST at exactly RCV.NXT ends TIME-WAIT early ("TIME-WAIT
+    /// assassination", RFC 1337; Linux allows it unless `tcp_rfc1337` is set):
+    /// the tuple is free and the RST is consumed.
+    Kill,
+    /// Discard silently: an in-window bare ACK (the timer restarts), an
+    /// out-of-window RST, or an ACK suppressed by the rate limit.
     Drop,
     /// The tuple is not in TIME-WAIT (never held, or its 2MSL has passed):
     /// process the segment normally.
@@ -114,6 +155,7 @@ pub struct TimeWaitTable {
     two_msl: Duration,
     entries: BTreeMap<FourTuple, HeldTuple>,
     by_expiry: BTreeSet<(Instant, FourTuple)>,
+    ended: Vec<HeldTuple>,
 }
 
 impl TimeWaitTable {
@@ -125,6 +167,7 @@ impl TimeWaitTable {
             two_msl,
             entries: BTreeMap::new(),
             by_expiry: BTreeSet::new(),
+            ended: Vec::new(),
         }
     }
 
@@ -152,8 +195,9 @@ impl TimeWaitTable {
                 expires,
                 snd_nxt,
                 rcv_nxt,
-                fin_reacks: 0,
+                acks: 0,
                 dropped_segments: 0,
+                last_ack_at: None,
             },
         );
         self.by_expiry.insert((expires, tuple));
@@ -171,38 +215,79 @@ impl TimeWaitTable {
         self.entries.get(tuple)
     }
 
-    /// Classifies a segment that arrived for `tuple` (RFC 9293 §3.10.7.4,
-    /// TIME-WAIT). With `fin` set it is taken to be a retransmission of the
-    /// peer's FIN (its sequence number is not checked): the answer is
-    /// [`Verdict::ReAckFin`] and the 2MSL timer restarts from `now`. Anything
-    /// else for a held tuple is [`Verdict::Drop`]ped (see there for how Linux
-    /// differs). An unheld or already expired tuple gives
-    /// [`Verdict::NotHeld`]; an expired entry stays for [`Self::expire`] to
-    /// report.
-    pub fn on_segment(&mut self, tuple: &FourTuple, fin: bool, now: Instant) -> Verdict {
+    /// Classifies a segment that arrived for `tuple` (see [`Verdict`]). An
+    /// unheld or already expired tuple gives [`Verdict::NotHeld`]; an expired
+    /// entry stays for [`Self::expire`] to report. [`Verdict::Reopen`] and
+    /// [`Verdict::Kill`] remove the entry (its `expires` becomes `now`) and
+    /// return it through [`Self::take_ended`].
+    pub fn on_segment(&mut self, tuple: &FourTuple, seg: Arrival, now: Instant) -> Verdict {
         if !self.is_held(tuple, now) {
             return Verdict::NotHeld;
         }
-        let new_expiry = add(now, self.two_msl);
+        let restarted = add(now, self.two_msl);
         let Some(entry) = self.entries.get_mut(tuple) else {
             return Verdict::NotHeld;
         };
-        if !fin {
-            entry.dropped_segments = entry.dropped_segments.saturating_add(1);
-            return Verdict::Drop;
-        }
-        entry.fin_reacks = entry.fin_reacks.saturating_add(1);
         let old_expiry = entry.expires;
-        // `max`: a clock that steps backwards must not shorten the hold.
-        entry.expires = old_expiry.max(new_expiry);
-        let verdict = Verdict::ReAckFin {
-            seq: entry.snd_nxt,
-            ack: entry.rcv_nxt,
+        let in_window = seg.seq == entry.rcv_nxt && (seg.len == 0 || seg.rst);
+        let verdict = if in_window {
+            if seg.rst {
+                Verdict::Kill
+            } else {
+                // A bare ACK: nothing to answer, but the peer is still there.
+                entry.expires = entry.expires.max(restarted);
+                Verdict::Drop
+            }
+        } else if seg.syn && !seg.ack && !seg.rst && seq_gt(seg.seq, entry.rcv_nxt) {
+            Verdict::Reopen
+        } else if seg.rst {
+            Verdict::Drop
+        } else {
+            if seg.ack {
+                // `max`: a clock that steps backwards must not shorten the hold.
+                entry.expires = entry.expires.max(restarted);
+            }
+            // Data and FINs are never rate-limited: they cannot be part of an ACK
+            // loop (Linux `tcp_oow_rate_limited`).
+            let limited = (seg.len == 0 || seg.syn)
+                && entry
+                    .last_ack_at
+                    .is_some_and(|at| now - at < OUT_OF_WINDOW_ACK_INTERVAL);
+            if limited {
+                Verdict::Drop
+            } else {
+                if seg.len == 0 || seg.syn {
+                    entry.last_ack_at = Some(now);
+                }
+                Verdict::Ack {
+                    seq: entry.snd_nxt,
+                    ack: entry.rcv_nxt,
+                }
+            }
         };
+        match verdict {
+            Verdict::Ack { .. } => entry.acks = entry.acks.saturating_add(1),
+            Verdict::Drop => entry.dropped_segments = entry.dropped_segments.saturating_add(1),
+            _ => {}
+        }
         let expires = entry.expires;
-        self.by_expiry.remove(&(old_expiry, *tuple));
-        self.by_expiry.insert((expires, *tuple));
+        if matches!(verdict, Verdict::Kill | Verdict::Reopen) {
+            entry.expires = now;
+            let ended = *entry;
+            self.entries.remove(tuple);
+            self.by_expiry.remove(&(old_expiry, *tuple));
+            self.ended.push(ended);
+        } else if expires != old_expiry {
+            self.by_expiry.remove(&(old_expiry, *tuple));
+            self.by_expiry.insert((expires, *tuple));
+        }
         verdict
+    }
+
+    /// Entries that [`Verdict::Reopen`] or [`Verdict::Kill`] ended before
+    /// their time, oldest first, for the caller's records.
+    pub fn take_ended(&mut self) -> Vec<HeldTuple> {
+        std::mem::take(&mut self.ended)
     }
 
     /// Removes and returns every entry whose `expires <= now`, earliest first
@@ -317,6 +402,25 @@ mod tests {
         assert_eq!(tw.next_expiry(), None);
     }
 
+    /// The peer's retransmitted FIN: seq = its FIN's, one below RCV.NXT.
+    fn fin(rcv_nxt: u32) -> Arrival {
+        Arrival {
+            seq: rcv_nxt.wrapping_sub(1),
+            len: 1,
+            ack: true,
+            ..Arrival::default()
+        }
+    }
+
+    fn syn(seq: u32) -> Arrival {
+        Arrival {
+            seq,
+            len: 1,
+            syn: true,
+            ..Arrival::default()
+        }
+    }
+
     #[test]
     fn retransmitted_fin_is_reacked_and_restarts_the_timer() {
         let mut tw = TimeWaitTable::new(MSL2);
@@ -325,8 +429,8 @@ mod tests {
                                       // t=30 s: our last ACK was lost, the peer retransmits its FIN.
                                       // Answer SEQ=snd_nxt=1001, ACK=rcv_nxt=5001; expiry = 30 + 60 = 90 s.
         assert_eq!(
-            tw.on_segment(&t, true, s(30)),
-            Verdict::ReAckFin {
+            tw.on_segment(&t, fin(5001), s(30)),
+            Verdict::Ack {
                 seq: 1001,
                 ack: 5001
             }
@@ -336,26 +440,76 @@ mod tests {
         assert!(tw.expire(s(89)).is_empty());
         let gone = tw.expire(s(90));
         assert_eq!(gone[0].since, s(0)); // since is not moved by the restart
-        assert_eq!(gone[0].fin_reacks, 1);
+        assert_eq!(gone[0].acks, 1);
     }
 
     #[test]
-    fn other_segments_are_dropped_without_restarting_the_timer() {
+    fn in_window_ack_restarts_and_out_of_window_rst_is_dropped() {
         let mut tw = TimeWaitTable::new(MSL2);
         let t = tuple(40000);
         tw.hold(t, 1001, 5001, s(0));
-        assert_eq!(tw.on_segment(&t, false, s(10)), Verdict::Drop);
-        assert_eq!(tw.on_segment(&t, false, s(20)), Verdict::Drop);
-        assert_eq!(tw.next_expiry(), Some(s(60)));
+        let ack = Arrival {
+            seq: 5001,
+            ack: true,
+            ..Arrival::default()
+        };
+        assert_eq!(tw.on_segment(&t, ack, s(10)), Verdict::Drop);
+        assert_eq!(tw.next_expiry(), Some(s(70)));
+        let rst = Arrival {
+            seq: 4000,
+            rst: true,
+            ..Arrival::default()
+        };
+        assert_eq!(tw.on_segment(&t, rst, s(20)), Verdict::Drop);
+        assert_eq!(tw.next_expiry(), Some(s(70)));
         assert_eq!(tw.get(&t).unwrap().dropped_segments, 2);
-        assert_eq!(tw.get(&t).unwrap().fin_reacks, 0);
+        assert_eq!(tw.get(&t).unwrap().acks, 0);
         // Another tuple, or ours after expiry: not held.
-        assert_eq!(tw.on_segment(&tuple(1), true, s(10)), Verdict::NotHeld);
-        assert_eq!(tw.on_segment(&t, true, s(60)), Verdict::NotHeld);
+        assert_eq!(tw.on_segment(&tuple(1), fin(5001), s(10)), Verdict::NotHeld);
+        assert_eq!(tw.on_segment(&t, fin(5001), s(70)), Verdict::NotHeld);
         // The late FIN did not revive it: expire still reports it, counters intact.
-        let gone = tw.expire(s(60));
+        let gone = tw.expire(s(70));
         assert_eq!(gone[0].dropped_segments, 2);
-        assert_eq!(gone[0].fin_reacks, 0);
+    }
+
+    #[test]
+    fn a_syn_beyond_the_old_sequence_space_reopens_the_tuple() {
+        let mut tw = TimeWaitTable::new(MSL2);
+        let t = tuple(40000);
+        tw.hold(t, 1001, 5001, s(0));
+        // An old duplicate (at or below RCV.NXT): the TIME-WAIT ACK, timer untouched.
+        assert_eq!(
+            tw.on_segment(&t, syn(5001), s(1)),
+            Verdict::Ack {
+                seq: 1001,
+                ack: 5001
+            }
+        );
+        assert_eq!(tw.next_expiry(), Some(s(60)));
+        // Within 500 ms of that ACK, another one is suppressed.
+        assert_eq!(tw.on_segment(&t, syn(4000), s(1)), Verdict::Drop);
+        // Beyond it: a new connection; the entry ends now.
+        assert_eq!(tw.on_segment(&t, syn(5002), s(2)), Verdict::Reopen);
+        assert!(!tw.is_held(&t, s(2)));
+        assert!(tw.is_empty() && tw.next_expiry().is_none());
+        let ended = tw.take_ended();
+        assert_eq!((ended.len(), ended[0].expires), (1, s(2)));
+        assert!(tw.take_ended().is_empty());
+    }
+
+    #[test]
+    fn an_rst_at_rcv_nxt_ends_time_wait() {
+        let mut tw = TimeWaitTable::new(MSL2);
+        let t = tuple(40000);
+        tw.hold(t, 1001, 5001, s(0));
+        let rst = Arrival {
+            seq: 5001,
+            rst: true,
+            ..Arrival::default()
+        };
+        assert_eq!(tw.on_segment(&t, rst, s(3)), Verdict::Kill);
+        assert!(tw.is_empty());
+        assert_eq!(tw.take_ended()[0].expires, s(3));
     }
 
     #[test]
@@ -364,7 +518,7 @@ mod tests {
         tw.hold(tuple(40000), 1, 1, s(0));
         assert!(tw.is_empty());
         assert!(!tw.is_held(&tuple(40000), s(0)));
-        assert_eq!(tw.on_segment(&tuple(40000), true, s(0)), Verdict::NotHeld);
+        assert_eq!(tw.on_segment(&tuple(40000), fin(1), s(0)), Verdict::NotHeld);
         assert_eq!(tw.next_expiry(), None);
     }
 
@@ -390,7 +544,7 @@ mod tests {
     fn holding_again_replaces_the_entry() {
         let mut tw = TimeWaitTable::new(MSL2);
         tw.hold(tuple(7), 1, 1, s(0));
-        tw.on_segment(&tuple(7), false, s(1));
+        tw.on_segment(&tuple(7), syn(0), s(1));
         tw.hold(tuple(7), 2, 2, s(30)); // expires 90, old 60 entry gone
         assert_eq!(tw.len(), 1);
         assert_eq!(tw.next_expiry(), Some(s(90)));
@@ -424,24 +578,24 @@ mod tests {
         tw.hold(tuple(1), u32::MAX, u32::MAX, end);
         assert_eq!(tw.next_expiry(), Some(end)); // saturated
         assert_eq!(
-            tw.on_segment(&tuple(1), true, end),
+            tw.on_segment(&tuple(1), fin(u32::MAX), end),
             Verdict::NotHeld // now == expires: free
         );
         // i64::MIN + 2^63-1 µs = -1 µs: already due at 0.
         tw.hold(tuple(2), 0, 0, Instant::from_micros(i64::MIN));
-        assert_eq!(tw.on_segment(&tuple(2), true, s(0)), Verdict::NotHeld);
+        assert_eq!(tw.on_segment(&tuple(2), fin(0), s(0)), Verdict::NotHeld);
         // Held at 0 until the end of time; a FIN re-ACK saturates again.
         tw.hold(tuple(4), 7, 9, s(0));
         assert_eq!(
-            tw.on_segment(&tuple(4), true, s(1)),
-            Verdict::ReAckFin { seq: 7, ack: 9 }
+            tw.on_segment(&tuple(4), fin(9), s(1)),
+            Verdict::Ack { seq: 7, ack: 9 }
         );
         let gone: Vec<u16> = tw.expire(s(0)).iter().map(|h| h.tuple.local_port).collect();
         assert_eq!(gone, vec![2]);
         // A clock stepping backwards does not shorten the hold.
         let mut tw = TimeWaitTable::new(MSL2);
         tw.hold(tuple(3), 0, 0, s(100)); // 160
-        tw.on_segment(&tuple(3), true, s(50)); // would be 110: keeps 160
+        tw.on_segment(&tuple(3), fin(0), s(50)); // would be 110: keeps 160
         assert_eq!(tw.next_expiry(), Some(s(160)));
         assert_eq!(tw.len(), 1);
     }

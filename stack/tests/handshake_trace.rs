@@ -283,3 +283,194 @@ fn blind_resets_and_syns_get_challenge_acks() {
         Err(tcpknobs_stack::SocketError::ConnectionReset)
     );
 }
+
+/// The server closes first and holds the tuple in TIME_WAIT; returns the net, the
+/// client's port and the server's RCV.NXT for the tuple (the client's FIN + 1).
+fn server_in_time_wait() -> (tcpknobs_stack::SimNet, u16, u32) {
+    let mut net = net_with_rtt(100);
+    let capture = Capture::default();
+    net.capture_to(Box::new(capture.clone())).unwrap();
+    // The server closes at 150 ms; the client reads EOF at 300 ms and closes; its FIN
+    // reaches the server at 350 ms, which ACKs it and holds the tuple.
+    let mut server = Script::new(&[(0, Call::Listen), (150, Call::Accept), (150, Call::Close)]);
+    let mut client = Script::new(&[(0, Call::Connect), (300, Call::Recv), (300, Call::Close)]);
+    run(&mut net, &mut client, &mut server, 1000);
+    assert_eq!(client.got, vec![(300, Got::Eof)]);
+    assert_eq!(net.host(HostId(1)).time_wait_len(), 1);
+    let fin = capture
+        .segments()
+        .into_iter()
+        .find(|s| s.fin && s.src_port != PORT)
+        .expect("the client's FIN");
+    (net, fin.src_port, fin.seq_end())
+}
+
+/// A SYN for a tuple the server holds in TIME_WAIT, beyond the old connection's
+/// sequence numbers, cannot be an old duplicate: the tuple is reopened and the
+/// listener answers at once with a SYN-ACK (RFC 6191; Linux
+/// `tcp_timewait_state_process`).
+#[test]
+fn a_new_syn_reopens_a_tuple_in_time_wait() {
+    let (mut net, port, rcv_nxt) = server_in_time_wait();
+    let host = net.host_mut(HostId(1));
+    let at = host.now() + tcpknobs_stack::Duration::from_millis(10);
+    let mut syn = Raw::new((CLIENT, port), (SERVER, PORT));
+    syn.control = TcpControl::Syn;
+    syn.seq = rcv_nxt.wrapping_add(100_000);
+    let answer = probe(host, syn.frame(), at);
+    assert_eq!(answer.len(), 1, "{answer:?}");
+    assert!(answer[0].syn && answer[0].ack == Some(syn.seq.wrapping_add(1)));
+    assert_eq!(host.time_wait_len(), 0);
+    let held = host.stats(ConnId(0)).unwrap().time_wait_ms.unwrap();
+    let expected = (at.total_micros() - 350_000) as f64 / 1000.0;
+    assert_eq!(held, expected, "held from 350 ms until the SYN");
+}
+
+/// A SYN at or below RCV.NXT may be an old duplicate: it gets the TIME_WAIT ACK. A
+/// client whose ISN really is lower answers that ACK with an RST at RCV.NXT, which
+/// ends the TIME_WAIT (RFC 1337's assassination, allowed by Linux's default), and
+/// its retransmitted SYN then opens the connection.
+#[test]
+fn an_old_syn_gets_the_time_wait_ack() {
+    let (mut net, port, rcv_nxt) = server_in_time_wait();
+    let host = net.host_mut(HostId(1));
+    let t0 = host.now();
+    let ms = |n: u64| t0 + tcpknobs_stack::Duration::from_millis(n);
+    let mut syn = Raw::new((CLIENT, port), (SERVER, PORT));
+    syn.control = TcpControl::Syn;
+    syn.seq = rcv_nxt.wrapping_sub(100_000);
+    let answer = probe(host, syn.frame(), ms(10));
+    assert_eq!(answer.len(), 1, "{answer:?}");
+    assert!(answer[0].is_pure_ack() && answer[0].ack == Some(rcv_nxt));
+    assert_eq!(host.time_wait_len(), 1);
+    let mut rst = Raw::new((CLIENT, port), (SERVER, PORT));
+    rst.control = TcpControl::Rst;
+    rst.seq = rcv_nxt;
+    assert!(probe(host, rst.frame(), ms(20)).is_empty());
+    assert_eq!(host.time_wait_len(), 0, "the RST ended TIME_WAIT");
+    let answer = probe(host, syn.frame(), ms(1010));
+    assert!(answer.len() == 1 && answer[0].syn, "{answer:?}");
+}
+
+/// A SYN that is never answered: retransmitted `syn_retries` times with the RTO
+/// doubling from 1 s, and the connect fails when the last RTO runs out, silently
+/// (no RST toward a peer that never answered). Linux's default of 6: SYNs at 0, 1, 3,
+/// 7, 15, 31 and 63 s, failure at 63 + 64 = 127 s. With 2: SYNs at 0, 1 and 3 s,
+/// failure at 3 + 4 = 7 s.
+#[test]
+fn an_unanswered_syn_times_out_after_its_retries() {
+    for (retries, sent_at, fails_at) in [
+        (6, vec![0, 1, 3, 7, 15, 31, 63], 127),
+        (2, vec![0, 1, 3], 7),
+    ] {
+        let client_knobs = tcpknobs_stack::Knobs {
+            syn_retries: retries,
+            ..common::knobs()
+        };
+        let mut net = common::net_with(100, client_knobs, common::knobs());
+        let capture = Capture::default();
+        net.capture_to(Box::new(capture.clone())).unwrap();
+        net.set_fault(Box::new(|_, from, _, _| from == HostId(0)));
+        let mut server = Script::new(&[(0, Call::Listen)]);
+        let just_before = fails_at * 1000 - 1;
+        let mut client = Script::new(&[
+            (0, Call::Connect),
+            (just_before, Call::Recv),
+            (fails_at * 1000, Call::Recv),
+        ]);
+        run(&mut net, &mut client, &mut server, 200_000);
+        let syns: Vec<i64> = capture
+            .timed_segments()
+            .into_iter()
+            .map(|(t, s)| {
+                assert!(s.syn && !s.rst, "only SYNs: {s:?}");
+                (t / 1_000_000_000) as i64
+            })
+            .collect();
+        assert_eq!(syns, sent_at, "syn_retries {retries}");
+        let syns = sent_at.len() as u32;
+        assert_eq!(
+            client.got,
+            vec![
+                (just_before, Got::Nothing),
+                (
+                    fails_at * 1000,
+                    Got::Err(tcpknobs_stack::SocketError::ConnectTimedOut { syns })
+                )
+            ]
+        );
+        assert_eq!(net.host(HostId(0)).socket_count(), 0);
+    }
+}
+
+/// A passive open whose SYN-ACKs go unanswered (a spoofed or vanished client) is
+/// dropped after `synack_retries` retransmissions, silently, and its socket freed:
+/// Linux's 5 send SYN-ACKs at 0, 1, 3, 7, 15 and 31 s after the SYN and give up at
+/// 63 s.
+#[test]
+fn an_unanswered_syn_ack_is_given_up() {
+    let mut net = net_with_rtt(100);
+    let backlog = tcpknobs_stack::Knobs::default().backlog;
+    let host = net.host_mut(HostId(1));
+    host.listen(PORT);
+    let mut syn = Raw::new((CLIENT, 40000), (SERVER, PORT));
+    syn.control = TcpControl::Syn;
+    syn.seq = 1;
+    let mut sent = Vec::new();
+    for at in (0..70_000).step_by(1000) {
+        let now = Instant::from_millis(at);
+        let out = if at == 0 {
+            probe(host, syn.frame(), now)
+        } else {
+            host.poll(now);
+            host.take_frames()
+                .iter()
+                .filter_map(|f| Segment::parse(Medium::Ip, f))
+                .collect()
+        };
+        for s in out {
+            assert!(s.syn && s.ack.is_some() && !s.rst, "{s:?}");
+            sent.push(at / 1000);
+        }
+        if at == 62_000 {
+            assert_eq!(host.socket_count(), backlog + 1, "still in SYN-RECEIVED");
+        }
+    }
+    assert_eq!(sent, vec![0, 1, 3, 7, 15, 31]);
+    assert_eq!(host.socket_count(), backlog, "freed at 63 s");
+}
+
+/// On Ethernet a SYN leaves only once the next hop answers ARP. A neighbour that
+/// never does is unreachable after Linux's three probes a second apart: the connect
+/// fails at 3 s with an error that says so, not as a response timeout.
+#[test]
+fn no_arp_reply_fails_the_connect() {
+    let config = tcpknobs_stack::HostConfig {
+        name: "client".into(),
+        addr: tcpknobs_stack::Ipv4Cidr::new(CLIENT, 24),
+        medium: Medium::Ethernet,
+        mac: smoltcp::wire::EthernetAddress([2, 0, 0, 0, 0, 1]),
+        gateway: None,
+        mtu: 1500,
+        seed: 1,
+        knobs: common::knobs(),
+    };
+    let mut host = tcpknobs_stack::Host::new(config, Instant::from_millis(0));
+    let id = host.connect(SERVER, PORT).unwrap();
+    for at in (0..=3000).step_by(100) {
+        host.poll(Instant::from_millis(at));
+        for frame in host.take_frames() {
+            assert_eq!(&frame[12..14], &[0x08, 0x06], "only ARP requests");
+        }
+        let expected = if at < 3000 {
+            tcpknobs_stack::ConnState::Connecting
+        } else {
+            tcpknobs_stack::ConnState::Failed(tcpknobs_stack::SocketError::NoArpReply(SERVER))
+        };
+        assert_eq!(host.state(id), expected, "at {at} ms");
+    }
+    assert_eq!(
+        tcpknobs_stack::SocketError::NoArpReply(SERVER).to_string(),
+        "no ARP reply from 192.0.2.2"
+    );
+}

@@ -78,6 +78,26 @@ pub fn run(
     net.run(&mut slots, Instant::from_millis(limit_ms))
 }
 
+/// One client against a fresh proxy in `mode` and `server`, on fresh hosts, for up
+/// to 10 s of virtual time.
+pub fn run_one(
+    client: &mut RawClient,
+    mode: ProxyMode,
+    server: &mut dyn Application,
+) -> (RunEnd, Proxy) {
+    let (mut net, c, p, s) = three_hosts();
+    let mut proxy = proxy(mode);
+    let end = run(
+        &mut net,
+        (c, p, s),
+        &mut [client],
+        &mut proxy,
+        server,
+        10_000,
+    );
+    (end, proxy)
+}
+
 /// Connections of a host that are still open (established, possibly half-closed).
 pub fn open_connections(host: &Host) -> usize {
     (0..host.connection_count())
@@ -112,7 +132,10 @@ pub struct RawClient {
     sent: usize,
     inbuf: Vec<u8>,
     reading: Option<(Response, BodyDecoder, Vec<u8>)>,
+    /// Final responses.
     pub responses: Vec<Seen>,
+    /// Interim (1xx) responses, which precede a final one (RFC 9110 §15.2).
+    pub interim: Vec<Seen>,
     pub eof_at_ms: Option<f64>,
     pub error: Option<String>,
     pub gave_up: bool,
@@ -132,6 +155,7 @@ impl RawClient {
             inbuf: Vec::new(),
             reading: None,
             responses: Vec::new(),
+            interim: Vec::new(),
             eof_at_ms: None,
             error: None,
             gave_up: false,
@@ -171,6 +195,14 @@ impl RawClient {
                 match parse_response(&self.inbuf) {
                     Ok(Parsed::Complete { message, head_len }) => {
                         self.inbuf.drain(..head_len);
+                        if (100..200).contains(&message.status) {
+                            self.interim.push(Seen {
+                                head: message,
+                                body: Vec::new(),
+                                at_ms: ms(now),
+                            });
+                            continue;
+                        }
                         let framing = match response_framing(&message, &Method::Get) {
                             Ok(f) => f,
                             Err(e) => {

@@ -269,6 +269,11 @@ pub fn probe(host: &mut Host, frame: Vec<u8>, at: Instant) -> Vec<Segment> {
 
 /// A net like [`net`] with another round-trip time.
 pub fn net_with_rtt(rtt_ms: u64) -> SimNet {
+    net_with(rtt_ms, knobs(), knobs())
+}
+
+/// Client and server with their own knobs, `rtt_ms` apart, no loss.
+pub fn net_with(rtt_ms: u64, client: Knobs, server: Knobs) -> SimNet {
     let mut net = SimNet::new(
         LinkProfile {
             one_way_delay_ns: rtt_ms * 1_000_000 / 2,
@@ -276,7 +281,7 @@ pub fn net_with_rtt(rtt_ms: u64) -> SimNet {
         },
         1,
     );
-    net.add_host("client", knobs());
-    net.add_host("server", knobs());
+    net.add_host("client", client);
+    net.add_host("server", server);
     net
 }
