@@ -130,9 +130,9 @@ Columns (README.md, Output, has them all; docs/json.md every JSON field):
     else until the run ended, which is usually much shorter)";
 
 const SERVE_EXAMPLES: &str = "\
-Set up first with `sudo scripts/tap-up.sh` (as root: scripts/tap-up.sh), then run
-inside its namespace (`ip netns exec` runs programs as root; the TAP belongs to you, so
-`sudo -u \"$(id -un)\"` runs tcpknobs as yourself):
+Set up first with `sudo scripts/tap-up.sh`, then run inside its namespace (`ip netns
+exec` runs programs as root; `sudo -u \"$(id -un)\"` runs tcpknobs as you, the TAP's
+owner; as root, leave out every sudo):
   sudo ip netns exec tcpknobs sudo -u \"$(id -un)\" tcpknobs serve --tap tk0 --ip 10.77.0.2/24
   sudo ip netns exec tcpknobs curl -o /dev/null http://10.77.0.2/bytes/1000000
 Ctrl-C or SIGTERM prints the per-connection table (--json: one object).";
@@ -140,7 +140,7 @@ Ctrl-C or SIGTERM prints the per-connection table (--json: one object).";
 const GET_EXAMPLES: &str = "\
 With `python3 -m http.server 8000 --bind 10.77.0.1 --protocol HTTP/1.1` running in the
 namespace (python's default, HTTP/1.0, closes every connection, so persistent shows no
-reuse):
+reuse; as root, leave out every sudo):
   sudo ip netns exec tcpknobs sudo -u \"$(id -un)\" tcpknobs get --tap tk0 --ip 10.77.0.2/24 \\
       --strategy persistent http://10.77.0.1:8000/ http://10.77.0.1:8000/
 /bytes/N targets (a tcpknobs server) are checked byte by byte.";

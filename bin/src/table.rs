@@ -138,7 +138,7 @@ pub fn transactions(rows: &[TransactionReport]) -> String {
 /// One row per connection as its host saw it. `tw_held_ms` is how long this host
 /// held the tuple in TIME_WAIT: the full 2MSL when it expired during the run, the
 /// time until the run ended otherwise (a run ends when its transactions do, so a
-/// 60 s TIME_WAIT usually shows as a few ms).
+/// 60 s TIME_WAIT usually shows as far less).
 pub fn connections(rows: &[ConnectionReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
