@@ -700,9 +700,16 @@ pub struct ServerFlags {
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_span)]
     pub server_header_timeout: StdDuration,
 
-    /// Listening sockets kept ready on the server (smoltcp has no accept queue).
+    /// The server's listen backlog: connections that may wait to be accepted (default
+    /// 511, nginx's); past it, SYNs and handshake ACKs are dropped, as Linux does.
     #[arg(long, value_name = "N", value_parser = parse_positive_u32)]
     pub backlog: Option<u32>,
+
+    /// Connections the server serves at once (a worker pool; default: all, an event
+    /// loop). The rest wait in the accept queue, and past `--backlog` their handshakes
+    /// are dropped and retried.
+    #[arg(long, value_name = "N", value_parser = parse_positive_u32)]
+    pub server_workers: Option<u32>,
 }
 
 impl ServerFlags {
@@ -723,6 +730,7 @@ impl ServerFlags {
             linger: to_smol(self.server_linger),
             truncate: self.server_truncate,
             header_timeout: to_smol(self.server_header_timeout),
+            workers: self.server_workers,
             ..ServerConfig::default()
         }
     }

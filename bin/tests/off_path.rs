@@ -157,3 +157,48 @@ fn an_unanswered_handshake_is_a_connect_timeout() {
     assert_eq!(client[0]["segments_out"], 7);
     assert_eq!(client[0]["resets_out"], 0);
 }
+
+/// Chapter item 14: a server limits what parallel connections cost it. With 4
+/// workers, 50 parallel connections are served 4 at a time while the rest wait
+/// in the accept queue: with nginx's backlog of 511 they all fit, and the run takes
+/// the handshake plus ceil(50 / 4) = 13 rounds of (1 RTT + 100 ms of processing) =
+/// 100 + 13 x 200 = 2,700 ms. With a backlog of 1 the queue overflows: the ACKs that
+/// would complete the other handshakes are dropped, as Linux drops them, and those
+/// connections pay SYN-ACK retransmissions.
+#[test]
+fn a_full_accept_queue_drops_handshakes() {
+    let base = "--strategy parallel --connections 50 --requests 50 --server-delay 100ms \
+                --server-workers 4 --client-timeout 1h";
+    let r = run_json(&format!("{base} --backlog 511"));
+    assert_all_ok(&r, 50, 100);
+    assert_between(
+        "511",
+        total_ms(&r),
+        100.0 + 13.0 * 200.0,
+        serialization_ms(200, GBIT),
+    );
+    let server = common::connections_of(&r, "server");
+    assert!(server
+        .iter()
+        .all(|c| c["syn_retransmits"] == 0 && c["dropped_in"] == 0));
+
+    let r = run_json(&format!("{base} --backlog 1"));
+    assert_all_ok(&r, 50, 100);
+    let server = common::connections_of(&r, "server");
+    let dropped: u64 = server
+        .iter()
+        .map(|c| c["dropped_in"].as_u64().unwrap())
+        .sum();
+    let synacks: u64 = server
+        .iter()
+        .map(|c| c["syn_retransmits"].as_u64().unwrap())
+        .sum();
+    assert!(
+        dropped > 0 && synacks > 0,
+        "dropped {dropped}, SYN-ACKs resent {synacks}"
+    );
+    assert!(
+        total_ms(&r) > 2700.0 + 1000.0,
+        "at least one SYN-ACK timeout more"
+    );
+}

@@ -109,6 +109,13 @@ pub struct ServerConfig {
     /// that head, not while it is busy with earlier pipelined requests.
     #[serde(serialize_with = "ser_duration")]
     pub header_timeout: Duration,
+    /// Connections served at once (`--server-workers N`): a server with a pool of
+    /// workers (Apache's `MaxRequestWorkers`, a thread per connection, Python's
+    /// `http.server` with one) accepts the next connection only when a worker is
+    /// free; the others wait in the accept queue, and past the backlog their
+    /// handshakes are dropped (chapter item 14). `None`: an event loop that accepts
+    /// everything at once, as nginx does.
+    pub workers: Option<u32>,
 }
 
 impl Default for ServerConfig {
@@ -126,6 +133,7 @@ impl Default for ServerConfig {
             linger: Duration::from_secs(2),
             truncate: None,
             header_timeout: Duration::from_secs(10),
+            workers: None,
         }
     }
 }
@@ -338,6 +346,45 @@ pub struct Server {
 }
 
 impl Server {
+    /// Accept waiting connections while a worker is free; returns how many.
+    fn accept_new(&mut self, host: &mut Host, now: Instant) -> usize {
+        let mut accepted = 0;
+        while self
+            .config
+            .workers
+            .is_none_or(|w| self.conns.len() < w as usize)
+        {
+            let Some(id) = host.accept(self.config.port) else {
+                break;
+            };
+            accepted += 1;
+            self.stats.push(ServerConnStats {
+                conn: id,
+                accepted_ms: ms(now),
+                requests_served: 0,
+                closed_by_server: false,
+                reason: None,
+                closed_ms: None,
+            });
+            self.conns.insert(
+                id,
+                Conn {
+                    id,
+                    stats: self.stats.len() - 1,
+                    inbuf: Vec::new(),
+                    outbox: Outbox::new(),
+                    reading: Reading::Head { since: Some(now) },
+                    jobs: VecDeque::new(),
+                    writing: Writing::Idle { since: now },
+                    held: false,
+                    peer_eof: false,
+                    phase: Phase::Serving,
+                },
+            );
+        }
+        accepted
+    }
+
     /// A server that starts listening on its first poll.
     pub fn new(config: ServerConfig) -> Server {
         Server {
@@ -937,34 +984,16 @@ impl Application for Server {
             self.listening = true;
         }
         let now = host.now();
-        while let Some(id) = host.accept(self.config.port) {
-            self.stats.push(ServerConnStats {
-                conn: id,
-                accepted_ms: ms(now),
-                requests_served: 0,
-                closed_by_server: false,
-                reason: None,
-                closed_ms: None,
-            });
-            self.conns.insert(
-                id,
-                Conn {
-                    id,
-                    stats: self.stats.len() - 1,
-                    inbuf: Vec::new(),
-                    outbox: Outbox::new(),
-                    reading: Reading::Head { since: Some(now) },
-                    jobs: VecDeque::new(),
-                    writing: Writing::Idle { since: now },
-                    held: false,
-                    peer_eof: false,
-                    phase: Phase::Serving,
-                },
-            );
-        }
+        self.accept_new(host, now);
         let mut conns = std::mem::take(&mut self.conns);
         conns.retain(|_, conn| self.drive(host, conn));
         self.conns = conns;
+        if self.accept_new(host, now) > 0 {
+            // Workers freed at this instant take the next waiting connections now.
+            let mut conns = std::mem::take(&mut self.conns);
+            conns.retain(|_, conn| self.drive(host, conn));
+            self.conns = conns;
+        }
         self.conns
             .values()
             .filter_map(|c| c.deadline(&self.config))

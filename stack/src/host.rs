@@ -4,7 +4,8 @@
 //! smoltcp leaves several things to applications that the chapter depends on; the host
 //! owns them (STYLE.md item 3):
 //! * ephemeral ports and 4-tuple uniqueness, with our own TIME_WAIT table;
-//! * a pool of listening sockets per port, acting as the backlog;
+//! * a listening socket per port, refilled as it takes SYNs, and an accept queue
+//!   bounded by the backlog as Linux bounds it;
 //! * the congestion window (slow start) above smoltcp, whose own controller is off;
 //! * kernel-like close: close() with unread input sends RST, data arriving after a full
 //!   close is answered with RST, a received RST discards unread input;
@@ -305,6 +306,8 @@ pub struct Host {
     held_by: BTreeMap<FourTuple, ConnId>,
     ports: EphemeralPorts,
     awaiting_port: VecDeque<(ConnId, u16)>,
+    /// See [`Host::listen_overflows`].
+    listen_overflows: u64,
     /// When handshakes must have got somewhere, earliest first (entries of
     /// connections that have moved on are skipped when they come due).
     handshakes: BTreeSet<(Instant, ConnId, HandshakeCheck)>,
@@ -367,6 +370,7 @@ impl Host {
             ports,
             awaiting_port: VecDeque::new(),
             handshakes: BTreeSet::new(),
+            listen_overflows: 0,
             window_updates: Vec::new(),
             epoch: now,
             now,
@@ -447,13 +451,13 @@ impl Host {
 
     // ---- socket API -------------------------------------------------------------
 
-    /// Start listening on `port` with a pool of `knobs.backlog` sockets.
+    /// Start listening on `port`; `knobs.backlog` bounds its accept queue.
     pub fn listen(&mut self, port: u16) {
         if self.listeners.contains_key(&port) {
             return;
         }
         let mut pool = Vec::new();
-        for _ in 0..self.config.knobs.backlog.max(1) {
+        for _ in 0..LISTEN_POOL {
             pool.push(self.new_listening_socket(port));
         }
         self.listeners.insert(
@@ -1005,6 +1009,12 @@ impl Host {
                 // A new connection on the tuple: the listener takes the SYN.
                 Verdict::Reopen | Verdict::NotHeld => {}
             }
+            if seg.syn && seg.ack.is_none() && !seg.rst && self.accept_queue_full(seg.dst_port) {
+                // Linux `tcp_conn_request`: a full accept queue drops the SYN; the
+                // client tries again after its SYN timeout.
+                self.listen_overflows += 1;
+                return;
+            }
         }
         let mut frame = frame;
         if let Some(id) = conn_id {
@@ -1018,6 +1028,12 @@ impl Host {
                 Screen::ChallengeAck => {
                     self.count_screened(id, &seg);
                     self.send_challenge_ack(id, &frame, &seg);
+                    return;
+                }
+                Screen::Overflow => {
+                    self.count_screened(id, &seg);
+                    self.conns[id.0].stats.dropped_in += 1;
+                    self.listen_overflows += 1;
                     return;
                 }
             }
@@ -1106,6 +1122,18 @@ impl Host {
         if seg.syn && is_synchronized(state) {
             return Screen::ChallengeAck;
         }
+        if conn.accept == Accept::Backlog
+            && state == tcp::State::SynReceived
+            && seg.ack.is_some()
+            && !seg.syn
+            && self.accept_queue_full(conn.tuple.local_port)
+        {
+            // The ACK that would complete the handshake finds the accept queue full:
+            // Linux (`tcp_check_req`, `tcp_abort_on_overflow` off) drops it and
+            // keeps the request, whose SYN-ACK timer or the client's next segment
+            // tries again.
+            return Screen::Overflow;
+        }
         if seg.syn && seg.ack.is_none() && state == tcp::State::SynReceived {
             // A retransmitted SYN. smoltcp would hand it to whichever socket comes
             // first in its set, possibly a fresh listener of the pool, which would
@@ -1158,6 +1186,20 @@ impl Host {
         s.segments_out += 1;
         s.pure_acks_out += 1;
         self.out.push(ack);
+    }
+
+    /// Linux's `sk_acceptq_is_full`: more connections wait to be accepted than the
+    /// backlog allows (one more than the backlog fits, as in Linux).
+    fn accept_queue_full(&self, port: u16) -> bool {
+        self.listeners
+            .get(&port)
+            .is_some_and(|l| l.accept_queue.len() > self.config.knobs.backlog)
+    }
+
+    /// SYNs and handshake-completing ACKs dropped because an accept queue was full
+    /// (Linux's `ListenOverflows` counter, `nstat`).
+    pub fn listen_overflows(&self) -> u64 {
+        self.listen_overflows
     }
 
     /// A listening socket took a SYN: it becomes a connection and a fresh socket takes
@@ -1739,6 +1781,12 @@ impl Host {
     }
 }
 
+/// Listening sockets kept per port. smoltcp has no accept queue: a SYN goes to a
+/// socket in LISTEN, which becomes the connection; the host hands a fresh one to
+/// the port before the next frame, so one is always enough. The backlog is
+/// enforced on the accept queue instead ([`Host::listen_overflows`]).
+pub const LISTEN_POOL: usize = 1;
+
 /// Linux's three ARP probes a second apart (`mcast_solicit`, `retrans_time_ms`):
 /// a neighbour that has not answered by then is unreachable.
 const ARP_TIMEOUT: Duration = Duration::from_secs(3);
@@ -1779,6 +1827,8 @@ enum Screen {
     Drop,
     /// Discard it and send a challenge ACK.
     ChallengeAck,
+    /// Discard it: it would complete a handshake, and the accept queue is full.
+    Overflow,
 }
 
 /// Whether both sides' initial sequence numbers are known and acknowledged

@@ -81,9 +81,12 @@ pub struct Knobs {
     /// Transmit buffer inside smoltcp per socket (bytes in flight plus unsent). Data the
     /// application writes beyond our congestion window waits in our own queue.
     pub tx_buffer: usize,
-    /// Listening sockets kept ready per port: smoltcp has no accept queue, so a SYN
-    /// arriving when no socket is listening is answered with RST, as with a full backlog
-    /// with `tcp_abort_on_overflow`.
+    /// listen(2)'s backlog: how many established connections may wait to be
+    /// accepted. As in Linux (`sk_acceptq_is_full`), once more than this many wait,
+    /// new SYNs and the ACKs that would complete a handshake are dropped, and the
+    /// clients pay SYN or SYN-ACK retransmissions (chapter item 14: a server limits
+    /// what parallel connections cost it). nginx's default is 511; Linux caps any
+    /// backlog at `net.core.somaxconn` (4096).
     pub backlog: usize,
     /// SYN retransmissions before an active open gives up (Linux `tcp_syn_retries`,
     /// 6): with the RTO doubling from 1 s the SYNs leave at 0, 1, 3, 7, 15, 31 and
@@ -159,7 +162,7 @@ impl Knobs {
                 on_exhaustion: OnExhaustion::Fail,
                 rx_buffer: DEFAULT_BUFFER,
                 tx_buffer: DEFAULT_BUFFER,
-                backlog: 16,
+                backlog: 511,
                 syn_retries: 6,
                 synack_retries: 5,
             },
@@ -181,7 +184,7 @@ impl Knobs {
                 on_exhaustion: OnExhaustion::Fail,
                 rx_buffer: DEFAULT_BUFFER,
                 tx_buffer: DEFAULT_BUFFER,
-                backlog: 16,
+                backlog: 511,
                 syn_retries: 6,
                 synack_retries: 5,
             },

@@ -146,12 +146,12 @@ fn lost_syn_acks_start_from_one_segment() {
 
 /// SYN, SYN-ACK, RST: smoltcp sends its socket back to LISTEN, and a listener pool
 /// that missed it would hold a socket that takes the next SYN and never answers.
-/// After 10,000 such resets the server still has exactly its backlog of listening
+/// After 10,000 such resets the server still has exactly its pool of listening
 /// sockets and answers the next request.
 #[test]
 fn handshake_resets_leave_the_listener_whole() {
     let mut net = net_with_rtt(100);
-    let backlog = tcpknobs_stack::Knobs::default().backlog;
+    let pool = tcpknobs_stack::host::LISTEN_POOL;
     let server_host = net.host_mut(HostId(1));
     server_host.listen(PORT);
     let at = Instant::from_millis(0);
@@ -172,7 +172,7 @@ fn handshake_resets_leave_the_listener_whole() {
     }
     assert_eq!(
         server_host.socket_count(),
-        backlog,
+        pool,
         "only the listening pool is left"
     );
     let mut server = Script::new(&[
@@ -410,7 +410,7 @@ fn an_unanswered_syn_times_out_after_its_retries() {
 #[test]
 fn an_unanswered_syn_ack_is_given_up() {
     let mut net = net_with_rtt(100);
-    let backlog = tcpknobs_stack::Knobs::default().backlog;
+    let pool = tcpknobs_stack::host::LISTEN_POOL;
     let host = net.host_mut(HostId(1));
     host.listen(PORT);
     let mut syn = Raw::new((CLIENT, 40000), (SERVER, PORT));
@@ -433,11 +433,11 @@ fn an_unanswered_syn_ack_is_given_up() {
             sent.push(at / 1000);
         }
         if at == 62_000 {
-            assert_eq!(host.socket_count(), backlog + 1, "still in SYN-RECEIVED");
+            assert_eq!(host.socket_count(), pool + 1, "still in SYN-RECEIVED");
         }
     }
     assert_eq!(sent, vec![0, 1, 3, 7, 15, 31]);
-    assert_eq!(host.socket_count(), backlog, "freed at 63 s");
+    assert_eq!(host.socket_count(), pool, "freed at 63 s");
 }
 
 /// On Ethernet a SYN leaves only once the next hop answers ARP. A neighbour that

@@ -274,3 +274,23 @@ fn retransmitted_data_after_close_is_not_reset() {
     );
     assert_eq!(stats(&net, 0).resets_out, 0);
 }
+
+/// A simultaneous close (RFC 9293 §3.6, case 2): both sides send FIN before they see
+/// the other's, both pass through CLOSING and both hold the TIME_WAIT, and the report
+/// names the closer `both`. The handshake completes at the server at 150 ms; both
+/// close then, so the FINs cross on the wire.
+#[test]
+fn a_simultaneous_close_is_reported_as_both() {
+    let mut net = net();
+    let mut server = Script::new(&[(0, Call::Listen), (150, Call::Accept), (150, Call::Close)]);
+    let mut client = Script::new(&[(0, Call::Connect), (150, Call::Close)]);
+    run(&mut net, &mut client, &mut server, 2000);
+    for host in [0, 1] {
+        assert_eq!(
+            stats(&net, host).closed_first,
+            Some(tcpknobs_stack::Closer::Both),
+            "host {host}"
+        );
+        assert_eq!(net.host(tcpknobs_stack::HostId(host)).time_wait_len(), 1);
+    }
+}
