@@ -284,7 +284,7 @@ fn profile_summary(k: &Knobs) -> String {
     let ss = &k.slow_start;
     format!(
         "IW {}, Nagle {}, quick-ACK {}, delayed ACK {}, TIME_WAIT {}, ports {} ({} ports), \
-         ssthresh {}, slow start {}, slow start after idle {}",
+         ssthresh {}, slow start {}, slow start after idle {}, backlog {}",
         ss.initial_window,
         nagle_name(k.nagle),
         k.quickack,
@@ -296,6 +296,7 @@ fn profile_summary(k: &Knobs) -> String {
             .map_or("unlimited".into(), |b| format_bytes(b.into())),
         on_off(ss.enabled),
         on_off(ss.restart_after_idle),
+        k.backlog,
     )
 }
 
@@ -700,9 +701,14 @@ pub struct ServerFlags {
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_span)]
     pub server_header_timeout: StdDuration,
 
-    /// The server's listen backlog: connections that may wait to be accepted (default
-    /// 511, nginx's); past it, SYNs and handshake ACKs are dropped, as Linux does.
-    #[arg(long, value_name = "N", value_parser = parse_positive_u32)]
+    /// The server's listen backlog: connections that may wait to be accepted; past it,
+    /// SYNs and handshake ACKs are dropped, as Linux does. The default is the
+    /// profile's (nginx's 511).
+    #[arg(long, value_name = "N", value_parser = parse_positive_u32, help = knob_help(
+        "The server's listen backlog: connections that may wait to be accepted; past it, \
+         SYNs and handshake ACKs are dropped, as Linux does",
+        |k| k.backlog.to_string(),
+    ))]
     pub backlog: Option<u32>,
 
     /// Connections the server serves at once (a worker pool; default: all, an event

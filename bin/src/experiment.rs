@@ -237,6 +237,8 @@ pub struct ServerReport {
     pub truncate: Option<u64>,
     /// How long a request head may take to arrive, ms.
     pub header_timeout_ms: f64,
+    /// Connections served at once; `None`: all of them (an event loop).
+    pub workers: Option<u32>,
 }
 
 impl ServerReport {
@@ -256,6 +258,7 @@ impl ServerReport {
             linger,
             truncate,
             header_timeout,
+            workers,
         } = config;
         ServerReport {
             port: *port,
@@ -270,6 +273,7 @@ impl ServerReport {
             linger_ms: ms(*linger),
             truncate: *truncate,
             header_timeout_ms: ms(*header_timeout),
+            workers: *workers,
         }
     }
 }

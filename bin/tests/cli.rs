@@ -221,6 +221,7 @@ fn help_prints_each_profiles_actual_values() {
             "--ports",
             knob_values(&|k| format!("{}-{}", k.ports.lo, k.ports.hi)),
         ),
+        ("--backlog", knob_values(&|k| k.backlog.to_string())),
     ] {
         let at = help
             .find(&format!("      {flag} <"))
