@@ -1,0 +1,117 @@
+//! The limits of a handshake: SYN and SYN-ACK retransmissions, and ARP.
+
+use super::*;
+
+impl Host {
+    /// Give up on handshakes whose time has come (see [`HandshakeCheck`]).
+    pub(super) fn expire_handshakes(&mut self) {
+        while let Some(&(due, id, check)) = self.handshakes.first() {
+            if due > self.now {
+                break;
+            }
+            self.handshakes.pop_first();
+            let conn = &self.conns[id.0];
+            let Some(handle) = conn.handle else {
+                continue;
+            };
+            let state = self.sockets.get::<tcp::Socket>(handle).state();
+            if !matches!(state, tcp::State::SynSent | tcp::State::SynReceived) {
+                continue;
+            }
+            let error = match check {
+                HandshakeCheck::Resolved if conn.track.syn_out => continue,
+                HandshakeCheck::Resolved => {
+                    SocketError::NoArpReply(self.next_hop(conn.tuple.remote_addr))
+                }
+                HandshakeCheck::Answered => SocketError::ConnectTimedOut {
+                    syns: conn.stats.syn_retransmits as u32 + 1,
+                },
+            };
+            self.drop_handshake(id, error);
+        }
+    }
+
+    /// Where frames to `addr` go first: the address itself on our subnet, the
+    /// gateway otherwise.
+    pub(super) fn next_hop(&self, addr: Ipv4Address) -> Ipv4Address {
+        match self.config.gateway {
+            Some(gw) if !self.config.addr.contains_addr(&addr) => gw,
+            _ => addr,
+        }
+    }
+
+    /// End a connection that never got synchronized, silently, as Linux does when
+    /// connect times out or a request socket expires: no RST for a peer that
+    /// never answered.
+    pub(super) fn drop_handshake(&mut self, id: ConnId, error: SocketError) {
+        let conn = &mut self.conns[id.0];
+        let Some(handle) = conn.handle.take() else {
+            return;
+        };
+        conn.error.get_or_insert(error);
+        conn.finished = true;
+        conn.pending.clear();
+        let tuple = conn.tuple;
+        self.sockets.remove(handle);
+        self.by_handle.remove(&handle);
+        self.live.remove(&tuple);
+    }
+
+    /// Whether `seg` would be a SYN or SYN-ACK retransmission past the configured
+    /// number (`syn_retries`, `synack_retries`): it is not sent, and the
+    /// handshake's deadline ends the connection.
+    pub(super) fn beyond_syn_retries(&self, seg: &Segment) -> bool {
+        if !seg.syn || seg.rst {
+            return false;
+        }
+        let tuple = FourTuple {
+            local_addr: seg.src_addr,
+            local_port: seg.src_port,
+            remote_addr: seg.dst_addr,
+            remote_port: seg.dst_port,
+        };
+        let Some(&id) = self.live.get(&tuple) else {
+            return false;
+        };
+        let conn = &self.conns[id.0];
+        let knobs = &self.config.knobs;
+        let limit = match conn.role {
+            Role::Client => knobs.syn_retries,
+            Role::Server => knobs.synack_retries,
+        };
+        conn.track.syn_out
+            && seq_lt(seg.seq, conn.track.snd_max)
+            && conn.stats.syn_retransmits >= u64::from(limit)
+    }
+}
+
+/// Linux's three ARP probes a second apart (`mcast_solicit`, `retrans_time_ms`):
+/// a neighbour that has not answered by then is unreachable.
+pub(super) const ARP_TIMEOUT: Duration = Duration::from_secs(3);
+/// The initial RTO (RFC 6298 §2.1; smoltcp's and Linux's `TCP_TIMEOUT_INIT`).
+pub(super) const INITIAL_RTO: Duration = Duration::from_secs(1);
+/// Linux's `TCP_RTO_MAX`: the backoff of handshake retransmissions stops here.
+pub(super) const MAX_HANDSHAKE_RTO: Duration = Duration::from_secs(120);
+
+/// How long a handshake with `retries` retransmissions lasts before it is given up:
+/// the initial RTO doubled after each try, summed over the first transmission and
+/// every retransmission (Linux `tcp_write_timeout` / `retransmits_timed_out`):
+/// 6 retries = 1 + 2 + 4 + 8 + 16 + 32 + 64 = 127 s.
+pub(super) fn handshake_limit(retries: u32) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut rto = INITIAL_RTO;
+    for _ in 0..=retries.min(64) {
+        total += rto;
+        rto = (rto * 2).min(MAX_HANDSHAKE_RTO);
+    }
+    total
+}
+
+/// What a handshake deadline checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum HandshakeCheck {
+    /// The SYN left: the next hop answered ARP.
+    Resolved,
+    /// The handshake completed within its retransmissions.
+    Answered,
+}

@@ -1,0 +1,147 @@
+//! Where connections begin and end: ephemeral ports, active opens, retiring sockets
+//! into the TIME_WAIT table.
+
+use super::*;
+
+impl Host {
+    /// Tuples that left TIME_WAIT: their connections record until when.
+    pub(super) fn release_held(&mut self, held: Vec<HeldTuple>) {
+        for h in held {
+            if let Some(id) = self.held_by.remove(&h.tuple) {
+                self.conns[id.0].time_wait_until = Some(h.expires);
+            }
+        }
+    }
+
+    pub(super) fn expire_time_wait(&mut self) {
+        let expired = self.time_wait.expire(self.now);
+        self.release_held(expired);
+        while let Some(&(id, port)) = self.awaiting_port.front() {
+            let remote = self.conns[id.0].tuple.remote_addr;
+            let Ok(local_port) = self.allocate_port(remote, port) else {
+                break;
+            };
+            self.awaiting_port.pop_front();
+            if let Err(e) = self.start_connect(id, local_port) {
+                let conn = &mut self.conns[id.0];
+                conn.awaiting_port = false;
+                conn.finished = true;
+                conn.error = Some(SocketError::Closed);
+                let _ = e;
+            }
+        }
+    }
+
+    pub(super) fn retire_sockets(&mut self) {
+        let handles: Vec<(SocketHandle, ConnId)> =
+            self.by_handle.iter().map(|(h, c)| (*h, *c)).collect();
+        for (handle, id) in handles {
+            let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+            let state = socket.state();
+            let conn = &mut self.conns[id.0];
+            let done = match state {
+                // An RST during the handshake sends smoltcp's socket back to LISTEN
+                // on its own; its place in the pool was refilled when it took the
+                // SYN, so it is freed, or it would swallow the next connection.
+                tcp::State::Closed | tcp::State::Listen => true,
+                // Take TIME_WAIT over once the ACK of the peer's FIN has left.
+                tcp::State::TimeWait => conn.track.unacked_since.is_none(),
+                _ => false,
+            };
+            if !done {
+                continue;
+            }
+            // Keep unread input readable after the socket is gone.
+            while socket.recv_queue() > 0 {
+                let got = socket.recv(|d| {
+                    conn.leftover.extend(d.iter());
+                    (d.len(), d.len())
+                });
+                if !matches!(got, Ok(n) if n > 0) {
+                    break;
+                }
+            }
+            if state == tcp::State::TimeWait {
+                self.time_wait
+                    .hold(conn.tuple, conn.track.snd_max, conn.track.rcv_nxt, self.now);
+                conn.time_wait_since = Some(self.now);
+                if self.time_wait.two_msl() == Duration::ZERO {
+                    conn.time_wait_until = Some(self.now);
+                } else {
+                    self.held_by.insert(conn.tuple, id);
+                }
+            } else if conn.error.is_none() && !conn.track.fin_in {
+                // Closed without the peer's FIN: we aborted.
+                conn.error = Some(SocketError::Aborted);
+            }
+            conn.finished = true;
+            conn.handle = None;
+            let tuple = conn.tuple;
+            self.sockets.remove(handle);
+            self.by_handle.remove(&handle);
+            self.live.remove(&tuple);
+        }
+    }
+    pub(super) fn port_in_use(
+        &self,
+        local_port: u16,
+        remote: Ipv4Address,
+        remote_port: u16,
+    ) -> bool {
+        let tuple = FourTuple {
+            local_addr: self.addr(),
+            local_port,
+            remote_addr: remote,
+            remote_port,
+        };
+        self.live.contains_key(&tuple)
+            || self.time_wait.is_held(&tuple, self.now)
+            || self.listeners.contains_key(&local_port)
+    }
+
+    pub(super) fn allocate_port(
+        &mut self,
+        remote: Ipv4Address,
+        port: u16,
+    ) -> Result<u16, ConnectError> {
+        let mut ports = std::mem::replace(&mut self.ports, EphemeralPorts::new(1, 1));
+        let result = ports.allocate(|p| self.port_in_use(p, remote, port));
+        self.ports = ports;
+        result.map_err(|_| ConnectError::PortsExhausted {
+            ports: self.config.knobs.ports.len(),
+            remote: format!("{remote}:{port}"),
+        })
+    }
+
+    pub(super) fn start_connect(
+        &mut self,
+        id: ConnId,
+        local_port: u16,
+    ) -> Result<(), ConnectError> {
+        let remote = self.conns[id.0].tuple;
+        let mut socket = self.new_socket();
+        // `context()` before `sockets.add()` (SMOLTCP-NOTES: avoids a double borrow).
+        let cx = self.iface.context();
+        socket
+            .connect(cx, (remote.remote_addr, remote.remote_port), local_port)
+            .map_err(|e| ConnectError::Stack(e.to_string()))?;
+        let handle = self.sockets.add(socket);
+        let now = self.now;
+        let conn = &mut self.conns[id.0];
+        conn.tuple.local_port = local_port;
+        conn.handle = Some(handle);
+        conn.awaiting_port = false;
+        conn.opened = now;
+        self.live.insert(conn.tuple, id);
+        self.by_handle.insert(handle, id);
+        let limit = handshake_limit(self.config.knobs.syn_retries);
+        self.handshakes
+            .insert((now + limit, id, HandshakeCheck::Answered));
+        if self.config.medium == Medium::Ethernet {
+            self.handshakes
+                .insert((now + ARP_TIMEOUT, id, HandshakeCheck::Resolved));
+        }
+        self.egress();
+        Ok(())
+    }
+}

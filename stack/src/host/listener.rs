@@ -1,0 +1,130 @@
+//! Passive opens: the listening socket per port, the accept queue and its backlog.
+
+use super::*;
+
+pub(super) struct Listener {
+    pub(super) pool: Vec<SocketHandle>,
+    pub(super) accept_queue: VecDeque<ConnId>,
+}
+
+impl Host {
+    /// Start listening on `port`; `knobs.backlog` bounds its accept queue.
+    pub fn listen(&mut self, port: u16) {
+        if self.listeners.contains_key(&port) {
+            return;
+        }
+        let mut pool = Vec::new();
+        for _ in 0..LISTEN_POOL {
+            pool.push(self.new_listening_socket(port));
+        }
+        self.listeners.insert(
+            port,
+            Listener {
+                pool,
+                accept_queue: VecDeque::new(),
+            },
+        );
+    }
+
+    /// The next established connection on `port`, if any.
+    pub fn accept(&mut self, port: u16) -> Option<ConnId> {
+        let id = self.listeners.get_mut(&port)?.accept_queue.pop_front()?;
+        self.conns[id.0].accept = Accept::Accepted;
+        Some(id)
+    }
+
+    /// Linux's `sk_acceptq_is_full`: more connections wait to be accepted than the
+    /// backlog allows (one more than the backlog fits, as in Linux).
+    pub(super) fn accept_queue_full(&self, port: u16) -> bool {
+        self.listeners
+            .get(&port)
+            .is_some_and(|l| l.accept_queue.len() > self.config.knobs.backlog)
+    }
+
+    /// SYNs and handshake-completing ACKs dropped because an accept queue was full
+    /// (Linux's `ListenOverflows` counter, `nstat`).
+    pub fn listen_overflows(&self) -> u64 {
+        self.listen_overflows
+    }
+
+    /// A listening socket took a SYN: it becomes a connection and a fresh socket takes
+    /// its place in the pool.
+    pub(super) fn adopt_from_pool(&mut self, port: u16, seg: &Segment) {
+        let Some(listener) = self.listeners.get(&port) else {
+            return;
+        };
+        let taken: Vec<(usize, SocketHandle)> = listener
+            .pool
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| self.sockets.get::<tcp::Socket>(**h).state() != tcp::State::Listen)
+            .map(|(i, h)| (i, *h))
+            .collect();
+        for (slot, handle) in taken {
+            let fresh = self.new_listening_socket(port);
+            if let Some(l) = self.listeners.get_mut(&port) {
+                l.pool[slot] = fresh;
+            }
+            let socket = self.sockets.get::<tcp::Socket>(handle);
+            let (Some(local), Some(remote)) = (socket.local_endpoint(), socket.remote_endpoint())
+            else {
+                self.sockets.remove(handle);
+                continue;
+            };
+            let (smoltcp::wire::IpAddress::Ipv4(la), smoltcp::wire::IpAddress::Ipv4(ra)) =
+                (local.addr, remote.addr);
+            let tuple = FourTuple {
+                local_addr: la,
+                local_port: local.port,
+                remote_addr: ra,
+                remote_port: remote.port,
+            };
+            let id = ConnId(self.conns.len());
+            let conn = self.new_conn(tuple, Some(handle), Role::Server);
+            self.conns.push(conn);
+            self.live.insert(tuple, id);
+            self.by_handle.insert(handle, id);
+            let limit = handshake_limit(self.config.knobs.synack_retries);
+            self.handshakes
+                .insert((self.now + limit, id, HandshakeCheck::Answered));
+            if tuple.remote_port == seg.src_port && tuple.remote_addr == seg.src_addr {
+                self.on_segment_in(id, seg);
+            }
+        }
+    }
+
+    /// After smoltcp processed one segment of this connection: queue it for accept
+    /// once the handshake is done, and refill the socket.
+    pub(super) fn after_ingress(&mut self, id: ConnId) {
+        let Some(handle) = self.conns[id.0].handle else {
+            return;
+        };
+        let socket = self.sockets.get::<tcp::Socket>(handle);
+        let queue = socket.send_queue();
+        // A handshake reset in SYN-RECEIVED leaves the socket in LISTEN: not done.
+        let handshake_done = is_synchronized(socket.state());
+        let conn = &mut self.conns[id.0];
+        if conn.accept == Accept::Backlog && handshake_done {
+            // The handshake completed: the connection enters the accept queue.
+            conn.accept = Accept::Queued;
+            if let Some(l) = self.listeners.get_mut(&conn.tuple.local_port) {
+                l.accept_queue.push_back(id);
+            }
+        }
+        conn.prev_send_queue = queue;
+        self.top_up(id);
+    }
+
+    pub(super) fn new_listening_socket(&mut self, port: u16) -> SocketHandle {
+        let mut socket = self.new_socket();
+        // Listening on a fresh socket with a non-zero port cannot fail.
+        let _ = socket.listen(port);
+        self.sockets.add(socket)
+    }
+}
+
+/// Listening sockets kept per port. smoltcp has no accept queue: a SYN goes to a
+/// socket in LISTEN, which becomes the connection; the host hands a fresh one to
+/// the port before the next frame, so one is always enough. The backlog is
+/// enforced on the accept queue instead ([`Host::listen_overflows`]).
+pub const LISTEN_POOL: usize = 1;

@@ -1,0 +1,709 @@
+//! A host: one smoltcp interface plus the layer that makes it behave like a kernel
+//! socket API for the experiments.
+//!
+//! smoltcp leaves several things to applications that the chapter depends on; the host
+//! owns them (STYLE.md item 3):
+//! * ephemeral ports and 4-tuple uniqueness, with our own TIME_WAIT table;
+//! * a listening socket per port, refilled as it takes SYNs, and an accept queue
+//!   bounded by the backlog as Linux bounds it;
+//! * the congestion window (slow start) above smoltcp, whose own controller is off;
+//! * kernel-like close: close() with unread input sends RST, data arriving after a full
+//!   close is answered with RST, a received RST discards unread input;
+//! * per-connection statistics counted off the wire.
+//!
+//! ## Map
+//! * this file: the [`Host`] itself, its socket API and the way a frame goes in
+//!   (`ingress`) and out (`egress`, `collect_tx`);
+//! * `device`: the smoltcp device adapter (one frame at a time, buffers reused);
+//! * `conn`: one connection's state; `lifecycle`: ports, active opens, retiring
+//!   sockets into TIME_WAIT; `listener`: passive opens and the accept queue;
+//! * `observe`: the wire observer (sequence numbers, ACK accounting, statistics);
+//! * `send`: the send path (congestion window, silly-window avoidance, Minshall);
+//! * `screen`: RFC 5961 against blind resets; `handshake`: SYN retries and ARP;
+//!   `sequence`: Linux-like initial sequence numbers.
+//!
+//! Frames go in with [`Host::receive_frame`] and come out of [`Host::take_frames`]; the
+//! host never reads a clock: [`Host::poll`] takes `now` and [`Host::poll_at`] says when
+//! to come back. Incoming frames are fed to smoltcp one at a time, so the drop in a
+//! socket's send queue after each one is exactly what that ACK acknowledged.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
+use smoltcp::socket::tcp;
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr};
+
+use crate::congestion::{CongestionWindow, RttEstimator};
+use crate::error::{ConnectError, SocketError};
+use crate::knobs::{Knobs, Nagle, OnExhaustion};
+use crate::ports::EphemeralPorts;
+use crate::segment::{
+    build_ack, build_reack, clamp_window, seq_gt, seq_lt, shift_sequence, Segment,
+};
+use crate::send_queue::SendQueue;
+use crate::stats::{Closer, ConnStats, Role};
+use crate::time_wait::{
+    Arrival, FourTuple, HeldTuple, TimeWaitTable, Verdict, OUT_OF_WINDOW_ACK_INTERVAL,
+};
+
+mod conn;
+mod device;
+mod handshake;
+mod lifecycle;
+mod listener;
+mod observe;
+mod screen;
+mod send;
+mod sequence;
+
+use conn::{Accept, Conn};
+use device::FrameSlot;
+use handshake::{handshake_limit, HandshakeCheck, ARP_TIMEOUT};
+use listener::Listener;
+pub use listener::LISTEN_POOL;
+use screen::Screen;
+
+/// smoltcp's fixed minimum and initial retransmission timeout; our RTT estimator
+/// mirrors it so "idle longer than the RTO" means what smoltcp would do.
+const SMOLTCP_MIN_RTO: Duration = Duration::from_millis(1000);
+/// smoltcp assumes this MSS until the peer's SYN says otherwise (RFC 9293 §3.7.1).
+const DEFAULT_MSS: usize = 536;
+/// IPv4 + TCP headers without options.
+const TCP_IP_HEADERS: usize = 40;
+/// Names one connection on a host for its whole life, including after its smoltcp
+/// socket is gone (TIME_WAIT, statistics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct ConnId(pub usize);
+
+/// How a host is attached and addressed.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    /// Shown in traces and errors.
+    pub name: String,
+    /// The host's address and subnet.
+    pub addr: Ipv4Cidr,
+    /// Raw IP on the simulated link (no ARP round trip); Ethernet on TAP.
+    pub medium: Medium,
+    /// MAC address when the medium is Ethernet.
+    pub mac: EthernetAddress,
+    /// Default gateway, if any.
+    pub gateway: Option<Ipv4Address>,
+    /// IP MTU (the frame size on Ethernet is 14 bytes larger).
+    pub mtu: usize,
+    /// Seeds smoltcp's initial sequence numbers, so runs are reproducible.
+    pub seed: u64,
+    /// TCP knobs for every socket of this host.
+    pub knobs: Knobs,
+}
+
+/// What a read returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readable {
+    /// This many bytes were appended to the caller's buffer.
+    Data(usize),
+    /// Nothing to read yet.
+    Nothing,
+    /// The peer closed its sending side and every byte has been read.
+    Eof,
+}
+
+/// Where a connection is in its life, as the application sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnState {
+    /// Waiting for an ephemeral port to leave TIME_WAIT (`--on-exhaustion wait`).
+    AwaitingPort,
+    /// SYN sent or received, handshake not complete.
+    Connecting,
+    /// Data may flow (possibly one direction already closed).
+    Open,
+    /// Finished normally.
+    Closed,
+    /// Ended by an error.
+    Failed(SocketError),
+}
+
+/// A TCP host: smoltcp plus the experiment layer. See the module docs.
+pub struct Host {
+    config: HostConfig,
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    device: FrameSlot,
+    rx_queue: VecDeque<Vec<u8>>,
+    out: Vec<Vec<u8>>,
+    conns: Vec<Conn>,
+    live: BTreeMap<FourTuple, ConnId>,
+    by_handle: BTreeMap<SocketHandle, ConnId>,
+    listeners: BTreeMap<u16, Listener>,
+    time_wait: TimeWaitTable,
+    /// The connection each held tuple belonged to.
+    held_by: BTreeMap<FourTuple, ConnId>,
+    ports: EphemeralPorts,
+    awaiting_port: VecDeque<(ConnId, u16)>,
+    /// See [`Host::listen_overflows`].
+    listen_overflows: u64,
+    /// When handshakes must have got somewhere, earliest first (entries of
+    /// connections that have moved on are skipped when they come due).
+    handshakes: BTreeSet<(Instant, ConnId, HandshakeCheck)>,
+    /// Connections whose congestion window collapsed on a retransmission timeout:
+    /// smoltcp must hear the smaller window before it resends its whole flight.
+    window_updates: Vec<ConnId>,
+    epoch: Instant,
+    now: Instant,
+}
+
+impl Host {
+    /// A host with no sockets, its clock at `now`.
+    pub fn new(config: HostConfig, now: Instant) -> Host {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = config.medium;
+        caps.max_transmission_unit = match config.medium {
+            Medium::Ethernet => config.mtu + crate::segment::ETHERNET_HEADER,
+            _ => config.mtu,
+        };
+        let mut device = FrameSlot {
+            rx: Vec::new(),
+            rx_ready: false,
+            tx: Vec::new(),
+            spare: Vec::new(),
+            caps,
+        };
+        let hw = match config.medium {
+            Medium::Ethernet => HardwareAddress::Ethernet(config.mac),
+            _ => HardwareAddress::Ip,
+        };
+        let mut iface_config = Config::new(hw);
+        iface_config.random_seed = config.seed;
+        let mut iface = Interface::new(iface_config, &mut device, now);
+        iface.update_ip_addrs(|addrs| {
+            // A fresh interface has room for at least one address.
+            let _ = addrs.push(IpCidr::Ipv4(config.addr));
+        });
+        if let Some(gw) = config.gateway {
+            let _ = iface.routes_mut().add_default_ipv4_route(gw);
+        }
+        let time_wait = TimeWaitTable::new(config.knobs.time_wait);
+        // RFC 6056: the first port depends on the seed, so runs with different seeds
+        // (TAP runs default to a clock-based seed) do not retrace each other's tuples,
+        // while a simulated run stays reproducible.
+        let ports = EphemeralPorts::new(config.knobs.ports.lo, config.knobs.ports.hi)
+            .with_offset(crate::rng::derive_seed(config.seed, 6056));
+        Host {
+            config,
+            iface,
+            sockets: SocketSet::new(Vec::new()),
+            device,
+            rx_queue: VecDeque::new(),
+            out: Vec::new(),
+            conns: Vec::new(),
+            live: BTreeMap::new(),
+            by_handle: BTreeMap::new(),
+            listeners: BTreeMap::new(),
+            time_wait,
+            held_by: BTreeMap::new(),
+            ports,
+            awaiting_port: VecDeque::new(),
+            handshakes: BTreeSet::new(),
+            listen_overflows: 0,
+            window_updates: Vec::new(),
+            epoch: now,
+            now,
+        }
+    }
+
+    /// The host's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// The host's address.
+    pub fn addr(&self) -> Ipv4Address {
+        self.config.addr.address()
+    }
+
+    /// The knobs every socket of this host uses.
+    pub fn knobs(&self) -> &Knobs {
+        &self.config.knobs
+    }
+
+    /// The host's clock: the `now` of the latest [`Host::poll`].
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Queue a frame that arrived from the wire; it is processed by the next poll.
+    pub fn receive_frame(&mut self, frame: Vec<u8>) {
+        self.rx_queue.push_back(frame);
+    }
+
+    /// Whether received frames are waiting for a poll.
+    pub fn has_pending_input(&self) -> bool {
+        !self.rx_queue.is_empty()
+    }
+
+    /// Frames sent since the last call, in order.
+    pub fn take_frames(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// An empty buffer for a frame to hand to [`Host::receive_frame`], reused if one
+    /// is spare (see [`Host::recycle_frame`]).
+    pub fn frame_buffer(&mut self) -> Vec<u8> {
+        self.device.spare.pop().unwrap_or_default()
+    }
+
+    /// Give back a frame taken with [`Host::take_frames`] once it has been sent, so
+    /// its buffer carries a later frame instead of a new allocation.
+    pub fn recycle_frame(&mut self, frame: Vec<u8>) {
+        self.device.recycle(frame);
+    }
+
+    /// Process every received frame, run timers and transmit what may be sent.
+    pub fn poll(&mut self, now: Instant) {
+        self.now = now;
+        self.expire_time_wait();
+        self.expire_handshakes();
+        while let Some(frame) = self.rx_queue.pop_front() {
+            self.ingress(frame);
+        }
+        self.egress();
+    }
+
+    /// When the host next needs a poll even if no frame arrives.
+    pub fn poll_at(&mut self) -> Option<Instant> {
+        let mut at = self.iface.poll_at(self.now, &self.sockets);
+        if !self.awaiting_port.is_empty() {
+            if let Some(t) = self.time_wait.next_expiry() {
+                at = Some(at.map_or(t, |a| a.min(t)));
+            }
+        }
+        if let Some(&(t, _, _)) = self.handshakes.first() {
+            at = Some(at.map_or(t, |a| a.min(t)));
+        }
+        at
+    }
+
+    // ---- socket API -------------------------------------------------------------
+
+    /// Open a connection to `remote` from the next free ephemeral port.
+    pub fn connect(&mut self, remote: Ipv4Address, port: u16) -> Result<ConnId, ConnectError> {
+        let id = ConnId(self.conns.len());
+        let tuple = FourTuple {
+            local_addr: self.addr(),
+            local_port: 0,
+            remote_addr: remote,
+            remote_port: port,
+        };
+        self.conns.push(self.new_conn(tuple, None, Role::Client));
+        match self.allocate_port(remote, port) {
+            Ok(local_port) => self.start_connect(id, local_port)?,
+            Err(e) => match self.config.knobs.on_exhaustion {
+                OnExhaustion::Fail => {
+                    self.conns.pop();
+                    return Err(e);
+                }
+                OnExhaustion::Wait => {
+                    self.conns[id.0].awaiting_port = true;
+                    self.awaiting_port.push_back((id, port));
+                }
+            },
+        }
+        Ok(id)
+    }
+
+    /// Write `data`, as one send() call: it is offered to TCP at once (a transmit
+    /// attempt happens before the call returns), so two writes are never merged by the
+    /// lab itself and Nagle can be observed honestly. Returns the bytes accepted; less
+    /// than `data.len()` when the socket's buffers are full.
+    pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, SocketError> {
+        self.send_with(id, data.len(), |at, dst| {
+            dst.copy_from_slice(&data[at..at + dst.len()]);
+        })
+    }
+
+    /// [`Host::send`] of `len` bytes that `write(at, dst)` puts straight into the
+    /// connection's queue: `dst` is bytes `at..at + dst.len()` of this call (in one or
+    /// two pieces, as the queue wraps). For generated data (a body pattern) this saves
+    /// building it in a buffer of its own and copying it here. Returns the bytes
+    /// accepted; only those are asked for.
+    pub fn send_with(
+        &mut self,
+        id: ConnId,
+        len: usize,
+        write: impl FnMut(usize, &mut [u8]),
+    ) -> Result<usize, SocketError> {
+        self.offer(id, len, false, write)
+    }
+
+    /// [`Host::send_with`] with Linux's `MSG_MORE`: the caller is about to write the
+    /// rest of the same message, so whole segments go out now and the sub-MSS tail
+    /// waits for the next write. A server that generates a large body a piece at a
+    /// time uses it, so its pieces never show on the wire as short segments (a
+    /// kernel given the whole body by one `write` or `sendfile` cuts it into full
+    /// segments).
+    pub fn send_more_with(
+        &mut self,
+        id: ConnId,
+        len: usize,
+        write: impl FnMut(usize, &mut [u8]),
+    ) -> Result<usize, SocketError> {
+        self.offer(id, len, true, write)
+    }
+
+    fn offer(
+        &mut self,
+        id: ConnId,
+        len: usize,
+        more: bool,
+        write: impl FnMut(usize, &mut [u8]),
+    ) -> Result<usize, SocketError> {
+        let conn = self.conns.get_mut(id.0).ok_or(SocketError::NotFound)?;
+        if let Some(e) = conn.error {
+            return Err(e);
+        }
+        if conn.write_shut || conn.finished {
+            return Err(SocketError::Closed);
+        }
+        let buffered = conn.pending.len() + conn.prev_send_queue;
+        let room = (self.config.knobs.tx_buffer * 2).saturating_sub(buffered);
+        let n = len.min(room);
+        conn.pending.push_with(n, write);
+        // A write taken only in part keeps its caller blocked on the rest: more follows.
+        conn.more = more || n < len;
+        self.top_up(id);
+        self.egress();
+        Ok(n)
+    }
+
+    /// Append everything readable to `buf`.
+    pub fn recv(&mut self, id: ConnId, buf: &mut Vec<u8>) -> Result<Readable, SocketError> {
+        let conn = self.conns.get_mut(id.0).ok_or(SocketError::NotFound)?;
+        if let Some(e) = conn.error {
+            return Err(e);
+        }
+        if conn.app_closed {
+            return Err(SocketError::Closed);
+        }
+        if !conn.leftover.is_empty() {
+            let n = conn.leftover.len();
+            buf.extend(conn.leftover.drain(..));
+            return Ok(Readable::Data(n));
+        }
+        let Some(handle) = conn.handle else {
+            if conn.awaiting_port {
+                return Ok(Readable::Nothing);
+            }
+            return Ok(if conn.track.fin_in {
+                Readable::Eof
+            } else {
+                Readable::Nothing
+            });
+        };
+        let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+        let before = buf.len();
+        let result = socket.recv(|data| {
+            buf.extend_from_slice(data);
+            (data.len(), ())
+        });
+        // The ring buffer may wrap: a second call returns the rest.
+        if result.is_ok() {
+            let _ = socket.recv(|data| {
+                buf.extend_from_slice(data);
+                (data.len(), ())
+            });
+        }
+        let n = buf.len() - before;
+        match result {
+            Ok(()) if n > 0 => {
+                // Reading opens the receive window; let smoltcp announce it.
+                self.egress();
+                Ok(Readable::Data(n))
+            }
+            Ok(()) => Ok(Readable::Nothing),
+            Err(tcp::RecvError::Finished) => Ok(Readable::Eof),
+            Err(tcp::RecvError::InvalidState) => Ok(Readable::Nothing),
+        }
+    }
+
+    /// shutdown(SHUT_WR): send FIN once everything written has gone, keep reading.
+    pub fn shutdown_write(&mut self, id: ConnId) {
+        if let Some(conn) = self.conns.get_mut(id.0) {
+            conn.write_shut = true;
+            self.top_up(id);
+            self.egress();
+        }
+    }
+
+    /// close(): with unread input this resets the connection, as a kernel does
+    /// (RFC 2525 §2.17; chapter item 24); otherwise FIN after the pending data, and
+    /// any data arriving afterwards is answered with RST.
+    pub fn close(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(id.0) else {
+            return;
+        };
+        if conn.app_closed || conn.finished {
+            conn.app_closed = true;
+            return;
+        }
+        conn.app_closed = true;
+        let unread = !conn.leftover.is_empty()
+            || conn
+                .handle
+                .is_some_and(|h| self.sockets.get::<tcp::Socket>(h).recv_queue() > 0);
+        if unread {
+            self.abort(id);
+        } else {
+            self.shutdown_write(id);
+        }
+    }
+
+    /// Send RST and forget the connection at once.
+    pub fn abort(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(id.0) else {
+            return;
+        };
+        conn.app_closed = true;
+        conn.pending.clear();
+        conn.leftover.clear();
+        if conn.awaiting_port {
+            conn.awaiting_port = false;
+            conn.finished = true;
+            self.awaiting_port.retain(|(c, _)| *c != id);
+            return;
+        }
+        if conn.error.is_none() {
+            conn.error = Some(SocketError::Aborted);
+        }
+        if conn.stats.closed_first.is_none() {
+            conn.stats.closed_first = Some(Closer::Local);
+        }
+        if let Some(h) = conn.handle {
+            self.sockets.get_mut::<tcp::Socket>(h).abort();
+        }
+        self.egress();
+    }
+
+    /// Where the connection is in its life.
+    pub fn state(&self, id: ConnId) -> ConnState {
+        let Some(conn) = self.conns.get(id.0) else {
+            return ConnState::Failed(SocketError::NotFound);
+        };
+        if let Some(e) = conn.error {
+            return ConnState::Failed(e);
+        }
+        if conn.awaiting_port {
+            return ConnState::AwaitingPort;
+        }
+        match conn.handle {
+            None => ConnState::Closed,
+            Some(h) => match self.sockets.get::<tcp::Socket>(h).state() {
+                tcp::State::SynSent | tcp::State::SynReceived | tcp::State::Listen => {
+                    ConnState::Connecting
+                }
+                tcp::State::Closed => ConnState::Closed,
+                _ => ConnState::Open,
+            },
+        }
+    }
+
+    /// The local port of a connection (0 while it waits for one).
+    pub fn local_port(&self, id: ConnId) -> u16 {
+        self.conns.get(id.0).map_or(0, |c| c.tuple.local_port)
+    }
+
+    /// Figures for one connection.
+    pub fn stats(&self, id: ConnId) -> Option<ConnStats> {
+        self.conns.get(id.0).map(|c| self.snapshot(c))
+    }
+
+    /// Figures for every connection this host has had, in opening order.
+    pub fn all_stats(&self) -> Vec<ConnStats> {
+        self.conns.iter().map(|c| self.snapshot(c)).collect()
+    }
+
+    /// Connections this host has had.
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Tuples currently held in TIME_WAIT.
+    pub fn time_wait_len(&self) -> usize {
+        self.time_wait.len()
+    }
+
+    /// smoltcp sockets in the socket set (each costs a scan on every poll).
+    pub fn socket_count(&self) -> usize {
+        self.sockets.iter().count()
+    }
+
+    // ---- internals ----------------------------------------------------------------
+
+    fn mss(&self) -> usize {
+        self.config.mtu.saturating_sub(TCP_IP_HEADERS).max(1)
+    }
+
+    fn new_socket(&self) -> tcp::Socket<'static> {
+        let knobs = &self.config.knobs;
+        let mut socket = tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0; knobs.rx_buffer]),
+            tcp::SocketBuffer::new(vec![0; self.segment_aligned(knobs.tx_buffer)]),
+        );
+        // Our layer is the congestion controller (SMOLTCP-NOTES: set it explicitly).
+        socket.set_congestion_control(tcp::CongestionControl::None);
+        // Minshall's variant is ours (in `top_up`): smoltcp must not hold anything.
+        socket.set_nagle_enabled(knobs.nagle == Nagle::On);
+        socket.set_ack_delay(knobs.delayed_ack);
+        socket
+    }
+
+    fn ingress(&mut self, frame: Vec<u8>) {
+        let medium = self.config.medium;
+        let Some(seg) = Segment::parse(medium, &frame) else {
+            // ARP and anything else: smoltcp's business.
+            self.device.load(frame);
+            self.iface
+                .poll_ingress_single(self.now, &mut self.device, &mut self.sockets);
+            self.collect_tx();
+            return;
+        };
+        let tuple = FourTuple {
+            local_addr: seg.dst_addr,
+            local_port: seg.dst_port,
+            remote_addr: seg.src_addr,
+            remote_port: seg.src_port,
+        };
+        let conn_id = self.live.get(&tuple).copied();
+        if conn_id.is_none() {
+            let verdict = self
+                .time_wait
+                .on_segment(&tuple, Arrival::from(&seg), self.now);
+            let ended = self.time_wait.take_ended();
+            self.release_held(ended);
+            match verdict {
+                Verdict::Ack { seq, ack } => {
+                    let reack = build_reack(medium, &frame, &seg, seq, ack, u16::MAX);
+                    self.out.push(reack);
+                    return;
+                }
+                Verdict::Drop | Verdict::Kill => return,
+                // A new connection on the tuple: the listener takes the SYN.
+                Verdict::Reopen | Verdict::NotHeld => {}
+            }
+            if seg.syn && seg.ack.is_none() && !seg.rst && self.accept_queue_full(seg.dst_port) {
+                // Linux `tcp_conn_request`: a full accept queue drops the SYN; the
+                // client tries again after its SYN timeout.
+                self.listen_overflows += 1;
+                return;
+            }
+        }
+        let mut frame = frame;
+        if let Some(id) = conn_id {
+            match self.screen(id, &seg) {
+                Screen::Pass => {}
+                Screen::Drop => {
+                    self.count_screened(id, &seg);
+                    self.conns[id.0].stats.dropped_in += 1;
+                    return;
+                }
+                Screen::ChallengeAck => {
+                    self.count_screened(id, &seg);
+                    self.send_challenge_ack(id, &frame, &seg);
+                    return;
+                }
+                Screen::Overflow => {
+                    self.count_screened(id, &seg);
+                    self.conns[id.0].stats.dropped_in += 1;
+                    self.listen_overflows += 1;
+                    return;
+                }
+            }
+            // Only data the application could still have read counts as "data after
+            // close" (Linux `tcp_rcv_state_process`: the segment ends beyond RCV.NXT);
+            // a retransmission of bytes already received is just re-ACKed.
+            let t = &self.conns[id.0].track;
+            let new_data = seg.payload_len > 0
+                && seq_gt(seg.seq.wrapping_add(seg.payload_len as u32), t.rcv_nxt);
+            self.on_segment_in(id, &seg);
+            if medium == Medium::Ethernet {
+                if let Some(h) = frame.get(..crate::segment::ETHERNET_HEADER) {
+                    self.conns[id.0].track.link_header.copy_from_slice(h);
+                }
+            }
+            if let Some(limit) = self.window_limit(id, seg.syn) {
+                clamp_window(medium, &mut frame, limit);
+            }
+            let conn = &self.conns[id.0];
+            if conn.app_closed && new_data && conn.error.is_none() {
+                // Data for a fully closed socket: the kernel answers with RST.
+                self.abort(id);
+                return;
+            }
+            if seg.payload_len > 0 {
+                self.choose_ack_delay(id);
+            }
+            if let Some(offset) = self.conns[id.0].track.isn_offset {
+                shift_sequence(medium, &mut frame, true, offset.wrapping_neg());
+            }
+        }
+        self.device.load(frame);
+        self.iface
+            .poll_ingress_single(self.now, &mut self.device, &mut self.sockets);
+        match conn_id {
+            Some(id) => self.after_ingress(id),
+            None => self.adopt_from_pool(seg.dst_port, &seg),
+        }
+        self.collect_tx();
+    }
+
+    fn collect_tx(&mut self) {
+        let mut frames = std::mem::take(&mut self.device.tx);
+        for mut frame in frames.drain(..) {
+            if let Some(mut seg) = Segment::parse(self.config.medium, &frame) {
+                if let Some(delta) = self.outgoing_offset(&seg) {
+                    shift_sequence(self.config.medium, &mut frame, false, delta);
+                    seg.seq = seg.seq.wrapping_add(delta);
+                }
+                if self.beyond_syn_retries(&seg) {
+                    self.device.recycle(frame);
+                    continue;
+                }
+                self.on_segment_out(&seg);
+            }
+            self.out.push(frame);
+        }
+        // Keep the (now empty) list's allocation for the next round.
+        if self.device.tx.is_empty() {
+            self.device.tx = frames;
+        }
+    }
+
+    /// Transmit, then retire sockets whose part is over.
+    fn egress(&mut self) {
+        // Each call sends at most one segment per socket; the bound only guards against
+        // a runaway.
+        for _ in 0..100_000 {
+            let r = self
+                .iface
+                .poll_egress(self.now, &mut self.device, &mut self.sockets);
+            let sent = !self.device.tx.is_empty();
+            self.collect_tx();
+            for id in std::mem::take(&mut self.window_updates) {
+                self.send_window_update(id);
+            }
+            if !sent && r == smoltcp::iface::PollResult::None {
+                break;
+            }
+        }
+        self.retire_sockets();
+    }
+}
+
+/// Whether both sides' initial sequence numbers are known and acknowledged
+/// (RFC 9293 §3.3.2: ESTABLISHED and every state after it).
+fn is_synchronized(state: tcp::State) -> bool {
+    !matches!(
+        state,
+        tcp::State::Closed | tcp::State::Listen | tcp::State::SynSent | tcp::State::SynReceived
+    )
+}

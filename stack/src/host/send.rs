@@ -1,0 +1,182 @@
+//! The send path above smoltcp: the congestion window, sender-side silly-window
+//! avoidance and Minshall's Nagle decide what smoltcp may send.
+
+use super::*;
+
+impl Host {
+    /// smoltcp's send buffer is a ring, and a segment never spans its wrap: the
+    /// bytes before the end go out as one short segment and the rest as another
+    /// (its `get_allocated` returns the contiguous part only). Once the buffer has
+    /// drained, smoltcp starts writing at the ring's beginning again, so a
+    /// response's segments are aligned to the ring: with a capacity that is a
+    /// whole number of segments, the wrap falls between two of them. Any other
+    /// capacity put two sub-MSS segments on the wire every 2 MiB of a bulk
+    /// transfer, and Minshall's Nagle then held the response's tail behind them.
+    /// Aligned to our own MSS, which is the segment size whenever the peer's MSS
+    /// option is not smaller.
+    pub(super) fn segment_aligned(&self, bytes: usize) -> usize {
+        let mss = self.mss();
+        (bytes / mss * mss).max(mss)
+    }
+
+    /// The MSS this connection sends with: the peer's MSS option, capped by our MTU.
+    pub(super) fn mss_for(&self, id: ConnId) -> usize {
+        let peer = self.conns[id.0]
+            .track
+            .peer_mss
+            .map_or(DEFAULT_MSS, usize::from);
+        peer.min(self.mss())
+    }
+
+    /// The window field smoltcp may see from this connection's peer: the congestion
+    /// window in the peer's window-scale units (rounded up, so a whole MSS fits), or
+    /// `None` when slow start is off. smoltcp then sends at most min(rwnd, cwnd) past
+    /// SND.UNA, retransmissions included (RFC 5681 §2, "send window").
+    pub(super) fn window_limit(&self, id: ConnId, syn: bool) -> Option<u16> {
+        let conn = &self.conns[id.0];
+        let cwnd = conn.cwnd.window();
+        if cwnd == usize::MAX {
+            return None;
+        }
+        let t = &conn.track;
+        // A SYN's window is never scaled (RFC 7323 §2.2).
+        let shift = match (syn, t.window_scale_sent, t.peer_window_scale) {
+            (false, true, Some(s)) => u32::from(s.min(14)),
+            _ => 0,
+        };
+        let units = cwnd.div_ceil(1usize << shift);
+        Some(u16::try_from(units).unwrap_or(u16::MAX))
+    }
+
+    /// Tell smoltcp, as if from the peer, that the window is now the (collapsed)
+    /// congestion window: a bare ACK of SND.UNA at RCV.NXT. smoltcp updates its send
+    /// window from every acceptable segment and does not count a window change as a
+    /// duplicate ACK, so this only stops the go-back-N burst after a timeout.
+    pub(super) fn send_window_update(&mut self, id: ConnId) {
+        let Some(limit) = self.window_limit(id, false) else {
+            return;
+        };
+        let conn = &self.conns[id.0];
+        let Some(handle) = conn.handle else {
+            return;
+        };
+        // smoltcp answers an ACK in SYN-SENT or SYN-RECEIVED with `RST seq=ISS`: the
+        // window of an unsynchronized connection is never touched.
+        if !is_synchronized(self.sockets.get::<tcp::Socket>(handle).state()) {
+            return;
+        }
+        let t = &conn.track;
+        let from_peer = Segment {
+            src_addr: conn.tuple.remote_addr,
+            src_port: conn.tuple.remote_port,
+            dst_addr: conn.tuple.local_addr,
+            dst_port: conn.tuple.local_port,
+            seq: 0,
+            ack: None,
+            syn: false,
+            fin: false,
+            rst: false,
+            psh: false,
+            payload_len: 0,
+            window: 0,
+            mss: None,
+            window_scale: None,
+        };
+        // smoltcp's sequence space, not the wire's.
+        let snd_una = t.snd_una.wrapping_sub(t.isn_offset.unwrap_or(0));
+        let frame = build_ack(
+            self.config.medium,
+            &t.link_header,
+            &from_peer,
+            t.rcv_nxt,
+            snd_una,
+            limit,
+        );
+        self.device.load(frame);
+        self.iface
+            .poll_ingress_single(self.now, &mut self.device, &mut self.sockets);
+    }
+
+    /// Move application data into smoltcp as far as the congestion window allows.
+    pub(super) fn top_up(&mut self, id: ConnId) {
+        let mss = self.mss_for(id);
+        let minshall = self.config.knobs.nagle == Nagle::Minshall;
+        let now = self.now;
+        let conn = &mut self.conns[id.0];
+        let Some(handle) = conn.handle else {
+            return;
+        };
+        let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+        if !socket.may_send() {
+            return;
+        }
+        if !conn.pending.is_empty() {
+            let in_flight = socket.send_queue();
+            if in_flight == 0 {
+                conn.cwnd.on_send(0, conn.rtt.rto(), now);
+            }
+            let t = &conn.track;
+            // smoltcp sends whatever it holds up to min(cwnd, rwnd) past SND.UNA, so
+            // both limits are applied here, before the data reaches it.
+            let cwnd_room = conn.cwnd.allowance(in_flight);
+            let rwnd_room = t
+                .peer_window
+                .map_or(usize::MAX, |w| w.saturating_sub(in_flight));
+            let allowance = cwnd_room.min(rwnd_room);
+            let room = socket.send_capacity() - in_flight;
+            let mut n = conn.pending.len().min(room);
+            if n > allowance {
+                // Whole segments only, as a packet-counting cwnd does and as Linux's
+                // `tcp_snd_wnd_test` does at the edge of the peer's window: a
+                // byte-exact allowance would cut a sub-MSS segment mid-stream.
+                // Sender SWS avoidance (RFC 9293 §3.8.6.2.1) allows a partial
+                // segment only when the peer's whole window is that small: at
+                // least half the largest window it has offered.
+                let small_window = rwnd_room < mss && rwnd_room >= t.max_peer_window / 2;
+                n = if small_window {
+                    allowance
+                } else {
+                    allowance / mss * mss
+                };
+                if n == 0 && in_flight == 0 {
+                    // A closed window: smoltcp needs data to probe it with
+                    // (RFC 9293 §3.8.6.1), or a lost window update would stall
+                    // the connection for good.
+                    n = conn.pending.len().min(room).min(mss);
+                }
+            }
+            let small_in_flight = t.small_end.is_some_and(|end| seq_gt(end, t.snd_una));
+            let unsent = in_flight.saturating_sub(t.snd_max.wrapping_sub(t.snd_una) as usize);
+            if n < conn.pending.len() || conn.more {
+                // Sender-side silly-window avoidance (RFC 9293 §3.8.6.2.1; Linux
+                // `tcp_nagle_check`): while more data waits, here or in the
+                // writer's hands, smoltcp gets whole segments only, so it never
+                // sends a sub-MSS segment mid-stream because a queue happened to
+                // end there.
+                n -= ((unsent + n) % mss).min(n);
+            }
+            let tail = (unsent + n) % mss;
+            if minshall && small_in_flight && tail > 0 {
+                // Minshall: the sub-MSS tail waits while an earlier small segment is
+                // unacknowledged; the ACK that frees it calls `top_up` again.
+                n -= tail.min(n);
+            }
+            let mut moved = 0;
+            while moved < n {
+                let front = conn.pending.front();
+                let take = front.len().min(n - moved);
+                let sent = socket.send_slice(&front[..take]).unwrap_or(0);
+                if sent == 0 {
+                    break;
+                }
+                conn.pending.consume(sent);
+                moved += sent;
+            }
+            conn.prev_send_queue = socket.send_queue();
+        }
+        if conn.pending.is_empty() && conn.write_shut && !conn.fin_queued {
+            socket.close();
+            conn.fin_queued = true;
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! Initial sequence numbers as Linux chooses them, put on smoltcp's connections.
+
+use super::*;
+
+/// Keys the hash of [`Host::initial_sequence`] apart from the host's other streams.
+pub(super) const ISN_SALT: u64 = 6528;
+
+impl Host {
+    /// Initial sequence numbers as Linux chooses them (`secure_tcp_seq`, after
+    /// RFC 6528): a keyed hash of the 4-tuple plus a clock that ticks every 64 ns.
+    /// smoltcp draws its ISN at random, and our layer shifts every segment of the
+    /// connection by the difference (`shift_sequence`, both ways). Why it matters:
+    /// a client that reuses its port for a new connection to the same server
+    /// starts above the old connection's sequence numbers, so a server holding the
+    /// tuple in TIME_WAIT takes the SYN as new (RFC 6191; see `time_wait`) where a
+    /// random ISN would be refused half of the time and cost a SYN timeout.
+    pub(super) fn initial_sequence(&self, tuple: &FourTuple) -> u32 {
+        let key = (u64::from(tuple.local_addr.to_bits()) << 32
+            | u64::from(tuple.remote_addr.to_bits()))
+            ^ (u64::from(tuple.local_port) << 16 | u64::from(tuple.remote_port));
+        let hash = crate::rng::derive_seed(self.config.seed ^ ISN_SALT, key) as u32;
+        let ticks = (self.now.total_micros().wrapping_mul(1000) >> 6) as u32;
+        hash.wrapping_add(ticks)
+    }
+
+    /// The shift from smoltcp's sequence space to the wire's for a segment we are
+    /// sending, chosen when the connection's SYN or SYN-ACK leaves.
+    pub(super) fn outgoing_offset(&mut self, seg: &Segment) -> Option<u32> {
+        let tuple = FourTuple {
+            local_addr: seg.src_addr,
+            local_port: seg.src_port,
+            remote_addr: seg.dst_addr,
+            remote_port: seg.dst_port,
+        };
+        let id = *self.live.get(&tuple)?;
+        if self.conns[id.0].track.isn_offset.is_none() && seg.syn && !seg.rst {
+            let isn = self.initial_sequence(&tuple);
+            self.conns[id.0].track.isn_offset = Some(isn.wrapping_sub(seg.seq));
+        }
+        self.conns[id.0].track.isn_offset
+    }
+}
