@@ -529,6 +529,16 @@ knob_flags! {
     ports, client_ports, server_ports: PortSpan = parse_port_range, "LO-HI",
         |k, v| k.ports = v,
         shown |k| k.ports.to_string();
+    "SYN retransmissions before connect gives up (Linux tcp_syn_retries; RTO 1 s, doubling: \
+     6 gives up at 127 s)"
+    syn_retries, client_syn_retries, server_syn_retries: u32 = parse_count, "N",
+        |k, v| k.syn_retries = v,
+        shown |k| k.syn_retries.to_string();
+    "SYN-ACK retransmissions before a half-open passive connection is dropped (Linux \
+     tcp_synack_retries: 5 = 63 s)"
+    synack_retries, client_synack_retries, server_synack_retries: u32 = parse_count, "N",
+        |k, v| k.synack_retries = v,
+        shown |k| k.synack_retries.to_string();
 }
 
 /// Which side a set of knobs is for.
@@ -613,13 +623,6 @@ pub const RUN_RESPONSE_TIMEOUT: Option<StdDuration> = None;
 /// browser's patience with a real server that has stopped answering.
 pub const GET_RESPONSE_TIMEOUT: Option<StdDuration> = Some(StdDuration::from_secs(300));
 
-/// Stands for "no response timeout": [`ClientConfig::timeout`] is a plain duration, so
-/// none is three centuries, beyond every deadline a flag can set (each at most
-/// [`crate::values::MAX_SPAN`] after a run of at most that), yet within the
-/// simulator's 64-bit nanoseconds. Reports print it as `null`; the simulated run
-/// ignores the deadline, so a hang ends as `stalled`.
-pub const NO_RESPONSE_TIMEOUT: Duration = Duration::from_secs(3 * 100 * 365 * 24 * 3600);
-
 fn timeout_help() -> String {
     let show = |t: Option<StdDuration>| t.map_or("off".into(), format_duration);
     format!(
@@ -643,7 +646,7 @@ impl ClientFlags {
                 HttpVersion::V10 => Version::Http10,
                 HttpVersion::V11 => Version::Http11,
             },
-            timeout: timeout.map_or(NO_RESPONSE_TIMEOUT, to_smol),
+            timeout: timeout.map(to_smol),
             max_retries: self.retries,
             think_time: to_smol(self.think_time),
             ..ClientConfig::default()
@@ -884,7 +887,7 @@ mod tests {
 
     /// The flags' written-out defaults restate the library's: they must not drift
     /// apart (the help shows one, `Default` is what other callers get). The one
-    /// deliberate difference: `run` has no response timeout unless asked.
+    /// deliberate difference: `get` gives up on a silent server after a while.
     #[test]
     fn flag_defaults_are_the_library_defaults() {
         let Ok(Command::Run(run)) = parse(["tcpknobs", "run"]) else {
@@ -892,10 +895,7 @@ mod tests {
         };
         assert_eq!(
             run.client.config(RUN_RESPONSE_TIMEOUT),
-            ClientConfig {
-                timeout: NO_RESPONSE_TIMEOUT,
-                ..ClientConfig::default()
-            }
+            ClientConfig::default()
         );
         assert_eq!(run.server.config(), ServerConfig::default());
         let e = run.experiment();
@@ -922,9 +922,12 @@ mod tests {
             };
             get.client.config(GET_RESPONSE_TIMEOUT).timeout
         };
-        assert_eq!(timeout(&[]), Duration::from_secs(300));
-        assert_eq!(timeout(&["--client-timeout", "off"]), NO_RESPONSE_TIMEOUT);
-        assert_eq!(timeout(&["--client-timeout", "5s"]), Duration::from_secs(5));
+        assert_eq!(timeout(&[]), Some(Duration::from_secs(300)));
+        assert_eq!(timeout(&["--client-timeout", "off"]), None);
+        assert_eq!(
+            timeout(&["--client-timeout", "5s"]),
+            Some(Duration::from_secs(5))
+        );
     }
 
     /// Each knob's help ends with every profile's value of it.

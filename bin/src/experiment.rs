@@ -5,7 +5,6 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::cli::NO_RESPONSE_TIMEOUT;
 use serde::Serialize;
 use tcpknobs_http::client::{Client, ClientConfig, Strategy};
 use tcpknobs_http::proxy::{Proxy, ProxyConfig, ProxyMode, ProxyStats};
@@ -14,7 +13,7 @@ use tcpknobs_http::transaction::TransactionReport;
 use tcpknobs_http::workload::Workload;
 use tcpknobs_stack::link::LinkStats;
 use tcpknobs_stack::{
-    AppSlot, Application, ConnStats, Duration, Host, Instant, Knobs, LinkProfile, RunEnd, SimNet,
+    AppSlot, ConnStats, Duration, Host, Instant, Knobs, LinkProfile, RunEnd, SimNet,
 };
 
 /// Everything that determines a run (same experiment + same seed = same output).
@@ -203,7 +202,7 @@ impl ClientReport {
             connections: *connections,
             request_writes: *request_writes,
             version: version.to_string(),
-            timeout_ms: (*timeout != NO_RESPONSE_TIMEOUT).then(|| ms(*timeout)),
+            timeout_ms: timeout.map(ms),
             max_retries: *max_retries,
             think_time_ms: ms(*think_time),
         }
@@ -322,10 +321,6 @@ impl Experiment {
         let mut server = Server::new(server_config.clone());
         let mut client = Client::with_workload(client_config.clone(), self.workload.clone());
         let epoch = net.now();
-        let mut patient = Patient {
-            client: &mut client,
-            never: epoch + NO_RESPONSE_TIMEOUT,
-        };
         let end = {
             let mut apps = vec![
                 AppSlot {
@@ -335,7 +330,7 @@ impl Experiment {
                 },
                 AppSlot {
                     host: client_host,
-                    app: &mut patient,
+                    app: &mut client,
                     is_server: false,
                 },
             ];
@@ -376,25 +371,6 @@ impl Experiment {
         report.proxy = proxy.map(|p| p.stats());
         report.wire = net.wire_stats();
         Ok(report)
-    }
-}
-
-/// The client as the simulator sees it: a deadline at or past `never` can only be a
-/// response timeout that is switched off ([`NO_RESPONSE_TIMEOUT`]), so it is not
-/// reported, and a run that waits for nothing else ends as `stalled` (a hang), not
-/// as `time_limit`.
-struct Patient<'a> {
-    client: &'a mut Client,
-    never: Instant,
-}
-
-impl Application for Patient<'_> {
-    fn poll(&mut self, host: &mut Host) -> Option<Instant> {
-        self.client.poll(host).filter(|&t| t < self.never)
-    }
-
-    fn is_done(&self) -> bool {
-        self.client.is_done()
     }
 }
 
@@ -486,12 +462,12 @@ mod tests {
     use super::*;
     use tcpknobs_http::message::Method;
 
-    /// A server host that accepts the connection in TCP but never answers: with the
-    /// response timeout off nothing is left to happen, and the run says so (`Stalled`)
-    /// instead of waiting for a deadline centuries away (`TimeLimit`).
+    /// A server host that accepts the connection in TCP but never answers: with no
+    /// response timeout nothing is left to happen, and the run says so (`Stalled`);
+    /// with one, the client gives up (`Done`, the transaction failed).
     #[test]
     fn a_hang_without_a_response_timeout_is_a_stall() {
-        let run = |patient: bool| {
+        let run = |timeout: Option<Duration>| {
             let mut net = SimNet::new(LinkProfile::default(), 1);
             let client_host = net.add_host("client", Knobs::default());
             let server_host = net.add_host("server", Knobs::default());
@@ -499,30 +475,21 @@ mod tests {
             let config = ClientConfig {
                 server: net.host(server_host).addr(),
                 port: SERVER_PORT,
-                timeout: NO_RESPONSE_TIMEOUT,
+                timeout,
                 ..ClientConfig::default()
             };
             let mut client = Client::with_workload(config, Workload::repeated(1, 100, Method::Get));
             let limit = net.now() + Duration::from_secs(3600);
-            let mut patient_client = Patient {
-                client: &mut client,
-                never: net.now() + NO_RESPONSE_TIMEOUT,
-            };
-            let app: &mut dyn Application = if patient {
-                &mut patient_client
-            } else {
-                patient_client.client
-            };
             net.run(
                 &mut [AppSlot {
                     host: client_host,
-                    app,
+                    app: &mut client,
                     is_server: false,
                 }],
                 limit,
             )
         };
-        assert_eq!(run(true), RunEnd::Stalled);
-        assert_eq!(run(false), RunEnd::TimeLimit);
+        assert_eq!(run(None), RunEnd::Stalled);
+        assert_eq!(run(Some(Duration::from_secs(5))), RunEnd::Done);
     }
 }

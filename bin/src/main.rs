@@ -38,7 +38,6 @@ const EXIT_SOME_FAILED: u8 = 3;
 const EXIT_NOT_RUN: u8 = 1;
 
 fn main() -> ExitCode {
-    keep_big_allocations_mapped();
     let command = match cli::parse(std::env::args_os()) {
         Ok(command) => command,
         Err(e) => {
@@ -92,21 +91,6 @@ pub fn print_stdout(text: &str) -> anyhow::Result<()> {
             Err(anyhow::Error::new(e).context("writing to stdout"))
         }
         _ => Ok(()),
-    }
-}
-
-/// Every TCP socket allocates two zeroed 2 MiB buffers (Knobs::rx_buffer, tx_buffer),
-/// and so does the listening socket that replaces an accepted one. glibc serves large
-/// zeroed allocations from fresh mmap'd pages (no memset, pages touched lazily) only
-/// above its mmap threshold, which it raises dynamically after the first frees; then
-/// each connection memsets ~8 MiB and a churn of 2000 connections spent 81 % of its
-/// time in memset (1.25 s; 0.27 s with the threshold pinned at 1 MiB).
-fn keep_big_allocations_mapped() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator tuning; it is called before any thread
-    // starts and with a documented parameter.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
     }
 }
 

@@ -54,7 +54,7 @@ impl Host {
         conn.finished = true;
         conn.pending.clear();
         let tuple = conn.tuple;
-        self.sockets.remove(handle);
+        self.remove_socket(handle);
         self.by_handle.remove(&handle);
         self.live.remove(&tuple);
         self.free_if_done(id);

@@ -82,7 +82,7 @@ impl Host {
             // Nothing more can be sent: give the queue's memory back now.
             conn.pending = SendQueue::default();
             let tuple = conn.tuple;
-            self.sockets.remove(handle);
+            self.remove_socket(handle);
             self.by_handle.remove(&handle);
             self.live.remove(&tuple);
             self.free_if_done(id);
@@ -126,13 +126,15 @@ impl Host {
         local_port: u16,
     ) -> Result<(), ConnectError> {
         let remote = self.conns[id].tuple;
-        let mut socket = self.new_socket();
-        // `context()` before `sockets.add()` (SMOLTCP-NOTES: avoids a double borrow).
+        // Declared before the socket, so that it is dropped after it on an error.
+        let mut memory = SocketMemory::default();
+        let mut socket = self.new_socket(&mut memory);
+        // `context()` before `sockets.add()` (smoltcp: avoids a double borrow).
         let cx = self.iface.context();
         socket
             .connect(cx, (remote.remote_addr, remote.remote_port), local_port)
             .map_err(|e| ConnectError::Stack(e.to_string()))?;
-        let handle = self.sockets.add(socket);
+        let handle = self.add_socket(socket, memory);
         let now = self.now;
         let conn = &mut self.conns[id];
         conn.tuple.local_port = local_port;

@@ -68,7 +68,7 @@ impl Host {
             let socket = self.sockets.get::<tcp::Socket>(handle);
             let (Some(local), Some(remote)) = (socket.local_endpoint(), socket.remote_endpoint())
             else {
-                self.sockets.remove(handle);
+                self.remove_socket(handle);
                 continue;
             };
             let (smoltcp::wire::IpAddress::Ipv4(la), smoltcp::wire::IpAddress::Ipv4(ra)) =
@@ -115,10 +115,11 @@ impl Host {
     }
 
     pub(super) fn new_listening_socket(&mut self, port: u16) -> SocketHandle {
-        let mut socket = self.new_socket();
+        let mut memory = SocketMemory::default();
+        let mut socket = self.new_socket(&mut memory);
         // Listening on a fresh socket with a non-zero port cannot fail.
         let _ = socket.listen(port);
-        self.sockets.add(socket)
+        self.add_socket(socket, memory)
     }
 }
 

@@ -53,6 +53,7 @@ mod device;
 mod handshake;
 mod lifecycle;
 mod listener;
+mod memory;
 mod observe;
 mod screen;
 mod send;
@@ -63,6 +64,7 @@ use device::FrameSlot;
 use handshake::{handshake_limit, HandshakeCheck, ARP_TIMEOUT};
 use listener::Listener;
 pub use listener::LISTEN_POOL;
+use memory::SocketMemory;
 use screen::Screen;
 
 /// smoltcp's fixed minimum and initial retransmission timeout; our RTT estimator
@@ -129,6 +131,9 @@ pub struct Host {
     config: HostConfig,
     iface: Interface,
     sockets: SocketSet<'static>,
+    /// The memory behind each socket's buffers. Declared after `sockets`, so
+    /// that the sockets are dropped first.
+    socket_memory: BTreeMap<SocketHandle, SocketMemory>,
     device: FrameSlot,
     rx_queue: VecDeque<Vec<u8>>,
     out: Vec<Vec<u8>>,
@@ -197,6 +202,7 @@ impl Host {
             config,
             iface,
             sockets: SocketSet::new(Vec::new()),
+            socket_memory: BTreeMap::new(),
             device,
             rx_queue: VecDeque::new(),
             out: Vec::new(),
@@ -588,18 +594,32 @@ impl Host {
         self.config.mtu.saturating_sub(TCP_IP_HEADERS).max(1)
     }
 
-    fn new_socket(&self) -> tcp::Socket<'static> {
+    /// A socket with our settings, and the memory behind its buffers, which must
+    /// outlive it: keep it with [`Host::add_socket`].
+    fn new_socket(&self, memory: &mut SocketMemory) -> tcp::Socket<'static> {
         let knobs = &self.config.knobs;
-        let mut socket = tcp::Socket::new(
-            tcp::SocketBuffer::new(vec![0; knobs.rx_buffer]),
-            tcp::SocketBuffer::new(vec![0; self.segment_aligned(knobs.tx_buffer)]),
-        );
+        let rx = memory.buffer(knobs.rx_buffer);
+        let tx = memory.buffer(self.segment_aligned(knobs.tx_buffer));
+        let mut socket = tcp::Socket::new(rx, tx);
         // Our layer is the congestion controller (SMOLTCP-NOTES: set it explicitly).
         socket.set_congestion_control(tcp::CongestionControl::None);
         // Minshall's variant is ours (in `top_up`): smoltcp must not hold anything.
         socket.set_nagle_enabled(knobs.nagle == Nagle::On);
         socket.set_ack_delay(knobs.delayed_ack);
         socket
+    }
+
+    /// Put `socket` in the set, keeping `memory` (its buffers) until it leaves.
+    fn add_socket(&mut self, socket: tcp::Socket<'static>, memory: SocketMemory) -> SocketHandle {
+        let handle = self.sockets.add(socket);
+        self.socket_memory.insert(handle, memory);
+        handle
+    }
+
+    /// Take a socket out of the set and drop it, then the memory behind it.
+    fn remove_socket(&mut self, handle: SocketHandle) {
+        drop(self.sockets.remove(handle));
+        self.socket_memory.remove(&handle);
     }
 
     fn ingress(&mut self, frame: Vec<u8>) {
