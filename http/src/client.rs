@@ -18,8 +18,14 @@
 //! non-idempotent request (item 20). When a connection closes or resets before a
 //! response is complete, idempotent requests are retried on a new connection and
 //! others fail (item 23); every retry is counted.
+//!
+//! The client holds only what is alive: a transaction is made when its request is
+//! issued (a listed workload's, up front) and handed to the client's [`Sink`] the
+//! moment it finishes, so a run of a million requests on one connection holds a
+//! transaction or two at a time. The default sink, a `Vec`, keeps every one.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::ops::Range;
 
 use tcpknobs_stack::{
     Application, ConnId, ConnState, ConnectError, Duration, Host, Instant, Readable, SocketError,
@@ -30,7 +36,7 @@ use crate::message::{parse_response, Headers, Method, Parsed, Request, Response,
 use crate::outbox::Outbox;
 use crate::payload;
 use crate::transaction::{Transaction, TransactionError};
-use crate::workload::{RequestSpec, Workload};
+use crate::workload::{RequestSpec, Shape, Workload};
 
 /// How long a connection whose server said it closes waits for the server's FIN
 /// after the last body byte before the client closes it itself.
@@ -220,18 +226,145 @@ pub struct ClientConnSummary {
     pub responses: usize,
 }
 
-/// The client application.
-pub struct Client {
+/// Where the client puts each transaction once it has finished, successfully or not:
+/// the client forgets it then, so what a run keeps of its transactions is the sink's
+/// choice.
+pub trait Sink {
+    /// `transaction` has finished (its `timing.done` is set); it is the sink's now.
+    fn finished(&mut self, transaction: Transaction);
+}
+
+/// Keep every transaction, in the order they finished.
+impl Sink for Vec<Transaction> {
+    fn finished(&mut self, transaction: Transaction) {
+        self.push(transaction);
+    }
+}
+
+/// Issued requests waiting for a connection, oldest first.
+#[derive(Default)]
+struct Queue {
+    entries: VecDeque<Waiting>,
+}
+
+/// An entry of the [`Queue`].
+enum Waiting {
+    /// A transaction the client holds.
+    One(usize),
+    /// Requests of a repeated workload issued together at `queued`: their
+    /// transactions are made as they leave the queue, so a million queued requests
+    /// are one entry.
+    Range { ids: Range<usize>, queued: Instant },
+}
+
+impl Queue {
+    fn push_back(&mut self, tx: usize) {
+        self.entries.push_back(Waiting::One(tx));
+    }
+
+    fn push_front(&mut self, tx: usize) {
+        self.entries.push_front(Waiting::One(tx));
+    }
+
+    fn push_range(&mut self, ids: Range<usize>, queued: Instant) {
+        if !ids.is_empty() {
+            self.entries.push_back(Waiting::Range { ids, queued });
+        }
+    }
+
+    /// The first waiting request, and when it was queued if its transaction is yet to
+    /// be made.
+    fn front(&self) -> Option<(usize, Option<Instant>)> {
+        match self.entries.front()? {
+            Waiting::One(tx) => Some((*tx, None)),
+            Waiting::Range { ids, queued } => Some((ids.start, Some(*queued))),
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<(usize, Option<Instant>)> {
+        let first = self.front()?;
+        match self.entries.front_mut() {
+            Some(Waiting::Range { ids, .. }) if ids.len() > 1 => ids.start += 1,
+            _ => {
+                self.entries.pop_front();
+            }
+        }
+        Some(first)
+    }
+
+    fn len(&self) -> usize {
+        self.entries
+            .iter()
+            .map(|w| match w {
+                Waiting::One(_) => 1,
+                Waiting::Range { ids, .. } => ids.len(),
+            })
+            .sum()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// The requests not issued yet.
+enum Unissued {
+    /// A listed workload's, in order, each with when it may be issued once that is
+    /// known (every one is looked at on each poll: a page is small).
+    Listed(Vec<(usize, Option<Instant>)>),
+    /// A repeated workload's: `next..count`. Unchained, all are issued at the first
+    /// poll; chained, only `next` can be ready, at `at` once that is known.
+    Repeated {
+        next: usize,
+        count: usize,
+        chained: bool,
+        at: Option<Instant>,
+    },
+}
+
+impl Unissued {
+    fn len(&self) -> usize {
+        match self {
+            Unissued::Listed(ids) => ids.len(),
+            Unissued::Repeated { next, count, .. } => count.saturating_sub(*next),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Whether a request may be issued, from what it waits for.
+enum Readiness {
+    /// At this moment (now, or later after `--think-time`).
+    At(Instant),
+    /// Not known until what it waits for finishes.
+    Unknown,
+    /// What it waits for failed: it never will be.
+    DependencyFailed,
+}
+
+/// The client application. `S` receives every transaction once it has finished; the
+/// default keeps them all ([`Client::transactions`]).
+pub struct Client<S = Vec<Transaction>> {
     config: ClientConfig,
-    transactions: Vec<Transaction>,
-    specs: Vec<RequestSpec>,
-    after: Vec<Option<usize>>,
-    /// When each transaction may be issued, once known.
-    issue_at: Vec<Option<Instant>>,
-    /// Transactions not issued yet, in order (each poll looks only at these).
-    unissued: Vec<usize>,
-    /// Issued transactions waiting for a connection, in order.
-    queue: VecDeque<usize>,
+    workload: Workload,
+    sink: S,
+    /// The transactions made and not yet finished, by id (workload position). A
+    /// finished one stays only until the end of the poll step that finished it.
+    live: BTreeMap<usize, Transaction>,
+    /// Transactions that finished since they were last handed to the sink.
+    finished: Vec<usize>,
+    /// Requests that other requests wait for (a listed workload's).
+    awaited: BTreeSet<usize>,
+    /// How awaited requests that were handed to the sink ended: when, and whether
+    /// they failed.
+    outcomes: BTreeMap<usize, (Instant, bool)>,
+    /// Requests not issued yet (each poll looks only at these).
+    unissued: Unissued,
+    /// Issued requests waiting for a connection, in order.
+    queue: Queue,
     conns: Vec<ClientConn>,
     /// Indices of the connections not closed yet (each poll drives only these).
     open: Vec<usize>,
@@ -244,32 +377,68 @@ impl Client {
         Client::with_workload(config, Workload::independent(requests))
     }
 
-    /// A client that issues `workload` in its order, from its first poll.
+    /// A client that issues `workload` in its order, from its first poll, and keeps
+    /// every transaction.
     pub fn with_workload(config: ClientConfig, workload: Workload) -> Client {
-        let transactions = workload
-            .requests
-            .iter()
-            .enumerate()
-            .map(|(i, r)| Transaction::new(i, r.method.as_str(), &r.target))
-            .collect();
-        let n = workload.requests.len();
+        Client::with_sink(config, workload, Vec::new())
+    }
+
+    /// Every transaction the client has made, in workload order: those finished and
+    /// those still under way. A listed workload's are all made up front; a repeated
+    /// workload's only once issued, so after [`finish`](Client::finish) this is
+    /// every one.
+    pub fn transactions(&self) -> Vec<&Transaction> {
+        let mut all: Vec<&Transaction> = self.sink.iter().chain(self.live.values()).collect();
+        all.sort_by_key(|t| t.id);
+        all
+    }
+}
+
+impl<S: Sink> Client<S> {
+    /// A client that issues `workload` in its order, from its first poll, and hands
+    /// each transaction to `sink` as it finishes.
+    pub fn with_sink(config: ClientConfig, workload: Workload, sink: S) -> Client<S> {
+        let mut live = BTreeMap::new();
+        let mut awaited = BTreeSet::new();
+        let unissued = match workload.shape() {
+            Shape::Listed { requests, after } => {
+                for (i, r) in requests.iter().enumerate() {
+                    live.insert(i, Transaction::new(i, r.method.as_str(), &r.target));
+                }
+                awaited.extend(after.iter().flatten().copied());
+                Unissued::Listed((0..requests.len()).map(|i| (i, None)).collect())
+            }
+            Shape::Repeated { count, chained, .. } => Unissued::Repeated {
+                next: 0,
+                count: *count,
+                chained: *chained,
+                at: None,
+            },
+        };
         Client {
             config,
-            transactions,
-            specs: workload.requests,
-            after: workload.after,
-            issue_at: vec![None; n],
-            unissued: (0..n).collect(),
-            queue: VecDeque::new(),
+            workload,
+            sink,
+            live,
+            finished: Vec::new(),
+            awaited,
+            outcomes: BTreeMap::new(),
+            unissued,
+            queue: Queue::default(),
             conns: Vec::new(),
             open: Vec::new(),
             started: false,
         }
     }
 
-    /// Every transaction, in workload order.
-    pub fn transactions(&self) -> &[Transaction] {
-        &self.transactions
+    /// The sink, with what it has received so far.
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    /// The sink, the client done with.
+    pub fn into_sink(self) -> S {
+        self.sink
     }
 
     /// The host connection behind each client connection index.
@@ -289,10 +458,84 @@ impl Client {
             .collect()
     }
 
-    /// Mark every unfinished transaction as such (the run ended without it).
+    /// The run ended: every transaction not finished fails as unfinished (those
+    /// never issued included) and goes to the sink. The client has nothing left to
+    /// do.
     pub fn finish(&mut self, now: Instant) {
-        for t in &mut self.transactions {
+        self.hand_over();
+        // A range's requests are made as they leave the queue: those left are made
+        // now (the others waiting are live).
+        while let Some((tx, queued)) = self.queue.pop_front() {
+            if let Some(queued) = queued {
+                let mut t = self.make(tx);
+                t.timing.queued = Some(queued);
+                t.fail(TransactionError::Unfinished, now);
+                self.sink.finished(t);
+            }
+        }
+        for (_, mut t) in std::mem::take(&mut self.live) {
             t.fail(TransactionError::Unfinished, now);
+            self.sink.finished(t);
+        }
+        if let Unissued::Repeated { next, count, .. } = self.unissued {
+            for tx in next..count {
+                let mut t = self.make(tx);
+                t.fail(TransactionError::Unfinished, now);
+                self.sink.finished(t);
+            }
+        }
+        self.unissued = Unissued::Listed(Vec::new());
+    }
+
+    /// A fresh transaction for request `tx`.
+    fn make(&self, tx: usize) -> Transaction {
+        match self.workload.request(tx) {
+            Some(r) => Transaction::new(tx, r.method.as_str(), &r.target),
+            None => Transaction::new(tx, "", ""),
+        }
+    }
+
+    /// Request `tx`'s method is idempotent (safe to pipeline behind and to replay).
+    fn idempotent(&self, tx: usize) -> bool {
+        self.workload
+            .request(tx)
+            .is_some_and(|r| r.method.is_idempotent())
+    }
+
+    /// Give every transaction that finished to the sink, remembering how those that
+    /// others wait for ended.
+    fn hand_over(&mut self) {
+        for tx in std::mem::take(&mut self.finished) {
+            let Some(t) = self.live.remove(&tx) else {
+                continue;
+            };
+            if let Some(done) = t.timing.done {
+                let chained = matches!(self.unissued, Unissued::Repeated { chained: true, .. });
+                if chained || self.awaited.contains(&tx) {
+                    self.outcomes.insert(tx, (done, t.error.is_some()));
+                }
+            }
+            self.sink.finished(t);
+        }
+    }
+
+    /// How request `dep` ended, once it has: when, and whether it failed.
+    fn outcome(&self, dep: usize) -> Option<(Instant, bool)> {
+        match self.live.get(&dep) {
+            Some(t) => t.timing.done.map(|done| (done, t.error.is_some())),
+            None => self.outcomes.get(&dep).copied(),
+        }
+    }
+
+    /// When request `i` may be issued, from what it waits for.
+    fn readiness(&self, i: usize, now: Instant) -> Readiness {
+        match self.workload.after(i) {
+            None => Readiness::At(now),
+            Some(dep) => match self.outcome(dep) {
+                Some((_, true)) => Readiness::DependencyFailed,
+                Some((done, false)) => Readiness::At(done + self.config.think_time),
+                None => Readiness::Unknown,
+            },
         }
     }
 
@@ -314,32 +557,87 @@ impl Client {
 
     /// Issue the transactions whose time has come.
     fn issue(&mut self, now: Instant) {
-        let mut still = Vec::with_capacity(self.unissued.len());
-        for i in std::mem::take(&mut self.unissued) {
-            let ready = match self.after[i] {
-                None => Some(now),
-                Some(dep) => {
-                    let d = &self.transactions[dep];
-                    match (d.timing.done, &d.error) {
-                        (Some(_), Some(_)) => {
-                            self.transactions[i].timing.queued = Some(now);
-                            self.transactions[i].fail(TransactionError::DependencyFailed, now);
+        match &mut self.unissued {
+            Unissued::Listed(ids) => {
+                let ids = std::mem::take(ids);
+                let mut still = Vec::with_capacity(ids.len());
+                for (i, _) in ids {
+                    let ready = match self.readiness(i, now) {
+                        Readiness::At(at) => Some(at),
+                        Readiness::Unknown => None,
+                        Readiness::DependencyFailed => {
+                            if let Some(t) = self.live.get_mut(&i) {
+                                t.timing.queued = Some(now);
+                                t.fail(TransactionError::DependencyFailed, now);
+                            }
+                            self.finished.push(i);
                             continue;
                         }
-                        (Some(done), None) => Some(done + self.config.think_time),
-                        (None, _) => None,
+                    };
+                    if ready.is_some_and(|t| t <= now) {
+                        if let Some(t) = self.live.get_mut(&i) {
+                            t.timing.queued = Some(now);
+                        }
+                        self.queue.push_back(i);
+                    } else {
+                        still.push((i, ready));
                     }
                 }
-            };
-            self.issue_at[i] = ready;
-            if ready.is_some_and(|t| t <= now) {
-                self.transactions[i].timing.queued = Some(now);
-                self.queue.push_back(i);
-            } else {
-                still.push(i);
+                self.unissued = Unissued::Listed(still);
             }
+            Unissued::Repeated {
+                next,
+                count,
+                chained: false,
+                ..
+            } => {
+                self.queue.push_range(*next..*count, now);
+                *next = *count;
+            }
+            Unissued::Repeated { chained: true, .. } => self.issue_chained(now),
         }
-        self.unissued = still;
+    }
+
+    /// A chained repeated workload: issue `next` once the one before it has finished
+    /// (and the think time passed); fail it, and on down the chain, if that failed.
+    fn issue_chained(&mut self, now: Instant) {
+        while let Unissued::Repeated { next, count, .. } = self.unissued {
+            if next >= count {
+                return;
+            }
+            let ready = self.readiness(next, now);
+            if let Readiness::At(at) = ready {
+                if at > now {
+                    if let Unissued::Repeated { at: slot, .. } = &mut self.unissued {
+                        *slot = Some(at);
+                    }
+                    return;
+                }
+            }
+            if let Readiness::Unknown = ready {
+                return;
+            }
+            let mut t = self.make(next);
+            t.timing.queued = Some(now);
+            if let Readiness::DependencyFailed = ready {
+                t.fail(TransactionError::DependencyFailed, now);
+                self.live.insert(next, t);
+                self.finished.push(next);
+                self.hand_over();
+            } else {
+                self.live.insert(next, t);
+                self.queue.push_back(next);
+            }
+            if let Some(dep) = next.checked_sub(1) {
+                self.outcomes.remove(&dep);
+            }
+            self.unissued = Unissued::Repeated {
+                next: next + 1,
+                count,
+                chained: true,
+                at: None,
+            };
+        }
     }
 
     /// The connection that may take `tx` now, if any.
@@ -352,7 +650,7 @@ impl Client {
         if let Some(i) = self.conns.iter().position(|c| usable(c) && c.is_idle()) {
             return Some(i);
         }
-        if strategy != Strategy::Pipelined || !self.specs[tx].method.is_idempotent() {
+        if strategy != Strategy::Pipelined || !self.idempotent(tx) {
             return None;
         }
         // Pipeline onto a connection known to persist whose outstanding requests are
@@ -361,19 +659,25 @@ impl Client {
             .iter()
             .enumerate()
             .filter(|(_, c)| usable(c) && c.persistence == Persistence::Yes)
-            .filter(|(_, c)| {
-                c.in_flight
-                    .iter()
-                    .all(|&(t, _)| self.specs[t].method.is_idempotent())
-            })
+            .filter(|(_, c)| c.in_flight.iter().all(|&(t, _)| self.idempotent(t)))
             .min_by_key(|(_, c)| c.in_flight.len())
             .map(|(i, _)| i)
+    }
+
+    /// Take the first queued request off the queue, its transaction made now if it
+    /// waited in a range.
+    fn dequeue(&mut self) {
+        if let Some((tx, Some(queued))) = self.queue.pop_front() {
+            let mut t = self.make(tx);
+            t.timing.queued = Some(queued);
+            self.live.insert(tx, t);
+        }
     }
 
     /// Give queued transactions to connections, opening new ones as the strategy allows.
     fn dispatch(&mut self, host: &mut Host) {
         let now = host.now();
-        while let Some(&tx) = self.queue.front() {
+        while let Some((tx, _)) = self.queue.front() {
             let conn = match self.pick_connection(tx) {
                 Some(i) => i,
                 None if self.open_connections() < self.max_connections() => {
@@ -398,9 +702,7 @@ impl Client {
                             self.conns.len() - 1
                         }
                         Err(e) => {
-                            self.queue.pop_front();
-                            let t = &mut self.transactions[tx];
-                            t.timing.connect_start = Some(now);
+                            self.dequeue();
                             let err = match e {
                                 ConnectError::PortsExhausted { .. } => {
                                     TransactionError::PortsExhausted {
@@ -409,21 +711,27 @@ impl Client {
                                 }
                                 ConnectError::Stack(_) => TransactionError::ConnectionRefused,
                             };
-                            t.fail(err, now);
+                            if let Some(t) = self.live.get_mut(&tx) {
+                                t.timing.connect_start = Some(now);
+                                t.fail(err, now);
+                            }
+                            self.finished.push(tx);
                             continue;
                         }
                     }
                 }
                 None => break,
             };
-            self.queue.pop_front();
+            self.dequeue();
             self.send_on(host, conn, tx, now);
         }
     }
 
     fn send_on(&mut self, host: &Host, ci: usize, tx: usize, now: Instant) {
         let c = &mut self.conns[ci];
-        let t = &mut self.transactions[tx];
+        let (Some(t), Some(spec)) = (self.live.get_mut(&tx), self.workload.request(tx)) else {
+            return;
+        };
         t.connection = Some(ci);
         t.timing.connect_start = Some(now);
         t.reused = c.carried > 0;
@@ -436,7 +744,6 @@ impl Client {
         if !self.config.strategy.reuses() {
             c.retiring = true;
         }
-        let spec = &self.specs[tx];
         let request = Request {
             method: spec.method.clone(),
             target: spec.target.clone(),
@@ -461,15 +768,19 @@ impl Client {
 
     /// Send `tx` again on another connection if that is safe, or fail it with `err`.
     fn retry_or_fail(&mut self, tx: usize, err: TransactionError, now: Instant) -> bool {
-        let t = &mut self.transactions[tx];
+        let idempotent = self.idempotent(tx);
+        let Some(t) = self.live.get_mut(&tx) else {
+            return false;
+        };
         if t.is_finished() {
             return false;
         }
-        if self.specs[tx].method.is_idempotent() && t.retries < self.config.max_retries {
+        if idempotent && t.retries < self.config.max_retries {
             t.reset_for_retry();
             true
         } else {
             t.fail(err, now);
+            self.finished.push(tx);
             false
         }
     }
@@ -486,7 +797,10 @@ impl Client {
             // it was told to: a further connect would only repeat the wait (curl
             // does not retry these either).
             for tx in in_flight {
-                self.transactions[tx].fail(err.clone(), now);
+                if let Some(t) = self.live.get_mut(&tx) {
+                    t.fail(err.clone(), now);
+                }
+                self.finished.push(tx);
             }
             return;
         }
@@ -531,9 +845,10 @@ impl Client {
             // The port is known only now when the connect had to wait for one.
             let port = host.local_port(id);
             for &(tx, _) in &c.in_flight {
-                let t = &mut self.transactions[tx];
-                t.timing.connected = Some(now);
-                t.local_port = Some(port);
+                if let Some(t) = self.live.get_mut(&tx) {
+                    t.timing.connected = Some(now);
+                    t.local_port = Some(port);
+                }
             }
         }
         // Write whatever is queued; note each request whose last byte went out.
@@ -541,7 +856,9 @@ impl Client {
             Ok(_) => {
                 let offered = c.pushed - c.outbox.pending_bytes();
                 for &(tx, end) in &c.in_flight {
-                    let t = &mut self.transactions[tx];
+                    let Some(t) = self.live.get_mut(&tx) else {
+                        continue;
+                    };
                     if end <= offered && t.timing.request_sent.is_none() {
                         t.timing.request_sent = Some(now);
                     }
@@ -555,8 +872,12 @@ impl Client {
         // Read whatever arrived.
         let eof = match host.recv(id, &mut c.inbuf) {
             Ok(Readable::Data(_)) => {
-                if let Some(&(tx, _)) = c.in_flight.front() {
-                    self.transactions[tx].timing.first_byte.get_or_insert(now);
+                if let Some(t) = c
+                    .in_flight
+                    .front()
+                    .and_then(|(tx, _)| self.live.get_mut(tx))
+                {
+                    t.timing.first_byte.get_or_insert(now);
                 }
                 false
             }
@@ -600,7 +921,7 @@ impl Client {
         };
         // The response's clock starts once the connection is there: the handshake
         // has limits of its own (`Knobs::syn_retries`, the ARP timeout).
-        let Some(start) = self.transactions[tx].timing.connected else {
+        let Some(start) = self.live.get(&tx).and_then(|t| t.timing.connected) else {
             return;
         };
         let Some(limit) = self.config.timeout else {
@@ -611,7 +932,10 @@ impl Client {
         }
         let after_ms = (now - start).total_millis();
         // A timeout is reported, not retried: the server may be working on it.
-        self.transactions[tx].fail(TransactionError::Timeout { after_ms }, now);
+        if let Some(t) = self.live.get_mut(&tx) {
+            t.fail(TransactionError::Timeout { after_ms }, now);
+        }
+        self.finished.push(tx);
         host.abort(self.conns[ci].id);
         self.conns[ci].in_flight.pop_front();
         self.abandon(ci, TransactionError::ClosedEarly, now);
@@ -620,7 +944,10 @@ impl Client {
     fn parse_responses(&mut self, ci: usize, now: Instant) -> Flow {
         let c = &mut self.conns[ci];
         while let Some(&(tx, _)) = c.in_flight.front() {
-            let t = &mut self.transactions[tx];
+            let (Some(t), Some(spec)) = (self.live.get_mut(&tx), self.workload.request(tx)) else {
+                c.in_flight.pop_front();
+                continue;
+            };
             if let ReadState::Head = c.read {
                 let parsed = parse_response(&c.inbuf).map_err(|e| e.to_string());
                 let (message, head_len) = match parsed {
@@ -628,6 +955,7 @@ impl Client {
                     Ok(Parsed::Complete { message, head_len }) => (message, head_len),
                     Err(detail) => {
                         t.fail(TransactionError::MalformedResponse { detail }, now);
+                        self.finished.push(tx);
                         c.retiring = true;
                         c.persistence = Persistence::No;
                         c.in_flight.pop_front();
@@ -640,6 +968,7 @@ impl Client {
                         // The client never asks for an upgrade, so a switch is a protocol
                         // error (RFC 9110 §15.2.2) and the bytes after it are not HTTP/1.1.
                         t.fail(TransactionError::UnrequestedUpgrade, now);
+                        self.finished.push(tx);
                         c.in_flight.pop_front();
                         c.inbuf.clear();
                         return Flow::Switched;
@@ -650,7 +979,7 @@ impl Client {
                     continue;
                 }
                 t.status = Some(message.status);
-                match response_framing(&message, &self.specs[tx].method) {
+                match response_framing(&message, &spec.method) {
                     Ok(framing) => {
                         let keep_alive = response_persists(&message, self.config.version);
                         c.read = ReadState::Body {
@@ -665,6 +994,7 @@ impl Client {
                             },
                             now,
                         );
+                        self.finished.push(tx);
                         c.retiring = true;
                         c.persistence = Persistence::No;
                         c.in_flight.pop_front();
@@ -680,7 +1010,7 @@ impl Client {
                 return Flow::Http;
             };
             let mut mismatch = None;
-            let verify = self.specs[tx].verify && t.status == Some(200);
+            let verify = spec.verify && t.status == Some(200);
             let mut offset = t.bytes;
             let used = decoder.decode(&c.inbuf, &mut |data: &[u8]| {
                 if verify && mismatch.is_none() {
@@ -702,6 +1032,7 @@ impl Client {
             };
             if let Some(e) = error {
                 t.fail(e, now);
+                self.finished.push(tx);
                 c.retiring = true;
                 c.persistence = Persistence::No;
                 c.in_flight.pop_front();
@@ -721,6 +1052,7 @@ impl Client {
                 Persistence::No
             };
             t.timing.done = Some(now);
+            self.finished.push(tx);
             c.answered += 1;
             c.in_flight.pop_front();
             c.read = ReadState::Head;
@@ -735,12 +1067,16 @@ impl Client {
         host.close(c.id);
         c.closed = true;
         let mut err = TransactionError::ClosedEarly;
-        if let Some(&(tx, _)) = c.in_flight.front() {
-            let t = &mut self.transactions[tx];
+        if let Some(t) = c
+            .in_flight
+            .front()
+            .and_then(|(tx, _)| self.live.get_mut(tx))
+        {
             match &mut c.read {
                 ReadState::Body { decoder, .. } => match decoder.on_eof() {
                     Ok(()) => {
                         t.timing.done.get_or_insert(now);
+                        self.finished.push(t.id);
                         c.answered += 1;
                         c.in_flight.pop_front();
                     }
@@ -767,12 +1103,17 @@ impl Client {
 
     /// The earliest time the client must act without network input.
     fn next_deadline(&self) -> Option<Instant> {
-        let issues = self.unissued.iter().filter_map(|&i| self.issue_at[i]);
+        let issues: Option<Instant> = match &self.unissued {
+            Unissued::Listed(ids) => ids.iter().filter_map(|&(_, at)| at).min(),
+            Unissued::Repeated {
+                next, count, at, ..
+            } => at.filter(|_| next < count),
+        };
         let timeouts = self
             .open
             .iter()
             .filter_map(|&ci| self.conns[ci].in_flight.front())
-            .filter_map(|&(tx, _)| self.transactions[tx].timing.connected)
+            .filter_map(|(tx, _)| self.live.get(tx)?.timing.connected)
             .filter_map(|s| Some(s + self.config.timeout?));
         let fins = self
             .open
@@ -780,7 +1121,7 @@ impl Client {
             .map(|&ci| &self.conns[ci])
             .filter(|c| c.is_draining())
             .filter_map(|c| c.fin_due);
-        issues.chain(timeouts).chain(fins).min()
+        issues.into_iter().chain(timeouts).chain(fins).min()
     }
 
     /// A measure that changes whenever the client moves on: a request issued or
@@ -843,7 +1184,7 @@ fn response_persists(response: &Response, requested: Version) -> bool {
     }
 }
 
-impl Application for Client {
+impl<S: Sink> Application for Client<S> {
     fn poll(&mut self, host: &mut Host) -> Option<Instant> {
         let now = host.now();
         self.started = true;
@@ -860,6 +1201,7 @@ impl Application for Client {
             }
             let conns = &self.conns;
             self.open.retain(|&ci| !conns[ci].closed);
+            self.hand_over();
             if self.progress() == before {
                 break;
             }
@@ -895,6 +1237,119 @@ mod tests {
         assert!(response_persists(&r, Version::Http10));
         r.headers.append("Connection", "close");
         assert!(!response_persists(&r, Version::Http11));
+    }
+
+    /// Counts what it is given and the distinct ids, keeping no transaction.
+    #[derive(Default)]
+    struct Count {
+        transactions: usize,
+        failed: usize,
+        ids: BTreeSet<usize>,
+    }
+
+    impl Sink for Count {
+        fn finished(&mut self, t: Transaction) {
+            self.transactions += 1;
+            self.failed += usize::from(t.error.is_some());
+            self.ids.insert(t.id);
+        }
+    }
+
+    /// Polls the client and notes the most transactions it held at once.
+    struct Watch<'a> {
+        client: &'a mut Client<Count>,
+        most_live: usize,
+    }
+
+    impl Application for Watch<'_> {
+        fn poll(&mut self, host: &mut Host) -> Option<Instant> {
+            let next = self.client.poll(host);
+            self.most_live = self.most_live.max(self.client.live.len());
+            next
+        }
+
+        fn is_done(&self) -> bool {
+            self.client.is_done()
+        }
+    }
+
+    /// `workload` against the lab's server with `strategy`, until done or `limit`:
+    /// the client (its sink has the transactions) and the most it held at once.
+    fn run_counting(
+        workload: Workload,
+        strategy: Strategy,
+        limit: Instant,
+    ) -> (Client<Count>, usize) {
+        use crate::server::{Server, ServerConfig};
+        use tcpknobs_stack::{AppSlot, Knobs, LinkProfile, SimNet};
+        let link = LinkProfile {
+            one_way_delay_ns: 50_000_000,
+            ..LinkProfile::default()
+        };
+        let mut net = SimNet::new(link, 1);
+        let c = net.add_host("client", Knobs::default());
+        let s = net.add_host("server", Knobs::default());
+        let config = ClientConfig {
+            server: net.host(s).addr(),
+            strategy,
+            ..ClientConfig::default()
+        };
+        let mut server = Server::new(ServerConfig::default());
+        let mut client = Client::with_sink(config, workload, Count::default());
+        let mut watch = Watch {
+            client: &mut client,
+            most_live: 0,
+        };
+        net.run(
+            &mut [
+                AppSlot {
+                    host: s,
+                    app: &mut server,
+                    is_server: true,
+                },
+                AppSlot {
+                    host: c,
+                    app: &mut watch,
+                    is_server: false,
+                },
+            ],
+            limit,
+        );
+        let most = watch.most_live;
+        client.finish(net.now());
+        (client, most)
+    }
+
+    /// A repeated workload's transactions are made as they are sent and handed over
+    /// as they finish: on one persistent connection the client holds one at a time,
+    /// whatever the count.
+    #[test]
+    fn a_repeated_workload_holds_only_what_is_under_way() {
+        let workload = Workload::repeated(2_000, 100, Method::Get);
+        let (client, most) = run_counting(workload, Strategy::Persistent, Instant::from_secs(3600));
+        assert_eq!(
+            (client.sink().transactions, client.sink().failed),
+            (2_000, 0)
+        );
+        assert_eq!(most, 1);
+        assert!(client.live.is_empty() && client.queue.is_empty());
+    }
+
+    /// The run ends early: the one in flight, the queued ones and (chained) the ones
+    /// never issued all reach the sink as unfinished, each once.
+    #[test]
+    fn finish_hands_over_every_transaction_once() {
+        let limit = Instant::from_millis(250);
+        for workload in [
+            Workload::repeated(50, 100, Method::Get),
+            Workload::repeated(50, 100, Method::Get).chained(),
+        ] {
+            let (client, _) = run_counting(workload, Strategy::Persistent, limit);
+            let sink = client.sink();
+            // 100 ms RTT: the handshake and one request done by 200 ms.
+            assert_eq!((sink.transactions, sink.failed), (50, 49));
+            assert!(sink.ids.iter().copied().eq(0..50), "{:?}", sink.ids);
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! connect, send request, server processing, response transfer.
 
 use serde::Serialize;
-use tcpknobs_stack::Instant;
+use tcpknobs_stack::{Duration, Instant};
 
 /// The moments of one transaction, in the client host's clock.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -23,6 +23,39 @@ pub struct Timing {
     pub first_byte: Option<Instant>,
     /// The last body byte was read, or the transaction failed.
     pub done: Option<Instant>,
+}
+
+impl Timing {
+    /// The durations between the moments, each once both ends are known.
+    pub fn spans(&self) -> Spans {
+        let span = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+            (Some(a), Some(b)) => Some(b - a),
+            _ => None,
+        };
+        Spans {
+            wait: span(self.queued, self.connect_start),
+            connect: span(self.connect_start, self.connected),
+            ttfb: span(self.request_sent, self.first_byte),
+            transfer: span(self.first_byte, self.done),
+            total: span(self.queued, self.done),
+        }
+    }
+}
+
+/// Where a transaction's time went: the `*_ms` durations of every output, computed in
+/// one place so the rows and the aggregates over them agree to the microsecond.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Spans {
+    /// Queued until given a connection.
+    pub wait: Option<Duration>,
+    /// The handshake (zero on a reused connection).
+    pub connect: Option<Duration>,
+    /// Request sent until the first response byte.
+    pub ttfb: Option<Duration>,
+    /// First response byte until the last.
+    pub transfer: Option<Duration>,
+    /// Queued until done.
+    pub total: Option<Duration>,
 }
 
 /// Why a transaction failed.
@@ -98,6 +131,26 @@ pub enum TransactionError {
 }
 
 impl TransactionError {
+    /// The variant's name as JSON spells it in `error_kind.kind` (`ports_exhausted`,
+    /// `timeout`, ...), without its details: what failures are grouped by.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TransactionError::PortsExhausted { .. } => "ports_exhausted",
+            TransactionError::ConnectionReset => "connection_reset",
+            TransactionError::ConnectionRefused => "connection_refused",
+            TransactionError::ConnectTimeout { .. } => "connect_timeout",
+            TransactionError::NoArpReply { .. } => "no_arp_reply",
+            TransactionError::ClosedEarly => "closed_early",
+            TransactionError::Truncated { .. } => "truncated",
+            TransactionError::MalformedResponse { .. } => "malformed_response",
+            TransactionError::BodyMismatch { .. } => "body_mismatch",
+            TransactionError::Timeout { .. } => "timeout",
+            TransactionError::DependencyFailed => "dependency_failed",
+            TransactionError::UnrequestedUpgrade => "unrequested_upgrade",
+            TransactionError::Unfinished => "unfinished",
+        }
+    }
+
     /// The connection was never established: refused, unanswered, or unreachable.
     pub fn is_connect_failure(&self) -> bool {
         matches!(
@@ -193,11 +246,8 @@ impl Transaction {
     /// The report form: milliseconds since `epoch` and derived durations.
     pub fn report(&self, epoch: Instant) -> TransactionReport {
         let at = |t: Option<Instant>| t.map(|t| ms(t - epoch));
-        let span = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
-            (Some(a), Some(b)) => Some(ms(b - a)),
-            _ => None,
-        };
         let t = &self.timing;
+        let spans = t.spans();
         TransactionReport {
             id: self.id,
             method: self.method.clone(),
@@ -218,16 +268,16 @@ impl Transaction {
             request_sent: at(t.request_sent),
             first_byte: at(t.first_byte),
             done: at(t.done),
-            wait_ms: span(t.queued, t.connect_start),
-            connect_ms: span(t.connect_start, t.connected),
-            ttfb_ms: span(t.request_sent, t.first_byte),
-            transfer_ms: span(t.first_byte, t.done),
-            total_ms: span(t.queued, t.done),
+            wait_ms: spans.wait.map(ms),
+            connect_ms: spans.connect.map(ms),
+            ttfb_ms: spans.ttfb.map(ms),
+            transfer_ms: spans.transfer.map(ms),
+            total_ms: spans.total.map(ms),
         }
     }
 }
 
-fn ms(d: tcpknobs_stack::Duration) -> f64 {
+fn ms(d: Duration) -> f64 {
     d.total_micros() as f64 / 1000.0
 }
 
