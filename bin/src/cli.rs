@@ -13,7 +13,7 @@ use tcpknobs_http::server::{CloseMode, ServerConfig};
 use tcpknobs_http::workload::Workload;
 use tcpknobs_stack::{Duration, Knobs, LinkProfile, Nagle, OnExhaustion, PortSpan, Profile};
 
-use crate::experiment::Experiment;
+use crate::experiment::{Experiment, Rows};
 use crate::values::{
     format_bytes, format_duration, format_seconds, parse_bytes, parse_delayed_ack, parse_mtu,
     parse_on_off, parse_page, parse_port_range, parse_positive_u32, parse_probability, parse_rate,
@@ -822,9 +822,28 @@ pub struct RunArgs {
     #[arg(long, help_heading = "Output")]
     pub json: bool,
 
+    /// Transactions that get a row in the table or JSON: all, none, or N (the first N
+    /// in workload order). The summary (counts, sums, min, max, percentiles, failures
+    /// by kind) always covers every transaction. [default: all up to 10,000
+    /// transactions, none above]
+    #[arg(long, value_name = "all|none|N", value_parser = parse_rows, help_heading = "Output")]
+    pub rows: Option<Rows>,
+
     /// Write every frame of the run to this pcap file (raw IP, ns timestamps).
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub pcap: Option<PathBuf>,
+}
+
+/// `--rows`: `all`, `none` or a number of rows.
+fn parse_rows(s: &str) -> Result<Rows, String> {
+    match s {
+        "all" => Ok(Rows::All),
+        "none" => Ok(Rows::First(0)),
+        n => n
+            .parse()
+            .map(Rows::First)
+            .map_err(|_| format!("expected all, none or a number of rows, got '{s}'")),
+    }
 }
 
 impl RunArgs {
@@ -877,6 +896,7 @@ impl RunArgs {
             workload,
             workload_label: label,
             max_time: to_smol(self.max_time),
+            rows: self.rows.unwrap_or_default(),
         }
     }
 }

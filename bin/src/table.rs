@@ -1,12 +1,15 @@
-//! The human-readable form of a [`RunReport`]: one row per transaction, one per
-//! connection, and a summary line, in the same units and names as the JSON.
+//! The human-readable form of a [`RunReport`]: one row per transaction (those
+//! `--rows` kept), the aggregates over all of them, one row per connection, and a
+//! summary line, in the same units and names as the JSON.
 
 use std::fmt::Write as _;
 
 use tcpknobs_http::transaction::TransactionReport;
 
 use crate::cli::format_smol;
-use crate::experiment::{ConnectionReport, RunReport, Totals};
+use crate::experiment::{
+    ConnectionReport, RowsOmitted, RunReport, Summary, TimingSummary, Totals, PERCENTILES,
+};
 use crate::values::{format_duration, format_rate};
 
 fn cell(v: Option<f64>) -> String {
@@ -34,7 +37,14 @@ pub fn render(r: &RunReport) -> String {
         r.seed
     );
     out.push('\n');
-    out.push_str(&transactions(&r.transactions));
+    if !r.transactions.is_empty() {
+        out.push_str(&transactions(&r.transactions));
+    }
+    if let Some(omitted) = &r.rows_omitted {
+        out.push_str(&rows_omitted(omitted));
+    }
+    out.push('\n');
+    out.push_str(&summary(&r.summary));
     out.push('\n');
     out.push_str(&connections(&r.connections));
     let w = &r.wire;
@@ -132,6 +142,66 @@ pub fn transactions(rows: &[TransactionReport]) -> String {
             t.error.as_deref().unwrap_or("")
         );
     }
+    out
+}
+
+/// The line that stands for the rows `--rows` left out.
+pub fn rows_omitted(omitted: &RowsOmitted) -> String {
+    format!(
+        "{} left out ({})\n",
+        plural(omitted.count, "transaction row", "transaction rows"),
+        omitted.hint
+    )
+}
+
+/// The aggregates: each timing over the transactions that succeeded (count, sum,
+/// min, percentiles, max), then the failures by kind.
+pub fn summary(s: &Summary) -> String {
+    let mut out = format!(
+        "timings of the {} that succeeded ({} in all):\n",
+        plural(s.succeeded, "transaction", "transactions"),
+        s.count
+    );
+    let _ = write!(
+        out,
+        "{:>11} {:>9} {:>17} {:>10}",
+        "", "count", "sum_ms", "min_ms"
+    );
+    for (_, name) in PERCENTILES {
+        let _ = write!(out, " {:>10}", format!("{name}_ms"));
+    }
+    let _ = writeln!(out, " {:>10}", "max_ms");
+    let t = &s.timings;
+    for (name, timing) in [
+        ("wait_ms", &t.wait),
+        ("connect_ms", &t.connect),
+        ("ttfb_ms", &t.ttfb),
+        ("transfer_ms", &t.transfer),
+        ("total_ms", &t.total),
+    ] {
+        out.push_str(&timing_row(name, timing));
+    }
+    for f in &s.failures {
+        let _ = writeln!(
+            out,
+            "failed: {} {} (first: #{}, {})",
+            f.count, f.kind, f.first_id, f.first_error
+        );
+    }
+    out
+}
+
+fn timing_row(name: &str, t: &TimingSummary) -> String {
+    let mut out = format!(
+        "{name:>11} {:>9} {:>17.3} {:>10}",
+        t.count,
+        t.sum_ms,
+        cell(t.min_ms)
+    );
+    for p in [t.p50_ms, t.p90_ms, t.p99_ms, t.p99_9_ms] {
+        let _ = write!(out, " {:>10}", cell(p));
+    }
+    let _ = writeln!(out, " {:>10}", cell(t.max_ms));
     out
 }
 

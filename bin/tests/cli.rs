@@ -383,3 +383,145 @@ fn a_slow_link_loses_nothing_to_a_default_timeout() {
         "the 60 s timeout must cut some response short"
     );
 }
+
+/// The top of the HDR bucket holding `us` at 3 significant digits: 2,048 sub-buckets,
+/// so values below 2,048 µs are buckets of their own, and from 2^(10+k) to
+/// 2^(11+k) - 1 µs a bucket is 2^k µs wide.
+fn hdr_bucket_top(us: u64) -> u64 {
+    let k = (64 - us.leading_zeros()).saturating_sub(11);
+    ((us >> k) << k) + (1 << k) - 1
+}
+
+/// A row's duration in µs (the JSON's ms carry µs exactly).
+fn us(v: &serde_json::Value) -> u64 {
+    (v.as_f64().expect("a duration") * 1000.0).round() as u64
+}
+
+/// The summary is the rows folded. A seeded lossy run, every row kept: count, sum,
+/// min and max equal the rows' exactly, and each percentile equals the value computed
+/// here from the rows the way HdrHistogram defines it (rank max(1, ceil(q n)), the
+/// top of the 3-digit bucket holding that order statistic, capped at the maximum), not
+/// just a value within its precision: the histogram is deterministic, so anything but
+/// the exact value would be a bug in folding or reporting. The stated precision is
+/// checked too: never below the exact order statistic, at most 1/1,024 above it.
+#[test]
+fn the_summary_is_the_rows_folded() {
+    let r = run_json(
+        "--loss 0.02 --seed 7 --requests 200 --size 10000 --strategy persistent --rows all",
+    );
+    let rows = transactions(&r);
+    assert_eq!(rows.len(), 200);
+    assert_eq!(r["rows_omitted"], serde_json::Value::Null);
+    let s = &r["summary"];
+    let ok: Vec<&serde_json::Value> = rows.iter().filter(|t| t["error"].is_null()).collect();
+    assert_eq!(s["count"], 200);
+    assert_eq!(s["succeeded"].as_u64(), Some(ok.len() as u64));
+    assert_eq!(s["failed"].as_u64(), Some((200 - ok.len()) as u64));
+    assert_eq!(
+        (&s["succeeded"], &s["failed"]),
+        (&r["succeeded"], &r["failed"])
+    );
+    assert!(ok.len() > 190, "the run mostly succeeds");
+    assert!(
+        r["wire"]["dropped_loss"].as_u64() > Some(10),
+        "and it is lossy"
+    );
+    let mut above_exact = 0;
+    for name in ["wait", "connect", "ttfb", "transfer", "total"] {
+        let mut values: Vec<u64> = ok.iter().map(|t| us(&t[format!("{name}_ms")])).collect();
+        values.sort_unstable();
+        let n = values.len();
+        let t = &s["timings"][name];
+        let (min, max) = (values[0], values[n - 1]);
+        assert_eq!(t["count"].as_u64(), Some(n as u64), "{name}");
+        assert_eq!(us(&t["sum_ms"]), values.iter().sum::<u64>(), "{name}");
+        assert_eq!(us(&t["min_ms"]), min, "{name}");
+        assert_eq!(us(&t["max_ms"]), max, "{name}");
+        for (q, key) in [
+            (0.5, "p50_ms"),
+            (0.9, "p90_ms"),
+            (0.99, "p99_ms"),
+            (0.999, "p99_9_ms"),
+        ] {
+            let rank = ((q * n as f64).ceil() as usize).max(1);
+            let exact = values[rank - 1];
+            let got = us(&t[key]);
+            assert_eq!(got, hdr_bucket_top(exact).min(max), "{name} {key}");
+            assert!(got >= exact && got - exact <= exact / 1024, "{name} {key}");
+            above_exact += usize::from(got != exact);
+        }
+    }
+    assert!(
+        above_exact > 0,
+        "some percentiles are past 2.048 ms, where buckets are wider"
+    );
+}
+
+/// Failures are grouped by kind with the first in workload order, and the summary does
+/// not depend on which rows were kept.
+#[test]
+fn the_summary_groups_failures_and_ignores_rows() {
+    let args = "--rtt 1ms --requests 150 --ports 50000-50099 --time-wait 10s";
+    let all = run_json(args);
+    let rows = transactions(&all);
+    assert_eq!(all["summary"]["failures"].as_array().map(Vec::len), Some(1));
+    let f = &all["summary"]["failures"][0];
+    assert_eq!(f["kind"], "ports_exhausted");
+    assert_eq!(f["count"], 50);
+    assert_eq!(f["first_id"], 100);
+    assert_eq!(f["first_error"], rows[100]["error"]);
+
+    let some = run_json(&format!("{args} --rows 5"));
+    assert_eq!(some["summary"], all["summary"]);
+    let ids: Vec<u64> = transactions(&some)
+        .iter()
+        .filter_map(|t| t["id"].as_u64())
+        .collect();
+    assert_eq!(ids, [0, 1, 2, 3, 4]);
+    assert_eq!(some["rows_omitted"]["count"], 145);
+    let none = run_json(&format!("{args} --rows none"));
+    assert!(transactions(&none).is_empty());
+    assert_eq!(none["rows_omitted"]["count"], 150);
+    assert_eq!(none["summary"], all["summary"]);
+}
+
+/// Past 10,000 transactions the rows are left out unless asked for, and both outputs
+/// say how to get them; a bad --rows is a usage error naming the flag.
+#[test]
+fn large_runs_print_the_summary_and_say_how_to_get_rows() {
+    let args = "--rtt 1ms --requests 10001 --strategy persistent";
+    let r = run_json(args);
+    assert!(transactions(&r).is_empty());
+    assert_eq!(r["rows_omitted"]["count"], 10001);
+    let hint = r["rows_omitted"]["hint"].as_str().expect("a hint");
+    assert!(hint.contains("--rows all"), "{hint}");
+    assert_eq!(r["summary"]["timings"]["total"]["count"], 10001);
+
+    let mut argv: Vec<&str> = vec!["run"];
+    argv.extend(args.split_whitespace());
+    let table = stdout(&tcpknobs(&argv));
+    assert!(
+        table.contains("10001 transaction rows left out (--rows all prints every transaction"),
+        "{table}"
+    );
+    assert!(
+        table.contains("timings of the 10001 transactions that succeeded"),
+        "{table}"
+    );
+    assert!(
+        !table.contains("  id status"),
+        "no transaction table: {table}"
+    );
+
+    // At the threshold every row is kept by default.
+    let r = run_json("--rtt 1ms --requests 10000 --strategy persistent");
+    assert_eq!(transactions(&r).len(), 10000);
+    assert_eq!(r["rows_omitted"], serde_json::Value::Null);
+
+    let out = tcpknobs(&["run", "--rows", "lots"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--rows"), "{}", stderr(&out));
+    let help = stdout(&tcpknobs(&["run", "--help"]));
+    assert!(help.contains("--rows <all|none|N>"), "{help}");
+    assert!(help.contains("[default: all up to 10,000"), "{help}");
+}

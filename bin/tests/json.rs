@@ -12,7 +12,7 @@ use common::*;
 /// (one hanging until the client's timeout), loss and retransmission, a page over a
 /// pipelined connection, port exhaustion, a truncated body, slow start off behind a
 /// drop-tail queue, delayed ACKs off and no TIME_WAIT, a server that never answers a
-/// SYN.
+/// SYN, rows left out by `--rows`.
 const RUNS: &[&str] = &[
     "--via-proxy smart --requests 3 --strategy persistent",
     "--via-proxy dumb --http 1.0 --strategy persistent --requests 2 --client-timeout 5s",
@@ -23,6 +23,7 @@ const RUNS: &[&str] = &[
     "--loss 1 --requests 1 --max-time 200s",
     "--slow-start off --time-wait 0 --delayed-ack off --queue 16k --bandwidth 10mbit \
      --size 1m --requests 2 --server-keep-alive-max 1 --connections 2 --strategy persistent",
+    "--requests 3 --rows 1",
 ];
 
 /// Documented fields no run of the simulator can produce, and why.
