@@ -194,8 +194,9 @@ impl TimingFold {
             sum_us: 0,
             min_us: u64::MAX,
             max_us: 0,
-            // 1 µs to anything the clock can hold (2^63 µs): nothing is ever clamped.
-            histogram: Histogram::new_with_bounds(1, i64::MAX as u64, HISTOGRAM_DIGITS)?,
+            // 1 µs up, growing to the largest value recorded: sized for what the run
+            // measured, not for the 2^63 µs the clock could hold (2 MB of zeroes).
+            histogram: Histogram::new(HISTOGRAM_DIGITS)?,
         })
     }
 
@@ -205,7 +206,10 @@ impl TimingFold {
         self.sum_us = self.sum_us.saturating_add(us);
         self.min_us = self.min_us.min(us);
         self.max_us = self.max_us.max(us);
-        self.histogram.saturating_record(us);
+        if self.histogram.record(us).is_err() {
+            // Only when growing would overflow the address space: keep the count.
+            self.histogram.saturating_record(us);
+        }
     }
 
     /// HdrHistogram's value at `quantile` (the top of the bucket holding the exact

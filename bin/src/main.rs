@@ -94,10 +94,26 @@ pub fn print_stdout(text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Print `value` as pretty JSON on stdout, streamed: a report with a million rows is
+/// never held as one string as well. A reader that stopped early is not an error.
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("writing to stdout"))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let report = args.experiment().run(args.pcap.as_deref())?;
     if args.json {
-        print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?;
+        print_json(&report)?;
     } else {
         print_stdout(&table::render(&report))?;
     }
