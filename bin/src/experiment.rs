@@ -243,8 +243,9 @@ struct FailureFold {
     first_error: String,
 }
 
-/// A run's transactions folded one at a time into exact aggregates, so a run holds
-/// the same few kilobytes whether it makes ten requests or a million.
+/// A run's transactions folded one at a time into exact aggregates, in memory that
+/// does not grow with their number (the histograms grow with the log of the largest
+/// value: about 150 kB each for values up to an hour).
 #[derive(Clone, Debug)]
 pub struct Summarizer {
     succeeded: usize,
@@ -380,7 +381,8 @@ pub struct Timings {
     pub total: TimingSummary,
 }
 
-/// One timing's aggregates; every value `None` (null) when no transaction had it.
+/// One timing's aggregates; the minimum, percentiles and maximum are `None` (null)
+/// when no transaction had it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TimingSummary {
     /// Transactions it was measured on.
