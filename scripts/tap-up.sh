@@ -91,8 +91,8 @@ Our server, curl (the kernel's TCP) as the client:
   $run ${as_user}$bin serve --tap $tap --ip $lab_addr --delayed-ack 200ms
   $run curl -sv -o /dev/null -o /dev/null http://${lab_addr%/*}/bytes/100000 http://${lab_addr%/*}/bytes/100000
 
-A real server, our client:
-  $run python3 -m http.server 8000 --bind ${kernel_addr%/*} --directory /tmp &
+A real server, our client (HTTP/1.1: python's default HTTP/1.0 closes every connection):
+  $run python3 -m http.server 8000 --bind ${kernel_addr%/*} --directory /tmp --protocol HTTP/1.1 &
   $run ${as_user}$bin get --tap $tap --ip $lab_addr --strategy persistent http://${kernel_addr%/*}:8000/ http://${kernel_addr%/*}:8000/
 
 Watch the wire (or pass --pcap FILE to serve/get):

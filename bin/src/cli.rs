@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration as StdDuration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::PossibleValue;
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use tcpknobs_http::client::{ClientConfig, Strategy};
 use tcpknobs_http::message::{Method, Version};
 use tcpknobs_http::proxy::ProxyMode;
@@ -13,8 +15,9 @@ use tcpknobs_stack::{Duration, Knobs, LinkProfile, Nagle, OnExhaustion, PortSpan
 
 use crate::experiment::Experiment;
 use crate::values::{
-    format_bytes, parse_bytes, parse_delayed_ack, parse_duration, parse_mtu, parse_on_off,
-    parse_page, parse_port_range, parse_positive_u32, parse_probability, parse_rate, PageSpec,
+    format_bytes, format_duration, format_seconds, parse_bytes, parse_delayed_ack, parse_mtu,
+    parse_on_off, parse_page, parse_port_range, parse_positive_u32, parse_probability, parse_rate,
+    parse_rtt, parse_span, parse_timeout, PageSpec,
 };
 
 /// Measure how TCP slow start, Nagle, delayed ACK and TIME_WAIT change HTTP latency.
@@ -23,7 +26,7 @@ use crate::values::{
 /// knobs) on a simulated link with a virtual clock: no privileges, deterministic, much
 /// faster than real time. Every timing is explainable packet by packet (--pcap).
 #[derive(Parser, Debug)]
-#[command(name = "tcpknobs", version, propagate_version = true)]
+#[command(name = "tcpknobs", version, propagate_version = true, after_help = EXIT_STATUS)]
 pub struct Cli {
     /// What to do; `run` with its defaults when omitted.
     #[command(subcommand)]
@@ -34,25 +37,111 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run one experiment on the simulated link and print its transactions.
-    #[command(after_help = RUN_EXAMPLES)]
+    #[command(
+        after_help = format!("{RUN_EXAMPLES}\n\n{EXIT_STATUS}"),
+        after_long_help = format!("{RUN_EXAMPLES}\n\n{COLUMNS}\n\n{EXIT_STATUS}")
+    )]
     Run(Box<RunArgs>),
     /// Serve HTTP from the userspace stack on a TAP device, until Ctrl-C.
-    #[command(after_help = SERVE_EXAMPLES)]
+    #[command(after_help = format!("{SERVE_EXAMPLES}\n\n{SERVE_EXIT_STATUS}"))]
     Serve(Box<crate::tap_cmd::ServeArgs>),
     /// Fetch URLs from a real server with the lab's client over a TAP device.
-    #[command(after_help = GET_EXAMPLES)]
+    #[command(after_help = format!("{GET_EXAMPLES}\n\n{EXIT_STATUS}"))]
     Get(Box<crate::tap_cmd::GetArgs>),
 }
 
+/// The command line as clap sees it: the derived definitions, with the flags a TAP
+/// command does not take hidden from its help (they are still parsed, to be refused
+/// with a reason by [`parse`]).
+pub fn command() -> clap::Command {
+    let hide = |mut c: clap::Command, side: Side| {
+        for &(_, client, server) in KnobFlags::IDS {
+            let other = if side == Side::Server { client } else { server };
+            c = c.mut_arg(other, |a| a.hide(true));
+        }
+        c
+    };
+    Cli::command()
+        .mut_subcommand("serve", |c| hide(c, Side::Server))
+        .mut_subcommand("get", |c| hide(c, Side::Client))
+}
+
+/// Parse the command line into the command to run (`run` with its defaults when none
+/// is named). Usage errors, including combinations clap cannot see (a queue smaller
+/// than a frame, a knob for the side a TAP command does not play), come back as clap
+/// errors, which exit with status 2.
+pub fn parse<I, T>(args: I) -> Result<Command, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut cmd = command();
+    let matches = cmd.try_get_matches_from_mut(args)?;
+    let command = match Cli::from_arg_matches(&matches)?.command {
+        Some(c) => c,
+        None => {
+            let matches = cmd.try_get_matches_from_mut(["tcpknobs", "run"])?;
+            let Some(c) = Cli::from_arg_matches(&matches)?.command else {
+                return Err(cmd.error(ErrorKind::MissingSubcommand, "no command given"));
+            };
+            c
+        }
+    };
+    let problem = match &command {
+        Command::Run(args) => args.link.problem().map(|p| ("run", p)),
+        Command::Serve(args) => args.knobs.problem(Side::Server).map(|p| ("serve", p)),
+        Command::Get(args) => args.knobs.problem(Side::Client).map(|p| ("get", p)),
+    };
+    match problem {
+        None => Ok(command),
+        Some((name, (kind, message))) => {
+            let sub = cmd
+                .find_subcommand_mut(name)
+                .map(|c| c.error(kind, &message));
+            Err(sub.unwrap_or_else(|| cmd.error(kind, message)))
+        }
+    }
+}
+
+/// The exit status of `run` and `get`, as curl and hyperfine tell success, partial
+/// failure, a run that could not be done and a usage error apart.
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  every transaction succeeded
+  3  the run completed but some transactions failed (their rows say why)
+  1  the run could not be done (bad set-up, e.g. a TAP that is missing, a file that
+     cannot be written)
+  2  usage error (a bad flag or value)";
+
+const SERVE_EXIT_STATUS: &str = "\
+Exit status: 0 after Ctrl-C, SIGTERM or --max-time; 1 when serving could not start or
+failed (e.g. the TAP is missing); 2 usage error.";
+
+/// What the table's columns mean, for `run --help`.
+const COLUMNS: &str = "\
+Columns (README.md, Output, has them all; docs/json.md every JSON field):
+  transactions: wait_ms (queued until given a connection), connect_ms (handshake),
+    ttfb_ms (request sent until the first response byte), transfer_ms (first to last
+    byte), total_ms (queued until done)
+  connections, as each host saw them: segs>/segs< and bytes>/bytes< (sent/received,
+    retransmissions included), acks> (pure ACKs sent), delack (sent by the delayed-ACK
+    timer), rst< (resets received), closer (who closed first), tw_held_ms (how long
+    this host held the tuple in TIME_WAIT: the full 2MSL if it expired during the run,
+    else until the run ended, which is usually much shorter)";
+
 const SERVE_EXAMPLES: &str = "\
-Set up first with `sudo scripts/tap-up.sh`, then run inside its namespace:
-  sudo ip netns exec tcpknobs sudo -u $USER tcpknobs serve --tap tk0 --ip 10.77.0.2/24
+Set up first with `sudo scripts/tap-up.sh`, then run inside its namespace (`ip netns
+exec` runs programs as root; `sudo -u \"$(id -un)\"` runs tcpknobs as you, the TAP's
+owner; as root, leave out every sudo):
+  sudo ip netns exec tcpknobs sudo -u \"$(id -un)\" tcpknobs serve --tap tk0 --ip 10.77.0.2/24
   sudo ip netns exec tcpknobs curl -o /dev/null http://10.77.0.2/bytes/1000000
 Ctrl-C or SIGTERM prints the per-connection table (--json: one object).";
 
 const GET_EXAMPLES: &str = "\
-With `python3 -m http.server 8000 --bind 10.77.0.1` running in the namespace:
-  sudo ip netns exec tcpknobs sudo -u $USER tcpknobs get --tap tk0 --ip 10.77.0.2/24 \\
+With `python3 -m http.server 8000 --bind 10.77.0.1 --protocol HTTP/1.1` running in the
+namespace (python's default, HTTP/1.0, closes every connection, so persistent shows no
+reuse; as root, leave out every sudo):
+  sudo ip netns exec tcpknobs sudo -u \"$(id -un)\" tcpknobs get --tap tk0 --ip 10.77.0.2/24 \\
       --strategy persistent http://10.77.0.1:8000/ http://10.77.0.1:8000/
 /bytes/N targets (a tcpknobs server) are checked byte by byte.";
 
@@ -151,13 +240,94 @@ impl From<MethodArg> for Method {
     }
 }
 
-/// Named default sets for the knobs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+/// Named default sets for the knobs. Its help is written from [`Knobs::profile`], so
+/// it says what the code does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProfileArg {
-    /// IW 10, delayed ACK 40 ms, Nagle on, TIME_WAIT 60 s, ports 32768-60999.
+    /// Today's Linux.
     Linux,
-    /// The book: IW 1, delayed ACK 200 ms, Nagle on, 2MSL 120 s, 60,000 ports.
+    /// *HTTP: The Definitive Guide*'s classic values.
     Book,
+}
+
+impl ProfileArg {
+    const ALL: [ProfileArg; 2] = [ProfileArg::Linux, ProfileArg::Book];
+
+    fn name(self) -> &'static str {
+        match self {
+            ProfileArg::Linux => "linux",
+            ProfileArg::Book => "book",
+        }
+    }
+
+    /// The knobs this profile starts from.
+    pub fn knobs(self) -> Knobs {
+        Knobs::profile(match self {
+            ProfileArg::Linux => Profile::Linux,
+            ProfileArg::Book => Profile::Book,
+        })
+    }
+}
+
+impl ValueEnum for ProfileArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Self::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()).help(profile_summary(&self.knobs())))
+    }
+}
+
+/// A profile's values as the help prints them, every knob a flag can set.
+fn profile_summary(k: &Knobs) -> String {
+    let ss = &k.slow_start;
+    format!(
+        "IW {}, Nagle {}, quick-ACK {}, delayed ACK {}, TIME_WAIT {}, ports {} ({} ports), \
+         ssthresh {}, slow start {}, slow start after idle {}, backlog {}",
+        ss.initial_window,
+        nagle_name(k.nagle),
+        k.quickack,
+        k.delayed_ack.map_or("off".into(), format_smol),
+        format_smol(k.time_wait),
+        k.ports,
+        k.ports.len(),
+        ss.ssthresh
+            .map_or("unlimited".into(), |b| format_bytes(b.into())),
+        on_off(ss.enabled),
+        on_off(ss.restart_after_idle),
+        k.backlog,
+    )
+}
+
+/// One knob's help: what it does, then each profile's value of it.
+fn knob_help(what: &str, value: fn(&Knobs) -> String) -> String {
+    let defaults: Vec<String> = ProfileArg::ALL
+        .iter()
+        .map(|p| format!("{}: {}", p.name(), value(&p.knobs())))
+        .collect();
+    format!("{what} [{}]", defaults.join("; "))
+}
+
+fn nagle_name(n: Nagle) -> &'static str {
+    match n {
+        Nagle::On => "on",
+        Nagle::Off => "off",
+        Nagle::Minshall => "minshall",
+    }
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+/// A stack duration as the flags take it: `40ms`, `60s`.
+pub fn format_smol(d: Duration) -> String {
+    format_seconds(StdDuration::from_micros(d.total_micros()))
 }
 
 /// `on-exhaustion` flag values.
@@ -174,7 +344,7 @@ pub enum ExhaustionArg {
 #[command(next_help_heading = "Simulated link")]
 pub struct LinkFlags {
     /// Round-trip time, split evenly between the directions (e.g. 100ms, 1ms, 250us).
-    #[arg(long, value_name = "DUR", default_value = "100ms", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "100ms", value_parser = parse_rtt)]
     pub rtt: StdDuration,
     /// Link rate per direction: serialization delay per frame (e.g. 10mbit, 1gbit,
     /// unlimited).
@@ -186,8 +356,8 @@ pub struct LinkFlags {
     /// IP MTU of the link; MSS = MTU - 40.
     #[arg(long, value_name = "BYTES", default_value = "1500", value_parser = parse_mtu)]
     pub mtu: usize,
-    /// Drop-tail queue limit, bytes waiting to be serialized (e.g. 64k); default
-    /// unlimited.
+    /// Drop-tail queue limit, bytes waiting to be serialized (e.g. 64k); at least the
+    /// MTU, so that one full frame fits; default unlimited.
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub queue: Option<u64>,
     /// Seed for loss and initial sequence numbers: same inputs + seed = same output.
@@ -195,41 +365,96 @@ pub struct LinkFlags {
     pub seed: u64,
 }
 
-/// A flag's value wrapped so that clap does not read `Option<Option<_>>` as "optional
-/// value": `off` is a value here.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AckDelay(pub std::option::Option<StdDuration>);
-
-fn parse_ack_delay(s: &str) -> Result<AckDelay, String> {
-    parse_delayed_ack(s).map(AckDelay)
+impl LinkFlags {
+    /// A queue that cannot hold one full frame drops every full-sized segment, so
+    /// every transfer larger than a segment stalls until the run's time limit.
+    fn problem(&self) -> Option<(ErrorKind, String)> {
+        let q = self.queue?;
+        (q < self.mtu as u64).then(|| {
+            (
+                ErrorKind::ValueValidation,
+                format!(
+                    "--queue {q}: a queue of {q} bytes cannot hold one full frame of the \
+                     {mtu}-byte MTU, so every full-sized segment would be dropped; use at \
+                     least --queue {mtu} (the MTU, set by --mtu), or leave --queue out for \
+                     an unlimited queue",
+                    mtu = self.mtu
+                ),
+            )
+        })
+    }
 }
 
-/// Declares each knob three times (both sides, client only, server only) and how its
-/// value lands in a side's [`Knobs`].
+impl KnobFlags {
+    /// A one-side flag for the side a command does not play (`serve` is the server,
+    /// `get` the client): clap would accept it and the command would ignore it.
+    fn problem(&self, plays: Side) -> Option<(ErrorKind, String)> {
+        let other = match plays {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        };
+        let (given, plain, own) = self.first_given(other)?;
+        let flag = |id: &str| format!("--{}", id.replace('_', "-"));
+        let (command, side) = match plays {
+            Side::Client => ("get", "client"),
+            Side::Server => ("serve", "server"),
+        };
+        Some((
+            ErrorKind::ArgumentConflict,
+            format!(
+                "{}: {command} plays the {side} side; use {} or {}",
+                flag(given),
+                flag(plain),
+                flag(own)
+            ),
+        ))
+    }
+}
+
+/// A flag's value that may be `off`, wrapped so that clap does not read
+/// `Option<Option<_>>` as "optional value": `off` is a value here.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OffOr(pub std::option::Option<StdDuration>);
+
+fn parse_ack_delay(s: &str) -> Result<OffOr, String> {
+    parse_delayed_ack(s).map(OffOr)
+}
+
+fn parse_off_or_timeout(s: &str) -> Result<OffOr, String> {
+    parse_timeout(s).map(OffOr)
+}
+
+/// Declares each knob three times (both sides, client only, server only), how its
+/// value lands in a side's [`Knobs`], and how a profile's value of it is shown.
 macro_rules! knob_flags {
     ($(
-        $(#[doc = $doc:literal])*
+        $what:literal
         $both:ident, $client:ident, $server:ident: $ty:ty = $parser:expr, $name:literal,
-        |$k:ident, $v:ident| $apply:expr;
+        |$k:ident, $v:ident| $apply:expr,
+        shown $show:expr;
     )*) => {
         /// The four TCP mechanisms; the plain flag sets both sides.
         #[derive(Args, Debug, Clone, Default)]
         #[command(next_help_heading = "TCP knobs (plain flag: both sides; --client-X / --server-X: one side)")]
         pub struct KnobFlags {
             $(
-                $(#[doc = $doc])*
-                #[arg(long, value_name = $name, value_parser = $parser)]
+                #[arg(long, value_name = $name, value_parser = $parser, help = knob_help($what, $show))]
                 pub $both: Option<$ty>,
-                /// Client side only (overrides the plain flag).
-                #[arg(long, value_name = $name, value_parser = $parser, hide_short_help = true)]
+                #[arg(long, value_name = $name, value_parser = $parser, hide_short_help = true,
+                      help = "Client side only (overrides the plain flag)")]
                 pub $client: Option<$ty>,
-                /// Server side only (overrides the plain flag).
-                #[arg(long, value_name = $name, value_parser = $parser, hide_short_help = true)]
+                #[arg(long, value_name = $name, value_parser = $parser, hide_short_help = true,
+                      help = "Server side only (overrides the plain flag)")]
                 pub $server: Option<$ty>,
             )*
         }
 
         impl KnobFlags {
+            /// Every knob's argument ids: (plain, client side, server side).
+            pub const IDS: &[(&'static str, &'static str, &'static str)] = &[
+                $((stringify!($both), stringify!($client), stringify!($server)),)*
+            ];
+
             /// Apply the flags that concern `side` on top of `knobs`.
             pub fn apply(&self, side: Side, knobs: &mut Knobs) {
                 $(
@@ -243,39 +468,77 @@ macro_rules! knob_flags {
                     }
                 )*
             }
+
+            /// The first one-side flag given for `side`, as its argument ids
+            /// (that flag, the plain flag, the other side's flag).
+            fn first_given(&self, side: Side) -> Option<(&'static str, &'static str, &'static str)> {
+                $(
+                    let (given, other) = match side {
+                        Side::Client => (self.$client.is_some(), stringify!($server)),
+                        Side::Server => (self.$server.is_some(), stringify!($client)),
+                    };
+                    if given {
+                        let this = match side {
+                            Side::Client => stringify!($client),
+                            Side::Server => stringify!($server),
+                        };
+                        return Some((this, stringify!($both), other));
+                    }
+                )*
+                None
+            }
         }
     };
 }
 
 knob_flags! {
-    /// Nagle: on = RFC 896 (hold a sub-MSS segment while any data is unacked), minshall
-    /// = Linux (only while an earlier small segment is unacked), off = TCP_NODELAY.
+    "Nagle: on = RFC 896 (hold a sub-MSS segment while any data is unacked), minshall = \
+     Linux (only while an earlier small segment is unacked), off = TCP_NODELAY"
     nagle, client_nagle, server_nagle: Nagle = parse_nagle, "on|off|minshall",
-        |k, v| k.nagle = v;
-    /// ACK the first N data segments of a connection at once (Linux quick-ACK: 16).
+        |k, v| k.nagle = v,
+        shown |k| nagle_name(k.nagle).to_string();
+    "ACK the first N data segments of a connection at once (Linux's quick-ACK mode)"
     quickack, client_quickack, server_quickack: u32 = parse_count, "N",
-        |k, v| k.quickack = v;
-    /// Delayed-ACK timer: off, or the delay (Linux 40ms, classic 200ms).
-    delayed_ack, client_delayed_ack, server_delayed_ack: AckDelay = parse_ack_delay, "off|DUR",
-        |k, v| k.delayed_ack = v.0.map(to_smol);
-    /// Initial congestion window in segments (RFC 6928: 10; the book: 1).
+        |k, v| k.quickack = v,
+        shown |k| k.quickack.to_string();
+    "Delayed-ACK timer: off, or the delay (RFC 1122: at most 500ms)"
+    delayed_ack, client_delayed_ack, server_delayed_ack: OffOr = parse_ack_delay, "off|DUR",
+        |k, v| k.delayed_ack = v.0.map(to_smol),
+        shown |k| k.delayed_ack.map_or("off".into(), format_smol);
+    "Initial congestion window in segments (RFC 5681 IW; RFC 6928 allows 10)"
     initial_window, client_initial_window, server_initial_window: u32 = parse_positive_u32, "SEGS",
-        |k, v| k.slow_start.initial_window = v;
-    /// Slow-start threshold in bytes (default: unlimited, RFC 5681 §3.1).
+        |k, v| k.slow_start.initial_window = v,
+        shown |k| k.slow_start.initial_window.to_string();
+    "Slow-start threshold in bytes (RFC 5681 §3.1: arbitrarily high at first)"
     ssthresh, client_ssthresh, server_ssthresh: u64 = parse_bytes, "BYTES",
-        |k, v| k.slow_start.ssthresh = Some(u32::try_from(v).unwrap_or(u32::MAX));
-    /// Slow start on, or off (no congestion window: only the receive window limits).
+        |k, v| k.slow_start.ssthresh = Some(u32::try_from(v).unwrap_or(u32::MAX)),
+        shown |k| k.slow_start.ssthresh.map_or("unlimited".into(), |b| format_bytes(b.into()));
+    "Slow start on, or off (no congestion window: only the receive window limits)"
     slow_start, client_slow_start, server_slow_start: bool = parse_on_off, "on|off",
-        |k, v| k.slow_start.enabled = v;
-    /// Restart from the initial window after an idle period longer than the RTO.
+        |k, v| k.slow_start.enabled = v,
+        shown |k| on_off(k.slow_start.enabled).to_string();
+    "Restart from the initial window after an idle period longer than the RTO"
     slow_start_after_idle, client_slow_start_after_idle, server_slow_start_after_idle: bool = parse_on_off, "on|off",
-        |k, v| k.slow_start.restart_after_idle = v;
-    /// TIME_WAIT (2MSL) held by the side that closes first (Linux 60s; the book 120s).
-    time_wait, client_time_wait, server_time_wait: StdDuration = parse_duration, "DUR",
-        |k, v| k.time_wait = to_smol(v);
-    /// Ephemeral ports for outgoing connections (Linux 32768-60999).
+        |k, v| k.slow_start.restart_after_idle = v,
+        shown |k| on_off(k.slow_start.restart_after_idle).to_string();
+    "TIME_WAIT (2MSL) held by the side that closes first"
+    time_wait, client_time_wait, server_time_wait: StdDuration = parse_span, "DUR",
+        |k, v| k.time_wait = to_smol(v),
+        shown |k| format_smol(k.time_wait);
+    "Ephemeral ports for outgoing connections (Linux: ip_local_port_range)"
     ports, client_ports, server_ports: PortSpan = parse_port_range, "LO-HI",
-        |k, v| k.ports = v;
+        |k, v| k.ports = v,
+        shown |k| k.ports.to_string();
+    "SYN retransmissions before connect gives up (Linux tcp_syn_retries; RTO 1 s, doubling: \
+     6 gives up at 127 s)"
+    syn_retries, client_syn_retries, server_syn_retries: u32 = parse_count, "N",
+        |k, v| k.syn_retries = v,
+        shown |k| k.syn_retries.to_string();
+    "SYN-ACK retransmissions before a half-open passive connection is dropped (Linux \
+     tcp_synack_retries: 5 = 63 s)"
+    synack_retries, client_synack_retries, server_synack_retries: u32 = parse_count, "N",
+        |k, v| k.synack_retries = v,
+        shown |k| k.synack_retries.to_string();
 }
 
 /// Which side a set of knobs is for.
@@ -289,10 +552,7 @@ pub enum Side {
 
 /// One side's knobs: the profile's defaults, then the flags that concern that side.
 pub fn side_knobs(profile: ProfileArg, flags: &KnobFlags, side: Side) -> Knobs {
-    let mut knobs = Knobs::profile(match profile {
-        ProfileArg::Linux => Profile::Linux,
-        ProfileArg::Book => Profile::Book,
-    });
+    let mut knobs = profile.knobs();
     flags.apply(side, &mut knobs);
     knobs
 }
@@ -343,21 +603,41 @@ pub struct ClientFlags {
     pub http: HttpVersion,
 
     /// Client pause between a response and the next request that waits for it.
-    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_span)]
     pub think_time: StdDuration,
 
-    /// Give up on a response this long after its request got a connection.
-    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
-    pub client_timeout: StdDuration,
+    /// Give up on a response this long after its request got a connection, or off.
+    #[arg(long, value_name = "off|DUR", value_parser = parse_off_or_timeout, help = timeout_help())]
+    pub client_timeout: Option<OffOr>,
 
     /// Retries of an idempotent request whose connection closed before its response.
     #[arg(long, value_name = "N", default_value = "2", value_parser = parse_count)]
     pub retries: u32,
 }
 
+/// `run`'s response timeout when `--client-timeout` is not given: none. A slow link is
+/// the experiment there, not a fault, and `--max-time` already bounds the run.
+pub const RUN_RESPONSE_TIMEOUT: Option<StdDuration> = None;
+
+/// `get`'s response timeout when `--client-timeout` is not given: 5 minutes, about a
+/// browser's patience with a real server that has stopped answering.
+pub const GET_RESPONSE_TIMEOUT: Option<StdDuration> = Some(StdDuration::from_secs(300));
+
+fn timeout_help() -> String {
+    let show = |t: Option<StdDuration>| t.map_or("off".into(), format_duration);
+    format!(
+        "Give up on a response this long after its request got a connection, or off \
+         [run: {}, since --max-time bounds a run; get: {}]; e.g. 5s ends the dumb-proxy hang",
+        show(RUN_RESPONSE_TIMEOUT),
+        show(GET_RESPONSE_TIMEOUT)
+    )
+}
+
 impl ClientFlags {
-    /// The client these flags describe (server address and port filled in later).
-    pub fn config(&self) -> ClientConfig {
+    /// The client these flags describe (server address and port filled in later);
+    /// `default_timeout` applies when `--client-timeout` was not given.
+    pub fn config(&self, default_timeout: Option<StdDuration>) -> ClientConfig {
+        let timeout = self.client_timeout.map_or(default_timeout, |t| t.0);
         ClientConfig {
             strategy: self.strategy.into(),
             connections: self.connections.map(|n| n as usize),
@@ -366,7 +646,7 @@ impl ClientFlags {
                 HttpVersion::V10 => Version::Http10,
                 HttpVersion::V11 => Version::Http11,
             },
-            timeout: to_smol(self.client_timeout),
+            timeout: timeout.map(to_smol),
             max_retries: self.retries,
             think_time: to_smol(self.think_time),
             ..ClientConfig::default()
@@ -387,8 +667,8 @@ pub struct ServerFlags {
     pub server_keep_alive: bool,
 
     /// Idle time after which the server closes a persistent connection (it closes
-    /// first, so it holds the TIME_WAIT). Default 75 s, nginx's `keepalive_timeout`.
-    #[arg(long, value_name = "DUR", default_value = "75s", value_parser = parse_duration)]
+    /// first, so it holds the TIME_WAIT); the default is nginx's `keepalive_timeout`.
+    #[arg(long, value_name = "DUR", default_value = "75s", value_parser = parse_span)]
     pub server_keep_alive_timeout: StdDuration,
 
     /// Requests per connection; the last response says `Connection: close`.
@@ -396,7 +676,7 @@ pub struct ServerFlags {
     pub server_keep_alive_max: Option<u32>,
 
     /// Processing time per request; pipelined requests queue behind it.
-    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_span)]
     pub server_delay: StdDuration,
 
     /// Frame response bodies with chunked transfer coding (HTTP/1.1 requests).
@@ -413,7 +693,7 @@ pub struct ServerFlags {
     pub close: CloseArg,
 
     /// How long a graceful close keeps draining input before it closes for good.
-    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_span)]
     pub server_linger: StdDuration,
 
     /// Misbehave: send only this many body bytes of each response, then close.
@@ -421,12 +701,17 @@ pub struct ServerFlags {
     pub server_truncate: Option<u64>,
 
     /// Drop a connection whose request head has not arrived within this time.
-    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_span)]
     pub server_header_timeout: StdDuration,
 
-    /// The server's listen backlog: connections that may wait to be accepted (default
-    /// 511, nginx's); past it, SYNs and handshake ACKs are dropped, as Linux does.
-    #[arg(long, value_name = "N", value_parser = parse_positive_u32)]
+    /// The server's listen backlog: connections that may wait to be accepted; past it,
+    /// SYNs and handshake ACKs are dropped, as Linux does. The default is the
+    /// profile's (nginx's 511).
+    #[arg(long, value_name = "N", value_parser = parse_positive_u32, help = knob_help(
+        "The server's listen backlog: connections that may wait to be accepted; past it, \
+         SYNs and handshake ACKs are dropped, as Linux does",
+        |k| k.backlog.to_string(),
+    ))]
     pub backlog: Option<u32>,
 
     /// Connections the server serves at once (a worker pool; default: all, an event
@@ -530,7 +815,7 @@ pub struct RunArgs {
     pub via_proxy: Option<ProxyArg>,
 
     /// Give up when virtual time passes this (unfinished transactions are reported).
-    #[arg(long, value_name = "DUR", default_value = "1h", value_parser = parse_duration, help_heading = "Output")]
+    #[arg(long, value_name = "DUR", default_value = "1h", value_parser = parse_span, help_heading = "Output")]
     pub max_time: StdDuration,
 
     /// Print one JSON object instead of the table.
@@ -583,7 +868,7 @@ impl RunArgs {
             seed: l.seed,
             client_knobs: client,
             server_knobs: server,
-            client: self.client.config(),
+            client: self.client.config(RUN_RESPONSE_TIMEOUT),
             server: self.server.config(),
             proxy: self.via_proxy.map(|p| match p {
                 ProxyArg::Smart => ProxyMode::Smart,
@@ -601,16 +886,54 @@ mod tests {
     use super::*;
 
     /// The flags' written-out defaults restate the library's: they must not drift
-    /// apart (the help shows one, `Default` is what other callers get).
+    /// apart (the help shows one, `Default` is what other callers get). The one
+    /// deliberate difference: `get` gives up on a silent server after a while.
     #[test]
     fn flag_defaults_are_the_library_defaults() {
-        let Some(Command::Run(run)) = Cli::parse_from(["tcpknobs", "run"]).command else {
+        let Ok(Command::Run(run)) = parse(["tcpknobs", "run"]) else {
             panic!("run parses");
         };
-        assert_eq!(run.client.config(), ClientConfig::default());
+        assert_eq!(
+            run.client.config(RUN_RESPONSE_TIMEOUT),
+            ClientConfig::default()
+        );
         assert_eq!(run.server.config(), ServerConfig::default());
         let e = run.experiment();
         assert_eq!(e.client_knobs, Knobs::default());
         assert_eq!(e.server_knobs, Knobs::default());
+    }
+
+    /// No subcommand is `run` with its defaults.
+    #[test]
+    fn no_command_is_run() {
+        assert!(matches!(parse(["tcpknobs"]), Ok(Command::Run(_))));
+    }
+
+    /// `get` gives up on a silent server after five minutes unless told otherwise;
+    /// `off` switches the timeout off, a duration sets it.
+    #[test]
+    fn response_timeouts() {
+        let timeout = |args: &[&str]| {
+            let mut all = vec!["tcpknobs", "get"];
+            all.extend_from_slice(args);
+            all.push("http://10.77.0.1/");
+            let Ok(Command::Get(get)) = parse(all) else {
+                panic!("get parses");
+            };
+            get.client.config(GET_RESPONSE_TIMEOUT).timeout
+        };
+        assert_eq!(timeout(&[]), Some(Duration::from_secs(300)));
+        assert_eq!(timeout(&["--client-timeout", "off"]), None);
+        assert_eq!(
+            timeout(&["--client-timeout", "5s"]),
+            Some(Duration::from_secs(5))
+        );
+    }
+
+    /// Each knob's help ends with every profile's value of it.
+    #[test]
+    fn knob_help_lists_each_profile() {
+        let help = knob_help("Delay", |k| format_smol(k.time_wait));
+        assert_eq!(help, "Delay [linux: 60s; book: 120s]");
     }
 }

@@ -4,10 +4,11 @@
 use std::path::Path;
 
 use anyhow::Context;
+
 use serde::Serialize;
 use tcpknobs_http::client::{Client, ClientConfig, Strategy};
 use tcpknobs_http::proxy::{Proxy, ProxyConfig, ProxyMode, ProxyStats};
-use tcpknobs_http::server::{Server, ServerConfig};
+use tcpknobs_http::server::{CloseMode, Server, ServerConfig};
 use tcpknobs_http::transaction::TransactionReport;
 use tcpknobs_http::workload::Workload;
 use tcpknobs_stack::link::LinkStats;
@@ -150,9 +151,130 @@ pub struct WorkloadReport {
     /// Strategy.
     pub strategy: Strategy,
     /// The client's settings.
-    pub client: ClientConfig,
+    pub client: ClientReport,
     /// The server's settings.
-    pub server: ServerConfig,
+    pub server: ServerReport,
+}
+
+/// A [`ClientConfig`] as reports print it: durations in fields named `_ms`, and no
+/// response timeout as `null` rather than the long duration that stands for it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClientReport {
+    /// Server (or proxy) address.
+    pub server: String,
+    /// Server (or proxy) port.
+    pub port: u16,
+    /// Connection strategy.
+    pub strategy: Strategy,
+    /// `--connections`; `None`: the strategy's default.
+    pub connections: Option<usize>,
+    /// write() calls per request.
+    pub request_writes: u32,
+    /// `HTTP/1.0` or `HTTP/1.1`.
+    pub version: String,
+    /// `--client-timeout`, ms; `None` when off.
+    pub timeout_ms: Option<f64>,
+    /// `--retries`.
+    pub max_retries: u32,
+    /// `--think-time`, ms.
+    pub think_time_ms: f64,
+}
+
+impl ClientReport {
+    /// The report form of `config`.
+    pub fn of(config: &ClientConfig) -> ClientReport {
+        // Destructured, so that a new setting cannot go unreported.
+        let ClientConfig {
+            server,
+            port,
+            strategy,
+            connections,
+            request_writes,
+            version,
+            timeout,
+            max_retries,
+            think_time,
+        } = config;
+        ClientReport {
+            server: server.to_string(),
+            port: *port,
+            strategy: *strategy,
+            connections: *connections,
+            request_writes: *request_writes,
+            version: version.to_string(),
+            timeout_ms: timeout.map(ms),
+            max_retries: *max_retries,
+            think_time_ms: ms(*think_time),
+        }
+    }
+}
+
+/// A [`ServerConfig`] as reports print it: durations in fields named `_ms`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ServerReport {
+    /// Listening port.
+    pub port: u16,
+    /// write() calls per response.
+    pub response_writes: u32,
+    /// Whether connections may persist.
+    pub keep_alive: bool,
+    /// Idle time before the server closes a persistent connection, ms.
+    pub keep_alive_timeout_ms: f64,
+    /// Requests per connection; `None`: unlimited.
+    pub keep_alive_max: Option<u32>,
+    /// Processing time per request, ms.
+    pub delay_ms: f64,
+    /// Chunked response bodies.
+    pub chunked: bool,
+    /// No Content-Length: the body ends at close.
+    pub no_length: bool,
+    /// `graceful` or `abrupt`.
+    pub close: CloseMode,
+    /// How long a graceful close drains input, ms.
+    pub linger_ms: f64,
+    /// Body bytes sent before closing on purpose; `None`: whole responses.
+    pub truncate: Option<u64>,
+    /// How long a request head may take to arrive, ms.
+    pub header_timeout_ms: f64,
+    /// Connections served at once; `None`: all of them (an event loop).
+    pub workers: Option<u32>,
+}
+
+impl ServerReport {
+    /// The report form of `config`.
+    pub fn of(config: &ServerConfig) -> ServerReport {
+        // Destructured, so that a new setting cannot go unreported.
+        let ServerConfig {
+            port,
+            response_writes,
+            keep_alive,
+            keep_alive_timeout,
+            keep_alive_max,
+            delay,
+            chunked,
+            no_length,
+            close,
+            linger,
+            truncate,
+            header_timeout,
+            workers,
+        } = config;
+        ServerReport {
+            port: *port,
+            response_writes: *response_writes,
+            keep_alive: *keep_alive,
+            keep_alive_timeout_ms: ms(*keep_alive_timeout),
+            keep_alive_max: *keep_alive_max,
+            delay_ms: ms(*delay),
+            chunked: *chunked,
+            no_length: *no_length,
+            close: *close,
+            linger_ms: ms(*linger),
+            truncate: *truncate,
+            header_timeout_ms: ms(*header_timeout),
+            workers: *workers,
+        }
+    }
 }
 
 const SERVER_PORT: u16 = 80;
@@ -231,13 +353,7 @@ impl Experiment {
         if let Some(p) = proxy_host {
             connections.extend(host_connections(net.host(p), "proxy"));
         }
-        let mut server_rows = host_connections(net.host(server_host), "server");
-        for s in server.connection_stats() {
-            if let Some(row) = server_rows.get_mut(s.conn.0) {
-                row.requests = Some(s.requests_served as usize);
-            }
-        }
-        connections.extend(server_rows);
+        connections.extend(server_connections(net.host(server_host), &server));
         let mut report = report(
             self,
             &client,
@@ -248,8 +364,8 @@ impl Experiment {
             WorkloadReport {
                 label: self.workload_label.clone(),
                 strategy: client_config.strategy,
-                client: client_config,
-                server: server_config,
+                client: ClientReport::of(&client_config),
+                server: ServerReport::of(&server_config),
             },
         );
         report.proxy = proxy.map(|p| p.stats());
@@ -270,6 +386,17 @@ pub fn client_connections(host: &Host, client: &Client) -> Vec<ConnectionReport>
             stats,
         })
         .collect()
+}
+
+/// The server host's connections with the requests each answered.
+pub fn server_connections(host: &Host, server: &Server) -> Vec<ConnectionReport> {
+    let mut rows = host_connections(host, "server");
+    for s in server.connection_stats() {
+        if let Some(row) = rows.get_mut(s.conn.0) {
+            row.requests = Some(s.requests_served as usize);
+        }
+    }
+    rows
 }
 
 /// Every connection a host had, labelled.
@@ -328,4 +455,41 @@ pub fn time_wait_ceiling(knobs: &Knobs) -> Option<f64> {
 
 fn ms(d: Duration) -> f64 {
     d.total_micros() as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tcpknobs_http::message::Method;
+
+    /// A server host that accepts the connection in TCP but never answers: with no
+    /// response timeout nothing is left to happen, and the run says so (`Stalled`);
+    /// with one, the client gives up (`Done`, the transaction failed).
+    #[test]
+    fn a_hang_without_a_response_timeout_is_a_stall() {
+        let run = |timeout: Option<Duration>| {
+            let mut net = SimNet::new(LinkProfile::default(), 1);
+            let client_host = net.add_host("client", Knobs::default());
+            let server_host = net.add_host("server", Knobs::default());
+            net.host_mut(server_host).listen(SERVER_PORT);
+            let config = ClientConfig {
+                server: net.host(server_host).addr(),
+                port: SERVER_PORT,
+                timeout,
+                ..ClientConfig::default()
+            };
+            let mut client = Client::with_workload(config, Workload::repeated(1, 100, Method::Get));
+            let limit = net.now() + Duration::from_secs(3600);
+            net.run(
+                &mut [AppSlot {
+                    host: client_host,
+                    app: &mut client,
+                    is_server: false,
+                }],
+                limit,
+            )
+        };
+        assert_eq!(run(None), RunEnd::Stalled);
+        assert_eq!(run(Some(Duration::from_secs(5))), RunEnd::Done);
+    }
 }

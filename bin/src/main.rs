@@ -6,46 +6,135 @@ mod table;
 mod tap_cmd;
 mod values;
 
-use clap::Parser;
+use std::io::Write;
+use std::process::ExitCode;
 
-use cli::{Cli, Command, RunArgs};
+use cli::{Command, RunArgs};
 
-fn main() -> anyhow::Result<()> {
-    keep_big_allocations_mapped();
-    let cli = Cli::parse();
-    // No subcommand: the default experiment, `run` with its defaults.
-    let command = cli
-        .command
-        .or_else(|| Cli::parse_from(["tcpknobs", "run"]).command);
-    match command {
-        Some(Command::Run(args)) => run(&args),
-        Some(Command::Serve(args)) => tap_cmd::serve(&args),
-        Some(Command::Get(args)) => tap_cmd::get(&args),
-        None => anyhow::bail!("no command given; see tcpknobs --help"),
+/// What a command that ran to its end found: the exit status tells them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every transaction succeeded (or there were none to make, as in `serve`).
+    AllSucceeded,
+    /// The run completed but some transactions failed; their rows say why.
+    SomeFailed,
+}
+
+impl Outcome {
+    /// From a run's count of failed transactions.
+    pub fn of_failures(failed: usize) -> Outcome {
+        if failed == 0 {
+            Outcome::AllSucceeded
+        } else {
+            Outcome::SomeFailed
+        }
     }
 }
 
-/// Every TCP socket allocates two zeroed 2 MiB buffers (Knobs::rx_buffer, tx_buffer),
-/// and so does the listening socket that replaces an accepted one. glibc serves large
-/// zeroed allocations from fresh mmap'd pages (no memset, pages touched lazily) only
-/// above its mmap threshold, which it raises dynamically after the first frees; then
-/// each connection memsets ~8 MiB and a churn of 2000 connections spent 81 % of its
-/// time in memset (1.25 s; 0.27 s with the threshold pinned at 1 MiB).
-fn keep_big_allocations_mapped() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator tuning; it is called before any thread
-    // starts and with a documented parameter.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
+/// Exit status when some transactions failed (curl's and hyperfine's convention:
+/// 0 is success, 1 a run that could not be done, 2 a usage error).
+const EXIT_SOME_FAILED: u8 = 3;
+/// Exit status when the run could not be done (bad set-up, TAP missing, file errors).
+const EXIT_NOT_RUN: u8 = 1;
+
+fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args_os()) {
+        Ok(command) => command,
+        Err(e) => {
+            // Help and version go to stdout with status 0, usage errors to stderr
+            // with status 2.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let result = match command {
+        Command::Run(args) => run(&args),
+        Command::Serve(args) => tap_cmd::serve(&args),
+        Command::Get(args) => tap_cmd::get(&args),
+    };
+    match result {
+        Ok(Outcome::AllSucceeded) => ExitCode::SUCCESS,
+        Ok(Outcome::SomeFailed) => ExitCode::from(EXIT_SOME_FAILED),
+        Err(e) => {
+            // The chain of causes on one line; a backtrace is for panics, not for a
+            // file that cannot be created.
+            eprintln!("tcpknobs: error: {}", causes_once(&e));
+            ExitCode::from(EXIT_NOT_RUN)
+        }
     }
 }
 
-fn run(args: &RunArgs) -> anyhow::Result<()> {
+/// The error and its causes joined by `: `, each said once: an error whose message
+/// already quotes its source (`TAP 'tk0': permission denied` caused by `permission
+/// denied`) would otherwise repeat it, as anyhow's `{:#}` does.
+fn causes_once(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+/// Print a command's result on stdout. A reader that stopped early (`| head`) is not
+/// an error of the run.
+pub fn print_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("writing to stdout"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let report = args.experiment().run(args.pcap.as_deref())?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?;
     } else {
-        print!("{}", table::render(&report));
+        print_stdout(&table::render(&report))?;
     }
-    Ok(())
+    Ok(Outcome::of_failures(report.totals.failed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that quotes its source in its own message, as `TapError::Io` does.
+    #[derive(Debug)]
+    struct Quoting(std::io::Error);
+
+    impl std::fmt::Display for Quoting {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "TAP 'tk0': {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Quoting {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "permission denied");
+        let e = anyhow::Error::new(Quoting(io)).context("running on tk0");
+        assert_eq!(
+            format!("{e:#}"),
+            "running on tk0: TAP 'tk0': permission denied: permission denied"
+        );
+        assert_eq!(
+            causes_once(&e),
+            "running on tk0: TAP 'tk0': permission denied"
+        );
+    }
 }

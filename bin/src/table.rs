@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use tcpknobs_http::transaction::TransactionReport;
 
+use crate::cli::format_smol;
 use crate::experiment::{ConnectionReport, RunReport, Totals};
 use crate::values::{format_duration, format_rate};
 
@@ -49,9 +50,10 @@ pub fn render(r: &RunReport) -> String {
         let k = &r.knobs.client;
         let _ = writeln!(
             out,
-            "TIME_WAIT ceiling: {ceiling:.1} new connections/s ({} ports / {} 2MSL)",
+            "TIME_WAIT ceiling: {} new connections/s ({} ports / {} 2MSL)",
+            significant(ceiling),
             k.ports.len(),
-            format_duration(std::time::Duration::from_micros(k.time_wait.total_micros()))
+            format_smol(k.time_wait)
         );
     }
     out
@@ -60,12 +62,38 @@ pub fn render(r: &RunReport) -> String {
 /// The summary line: the same figures as the JSON's top level.
 pub fn totals(t: &Totals, end: &str) -> String {
     format!(
-        "\ntotal {:.3} ms ({end}), {} ok, {} failed, {} retries, {:.1} connections/s\n",
-        t.total_ms, t.succeeded, t.failed, t.retries, t.connections_per_s
+        "\ntotal {:.3} ms ({end}), {} ok, {} failed, {}, {} connections/s\n",
+        t.total_ms,
+        t.succeeded,
+        t.failed,
+        plural(t.retries, "retry", "retries"),
+        significant(t.connections_per_s)
     )
 }
 
-/// One row per transaction, with the timing names DESIGN.md gives.
+/// `1 connection`, `2 connections`.
+pub fn plural<N: std::fmt::Display + PartialEq + From<u8>>(n: N, one: &str, many: &str) -> String {
+    let word = if n == N::from(1) { one } else { many };
+    format!("{n} {word}")
+}
+
+/// A rate with three significant digits (at least one decimal), trailing zeros
+/// dropped: `0.04`, `19.8`, `470.5`, `10`. A fixed number of decimals would print a
+/// slow rate as `0.0`.
+pub fn significant(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    let decimals = (2 - magnitude).clamp(1, 12) as usize;
+    let s = format!("{v:.decimals$}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// One row per transaction: the waits and durations of its life (`wait_ms`: queued
+/// until given a connection; `connect_ms`: the handshake; `ttfb_ms`: request sent
+/// until the first response byte; `transfer_ms`: first to last byte; `total_ms`:
+/// queued until done).
 pub fn transactions(rows: &[TransactionReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -107,12 +135,15 @@ pub fn transactions(rows: &[TransactionReport]) -> String {
     out
 }
 
-/// One row per connection as its host saw it.
+/// One row per connection as its host saw it. `tw_held_ms` is how long this host
+/// held the tuple in TIME_WAIT: the full 2MSL when it expired during the run, the
+/// time until the run ended otherwise (a run ends when its transactions do, so a
+/// 60 s TIME_WAIT usually shows as far less).
 pub fn connections(rows: &[ConnectionReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:>6} {:>6} {:>21} {:>4} {:>7} {:>7} {:>9} {:>9} {:>6} {:>6} {:>7} {:>6} {:>6} {:>8} {:>7}",
+        "{:>6} {:>6} {:>21} {:>4} {:>7} {:>7} {:>9} {:>9} {:>6} {:>6} {:>7} {:>6} {:>6} {:>8} {:>10}",
         "host",
         "port",
         "remote",
@@ -127,13 +158,13 @@ pub fn connections(rows: &[ConnectionReport]) -> String {
         "rst<",
         "closer",
         "max_cwnd",
-        "tw_ms"
+        "tw_held_ms"
     );
     for c in rows {
         let s = &c.stats;
         let _ = writeln!(
             out,
-            "{:>6} {:>6} {:>21} {:>4} {:>7} {:>7} {:>9} {:>9} {:>6} {:>6} {:>7} {:>6} {:>6} {:>8} {:>7}",
+            "{:>6} {:>6} {:>21} {:>4} {:>7} {:>7} {:>9} {:>9} {:>6} {:>6} {:>7} {:>6} {:>6} {:>8} {:>10}",
             c.host,
             s.local_port,
             s.remote,

@@ -25,10 +25,15 @@ use tcpknobs_stack::{
     RealtimeRun, Stop, TapDevice,
 };
 
-use crate::cli::{side_knobs, ClientFlags, KnobFlags, ProfileArg, ServerFlags, Side};
-use crate::experiment::{client_connections, host_connections, ConnectionReport, Totals};
-use crate::table;
-use crate::values::{format_duration, parse_duration, parse_probability, parse_rx_batch};
+use crate::cli::{
+    side_knobs, ClientFlags, KnobFlags, ProfileArg, ServerFlags, Side, GET_RESPONSE_TIMEOUT,
+};
+use crate::experiment::{
+    client_connections, server_connections, ClientReport, ConnectionReport, Totals,
+};
+use crate::table::{self, plural};
+use crate::values::{format_duration, parse_probability, parse_rtt, parse_rx_batch, parse_span};
+use crate::{print_stdout, Outcome};
 
 /// Where the host sits: the TAP, its address, what the process adds to the path.
 #[derive(Args, Debug, Clone)]
@@ -44,7 +49,7 @@ pub struct TapFlags {
     #[arg(long, value_name = "IP")]
     pub gateway: Option<Ipv4Addr>,
     /// Round trip added inside the process (half each way), on top of the real path.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", value_parser = parse_rtt)]
     pub rtt: Option<StdDuration>,
     /// Drop probability added inside the process, each direction (0.02 or 2%).
     #[arg(long, value_name = "P", value_parser = parse_probability)]
@@ -80,7 +85,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub server: ServerFlags,
 
-    /// The server's knobs (the --client-X forms do not apply: the peer is the kernel).
+    /// The server's knobs (`serve` plays the server side: the --client-X forms are
+    /// refused).
     #[command(flatten)]
     pub knobs: KnobFlags,
 
@@ -89,7 +95,7 @@ pub struct ServeArgs {
     pub profile: ProfileArg,
 
     /// Stop by itself after this long (default: run until Ctrl-C or SIGTERM).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Output")]
+    #[arg(long, value_name = "DUR", value_parser = parse_span, help_heading = "Output")]
     pub max_time: Option<StdDuration>,
 
     /// Print the final statistics as one JSON object instead of a table.
@@ -111,7 +117,8 @@ pub struct GetArgs {
     #[command(flatten)]
     pub client: ClientFlags,
 
-    /// The client's knobs (the --server-X forms do not apply: the peer is a real server).
+    /// The client's knobs (`get` plays the client side: the --server-X forms are
+    /// refused).
     #[command(flatten)]
     pub knobs: KnobFlags,
 
@@ -119,9 +126,10 @@ pub struct GetArgs {
     #[arg(long, value_enum, default_value = "linux")]
     pub profile: ProfileArg,
 
-    /// Give up after this long (unfinished transactions are reported).
-    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration, help_heading = "Output")]
-    pub max_time: StdDuration,
+    /// Give up after this long (unfinished transactions are reported); default: run
+    /// until every URL is answered or has failed, or Ctrl-C.
+    #[arg(long, value_name = "DUR", value_parser = parse_span, help_heading = "Output")]
+    pub max_time: Option<StdDuration>,
 
     /// Print one JSON object instead of the table.
     #[arg(long, help_heading = "Output")]
@@ -353,9 +361,18 @@ struct ServeReport {
     end: RealtimeEnd,
     responses: u64,
     connections: Vec<ConnectionReport>,
-    knobs: Knobs,
+    knobs: SideKnobs,
     tap: TapReport,
     seed: u64,
+}
+
+/// The knobs of the side a TAP command plays, under that side's name as in `run`.
+#[derive(Debug, Serialize)]
+struct SideKnobs {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client: Option<Knobs>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<Knobs>,
 }
 
 /// The network part of a TAP report.
@@ -389,7 +406,7 @@ fn tap_report(flags: &TapFlags, rig: &Rig, run: RealtimeRun) -> TapReport {
 
 /// `tcpknobs serve`: the lab's server on the TAP until Ctrl-C/SIGTERM (or --max-time),
 /// then its per-connection statistics.
-pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+pub fn serve(args: &ServeArgs) -> anyhow::Result<Outcome> {
     check_addressing(&args.tap, None)?;
     let mut knobs = side_knobs(args.profile, &args.knobs, Side::Server);
     args.server.apply_backlog(&mut knobs);
@@ -410,30 +427,42 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         app: &mut server,
         is_server: true,
     }])?;
-    let connections = host_connections(&rig.host, "server");
+    let connections = server_connections(&rig.host, &server);
     let report = ServeReport {
         end: run.end,
         responses: server.responses(),
         tap: tap_report(&args.tap, &rig, run),
         connections,
-        knobs,
+        knobs: SideKnobs {
+            client: None,
+            server: Some(knobs),
+        },
         seed: rig.seed,
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?;
     } else {
         let mut out = table::connections(&report.connections);
-        out.push_str(&format!(
-            "\n{} responses on {} connections, {} frames in, {} out ({})\n",
+        out.push_str(&serve_summary(
             report.responses,
             report.connections.len(),
-            report.tap.run.frames_read,
-            report.tap.run.frames_written,
-            end_name(report.end)
+            &report.tap.run,
         ));
-        print!("{out}");
+        print_stdout(&out)?;
     }
-    Ok(())
+    Ok(Outcome::AllSucceeded)
+}
+
+/// The last line of `serve`: what was served, in words.
+fn serve_summary(responses: u64, connections: usize, run: &RealtimeRun) -> String {
+    format!(
+        "\n{} on {}, {} in, {} out ({})\n",
+        plural(responses, "response", "responses"),
+        plural(connections, "connection", "connections"),
+        plural(run.frames_read, "frame", "frames"),
+        run.frames_written,
+        end_name(run.end)
+    )
 }
 
 /// The result of `get`; the fields `run --json` has keep its names and meanings.
@@ -444,27 +473,22 @@ struct GetReport {
     end: RealtimeEnd,
     transactions: Vec<TransactionReport>,
     connections: Vec<ConnectionReport>,
-    knobs: ClientKnobs,
-    link: TapReport,
+    knobs: SideKnobs,
+    tap: TapReport,
     workload: GetWorkload,
     seed: u64,
-}
-
-#[derive(Debug, Serialize)]
-struct ClientKnobs {
-    client: Knobs,
 }
 
 #[derive(Debug, Serialize)]
 struct GetWorkload {
     strategy: Strategy,
     urls: Vec<String>,
-    client: ClientConfig,
+    client: ClientReport,
 }
 
 /// `tcpknobs get`: the lab's client on the TAP, one request per URL, reported like
 /// `run`.
-pub fn get(args: &GetArgs) -> anyhow::Result<()> {
+pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
     let Some(first) = args.urls.first() else {
         bail!("give at least one URL, e.g. http://10.77.0.1:8000/");
     };
@@ -484,7 +508,7 @@ pub fn get(args: &GetArgs) -> anyhow::Result<()> {
     }
     check_addressing(&args.tap, Some(first.addr))?;
     let knobs = side_knobs(args.profile, &args.knobs, Side::Client);
-    let mut rig = Rig::new(&args.tap, knobs.clone(), Some(args.max_time))?;
+    let mut rig = Rig::new(&args.tap, knobs.clone(), args.max_time)?;
     let specs: Vec<RequestSpec> = args
         .urls
         .iter()
@@ -498,7 +522,7 @@ pub fn get(args: &GetArgs) -> anyhow::Result<()> {
     let config = ClientConfig {
         server: first.addr,
         port: first.port,
-        ..args.client.config()
+        ..args.client.config(GET_RESPONSE_TIMEOUT)
     };
     let mut client = Client::new(config.clone(), specs);
     let epoch = rig.options.clock.now();
@@ -527,21 +551,24 @@ pub fn get(args: &GetArgs) -> anyhow::Result<()> {
         end: run.end,
         transactions,
         connections,
-        knobs: ClientKnobs { client: knobs },
-        link: tap_report(&args.tap, &rig, run),
+        knobs: SideKnobs {
+            client: Some(knobs),
+            server: None,
+        },
+        tap: tap_report(&args.tap, &rig, run),
         workload: GetWorkload {
             strategy: config.strategy,
             urls: args.urls.iter().map(ToString::to_string).collect(),
-            client: config,
+            client: ClientReport::of(&config),
         },
         seed: rig.seed,
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?;
     } else {
-        print!("{}", render_get(&report));
+        print_stdout(&render_get(&report))?;
     }
-    Ok(())
+    Ok(Outcome::of_failures(report.totals.failed))
 }
 
 /// Whether a target asks for the lab's verifiable pattern (`/bytes/N`).
@@ -566,15 +593,17 @@ fn render_get(r: &GetReport) -> String {
          seed {}\n",
         w.urls.len(),
         w.urls.first().map_or("", String::as_str),
-        r.link.tap,
-        r.link.ip,
+        r.tap.tap,
+        r.tap.ip,
         w.client.version,
         serde_json::to_value(w.strategy)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default(),
-        format_duration(StdDuration::from_nanos(r.link.added.one_way_delay_ns * 2)),
-        r.link.added.loss,
+        format_duration(StdDuration::from_nanos(
+            r.tap.added.one_way_delay_ns.saturating_mul(2)
+        )),
+        r.tap.added.loss,
         r.seed
     );
     out.push('\n');
@@ -680,6 +709,35 @@ mod tests {
         assert!(!is_pattern_target("/bytes/"));
         assert!(!is_pattern_target("/bytes/1?x"));
         assert!(!is_pattern_target("/index.html"));
+    }
+
+    #[test]
+    fn serve_summary_counts_in_words() {
+        let run = RealtimeRun {
+            end: RealtimeEnd::Stopped,
+            frames_read: 1,
+            frames_written: 9,
+            write_drops: 0,
+            tx: Default::default(),
+            rx: Default::default(),
+            wakeups: 0,
+            spin_guards: 0,
+        };
+        assert_eq!(
+            serve_summary(2, 1, &run),
+            "\n2 responses on 1 connection, 1 frame in, 9 out (stopped)\n"
+        );
+        assert_eq!(
+            serve_summary(
+                1,
+                2,
+                &RealtimeRun {
+                    frames_read: 0,
+                    ..run
+                }
+            ),
+            "\n1 response on 2 connections, 0 frames in, 9 out (stopped)\n"
+        );
     }
 
     #[test]

@@ -28,6 +28,8 @@ const DURATION_FORMS: &str =
     "use a number with a unit (ns, us, ms, s, m, h) and no space: 250us, 40ms, 1.5s, 2m (or 0)";
 const DELAYED_ACK_FORMS: &str =
     "use off (or none, 0) or a duration with a unit (ns, us, ms, s, m, h) and no space: 40ms, 200ms, 500us";
+const TIMEOUT_FORMS: &str =
+    "use off (or none, 0) or a duration with a unit (ns, us, ms, s, m, h) and no space: 5s, 90s, 5m";
 const ON_OFF_FORMS: &str = "use on/off, true/false, yes/no or 1/0";
 const RATE_FORMS: &str = "use bits per second as a number with a unit (bit, kbit, mbit, gbit; k = 1000) and no space: 800bit, 100kbit, 10mbit, 1.5gbit (or unlimited)";
 const BYTES_FORMS: &str = "use a whole number of bytes, optionally with a binary unit (k or kib = 1024, m or mib, g or gib) and no space: 65536, 64k, 1.5m, 1g";
@@ -216,6 +218,46 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     duration_inner(s.trim()).map_err(|d| invalid(s, "a duration", d.as_deref(), DURATION_FORMS))
 }
 
+/// The longest duration a flag takes: about a century (876000h). The lab's clocks
+/// count microseconds (and the simulator nanoseconds) in 64 bits, about 584 years,
+/// and instants are sums of durations; no experiment needs more.
+pub const MAX_SPAN: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// A duration for a flag: [`parse_duration`], at most [`MAX_SPAN`].
+pub fn parse_span(s: &str) -> Result<Duration, String> {
+    parse_duration(s).and_then(|d| within_span(s, d))
+}
+
+fn within_span(s: &str, d: Duration) -> Result<Duration, String> {
+    if d <= MAX_SPAN {
+        Ok(d)
+    } else {
+        Err(format!(
+            "{s:?} is longer than the lab's clocks allow: use at most {}h (about a century)",
+            MAX_SPAN.as_secs() / 3600
+        ))
+    }
+}
+
+/// The longest round trip `--rtt` takes: an hour (Mars is 6 to 44 minutes away and
+/// back). While a segment is on the wire its sender retransmits it every RTO (at
+/// most smoltcp's 10 s), and every copy waits in the simulator until it arrives:
+/// a century of RTT would hold hundreds of millions of them.
+pub const MAX_RTT: Duration = Duration::from_secs(3600);
+
+/// A round trip for `--rtt`: [`parse_duration`], at most [`MAX_RTT`].
+pub fn parse_rtt(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d <= MAX_RTT {
+        Ok(d)
+    } else {
+        Err(format!(
+            "{s:?} is longer than the lab takes: use a round trip of at most 1h (Mars and \
+             back is 44m at most)"
+        ))
+    }
+}
+
 /// Parses a delayed-ACK setting: `off`, `none` or `0` (case-insensitive)
 /// disable it and give `None`; otherwise a duration as accepted by
 /// [`parse_duration`], e.g. `40ms`. A duration of zero (`0ms`) also gives `None`.
@@ -223,6 +265,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// With clap's derive, spell the field `std::option::Option<Duration>` (see
 /// [`parse_rate`]).
 pub fn parse_delayed_ack(s: &str) -> Result<Option<Duration>, String> {
+    off_or_duration(s, "a delayed-ACK setting", DELAYED_ACK_FORMS)
+}
+
+/// Parses a time limit that may be switched off (`--client-timeout`): `off`,
+/// `none` or `0` (case-insensitive) give `None`, anything else is a duration as
+/// accepted by [`parse_duration`] (`5s`, `5m`). A duration of zero (`0ms`) also
+/// gives `None`: a limit of nothing would give up before anything could happen.
+pub fn parse_timeout(s: &str) -> Result<Option<Duration>, String> {
+    off_or_duration(s, "a timeout", TIMEOUT_FORMS)
+}
+
+/// `off`, `none`, `0` or a zero duration: `None`; another duration: `Some`.
+fn off_or_duration(s: &str, what: &str, forms: &str) -> Result<Option<Duration>, String> {
     let t = s.trim();
     if ["off", "none", "0"]
         .iter()
@@ -232,13 +287,8 @@ pub fn parse_delayed_ack(s: &str) -> Result<Option<Duration>, String> {
     }
     match duration_inner(t) {
         Ok(d) if d.is_zero() => Ok(None),
-        Ok(d) => Ok(Some(d)),
-        Err(d) => Err(invalid(
-            s,
-            "a delayed-ACK setting",
-            d.as_deref(),
-            DELAYED_ACK_FORMS,
-        )),
+        Ok(d) => within_span(s, d).map(Some),
+        Err(d) => Err(invalid(s, what, d.as_deref(), forms)),
     }
 }
 
@@ -277,6 +327,16 @@ pub fn format_duration(d: Duration) -> String {
         }
     }
     format!("{nanos}ns")
+}
+
+/// Formats a duration as [`format_duration`] does, except that whole seconds stay
+/// seconds (`60s`, not `1m`): TIME_WAIT and timeouts are quoted in seconds.
+pub fn format_seconds(d: Duration) -> String {
+    if !d.is_zero() && d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format_duration(d)
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -659,6 +719,7 @@ mod tests {
     fn run_all(s: &str) {
         let _ = parse_duration(s);
         let _ = parse_delayed_ack(s);
+        let _ = parse_timeout(s);
         let _ = parse_on_off(s);
         let _ = parse_rate(s);
         let _ = parse_bytes(s);
@@ -671,9 +732,10 @@ mod tests {
 
     #[test]
     fn weird_inputs_never_panic_and_errors_quote_input() {
-        let parsers: [fn(&str) -> Option<String>; 10] = [
+        let parsers: [fn(&str) -> Option<String>; 11] = [
             |s| parse_duration(s).err(),
             |s| parse_delayed_ack(s).err(),
+            |s| parse_timeout(s).err(),
             |s| parse_on_off(s).err(),
             |s| parse_rate(s).err(),
             |s| parse_bytes(s).err(),
@@ -906,6 +968,36 @@ mod tests {
         assert_err(parse_delayed_ack("-40ms"), &["negative", "off"]);
         assert_err(parse_delayed_ack("40"), &["unit is required"]);
         assert_err(parse_delayed_ack("on"), &["off (or none, 0)"]);
+    }
+
+    #[test]
+    fn spans() {
+        assert_eq!(parse_span("876000h"), Ok(MAX_SPAN));
+        assert_err(parse_span("876001h"), &["\"876001h\"", "at most 876000h"]);
+        assert_err(parse_timeout("1000000h"), &["at most 876000h"]);
+        assert_err(parse_delayed_ack("1000000h"), &["at most 876000h"]);
+        assert_err(parse_span("soon"), &["is not a duration"]);
+    }
+
+    #[test]
+    fn rtts() {
+        assert_eq!(parse_rtt("44m"), Ok(Duration::from_secs(44 * 60)));
+        assert_eq!(parse_rtt("1h"), Ok(MAX_RTT));
+        assert_err(parse_rtt("61m"), &["\"61m\"", "at most 1h"]);
+        assert_err(parse_rtt("fast"), &["is not a duration"]);
+    }
+
+    #[test]
+    fn timeouts() {
+        for off in ["off", "none", "0", "0s"] {
+            assert_eq!(parse_timeout(off), Ok(None), "{off}");
+        }
+        assert_eq!(parse_timeout("5m"), Ok(Some(Duration::from_secs(300))));
+        assert_err(
+            parse_timeout("never"),
+            &["\"never\" is not a timeout", "off", "5s"],
+        );
+        assert_err(parse_timeout("5"), &["unit is required"]);
     }
 
     // --- on/off ----------------------------------------------------------

@@ -44,7 +44,7 @@ fn parallel_page_overlaps_the_images() {
     // The three images overlap: they start together, after the HTML.
     let starts: Vec<f64> = transactions(&r)[1..]
         .iter()
-        .map(|t| t["connect_start"].as_f64().unwrap())
+        .map(|t| t["connect_start_at_ms"].as_f64().unwrap())
         .collect();
     assert!(starts.iter().all(|&s| s == starts[0]), "{starts:?}");
 }
@@ -302,7 +302,7 @@ fn http10_server_closes_first_and_keeps_the_time_wait() {
         let n = k as u64 + 1;
         assert_between(
             &format!("transaction {k}"),
-            t["done"].as_f64().unwrap(),
+            t["done_at_ms"].as_f64().unwrap(),
             n as f64 * 2.0 * rtt,
             serialization_ms(4 * n, GBIT),
         );
@@ -313,11 +313,11 @@ fn http10_server_closes_first_and_keeps_the_time_wait() {
     for c in client {
         assert_eq!(c["syn_retransmits"], 0, "{c}");
         assert_eq!(c["closed_first"], "peer", "{c}");
-        assert_eq!(c["time_wait_ms"], serde_json::Value::Null, "{c}");
+        assert_eq!(c["time_wait_held_ms"], serde_json::Value::Null, "{c}");
     }
     for c in server {
         assert_eq!(c["closed_first"], "local", "{c}");
-        assert!(c["time_wait_ms"].as_f64().is_some(), "{c}");
+        assert!(c["time_wait_held_ms"].as_f64().is_some(), "{c}");
     }
 }
 

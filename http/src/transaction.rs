@@ -1,8 +1,8 @@
 //! One HTTP request/response exchange and where its time went.
 //!
-//! The timestamps follow the transaction's life as DESIGN.md names them (the same names
-//! in every output); chapter item 5 splits latency the same way: connect, send
-//! request, server processing, response transfer.
+//! The timestamps follow the transaction's life (the same names in every output, the
+//! table's columns and `docs/json.md`); chapter item 5 splits latency the same way:
+//! connect, send request, server processing, response transfer.
 
 use serde::Serialize;
 use tcpknobs_stack::Instant;
@@ -30,9 +30,9 @@ pub struct Timing {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TransactionError {
     /// No ephemeral port was free (chapter item 10).
-    #[error("ports exhausted: {detail}")]
+    #[error("{detail}")]
     PortsExhausted {
-        /// The stack's message.
+        /// The stack's message, which says "ports exhausted" and why.
         detail: String,
     },
     /// The server (or a middlebox) reset the connection.
@@ -231,8 +231,8 @@ fn ms(d: tcpknobs_stack::Duration) -> f64 {
     d.total_micros() as f64 / 1000.0
 }
 
-/// A transaction as printed: absolute moments in ms since the run started, and the
-/// derived durations (DESIGN.md, "Timing per transaction").
+/// A transaction as printed: moments in ms since the run started (`*_at_ms` in JSON),
+/// and the durations between them (`*_ms`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TransactionReport {
     /// Position in the workload.
@@ -262,16 +262,22 @@ pub struct TransactionReport {
     /// Sent while an earlier request on its connection was unanswered.
     pub pipelined: bool,
     /// ms: issued by the workload.
+    #[serde(rename = "queued_at_ms")]
     pub queued: Option<f64>,
     /// ms: connection opened or assigned.
+    #[serde(rename = "connect_start_at_ms")]
     pub connect_start: Option<f64>,
     /// ms: handshake done.
+    #[serde(rename = "connected_at_ms")]
     pub connected: Option<f64>,
     /// ms: last request byte offered to TCP.
+    #[serde(rename = "request_sent_at_ms")]
     pub request_sent: Option<f64>,
     /// ms: first response byte read.
+    #[serde(rename = "first_byte_at_ms")]
     pub first_byte: Option<f64>,
     /// ms: last body byte read.
+    #[serde(rename = "done_at_ms")]
     pub done: Option<f64>,
     /// queued -> connect_start.
     pub wait_ms: Option<f64>,

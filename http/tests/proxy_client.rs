@@ -129,7 +129,7 @@ fn lab_client_times_out_behind_the_dumb_proxy() {
     let config = ClientConfig {
         strategy: Strategy::Persistent,
         version: Version::Http10,
-        timeout: Duration::from_secs(3),
+        timeout: Some(Duration::from_secs(3)),
         max_retries: 0,
         ..ClientConfig::default()
     };

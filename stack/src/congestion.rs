@@ -14,7 +14,7 @@ use smoltcp::time::{Duration, Instant};
 
 /// Sentinel used in [`CwndSample`] for "no limit": an unbounded `ssthresh`
 /// (RFC 5681 §3.1 lets the initial `ssthresh` be "arbitrarily high") or a
-/// disabled congestion window. Serialises as `18446744073709551615`.
+/// disabled congestion window. Serialises as `null`.
 pub const UNLIMITED: u64 = u64::MAX;
 
 /// Knobs of the slow-start experiment.
@@ -55,6 +55,7 @@ impl Default for SlowStartConfig {
 /// What made the congestion window or `ssthresh` change, so a plot of
 /// [`CwndSample`]s can be annotated with the RFC 5681 rule that acted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CwndCause {
     /// The initial window, IW*MSS (RFC 5681 §3.1).
     Start,
@@ -83,8 +84,10 @@ pub struct CwndSample {
     /// (`Instant::total_micros`).
     pub at_us: i64,
     /// Congestion window in bytes after the change ([`UNLIMITED`] if disabled).
+    #[serde(serialize_with = "crate::stats::unlimited_as_null")]
     pub cwnd: u64,
     /// Slow-start threshold in bytes after the change ([`UNLIMITED`] if infinite).
+    #[serde(serialize_with = "crate::stats::unlimited_as_null")]
     pub ssthresh: u64,
     /// The rule that produced the change.
     pub cause: CwndCause,

@@ -56,7 +56,7 @@ pub struct Knobs {
     /// Delayed-ACK timer (RFC 1122 §4.2.3.2: at most 500 ms; classically 100-200 ms,
     /// Linux 40 ms minimum). `None` ACKs every segment at once. smoltcp's `set_ack_delay`;
     /// smoltcp still ACKs at once when more than one MSS is unacknowledged.
-    #[serde(serialize_with = "ser_opt_duration")]
+    #[serde(rename = "delayed_ack_ms", serialize_with = "ser_opt_duration")]
     pub delayed_ack: Option<Duration>,
     /// ACK the first this-many data segments of a connection at once, before the
     /// delayed-ACK timer applies: Linux's quick-ACK mode at connection start
@@ -69,7 +69,7 @@ pub struct Knobs {
     /// How long the side that closes first holds the 4-tuple (2MSL, RFC 9293 §3.6.1).
     /// Linux: 60 s, fixed (`TCP_TIMEWAIT_LEN`); the book: about 2 minutes; RFC 793's
     /// 2-minute MSL would make it 4. Zero holds nothing.
-    #[serde(serialize_with = "ser_duration")]
+    #[serde(rename = "time_wait_ms", serialize_with = "ser_duration")]
     pub time_wait: Duration,
     /// Ephemeral ports for active opens, inclusive (Linux `ip_local_port_range`).
     pub ports: PortSpan,

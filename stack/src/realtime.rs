@@ -1032,11 +1032,14 @@ mod tests {
             "answered after {elapsed_ms} ms; client {} wake-ups for {} frames in, {} out",
             client_run.wakeups, client_run.frames_read, client_run.frames_written
         );
-        // ARP (1 RTT), handshake (1 RTT), request/response (1 RTT) = 120 ms.
+        // ARP (1 RTT), handshake (1 RTT), request/response (1 RTT) = 120 ms at least.
+        // Late only by scheduling, which a loaded machine stretches by tens of ms; a
+        // lost frame would cost smoltcp's 1 s initial RTO, and no frame was resent.
         assert!(
-            (120..300).contains(&elapsed_ms),
+            (120..1000).contains(&elapsed_ms),
             "request answered after {elapsed_ms} ms"
         );
+        assert_eq!(h.all_stats()[0].retransmissions, 0);
         assert_eq!(server_stats.len(), 1);
         assert_eq!(server_stats[0].bytes_out, 3000);
         // The closing handshake finished before the client run ended.
@@ -1129,9 +1132,9 @@ mod tests {
         }
     }
 
-    /// A delayed ACK leaves the host within a couple of milliseconds of its timer: the
-    /// client writes half a request, waits 600 ms, then the rest; the server's ACK of
-    /// the first half is the delayed one (200 ms, no quick-ACK in the book profile).
+    /// A delayed ACK leaves the host by its timer: the client writes half a request,
+    /// waits 600 ms, then the rest; the server's ACK of the first half is the delayed
+    /// one (200 ms, no quick-ACK in the book profile), never early.
     #[test]
     fn delayed_ack_fires_on_time() {
         let (mut a, mut b) = wire();
@@ -1199,10 +1202,11 @@ mod tests {
         let offset_us =
             first_delayed_ack_offset_us(&bytes, 100).expect("data then its ACK in the capture");
         eprintln!("delayed ACK left {offset_us} us after the data it acknowledges");
-        // Never early; late only by scheduling, which a loaded test machine stretches
-        // (the TAP test in bin/tests/tap.rs holds it to 2 ms).
+        // Never early, and sent by the timer: before the second half (600 ms after the
+        // first) could have drawn it. How late depends on the machine's load
+        // (scripts/interop.sh measures it on a quiet one), so only that is asserted.
         assert!(
-            (199_000..=230_000).contains(&offset_us),
+            (199_000..=500_000).contains(&offset_us),
             "ACK left {offset_us} us after the data"
         );
     }

@@ -37,7 +37,9 @@ pub struct ConnStats {
     pub remote: String,
     /// Active or passive open.
     pub role: Option<Role>,
-    /// Virtual (or wall) time of connect/accept, ms since the run started.
+    /// Virtual (or wall) time of connect/accept, ms since the run started
+    /// (`opened_at_ms` in JSON: a moment, not a duration).
+    #[serde(rename = "opened_at_ms")]
     pub opened_ms: f64,
     /// Who sent the first FIN or RST.
     pub closed_first: Option<Closer>,
@@ -75,9 +77,22 @@ pub struct ConnStats {
     pub resets_out: u64,
     /// Largest congestion window reached, bytes (`null` with slow start off).
     pub max_cwnd: Option<u64>,
-    /// Time this host held the tuple in TIME_WAIT, ms (`null` if it did not).
+    /// Time this host held the tuple in TIME_WAIT, ms (`null` if it did not): the whole
+    /// 2MSL if it expired during the run, else the time until the run ended, which is
+    /// usually far shorter (`time_wait_held_ms` in JSON, so it is not read as 2MSL).
+    #[serde(rename = "time_wait_held_ms")]
     pub time_wait_ms: Option<f64>,
     /// Every change of cwnd/ssthresh, for plots.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cwnd_history: Vec<CwndSample>,
+}
+
+/// Serializes a byte count whose "no limit" value is [`crate::congestion::UNLIMITED`]
+/// as `null`, so JSON carries no sentinel number (`ssthresh` before the first loss).
+pub(crate) fn unlimited_as_null<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+    if *v == crate::congestion::UNLIMITED {
+        s.serialize_none()
+    } else {
+        s.serialize_u64(*v)
+    }
 }

@@ -19,18 +19,37 @@ pub fn tcpknobs(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
-/// `tcpknobs run ARGS --json`, parsed; `args` as typed on a command line.
+/// Exit status of a run in which some transactions failed.
+pub const EXIT_SOME_FAILED: i32 = 3;
+
+/// `tcpknobs run ARGS --json`, parsed; `args` as typed on a command line. The run
+/// must complete, and its exit status must say whether every transaction succeeded
+/// (0) or some failed (3).
 pub fn run_json(args: &str) -> Value {
     let mut all = vec!["run"];
     all.extend(args.split_whitespace());
     all.push("--json");
     let out = tcpknobs(&all);
-    assert!(
-        out.status.success(),
-        "tcpknobs {all:?} failed: {}",
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "tcpknobs {all:?}: {e}; status {}, stderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let expected = if r["failed"] == 0 {
+        0
+    } else {
+        EXIT_SOME_FAILED
+    };
+    assert_eq!(
+        out.status.code(),
+        Some(expected),
+        "tcpknobs {all:?}: {} failed; stderr: {}",
+        r["failed"],
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("valid JSON")
+    r
 }
 
 /// The run's `total_ms`.
@@ -82,4 +101,70 @@ pub fn connections_of<'a>(r: &'a Value, host: &str) -> Vec<&'a Value> {
         .iter()
         .filter(|c| c["host"] == host)
         .collect()
+}
+
+/// Every key path in a JSON value: `a.b` for objects, `a[]` for array elements,
+/// containers included (`knobs`, `knobs.client`, `knobs.client.nagle`).
+pub fn field_paths(v: &Value) -> std::collections::BTreeSet<String> {
+    fn walk(v: &Value, at: &str, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map {
+                    let path = if at.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{at}.{k}")
+                    };
+                    out.insert(path.clone());
+                    walk(child, &path, out);
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    walk(item, &format!("{at}[]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    walk(v, "", &mut out);
+    out
+}
+
+/// The field paths docs/json.md lists in the section whose heading starts with
+/// `heading` (up to the next `## ` heading): the first cell of each table row, in
+/// backticks, with `{a,b}` expanded to both.
+pub fn documented_fields(heading: &str) -> std::collections::BTreeSet<String> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/json.md"))
+        .expect("docs/json.md");
+    let start = doc
+        .find(&format!("\n{heading}"))
+        .unwrap_or_else(|| panic!("docs/json.md has no section {heading:?}"));
+    let section = &doc[start + 1..];
+    let end = section[1..].find("\n## ").map_or(section.len(), |i| i + 1);
+    let mut out = std::collections::BTreeSet::new();
+    for line in section[..end].lines() {
+        let Some(cell) = line.strip_prefix("| `") else {
+            continue;
+        };
+        let Some(path) = cell.split('`').next() else {
+            continue;
+        };
+        match (path.find('{'), path.find('}')) {
+            (Some(open), Some(close)) if open < close => {
+                for alt in path[open + 1..close].split(',') {
+                    out.insert(format!("{}{alt}{}", &path[..open], &path[close + 1..]));
+                }
+            }
+            _ => {
+                out.insert(path.to_string());
+            }
+        }
+    }
+    assert!(
+        !out.is_empty(),
+        "no fields in docs/json.md section {heading:?}"
+    );
+    out
 }

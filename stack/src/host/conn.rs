@@ -161,3 +161,80 @@ impl Host {
 pub(super) fn ms_since(epoch: Instant, t: Instant) -> f64 {
     (t - epoch).total_micros() as f64 / 1000.0
 }
+
+/// Every connection the host still keeps, by id. Ids are handed out in opening
+/// order and never reused, so a stale id can only miss, never name another
+/// connection. A connection leaves the table once nothing can refer to it any more
+/// (see `Host::free_if_done`): memory follows live state, not the number of
+/// connections ever opened.
+#[derive(Default)]
+pub(super) struct ConnTable {
+    map: BTreeMap<ConnId, Conn>,
+    next: usize,
+}
+
+impl ConnTable {
+    /// Keep `conn` under the next id.
+    pub(super) fn insert(&mut self, conn: Conn) -> ConnId {
+        let id = ConnId(self.next);
+        self.next += 1;
+        self.map.insert(id, conn);
+        id
+    }
+
+    /// Take back the connection just inserted (a connect that failed at once), so
+    /// the next one gets its id, as if it had never been.
+    pub(super) fn undo_insert(&mut self, id: ConnId) {
+        if id.0 + 1 == self.next && self.map.remove(&id).is_some() {
+            self.next -= 1;
+        }
+    }
+
+    pub(super) fn get(&self, id: ConnId) -> Option<&Conn> {
+        self.map.get(&id)
+    }
+
+    pub(super) fn get_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
+        self.map.get_mut(&id)
+    }
+
+    pub(super) fn remove(&mut self, id: ConnId) -> Option<Conn> {
+        self.map.remove(&id)
+    }
+
+    /// Whether `id` was ever handed out.
+    pub(super) fn issued(&self, id: ConnId) -> bool {
+        id.0 < self.next
+    }
+
+    /// Connections ever opened.
+    pub(super) fn opened(&self) -> usize {
+        self.next
+    }
+
+    /// Connections kept now.
+    pub(super) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&ConnId, &Conn)> {
+        self.map.iter()
+    }
+}
+
+/// Ids come from `live`, `by_handle`, the accept queue or the port queue, which
+/// only ever name connections still in the table; a miss is a bug in the host.
+impl std::ops::Index<ConnId> for ConnTable {
+    type Output = Conn;
+    fn index(&self, id: ConnId) -> &Conn {
+        &self.map[&id]
+    }
+}
+
+impl std::ops::IndexMut<ConnId> for ConnTable {
+    fn index_mut(&mut self, id: ConnId) -> &mut Conn {
+        self.map
+            .get_mut(&id)
+            .expect("a connection the host still keeps")
+    }
+}

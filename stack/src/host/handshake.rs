@@ -10,7 +10,9 @@ impl Host {
                 break;
             }
             self.handshakes.pop_first();
-            let conn = &self.conns[id.0];
+            let Some(conn) = self.conns.get(id) else {
+                continue;
+            };
             let Some(handle) = conn.handle else {
                 continue;
             };
@@ -44,7 +46,7 @@ impl Host {
     /// connect times out or a request socket expires: no RST for a peer that
     /// never answered.
     pub(super) fn drop_handshake(&mut self, id: ConnId, error: SocketError) {
-        let conn = &mut self.conns[id.0];
+        let conn = &mut self.conns[id];
         let Some(handle) = conn.handle.take() else {
             return;
         };
@@ -52,9 +54,10 @@ impl Host {
         conn.finished = true;
         conn.pending.clear();
         let tuple = conn.tuple;
-        self.sockets.remove(handle);
+        self.remove_socket(handle);
         self.by_handle.remove(&handle);
         self.live.remove(&tuple);
+        self.free_if_done(id);
     }
 
     /// Whether `seg` would be a SYN or SYN-ACK retransmission past the configured
@@ -73,7 +76,7 @@ impl Host {
         let Some(&id) = self.live.get(&tuple) else {
             return false;
         };
-        let conn = &self.conns[id.0];
+        let conn = &self.conns[id];
         let knobs = &self.config.knobs;
         let limit = match conn.role {
             Role::Client => knobs.syn_retries,

@@ -8,7 +8,10 @@ impl Host {
     pub(super) fn release_held(&mut self, held: Vec<HeldTuple>) {
         for h in held {
             if let Some(id) = self.held_by.remove(&h.tuple) {
-                self.conns[id.0].time_wait_until = Some(h.expires);
+                if let Some(conn) = self.conns.get_mut(id) {
+                    conn.time_wait_until = Some(h.expires);
+                }
+                self.free_if_done(id);
             }
         }
     }
@@ -17,13 +20,13 @@ impl Host {
         let expired = self.time_wait.expire(self.now);
         self.release_held(expired);
         while let Some(&(id, port)) = self.awaiting_port.front() {
-            let remote = self.conns[id.0].tuple.remote_addr;
+            let remote = self.conns[id].tuple.remote_addr;
             let Ok(local_port) = self.allocate_port(remote, port) else {
                 break;
             };
             self.awaiting_port.pop_front();
             if let Err(e) = self.start_connect(id, local_port) {
-                let conn = &mut self.conns[id.0];
+                let conn = &mut self.conns[id];
                 conn.awaiting_port = false;
                 conn.finished = true;
                 conn.error = Some(SocketError::Closed);
@@ -38,7 +41,7 @@ impl Host {
         for (handle, id) in handles {
             let socket = self.sockets.get_mut::<tcp::Socket>(handle);
             let state = socket.state();
-            let conn = &mut self.conns[id.0];
+            let conn = &mut self.conns[id];
             let done = match state {
                 // An RST during the handshake sends smoltcp's socket back to LISTEN
                 // on its own; its place in the pool was refilled when it took the
@@ -76,12 +79,16 @@ impl Host {
             }
             conn.finished = true;
             conn.handle = None;
+            // Nothing more can be sent: give the queue's memory back now.
+            conn.pending = SendQueue::default();
             let tuple = conn.tuple;
-            self.sockets.remove(handle);
+            self.remove_socket(handle);
             self.by_handle.remove(&handle);
             self.live.remove(&tuple);
+            self.free_if_done(id);
         }
     }
+
     pub(super) fn port_in_use(
         &self,
         local_port: u16,
@@ -118,16 +125,18 @@ impl Host {
         id: ConnId,
         local_port: u16,
     ) -> Result<(), ConnectError> {
-        let remote = self.conns[id.0].tuple;
-        let mut socket = self.new_socket();
-        // `context()` before `sockets.add()` (SMOLTCP-NOTES: avoids a double borrow).
+        let remote = self.conns[id].tuple;
+        // Declared before the socket, so that it is dropped after it on an error.
+        let mut memory = SocketMemory::default();
+        let mut socket = self.new_socket(&mut memory);
+        // `context()` before `sockets.add()` (smoltcp: avoids a double borrow).
         let cx = self.iface.context();
         socket
             .connect(cx, (remote.remote_addr, remote.remote_port), local_port)
             .map_err(|e| ConnectError::Stack(e.to_string()))?;
-        let handle = self.sockets.add(socket);
+        let handle = self.add_socket(socket, memory);
         let now = self.now;
-        let conn = &mut self.conns[id.0];
+        let conn = &mut self.conns[id];
         conn.tuple.local_port = local_port;
         conn.handle = Some(handle);
         conn.awaiting_port = false;
@@ -143,5 +152,26 @@ impl Host {
         }
         self.egress();
         Ok(())
+    }
+
+    /// Let a connection go once nothing can refer to it any more: its socket is
+    /// gone, the application has closed it (or never saw it: a passive open that
+    /// did not complete), and its tuple is not held in TIME_WAIT on its behalf.
+    /// Its final figures go to the closed-connection record if that is kept.
+    pub(super) fn free_if_done(&mut self, id: ConnId) {
+        let Some(c) = self.conns.get(id) else {
+            return;
+        };
+        let released = c.app_closed || (c.role == Role::Server && c.accept == Accept::Backlog);
+        let held = self.held_by.get(&c.tuple) == Some(&id);
+        if !c.finished || c.handle.is_some() || c.awaiting_port || !released || held {
+            return;
+        }
+        if let Some(conn) = self.conns.remove(id) {
+            if self.keep_closed_stats {
+                let stats = self.snapshot(&conn);
+                self.closed_stats.insert(id, stats);
+            }
+        }
     }
 }

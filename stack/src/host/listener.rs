@@ -29,7 +29,7 @@ impl Host {
     /// The next established connection on `port`, if any.
     pub fn accept(&mut self, port: u16) -> Option<ConnId> {
         let id = self.listeners.get_mut(&port)?.accept_queue.pop_front()?;
-        self.conns[id.0].accept = Accept::Accepted;
+        self.conns[id].accept = Accept::Accepted;
         Some(id)
     }
 
@@ -68,7 +68,7 @@ impl Host {
             let socket = self.sockets.get::<tcp::Socket>(handle);
             let (Some(local), Some(remote)) = (socket.local_endpoint(), socket.remote_endpoint())
             else {
-                self.sockets.remove(handle);
+                self.remove_socket(handle);
                 continue;
             };
             let (smoltcp::wire::IpAddress::Ipv4(la), smoltcp::wire::IpAddress::Ipv4(ra)) =
@@ -79,9 +79,8 @@ impl Host {
                 remote_addr: ra,
                 remote_port: remote.port,
             };
-            let id = ConnId(self.conns.len());
             let conn = self.new_conn(tuple, Some(handle), Role::Server);
-            self.conns.push(conn);
+            let id = self.conns.insert(conn);
             self.live.insert(tuple, id);
             self.by_handle.insert(handle, id);
             let limit = handshake_limit(self.config.knobs.synack_retries);
@@ -96,14 +95,14 @@ impl Host {
     /// After smoltcp processed one segment of this connection: queue it for accept
     /// once the handshake is done, and refill the socket.
     pub(super) fn after_ingress(&mut self, id: ConnId) {
-        let Some(handle) = self.conns[id.0].handle else {
+        let Some(handle) = self.conns[id].handle else {
             return;
         };
         let socket = self.sockets.get::<tcp::Socket>(handle);
         let queue = socket.send_queue();
         // A handshake reset in SYN-RECEIVED leaves the socket in LISTEN: not done.
         let handshake_done = is_synchronized(socket.state());
-        let conn = &mut self.conns[id.0];
+        let conn = &mut self.conns[id];
         if conn.accept == Accept::Backlog && handshake_done {
             // The handshake completed: the connection enters the accept queue.
             conn.accept = Accept::Queued;
@@ -116,10 +115,11 @@ impl Host {
     }
 
     pub(super) fn new_listening_socket(&mut self, port: u16) -> SocketHandle {
-        let mut socket = self.new_socket();
+        let mut memory = SocketMemory::default();
+        let mut socket = self.new_socket(&mut memory);
         // Listening on a fresh socket with a non-zero port cannot fail.
         let _ = socket.listen(port);
-        self.sockets.add(socket)
+        self.add_socket(socket, memory)
     }
 }
 

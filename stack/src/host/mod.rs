@@ -53,16 +53,18 @@ mod device;
 mod handshake;
 mod lifecycle;
 mod listener;
+mod memory;
 mod observe;
 mod screen;
 mod send;
 mod sequence;
 
-use conn::{Accept, Conn};
+use conn::{Accept, ConnTable};
 use device::FrameSlot;
 use handshake::{handshake_limit, HandshakeCheck, ARP_TIMEOUT};
 use listener::Listener;
 pub use listener::LISTEN_POOL;
+use memory::SocketMemory;
 use screen::Screen;
 
 /// smoltcp's fixed minimum and initial retransmission timeout; our RTT estimator
@@ -129,10 +131,17 @@ pub struct Host {
     config: HostConfig,
     iface: Interface,
     sockets: SocketSet<'static>,
+    /// The memory behind each socket's buffers. Declared after `sockets`, so
+    /// that the sockets are dropped first.
+    socket_memory: BTreeMap<SocketHandle, SocketMemory>,
     device: FrameSlot,
     rx_queue: VecDeque<Vec<u8>>,
     out: Vec<Vec<u8>>,
-    conns: Vec<Conn>,
+    conns: ConnTable,
+    /// Final figures of connections that left the table, while they are kept
+    /// ([`Host::set_keep_closed_stats`]).
+    closed_stats: BTreeMap<ConnId, ConnStats>,
+    keep_closed_stats: bool,
     live: BTreeMap<FourTuple, ConnId>,
     by_handle: BTreeMap<SocketHandle, ConnId>,
     listeners: BTreeMap<u16, Listener>,
@@ -193,10 +202,13 @@ impl Host {
             config,
             iface,
             sockets: SocketSet::new(Vec::new()),
+            socket_memory: BTreeMap::new(),
             device,
             rx_queue: VecDeque::new(),
             out: Vec::new(),
-            conns: Vec::new(),
+            conns: ConnTable::default(),
+            closed_stats: BTreeMap::new(),
+            keep_closed_stats: true,
             live: BTreeMap::new(),
             by_handle: BTreeMap::new(),
             listeners: BTreeMap::new(),
@@ -288,23 +300,28 @@ impl Host {
 
     /// Open a connection to `remote` from the next free ephemeral port.
     pub fn connect(&mut self, remote: Ipv4Address, port: u16) -> Result<ConnId, ConnectError> {
-        let id = ConnId(self.conns.len());
         let tuple = FourTuple {
             local_addr: self.addr(),
             local_port: 0,
             remote_addr: remote,
             remote_port: port,
         };
-        self.conns.push(self.new_conn(tuple, None, Role::Client));
+        let conn = self.new_conn(tuple, None, Role::Client);
+        let id = self.conns.insert(conn);
         match self.allocate_port(remote, port) {
-            Ok(local_port) => self.start_connect(id, local_port)?,
+            Ok(local_port) => {
+                if let Err(e) = self.start_connect(id, local_port) {
+                    self.conns.undo_insert(id);
+                    return Err(e);
+                }
+            }
             Err(e) => match self.config.knobs.on_exhaustion {
                 OnExhaustion::Fail => {
-                    self.conns.pop();
+                    self.conns.undo_insert(id);
                     return Err(e);
                 }
                 OnExhaustion::Wait => {
-                    self.conns[id.0].awaiting_port = true;
+                    self.conns[id].awaiting_port = true;
                     self.awaiting_port.push_back((id, port));
                 }
             },
@@ -358,7 +375,7 @@ impl Host {
         more: bool,
         write: impl FnMut(usize, &mut [u8]),
     ) -> Result<usize, SocketError> {
-        let conn = self.conns.get_mut(id.0).ok_or(SocketError::NotFound)?;
+        let conn = self.conns.get_mut(id).ok_or(SocketError::NotFound)?;
         if let Some(e) = conn.error {
             return Err(e);
         }
@@ -378,7 +395,7 @@ impl Host {
 
     /// Append everything readable to `buf`.
     pub fn recv(&mut self, id: ConnId, buf: &mut Vec<u8>) -> Result<Readable, SocketError> {
-        let conn = self.conns.get_mut(id.0).ok_or(SocketError::NotFound)?;
+        let conn = self.conns.get_mut(id).ok_or(SocketError::NotFound)?;
         if let Some(e) = conn.error {
             return Err(e);
         }
@@ -428,7 +445,7 @@ impl Host {
 
     /// shutdown(SHUT_WR): send FIN once everything written has gone, keep reading.
     pub fn shutdown_write(&mut self, id: ConnId) {
-        if let Some(conn) = self.conns.get_mut(id.0) {
+        if let Some(conn) = self.conns.get_mut(id) {
             conn.write_shut = true;
             self.top_up(id);
             self.egress();
@@ -439,11 +456,12 @@ impl Host {
     /// (RFC 2525 §2.17; chapter item 24); otherwise FIN after the pending data, and
     /// any data arriving afterwards is answered with RST.
     pub fn close(&mut self, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(id.0) else {
+        let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
         if conn.app_closed || conn.finished {
             conn.app_closed = true;
+            self.free_if_done(id);
             return;
         }
         conn.app_closed = true;
@@ -460,7 +478,7 @@ impl Host {
 
     /// Send RST and forget the connection at once.
     pub fn abort(&mut self, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(id.0) else {
+        let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
         conn.app_closed = true;
@@ -470,6 +488,7 @@ impl Host {
             conn.awaiting_port = false;
             conn.finished = true;
             self.awaiting_port.retain(|(c, _)| *c != id);
+            self.free_if_done(id);
             return;
         }
         if conn.error.is_none() {
@@ -486,8 +505,13 @@ impl Host {
 
     /// Where the connection is in its life.
     pub fn state(&self, id: ConnId) -> ConnState {
-        let Some(conn) = self.conns.get(id.0) else {
-            return ConnState::Failed(SocketError::NotFound);
+        let Some(conn) = self.conns.get(id) else {
+            // Closed by the application and finished: the host let it go.
+            return if self.conns.issued(id) {
+                ConnState::Closed
+            } else {
+                ConnState::Failed(SocketError::NotFound)
+            };
         };
         if let Some(e) = conn.error {
             return ConnState::Failed(e);
@@ -509,21 +533,48 @@ impl Host {
 
     /// The local port of a connection (0 while it waits for one).
     pub fn local_port(&self, id: ConnId) -> u16 {
-        self.conns.get(id.0).map_or(0, |c| c.tuple.local_port)
+        self.conns.get(id).map_or(0, |c| c.tuple.local_port)
     }
 
-    /// Figures for one connection.
+    /// Figures for one connection (a closed one's while they are kept).
     pub fn stats(&self, id: ConnId) -> Option<ConnStats> {
-        self.conns.get(id.0).map(|c| self.snapshot(c))
+        match self.conns.get(id) {
+            Some(c) => Some(self.snapshot(c)),
+            None => self.closed_stats.get(&id).cloned(),
+        }
     }
 
-    /// Figures for every connection this host has had, in opening order.
+    /// Figures for every connection this host has had, in opening order (closed
+    /// ones only while they are kept).
     pub fn all_stats(&self) -> Vec<ConnStats> {
-        self.conns.iter().map(|c| self.snapshot(c)).collect()
+        let mut all: Vec<(ConnId, ConnStats)> = self
+            .conns
+            .iter()
+            .map(|(id, c)| (*id, self.snapshot(c)))
+            .collect();
+        all.extend(self.closed_stats.iter().map(|(id, s)| (*id, s.clone())));
+        all.sort_by_key(|(id, _)| *id);
+        all.into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// Whether the final figures of closed connections are kept for
+    /// [`Host::all_stats`] (the default, for a run's report). A long-running
+    /// server turns this off so its memory follows its live connections only.
+    pub fn set_keep_closed_stats(&mut self, keep: bool) {
+        self.keep_closed_stats = keep;
+        if !keep {
+            self.closed_stats.clear();
+        }
     }
 
     /// Connections this host has had.
     pub fn connection_count(&self) -> usize {
+        self.conns.opened()
+    }
+
+    /// Connections the host keeps state for now: open, closing, in TIME_WAIT, or
+    /// not yet closed by the application.
+    pub fn live_connection_count(&self) -> usize {
         self.conns.len()
     }
 
@@ -543,18 +594,32 @@ impl Host {
         self.config.mtu.saturating_sub(TCP_IP_HEADERS).max(1)
     }
 
-    fn new_socket(&self) -> tcp::Socket<'static> {
+    /// A socket with our settings, and the memory behind its buffers, which must
+    /// outlive it: keep it with [`Host::add_socket`].
+    fn new_socket(&self, memory: &mut SocketMemory) -> tcp::Socket<'static> {
         let knobs = &self.config.knobs;
-        let mut socket = tcp::Socket::new(
-            tcp::SocketBuffer::new(vec![0; knobs.rx_buffer]),
-            tcp::SocketBuffer::new(vec![0; self.segment_aligned(knobs.tx_buffer)]),
-        );
+        let rx = memory.buffer(knobs.rx_buffer);
+        let tx = memory.buffer(self.segment_aligned(knobs.tx_buffer));
+        let mut socket = tcp::Socket::new(rx, tx);
         // Our layer is the congestion controller (SMOLTCP-NOTES: set it explicitly).
         socket.set_congestion_control(tcp::CongestionControl::None);
         // Minshall's variant is ours (in `top_up`): smoltcp must not hold anything.
         socket.set_nagle_enabled(knobs.nagle == Nagle::On);
         socket.set_ack_delay(knobs.delayed_ack);
         socket
+    }
+
+    /// Put `socket` in the set, keeping `memory` (its buffers) until it leaves.
+    fn add_socket(&mut self, socket: tcp::Socket<'static>, memory: SocketMemory) -> SocketHandle {
+        let handle = self.sockets.add(socket);
+        self.socket_memory.insert(handle, memory);
+        handle
+    }
+
+    /// Take a socket out of the set and drop it, then the memory behind it.
+    fn remove_socket(&mut self, handle: SocketHandle) {
+        drop(self.sockets.remove(handle));
+        self.socket_memory.remove(&handle);
     }
 
     fn ingress(&mut self, frame: Vec<u8>) {
@@ -603,7 +668,7 @@ impl Host {
                 Screen::Pass => {}
                 Screen::Drop => {
                     self.count_screened(id, &seg);
-                    self.conns[id.0].stats.dropped_in += 1;
+                    self.conns[id].stats.dropped_in += 1;
                     return;
                 }
                 Screen::ChallengeAck => {
@@ -613,7 +678,7 @@ impl Host {
                 }
                 Screen::Overflow => {
                     self.count_screened(id, &seg);
-                    self.conns[id.0].stats.dropped_in += 1;
+                    self.conns[id].stats.dropped_in += 1;
                     self.listen_overflows += 1;
                     return;
                 }
@@ -621,19 +686,19 @@ impl Host {
             // Only data the application could still have read counts as "data after
             // close" (Linux `tcp_rcv_state_process`: the segment ends beyond RCV.NXT);
             // a retransmission of bytes already received is just re-ACKed.
-            let t = &self.conns[id.0].track;
+            let t = &self.conns[id].track;
             let new_data = seg.payload_len > 0
                 && seq_gt(seg.seq.wrapping_add(seg.payload_len as u32), t.rcv_nxt);
             self.on_segment_in(id, &seg);
             if medium == Medium::Ethernet {
                 if let Some(h) = frame.get(..crate::segment::ETHERNET_HEADER) {
-                    self.conns[id.0].track.link_header.copy_from_slice(h);
+                    self.conns[id].track.link_header.copy_from_slice(h);
                 }
             }
             if let Some(limit) = self.window_limit(id, seg.syn) {
                 clamp_window(medium, &mut frame, limit);
             }
-            let conn = &self.conns[id.0];
+            let conn = &self.conns[id];
             if conn.app_closed && new_data && conn.error.is_none() {
                 // Data for a fully closed socket: the kernel answers with RST.
                 self.abort(id);
@@ -642,7 +707,7 @@ impl Host {
             if seg.payload_len > 0 {
                 self.choose_ack_delay(id);
             }
-            if let Some(offset) = self.conns[id.0].track.isn_offset {
+            if let Some(offset) = self.conns[id].track.isn_offset {
                 shift_sequence(medium, &mut frame, true, offset.wrapping_neg());
             }
         }

@@ -6,7 +6,7 @@ use super::*;
 impl Host {
     pub(super) fn on_segment_in(&mut self, id: ConnId, seg: &Segment) {
         let now = self.now;
-        let conn = &mut self.conns[id.0];
+        let conn = &mut self.conns[id];
         let t = &mut conn.track;
         t.last_in_at = Some(now);
         conn.stats.segments_in += 1;
@@ -125,7 +125,7 @@ impl Host {
         let now = self.now;
         let delayed_ack = self.config.knobs.delayed_ack;
         let mss = self.mss_for(id);
-        let conn = &mut self.conns[id.0];
+        let conn = &mut self.conns[id];
         let t = &mut conn.track;
         let s = &mut conn.stats;
         s.segments_out += 1;
@@ -214,7 +214,7 @@ impl Host {
     /// once, later ones wait for the delayed-ACK timer (Linux `tcp_in_quickack_mode`).
     pub(super) fn choose_ack_delay(&mut self, id: ConnId) {
         let knobs = &self.config.knobs;
-        let conn = &self.conns[id.0];
+        let conn = &self.conns[id];
         let Some(handle) = conn.handle else {
             return;
         };

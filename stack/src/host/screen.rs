@@ -18,7 +18,7 @@ impl Host {
     /// * a retransmitted SYN for a connection still in SYN-RECEIVED is dropped
     ///   (see below).
     pub(super) fn screen(&self, id: ConnId, seg: &Segment) -> Screen {
-        let conn = &self.conns[id.0];
+        let conn = &self.conns[id];
         let Some(handle) = conn.handle else {
             return Screen::Pass;
         };
@@ -76,7 +76,7 @@ impl Host {
 
     /// A segment the screen kept from TCP still counts as received.
     pub(super) fn count_screened(&mut self, id: ConnId, seg: &Segment) {
-        let s = &mut self.conns[id.0].stats;
+        let s = &mut self.conns[id].stats;
         s.segments_in += 1;
         s.bytes_in += seg.payload_len as u64;
         if seg.rst {
@@ -90,7 +90,7 @@ impl Host {
     pub(super) fn send_challenge_ack(&mut self, id: ConnId, frame: &[u8], seg: &Segment) {
         let now = self.now;
         let medium = self.config.medium;
-        let conn = &mut self.conns[id.0];
+        let conn = &mut self.conns[id];
         let Some(handle) = conn.handle else {
             return;
         };

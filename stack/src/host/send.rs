@@ -21,7 +21,7 @@ impl Host {
 
     /// The MSS this connection sends with: the peer's MSS option, capped by our MTU.
     pub(super) fn mss_for(&self, id: ConnId) -> usize {
-        let peer = self.conns[id.0]
+        let peer = self.conns[id]
             .track
             .peer_mss
             .map_or(DEFAULT_MSS, usize::from);
@@ -33,7 +33,7 @@ impl Host {
     /// `None` when slow start is off. smoltcp then sends at most min(rwnd, cwnd) past
     /// SND.UNA, retransmissions included (RFC 5681 §2, "send window").
     pub(super) fn window_limit(&self, id: ConnId, syn: bool) -> Option<u16> {
-        let conn = &self.conns[id.0];
+        let conn = &self.conns[id];
         let cwnd = conn.cwnd.window();
         if cwnd == usize::MAX {
             return None;
@@ -56,7 +56,7 @@ impl Host {
         let Some(limit) = self.window_limit(id, false) else {
             return;
         };
-        let conn = &self.conns[id.0];
+        let conn = &self.conns[id];
         let Some(handle) = conn.handle else {
             return;
         };
@@ -102,7 +102,7 @@ impl Host {
         let mss = self.mss_for(id);
         let minshall = self.config.knobs.nagle == Nagle::Minshall;
         let now = self.now;
-        let conn = &mut self.conns[id.0];
+        let conn = &mut self.conns[id];
         let Some(handle) = conn.handle else {
             return;
         };

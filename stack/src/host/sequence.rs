@@ -33,10 +33,10 @@ impl Host {
             remote_port: seg.dst_port,
         };
         let id = *self.live.get(&tuple)?;
-        if self.conns[id.0].track.isn_offset.is_none() && seg.syn && !seg.rst {
+        if self.conns[id].track.isn_offset.is_none() && seg.syn && !seg.rst {
             let isn = self.initial_sequence(&tuple);
-            self.conns[id.0].track.isn_offset = Some(isn.wrapping_sub(seg.seq));
+            self.conns[id].track.isn_offset = Some(isn.wrapping_sub(seg.seq));
         }
-        self.conns[id.0].track.isn_offset
+        self.conns[id].track.isn_offset
     }
 }
