@@ -59,13 +59,7 @@ impl Application for Watched {
 fn reader_that_never_reads_costs_one_piece() {
     let mut lab = Lab::new(100);
     let mut watched = Watched::new(ServerConfig::default());
-    let mut client = ScriptClient::new(vec![
-        (0, 0, Op::Connect),
-        (100, 0, Op::Send(get(100 << 20, ""))),
-        (70_000, 0, Op::Read),
-        (70_000, 0, Op::Close),
-    ]);
-    client.reads_as_data_arrives = false;
+    let mut client = ScriptClient::non_reader(100 << 20, 70_000);
     assert_eq!(lab.run(&mut client, &mut watched, 80_000), RunEnd::Done);
 
     let received = client.bytes(0);

@@ -177,13 +177,7 @@ fn body_timer_waits_for_earlier_responses() {
 fn send_timeout_aborts_a_client_that_never_reads() {
     let mut lab = Lab::new(100);
     let mut server = new_server(ServerConfig::default());
-    let mut client = ScriptClient::new(vec![
-        (0, 0, Op::Connect),
-        (100, 0, Op::Send(get(10 << 20, ""))),
-        (70_000, 0, Op::Read),
-        (70_000, 0, Op::Close),
-    ]);
-    client.reads_as_data_arrives = false;
+    let mut client = ScriptClient::non_reader(10 << 20, 70_000);
     assert_eq!(lab.run(&mut client, &mut server, 80_000), RunEnd::Done);
 
     let last_write = *room_at_server_ms(&lab).last().expect("ACKs of data");

@@ -80,6 +80,19 @@ impl ScriptClient {
         ScriptClient::new(steps)
     }
 
+    /// One connection at 0 ms that asks for `size` bytes at 100 ms and reads nothing
+    /// until `end_ms`, when it reads what its socket holds and closes.
+    pub fn non_reader(size: u64, end_ms: i64) -> ScriptClient {
+        let mut client = ScriptClient::new(vec![
+            (0, 0, Op::Connect),
+            (100, 0, Op::Send(get(size, ""))),
+            (end_ms, 0, Op::Read),
+            (end_ms, 0, Op::Close),
+        ]);
+        client.reads_as_data_arrives = false;
+        client
+    }
+
     /// Everything read on connection `c`, with µs times.
     pub fn events(&self, c: usize) -> &[(i64, Event)] {
         &self.conns[c].events
