@@ -446,6 +446,46 @@ fn curl_reuses_one_connection_to_our_server() {
     assert_documented(&report, "serve");
 }
 
+/// A path slower than the 1 s initial RTO, with the kernel as the client: our
+/// SYN-ACK is retransmitted once, spuriously, and that is all. No RST goes on the
+/// wire (the congestion-window layer leaves an unsynchronized connection alone),
+/// and curl gets its body.
+#[test]
+fn serve_over_a_path_slower_than_the_initial_rto() {
+    skip_unless_ready!("curl");
+    let ns = Netns::create("slow");
+    let serve = tcpknobs_serve(&ns, &["--rtt", "1500ms"]);
+    let out = run_bounded(
+        ns.exec(&[
+            "curl",
+            "-sS",
+            "--max-time",
+            "12",
+            "-o",
+            "/dev/null",
+            &format!("http://{LAB}/bytes/1000"),
+        ]),
+        "curl",
+    );
+    assert!(
+        out.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = serve.terminate();
+    let report = json(&String::from_utf8_lossy(&out.stdout), "serve --json");
+    assert_eq!(report["responses"], 1);
+    let conns = report["connections"].as_array().expect("connections");
+    assert_eq!(conns.len(), 1, "{conns:?}");
+    assert_eq!(conns[0]["resets_out"], 0, "{:?}", conns[0]);
+    assert!(
+        conns[0]["syn_retransmits"]
+            .as_u64()
+            .expect("syn_retransmits")
+            >= 1
+    );
+}
+
 /// The resident memory of a process, from /proc, in bytes.
 fn resident_bytes(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
