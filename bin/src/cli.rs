@@ -704,6 +704,18 @@ pub struct ServerFlags {
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_span)]
     pub server_header_timeout: StdDuration,
 
+    /// Drop a connection whose request body stops arriving: the longest gap between two
+    /// reads of a body (nginx's client_body_timeout). No response is sent, as nginx
+    /// sends none.
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_span)]
+    pub server_body_timeout: StdDuration,
+
+    /// Abort (RST) a connection whose client stops reading: the longest gap between two
+    /// writes of a response the socket accepted (nginx's send_timeout with
+    /// reset_timedout_connection on).
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_span)]
+    pub server_send_timeout: StdDuration,
+
     /// The server's listen backlog: connections that may wait to be accepted; past it,
     /// SYNs and handshake ACKs are dropped, as Linux does. The default is the
     /// profile's (nginx's 511).
@@ -739,6 +751,8 @@ impl ServerFlags {
             linger: to_smol(self.server_linger),
             truncate: self.server_truncate,
             header_timeout: to_smol(self.server_header_timeout),
+            body_timeout: to_smol(self.server_body_timeout),
+            send_timeout: to_smol(self.server_send_timeout),
             workers: self.server_workers,
             ..ServerConfig::default()
         }

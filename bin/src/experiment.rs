@@ -582,6 +582,10 @@ pub struct ServerReport {
     pub truncate: Option<u64>,
     /// How long a request head may take to arrive, ms.
     pub header_timeout_ms: f64,
+    /// Longest gap between two reads of a request body, ms.
+    pub body_timeout_ms: f64,
+    /// Longest gap between two writes of a response the socket took, ms.
+    pub send_timeout_ms: f64,
     /// Connections served at once; `None`: all of them (an event loop).
     pub workers: Option<u32>,
 }
@@ -603,6 +607,8 @@ impl ServerReport {
             linger,
             truncate,
             header_timeout,
+            body_timeout,
+            send_timeout,
             workers,
         } = config;
         ServerReport {
@@ -618,6 +624,8 @@ impl ServerReport {
             linger_ms: ms(*linger),
             truncate: *truncate,
             header_timeout_ms: ms(*header_timeout),
+            body_timeout_ms: ms(*body_timeout),
+            send_timeout_ms: ms(*send_timeout),
             workers: *workers,
         }
     }

@@ -16,6 +16,12 @@
 //!   discarding, close when the peer does or the linger time is up) or abruptly.
 //! * **Bad input** (RFC 9112 §3.2, §6.3; RFC 9110 §15.5): answered with 400, 431, 501 or
 //!   505 and `Connection: close`, never guessed at, so no request can be smuggled.
+//! * **Timeouts** (nginx's model): every wait on the client has its own timer, running
+//!   only in its own phase: the next request (`keep_alive_timeout`), the rest of a head
+//!   (`header_timeout`), the next bytes of a body (`body_timeout`), the socket taking
+//!   more of a response (`send_timeout`). A client that sends or reads slowly, or not
+//!   at all, holds a connection only so long, and what the server buffers for it
+//!   beyond the socket is bounded ([`Server::buffered`]).
 //!
 //! Each connection is three small state machines, named after hyper's `Reading`,
 //! `Writing` and `KeepAlive`: [`Reading`] turns bytes into [`Job`]s, [`Writing`] turns
@@ -109,6 +115,38 @@ pub struct ServerConfig {
     /// that head, not while it is busy with earlier pipelined requests.
     #[serde(serialize_with = "ser_duration")]
     pub header_timeout: Duration,
+    /// How long the server waits between two successive reads of a request body
+    /// (`--server-body-timeout DUR`, default 60 s; nginx's `client_body_timeout`). It
+    /// bounds each gap, not the whole body: a client that trickles a body keeps its
+    /// connection as long as bytes keep coming, and one that announces a body and stops
+    /// sending (a slow-body attack: `Content-Length: 1000000000`, then nothing) is
+    /// dropped this long after its last byte. The timer starts when the head is
+    /// complete and restarts at every read that brings body bytes; it runs only while
+    /// the server waits for that body, not while it processes or writes the responses
+    /// to earlier pipelined requests. On expiry the server closes as `close` says,
+    /// without a response, as nginx does: nginx's docs speak of a 408, but the status
+    /// only reaches its access log (`ngx_http_finalize_request` terminates a request
+    /// that ends with 408 without sending anything), just as for
+    /// `client_header_timeout`.
+    #[serde(serialize_with = "ser_duration")]
+    pub body_timeout: Duration,
+    /// How long the server waits between two successive writes of a response that
+    /// the socket took at least in part (`--server-send-timeout DUR`, default 60 s;
+    /// nginx's `send_timeout`). It bounds each gap, not the whole response: a client
+    /// that reads slowly keeps its connection as long as the socket takes more now and
+    /// then, and one that stops reading (the socket's buffers stay full, so the server
+    /// cannot offer another byte) is dropped this long after the last write the socket
+    /// took. The timer starts with each response and runs only while that response is
+    /// being offered, not while the server processes a request or waits for one. On
+    /// expiry the server aborts the connection ([`Host::abort`]: an RST, and the
+    /// unsent bytes in the socket are dropped at once). nginx closes the socket; a
+    /// plain close() would leave the kernel an orphaned socket holding the unsent data,
+    /// probing the peer's zero window until `tcp_orphan_retries` gives up, so nginx's
+    /// `reset_timedout_connection on` sets `SO_LINGER` to zero and close() sends RST
+    /// instead: that is what this does, since freeing what a reader that never reads
+    /// holds is the point of the timeout.
+    #[serde(serialize_with = "ser_duration")]
+    pub send_timeout: Duration,
     /// Connections served at once (`--server-workers N`): a server with a pool of
     /// workers (Apache's `MaxRequestWorkers`, a thread per connection, Python's
     /// `http.server` with one) accepts the next connection only when a worker is
@@ -133,6 +171,8 @@ impl Default for ServerConfig {
             linger: Duration::from_secs(2),
             truncate: None,
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
             workers: None,
         }
     }
@@ -160,6 +200,11 @@ pub enum CloseReason {
     ErrorStatus,
     /// A request head did not complete within [`ServerConfig::header_timeout`].
     HeaderTimeout,
+    /// No byte of a request body arrived for [`ServerConfig::body_timeout`].
+    BodyTimeout,
+    /// The socket took no byte of a response for [`ServerConfig::send_timeout`]: the
+    /// client stopped reading. The connection was aborted.
+    SendTimeout,
     /// A response was cut short on purpose ([`ServerConfig::truncate`]).
     Truncated,
     /// The connection failed: the peer reset it, or a write failed.
@@ -173,6 +218,24 @@ impl CloseReason {
     }
 }
 
+impl std::fmt::Display for CloseReason {
+    /// In words, for tables ("send timeout"); JSON uses the snake_case name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CloseReason::PeerClosed => "peer closed",
+            CloseReason::KeepAliveTimeout => "keep-alive timeout",
+            CloseReason::KeepAliveMax => "keep-alive max",
+            CloseReason::ConnectionClose => "connection close",
+            CloseReason::ErrorStatus => "error status",
+            CloseReason::HeaderTimeout => "header timeout",
+            CloseReason::BodyTimeout => "body timeout",
+            CloseReason::SendTimeout => "send timeout",
+            CloseReason::Truncated => "truncated",
+            CloseReason::Reset => "reset",
+        })
+    }
+}
+
 /// What one connection did, as the server saw it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ServerConnStats {
@@ -182,6 +245,9 @@ pub struct ServerConnStats {
     pub accepted_ms: f64,
     /// Requests answered (error responses to bad input not counted).
     pub requests_served: u32,
+    /// Response bytes the socket took, heads and chunk framing included: what was
+    /// handed to TCP, not what the client has read.
+    pub response_bytes: u64,
     /// Whether the server decided to end the connection.
     pub closed_by_server: bool,
     /// Why it ended; `None` while it is open.
@@ -190,6 +256,24 @@ pub struct ServerConnStats {
     /// or closed it, or saw the peer's close or reset. A graceful close may keep
     /// reading and discarding for up to [`ServerConfig::linger`] after this.
     pub closed_ms: Option<f64>,
+}
+
+/// Bytes the server holds for a connection on top of what its socket buffers, from
+/// [`Server::buffered`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Buffered {
+    /// Response bytes generated and not yet taken by the socket: at most one piece
+    /// (64 KiB of body and what precedes it), however large the response and however
+    /// slowly the client reads, since the next piece is generated only once the socket
+    /// has taken the last (two pieces while a pipelined response is held to join the
+    /// next one).
+    pub response: u64,
+    /// Request bytes read and not yet parsed. The server stops reading once it holds
+    /// 64 KiB (TCP's window then holds the client back), but a read takes everything
+    /// the socket has received ([`Host::recv`] has no length), so this exceeds 64 KiB
+    /// by what arrived since the last read: a flight while the server keeps up with
+    /// the input, up to the socket's receive buffer when it resumes after a stall.
+    pub request: u64,
 }
 
 fn ms(t: Instant) -> f64 {
@@ -228,10 +312,12 @@ enum Reading {
     /// the first byte of each later head; `None` while idle between requests (the
     /// keep-alive timer runs instead).
     Head { since: Option<Instant> },
-    /// A head is parsed; its body is arriving and being discarded.
+    /// A head is parsed; its body is arriving and being discarded. `since` starts the
+    /// body timer: when the head completed, then at every read that brought bytes.
     Body {
         request: Request,
         decoder: BodyDecoder,
+        since: Instant,
     },
     /// No more requests are read: a response says close, or the input was bad.
     Closed,
@@ -254,8 +340,13 @@ enum Writing {
     Idle { since: Instant },
     /// Processing a request (`--server-delay`); its response is due at `ready_at`.
     Processing { job: Job, ready_at: Instant },
-    /// Offering a response to TCP.
-    Sending { stream: ResponseStream, then: After },
+    /// Offering a response to TCP. `since`: when the socket last took some of it, or
+    /// when it started; the send timer counts from it.
+    Sending {
+        stream: ResponseStream,
+        then: After,
+        since: Instant,
+    },
 }
 
 /// Where the connection is in its life.
@@ -267,11 +358,19 @@ enum Phase {
     Lingering { until: Instant },
 }
 
-/// A timer that can end an idle connection.
+/// A timer that can end a connection whose peer has gone quiet; at most one runs at a
+/// time, the one of the phase the connection is in (nginx's model: each directive
+/// times one wait).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Timer {
+    /// Idle between requests: [`ServerConfig::keep_alive_timeout`].
     KeepAlive,
+    /// Waiting for the rest of a head: [`ServerConfig::header_timeout`].
     Header,
+    /// Waiting for more of a body: [`ServerConfig::body_timeout`].
+    Body,
+    /// Waiting for the socket to take more of a response: [`ServerConfig::send_timeout`].
+    Send,
 }
 
 /// Per-connection state.
@@ -306,13 +405,24 @@ impl Conn {
             || matches!(self.reading, Reading::Body { .. })
     }
 
-    /// The idle timer running now, and when it fires. Only while the server waits for a
-    /// request: not while it processes or writes one, and not while a body arrives.
+    /// The timer running now, and when it fires: the send timer while a response waits
+    /// for the socket; otherwise, once every earlier request is answered, the timer of
+    /// what the server waits for (the next request, the rest of its head or of its
+    /// body). None while a request is being processed. A reading timer counts from the
+    /// later of its own start and the moment the last response was out, so time spent
+    /// writing earlier pipelined responses is never held against the next request.
     fn timer(&self, config: &ServerConfig) -> Option<(Timer, Instant)> {
-        let Writing::Idle { since: idle } = self.writing else {
+        if self.phase != Phase::Serving {
             return None;
+        }
+        let idle = match self.writing {
+            Writing::Sending { since, .. } => {
+                return Some((Timer::Send, since + config.send_timeout))
+            }
+            Writing::Processing { .. } => return None,
+            Writing::Idle { since } => since,
         };
-        if !self.jobs.is_empty() || self.phase != Phase::Serving {
+        if !self.jobs.is_empty() {
             return None;
         }
         match self.reading {
@@ -322,7 +432,10 @@ impl Conn {
             Reading::Head { since: Some(first) } => {
                 Some((Timer::Header, first.max(idle) + config.header_timeout))
             }
-            Reading::Body { .. } | Reading::Closed => None,
+            Reading::Body { since, .. } => {
+                Some((Timer::Body, since.max(idle) + config.body_timeout))
+            }
+            Reading::Closed => None,
         }
     }
 
@@ -362,6 +475,7 @@ impl Server {
                 conn: id,
                 accepted_ms: ms(now),
                 requests_served: 0,
+                response_bytes: 0,
                 closed_by_server: false,
                 reason: None,
                 closed_ms: None,
@@ -406,6 +520,20 @@ impl Server {
         self.stats.clone()
     }
 
+    /// Connections the server is serving or lingering on (it keeps state for them).
+    pub fn open_connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// What the server holds for one connection beyond its socket; `None` once the
+    /// server has forgotten the connection.
+    pub fn buffered(&self, id: ConnId) -> Option<Buffered> {
+        self.conns.get(&id).map(|c| Buffered {
+            response: c.outbox.pending_bytes(),
+            request: c.inbuf.len() as u64,
+        })
+    }
+
     /// Make all progress possible on one connection; false once it is gone.
     fn drive(&mut self, host: &mut Host, conn: &mut Conn) -> bool {
         let now = host.now();
@@ -420,7 +548,13 @@ impl Server {
             if reading_open && !conn.peer_eof && conn.inbuf.len() < MAX_BUFFERED {
                 match host.recv(conn.id, &mut conn.inbuf) {
                     Ok(Readable::Eof) => conn.peer_eof = true,
-                    Ok(_) => {}
+                    Ok(Readable::Data(_)) => {
+                        if let Reading::Body { since, .. } = &mut conn.reading {
+                            // A read that brought body bytes restarts the body timer.
+                            *since = now;
+                        }
+                    }
+                    Ok(Readable::Nothing) => {}
                     Err(_) => return self.failed(conn, now),
                 }
             }
@@ -447,6 +581,17 @@ impl Server {
             Some((Timer::Header, at)) if at <= now => {
                 self.begin_close(host, conn, now, CloseReason::HeaderTimeout)
             }
+            Some((Timer::Body, at)) if at <= now => {
+                // The request is abandoned: what arrived of its body was read, so a
+                // close leaves nothing unread behind (no RST, unless more is in flight).
+                conn.reading = Reading::Closed;
+                self.begin_close(host, conn, now, CloseReason::BodyTimeout)
+            }
+            Some((Timer::Send, at)) if at <= now => {
+                self.finish(conn, now, CloseReason::SendTimeout);
+                host.abort(conn.id);
+                false
+            }
             _ => true,
         }
     }
@@ -461,8 +606,9 @@ impl Server {
                     let Some(job) = conn.jobs.pop_front() else {
                         if conn.held {
                             conn.held = false;
-                            if conn.outbox.flush(host, conn.id).is_err() {
-                                return Some(self.failed(conn, now));
+                            match flush(&mut conn.outbox, host, conn.id) {
+                                Ok((_, taken)) => self.stats[conn.stats].response_bytes += taken,
+                                Err(_) => return Some(self.failed(conn, now)),
                             }
                         }
                         return None;
@@ -473,7 +619,7 @@ impl Server {
                             ready_at: now + self.config.delay,
                         };
                     } else {
-                        self.start_response(conn, job);
+                        self.start_response(conn, job, now);
                     }
                 }
                 Writing::Processing { ready_at, .. } if *ready_at <= now => {
@@ -481,11 +627,15 @@ impl Server {
                     if let Writing::Processing { job, .. } =
                         std::mem::replace(&mut conn.writing, idle)
                     {
-                        self.start_response(conn, job);
+                        self.start_response(conn, job, now);
                     }
                 }
                 Writing::Processing { .. } => return None,
-                Writing::Sending { stream, then } => {
+                Writing::Sending {
+                    stream,
+                    then,
+                    since,
+                } => {
                     // Apache's rule: while more pipelined requests are ready, do not
                     // flush the end of a response; the next one joins it, so a batch of
                     // small responses is one write and Nagle holds none of them.
@@ -501,13 +651,23 @@ impl Server {
                         hold,
                         &mut conn.held,
                     ) {
-                        Ok(false) => return None,
-                        Ok(true) => match *then {
-                            After::KeepAlive => conn.writing = Writing::Idle { since: now },
-                            After::Close(reason) => {
-                                return Some(self.begin_close(host, conn, now, reason))
+                        Ok(pumped) => {
+                            self.stats[conn.stats].response_bytes += pumped.taken;
+                            if !pumped.done {
+                                if pumped.taken > 0 {
+                                    // nginx's send_timeout counts from the last write
+                                    // that got anywhere.
+                                    *since = now;
+                                }
+                                return None;
                             }
-                        },
+                            match *then {
+                                After::KeepAlive => conn.writing = Writing::Idle { since: now },
+                                After::Close(reason) => {
+                                    return Some(self.begin_close(host, conn, now, reason))
+                                }
+                            }
+                        }
                         Err(_) => return Some(self.failed(conn, now)),
                     }
                 }
@@ -516,7 +676,7 @@ impl Server {
     }
 
     /// Queue the response to `job` and decide what follows it.
-    fn start_response(&mut self, conn: &mut Conn, job: Job) {
+    fn start_response(&mut self, conn: &mut Conn, job: Job, now: Instant) {
         self.responses += 1;
         let (stream, then) = match job {
             Job::Reject { status, detail } => (
@@ -534,7 +694,11 @@ impl Server {
             // unanswered.
             conn.reading = Reading::Closed;
         }
-        conn.writing = Writing::Sending { stream, then };
+        conn.writing = Writing::Sending {
+            stream,
+            then,
+            since: now,
+        };
     }
 
     /// The server ends the connection (RFC 9112 §9.6): abruptly, or by half-closing and
@@ -633,6 +797,7 @@ fn parse(conn: &mut Conn, now: Instant) {
                                 conn.reading = Reading::Body {
                                     request: message,
                                     decoder: BodyDecoder::new(framing),
+                                    since: now,
                                 }
                             }
                             Err((status, detail)) => return reject(conn, status, detail),
@@ -943,7 +1108,24 @@ impl ResponseStream {
     }
 }
 
-/// Offer as much of a response as the socket takes; true once all of it is offered.
+/// What one [`pump`] achieved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Pumped {
+    /// Bytes the socket took.
+    taken: u64,
+    /// All of the response is offered (its last piece may be held, see [`pump`]);
+    /// otherwise the socket is full.
+    done: bool,
+}
+
+/// [`Outbox::flush`], and how many bytes the socket took.
+fn flush(outbox: &mut Outbox, host: &mut Host, id: ConnId) -> Result<(bool, u64), SocketError> {
+    let before = outbox.pending_bytes();
+    let all = outbox.flush(host, id)?;
+    Ok((all, before - outbox.pending_bytes()))
+}
+
+/// Offer as much of a response as the socket takes.
 ///
 /// With `hold`, the response's last piece stays in the outbox (`held` says so) to be
 /// sent in one write with the first piece of the next response.
@@ -954,7 +1136,8 @@ fn pump(
     id: ConnId,
     hold: bool,
     held: &mut bool,
-) -> Result<bool, SocketError> {
+) -> Result<Pumped, SocketError> {
+    let mut taken = 0;
     loop {
         if *held {
             *held = false;
@@ -962,17 +1145,19 @@ fn pump(
                 outbox.extend_last_write_piece(piece);
             }
         } else {
-            if !outbox.flush(host, id)? {
-                return Ok(false);
+            let (all, n) = flush(outbox, host, id)?;
+            taken += n;
+            if !all {
+                return Ok(Pumped { taken, done: false });
             }
             match stream.next_piece() {
                 Some(piece) => outbox.push_piece(piece),
-                None => return Ok(true),
+                None => return Ok(Pumped { taken, done: true }),
             }
         }
         if hold && stream.writes.is_empty() {
             *held = true;
-            return Ok(true);
+            return Ok(Pumped { taken, done: true });
         }
     }
 }

@@ -280,6 +280,43 @@ pub fn shift_sequence(medium: Medium, frame: &mut [u8], ack: bool, delta: u32) -
     true
 }
 
+/// TCP flag bits, as in the header's 13th byte.
+pub const FLAG_FIN: u8 = 0x01;
+/// SYN.
+pub const FLAG_SYN: u8 = 0x02;
+/// RST.
+pub const FLAG_RST: u8 = 0x04;
+
+/// Clear the TCP flags in `clear` and set those in `set` on the segment in `frame`,
+/// patching the checksum incrementally (RFC 1624). Returns whether the frame was a
+/// TCP segment.
+pub fn rewrite_flags(medium: Medium, frame: &mut [u8], set: u8, clear: u8) -> bool {
+    let link_len = if medium == Medium::Ethernet {
+        ETHERNET_HEADER
+    } else {
+        0
+    };
+    let Some(ip) = frame.get(link_len..) else {
+        return false;
+    };
+    let Ok(packet) = Ipv4Packet::new_checked(ip) else {
+        return false;
+    };
+    if packet.next_header() != IpProtocol::Tcp {
+        return false;
+    }
+    let tcp_at = link_len + usize::from(packet.header_len());
+    let Some(tcp) = frame.get_mut(tcp_at..tcp_at + 20) else {
+        return false;
+    };
+    let old = u16::from_be_bytes([tcp[12], tcp[13]]);
+    tcp[13] = (tcp[13] & !clear) | set;
+    let new = u16::from_be_bytes([tcp[12], tcp[13]]);
+    let check = checksum_replace(u16::from_be_bytes([tcp[16], tcp[17]]), old, new);
+    tcp[16..18].copy_from_slice(&check.to_be_bytes());
+    true
+}
+
 /// RFC 1624 eqn. 3: the Internet checksum after one 16-bit word changed from `old`
 /// to `new`, HC' = ~(~HC + ~m + m').
 fn checksum_replace(check: u16, old: u16, new: u16) -> u16 {

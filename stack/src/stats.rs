@@ -65,11 +65,14 @@ pub struct ConnStats {
     /// SYN or SYN-ACK retransmissions (also counted in `retransmissions`): a lost
     /// handshake segment, a full backlog, or an RTT above the 1 s initial RTO.
     pub syn_retransmits: u64,
-    /// Challenge ACKs sent (RFC 5961): answers to an RST whose sequence number is in
-    /// the window but not exactly RCV.NXT, or to a SYN on a synchronized connection.
+    /// Challenge ACKs sent (RFC 5961), at most one per 500 ms: answers to an RST whose
+    /// sequence number is in the window but not exactly RCV.NXT, to a SYN on a
+    /// synchronized connection, to an ACK of data never sent, and to any other bare
+    /// segment outside the window (RFC 9293 §3.10.7.4).
     pub challenge_acks: u64,
-    /// Segments discarded before TCP saw them (RFC 5961: an RST outside the window,
-    /// an RST in SYN-SENT that does not acknowledge our SYN).
+    /// Segments discarded before TCP saw them: an RST outside the window, an RST in
+    /// SYN-SENT that does not acknowledge our SYN, a segment without ACK, an old
+    /// duplicate ACK, a handshake ACK that found the accept queue full.
     pub dropped_in: u64,
     /// RSTs received.
     pub resets_in: u64,

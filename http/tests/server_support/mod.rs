@@ -1,8 +1,9 @@
 //! The harness of the server tests: a two-host simulated network (client 192.0.2.1,
 //! server 192.0.2.2, 100 ms RTT unless told otherwise, no bandwidth limit, no loss,
 //! Nagle and delayed ACKs off so only the server's own timing shows), a scripted client
-//! that writes raw bytes at fixed virtual times and records everything it reads, a log
-//! of every TCP segment on the wire, and a small response parser.
+//! that writes raw bytes at fixed virtual times and records everything it reads (as it
+//! arrives, or only when the script says), a log of every TCP segment on the wire, and
+//! a small response parser.
 #![allow(dead_code)]
 
 use std::cell::RefCell;
@@ -29,6 +30,9 @@ pub enum Op {
     Shutdown,
     Close,
     Abort,
+    /// Read everything readable now (what a client that does not read as data arrives
+    /// does now and then; see [`ScriptClient::reads_as_data_arrives`]).
+    Read,
 }
 
 /// What the client read, and when (µs of virtual time).
@@ -52,6 +56,9 @@ pub struct ScriptClient {
     steps: VecDeque<(i64, usize, Op)>,
     conns: Vec<ClientConn>,
     pub close_on_eof: bool,
+    /// False: read only at `Op::Read` steps, so what arrives in between stays in the
+    /// socket and its receive window closes (a slow reader, or one that never reads).
+    pub reads_as_data_arrives: bool,
 }
 
 impl ScriptClient {
@@ -62,6 +69,7 @@ impl ScriptClient {
             steps: steps.into(),
             conns: Vec::new(),
             close_on_eof: true,
+            reads_as_data_arrives: true,
         }
     }
 
@@ -70,6 +78,19 @@ impl ScriptClient {
         let mut steps = vec![(0, 0, Op::Connect)];
         steps.extend(sends.iter().map(|(at, b)| (*at, 0, Op::Send(b.to_vec()))));
         ScriptClient::new(steps)
+    }
+
+    /// One connection at 0 ms that asks for `size` bytes at 100 ms and reads nothing
+    /// until `end_ms`, when it reads what its socket holds and closes.
+    pub fn non_reader(size: u64, end_ms: i64) -> ScriptClient {
+        let mut client = ScriptClient::new(vec![
+            (0, 0, Op::Connect),
+            (100, 0, Op::Send(get(size, ""))),
+            (end_ms, 0, Op::Read),
+            (end_ms, 0, Op::Close),
+        ]);
+        client.reads_as_data_arrives = false;
+        client
     }
 
     /// Everything read on connection `c`, with µs times.
@@ -122,30 +143,39 @@ impl ScriptClient {
     }
 }
 
+impl ClientConn {
+    /// Read everything readable and record it; on EOF close if `close_on_eof`.
+    fn read(&mut self, host: &mut Host, now: Instant, close_on_eof: bool) {
+        if self.ended {
+            return;
+        }
+        let mut buf = Vec::new();
+        let event = match host.recv(self.id, &mut buf) {
+            Ok(Readable::Data(_)) => Event::Data(buf),
+            Ok(Readable::Nothing) => return,
+            Ok(Readable::Eof) => Event::Eof,
+            Err(e) => Event::Err(e),
+        };
+        if event != Event::Eof || !matches!(self.events.last(), Some((_, Event::Eof))) {
+            self.events.push((now.total_micros(), event.clone()));
+        }
+        match event {
+            Event::Eof if close_on_eof => {
+                host.close(self.id);
+                self.ended = true;
+            }
+            Event::Err(_) => self.ended = true,
+            _ => {}
+        }
+    }
+}
+
 impl Application for ScriptClient {
     fn poll(&mut self, host: &mut Host) -> Option<Instant> {
         let now = host.now();
-        for c in &mut self.conns {
-            if c.ended {
-                continue;
-            }
-            let mut buf = Vec::new();
-            let event = match host.recv(c.id, &mut buf) {
-                Ok(Readable::Data(_)) => Event::Data(buf),
-                Ok(Readable::Nothing) => continue,
-                Ok(Readable::Eof) => Event::Eof,
-                Err(e) => Event::Err(e),
-            };
-            if event != Event::Eof || !matches!(c.events.last(), Some((_, Event::Eof))) {
-                c.events.push((now.total_micros(), event.clone()));
-            }
-            match event {
-                Event::Eof if self.close_on_eof => {
-                    host.close(c.id);
-                    c.ended = true;
-                }
-                Event::Err(_) => c.ended = true,
-                _ => {}
+        if self.reads_as_data_arrives {
+            for c in &mut self.conns {
+                c.read(host, now, self.close_on_eof);
             }
         }
         while let Some((at, c, op)) = self.steps.front().cloned() {
@@ -180,6 +210,7 @@ impl Application for ScriptClient {
                     host.abort(self.conns[c].id);
                     self.conns[c].ended = true;
                 }
+                Op::Read => self.conns[c].read(host, now, self.close_on_eof),
             }
         }
         None
@@ -208,11 +239,14 @@ pub struct Wire {
     pub from: HostId,
     pub flags: u8,
     pub payload: usize,
+    /// The acknowledgment number (meaningful with `ACK`).
+    pub ack: u32,
 }
 
 pub const FIN: u8 = 0x01;
 pub const SYN: u8 = 0x02;
 pub const RST: u8 = 0x04;
+pub const ACK: u8 = 0x10;
 
 impl Wire {
     pub fn ms(&self) -> f64 {
@@ -237,6 +271,7 @@ fn parse_wire(at_ns: u64, from: HostId, frame: &[u8]) -> Option<Wire> {
         from,
         flags: *tcp.get(13)?,
         payload: total.saturating_sub(ihl + doff),
+        ack: u32::from_be_bytes(tcp.get(8..12)?.try_into().ok()?),
     })
 }
 
@@ -249,6 +284,11 @@ pub struct Lab {
 impl Lab {
     /// `rtt_ms` round trip, split evenly.
     pub fn new(rtt_ms: u64) -> Lab {
+        Lab::with_knobs(rtt_ms, knobs(), knobs())
+    }
+
+    /// [`Lab::new`] with each host's knobs given (a small receive buffer, say).
+    pub fn with_knobs(rtt_ms: u64, client: Knobs, server: Knobs) -> Lab {
         let mut net = SimNet::new(
             LinkProfile {
                 one_way_delay_ns: rtt_ms * 1_000_000 / 2,
@@ -256,8 +296,8 @@ impl Lab {
             },
             1,
         );
-        net.add_host("client", knobs());
-        net.add_host("server", knobs());
+        net.add_host("client", client);
+        net.add_host("server", server);
         let wire = Rc::new(RefCell::new(Vec::new()));
         let log = wire.clone();
         net.set_fault(Box::new(move |ns, from, _to, frame| {
@@ -267,8 +307,15 @@ impl Lab {
         Lab { net, wire }
     }
 
-    /// Run until the client is done (the server runs forever) or `limit_ms`.
-    pub fn run(&mut self, client: &mut ScriptClient, server: &mut Server, limit_ms: i64) -> RunEnd {
+    /// Run until the client is done (the server runs forever) or `limit_ms`. The
+    /// server is any application on the server host: a [`Server`], or one wrapped to
+    /// watch it after every poll.
+    pub fn run(
+        &mut self,
+        client: &mut ScriptClient,
+        server: &mut dyn Application,
+        limit_ms: i64,
+    ) -> RunEnd {
         let mut apps = [
             AppSlot {
                 host: SERVER,
@@ -292,6 +339,28 @@ impl Lab {
             .filter(|w| w.from == from && w.has(flag))
             .copied()
             .collect()
+    }
+
+    /// When `from` sent ACKs that acknowledged new data (ms), the handshake's first
+    /// ACK excluded. Each one, on arrival, frees room in the peer's send buffers.
+    pub fn ack_advances_ms(&self, from: HostId) -> Vec<f64> {
+        let mut highest: Option<u32> = None;
+        let mut out = Vec::new();
+        for w in self.wire.borrow().iter() {
+            if w.from != from || !w.has(ACK) {
+                continue;
+            }
+            match highest {
+                None => highest = Some(w.ack),
+                // Sequence numbers wrap: "later" is a positive signed distance.
+                Some(h) if (w.ack.wrapping_sub(h) as i32) > 0 => {
+                    highest = Some(w.ack);
+                    out.push(w.ms());
+                }
+                Some(_) => {}
+            }
+        }
+        out
     }
 
     /// The figures of one host's only (or first) connection.

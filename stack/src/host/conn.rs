@@ -53,6 +53,10 @@ pub(super) struct WireTrack {
     /// "maximum window").
     pub(super) peer_window: Option<usize>,
     pub(super) max_peer_window: usize,
+    /// The right edge of the receive window we last offered (ACK + window), once
+    /// `edge_known`: RFC 9293's acceptability test needs it.
+    pub(super) rcv_edge: u32,
+    pub(super) edge_known: bool,
     /// When the latest challenge ACK left: at most one per
     /// [`OUT_OF_WINDOW_ACK_INTERVAL`] (RFC 5961 §7).
     pub(super) last_challenge_at: Option<Instant>,

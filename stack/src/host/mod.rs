@@ -40,7 +40,8 @@ use crate::error::{ConnectError, SocketError};
 use crate::knobs::{Knobs, Nagle, OnExhaustion};
 use crate::ports::EphemeralPorts;
 use crate::segment::{
-    build_ack, build_reack, clamp_window, seq_gt, seq_lt, shift_sequence, Segment,
+    build_ack, build_reack, clamp_window, rewrite_flags, seq_gt, seq_lt, shift_sequence, Segment,
+    FLAG_FIN, FLAG_SYN,
 };
 use crate::send_queue::SendQueue;
 use crate::stats::{Closer, ConnStats, Role};
@@ -663,9 +664,20 @@ impl Host {
             }
         }
         let mut frame = frame;
+        let mut seg = seg;
         if let Some(id) = conn_id {
+            let mut acceptable = true;
             match self.screen(id, &seg) {
                 Screen::Pass => {}
+                Screen::Unacceptable => acceptable = false,
+                Screen::Rewrite(how) => {
+                    let new = self.rewritten(id, &frame, &seg, how);
+                    let Some(parsed) = Segment::parse(medium, &new) else {
+                        return;
+                    };
+                    frame = new;
+                    seg = parsed;
+                }
                 Screen::Drop => {
                     self.count_screened(id, &seg);
                     self.conns[id].stats.dropped_in += 1;
@@ -687,9 +699,14 @@ impl Host {
             // close" (Linux `tcp_rcv_state_process`: the segment ends beyond RCV.NXT);
             // a retransmission of bytes already received is just re-ACKed.
             let t = &self.conns[id].track;
-            let new_data = seg.payload_len > 0
+            let new_data = acceptable
+                && seg.payload_len > 0
                 && seq_gt(seg.seq.wrapping_add(seg.payload_len as u32), t.rcv_nxt);
-            self.on_segment_in(id, &seg);
+            if acceptable {
+                self.on_segment_in(id, &seg);
+            } else {
+                self.count_screened(id, &seg);
+            }
             if medium == Medium::Ethernet {
                 if let Some(h) = frame.get(..crate::segment::ETHERNET_HEADER) {
                     self.conns[id].track.link_header.copy_from_slice(h);
@@ -732,6 +749,10 @@ impl Host {
                 if self.beyond_syn_retries(&seg) {
                     self.device.recycle(frame);
                     continue;
+                }
+                if let Some(delta) = self.reset_offset(&seg) {
+                    shift_sequence(self.config.medium, &mut frame, false, delta);
+                    seg.seq = seg.seq.wrapping_add(delta);
                 }
                 self.on_segment_out(&seg);
             }

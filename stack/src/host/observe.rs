@@ -91,7 +91,20 @@ impl Host {
             // RCV.NXT moves only over contiguous data: a segment beyond a hole waits
             // in smoltcp's reassembly buffer, and the ACKs smoltcp sends say when the
             // hole is filled (`on_segment_out`).
-            let end = seg.seq_end();
+            // Nothing beyond the window we offered is taken (a zero-window probe's
+            // byte, say), and a FIN only once all the data before it is in.
+            let data_end = seg.seq.wrapping_add(seg.payload_len as u32);
+            let limit = if t.edge_known { t.rcv_edge } else { data_end };
+            let taken_end = if seq_gt(data_end, limit) {
+                limit
+            } else {
+                data_end
+            };
+            let end = if seg.fin && taken_end == data_end {
+                data_end.wrapping_add(1)
+            } else {
+                taken_end
+            };
             if !seq_gt(seg.seq, t.rcv_nxt) && seq_gt(end, t.rcv_nxt) {
                 t.rcv_nxt = end;
             }
@@ -99,7 +112,7 @@ impl Host {
                 t.unacked_since = Some(now);
             }
         }
-        if seg.fin {
+        if seg.fin && !seq_lt(t.rcv_nxt, seg.seq_end()) {
             t.fin_in = true;
             let crossed = t.fin_out && seg.ack.is_none_or(|ack| seq_lt(ack, t.snd_max));
             match conn.stats.closed_first {
@@ -150,6 +163,15 @@ impl Host {
             }
         }
         if let Some(ack) = seg.ack {
+            // The right edge of the window we offer: what the peer may send up to.
+            let shift = match (seg.syn, t.our_window_scale, t.peer_window_scale) {
+                (false, Some(ours), Some(_)) => u32::from(ours.min(14)),
+                _ => 0,
+            };
+            // The latest offer counts, as in smoltcp's acceptance test, even when
+            // rounding to the window scale moved the edge back a little.
+            t.rcv_edge = ack.wrapping_add(u32::from(seg.window) << shift);
+            t.edge_known = true;
             if !seq_lt(ack, t.rcv_nxt) {
                 t.unacked_since = None;
             }

@@ -25,6 +25,22 @@ impl Host {
         let socket = self.sockets.get::<tcp::Socket>(handle);
         let state = socket.state();
         let t = &conn.track;
+        // RFC 9293 §3.10.7.4, first check: a segment is acceptable if any of it falls
+        // in [RCV.NXT, RCV.NXT + RCV.WND); a bare segment only at RCV.NXT when the
+        // window is closed. SEG.LEN counts SYN and FIN.
+        let checked =
+            t.edge_known && (matches!(state, tcp::State::SynReceived) || is_synchronized(state));
+        let window = t.rcv_edge.wrapping_sub(t.rcv_nxt) as usize;
+        let offset = seg.seq.wrapping_sub(t.rcv_nxt) as usize;
+        let starts_in = !seq_lt(seg.seq, t.rcv_nxt) && offset < window;
+        let ends_in = seq_gt(seg.seq_end(), t.rcv_nxt) && !seq_gt(seg.seq_end(), t.rcv_edge);
+        let acceptable = !checked
+            || match (seg.seq_len(), window) {
+                (0, 0) => seg.seq == t.rcv_nxt,
+                (0, _) => starts_in,
+                (_, 0) => false,
+                _ => starts_in || ends_in,
+            };
         if seg.rst {
             return match state {
                 tcp::State::Listen | tcp::State::Closed => Screen::Pass,
@@ -35,16 +51,12 @@ impl Host {
                         Screen::Drop
                     }
                 }
+                // An RST carrying SYN or FIN is an RST (the RST bit is checked
+                // first, §3.10.7.4); smoltcp refuses the combination outright.
+                _ if seg.seq == t.rcv_nxt && (seg.syn || seg.fin) => Screen::Rewrite(Rewrite::Rst),
                 _ if seg.seq == t.rcv_nxt => Screen::Pass,
-                _ => {
-                    let window = socket.recv_capacity() - socket.recv_queue();
-                    let offset = seg.seq.wrapping_sub(t.rcv_nxt) as usize;
-                    if seq_gt(seg.seq, t.rcv_nxt) && offset < window {
-                        Screen::ChallengeAck
-                    } else {
-                        Screen::Drop
-                    }
-                }
+                _ if acceptable && seq_gt(seg.seq, t.rcv_nxt) => Screen::ChallengeAck,
+                _ => Screen::Drop,
             };
         }
         if seg.syn && is_synchronized(state) {
@@ -71,7 +83,95 @@ impl Host {
             // arrives (Linux resends the SYN-ACK at once instead).
             return Screen::Drop;
         }
+        if !is_synchronized(state) {
+            return Screen::Pass;
+        }
+        let Some(ack) = seg.ack else {
+            // §3.10.7.4, fifth check: "if the ACK bit is off, drop the segment"
+            // (smoltcp looks at it before the window, and so does this).
+            return Screen::Drop;
+        };
+        // RFC 5961 §5.2: an ACK of data never sent, or older than the largest window
+        // the peer ever offered, is answered with a challenge ACK (before the window
+        // is looked at, as smoltcp does, so that one limiter covers every answer).
+        let oldest = t.snd_una.wrapping_sub(t.max_peer_window.max(1) as u32);
+        if seq_gt(ack, t.snd_max) || seq_lt(ack, oldest) {
+            return Screen::ChallengeAck;
+        }
+        if seq_lt(ack, t.snd_una) {
+            // An old duplicate ACK. RFC 5961 §5.2 would still take its text;
+            // smoltcp drops the whole segment, so the observer must not count it
+            // either (an honest peer resends the data).
+            return Screen::Drop;
+        }
+        if !acceptable {
+            // An unacceptable segment is answered with an ACK and dropped. Data
+            // is answered by smoltcp at once (a retransmission whose ACK was lost:
+            // Linux does not rate-limit those either); anything else gets the same
+            // rate-limited answer as a challenge (Linux `tcp_oow_rate_limited`).
+            return if seg.payload_len > 0 {
+                Screen::Unacceptable
+            } else {
+                Screen::ChallengeAck
+            };
+        }
+        if t.fin_in && seg.payload_len > 0 && seq_gt(seg.seq_end(), t.rcv_nxt) {
+            // After the peer's FIN there is no more data (§3.10.7.4, seventh: "ignore
+            // the segment text" in CLOSE-WAIT and later); its ACK still counts.
+            return if seg.ack.is_some() {
+                Screen::Rewrite(Rewrite::Ack)
+            } else {
+                Screen::Drop
+            };
+        }
+        if seg.fin
+            && seg.payload_len > 0
+            && seg.seq_end().wrapping_sub(1) == t.rcv_nxt
+            && seq_lt(seg.seq, t.rcv_nxt)
+        {
+            // Old data ending where the FIN goes: the FIN is new, and SEG.LEN counts
+            // it, so the segment is acceptable (§3.4), but smoltcp judges the
+            // window by the data alone and would drop it.
+            return if seg.ack.is_some() {
+                Screen::Rewrite(Rewrite::Fin)
+            } else {
+                Screen::Drop
+            };
+        }
         Screen::Pass
+    }
+
+    /// `seg` as the rewrite says, in a frame of its own, from the peer.
+    pub(super) fn rewritten(
+        &self,
+        id: ConnId,
+        frame: &[u8],
+        seg: &Segment,
+        how: Rewrite,
+    ) -> Vec<u8> {
+        let medium = self.config.medium;
+        let t = &self.conns[id].track;
+        match how {
+            Rewrite::Rst => {
+                let mut frame = frame.to_vec();
+                rewrite_flags(medium, &mut frame, 0, FLAG_SYN | FLAG_FIN);
+                frame
+            }
+            Rewrite::Ack | Rewrite::Fin => {
+                let mut link = [0u8; crate::segment::ETHERNET_HEADER];
+                if medium == Medium::Ethernet {
+                    if let Some(h) = frame.get(..crate::segment::ETHERNET_HEADER) {
+                        link.copy_from_slice(h);
+                    }
+                }
+                let ack = seg.ack.unwrap_or(t.snd_una);
+                let mut out = build_ack(medium, &link, seg, t.rcv_nxt, ack, seg.window);
+                if how == Rewrite::Fin {
+                    rewrite_flags(medium, &mut out, FLAG_FIN, 0);
+                }
+                out
+            }
+        }
     }
 
     /// A segment the screen kept from TCP still counts as received.
@@ -128,4 +228,20 @@ pub(super) enum Screen {
     ChallengeAck,
     /// Discard it: it would complete a handshake, and the accept queue is full.
     Overflow,
+    /// Hand it to TCP, which answers it with an ACK and drops it; the observer
+    /// leaves the connection's numbers alone.
+    Unacceptable,
+    /// Hand TCP this segment in another form.
+    Rewrite(Rewrite),
+}
+
+/// The forms the screen gives a segment that smoltcp would misread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Rewrite {
+    /// An RST with SYN or FIN: the RST alone.
+    Rst,
+    /// Data after the peer's FIN: its ACK alone, at RCV.NXT.
+    Ack,
+    /// Old data ending at RCV.NXT with a FIN: the FIN alone, at RCV.NXT.
+    Fin,
 }

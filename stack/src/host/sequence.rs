@@ -39,4 +39,24 @@ impl Host {
         }
         self.conns[id].track.isn_offset
     }
+
+    /// An RST we send must land where the peer takes it. smoltcp puts its SND.NXT
+    /// on it, which a zero-window probe may have moved past the peer's window; the
+    /// peer (RFC 5961 §3.2) would then drop it and never learn the connection is
+    /// gone. Linux (`tcp_acceptable_seq`) uses the window's right edge instead when
+    /// SND.NXT is beyond it; so does this. Returns the shift to apply.
+    pub(super) fn reset_offset(&self, seg: &Segment) -> Option<u32> {
+        if !seg.rst {
+            return None;
+        }
+        let tuple = FourTuple {
+            local_addr: seg.src_addr,
+            local_port: seg.src_port,
+            remote_addr: seg.dst_addr,
+            remote_port: seg.dst_port,
+        };
+        let t = &self.conns.get(*self.live.get(&tuple)?)?.track;
+        let window_end = t.snd_una.wrapping_add(t.peer_window? as u32);
+        seq_gt(seg.seq, window_end).then(|| window_end.wrapping_sub(seg.seq))
+    }
 }

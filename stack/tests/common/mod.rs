@@ -285,3 +285,69 @@ pub fn net_with(rtt_ms: u64, client: Knobs, server: Knobs) -> SimNet {
     net.add_host("server", server);
     net
 }
+
+/// TCP flags in any combination, including ones no honest sender uses (SYN with FIN,
+/// RST with SYN), for tests that play an attacker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flags {
+    pub syn: bool,
+    pub fin: bool,
+    pub rst: bool,
+    pub psh: bool,
+    /// The ACK flag; the number is [`Raw::ack`].
+    pub ack: bool,
+}
+
+impl Raw {
+    /// [`Raw::frame`] with exactly `flags` set (the ACK number is sent only with the
+    /// ACK flag; [`Raw::control`] is ignored).
+    pub fn frame_with(&self, flags: Flags) -> Vec<u8> {
+        use smoltcp::wire::{IpAddress, Ipv4Packet, TcpPacket, TcpSeqNumber};
+        let plain = Raw {
+            control: smoltcp::wire::TcpControl::None,
+            ack: Some(self.ack.unwrap_or(0)),
+            ..self.clone()
+        };
+        let mut frame = plain.frame();
+        let mut ip = Ipv4Packet::new_unchecked(&mut frame[..]);
+        let mut tcp = TcpPacket::new_unchecked(ip.payload_mut());
+        tcp.set_syn(flags.syn);
+        tcp.set_fin(flags.fin);
+        tcp.set_rst(flags.rst);
+        tcp.set_psh(flags.psh);
+        tcp.set_ack(flags.ack);
+        if !flags.ack {
+            tcp.set_ack_number(TcpSeqNumber(0));
+        }
+        tcp.fill_checksum(&IpAddress::Ipv4(self.src.0), &IpAddress::Ipv4(self.dst.0));
+        frame
+    }
+}
+
+impl Capture {
+    /// The frames captured after byte `from` of the capture (0 for all of them), each
+    /// with its capture time in ns, and the byte to continue from next time.
+    pub fn timed_frames_from(&self, from: usize) -> (Vec<(u64, Vec<u8>)>, usize) {
+        let bytes = self.0.borrow();
+        let mut out = Vec::new();
+        let mut at = from.max(24);
+        while at + 16 <= bytes.len() {
+            let word = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap());
+            let ns = u64::from(word(at)) * 1_000_000_000 + u64::from(word(at + 4));
+            let len = word(at + 8) as usize;
+            out.push((ns, bytes[at + 16..at + 16 + len].to_vec()));
+            at += 16 + len;
+        }
+        (out, at)
+    }
+}
+
+/// The TCP payload of a raw-IP frame (empty for anything else).
+pub fn tcp_payload(frame: &[u8]) -> Vec<u8> {
+    let Ok(ip) = smoltcp::wire::Ipv4Packet::new_checked(frame) else {
+        return Vec::new();
+    };
+    smoltcp::wire::TcpPacket::new_checked(ip.payload())
+        .map(|tcp| tcp.payload().to_vec())
+        .unwrap_or_default()
+}
