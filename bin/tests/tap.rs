@@ -545,6 +545,50 @@ fn serve_gives_memory_back_after_a_load() {
     assert_eq!(report["responses"], 200);
 }
 
+/// Clients that stop reading cost a server nothing for long: 100 kernel clients ask
+/// for 100 MB each and never read. The server fills what their windows and its own
+/// buffers take (about 4 MiB each: two 2 MiB buffers), then, `--server-send-timeout` (2 s here) after its last write that
+/// went through, aborts each (nginx's `send_timeout` with `reset_timedout_connection`),
+/// and its resident memory is back within 20 MB of idle.
+#[test]
+fn serve_aborts_clients_that_stop_reading() {
+    skip_unless_ready!("python3");
+    let ns = Netns::create("stall");
+    let serve = tcpknobs_serve(&ns, &["--server-send-timeout", "2s"]);
+    let pid = serve.child.id();
+    let idle = resident_bytes(pid, "VmRSS:");
+    let script = format!(
+        "import socket, time\n\
+         socks = []\n\
+         for i in range(100):\n\
+         \x20   s = socket.socket()\n\
+         \x20   s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)\n\
+         \x20   s.connect(('{LAB}', 80))\n\
+         \x20   s.sendall(b'GET /bytes/100000000 HTTP/1.1\\r\\nHost: lab\\r\\n\\r\\n')\n\
+         \x20   socks.append(s)\n\
+         time.sleep(6)\n"
+    );
+    let out = run_bounded(ns.exec(&["python3", "-c", &script]), "python3 non-readers");
+    assert!(
+        out.status.success(),
+        "python3 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = resident_bytes(pid, "VmRSS:");
+    let peak = resident_bytes(pid, "VmHWM:");
+    eprintln!("serve RSS: idle {idle} B, peak {peak} B, after {after} B");
+    let out = serve.terminate();
+    let report = json(&String::from_utf8_lossy(&out.stdout), "serve --json");
+    let conns = report["connections"].as_array().expect("connections");
+    assert_eq!(conns.len(), 100);
+    let aborted = conns.iter().filter(|c| c["resets_out"] == 1).count();
+    assert_eq!(aborted, 100, "every stalled client aborted once");
+    assert!(
+        after <= idle + 20 * 1024 * 1024,
+        "idle {idle} B, after the aborts {after} B (peak {peak} B)"
+    );
+}
+
 /// Our client fetches files from python3's http.server, serial over HTTP/1.0 and
 /// persistent over HTTP/1.1; the files hold the pattern, so the client's byte-by-byte
 /// check compares every byte with the file served.

@@ -240,28 +240,28 @@ pub fn clamp_window(medium: Medium, frame: &mut [u8], limit: u16) -> bool {
     true
 }
 
+/// The fixed 20 bytes of the TCP header in `frame`, if it holds an IPv4 TCP segment.
+fn tcp_header_mut(medium: Medium, frame: &mut [u8]) -> Option<&mut [u8]> {
+    let link_len = if medium == Medium::Ethernet {
+        ETHERNET_HEADER
+    } else {
+        0
+    };
+    let packet = Ipv4Packet::new_checked(frame.get(link_len..)?).ok()?;
+    if packet.next_header() != IpProtocol::Tcp {
+        return None;
+    }
+    let tcp_at = link_len + usize::from(packet.header_len());
+    frame.get_mut(tcp_at..tcp_at + 20)
+}
+
 /// Add `delta` to the sequence number of the TCP segment in `frame` (or to its
 /// acknowledgment number with `ack`, if the segment has one), patching the checksum
 /// incrementally (RFC 1624). Our layer uses it to move smoltcp's sequence space to
 /// the one on the wire (see the host's initial sequence numbers). Returns whether
 /// the frame was a TCP segment it could change.
 pub fn shift_sequence(medium: Medium, frame: &mut [u8], ack: bool, delta: u32) -> bool {
-    let link_len = if medium == Medium::Ethernet {
-        ETHERNET_HEADER
-    } else {
-        0
-    };
-    let Some(ip) = frame.get(link_len..) else {
-        return false;
-    };
-    let Ok(packet) = Ipv4Packet::new_checked(ip) else {
-        return false;
-    };
-    if packet.next_header() != IpProtocol::Tcp {
-        return false;
-    }
-    let tcp_at = link_len + usize::from(packet.header_len());
-    let Some(tcp) = frame.get_mut(tcp_at..tcp_at + 20) else {
+    let Some(tcp) = tcp_header_mut(medium, frame) else {
         return false;
     };
     const ACK_FLAG: u8 = 0x10;
@@ -291,22 +291,7 @@ pub const FLAG_RST: u8 = 0x04;
 /// patching the checksum incrementally (RFC 1624). Returns whether the frame was a
 /// TCP segment.
 pub fn rewrite_flags(medium: Medium, frame: &mut [u8], set: u8, clear: u8) -> bool {
-    let link_len = if medium == Medium::Ethernet {
-        ETHERNET_HEADER
-    } else {
-        0
-    };
-    let Some(ip) = frame.get(link_len..) else {
-        return false;
-    };
-    let Ok(packet) = Ipv4Packet::new_checked(ip) else {
-        return false;
-    };
-    if packet.next_header() != IpProtocol::Tcp {
-        return false;
-    }
-    let tcp_at = link_len + usize::from(packet.header_len());
-    let Some(tcp) = frame.get_mut(tcp_at..tcp_at + 20) else {
+    let Some(tcp) = tcp_header_mut(medium, frame) else {
         return false;
     };
     let old = u16::from_be_bytes([tcp[12], tcp[13]]);

@@ -111,17 +111,7 @@ fn slow_start_doubles_each_round_trip() {
     let mut client = Script::new(&[(0, Call::Connect), (2000, Call::Recv)]);
     run(&mut net, &mut client, &mut server, 5000);
 
-    // Group the server's data segments by departure time (ms).
-    let mut rounds: Vec<(u64, usize)> = Vec::new();
-    for (t, s) in capture.timed_segments() {
-        if s.src_port == PORT && s.payload_len > 0 {
-            let ms = t / 1_000_000;
-            match rounds.last_mut() {
-                Some((at, n)) if *at == ms => *n += 1,
-                _ => rounds.push((ms, 1)),
-            }
-        }
-    }
+    let rounds = capture.rounds_from(PORT);
     // 10 segments: 1 + 2 + 4 + 3 (the rest), one RTT apart from 151 ms.
     assert_eq!(rounds, vec![(151, 1), (251, 2), (351, 4), (451, 3)]);
 }

@@ -124,16 +124,7 @@ fn lost_syn_acks_start_from_one_segment() {
         vec![50, 1050, 3050],
         "captured as sent, before the link drops them"
     );
-    let mut rounds: Vec<(u64, usize)> = Vec::new();
-    for (t, s) in capture.timed_segments() {
-        if s.src_port == PORT && s.payload_len > 0 {
-            let ms = t / 1_000_000;
-            match rounds.last_mut() {
-                Some((at, n)) if *at == ms => *n += 1,
-                _ => rounds.push((ms, 1)),
-            }
-        }
-    }
+    let rounds = capture.rounds_from(PORT);
     assert_eq!(rounds, vec![(3151, 1), (3251, 2), (3351, 4), (3451, 3)]);
     let s = stats(&net, 1);
     assert_eq!((s.syn_retransmits, s.timeouts), (2, 0));

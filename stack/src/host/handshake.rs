@@ -67,12 +67,7 @@ impl Host {
         if !seg.syn || seg.rst {
             return false;
         }
-        let tuple = FourTuple {
-            local_addr: seg.src_addr,
-            local_port: seg.src_port,
-            remote_addr: seg.dst_addr,
-            remote_port: seg.dst_port,
-        };
+        let tuple = outgoing_tuple(seg);
         let Some(&id) = self.live.get(&tuple) else {
             return false;
         };

@@ -785,6 +785,16 @@ impl Host {
     }
 }
 
+/// The connection a segment we send belongs to, named from our side.
+fn outgoing_tuple(seg: &Segment) -> FourTuple {
+    FourTuple {
+        local_addr: seg.src_addr,
+        local_port: seg.src_port,
+        remote_addr: seg.dst_addr,
+        remote_port: seg.dst_port,
+    }
+}
+
 /// Whether both sides' initial sequence numbers are known and acknowledged
 /// (RFC 9293 §3.3.2: ESTABLISHED and every state after it).
 fn is_synchronized(state: tcp::State) -> bool {

@@ -126,12 +126,7 @@ impl Host {
     }
 
     pub(super) fn on_segment_out(&mut self, seg: &Segment) {
-        let tuple = FourTuple {
-            local_addr: seg.src_addr,
-            local_port: seg.src_port,
-            remote_addr: seg.dst_addr,
-            remote_port: seg.dst_port,
-        };
+        let tuple = outgoing_tuple(seg);
         let Some(&id) = self.live.get(&tuple) else {
             return;
         };

@@ -26,12 +26,7 @@ impl Host {
     /// The shift from smoltcp's sequence space to the wire's for a segment we are
     /// sending, chosen when the connection's SYN or SYN-ACK leaves.
     pub(super) fn outgoing_offset(&mut self, seg: &Segment) -> Option<u32> {
-        let tuple = FourTuple {
-            local_addr: seg.src_addr,
-            local_port: seg.src_port,
-            remote_addr: seg.dst_addr,
-            remote_port: seg.dst_port,
-        };
+        let tuple = outgoing_tuple(seg);
         let id = *self.live.get(&tuple)?;
         if self.conns[id].track.isn_offset.is_none() && seg.syn && !seg.rst {
             let isn = self.initial_sequence(&tuple);
@@ -49,12 +44,7 @@ impl Host {
         if !seg.rst {
             return None;
         }
-        let tuple = FourTuple {
-            local_addr: seg.src_addr,
-            local_port: seg.src_port,
-            remote_addr: seg.dst_addr,
-            remote_port: seg.dst_port,
-        };
+        let tuple = outgoing_tuple(seg);
         let t = &self.conns.get(*self.live.get(&tuple)?)?.track;
         let window_end = t.snd_una.wrapping_add(t.peer_window? as u32);
         seq_gt(seg.seq, window_end).then(|| window_end.wrapping_sub(seg.seq))

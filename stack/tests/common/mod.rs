@@ -32,6 +32,22 @@ impl Write for Capture {
 }
 
 impl Capture {
+    /// The data segments `port` sent, grouped by departure time in whole ms: (ms,
+    /// segments), one entry per burst (slow start's rounds).
+    pub fn rounds_from(&self, port: u16) -> Vec<(u64, usize)> {
+        let mut rounds: Vec<(u64, usize)> = Vec::new();
+        for (t, s) in self.timed_segments() {
+            if s.src_port == port && s.payload_len > 0 {
+                let ms = t / 1_000_000;
+                match rounds.last_mut() {
+                    Some((at, n)) if *at == ms => *n += 1,
+                    _ => rounds.push((ms, 1)),
+                }
+            }
+        }
+        rounds
+    }
+
     /// Every TCP segment in the capture, in order (24-byte global header, then
     /// 16-byte record headers).
     pub fn segments(&self) -> Vec<Segment> {
