@@ -1118,12 +1118,14 @@ impl<S: Sink> Client<S> {
                 next, count, at, ..
             } => at.filter(|_| next < count),
         };
-        let timeouts = self
-            .open
-            .iter()
-            .filter_map(|&ci| self.conns[ci].in_flight.front())
-            .filter_map(|(tx, _)| self.live.get(tx)?.timing.connected)
-            .filter_map(|s| Some(s + self.config.timeout?));
+        // No response timeout, nothing to look up (this runs on every poll).
+        let timeouts = self.config.timeout.into_iter().flat_map(|limit| {
+            self.open
+                .iter()
+                .filter_map(|&ci| self.conns[ci].in_flight.front())
+                .filter_map(|(tx, _)| self.live.get(tx)?.timing.connected)
+                .map(move |s| s + limit)
+        });
         let fins = self
             .open
             .iter()

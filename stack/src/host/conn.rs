@@ -1,6 +1,9 @@
 //! One connection as the host keeps it: its smoltcp socket (while it has one), our
 //! send queue above it, the wire bookkeeping and its statistics.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 use super::*;
 
 /// Sequence-space bookkeeping for one connection, from the segments on the wire.
@@ -166,6 +169,27 @@ pub(super) fn ms_since(epoch: Instant, t: Instant) -> f64 {
     (t - epoch).total_micros() as f64 / 1000.0
 }
 
+/// Hashes a connection id with one multiplication (Fibonacci hashing): ids are
+/// small consecutive integers, and a keyed hash would only cost time here.
+#[derive(Default)]
+pub(super) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
 /// Every connection the host still keeps, by id. Ids are handed out in opening
 /// order and never reused, so a stale id can only miss, never name another
 /// connection. A connection leaves the table once nothing can refer to it any more
@@ -173,9 +197,11 @@ pub(super) fn ms_since(epoch: Instant, t: Instant) -> f64 {
 /// connections ever opened.
 #[derive(Default)]
 pub(super) struct ConnTable {
-    /// Boxed, so the map's nodes stay small and a lookup touches little memory
-    /// (with a thousand connections, unboxed nodes made lookups dominate a run).
-    map: BTreeMap<ConnId, Box<Conn>>,
+    /// Hashed, so a lookup costs the same with ten thousand connections as with
+    /// one (the application asks about each of its connections on every poll);
+    /// boxed, so the table stays small. Nothing iterates it in an order that
+    /// shows: [`ConnTable::iter`]'s callers sort.
+    map: HashMap<ConnId, Box<Conn>, BuildHasherDefault<IdHasher>>,
     next: usize,
 }
 
@@ -223,6 +249,7 @@ impl ConnTable {
         self.map.len()
     }
 
+    /// Every connection kept, in no particular order: callers sort.
     pub(super) fn iter(&self) -> impl Iterator<Item = (&ConnId, &Conn)> {
         self.map.iter().map(|(id, c)| (id, &**c))
     }
