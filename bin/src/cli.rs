@@ -11,6 +11,7 @@ use tcpknobs_http::message::{Method, Version};
 use tcpknobs_http::proxy::ProxyMode;
 use tcpknobs_http::server::{CloseMode, ServerConfig};
 use tcpknobs_http::workload::Workload;
+use tcpknobs_stack::congestion::IdleRestart;
 use tcpknobs_stack::{Duration, Knobs, LinkProfile, Nagle, OnExhaustion, PortSpan, Profile};
 
 use crate::experiment::{Experiment, Rows};
@@ -284,7 +285,7 @@ fn profile_summary(k: &Knobs) -> String {
     let ss = &k.slow_start;
     format!(
         "IW {}, Nagle {}, quick-ACK {}, delayed ACK {}, TIME_WAIT {}, ports {} ({} ports), \
-         ssthresh {}, slow start {}, slow start after idle {}, backlog {}",
+         ssthresh {}, slow start {}, ABC limit {}, slow start after idle {} ({}), backlog {}",
         ss.initial_window,
         nagle_name(k.nagle),
         k.quickack,
@@ -295,7 +296,9 @@ fn profile_summary(k: &Knobs) -> String {
         ss.ssthresh
             .map_or("unlimited".into(), |b| format_bytes(b.into())),
         on_off(ss.enabled),
+        abc_limit_name(ss.abc_limit),
         on_off(ss.restart_after_idle),
+        idle_restart_name(ss.idle_restart),
         k.backlog,
     )
 }
@@ -314,6 +317,17 @@ fn nagle_name(n: Nagle) -> &'static str {
         Nagle::On => "on",
         Nagle::Off => "off",
         Nagle::Minshall => "minshall",
+    }
+}
+
+fn abc_limit_name(limit: Option<u32>) -> String {
+    limit.map_or("none".into(), |l| l.to_string())
+}
+
+fn idle_restart_name(rule: IdleRestart) -> &'static str {
+    match rule {
+        IdleRestart::Linux => "linux",
+        IdleRestart::Rfc5681 => "rfc5681",
     }
 }
 
@@ -416,6 +430,31 @@ impl KnobFlags {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct OffOr(pub std::option::Option<StdDuration>);
 
+/// `--abc-limit`: a positive count of segments, or `none`; wrapped like [`OffOr`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AbcLimit(pub std::option::Option<u32>);
+
+fn parse_abc_limit(s: &str) -> Result<AbcLimit, String> {
+    if s.trim().eq_ignore_ascii_case("none") {
+        return Ok(AbcLimit(None));
+    }
+    parse_positive_u32(s)
+        .map(|n| AbcLimit(Some(n)))
+        .map_err(|e| format!("{e} (or none: no limit, as Linux)"))
+}
+
+/// `--idle-restart`: Linux's halving per idle RTO, or RFC 5681's restart window.
+fn parse_idle_restart(s: &str) -> Result<IdleRestart, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "linux" => Ok(IdleRestart::Linux),
+        "rfc5681" => Ok(IdleRestart::Rfc5681),
+        _ => Err(format!(
+            "{s:?} is not an idle-restart rule: use linux (tcp_cwnd_restart: halve per idle \
+             RTO) or rfc5681 (§4.1: straight to the restart window)"
+        )),
+    }
+}
+
 fn parse_ack_delay(s: &str) -> Result<OffOr, String> {
     parse_delayed_ack(s).map(OffOr)
 }
@@ -517,10 +556,22 @@ knob_flags! {
     slow_start, client_slow_start, server_slow_start: bool = parse_on_off, "on|off",
         |k, v| k.slow_start.enabled = v,
         shown |k| on_off(k.slow_start.enabled).to_string();
+    "Most segments one ACK may add to the window in slow start: 1 = RFC 5681, 2 = RFC 3465, \
+     none = Linux (tcp_slow_start: every acknowledged segment, so delayed ACKs still double \
+     the window per RTT)"
+    abc_limit, client_abc_limit, server_abc_limit: AbcLimit = parse_abc_limit, "none|1|2",
+        |k, v| k.slow_start.abc_limit = v.0,
+        shown |k| abc_limit_name(k.slow_start.abc_limit);
     "Restart from the initial window after an idle period longer than the RTO"
     slow_start_after_idle, client_slow_start_after_idle, server_slow_start_after_idle: bool = parse_on_off, "on|off",
         |k, v| k.slow_start.restart_after_idle = v,
         shown |k| on_off(k.slow_start.restart_after_idle).to_string();
+    "How the window restarts after idle: linux = halve it per idle RTO down to the initial \
+     window, ssthresh raised to 3/4 of it (tcp_cwnd_restart); rfc5681 = straight to the \
+     initial window (RFC 5681 §4.1)"
+    idle_restart, client_idle_restart, server_idle_restart: IdleRestart = parse_idle_restart, "linux|rfc5681",
+        |k, v| k.slow_start.idle_restart = v,
+        shown |k| idle_restart_name(k.slow_start.idle_restart).to_string();
     "TIME_WAIT (2MSL) held by the side that closes first"
     time_wait, client_time_wait, server_time_wait: StdDuration = parse_span, "DUR",
         |k, v| k.time_wait = to_smol(v),

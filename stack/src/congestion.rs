@@ -37,17 +37,47 @@ pub struct SlowStartConfig {
     /// Whether to collapse the window after an idle period (RFC 5681 §4.1;
     /// Linux `net.ipv4.tcp_slow_start_after_idle`, default on).
     pub restart_after_idle: bool,
+    /// How the window restarts after an idle period, when `restart_after_idle` is
+    /// on: Linux's gradual rule (`tcp_cwnd_restart`) or RFC 5681 §4.1's restart
+    /// window at once. Implemented by [`CongestionWindow::on_send`].
+    pub idle_restart: IdleRestart,
+    /// The most segments one ACK may add to the window in slow start, `None` for no
+    /// limit. RFC 5681 §3.1 (the classic value): 1, so a receiver that ACKs every
+    /// second segment grows the window by 1.5x per round trip instead of 2x;
+    /// RFC 3465 §2.2 (appropriate byte counting): L = 2; Linux (`tcp_slow_start`):
+    /// no limit, every newly acknowledged segment counts, so the window doubles per
+    /// round trip however the receiver batches its ACKs. Implemented by
+    /// [`CongestionWindow::on_ack`].
+    pub abc_limit: Option<u32>,
+}
+
+/// The rule that shrinks the congestion window when a connection sends again after
+/// more than one RTO of silence with nothing in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdleRestart {
+    /// Linux's `tcp_cwnd_restart`: ssthresh becomes max(ssthresh, 3/4 cwnd), then
+    /// cwnd is halved once per RTO that elapsed idle (beyond the first), never below
+    /// the restart window min(IW, cwnd). A pause of just over one RTO costs half the
+    /// window, not all of it.
+    Linux,
+    /// RFC 5681 §4.1: cwnd goes straight to the restart window min(IW, cwnd), and
+    /// ssthresh is left alone.
+    Rfc5681,
 }
 
 impl Default for SlowStartConfig {
     /// Linux's defaults: IW 10 (RFC 6928), infinite `ssthresh`, congestion
-    /// control on, slow start after idle on.
+    /// control on, slow start after idle on by Linux's rule, no per-ACK limit
+    /// in slow start.
     fn default() -> Self {
         SlowStartConfig {
             initial_window: 10,
             ssthresh: None,
             enabled: true,
             restart_after_idle: true,
+            idle_restart: IdleRestart::Linux,
+            abc_limit: None,
         }
     }
 }
@@ -66,7 +96,8 @@ pub enum CwndCause {
     Timeout,
     /// Fast retransmit after three duplicate ACKs (§3.2).
     FastRetransmit,
-    /// Restart window after idle (§4.1).
+    /// Restart after idle: RFC 5681 §4.1's restart window, or Linux's halving per
+    /// idle RTO (`tcp_cwnd_restart`).
     IdleRestart,
     /// The peer's MSS became known before any data was acknowledged, so the
     /// initial window was recomputed as IW*MSS.
@@ -99,13 +130,19 @@ pub struct CwndSample {
 /// that stops the lab's sender from dumping a whole receive window onto the
 /// path at once. It implements slow start and congestion avoidance (§3.1),
 /// the ssthresh/cwnd response to a timeout (§3.1) and to fast retransmit
-/// (§3.2, without NewReno window inflation), and the restart window after idle
-/// (§4.1). It does not implement RFC 7661 (cwnd validation): the window grows
-/// on every ACK even when the sender was application-limited.
+/// (§3.2, without NewReno window inflation), and the restart after idle (§4.1, or
+/// Linux's gradual rule). Growth per ACK in slow start is limited as RFC 5681
+/// asks, or not at all as in Linux (`abc_limit`). It does not implement RFC 7661
+/// (cwnd validation): the window grows on every ACK even when the sender was
+/// application-limited.
 #[derive(Clone, Debug)]
 pub struct CongestionWindow {
     enabled: bool,
     restart_after_idle: bool,
+    idle_restart: IdleRestart,
+    /// Most bytes one ACK may add in slow start (`abc_limit` x MSS, kept as a count
+    /// so that a later MSS change applies); `None`: no limit.
+    abc_limit: Option<u64>,
     /// Initial window in segments, at least 1.
     initial_window: u64,
     /// Sender MSS in bytes, at least 1.
@@ -143,6 +180,8 @@ impl CongestionWindow {
         let mut cw = CongestionWindow {
             enabled: config.enabled,
             restart_after_idle: config.restart_after_idle,
+            idle_restart: config.idle_restart,
+            abc_limit: config.abc_limit.map(u64::from),
             initial_window,
             mss,
             cwnd,
@@ -230,9 +269,13 @@ impl CongestionWindow {
     /// One ACK that acknowledged `acked` new bytes (duplicate ACKs carry 0 and
     /// change nothing).
     ///
-    /// Slow start (`cwnd < ssthresh`): `cwnd += min(acked, MSS)` (RFC 5681 §3.1
-    /// eq. 2). The result is not capped at `ssthresh`: slow start simply ends
-    /// once `cwnd >= ssthresh`.
+    /// Slow start (`cwnd < ssthresh`), by the `abc_limit` knob:
+    /// * a limit of L segments: `cwnd += min(acked, L*MSS)` (RFC 5681 §3.1 eq. 2
+    ///   with L = 1; RFC 3465 §2.2 with L = 2). The result is not capped at
+    ///   `ssthresh`: slow start simply ends once `cwnd >= ssthresh`.
+    /// * no limit, as Linux's `tcp_slow_start`: every acknowledged byte is added,
+    ///   up to `ssthresh`; what is left of the ACK counts toward congestion
+    ///   avoidance (Linux hands the remainder to `tcp_cong_avoid_ai`).
     ///
     /// Congestion avoidance: appropriate byte counting (RFC 5681 §3.1, RFC 3465
     /// §2.1): acknowledged bytes accumulate in `bytes_acked`; when it reaches
@@ -244,12 +287,24 @@ impl CongestionWindow {
         if !self.enabled || acked == 0 {
             return;
         }
-        let acked = to_u64(acked);
+        let mut acked = to_u64(acked);
         self.pristine = false;
         self.timed_out = false;
         if self.cwnd < self.ssthresh {
-            self.cwnd = self.cwnd.saturating_add(acked.min(self.mss));
-        } else {
+            match self.abc_limit {
+                Some(limit) => {
+                    let most = limit.max(1).saturating_mul(self.mss);
+                    self.cwnd = self.cwnd.saturating_add(acked.min(most));
+                    acked = 0;
+                }
+                None => {
+                    let grown = acked.min(self.ssthresh - self.cwnd);
+                    self.cwnd = self.cwnd.saturating_add(grown);
+                    acked -= grown;
+                }
+            }
+        }
+        if acked > 0 && self.cwnd >= self.ssthresh {
             self.bytes_acked = self.bytes_acked.saturating_add(acked);
             if self.bytes_acked >= self.cwnd {
                 self.bytes_acked -= self.cwnd;
@@ -303,27 +358,56 @@ impl CongestionWindow {
 
     /// Call before sending new data; records the send time.
     ///
-    /// RFC 5681 §4.1: a sender that has sent nothing for longer than one RTO
-    /// SHOULD start again from at most the restart window
-    /// `RW = min(IW*MSS, cwnd)`. Like Linux (`tcp_slow_start_after_idle_check`)
-    /// this only applies when nothing is in flight and the idle time is
-    /// measured from the last send. Unlike Linux's `tcp_cwnd_restart`, which
-    /// halves cwnd once per idle RTO down to RW and raises ssthresh to 3/4 of
-    /// the old cwnd, this goes straight to RW and leaves ssthresh alone.
+    /// A sender that has sent nothing for longer than one RTO restarts its window,
+    /// by the `idle_restart` knob. The restart window is `RW = min(IW*MSS, cwnd)`
+    /// either way. Like Linux (`tcp_slow_start_after_idle_check`) this only applies
+    /// when nothing is in flight, and the idle time is measured from the last send.
+    /// * RFC 5681 §4.1: cwnd SHOULD go to at most RW; this goes straight to RW and
+    ///   leaves ssthresh alone.
+    /// * Linux `tcp_cwnd_restart`: ssthresh first becomes max(ssthresh, 3/4 cwnd)
+    ///   (`tcp_current_ssthresh`), so the window regains its old size in slow
+    ///   start; then cwnd is halved while `(idle -= RTO) > 0` and cwnd > RW, and
+    ///   set to max(cwnd, RW). An idle time in (k, k+1] RTOs halves it k times.
+    ///   Linux counts the window in packets; so does this arithmetic (whole
+    ///   segments, rounded down, as `>> 1` does). Linux keeps ssthresh unchanged
+    ///   while it is reducing the window after a loss (CWR or Recovery); with
+    ///   nothing in flight that reduction is over, which this type assumes.
     pub fn on_send(&mut self, in_flight: usize, rto: Duration, now: Instant) {
         if self.enabled && self.restart_after_idle && in_flight == 0 {
             if let Some(last) = self.last_send {
-                if elapsed(last, now) > rto {
-                    let rw = self.initial_window_bytes();
-                    if self.cwnd > rw {
-                        self.cwnd = rw;
-                        self.bytes_acked = 0;
-                        self.record(CwndCause::IdleRestart, now);
-                    }
+                let idle = elapsed(last, now);
+                if idle > rto {
+                    self.restart_after_idle(idle, rto, now);
                 }
             }
         }
         self.last_send = Some(now);
+    }
+
+    /// Applies the idle-restart rule after `idle` > `rto` of silence.
+    fn restart_after_idle(&mut self, idle: Duration, rto: Duration, now: Instant) {
+        let before = self.cwnd;
+        let rw = self.initial_window_bytes().min(self.cwnd);
+        match self.idle_restart {
+            IdleRestart::Rfc5681 => self.cwnd = rw,
+            IdleRestart::Linux => {
+                let segments = self.cwnd / self.mss;
+                let three_quarters = ((segments >> 1) + (segments >> 2)).saturating_mul(self.mss);
+                self.ssthresh = self.ssthresh.max(three_quarters);
+                let rto = rto.total_micros().max(1);
+                let mut left = idle.total_micros();
+                let mut cwnd = self.cwnd;
+                while left > rto && cwnd > rw {
+                    left -= rto;
+                    cwnd = ((cwnd / self.mss) >> 1).saturating_mul(self.mss);
+                }
+                self.cwnd = cwnd.max(rw);
+            }
+        }
+        if self.cwnd != before {
+            self.bytes_acked = 0;
+        }
+        self.record(CwndCause::IdleRestart, now);
     }
 
     /// Largest congestion window this connection reached, in bytes
@@ -503,6 +587,8 @@ mod tests {
             ssthresh,
             enabled: true,
             restart_after_idle: true,
+            idle_restart: IdleRestart::Rfc5681,
+            abc_limit: Some(1),
         }
     }
 
@@ -729,6 +815,183 @@ mod tests {
         cw.on_timeout(2 * MSS, ms(300));
         cw.on_send(0, rto, ms(10_000));
         assert_eq!(cw.window(), MSS);
+    }
+
+    /// Like [`rounds`], but the receiver ACKs every `every` segments (and the tail of
+    /// a round at once, as its delayed-ACK timer would): the ACKs carry `every` MSS.
+    fn rounds_acking(cw: &mut CongestionWindow, rounds: usize, every: usize) -> Vec<usize> {
+        let mut seen = Vec::new();
+        for round in 0..rounds {
+            seen.push(cw.window() / MSS);
+            let mut segments = cw.allowance(0) / MSS;
+            let at = ms(100 * round as i64 + 100);
+            while segments > 0 {
+                let covered = segments.min(every);
+                cw.on_ack(covered * MSS, at);
+                segments -= covered;
+            }
+        }
+        seen
+    }
+
+    fn abc(limit: Option<u32>) -> SlowStartConfig {
+        SlowStartConfig {
+            abc_limit: limit,
+            ..cfg(10, None)
+        }
+    }
+
+    #[test]
+    fn without_abc_limit_slow_start_doubles_whatever_the_ack_rate() {
+        // Linux `tcp_slow_start`: every acknowledged segment adds one, so W → 2W per
+        // round whether an ACK covers 1, 2 or 8 of them.
+        for every in [1, 2, 8] {
+            let mut cw = CongestionWindow::new(&abc(None), MSS, ms(0));
+            assert_eq!(
+                rounds_acking(&mut cw, 5, every),
+                vec![10, 20, 40, 80, 160],
+                "an ACK every {every}"
+            );
+        }
+    }
+
+    #[test]
+    fn abc_limit_caps_growth_per_ack() {
+        // L = 1 (RFC 5681): one MSS per ACK, W → W + ceil(W / every).
+        let grow = |limit, every| {
+            let mut cw = CongestionWindow::new(&abc(limit), MSS, ms(0));
+            rounds_acking(&mut cw, 6, every)
+        };
+        assert_eq!(grow(Some(1), 1), vec![10, 20, 40, 80, 160, 320]);
+        // 10 + 5 = 15, 15 + 8 = 23, 23 + 12 = 35, 35 + 18 = 53, 53 + 27 = 80: 1.5x.
+        assert_eq!(grow(Some(1), 2), vec![10, 15, 23, 35, 53, 80]);
+        // 10 + 2 = 12, 12 + 2 = 14, 14 + 2 = 16, 16 + 2 = 18, 18 + 3 = 21.
+        assert_eq!(grow(Some(1), 8), vec![10, 12, 14, 16, 18, 21]);
+        // L = 2 (RFC 3465): an ACK of two segments counts both, so ACK-every-2
+        // doubles; ACK-every-8 gives W + 2 floor(W/8) + min(W mod 8, 2):
+        // 10 + 2 + 2 = 14, 14 + 2 + 2 = 18, 18 + 4 + 2 = 24, 24 + 6 = 30, 30 + 6 + 2 = 38.
+        assert_eq!(grow(Some(2), 2), vec![10, 20, 40, 80, 160, 320]);
+        assert_eq!(grow(Some(2), 8), vec![10, 14, 18, 24, 30, 38]);
+    }
+
+    #[test]
+    fn without_abc_limit_slow_start_stops_at_ssthresh_and_the_rest_counts_in_ca() {
+        // cwnd 10 MSS, ssthresh 15 MSS. One stretch ACK of 10 MSS: slow start takes
+        // cwnd to 15 MSS (Linux `tcp_slow_start` caps at ssthresh) and the other
+        // 5 MSS go to byte counting: 5 < 15, no step yet.
+        let mut cw = CongestionWindow::new(
+            &SlowStartConfig {
+                abc_limit: None,
+                ..cfg(10, Some(15 * MSS as u32))
+            },
+            MSS,
+            ms(0),
+        );
+        cw.on_ack(10 * MSS, ms(100));
+        assert_eq!(cw.window(), 15 * MSS);
+        assert!(!cw.in_slow_start());
+        // 10 MSS more: bytes_acked 15 MSS ≥ cwnd → one MSS.
+        cw.on_ack(10 * MSS, ms(200));
+        assert_eq!(cw.window(), 16 * MSS);
+    }
+
+    /// A window of 80 segments (IW 10, three rounds) whose last send was at 200 ms,
+    /// under `rule`, with infinite ssthresh.
+    fn grown(rule: IdleRestart) -> CongestionWindow {
+        let mut t = 0;
+        let mut cw = CongestionWindow::new(
+            &SlowStartConfig {
+                idle_restart: rule,
+                ..cfg(10, None)
+            },
+            MSS,
+            ms(t),
+        );
+        rounds(&mut cw, 3, &mut t);
+        assert_eq!(cw.window(), 80 * MSS);
+        cw
+    }
+
+    #[test]
+    fn linux_idle_restart_halves_once_per_idle_rto() {
+        // RTO 300 ms; the last send was at 200 ms. Linux `tcp_cwnd_restart`: halve
+        // while (idle -= RTO) > 0, not below RW = min(10, 80) segments.
+        let rto = Duration::from_millis(300);
+        let after = |idle: i64| {
+            let mut cw = grown(IdleRestart::Linux);
+            cw.on_send(0, rto, ms(200 + idle));
+            cw.window() / MSS
+        };
+        assert_eq!(after(150), 80, "0.5 RTO: not idle");
+        assert_eq!(after(300), 80, "exactly 1 RTO: not more than one");
+        assert_eq!(after(301), 40, "just over 1 RTO: one halving");
+        assert_eq!(after(450), 40, "1.5 RTO: one halving");
+        assert_eq!(after(600), 40, "exactly 2 RTO: still one");
+        assert_eq!(after(601), 20, "just over 2 RTO: two halvings");
+        assert_eq!(after(750), 20, "2.5 RTO: two halvings");
+        assert_eq!(after(901), 10, "just over 3 RTO: three, 80 → 10 = RW");
+        assert_eq!(after(60_000), 10, "200 RTOs: the floor is RW");
+
+        let mut cw = grown(IdleRestart::Linux);
+        cw.on_send(0, rto, ms(200 + 450));
+        let restart = cw.history().last().unwrap();
+        assert_eq!(restart.cause, CwndCause::IdleRestart);
+        assert_eq!(restart.cwnd, 40 * MSS as u64);
+        // max(infinite, 3/4 cwnd) is still infinite.
+        assert_eq!(restart.ssthresh, UNLIMITED);
+    }
+
+    #[test]
+    fn linux_idle_restart_raises_ssthresh_to_three_quarters_of_cwnd() {
+        // ssthresh 0: congestion avoidance from IW 4; four rounds take cwnd to 8
+        // segments (one per round). After 2.5 RTO idle: ssthresh = max(0, 8/2 + 8/4)
+        // = 6 segments (`tcp_current_ssthresh`), then 8 → 4 = RW, where halving stops.
+        let rto = Duration::from_millis(300);
+        let mut t = 0;
+        let mut cw = CongestionWindow::new(
+            &SlowStartConfig {
+                idle_restart: IdleRestart::Linux,
+                ..cfg(4, Some(0))
+            },
+            MSS,
+            ms(t),
+        );
+        assert_eq!(rounds(&mut cw, 4, &mut t), vec![4, 5, 6, 7]);
+        assert_eq!(cw.window(), 8 * MSS);
+        cw.on_send(0, rto, ms(300 + 750));
+        assert_eq!(cw.ssthresh(), 6 * MSS);
+        assert_eq!(cw.window(), 4 * MSS);
+        // Slow start back toward the old window: 4 → 6 = ssthresh, then CA.
+        assert!(cw.in_slow_start());
+
+        // A window at RW is not halved, but ssthresh still moves: IW 16, ssthresh 0.
+        let mut cw = CongestionWindow::new(
+            &SlowStartConfig {
+                idle_restart: IdleRestart::Linux,
+                ..cfg(16, Some(0))
+            },
+            MSS,
+            ms(0),
+        );
+        cw.on_send(0, rto, ms(0));
+        cw.on_send(0, rto, ms(5000));
+        assert_eq!(cw.window(), 16 * MSS);
+        assert_eq!(cw.ssthresh(), 12 * MSS);
+        assert_eq!(cw.history().last().unwrap().cause, CwndCause::IdleRestart);
+    }
+
+    #[test]
+    fn rfc5681_idle_restart_goes_straight_to_the_restart_window() {
+        let rto = Duration::from_millis(300);
+        let after = |idle: i64| {
+            let mut cw = grown(IdleRestart::Rfc5681);
+            cw.on_send(0, rto, ms(200 + idle));
+            (cw.window() / MSS, cw.ssthresh())
+        };
+        assert_eq!(after(150), (80, usize::MAX), "0.5 RTO: not idle");
+        assert_eq!(after(300), (80, usize::MAX), "exactly 1 RTO: not idle");
+        assert_eq!(after(301), (10, usize::MAX), "just over 1 RTO: RW at once");
+        assert_eq!(after(601), (10, usize::MAX), "2 RTO: RW");
     }
 
     #[test]

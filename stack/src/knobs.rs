@@ -6,7 +6,7 @@
 use serde::Serialize;
 use smoltcp::time::Duration;
 
-use crate::congestion::SlowStartConfig;
+use crate::congestion::{IdleRestart, SlowStartConfig};
 
 /// What `connect` does when every ephemeral port toward a server is live or in TIME_WAIT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -39,12 +39,15 @@ pub enum Nagle {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
-    /// Today's Linux defaults: IW 10 (RFC 6928), Nagle with Minshall's variant, quick-ACK
-    /// for the first 16 segments, delayed ACK 40 ms (`TCP_DELACK_MIN`),
-    /// TIME_WAIT 60 s (`TCP_TIMEWAIT_LEN`), ports 32768-60999 (`ip_local_port_range`).
+    /// Today's Linux defaults: IW 10 (RFC 6928), slow start counting every
+    /// acknowledged segment (`tcp_slow_start`), the window halved per idle RTO
+    /// (`tcp_cwnd_restart`), Nagle with Minshall's variant, quick-ACK for the first 16
+    /// segments, delayed ACK 40 ms (`TCP_DELACK_MIN`), TIME_WAIT 60 s
+    /// (`TCP_TIMEWAIT_LEN`), ports 32768-60999 (`ip_local_port_range`).
     Linux,
-    /// The book's classic values: IW 1, RFC 896 Nagle, no quick-ACK, delayed ACK 200 ms,
-    /// 2MSL 120 s, 60,000 ports.
+    /// The book's classic values: IW 1, at most one MSS per ACK in slow start and
+    /// straight to the restart window after idle (RFC 5681 §3.1, §4.1), RFC 896
+    /// Nagle, no quick-ACK, delayed ACK 200 ms, 2MSL 120 s, 60,000 ports.
     Book,
 }
 
@@ -153,6 +156,8 @@ impl Knobs {
                     ssthresh: None,
                     enabled: true,
                     restart_after_idle: true,
+                    idle_restart: IdleRestart::Linux,
+                    abc_limit: None,
                 },
                 time_wait: Duration::from_secs(60),
                 ports: PortSpan {
@@ -175,6 +180,8 @@ impl Knobs {
                     ssthresh: None,
                     enabled: true,
                     restart_after_idle: true,
+                    idle_restart: IdleRestart::Rfc5681,
+                    abc_limit: Some(1),
                 },
                 time_wait: Duration::from_secs(120),
                 ports: PortSpan {
