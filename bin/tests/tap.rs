@@ -566,7 +566,7 @@ fn serve_aborts_clients_that_stop_reading() {
          \x20   s.connect(('{LAB}', 80))\n\
          \x20   s.sendall(b'GET /bytes/100000000 HTTP/1.1\\r\\nHost: lab\\r\\n\\r\\n')\n\
          \x20   socks.append(s)\n\
-         time.sleep(6)\n"
+         time.sleep(10)\n"
     );
     let out = run_bounded(ns.exec(&["python3", "-c", &script]), "python3 non-readers");
     assert!(
