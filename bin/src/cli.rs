@@ -14,10 +14,10 @@ use tcpknobs_http::workload::Workload;
 use tcpknobs_stack::{Duration, Knobs, LinkProfile, Nagle, OnExhaustion, PortSpan, Profile};
 
 use crate::experiment::{Experiment, Rows};
-use crate::values::{
+use tcpknobs_lab::values::{
     format_bytes, format_duration, format_seconds, parse_bytes, parse_delayed_ack, parse_mtu,
     parse_on_off, parse_page, parse_port_range, parse_positive_u32, parse_probability, parse_rate,
-    parse_rtt, parse_span, parse_timeout, PageSpec,
+    parse_rtt, parse_span, parse_timeout, PageSpec, ValueError,
 };
 
 /// Measure how TCP slow start, Nagle, delayed ACK and TIME_WAIT change HTTP latency.
@@ -416,11 +416,11 @@ impl KnobFlags {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct OffOr(pub std::option::Option<StdDuration>);
 
-fn parse_ack_delay(s: &str) -> Result<OffOr, String> {
+fn parse_ack_delay(s: &str) -> Result<OffOr, ValueError> {
     parse_delayed_ack(s).map(OffOr)
 }
 
-fn parse_off_or_timeout(s: &str) -> Result<OffOr, String> {
+fn parse_off_or_timeout(s: &str) -> Result<OffOr, ValueError> {
     parse_timeout(s).map(OffOr)
 }
 
@@ -969,5 +969,42 @@ mod tests {
     fn knob_help_lists_each_profile() {
         let help = knob_help("Delay", |k| format_smol(k.time_wait));
         assert_eq!(help, "Delay [linux: 60s; book: 120s]");
+    }
+
+    /// The lab's value errors reach the user through clap, which names the flag.
+    #[test]
+    fn clap_error_names_flag_and_accepted_form() {
+        use tcpknobs_lab::values::parse_duration;
+        let ms = StdDuration::from_millis;
+
+        #[derive(Parser, Debug)]
+        struct Cli {
+            #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+            rtt: StdDuration,
+            // Spelled with a path so clap's derive does not treat it as an optional flag.
+            #[arg(long, value_parser = parse_rate, default_value = "unlimited")]
+            rate: std::option::Option<u64>,
+            #[arg(long, value_parser = parse_delayed_ack, default_value = "40ms")]
+            delayed_ack: std::option::Option<StdDuration>,
+        }
+
+        let err = Cli::try_parse_from(["t", "--rtt", "fast"]).unwrap_err();
+        let rendered = err.render().to_string();
+        assert!(rendered.contains("'--rtt <DUR>'"), "{rendered}");
+        assert!(rendered.contains("'fast'"), "{rendered}");
+        assert!(
+            rendered.contains("250us, 40ms, 1.5s, 2m (or 0)"),
+            "{rendered}"
+        );
+
+        let ok = Cli::try_parse_from(["t", "--rtt", "40ms", "--rate", "10mbit"]).unwrap();
+        assert_eq!(ok.rtt, ms(40));
+        assert_eq!(ok.rate, Some(10_000_000));
+        assert_eq!(ok.delayed_ack, Some(ms(40)));
+
+        let ok = Cli::try_parse_from(["t", "--rtt", "0", "--delayed-ack", "off"]).unwrap();
+        assert_eq!(ok.rtt, StdDuration::ZERO);
+        assert_eq!(ok.rate, None);
+        assert_eq!(ok.delayed_ack, None);
     }
 }

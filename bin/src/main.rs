@@ -4,7 +4,6 @@ mod cli;
 mod experiment;
 mod table;
 mod tap_cmd;
-mod values;
 
 use std::io::Write;
 use std::process::ExitCode;

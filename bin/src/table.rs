@@ -10,7 +10,7 @@ use crate::cli::format_smol;
 use crate::experiment::{
     ConnectionReport, RowsOmitted, RunReport, Summary, TimingSummary, Totals, PERCENTILES,
 };
-use crate::values::{format_duration, format_rate};
+use tcpknobs_lab::values::{format_duration, format_rate};
 
 fn cell(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))

@@ -32,8 +32,10 @@ use crate::experiment::{
     client_connections, server_connections, ClientReport, ConnectionReport, Totals,
 };
 use crate::table::{self, plural};
-use crate::values::{format_duration, parse_probability, parse_rtt, parse_rx_batch, parse_span};
 use crate::{print_stdout, Outcome};
+use tcpknobs_lab::values::{
+    format_duration, parse_probability, parse_rtt, parse_rx_batch, parse_span,
+};
 
 /// Where the host sits: the TAP, its address, what the process adds to the path.
 #[derive(Args, Debug, Clone)]
