@@ -13,12 +13,12 @@ use tcpknobs_http::server::{CloseMode, ServerConfig};
 use tcpknobs_http::workload::Workload;
 use tcpknobs_stack::{Duration, Knobs, LinkProfile, Nagle, OnExhaustion, PortSpan, Profile};
 
-use crate::experiment::{Experiment, Rows};
 use tcpknobs_lab::values::{
     format_bytes, format_duration, format_seconds, parse_bytes, parse_delayed_ack, parse_mtu,
     parse_on_off, parse_page, parse_port_range, parse_positive_u32, parse_probability, parse_rate,
     parse_rtt, parse_span, parse_timeout, PageSpec, ValueError,
 };
+use tcpknobs_lab::{Experiment, Rows};
 
 /// Measure how TCP slow start, Nagle, delayed ACK and TIME_WAIT change HTTP latency.
 ///

@@ -1,7 +1,6 @@
 //! `tcpknobs`: see `tcpknobs --help`.
 
 mod cli;
-mod experiment;
 mod table;
 mod tap_cmd;
 
@@ -110,7 +109,15 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 }
 
 fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
-    let report = args.experiment().run(args.pcap.as_deref())?;
+    let report = args.experiment().run(args.pcap.as_deref()).map_err(|e| {
+        let capture = e.is_capture();
+        let e = anyhow::Error::new(e);
+        if capture {
+            e.context("--pcap")
+        } else {
+            e
+        }
+    })?;
     if args.json {
         print_json(&report)?;
     } else {

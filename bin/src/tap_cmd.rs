@@ -28,11 +28,11 @@ use tcpknobs_stack::{
 use crate::cli::{
     side_knobs, ClientFlags, KnobFlags, ProfileArg, ServerFlags, Side, GET_RESPONSE_TIMEOUT,
 };
-use crate::experiment::{
-    client_connections, server_connections, ClientReport, ConnectionReport, Totals,
-};
 use crate::table::{self, plural};
 use crate::{print_stdout, Outcome};
+use tcpknobs_lab::report::{
+    client_connections, server_connections, ClientReport, ConnectionReport, Totals,
+};
 use tcpknobs_lab::values::{
     format_duration, parse_probability, parse_rtt, parse_rx_batch, parse_span,
 };
