@@ -14,6 +14,9 @@
 //!   client's and server's settings).
 //! * [`summary`]: the exact aggregates every transaction is folded into as it
 //!   finishes, so a run's memory does not grow with its number of requests.
+//! * [`tap`]: one host on a Linux TAP device in real time, the same applications
+//!   against real peers: [`tap::TapSetup`], [`tap::Rig`] and the reports of `serve`
+//!   and `get` (not deterministic: the wall clock and the peer decide the timings).
 //! * [`values`]: the value parsers every front end shares (durations, sizes, rates,
 //!   probabilities, port ranges, pages), each the inverse of its formatter.
 //!
@@ -46,6 +49,7 @@ pub mod error;
 pub mod experiment;
 pub mod report;
 pub mod summary;
+pub mod tap;
 pub mod values;
 
 pub use error::LabError;
