@@ -1,5 +1,6 @@
 //! The command line: subcommands, flags, and how flags become an [`Experiment`].
 
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration as StdDuration;
 
@@ -11,15 +12,19 @@ use tcpknobs_http::message::{Method, Version};
 use tcpknobs_http::proxy::ProxyMode;
 use tcpknobs_http::server::{CloseMode, ServerConfig};
 use tcpknobs_http::workload::Workload;
+use tcpknobs_lab::tap::TapSetup;
 use tcpknobs_stack::congestion::IdleRestart;
-use tcpknobs_stack::{Duration, Knobs, LinkProfile, Nagle, OnExhaustion, PortSpan, Profile};
+use tcpknobs_stack::realtime::MAX_RX_BATCH;
+use tcpknobs_stack::{
+    Duration, Ipv4Cidr, Knobs, LinkProfile, Nagle, OnExhaustion, PortSpan, Profile,
+};
 
-use crate::experiment::{Experiment, Rows};
-use crate::values::{
+use tcpknobs_lab::values::{
     format_bytes, format_duration, format_seconds, parse_bytes, parse_delayed_ack, parse_mtu,
     parse_on_off, parse_page, parse_port_range, parse_positive_u32, parse_probability, parse_rate,
-    parse_rtt, parse_span, parse_timeout, PageSpec,
+    parse_rtt, parse_rx_batch, parse_span, parse_timeout, PageSpec, ValueError,
 };
+use tcpknobs_lab::{Experiment, Rows};
 
 /// Measure how TCP slow start, Nagle, delayed ACK and TIME_WAIT change HTTP latency.
 ///
@@ -45,10 +50,10 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Serve HTTP from the userspace stack on a TAP device, until Ctrl-C.
     #[command(after_help = format!("{SERVE_EXAMPLES}\n\n{SERVE_EXIT_STATUS}"))]
-    Serve(Box<crate::tap_cmd::ServeArgs>),
+    Serve(Box<ServeArgs>),
     /// Fetch URLs from a real server with the lab's client over a TAP device.
     #[command(after_help = format!("{GET_EXAMPLES}\n\n{EXIT_STATUS}"))]
-    Get(Box<crate::tap_cmd::GetArgs>),
+    Get(Box<GetArgs>),
 }
 
 /// The command line as clap sees it: the derived definitions, with the flags a TAP
@@ -455,11 +460,11 @@ fn parse_idle_restart(s: &str) -> Result<IdleRestart, String> {
     }
 }
 
-fn parse_ack_delay(s: &str) -> Result<OffOr, String> {
+fn parse_ack_delay(s: &str) -> Result<OffOr, ValueError> {
     parse_delayed_ack(s).map(OffOr)
 }
 
-fn parse_off_or_timeout(s: &str) -> Result<OffOr, String> {
+fn parse_off_or_timeout(s: &str) -> Result<OffOr, ValueError> {
     parse_timeout(s).map(OffOr)
 }
 
@@ -966,6 +971,219 @@ impl RunArgs {
     }
 }
 
+/// Where the host sits: the TAP, its address, what the process adds to the path.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "TAP")]
+pub struct TapFlags {
+    /// The TAP interface (sudo scripts/tap-up.sh creates tk0 in namespace tcpknobs).
+    #[arg(long, value_name = "IF", default_value = "tk0")]
+    pub tap: String,
+    /// This host's address and prefix; the kernel's side of tk0 is 10.77.0.1/24.
+    #[arg(long, value_name = "CIDR", default_value = "10.77.0.2/24", value_parser = parse_cidr)]
+    pub ip: Ipv4Cidr,
+    /// Default gateway for addresses outside the subnet (must be inside it).
+    #[arg(long, value_name = "IP")]
+    pub gateway: Option<Ipv4Addr>,
+    /// Round trip added inside the process (half each way), on top of the real path.
+    #[arg(long, value_name = "DUR", value_parser = parse_rtt)]
+    pub rtt: Option<StdDuration>,
+    /// Drop probability added inside the process, each direction (0.02 or 2%).
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    pub loss: Option<f64>,
+    /// Seed for the added loss and the initial sequence numbers (default: from the
+    /// clock, so a run does not repeat the last run's initial sequence numbers on the
+    /// same ports, which a kernel still holding them in TIME_WAIT refuses).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Capture the frames crossing the TAP to this file (pcap, Ethernet, wall-clock ns).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+    /// Frames already waiting on the TAP handed to the stack at once, up to N (1-64), and
+    /// answered after the last, as Linux's NAPI poll with GRO handles a burst (a segment
+    /// with PSH, SYN, FIN or RST ends one): a bulk burst is acknowledged once, a lone
+    /// segment is processed alone. 1: every frame is
+    /// processed and answered on its own, so a receiver that falls behind still ACKs
+    /// every second segment (about half the bulk throughput; README, Performance).
+    #[arg(long, value_name = "N", default_value_t = MAX_RX_BATCH as u32, value_parser = parse_rx_batch)]
+    pub rx_batch: u32,
+}
+
+impl TapFlags {
+    /// The setup these flags describe.
+    pub fn setup(&self) -> TapSetup {
+        TapSetup {
+            tap: self.tap.clone(),
+            ip: self.ip,
+            gateway: self.gateway,
+            rtt: self.rtt,
+            loss: self.loss,
+            seed: self.seed,
+            pcap: self.pcap.clone(),
+            rx_batch: self.rx_batch,
+        }
+    }
+}
+
+/// Options of `serve`.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub tap: TapFlags,
+
+    /// Port to listen on.
+    #[arg(long, value_name = "P", default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+
+    #[command(flatten)]
+    pub server: ServerFlags,
+
+    /// The server's knobs (`serve` plays the server side: the --client-X forms are
+    /// refused).
+    #[command(flatten)]
+    pub knobs: KnobFlags,
+
+    /// Default knob values.
+    #[arg(long, value_enum, default_value = "linux")]
+    pub profile: ProfileArg,
+
+    /// Stop by itself after this long (default: run until Ctrl-C or SIGTERM).
+    #[arg(long, value_name = "DUR", value_parser = parse_span, help_heading = "Output")]
+    pub max_time: Option<StdDuration>,
+
+    /// Print the final statistics as one JSON object instead of a table.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+}
+
+/// Options of `get`.
+#[derive(Args, Debug, Clone)]
+pub struct GetArgs {
+    #[command(flatten)]
+    pub tap: TapFlags,
+
+    /// http://IP[:PORT]/PATH, one request each, all to the same server (no DNS, no
+    /// https). /bytes/N targets are checked byte by byte against the lab's pattern.
+    #[arg(value_name = "URL", required = true, value_parser = parse_url)]
+    pub urls: Vec<Url>,
+
+    #[command(flatten)]
+    pub client: ClientFlags,
+
+    /// The client's knobs (`get` plays the client side: the --server-X forms are
+    /// refused).
+    #[command(flatten)]
+    pub knobs: KnobFlags,
+
+    /// Default knob values.
+    #[arg(long, value_enum, default_value = "linux")]
+    pub profile: ProfileArg,
+
+    /// Give up after this long (unfinished transactions are reported); default: run
+    /// until every URL is answered or has failed, or Ctrl-C.
+    #[arg(long, value_name = "DUR", value_parser = parse_span, help_heading = "Output")]
+    pub max_time: Option<StdDuration>,
+
+    /// Print one JSON object instead of the table.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+}
+
+/// One `http://IP[:PORT]/PATH` argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Url {
+    /// Server address.
+    pub addr: Ipv4Addr,
+    /// Server port.
+    pub port: u16,
+    /// Request target: path and query.
+    pub target: String,
+}
+
+impl std::fmt::Display for Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "http://{}:{}{}", self.addr, self.port, self.target)
+    }
+}
+
+/// `http://IP[:PORT][/PATH]`; anything else is refused with the reason.
+pub fn parse_url(s: &str) -> Result<Url, String> {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return Err(format!(
+            "'{s}' is not a URL: expected http://IP[:PORT]/PATH, e.g. http://10.77.0.1:8000/"
+        ));
+    };
+    if !scheme.eq_ignore_ascii_case("http") {
+        return Err(format!(
+            "'{s}': only http:// URLs are supported (tcpknobs speaks plain HTTP/1.x)"
+        ));
+    }
+    let (authority, target) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let target = target.split('#').next().unwrap_or("/");
+    if let Some(bad) = target.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(format!(
+            "'{s}': the path may hold only visible ASCII characters (found {bad:?}); \
+             percent-encode the rest"
+        ));
+    }
+    if authority.starts_with('[') {
+        return Err(format!(
+            "'{s}': the host must be an IPv4 address (the lab's stack is IPv4 only)"
+        ));
+    }
+    if authority.contains('@') {
+        return Err(format!("'{s}': user information in URLs is not supported"));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => {
+            let port = p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("'{s}': the port must be a number from 1 to 65535"))?;
+            (h, port)
+        }
+        None => (authority, 80),
+    };
+    let addr = host.parse::<Ipv4Addr>().map_err(|_| {
+        format!("'{s}': the host must be an IPv4 address such as 10.77.0.1 (tcpknobs has no DNS)")
+    })?;
+    Ok(Url {
+        addr,
+        port,
+        target: target.to_string(),
+    })
+}
+
+/// `10.77.0.2/24`: an address with its prefix length.
+pub fn parse_cidr(s: &str) -> Result<Ipv4Cidr, String> {
+    let Some((addr, prefix)) = s.split_once('/') else {
+        return Err(format!(
+            "'{s}' needs a prefix length: an address and its subnet, e.g. 10.77.0.2/24"
+        ));
+    };
+    let addr: Ipv4Addr = addr
+        .parse()
+        .map_err(|_| format!("'{addr}' is not an IPv4 address"))?;
+    let prefix: u8 = prefix
+        .parse()
+        .ok()
+        .filter(|p| (1..=30).contains(p))
+        .ok_or_else(|| {
+            format!("'/{prefix}': the prefix length must be 1 to 30 (a subnet with a peer)")
+        })?;
+    let cidr = Ipv4Cidr::new(addr, prefix);
+    if addr == cidr.network().address() || Some(addr) == cidr.broadcast() {
+        return Err(format!(
+            "{addr} is the network or broadcast address of {}: pick a host address",
+            cidr.network()
+        ));
+    }
+    Ok(cidr)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1020,5 +1238,91 @@ mod tests {
     fn knob_help_lists_each_profile() {
         let help = knob_help("Delay", |k| format_smol(k.time_wait));
         assert_eq!(help, "Delay [linux: 60s; book: 120s]");
+    }
+
+    /// The lab's value errors reach the user through clap, which names the flag.
+    #[test]
+    fn clap_error_names_flag_and_accepted_form() {
+        use tcpknobs_lab::values::parse_duration;
+        let ms = StdDuration::from_millis;
+
+        #[derive(Parser, Debug)]
+        struct Cli {
+            #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+            rtt: StdDuration,
+            // Spelled with a path so clap's derive does not treat it as an optional flag.
+            #[arg(long, value_parser = parse_rate, default_value = "unlimited")]
+            rate: std::option::Option<u64>,
+            #[arg(long, value_parser = parse_delayed_ack, default_value = "40ms")]
+            delayed_ack: std::option::Option<StdDuration>,
+        }
+
+        let err = Cli::try_parse_from(["t", "--rtt", "fast"]).unwrap_err();
+        let rendered = err.render().to_string();
+        assert!(rendered.contains("'--rtt <DUR>'"), "{rendered}");
+        assert!(rendered.contains("'fast'"), "{rendered}");
+        assert!(
+            rendered.contains("250us, 40ms, 1.5s, 2m (or 0)"),
+            "{rendered}"
+        );
+
+        let ok = Cli::try_parse_from(["t", "--rtt", "40ms", "--rate", "10mbit"]).unwrap();
+        assert_eq!(ok.rtt, ms(40));
+        assert_eq!(ok.rate, Some(10_000_000));
+        assert_eq!(ok.delayed_ack, Some(ms(40)));
+
+        let ok = Cli::try_parse_from(["t", "--rtt", "0", "--delayed-ack", "off"]).unwrap();
+        assert_eq!(ok.rtt, StdDuration::ZERO);
+        assert_eq!(ok.rate, None);
+        assert_eq!(ok.delayed_ack, None);
+    }
+
+    #[test]
+    fn urls() {
+        let u = parse_url("http://10.77.0.1:8000/a/b?c=d#frag").unwrap();
+        assert_eq!(
+            u,
+            Url {
+                addr: Ipv4Addr::new(10, 77, 0, 1),
+                port: 8000,
+                target: "/a/b?c=d".into()
+            }
+        );
+        assert_eq!(u.to_string(), "http://10.77.0.1:8000/a/b?c=d");
+        let u = parse_url("HTTP://10.77.0.2").unwrap();
+        assert_eq!((u.port, u.target.as_str()), (80, "/"));
+        for (bad, says) in [
+            ("https://10.77.0.1/", "only http://"),
+            ("10.77.0.1/", "not a URL"),
+            ("http://example.com/", "no DNS"),
+            ("http://10.77.0.1:0/", "port"),
+            ("http://10.77.0.1:99999/", "port"),
+            ("http://10.77.0.1:x/", "port"),
+            ("http://u@10.77.0.1/", "user information"),
+            ("http://10.77.0.1/a b", "visible ASCII"),
+            ("http://[::1]/", "IPv4"),
+            ("http://", "IPv4"),
+        ] {
+            let e = parse_url(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn cidrs() {
+        let c = parse_cidr("10.77.0.2/24").unwrap();
+        assert_eq!(c.to_string(), "10.77.0.2/24");
+        for (bad, says) in [
+            ("10.77.0.2", "prefix length"),
+            ("10.77.0.2/33", "1 to 30"),
+            ("10.77.0.2/0", "1 to 30"),
+            ("10.77.0.2/32", "1 to 30"),
+            ("10.77.0.0/24", "network or broadcast"),
+            ("10.77.0.255/24", "network or broadcast"),
+            ("10.77.0/24", "not an IPv4"),
+        ] {
+            let e = parse_cidr(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 }

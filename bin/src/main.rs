@@ -1,35 +1,17 @@
 //! `tcpknobs`: see `tcpknobs --help`.
 
 mod cli;
-mod experiment;
+mod get;
+mod output;
+mod run;
+mod serve;
 mod table;
-mod tap_cmd;
-mod values;
+mod tap;
 
-use std::io::Write;
 use std::process::ExitCode;
 
-use cli::{Command, RunArgs};
-
-/// What a command that ran to its end found: the exit status tells them apart.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Every transaction succeeded (or there were none to make, as in `serve`).
-    AllSucceeded,
-    /// The run completed but some transactions failed; their rows say why.
-    SomeFailed,
-}
-
-impl Outcome {
-    /// From a run's count of failed transactions.
-    pub fn of_failures(failed: usize) -> Outcome {
-        if failed == 0 {
-            Outcome::AllSucceeded
-        } else {
-            Outcome::SomeFailed
-        }
-    }
-}
+use cli::Command;
+use output::Outcome;
 
 /// Exit status when some transactions failed (curl's and hyperfine's convention:
 /// 0 is success, 1 a run that could not be done, 2 a usage error).
@@ -48,9 +30,9 @@ fn main() -> ExitCode {
         }
     };
     let result = match command {
-        Command::Run(args) => run(&args),
-        Command::Serve(args) => tap_cmd::serve(&args),
-        Command::Get(args) => tap_cmd::get(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Serve(args) => serve::serve(&args),
+        Command::Get(args) => get::get(&args),
     };
     match result {
         Ok(Outcome::AllSucceeded) => ExitCode::SUCCESS,
@@ -80,44 +62,6 @@ fn causes_once(e: &anyhow::Error) -> String {
         out.push_str(&text);
     }
     out
-}
-
-/// Print a command's result on stdout. A reader that stopped early (`| head`) is not
-/// an error of the run.
-pub fn print_stdout(text: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(anyhow::Error::new(e).context("writing to stdout"))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Print `value` as pretty JSON on stdout, streamed: a report with a million rows is
-/// never held as one string as well. A reader that stopped early is not an error.
-fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let written = serde_json::to_writer_pretty(&mut out, value)
-        .map_err(std::io::Error::from)
-        .and_then(|()| out.write_all(b"\n"))
-        .and_then(|()| out.flush());
-    match written {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(anyhow::Error::new(e).context("writing to stdout"))
-        }
-        _ => Ok(()),
-    }
-}
-
-fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
-    let report = args.experiment().run(args.pcap.as_deref())?;
-    if args.json {
-        print_json(&report)?;
-    } else {
-        print_stdout(&table::render(&report))?;
-    }
-    Ok(Outcome::of_failures(report.totals.failed))
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The human-readable form of a [`RunReport`]: one row per transaction (those
+//! The human-readable form of a [`Report`]: one row per transaction (those
 //! `--rows` kept), the aggregates over all of them, one row per connection, and a
 //! summary line, in the same units and names as the JSON.
 
@@ -7,17 +7,16 @@ use std::fmt::Write as _;
 use tcpknobs_http::transaction::TransactionReport;
 
 use crate::cli::format_smol;
-use crate::experiment::{
-    ConnectionReport, RowsOmitted, RunReport, Summary, TimingSummary, Totals, PERCENTILES,
-};
-use crate::values::{format_duration, format_rate};
+use tcpknobs_lab::report::{ConnectionReport, Report, RowsOmitted, Totals};
+use tcpknobs_lab::summary::{Summary, TimingSummary, PERCENTILES};
+use tcpknobs_lab::values::{format_duration, format_rate};
 
 fn cell(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
 }
 
 /// Render the report as plain-text tables.
-pub fn render(r: &RunReport) -> String {
+pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let w = &r.workload;
     let strategy = serde_json::to_value(w.strategy)

