@@ -353,7 +353,9 @@ pub struct Client<S = Vec<Transaction>> {
     sink: S,
     /// The transactions made and not yet finished, by id (workload position). A
     /// finished one stays only until the end of the poll step that finished it.
-    live: BTreeMap<usize, Transaction>,
+    /// Boxed: a transaction is large, and small map nodes keep the lookups that
+    /// every poll makes per connection cheap.
+    live: BTreeMap<usize, Box<Transaction>>,
     /// Transactions that finished since they were last handed to the sink.
     finished: Vec<usize>,
     /// Requests that other requests wait for (a listed workload's).
@@ -388,7 +390,11 @@ impl Client {
     /// workload's only once issued, so after [`finish`](Client::finish) this is
     /// every one.
     pub fn transactions(&self) -> Vec<&Transaction> {
-        let mut all: Vec<&Transaction> = self.sink.iter().chain(self.live.values()).collect();
+        let mut all: Vec<&Transaction> = self
+            .sink
+            .iter()
+            .chain(self.live.values().map(|t| &**t))
+            .collect();
         all.sort_by_key(|t| t.id);
         all
     }
@@ -403,7 +409,10 @@ impl<S: Sink> Client<S> {
         let unissued = match workload.shape() {
             Shape::Listed { requests, after } => {
                 for (i, r) in requests.iter().enumerate() {
-                    live.insert(i, Transaction::new(i, r.method.as_str(), &r.target));
+                    live.insert(
+                        i,
+                        Box::new(Transaction::new(i, r.method.as_str(), &r.target)),
+                    );
                 }
                 awaited.extend(after.iter().flatten().copied());
                 Unissued::Listed((0..requests.len()).map(|i| (i, None)).collect())
@@ -475,7 +484,7 @@ impl<S: Sink> Client<S> {
         }
         for (_, mut t) in std::mem::take(&mut self.live) {
             t.fail(TransactionError::Unfinished, now);
-            self.sink.finished(t);
+            self.sink.finished(*t);
         }
         if let Unissued::Repeated { next, count, .. } = self.unissued {
             for tx in next..count {
@@ -506,7 +515,7 @@ impl<S: Sink> Client<S> {
     /// others wait for ended.
     fn hand_over(&mut self) {
         for tx in std::mem::take(&mut self.finished) {
-            let Some(t) = self.live.remove(&tx) else {
+            let Some(t) = self.live.remove(&tx).map(|t| *t) else {
                 continue;
             };
             if let Some(done) = t.timing.done {
@@ -621,11 +630,11 @@ impl<S: Sink> Client<S> {
             t.timing.queued = Some(now);
             if let Readiness::DependencyFailed = ready {
                 t.fail(TransactionError::DependencyFailed, now);
-                self.live.insert(next, t);
+                self.live.insert(next, Box::new(t));
                 self.finished.push(next);
                 self.hand_over();
             } else {
-                self.live.insert(next, t);
+                self.live.insert(next, Box::new(t));
                 self.queue.push_back(next);
             }
             if let Some(dep) = next.checked_sub(1) {
@@ -670,7 +679,7 @@ impl<S: Sink> Client<S> {
         if let Some((tx, Some(queued))) = self.queue.pop_front() {
             let mut t = self.make(tx);
             t.timing.queued = Some(queued);
-            self.live.insert(tx, t);
+            self.live.insert(tx, Box::new(t));
         }
     }
 
@@ -921,10 +930,10 @@ impl<S: Sink> Client<S> {
         };
         // The response's clock starts once the connection is there: the handshake
         // has limits of its own (`Knobs::syn_retries`, the ARP timeout).
-        let Some(start) = self.live.get(&tx).and_then(|t| t.timing.connected) else {
+        let Some(limit) = self.config.timeout else {
             return;
         };
-        let Some(limit) = self.config.timeout else {
+        let Some(start) = self.live.get(&tx).and_then(|t| t.timing.connected) else {
             return;
         };
         if now < start + limit {
