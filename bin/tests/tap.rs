@@ -417,8 +417,18 @@ fn python_http_server(ns: &Netns, root: &Path, port: &str, protocol: &str) -> Ru
     s
 }
 
-/// A `get` that must succeed: its transactions, each answered 200.
-fn transactions_of(out: &Output, r: &Value) -> Vec<Value> {
+/// In a namespace of its own (`tag`), `get` with `flags` of a small file `count` times
+/// from python3's http.server (HTTP/1.0); it must succeed with every response a 200.
+/// The report and its transactions.
+fn get_hello_from_python(tag: &str, flags: &[&str], count: usize) -> (Value, Vec<Value>) {
+    let ns = Netns::create(tag);
+    let dir = TempDir::new(tag);
+    std::fs::write(dir.join("hello.txt"), HELLO).expect("file");
+    let _server = python_http_server(&ns, &dir, "8000", "HTTP/1.0");
+    let url = format!("http://{KERNEL}:8000/hello.txt");
+    let mut args = flags.to_vec();
+    args.extend(std::iter::repeat_n(url.as_str(), count));
+    let (out, r) = tcpknobs_get(&ns, &args);
     assert!(
         out.status.success(),
         "get failed: {}",
@@ -426,10 +436,11 @@ fn transactions_of(out: &Output, r: &Value) -> Vec<Value> {
     );
     assert_eq!(r["end"], "done", "{r}");
     let txs = r["transactions"].as_array().expect("transactions").clone();
+    assert_eq!(txs.len(), count, "{r}");
     for t in &txs {
         assert_eq!(t["status"], 200, "{t}");
     }
-    txs
+    (r, txs)
 }
 
 /// A millisecond field of a transaction report.
@@ -730,13 +741,7 @@ fn get_from_a_refused_port_exits_3() {
 #[test]
 fn added_rtt_spares_arp() {
     skip_unless_ready!("python3");
-    let ns = Netns::create("arp");
-    let dir = TempDir::new("arp");
-    std::fs::write(dir.join("hello.txt"), HELLO).expect("file");
-    let _server = python_http_server(&ns, &dir, "8000", "HTTP/1.0");
-    let url = format!("http://{KERNEL}:8000/hello.txt");
-    let (out, r) = tcpknobs_get(&ns, &["--rtt", "100ms", &url]);
-    let txs = transactions_of(&out, &r);
+    let (r, txs) = get_hello_from_python("arp", &["--rtt", "100ms"], 1);
     let connect_ms = ms(&txs[0], "connect_ms");
     let total_ms = ms(&txs[0], "total_ms");
     eprintln!("--rtt 100ms: connect_ms {connect_ms}, total_ms {total_ms}");
@@ -754,14 +759,7 @@ fn added_rtt_spares_arp() {
 #[test]
 fn get_waits_the_think_time_between_urls() {
     skip_unless_ready!("python3");
-    let ns = Netns::create("think");
-    let dir = TempDir::new("think");
-    std::fs::write(dir.join("hello.txt"), HELLO).expect("file");
-    let _server = python_http_server(&ns, &dir, "8000", "HTTP/1.0");
-    let url = format!("http://{KERNEL}:8000/hello.txt");
-    let (out, r) = tcpknobs_get(&ns, &["--think-time", "300ms", &url, &url]);
-    let txs = transactions_of(&out, &r);
-    assert_eq!(txs.len(), 2, "{r}");
+    let (r, txs) = get_hello_from_python("think", &["--think-time", "300ms"], 2);
     let first_done = ms(&txs[0], "done_at_ms");
     let second_queued = ms(&txs[1], "queued_at_ms");
     let second_connect = ms(&txs[1], "connect_start_at_ms");
