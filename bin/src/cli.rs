@@ -658,7 +658,8 @@ pub struct ClientFlags {
     #[arg(long, value_enum, default_value = "1.1")]
     pub http: HttpVersion,
 
-    /// Client pause between a response and the next request that waits for it.
+    /// Client pause between a response and the next request that waits for it; when set,
+    /// each of run's --requests and get's URLs waits for the one before.
     #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_span)]
     pub think_time: StdDuration,
 

@@ -8,7 +8,7 @@ use anyhow::bail;
 use tcpknobs_http::client::{Client, ClientConfig};
 use tcpknobs_http::message::Method;
 use tcpknobs_http::transaction::TransactionReport;
-use tcpknobs_http::workload::RequestSpec;
+use tcpknobs_http::workload::{RequestSpec, Workload};
 use tcpknobs_lab::report::{client_connections, ClientReport, Totals};
 use tcpknobs_lab::tap::{GetReport, GetWorkload, SideKnobs};
 use tcpknobs_lab::values::format_duration;
@@ -56,7 +56,8 @@ pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
         port: first.port,
         ..args.client.config(GET_RESPONSE_TIMEOUT)
     };
-    let mut client = Client::new(config.clone(), specs);
+    let mut client =
+        Client::with_workload(config.clone(), get_workload(specs, args.client.think_time));
     let epoch = rig.options.clock.now();
     let run = rig.run(&mut [AppSlot {
         host: HostId(0),
@@ -138,9 +139,38 @@ fn render_get(r: &GetReport) -> String {
     out
 }
 
+/// `get`'s URLs are independent and all issued at once, unless a think time asks for
+/// a user who reads each response before asking for the next: then each URL waits for
+/// the one before it to finish, plus the think time (as `run --think-time` chains its
+/// requests).
+fn get_workload(specs: Vec<RequestSpec>, think_time: StdDuration) -> Workload {
+    let workload = Workload::independent(specs);
+    if think_time.is_zero() {
+        workload
+    } else {
+        workload.chained()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Without a think time the URLs are independent; with one, each waits for the
+    /// one before it.
+    #[test]
+    fn think_time_chains_the_urls() {
+        let specs = vec![RequestSpec::bytes(Method::Get, 1); 3];
+        let afters = |w: Workload| (0..w.len()).map(|i| w.after(i)).collect::<Vec<_>>();
+        assert_eq!(
+            afters(get_workload(specs.clone(), StdDuration::ZERO)),
+            [None; 3]
+        );
+        assert_eq!(
+            afters(get_workload(specs, StdDuration::from_millis(300))),
+            [None, Some(0), Some(1)]
+        );
+    }
 
     #[test]
     fn pattern_targets() {

@@ -393,6 +393,63 @@ fn assert_documented(report: &Value, command: &str) {
     }
 }
 
+/// `python3 -m http.server PORT` on the kernel's side of the namespace, serving `root`,
+/// once it is listening.
+fn python_http_server(ns: &Netns, root: &Path, port: &str, protocol: &str) -> Running {
+    let root = root.to_str().expect("utf-8 path");
+    let mut s = Running::spawn(
+        ns.exec(&[
+            "python3",
+            "-u",
+            "-m",
+            "http.server",
+            port,
+            "--bind",
+            KERNEL,
+            "--directory",
+            root,
+            "--protocol",
+            protocol,
+        ]),
+        "python3 -m http.server",
+    );
+    s.wait_for_line("Serving HTTP", true);
+    s
+}
+
+/// In a namespace of its own (`tag`), `get` with `flags` of a small file `count` times
+/// from python3's http.server (HTTP/1.0); it must succeed with every response a 200.
+/// The report and its transactions.
+fn get_hello_from_python(tag: &str, flags: &[&str], count: usize) -> (Value, Vec<Value>) {
+    let ns = Netns::create(tag);
+    let dir = TempDir::new(tag);
+    std::fs::write(dir.join("hello.txt"), HELLO).expect("file");
+    let _server = python_http_server(&ns, &dir, "8000", "HTTP/1.0");
+    let url = format!("http://{KERNEL}:8000/hello.txt");
+    let mut args = flags.to_vec();
+    args.extend(std::iter::repeat_n(url.as_str(), count));
+    let (out, r) = tcpknobs_get(&ns, &args);
+    assert!(
+        out.status.success(),
+        "get failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(r["end"], "done", "{r}");
+    let txs = r["transactions"].as_array().expect("transactions").clone();
+    assert_eq!(txs.len(), count, "{r}");
+    for t in &txs {
+        assert_eq!(t["status"], 200, "{t}");
+    }
+    (r, txs)
+}
+
+/// A millisecond field of a transaction report.
+fn ms(t: &Value, field: &str) -> f64 {
+    t[field]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{field} missing: {t}"))
+}
+
 // ---- tests ------------------------------------------------------------------------
 
 /// curl (the kernel's TCP) fetches two /bytes/N bodies from our server on one
@@ -602,28 +659,10 @@ fn get_from_python_http_server() {
         std::fs::write(dir.join("bytes").join(len.to_string()), pattern(len)).expect("file");
     }
     std::fs::write(dir.join("hello.txt"), HELLO).expect("file");
-    let root = dir.to_str().expect("utf-8 path");
-    let mut servers = Vec::new();
-    for (port, protocol) in [("8000", "HTTP/1.0"), ("8001", "HTTP/1.1")] {
-        let mut s = Running::spawn(
-            ns.exec(&[
-                "python3",
-                "-u",
-                "-m",
-                "http.server",
-                port,
-                "--bind",
-                KERNEL,
-                "--directory",
-                root,
-                "--protocol",
-                protocol,
-            ]),
-            "python3 -m http.server",
-        );
-        s.wait_for_line("Serving HTTP", true);
-        servers.push(s);
-    }
+    let servers: Vec<Running> = [("8000", "HTTP/1.0"), ("8001", "HTTP/1.1")]
+        .into_iter()
+        .map(|(port, protocol)| python_http_server(&ns, &dir, port, protocol))
+        .collect();
 
     let get = |strategy: &str, port: u16| -> Value {
         let urls: Vec<String> = ["/bytes/100000", "/hello.txt", "/bytes/3000"]
@@ -692,6 +731,50 @@ fn get_from_a_refused_port_exits_3() {
         r["transactions"][0]["error_kind"]["kind"],
         "connection_refused"
     );
+}
+
+/// `get --rtt 100ms` of one small file pays the added RTT on IP only: the handshake
+/// takes 1 RTT (connect_ms about 100), not 2, since the ARP exchange before the SYN is
+/// on the local segment and passes undelayed; handshake plus request is 2 RTT. The
+/// lower bounds are exact (the delay is added in process); the upper one leaves 80 ms
+/// of scheduling slack under the 200 ms a delayed ARP exchange would cost.
+#[test]
+fn added_rtt_spares_arp() {
+    skip_unless_ready!("python3");
+    let (r, txs) = get_hello_from_python("arp", &["--rtt", "100ms"], 1);
+    let connect_ms = ms(&txs[0], "connect_ms");
+    let total_ms = ms(&txs[0], "total_ms");
+    eprintln!("--rtt 100ms: connect_ms {connect_ms}, total_ms {total_ms}");
+    assert!(
+        (99.99..180.0).contains(&connect_ms),
+        "connect_ms {connect_ms}: the handshake should take the added 100 ms once"
+    );
+    assert!(total_ms >= 199.99, "total_ms {total_ms}: {}", txs[0]);
+    assert_eq!(r["tap"]["added"]["one_way_delay_ns"], 50_000_000, "{r}");
+}
+
+/// `get --think-time 300ms` of two URLs: the second is issued, and its connection
+/// opened, at least 300 ms after the first response was complete (without the think
+/// time, serial `get` opens it at once).
+#[test]
+fn get_waits_the_think_time_between_urls() {
+    skip_unless_ready!("python3");
+    let (r, txs) = get_hello_from_python("think", &["--think-time", "300ms"], 2);
+    let first_done = ms(&txs[0], "done_at_ms");
+    let second_queued = ms(&txs[1], "queued_at_ms");
+    let second_connect = ms(&txs[1], "connect_start_at_ms");
+    eprintln!(
+        "--think-time 300ms: first done at {first_done} ms, second queued at \
+         {second_queued} ms, connecting at {second_connect} ms"
+    );
+    for (what, at) in [("queued", second_queued), ("connect_start", second_connect)] {
+        assert!(
+            at - first_done >= 299.99,
+            "second {what} {:.3} ms after the first was done",
+            at - first_done
+        );
+    }
+    assert_eq!(r["workload"]["client"]["think_time_ms"], 300.0, "{r}");
 }
 
 /// With `--delayed-ack 200ms` (book profile: no quick-ACK), our server's ACK of a
