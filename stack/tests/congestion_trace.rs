@@ -88,18 +88,9 @@ fn timeout_resends_one_segment_not_the_flight() {
 /// RFC 5681's byte counting credits as one MSS.
 #[test]
 fn slow_start_doubles_each_round_trip() {
-    let mut net = tcpknobs_stack::SimNet::new(
-        tcpknobs_stack::LinkProfile {
-            one_way_delay_ns: 50_000_000,
-            bandwidth_bps: Some(1_000_000_000),
-            ..Default::default()
-        },
-        1,
-    );
     let mut knobs = common::knobs();
     knobs.slow_start.initial_window = 1;
-    net.add_host("client", knobs.clone());
-    net.add_host("server", knobs);
+    let mut net = common::gigabit_net(knobs);
     let capture = Capture::default();
     net.capture_to(Box::new(capture.clone())).unwrap();
     // The handshake's last ACK reaches the server a few microseconds after 150 ms.

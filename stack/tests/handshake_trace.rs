@@ -83,18 +83,9 @@ fn lost_syn_acks_start_from_one_segment() {
     static BURST: [u8; 14_600] = [b'x'; 14_600];
     // 1 Gbit/s, so that each segment of a burst gets its own ACK (see
     // congestion_trace.rs, slow_start_doubles_each_round_trip).
-    let mut net = tcpknobs_stack::SimNet::new(
-        tcpknobs_stack::LinkProfile {
-            one_way_delay_ns: 50_000_000,
-            bandwidth_bps: Some(1_000_000_000),
-            ..Default::default()
-        },
-        1,
-    );
     let mut knobs = common::knobs();
     knobs.slow_start.initial_window = 10;
-    net.add_host("client", knobs.clone());
-    net.add_host("server", knobs);
+    let mut net = common::gigabit_net(knobs);
     let capture = Capture::default();
     net.capture_to(Box::new(capture.clone())).unwrap();
     let dropped = Rc::new(Cell::new(0));

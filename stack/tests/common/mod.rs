@@ -288,6 +288,23 @@ pub fn net_with_rtt(rtt_ms: u64) -> SimNet {
     net_with(rtt_ms, knobs(), knobs())
 }
 
+/// Client and server with the same `knobs`, 100 ms apart on a 1 Gbit/s link: each
+/// segment of a burst arrives on its own and gets its own ACK (frames arriving at
+/// the very same instant would share one).
+pub fn gigabit_net(knobs: Knobs) -> SimNet {
+    let mut net = SimNet::new(
+        LinkProfile {
+            one_way_delay_ns: 50_000_000,
+            bandwidth_bps: Some(1_000_000_000),
+            ..LinkProfile::default()
+        },
+        1,
+    );
+    net.add_host("client", knobs.clone());
+    net.add_host("server", knobs);
+    net
+}
+
 /// Client and server with their own knobs, `rtt_ms` apart, no loss.
 pub fn net_with(rtt_ms: u64, client: Knobs, server: Knobs) -> SimNet {
     let mut net = SimNet::new(
