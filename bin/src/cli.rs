@@ -54,6 +54,9 @@ pub enum Command {
     /// Fetch URLs from a real server with the lab's client over a TAP device.
     #[command(after_help = format!("{GET_EXAMPLES}\n\n{EXIT_STATUS}"))]
     Get(Box<GetArgs>),
+    /// Run one experiment per point of a grid of `run` option values, in parallel.
+    #[command(after_help = format!("{SWEEP_EXAMPLES}\n\n{SWEEP_EXIT_STATUS}"))]
+    Sweep(Box<SweepArgs>),
 }
 
 /// The command line as clap sees it: the derived definitions, with the flags a TAP
@@ -97,7 +100,12 @@ where
         Command::Run(args) => args.link.problem().map(|p| ("run", p)),
         Command::Serve(args) => args.knobs.problem(Side::Server).map(|p| ("serve", p)),
         Command::Get(args) => args.knobs.problem(Side::Client).map(|p| ("get", p)),
+        Command::Sweep(args) => args.problem().map(|p| ("sweep", p)),
     };
+    let mut command = command;
+    if let (Command::Sweep(args), Some(("sweep", sub))) = (&mut command, matches.subcommand()) {
+        args.run_args = given_run_args(&cmd, sub);
+    }
     match problem {
         None => Ok(command),
         Some((name, (kind, message))) => {
@@ -134,6 +142,24 @@ Columns (README.md, Output, has them all; docs/json.md every JSON field):
     timer), rst< (resets received), closer (who closed first), tw_held_ms (how long
     this host held the tuple in TIME_WAIT: the full 2MSL if it expired during the run,
     else until the run ended, which is usually much shorter)";
+
+const SWEEP_EXIT_STATUS: &str = "\
+Exit status:
+  0  every point ran and every transaction succeeded
+  3  some points could not be run or some transactions failed (their rows say why)
+  1  the output could not be written
+  2  usage error (a bad flag, --vary name or value), before any point runs";
+
+const SWEEP_EXAMPLES: &str = "\
+Every `run` option is taken and applies to every point; --vary NAME=V1,V2,... adds
+--NAME V to each point (NAME: a run option without the dashes). Ranges: A..B (integers,
+inclusive), A..B/STEP (integers or durations: rtt=10ms..300ms/10ms). Points are the
+cartesian product, the first --vary outermost.
+  tcpknobs sweep --vary delayed-ack=off,40ms,200ms --vary nagle=on,off \\
+      --requests 1 --request-writes 2 --strategy persistent --quickack 0
+  tcpknobs sweep --vary initial-window=1..10 --requests 1 --size 64k --out iw.csv
+Columns: the varied values, the means over the transactions that succeeded (total,
+connect, ttfb, transfer), succeeded, failed, retransmissions, and the point's error.";
 
 const SERVE_EXAMPLES: &str = "\
 Set up first with `sudo scripts/tap-up.sh`, then run inside its namespace (`ip netns
@@ -903,6 +929,114 @@ pub struct RunArgs {
     /// Write every frame of the run to this pcap file (raw IP, ns timestamps).
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub pcap: Option<PathBuf>,
+}
+
+/// Options of `sweep`: its own, then every option of `run`, applied to each point.
+#[derive(Args, Debug, Clone)]
+pub struct SweepArgs {
+    /// Vary a `run` option: NAME=V1,V2,... (NAME without the dashes; ranges A..B and
+    /// A..B/STEP). Repeat for more options: the points are the cartesian product, the
+    /// first --vary outermost.
+    #[arg(
+        long,
+        value_name = "NAME=V1,V2,...",
+        required = true,
+        help_heading = "Sweep"
+    )]
+    pub vary: Vec<String>,
+
+    /// Points run at once [default: one per core]. The output is the same for any N.
+    #[arg(long, value_name = "N", value_parser = parse_jobs, help_heading = "Sweep")]
+    pub jobs: Option<usize>,
+
+    /// Also write the rows to this file: .csv (a header, one record per point) or
+    /// .json (an array, one object per point).
+    #[arg(long, value_name = "FILE.csv|FILE.json", help_heading = "Sweep")]
+    pub out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// The `run` options given on the command line, as `--NAME=VALUE` (or `--NAME`),
+    /// each point's argument list before its varied values.
+    #[arg(skip)]
+    pub run_args: Vec<std::ffi::OsString>,
+}
+
+impl SweepArgs {
+    /// One capture file cannot hold many runs, and the output must name a format.
+    fn problem(&self) -> Option<(ErrorKind, String)> {
+        if let Some(p) = self.run.link.problem() {
+            return Some(p);
+        }
+        if self.run.pcap.is_some() {
+            return Some((
+                ErrorKind::ArgumentConflict,
+                "--pcap takes one run; capture a point with `tcpknobs run ... --pcap FILE`".into(),
+            ));
+        }
+        let out = self.out.as_ref()?;
+        match out.extension().and_then(|e| e.to_str()) {
+            Some("csv" | "json") => None,
+            _ => Some((
+                ErrorKind::InvalidValue,
+                format!(
+                    "--out '{}': the file name must end in .csv or .json (the format)",
+                    out.display()
+                ),
+            )),
+        }
+    }
+}
+
+/// `--jobs`: at least one.
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    s.parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("expected a number of points to run at once, 1 or more, got '{s}'"))
+}
+
+/// The names `sweep --vary` takes: every `run` option that takes a value, except
+/// `--pcap` (one file per run).
+pub fn sweep_names() -> Vec<String> {
+    let mut cmd = command();
+    cmd.build();
+    let Some(run) = cmd.find_subcommand("run") else {
+        return Vec::new();
+    };
+    run.get_arguments()
+        .filter(|a| a.get_action().takes_values() && a.get_id() != "pcap")
+        .filter_map(|a| a.get_long().map(str::to_owned))
+        .collect()
+}
+
+/// The `run` options `matches` (a sweep's) got from the command line, as arguments
+/// `run` parses back to the same values: `--NAME=RAW` per value, `--NAME` for a flag.
+fn given_run_args(cmd: &clap::Command, matches: &clap::ArgMatches) -> Vec<std::ffi::OsString> {
+    let Some(run) = cmd.find_subcommand("run") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for arg in run.get_arguments() {
+        let id = arg.get_id().as_str();
+        let Some(long) = arg.get_long() else {
+            continue;
+        };
+        if matches.value_source(id) != Some(clap::parser::ValueSource::CommandLine) {
+            continue;
+        }
+        if !arg.get_action().takes_values() {
+            out.push(format!("--{long}").into());
+            continue;
+        }
+        for raw in matches.get_raw(id).into_iter().flatten() {
+            let mut a = std::ffi::OsString::from(format!("--{long}="));
+            a.push(raw);
+            out.push(a);
+        }
+    }
+    out
 }
 
 /// `--rows`: `all`, `none` or a number of rows.

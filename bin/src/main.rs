@@ -5,6 +5,7 @@ mod get;
 mod output;
 mod run;
 mod serve;
+mod sweep;
 mod table;
 mod tap;
 
@@ -33,6 +34,13 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Serve(args) => serve::serve(&args),
         Command::Get(args) => get::get(&args),
+        Command::Sweep(args) => match sweep::plan(&args) {
+            Ok(plan) => sweep::run(&args, plan),
+            Err(e) => {
+                let _ = e.print();
+                return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+            }
+        },
     };
     match result {
         Ok(Outcome::AllSucceeded) => ExitCode::SUCCESS,

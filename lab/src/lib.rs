@@ -14,6 +14,8 @@
 //!   client's and server's settings).
 //! * [`summary`]: the exact aggregates every transaction is folded into as it
 //!   finishes, so a run's memory does not grow with its number of requests.
+//! * [`sweep`]: many experiments over a grid of varied values (`--vary`), run in
+//!   parallel, collected in point order so the output does not depend on the threads.
 //! * [`tap`]: one host on a Linux TAP device in real time, the same applications
 //!   against real peers: [`tap::TapSetup`], [`tap::Rig`] and the reports of `serve`
 //!   and `get` (not deterministic: the wall clock and the peer decide the timings).
@@ -49,6 +51,7 @@ pub mod error;
 pub mod experiment;
 pub mod report;
 pub mod summary;
+pub mod sweep;
 pub mod tap;
 pub mod values;
 
