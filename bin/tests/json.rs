@@ -124,6 +124,7 @@ fn the_tests_read_only_documented_fields() {
         "## Fields of `run --json`",
         "## Fields of `get --json`",
         "## Fields of `serve --json`",
+        "## Fields of `sweep --json`",
         "## The `tap` object",
     ] {
         for path in documented_fields(heading) {

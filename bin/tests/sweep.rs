@@ -262,3 +262,31 @@ fn a_varied_value_overrides_the_same_option() {
     let got = v[0]["mean_total_ms"].as_f64().expect("a mean");
     assert_between("rtt", got, 2.0 * RTT_MS, serialization_ms(4, GBIT));
 }
+
+/// `sweep --json` emits exactly the fields docs/json.md lists for it (`NAME` stands for
+/// each varied option), for a point that ran and one whose transactions all failed.
+#[test]
+fn json_fields_are_documented() {
+    let o = tcpknobs(&[
+        "sweep",
+        "--vary",
+        "loss=0,1",
+        "--vary",
+        "rtt=1ms",
+        "--requests",
+        "1",
+        "--max-time",
+        "10s",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(EXIT_SOME_FAILED));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let emitted: std::collections::BTreeSet<String> = field_paths(&v)
+        .into_iter()
+        .map(|p| {
+            p.replace("values.loss", "values.NAME")
+                .replace("values.rtt", "values.NAME")
+        })
+        .collect();
+    assert_eq!(emitted, documented_fields("## Fields of `sweep --json`"));
+}
