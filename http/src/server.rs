@@ -546,7 +546,8 @@ impl Server {
         loop {
             let reading_open = !matches!(conn.reading, Reading::Closed);
             if reading_open && !conn.peer_eof && conn.inbuf.len() < MAX_BUFFERED {
-                match host.recv(conn.id, &mut conn.inbuf) {
+                let room = MAX_BUFFERED - conn.inbuf.len();
+                match host.recv_at_most(conn.id, &mut conn.inbuf, room) {
                     Ok(Readable::Eof) => conn.peer_eof = true,
                     Ok(Readable::Data(_)) => {
                         if let Reading::Body { since, .. } = &mut conn.reading {

@@ -396,6 +396,19 @@ impl Host {
 
     /// Append everything readable to `buf`.
     pub fn recv(&mut self, id: ConnId, buf: &mut Vec<u8>) -> Result<Readable, SocketError> {
+        self.recv_at_most(id, buf, usize::MAX)
+    }
+
+    /// [`Host::recv`] of at most `max` bytes, like read(2) with a buffer of that size:
+    /// the rest stays in the socket, whose window then stays closed as far as it is
+    /// full, so an application that bounds what it holds also bounds what the peer
+    /// may send it.
+    pub fn recv_at_most(
+        &mut self,
+        id: ConnId,
+        buf: &mut Vec<u8>,
+        max: usize,
+    ) -> Result<Readable, SocketError> {
         let conn = self.conns.get_mut(id).ok_or(SocketError::NotFound)?;
         if let Some(e) = conn.error {
             return Err(e);
@@ -403,9 +416,12 @@ impl Host {
         if conn.app_closed {
             return Err(SocketError::Closed);
         }
+        if max == 0 {
+            return Ok(Readable::Nothing);
+        }
         if !conn.leftover.is_empty() {
-            let n = conn.leftover.len();
-            buf.extend(conn.leftover.drain(..));
+            let n = conn.leftover.len().min(max);
+            buf.extend(conn.leftover.drain(..n));
             return Ok(Readable::Data(n));
         }
         let Some(handle) = conn.handle else {
@@ -421,14 +437,17 @@ impl Host {
         let socket = self.sockets.get_mut::<tcp::Socket>(handle);
         let before = buf.len();
         let result = socket.recv(|data| {
-            buf.extend_from_slice(data);
-            (data.len(), ())
+            let n = data.len().min(max);
+            buf.extend_from_slice(&data[..n]);
+            (n, ())
         });
         // The ring buffer may wrap: a second call returns the rest.
-        if result.is_ok() {
+        let left = max - (buf.len() - before);
+        if result.is_ok() && left > 0 {
             let _ = socket.recv(|data| {
-                buf.extend_from_slice(data);
-                (data.len(), ())
+                let n = data.len().min(left);
+                buf.extend_from_slice(&data[..n]);
+                (n, ())
             });
         }
         let n = buf.len() - before;
