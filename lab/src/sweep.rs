@@ -184,11 +184,11 @@ fn expand(from: &str, to: &str, step: Option<&str>, out: &mut Vec<String>) -> Re
     };
     let step = duration(step)?;
     let count = range_len(a.as_nanos(), b.as_nanos(), step.as_nanos())?;
-    // Every value lies between a and b, so each sum fits a Duration.
+    // Every value lies between a and b, so each one is a Duration: its seconds fit u64.
     out.extend((0..count).map(|i| {
         let nanos = a.as_nanos() + u128::from(i) * step.as_nanos();
-        let nanos = u64::try_from(nanos).unwrap_or(u64::MAX);
-        format_duration(Duration::from_nanos(nanos))
+        let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+        format_duration(Duration::new(secs, (nanos % 1_000_000_000) as u32))
     }));
     Ok(())
 }
@@ -396,6 +396,10 @@ mod tests {
         assert_eq!(values("initial-window=1..7/3,10"), ["1", "4", "7", "10"]);
         assert_eq!(values("rtt=10ms..30ms/10ms"), ["10ms", "20ms", "30ms"]);
         assert_eq!(values("rtt=500ms..1.5s/500ms"), ["500ms", "1s", "1.5s"]);
+        assert_eq!(
+            values("time-wait=10000000h..10000002h/2h"),
+            ["10000000h", "10000002h"]
+        );
         assert_eq!(values("--rtt=1ms"), ["1ms"]);
     }
 
