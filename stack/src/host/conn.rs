@@ -15,10 +15,8 @@ pub(super) struct WireTrack {
     pub(super) syn_seen: bool,
     pub(super) syn_out: bool,
     pub(super) syn_acked: bool,
-    /// The peer's window-scale option, and whether our SYN offered one too: the scale
-    /// applies only when both did (RFC 7323 §2.2).
+    /// The peer's window-scale option (RFC 7323 §2.2); see [`WireTrack::peer_shift`].
     pub(super) peer_window_scale: Option<u8>,
-    pub(super) window_scale_sent: bool,
     /// The Ethernet header of the peer's latest frame (dst = us, src = the peer), for
     /// segments we hand smoltcp on the peer's behalf.
     pub(super) link_header: [u8; crate::segment::ETHERNET_HEADER],
@@ -45,8 +43,8 @@ pub(super) struct WireTrack {
     pub(super) data_segments_in: u32,
     /// End of the last sub-MSS segment sent (Linux `snd_sml`, for Minshall's Nagle).
     pub(super) small_end: Option<u32>,
-    /// The window-scale shift our SYN offered (RFC 7323 §2.2), for windows we write
-    /// into segments smoltcp does not build (challenge ACKs).
+    /// The window-scale option our SYN offered (RFC 7323 §2.2); see
+    /// [`WireTrack::our_shift`].
     pub(super) our_window_scale: Option<u8>,
     /// Wire sequence number minus smoltcp's, for our side's sequence space (see
     /// [`Host::initial_sequence`]); `None` until our SYN or SYN-ACK leaves.
@@ -56,13 +54,32 @@ pub(super) struct WireTrack {
     /// "maximum window").
     pub(super) peer_window: Option<usize>,
     pub(super) max_peer_window: usize,
-    /// The right edge of the receive window we last offered (ACK + window), once
-    /// `edge_known`: RFC 9293's acceptability test needs it.
-    pub(super) rcv_edge: u32,
-    pub(super) edge_known: bool,
+    /// The right edge of the receive window we last offered (ACK + window), once we
+    /// have offered one: RFC 9293's acceptability test needs it.
+    pub(super) rcv_edge: Option<u32>,
     /// When the latest challenge ACK left: at most one per
     /// [`OUT_OF_WINDOW_ACK_INTERVAL`] (RFC 5961 §7).
     pub(super) last_challenge_at: Option<Instant>,
+}
+
+impl WireTrack {
+    /// The shift of the windows the peer sends us: its scale, once both SYNs
+    /// offered one; never on a SYN itself (RFC 7323 §2.2).
+    pub(super) fn peer_shift(&self, syn: bool) -> u32 {
+        self.shift(syn, self.peer_window_scale)
+    }
+
+    /// The shift of the windows we send the peer, by the same rule.
+    pub(super) fn our_shift(&self, syn: bool) -> u32 {
+        self.shift(syn, self.our_window_scale)
+    }
+
+    fn shift(&self, syn: bool, scale: Option<u8>) -> u32 {
+        match (syn, self.our_window_scale, self.peer_window_scale) {
+            (false, Some(_), Some(_)) => u32::from(scale.unwrap_or(0).min(14)),
+            _ => 0,
+        }
+    }
 }
 
 pub(super) struct Conn {

@@ -63,14 +63,10 @@ impl Host {
     /// Whether `seg` would be a SYN or SYN-ACK retransmission past the configured
     /// number (`syn_retries`, `synack_retries`): it is not sent, and the
     /// handshake's deadline ends the connection.
-    pub(super) fn beyond_syn_retries(&self, seg: &Segment) -> bool {
+    pub(super) fn beyond_syn_retries(&self, id: ConnId, seg: &Segment) -> bool {
         if !seg.syn || seg.rst {
             return false;
         }
-        let tuple = outgoing_tuple(seg);
-        let Some(&id) = self.live.get(&tuple) else {
-            return false;
-        };
         let conn = &self.conns[id];
         let knobs = &self.config.knobs;
         let limit = match conn.role {

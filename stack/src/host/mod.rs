@@ -698,17 +698,17 @@ impl Host {
                     seg = parsed;
                 }
                 Screen::Drop => {
-                    self.count_screened(id, &seg);
+                    self.count_in(id, &seg);
                     self.conns[id].stats.dropped_in += 1;
                     return;
                 }
                 Screen::ChallengeAck => {
-                    self.count_screened(id, &seg);
+                    self.count_in(id, &seg);
                     self.send_challenge_ack(id, &frame, &seg);
                     return;
                 }
                 Screen::Overflow => {
-                    self.count_screened(id, &seg);
+                    self.count_in(id, &seg);
                     self.conns[id].stats.dropped_in += 1;
                     self.listen_overflows += 1;
                     return;
@@ -724,7 +724,7 @@ impl Host {
             if acceptable {
                 self.on_segment_in(id, &seg);
             } else {
-                self.count_screened(id, &seg);
+                self.count_in(id, &seg);
             }
             if medium == Medium::Ethernet {
                 if let Some(h) = frame.get(..crate::segment::ETHERNET_HEADER) {
@@ -760,20 +760,25 @@ impl Host {
     fn collect_tx(&mut self) {
         let mut frames = std::mem::take(&mut self.device.tx);
         for mut frame in frames.drain(..) {
-            if let Some(mut seg) = Segment::parse(self.config.medium, &frame) {
-                if let Some(delta) = self.outgoing_offset(&seg) {
+            let parsed = Segment::parse(self.config.medium, &frame);
+            // Segments of a connection we keep (smoltcp also answers segments for
+            // no connection at all, with an RST of its own numbers).
+            if let Some((id, mut seg)) =
+                parsed.and_then(|s| Some((*self.live.get(&outgoing_tuple(&s))?, s)))
+            {
+                if let Some(delta) = self.outgoing_offset(id, &seg) {
                     shift_sequence(self.config.medium, &mut frame, false, delta);
                     seg.seq = seg.seq.wrapping_add(delta);
                 }
-                if self.beyond_syn_retries(&seg) {
+                if self.beyond_syn_retries(id, &seg) {
                     self.device.recycle(frame);
                     continue;
                 }
-                if let Some(delta) = self.reset_offset(&seg) {
+                if let Some(delta) = self.reset_offset(id, &seg) {
                     shift_sequence(self.config.medium, &mut frame, false, delta);
                     seg.seq = seg.seq.wrapping_add(delta);
                 }
-                self.on_segment_out(&seg);
+                self.on_segment_out(id, &seg);
             }
             self.out.push(frame);
         }

@@ -6,13 +6,11 @@ use super::*;
 impl Host {
     pub(super) fn on_segment_in(&mut self, id: ConnId, seg: &Segment) {
         let now = self.now;
+        self.count_in(id, seg);
         let conn = &mut self.conns[id];
         let t = &mut conn.track;
         t.last_in_at = Some(now);
-        conn.stats.segments_in += 1;
-        conn.stats.bytes_in += seg.payload_len as u64;
         if seg.rst {
-            conn.stats.resets_in += 1;
             if conn.error.is_none() && !conn.finished {
                 conn.error = Some(if t.syn_seen {
                     SocketError::ConnectionReset
@@ -41,12 +39,7 @@ impl Host {
         }
         if let Some(ack) = seg.ack {
             if !seq_lt(ack, t.snd_una) {
-                // A SYN's window is never scaled (RFC 7323 §2.2).
-                let shift = match (seg.syn, t.window_scale_sent, t.peer_window_scale) {
-                    (false, true, Some(s)) => u32::from(s.min(14)),
-                    _ => 0,
-                };
-                let window = usize::from(seg.window) << shift;
+                let window = usize::from(seg.window) << t.peer_shift(seg.syn);
                 t.peer_window = Some(window);
                 t.max_peer_window = t.max_peer_window.max(window);
             }
@@ -94,7 +87,7 @@ impl Host {
             // Nothing beyond the window we offered is taken (a zero-window probe's
             // byte, say), and a FIN only once all the data before it is in.
             let data_end = seg.seq.wrapping_add(seg.payload_len as u32);
-            let limit = if t.edge_known { t.rcv_edge } else { data_end };
+            let limit = t.rcv_edge.unwrap_or(data_end);
             let taken_end = if seq_gt(data_end, limit) {
                 limit
             } else {
@@ -125,11 +118,7 @@ impl Host {
         }
     }
 
-    pub(super) fn on_segment_out(&mut self, seg: &Segment) {
-        let tuple = outgoing_tuple(seg);
-        let Some(&id) = self.live.get(&tuple) else {
-            return;
-        };
+    pub(super) fn on_segment_out(&mut self, id: ConnId, seg: &Segment) {
         let now = self.now;
         let delayed_ack = self.config.knobs.delayed_ack;
         let mss = self.mss_for(id);
@@ -144,7 +133,6 @@ impl Host {
         }
         if seg.syn && !t.syn_out {
             t.syn_out = true;
-            t.window_scale_sent = seg.window_scale.is_some();
             t.our_window_scale = seg.window_scale;
             t.snd_una = seg.seq;
             t.snd_max = seg.seq;
@@ -158,15 +146,10 @@ impl Host {
             }
         }
         if let Some(ack) = seg.ack {
-            // The right edge of the window we offer: what the peer may send up to.
-            let shift = match (seg.syn, t.our_window_scale, t.peer_window_scale) {
-                (false, Some(ours), Some(_)) => u32::from(ours.min(14)),
-                _ => 0,
-            };
+            // The right edge of the window we offer, what the peer may send up to.
             // The latest offer counts, as in smoltcp's acceptance test, even when
             // rounding to the window scale moved the edge back a little.
-            t.rcv_edge = ack.wrapping_add(u32::from(seg.window) << shift);
-            t.edge_known = true;
+            t.rcv_edge = Some(ack.wrapping_add(u32::from(seg.window) << t.our_shift(seg.syn)));
             if !seq_lt(ack, t.rcv_nxt) {
                 t.unacked_since = None;
             }

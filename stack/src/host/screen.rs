@@ -25,22 +25,12 @@ impl Host {
         let socket = self.sockets.get::<tcp::Socket>(handle);
         let state = socket.state();
         let t = &conn.track;
-        // RFC 9293 §3.10.7.4, first check: a segment is acceptable if any of it falls
-        // in [RCV.NXT, RCV.NXT + RCV.WND); a bare segment only at RCV.NXT when the
-        // window is closed. SEG.LEN counts SYN and FIN.
-        let checked =
-            t.edge_known && (matches!(state, tcp::State::SynReceived) || is_synchronized(state));
-        let window = t.rcv_edge.wrapping_sub(t.rcv_nxt) as usize;
-        let offset = seg.seq.wrapping_sub(t.rcv_nxt) as usize;
-        let starts_in = !seq_lt(seg.seq, t.rcv_nxt) && offset < window;
-        let ends_in = seq_gt(seg.seq_end(), t.rcv_nxt) && !seq_gt(seg.seq_end(), t.rcv_edge);
-        let acceptable = !checked
-            || match (seg.seq_len(), window) {
-                (0, 0) => seg.seq == t.rcv_nxt,
-                (0, _) => starts_in,
-                (_, 0) => false,
-                _ => starts_in || ends_in,
-            };
+        let acceptable = match t.rcv_edge {
+            Some(edge) if state == tcp::State::SynReceived || is_synchronized(state) => {
+                acceptable(seg, t.rcv_nxt, edge)
+            }
+            _ => true,
+        };
         if seg.rst {
             return match state {
                 tcp::State::Listen | tcp::State::Closed => Screen::Pass,
@@ -118,11 +108,7 @@ impl Host {
         if t.fin_in && seg.payload_len > 0 && seq_gt(seg.seq_end(), t.rcv_nxt) {
             // After the peer's FIN there is no more data (§3.10.7.4, seventh: "ignore
             // the segment text" in CLOSE-WAIT and later); its ACK still counts.
-            return if seg.ack.is_some() {
-                Screen::Rewrite(Rewrite::Ack)
-            } else {
-                Screen::Drop
-            };
+            return Screen::Rewrite(Rewrite::Ack);
         }
         if seg.fin
             && seg.payload_len > 0
@@ -132,11 +118,7 @@ impl Host {
             // Old data ending where the FIN goes: the FIN is new, and SEG.LEN counts
             // it, so the segment is acceptable (§3.4), but smoltcp judges the
             // window by the data alone and would drop it.
-            return if seg.ack.is_some() {
-                Screen::Rewrite(Rewrite::Fin)
-            } else {
-                Screen::Drop
-            };
+            return Screen::Rewrite(Rewrite::Fin);
         }
         Screen::Pass
     }
@@ -174,8 +156,8 @@ impl Host {
         }
     }
 
-    /// A segment the screen kept from TCP still counts as received.
-    pub(super) fn count_screened(&mut self, id: ConnId, seg: &Segment) {
+    /// A segment from the peer, counted as received whether TCP sees it or not.
+    pub(super) fn count_in(&mut self, id: ConnId, seg: &Segment) {
         let s = &mut self.conns[id].stats;
         s.segments_in += 1;
         s.bytes_in += seg.payload_len as u64;
@@ -203,10 +185,7 @@ impl Host {
         t.last_challenge_at = Some(now);
         let socket = self.sockets.get::<tcp::Socket>(handle);
         let free = socket.recv_capacity() - socket.recv_queue();
-        let shift = match (t.our_window_scale, t.peer_window_scale) {
-            (Some(ours), Some(_)) => u32::from(ours.min(14)),
-            _ => 0,
-        };
+        let shift = t.our_shift(false);
         let window = u16::try_from(free >> shift).unwrap_or(u16::MAX);
         let ack = build_reack(medium, frame, seg, t.snd_max, t.rcv_nxt, window);
         let s = &mut conn.stats;
@@ -244,4 +223,20 @@ pub(super) enum Rewrite {
     Ack,
     /// Old data ending at RCV.NXT with a FIN: the FIN alone, at RCV.NXT.
     Fin,
+}
+
+/// RFC 9293 §3.10.7.4, first check: a segment is acceptable if any of it falls in
+/// [RCV.NXT, `edge`); a bare one only at RCV.NXT when the window is closed. SEG.LEN
+/// counts SYN and FIN.
+fn acceptable(seg: &Segment, rcv_nxt: u32, edge: u32) -> bool {
+    let window = edge.wrapping_sub(rcv_nxt) as usize;
+    let offset = seg.seq.wrapping_sub(rcv_nxt) as usize;
+    let starts_in = !seq_lt(seg.seq, rcv_nxt) && offset < window;
+    let ends_in = seq_gt(seg.seq_end(), rcv_nxt) && !seq_gt(seg.seq_end(), edge);
+    match (seg.seq_len(), window) {
+        (0, 0) => seg.seq == rcv_nxt,
+        (0, _) => starts_in,
+        (_, 0) => false,
+        _ => starts_in || ends_in,
+    }
 }

@@ -38,13 +38,7 @@ impl Host {
         if cwnd == usize::MAX {
             return None;
         }
-        let t = &conn.track;
-        // A SYN's window is never scaled (RFC 7323 §2.2).
-        let shift = match (syn, t.window_scale_sent, t.peer_window_scale) {
-            (false, true, Some(s)) => u32::from(s.min(14)),
-            _ => 0,
-        };
-        let units = cwnd.div_ceil(1usize << shift);
+        let units = cwnd.div_ceil(1usize << conn.track.peer_shift(syn));
         Some(u16::try_from(units).unwrap_or(u16::MAX))
     }
 

@@ -23,13 +23,11 @@ impl Host {
         hash.wrapping_add(ticks)
     }
 
-    /// The shift from smoltcp's sequence space to the wire's for a segment we are
-    /// sending, chosen when the connection's SYN or SYN-ACK leaves.
-    pub(super) fn outgoing_offset(&mut self, seg: &Segment) -> Option<u32> {
-        let tuple = outgoing_tuple(seg);
-        let id = *self.live.get(&tuple)?;
+    /// The shift from smoltcp's sequence space to the wire's for a segment that
+    /// connection `id` is sending, chosen when its SYN or SYN-ACK leaves.
+    pub(super) fn outgoing_offset(&mut self, id: ConnId, seg: &Segment) -> Option<u32> {
         if self.conns[id].track.isn_offset.is_none() && seg.syn && !seg.rst {
-            let isn = self.initial_sequence(&tuple);
+            let isn = self.initial_sequence(&self.conns[id].tuple);
             self.conns[id].track.isn_offset = Some(isn.wrapping_sub(seg.seq));
         }
         self.conns[id].track.isn_offset
@@ -40,12 +38,11 @@ impl Host {
     /// peer (RFC 5961 §3.2) would then drop it and never learn the connection is
     /// gone. Linux (`tcp_acceptable_seq`) uses the window's right edge instead when
     /// SND.NXT is beyond it; so does this. Returns the shift to apply.
-    pub(super) fn reset_offset(&self, seg: &Segment) -> Option<u32> {
+    pub(super) fn reset_offset(&self, id: ConnId, seg: &Segment) -> Option<u32> {
         if !seg.rst {
             return None;
         }
-        let tuple = outgoing_tuple(seg);
-        let t = &self.conns.get(*self.live.get(&tuple)?)?.track;
+        let t = &self.conns[id].track;
         let window_end = t.snd_una.wrapping_add(t.peer_window? as u32);
         seq_gt(seg.seq, window_end).then(|| window_end.wrapping_sub(seg.seq))
     }
