@@ -459,9 +459,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// Accept waiting connections while a worker is free; returns how many.
-    fn accept_new(&mut self, host: &mut Host, now: Instant) -> usize {
-        let mut accepted = 0;
+    /// Accept waiting connections while a worker is free; returns them.
+    fn accept_new(&mut self, host: &mut Host, now: Instant) -> Vec<ConnId> {
+        let mut accepted = Vec::new();
         while self
             .config
             .workers
@@ -470,7 +470,7 @@ impl Server {
             let Some(id) = host.accept(self.config.port) else {
                 break;
             };
-            accepted += 1;
+            accepted.push(id);
             self.stats.push(ServerConnStats {
                 conn: id,
                 accepted_ms: ms(now),
@@ -1174,11 +1174,13 @@ impl Application for Server {
         let mut conns = std::mem::take(&mut self.conns);
         conns.retain(|_, conn| self.drive(host, conn));
         self.conns = conns;
-        if self.accept_new(host, now) > 0 {
-            // Workers freed at this instant take the next waiting connections now.
-            let mut conns = std::mem::take(&mut self.conns);
-            conns.retain(|_, conn| self.drive(host, conn));
-            self.conns = conns;
+        // Workers freed at this instant take the next waiting connections now.
+        for id in self.accept_new(host, now) {
+            if let Some(mut conn) = self.conns.remove(&id) {
+                if self.drive(host, &mut conn) {
+                    self.conns.insert(id, conn);
+                }
+            }
         }
         self.conns
             .values()

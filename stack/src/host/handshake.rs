@@ -46,18 +46,8 @@ impl Host {
     /// connect times out or a request socket expires: no RST for a peer that
     /// never answered.
     pub(super) fn drop_handshake(&mut self, id: ConnId, error: SocketError) {
-        let conn = &mut self.conns[id];
-        let Some(handle) = conn.handle.take() else {
-            return;
-        };
-        conn.error.get_or_insert(error);
-        conn.finished = true;
-        conn.pending.clear();
-        let tuple = conn.tuple;
-        self.remove_socket(handle);
-        self.by_handle.remove(&handle);
-        self.live.remove(&tuple);
-        self.free_if_done(id);
+        self.conns[id].error.get_or_insert(error);
+        self.release_socket(id);
     }
 
     /// Whether `seg` would be a SYN or SYN-ACK retransmission past the configured

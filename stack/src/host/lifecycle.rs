@@ -77,16 +77,26 @@ impl Host {
                 // Closed without the peer's FIN: we aborted.
                 conn.error = Some(SocketError::Aborted);
             }
-            conn.finished = true;
-            conn.handle = None;
-            // Nothing more can be sent: give the queue's memory back now.
-            conn.pending = SendQueue::default();
-            let tuple = conn.tuple;
-            self.remove_socket(handle);
-            self.by_handle.remove(&handle);
-            self.live.remove(&tuple);
-            self.free_if_done(id);
+            self.release_socket(id);
         }
+    }
+
+    /// The connection is over for TCP: its smoltcp socket and the memory behind it
+    /// go, the tuple leaves the live table, and the connection itself goes too
+    /// unless something may still ask about it (`free_if_done`).
+    pub(super) fn release_socket(&mut self, id: ConnId) {
+        let conn = &mut self.conns[id];
+        let Some(handle) = conn.handle.take() else {
+            return;
+        };
+        conn.finished = true;
+        // Nothing more can be sent: give the queue's memory back now.
+        conn.pending = SendQueue::default();
+        let tuple = conn.tuple;
+        self.remove_socket(handle);
+        self.by_handle.remove(&handle);
+        self.live.remove(&tuple);
+        self.free_if_done(id);
     }
 
     pub(super) fn port_in_use(
