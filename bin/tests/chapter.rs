@@ -129,18 +129,6 @@ fn minshall_does_not_hold_a_response_tail() {
     }
 }
 
-/// Slow start rounds (chapter item 8): with an initial window of IW segments and an
-/// ACK per segment the sender sends IW, 2 IW, 4 IW ... segments per round trip.
-fn slow_start_rounds(initial_window: u64, segments: u64) -> u64 {
-    let (mut sent, mut window, mut rounds) = (0, initial_window, 0);
-    while sent < segments {
-        sent += window;
-        window *= 2;
-        rounds += 1;
-    }
-    rounds
-}
-
 /// A 64 KiB response at MSS 1460 (MTU 1500 - 40): body plus a head of under 100 bytes
 /// is ceil(65,636 / 1460) = 45 segments. Total = 1 RTT handshake + rounds x 1 RTT:
 /// IW 1 -> 1+2+4+8+16+32 >= 45: 6 rounds, 700 ms; IW 10 -> 10+20+40: 3 rounds, 400 ms;

@@ -74,6 +74,38 @@ fn every_field_is_documented_and_every_documented_field_is_emitted() {
     );
 }
 
+/// `run --trace` and docs/json.md describe the same event fields, both ways, over
+/// runs that between them record every kind of event: loss (lost frames, RTO and
+/// fast retransmissions), a drop-tail queue, delayed ACKs and Nagle holds, waiting
+/// for a port, TIME_WAIT.
+#[test]
+fn every_trace_field_is_documented_and_emitted() {
+    let documented = documented_fields("## Fields of `run --trace`");
+    let dir = std::env::temp_dir().join(format!("tcpknobs-trace-doc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("t.jsonl");
+    let mut emitted = BTreeSet::new();
+    for args in [
+        "--loss 0.05 --seed 3 --requests 5 --size 100000 --strategy persistent",
+        "--bandwidth 10mbit --queue 8k --requests 2 --size 200k --strategy parallel",
+        "--requests 2 --request-writes 2 --nagle on --delayed-ack 200ms --quickack 0 --strategy persistent",
+        "--rtt 1ms --requests 3 --ports 50000-50001 --time-wait 1s --on-exhaustion wait",
+    ] {
+        run_json(&format!("{args} --trace {}", file.display()));
+        let text = std::fs::read_to_string(&file).expect("the trace");
+        for line in text.lines() {
+            let event: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            let fields = field_paths(&event);
+            let undocumented: Vec<&String> = fields.difference(&documented).collect();
+            assert!(undocumented.is_empty(), "{args}: {undocumented:?} in {line}");
+            emitted.extend(fields);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let never: Vec<&String> = documented.difference(&emitted).collect();
+    assert!(never.is_empty(), "documented, never emitted: {never:?}");
+}
+
 /// One unit convention: a field named in milliseconds holds a number, and no number
 /// anywhere is a sentinel (u64::MAX for "unlimited").
 #[test]
@@ -122,6 +154,7 @@ fn the_tests_read_only_documented_fields() {
     let mut names = BTreeSet::new();
     for heading in [
         "## Fields of `run --json`",
+        "## Fields of `run --trace`",
         "## Fields of `get --json`",
         "## Fields of `serve --json`",
         "## Fields of `sweep --json`",

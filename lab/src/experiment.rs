@@ -147,6 +147,8 @@ struct Collector {
     blame: Blame,
     /// Where the trace is written too (`--trace`), and the first error doing so.
     trace_out: Option<TraceWriter>,
+    /// The network has stopped: no more events will come.
+    run_over: bool,
 }
 
 impl Collector {
@@ -178,7 +180,7 @@ struct Shared(Rc<RefCell<Collector>>);
 impl Sink for Shared {
     fn finished(&mut self, transaction: Transaction) {
         let mut c = self.0.borrow_mut();
-        if c.blamer.is_some() {
+        if c.blamer.is_some() && !c.run_over {
             c.waiting.push(transaction);
         } else {
             c.fold(transaction);
@@ -274,6 +276,7 @@ impl Experiment {
             waiting: Vec::new(),
             blame: Blame::default(),
             trace_out,
+            run_over: false,
         }));
         if self.blame || outputs.trace.is_some() {
             net.set_tracer(Box::new(Shared(Rc::clone(&collector))));
@@ -305,8 +308,10 @@ impl Experiment {
             }
             net.run(&mut apps, epoch + self.max_time)
         };
-        client.finish(net.now());
+        // Every event is in: what the client hands over now is blamed at once.
         collector.borrow_mut().settle();
+        collector.borrow_mut().run_over = true;
+        client.finish(net.now());
         if let Some(path) = pcap {
             net.finish_capture()
                 .map_err(|source| LabError::CaptureWrite {

@@ -148,6 +148,7 @@ pub enum EventKind {
         /// Serialization ends, ns.
         serialization_end_ns: u64,
         /// What became of it.
+        #[serde(flatten)]
         fate: LinkFate,
     },
     /// An HTTP-level moment.
@@ -291,8 +292,6 @@ pub enum LinkFate {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "http", rename_all = "snake_case")]
 pub enum HttpEvent {
-    /// The client's workload issued the request.
-    Queued,
     /// The client gave the request a connection (new or reused).
     Dispatched,
     /// The client offered the request's last byte to TCP; `end` is the stream
@@ -308,12 +307,6 @@ pub enum HttpEvent {
         /// Whether it failed.
         failed: bool,
     },
-    /// A server (or proxy) read a whole request head; `end` is the receive stream
-    /// offset after it.
-    RequestRead {
-        /// Receive stream offset after the head.
-        end: u64,
-    },
     /// A server started working on the request that ends at receive offset
     /// `request_end` (at once, or after the responses ahead of it on the
     /// connection were written).
@@ -328,12 +321,6 @@ pub enum HttpEvent {
         request_end: u64,
         /// Send stream offset of the response's first byte.
         start: u64,
-    },
-    /// The server wrote the response's last byte; `end` is the send stream offset
-    /// after it.
-    ResponseWritten {
-        /// Send stream offset after the response.
-        end: u64,
     },
 }
 

@@ -168,3 +168,15 @@ pub fn documented_fields(heading: &str) -> std::collections::BTreeSet<String> {
     );
     out
 }
+
+/// Slow start rounds (chapter item 8): with an initial window of IW segments and an
+/// ACK per segment the sender sends IW, 2 IW, 4 IW ... segments per round trip.
+pub fn slow_start_rounds(initial_window: u64, segments: u64) -> u64 {
+    let (mut sent, mut window, mut rounds) = (0, initial_window, 0);
+    while sent < segments {
+        sent += window;
+        window *= 2;
+        rounds += 1;
+    }
+    rounds
+}

@@ -84,6 +84,8 @@ pub(super) struct ConnLog {
     pub(super) acks: Vec<(u64, u64)>,
     /// When each SYN (or SYN-ACK) left.
     pub(super) syns: Vec<u64>,
+    /// When each SYN (or SYN-ACK) from the peer arrived, and which frame it was.
+    pub(super) syns_in: Vec<(u64, Option<FrameRef>)>,
     pub(super) port_waits: Vec<(u64, bool)>,
     pub(super) answers: Vec<Answer>,
     /// Highest send offset seen and receive edge, for unwrapping sequence numbers.
@@ -213,6 +215,7 @@ impl ConnLog {
         }
         if seg.syn {
             self.irs.get_or_insert(seg.seq);
+            self.syns_in.push((at, from));
         }
         if let Some(acked) = seg.ack.and_then(|a| self.send_offset(a)) {
             if acked > self.acked || self.acks.is_empty() {
@@ -391,6 +394,7 @@ impl Logs {
             keep_state(&mut log.acks, watermark);
             keep_state(&mut log.port_waits, watermark);
             log.syns.retain(|t| *t >= watermark);
+            log.syns_in.retain(|(t, _)| *t >= watermark);
             log.answers.retain(|a| a.started >= watermark);
         }
         for key in gone {

@@ -79,7 +79,6 @@ struct TxLog {
     dispatched_at: u64,
     /// Client send-stream offset after the request, once its last byte was offered.
     request_end: Option<u64>,
-    done: bool,
 }
 
 /// Reads the trace as it is drained and blames each finished transaction on it.
@@ -113,7 +112,7 @@ impl Blamer {
                 event,
             } = &e.kind
             {
-                self.http(e.at_ns, e.host, *conn, *tx, *event);
+                self.http(log::host_clock(e.at_ns), e.host, *conn, *tx, *event);
             }
             self.logs.ingest(e);
         }
@@ -134,7 +133,6 @@ impl Blamer {
                 log.request_end = None;
             }
             HttpEvent::RequestSent { end } => log.request_end = Some(end),
-            HttpEvent::Done { .. } => log.done = true,
             _ => {}
         }
     }
@@ -148,12 +146,12 @@ impl Blamer {
     }
 
     /// Forget what no transaction under way can need: everything before the
-    /// earliest moment such a transaction was given its connection.
+    /// earliest moment such a transaction was given its connection. A transaction
+    /// that finished is under way until it has been blamed.
     fn prune(&mut self) {
         let watermark = self
             .txs
             .values()
-            .filter(|t| !t.done)
             .map(|t| t.dispatched_at)
             .min()
             .unwrap_or(self.now);

@@ -70,7 +70,7 @@ pub(super) fn blame(logs: &Logs, t: &Transaction, log: &TxLog) -> Option<Blame> 
             None => {
                 // It never connected: the SYNs went unanswered, or no port came.
                 if let Some(key) = client {
-                    connect(logs, key, connect_start, end, &mut walk);
+                    connect(logs, key, connect_start, end, false, &mut walk);
                 }
             }
         }
@@ -89,7 +89,7 @@ pub(super) fn blame(logs: &Logs, t: &Transaction, log: &TxLog) -> Option<Blame> 
             walk.back_to(written, Cause::Other);
         }
         blocked_writer(logs, key, connected, &mut walk);
-        connect(logs, key, connect_start, connected, &mut walk);
+        connect(logs, key, connect_start, connected, true, &mut walk);
     }
     walk.back_to(connect_start, Cause::Other);
     Some(walk.rest(before_dispatch))
@@ -170,6 +170,7 @@ fn request(logs: &Logs, client: Key, log: &TxLog, walk: &mut Walk) {
     let Some(advance) = server_log.advances.iter().find(|a| a.edge >= end).copied() else {
         return;
     };
+
     // Blame the gap down to the arrival first, in case the cursor is above it.
     walk.back_to(advance.at, Cause::Other);
     let critical = advance
@@ -297,25 +298,32 @@ fn loss_intervals(sender: &ConnLog) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// The handshake's part, `[connect_start, until]`.
-fn connect(logs: &Logs, key: Key, connect_start: u64, until: u64, walk: &mut Walk) {
+/// The handshake's part, `[connect_start, until]`. Followed backwards like the
+/// rest: the SYN-ACK that connected and the SYN it answered are the `handshake`'s
+/// round trip; before that SYN left, earlier SYNs went unanswered, and while the
+/// server retransmitted its SYN-ACK on its own timer, one was lost: both are
+/// `syn_retransmit`. A handshake that never completed is `syn_retransmit` from its
+/// first SYN. Before the first SYN, the connection waited for a port.
+fn connect(
+    logs: &Logs,
+    key: Key,
+    connect_start: u64,
+    until: u64,
+    connected: bool,
+    walk: &mut Walk,
+) {
     walk.back_to(until, Cause::Other);
     let Some(log) = logs.get(key) else {
         return;
     };
-    let syns: Vec<u64> = log
-        .syns
-        .iter()
-        .copied()
-        .filter(|t| *t >= connect_start && *t <= until)
-        .collect();
-    if let (Some(&first), Some(&last)) = (syns.first(), syns.last()) {
-        walk.back_to(last, Cause::Handshake);
-        walk.back_to(first, Cause::SynRetransmit);
-    } else {
-        walk.back_to(connect_start, Cause::Handshake);
+    if connected && log.syns_in.iter().any(|(t, _)| *t >= connect_start) {
+        // This transaction's own handshake (not one a reused connection had).
+        answered_syn(logs, key, log, connect_start, walk);
     }
-    // Before the first SYN: waiting for a port.
+    let first_syn = log.syns.iter().copied().find(|t| *t >= connect_start);
+    if let Some(first) = first_syn {
+        walk.back_to(first, Cause::SynRetransmit);
+    }
     let waited = log.port_waits.iter().any(|(t, w)| *w && *t <= walk.cursor);
     walk.back_to(
         connect_start,
@@ -325,4 +333,34 @@ fn connect(logs: &Logs, key: Key, connect_start: u64, until: u64, walk: &mut Wal
             Cause::Other
         },
     );
+}
+
+/// The round trip that connected: back from the SYN-ACK that arrived to the SYN it
+/// answered, with the server's SYN-ACK retransmissions in between.
+fn answered_syn(logs: &Logs, key: Key, log: &ConnLog, floor: u64, walk: &mut Walk) {
+    let i = log.syns_in.partition_point(|(t, _)| *t <= walk.cursor);
+    let Some((_, Some(from))) = i.checked_sub(1).map(|i| log.syns_in[i]) else {
+        return;
+    };
+    let Some(server) = logs.peer(key).filter(|p| p.0 == from.host) else {
+        return;
+    };
+    let Some(server_log) = logs.get(server) else {
+        return;
+    };
+    let Some(syn_ack) = server_log.by_frame(from.frame) else {
+        return;
+    };
+    walk.back_to(syn_ack.at.max(floor), Cause::Handshake);
+    // The SYN the server had when it sent this SYN-ACK.
+    let j = server_log
+        .syns_in
+        .partition_point(|(t, _)| *t <= syn_ack.at);
+    let Some((arrived, Some(syn))) = j.checked_sub(1).map(|j| server_log.syns_in[j]) else {
+        return;
+    };
+    walk.back_to(arrived.max(floor), Cause::SynRetransmit);
+    if let Some(sent) = log.by_frame(syn.frame) {
+        walk.back_to(sent.at.max(floor), Cause::Handshake);
+    }
 }

@@ -2,6 +2,7 @@
 //! avoidance and Minshall's Nagle decide what smoltcp may send.
 
 use super::*;
+use crate::trace::Hold;
 
 impl Host {
     /// smoltcp's send buffer is a ring, and a segment never spans its wrap: the
@@ -91,70 +92,108 @@ impl Host {
             .poll_ingress_single(self.now, &mut self.device, &mut self.sockets);
     }
 
+    /// How much of the connection's pending data may move into smoltcp now, and
+    /// what keeps the rest back. One rule for [`Host::top_up`], which moves it, and
+    /// for the trace, which says why the rest waits.
+    pub(super) fn admit(&self, id: ConnId) -> Admit {
+        let mss = self.mss_for(id);
+        let conn = &self.conns[id];
+        let pending = conn.pending.len();
+        let Some(handle) = conn.handle else {
+            return Admit::held(Hold::Handshake);
+        };
+        let socket = self.sockets.get::<tcp::Socket>(handle);
+        if !socket.may_send() {
+            return Admit::held(Hold::Handshake);
+        }
+        let in_flight = socket.send_queue();
+        let t = &conn.track;
+        // smoltcp sends whatever it holds up to min(cwnd, rwnd) past SND.UNA, so
+        // both limits are applied here, before the data reaches it.
+        let cwnd_room = conn.cwnd.allowance(in_flight);
+        let rwnd_room = t
+            .peer_window
+            .map_or(usize::MAX, |w| w.saturating_sub(in_flight));
+        let allowance = cwnd_room.min(rwnd_room);
+        let window = if cwnd_room <= rwnd_room {
+            Hold::CongestionWindow
+        } else {
+            Hold::ReceiveWindow
+        };
+        let room = socket.send_capacity() - in_flight;
+        let mut n = pending.min(room);
+        let mut held = (n < pending).then_some(Hold::SendBuffer);
+        if n > allowance {
+            // Whole segments only, as a packet-counting cwnd does and as Linux's
+            // `tcp_snd_wnd_test` does at the edge of the peer's window: a
+            // byte-exact allowance would cut a sub-MSS segment mid-stream.
+            // Sender SWS avoidance (RFC 9293 §3.8.6.2.1) allows a partial
+            // segment only when the peer's whole window is that small: at
+            // least half the largest window it has offered.
+            let small_window = rwnd_room < mss && rwnd_room >= t.max_peer_window / 2;
+            n = if small_window {
+                allowance
+            } else {
+                allowance / mss * mss
+            };
+            held = Some(window);
+            if n == 0 && in_flight == 0 {
+                // A closed window: smoltcp needs data to probe it with
+                // (RFC 9293 §3.8.6.1), or a lost window update would stall
+                // the connection for good.
+                n = pending.min(room).min(mss);
+            }
+        }
+        let small_in_flight = t.small_end.is_some_and(|end| seq_gt(end, t.snd_una));
+        let unsent = in_flight.saturating_sub(t.snd_max.wrapping_sub(t.snd_una) as usize);
+        if n < pending || conn.more {
+            // Sender-side silly-window avoidance (RFC 9293 §3.8.6.2.1; Linux
+            // `tcp_nagle_check`): while more data waits, here or in the
+            // writer's hands, smoltcp gets whole segments only, so it never
+            // sends a sub-MSS segment mid-stream because a queue happened to
+            // end there.
+            let cut = ((unsent + n) % mss).min(n);
+            if cut > 0 {
+                n -= cut;
+                held = held.or(Some(if conn.more { Hold::Cork } else { window }));
+            }
+        }
+        let tail = (unsent + n) % mss;
+        if self.config.knobs.nagle == Nagle::Minshall && small_in_flight && tail > 0 {
+            // Minshall: the sub-MSS tail waits while an earlier small segment is
+            // unacknowledged; the ACK that frees it calls `top_up` again.
+            n -= tail.min(n);
+            held = held.or(Some(Hold::Minshall));
+        }
+        Admit {
+            bytes: n,
+            held: if n < pending {
+                held.or(Some(Hold::Other))
+            } else {
+                None
+            },
+        }
+    }
+
     /// Move application data into smoltcp as far as the congestion window allows.
     pub(super) fn top_up(&mut self, id: ConnId) {
-        let mss = self.mss_for(id);
-        let minshall = self.config.knobs.nagle == Nagle::Minshall;
         let now = self.now;
         let conn = &mut self.conns[id];
         let Some(handle) = conn.handle else {
             return;
         };
-        let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+        let socket = self.sockets.get::<tcp::Socket>(handle);
         if !socket.may_send() {
             return;
         }
         if !conn.pending.is_empty() {
-            let in_flight = socket.send_queue();
-            if in_flight == 0 {
+            if socket.send_queue() == 0 {
+                // Restart after idle (if due) before the window is read.
                 conn.cwnd.on_send(0, conn.rtt.rto(), now);
             }
-            let t = &conn.track;
-            // smoltcp sends whatever it holds up to min(cwnd, rwnd) past SND.UNA, so
-            // both limits are applied here, before the data reaches it.
-            let cwnd_room = conn.cwnd.allowance(in_flight);
-            let rwnd_room = t
-                .peer_window
-                .map_or(usize::MAX, |w| w.saturating_sub(in_flight));
-            let allowance = cwnd_room.min(rwnd_room);
-            let room = socket.send_capacity() - in_flight;
-            let mut n = conn.pending.len().min(room);
-            if n > allowance {
-                // Whole segments only, as a packet-counting cwnd does and as Linux's
-                // `tcp_snd_wnd_test` does at the edge of the peer's window: a
-                // byte-exact allowance would cut a sub-MSS segment mid-stream.
-                // Sender SWS avoidance (RFC 9293 §3.8.6.2.1) allows a partial
-                // segment only when the peer's whole window is that small: at
-                // least half the largest window it has offered.
-                let small_window = rwnd_room < mss && rwnd_room >= t.max_peer_window / 2;
-                n = if small_window {
-                    allowance
-                } else {
-                    allowance / mss * mss
-                };
-                if n == 0 && in_flight == 0 {
-                    // A closed window: smoltcp needs data to probe it with
-                    // (RFC 9293 §3.8.6.1), or a lost window update would stall
-                    // the connection for good.
-                    n = conn.pending.len().min(room).min(mss);
-                }
-            }
-            let small_in_flight = t.small_end.is_some_and(|end| seq_gt(end, t.snd_una));
-            let unsent = in_flight.saturating_sub(t.snd_max.wrapping_sub(t.snd_una) as usize);
-            if n < conn.pending.len() || conn.more {
-                // Sender-side silly-window avoidance (RFC 9293 §3.8.6.2.1; Linux
-                // `tcp_nagle_check`): while more data waits, here or in the
-                // writer's hands, smoltcp gets whole segments only, so it never
-                // sends a sub-MSS segment mid-stream because a queue happened to
-                // end there.
-                n -= ((unsent + n) % mss).min(n);
-            }
-            let tail = (unsent + n) % mss;
-            if minshall && small_in_flight && tail > 0 {
-                // Minshall: the sub-MSS tail waits while an earlier small segment is
-                // unacknowledged; the ACK that frees it calls `top_up` again.
-                n -= tail.min(n);
-            }
+            let n = self.admit(id).bytes;
+            let conn = &mut self.conns[id];
+            let socket = self.sockets.get_mut::<tcp::Socket>(handle);
             let mut moved = 0;
             while moved < n {
                 let front = conn.pending.front();
@@ -168,9 +207,28 @@ impl Host {
             }
             conn.prev_send_queue = socket.send_queue();
         }
+        let conn = &mut self.conns[id];
         if conn.pending.is_empty() && conn.write_shut && !conn.fin_queued {
-            socket.close();
+            self.sockets.get_mut::<tcp::Socket>(handle).close();
             conn.fin_queued = true;
+        }
+    }
+}
+
+/// What [`Host::admit`] allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Admit {
+    /// Pending bytes that may move into smoltcp now.
+    pub(super) bytes: usize,
+    /// Why the rest may not, when some must wait.
+    pub(super) held: Option<Hold>,
+}
+
+impl Admit {
+    fn held(hold: Hold) -> Admit {
+        Admit {
+            bytes: 0,
+            held: Some(hold),
         }
     }
 }

@@ -211,10 +211,12 @@ impl Host {
                     SendReason::DuplicateAck
                 }
             }
-            _ => match t.unacked_since {
-                Some(since) if since < self.now => SendReason::DelayedAck,
-                _ => SendReason::Ack,
-            },
+            // An ACK sent as data arrived was sent because it arrived (quick-ACK, or
+            // a second full segment); one sent at any other moment, while data was
+            // waiting to be acknowledged, is the delayed-ACK timer's.
+            _ if t.last_in_at == Some(self.now) => SendReason::Ack,
+            _ if t.unacked_since.is_some() => SendReason::DelayedAck,
+            _ => SendReason::Ack,
         }
     }
 
@@ -251,8 +253,8 @@ impl Host {
         self.trace.dirty = dirty;
     }
 
-    /// What keeps the connection's first unsent byte from the wire: the tests
-    /// `top_up` and smoltcp apply, asked in the order they apply them.
+    /// What keeps the connection's first unsent byte from the wire: smoltcp's own
+    /// tests for data it already has, [`Host::admit`]'s for data still above it.
     fn hold(&self, id: ConnId) -> Option<Hold> {
         let conn = &self.conns[id];
         let pending = conn.pending.len();
@@ -270,35 +272,21 @@ impl Host {
         if !is_synchronized(socket.state()) {
             return Some(Hold::Handshake);
         }
+        if unsent == 0 {
+            return self.admit(id).held;
+        }
+        // smoltcp holds data it has: the window (as we clamp it) or Nagle.
         let mss = self.mss_for(id);
         let cwnd = conn.cwnd.window();
         let rwnd = t.peer_window.unwrap_or(usize::MAX);
-        let window = cwnd.min(rwnd);
-        let window_hold = if cwnd <= rwnd {
-            Hold::CongestionWindow
-        } else {
-            Hold::ReceiveWindow
-        };
-        // The next segment would carry this much: a full one, or what is left.
-        let next = (unsent + pending).min(mss);
-        if flight + next > window {
-            return Some(window_hold);
+        if flight + unsent.min(mss) > cwnd.min(rwnd) {
+            return Some(if cwnd <= rwnd {
+                Hold::CongestionWindow
+            } else {
+                Hold::ReceiveWindow
+            });
         }
-        if unsent > 0 {
-            // smoltcp holds data it has: with the window open, only Nagle does.
-            let nagle = self.config.knobs.nagle == Nagle::On && flight > 0 && unsent < mss;
-            return Some(if nagle { Hold::Nagle } else { Hold::Other });
-        }
-        if conn.more && pending < mss {
-            return Some(Hold::Cork);
-        }
-        if socket.send_capacity() <= buffered {
-            return Some(Hold::SendBuffer);
-        }
-        let small_in_flight = t.small_end.is_some_and(|end| seq_gt(end, t.snd_una));
-        if self.config.knobs.nagle == Nagle::Minshall && small_in_flight && pending < mss {
-            return Some(Hold::Minshall);
-        }
-        Some(Hold::Other)
+        let nagle = self.config.knobs.nagle == Nagle::On && flight > 0 && unsent < mss;
+        Some(if nagle { Hold::Nagle } else { Hold::Other })
     }
 }

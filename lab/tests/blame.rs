@@ -1,0 +1,109 @@
+//! The blame's contract over random experiments: every transaction's causes add up
+//! to its total exactly (to the nanosecond of the hosts' microsecond clocks), the
+//! run's blame is the sum of its transactions', nothing is left unexplained
+//! (`other` is 0), and the same experiment blames the same way every time.
+
+use proptest::prelude::*;
+use tcpknobs_http::blame::{Blame, Cause};
+use tcpknobs_http::client::Strategy as Connections;
+use tcpknobs_http::message::Method;
+use tcpknobs_http::workload::Workload;
+use tcpknobs_lab::{Experiment, Rows};
+use tcpknobs_stack::{Duration, LinkProfile, Nagle};
+
+fn connections() -> impl Strategy<Value = Connections> {
+    prop_oneof![
+        Just(Connections::Serial),
+        Just(Connections::Parallel),
+        Just(Connections::Persistent),
+        Just(Connections::Pipelined),
+    ]
+}
+
+fn nagle() -> impl Strategy<Value = Nagle> {
+    prop_oneof![Just(Nagle::On), Just(Nagle::Off), Just(Nagle::Minshall)]
+}
+
+prop_compose! {
+    fn experiment()(
+        rtt_ms in 0u64..400,
+        bandwidth in prop_oneof![Just(None), (100_000u64..1_000_000_000).prop_map(Some)],
+        loss in prop_oneof![Just(0.0), 0.0f64..0.15],
+        strategy in connections(),
+        requests in 1u32..8,
+        size in prop_oneof![0u64..2000, 2000u64..150_000],
+        request_writes in 1u32..4,
+        nagle in nagle(),
+        delayed_ack_ms in prop_oneof![Just(None), (1u64..300).prop_map(Some)],
+        quickack in 0u32..20,
+        initial_window in 1u32..12,
+        server_delay_ms in prop_oneof![Just(0u64), 1u64..100],
+        page in any::<bool>(),
+        seed in 0u64..1000,
+    ) -> Experiment {
+        let link = LinkProfile {
+            one_way_delay_ns: rtt_ms * 500_000,
+            bandwidth_bps: bandwidth,
+            loss,
+            ..LinkProfile::default()
+        };
+        let workload = if page {
+            Workload::page(size, &[(requests, size / 2)], Method::Get)
+        } else {
+            Workload::repeated(requests, size, Method::Get)
+        };
+        let mut e = Experiment::new(link, workload, "random");
+        e.seed = seed;
+        e.client.strategy = strategy;
+        e.client.request_writes = request_writes;
+        e.client.timeout = Some(Duration::from_secs(120));
+        e.server.delay = Duration::from_millis(server_delay_ms);
+        for knobs in [&mut e.client_knobs, &mut e.server_knobs] {
+            knobs.nagle = nagle;
+            knobs.delayed_ack = delayed_ack_ms.map(Duration::from_millis);
+            knobs.quickack = quickack;
+            knobs.slow_start.initial_window = initial_window;
+        }
+        e.max_time = Duration::from_secs(600);
+        e.rows = Rows::All;
+        e
+    }
+}
+
+proptest! {
+    // A fixed seed: the same cases on every run, so CI cannot fail by chance; change
+    // it (or set PROPTEST_CASES) to explore further.
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x7c9_b1a3e),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn causes_add_up_to_the_total(e in experiment()) {
+        let report = e.run(None).expect("the run completes");
+        let mut sum = Blame::default();
+        for t in &report.transactions {
+            let Some(blame) = &t.blame else { continue };
+            let total_us = (t.total_ms.expect("a blamed transaction has a total") * 1000.0).round() as u64;
+            prop_assert_eq!(blame.total_ns(), total_us * 1000, "transaction {}: {:?}", t.id, blame);
+            sum.merge(blame);
+        }
+        prop_assert_eq!(Some(sum), report.blame);
+        // The trace explains every microsecond: nothing is left unattributed.
+        prop_assert_eq!(sum.ns(Cause::Other), 0, "{:?}", sum);
+        let again = e.run(None).expect("the run completes");
+        prop_assert_eq!(report, again);
+    }
+}
+
+/// Every cause has a distinct name, and the JSON names every cause.
+#[test]
+fn causes_are_named_once() {
+    let mut names: Vec<&str> = Cause::ALL.iter().map(|c| c.name()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), Cause::ALL.len());
+    let json = serde_json::to_value(Blame::default()).unwrap();
+    assert_eq!(json.as_object().unwrap().len(), Cause::ALL.len());
+}
