@@ -761,6 +761,9 @@ impl<S: Sink> Client<S> {
         };
         let mut head = Vec::new();
         request.write_head(&mut head);
+        t.heads.request = Some(request);
+        t.heads.request_len = head.len();
+        t.heads.request_body = spec.body_len;
         let len = head.len() as u64 + spec.body_len;
         let coalesce = self.config.request_writes == 1 && spec.body_len == 0;
         if coalesce && !c.in_flight.is_empty() && !c.outbox.is_empty() {
@@ -995,6 +998,8 @@ impl<S: Sink> Client<S> {
                             decoder: BodyDecoder::new(framing),
                             keep_alive,
                         };
+                        t.heads.response = Some(message);
+                        t.heads.response_len = head_len;
                     }
                     Err(e) => {
                         t.fail(

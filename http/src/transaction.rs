@@ -7,6 +7,8 @@
 use serde::Serialize;
 use tcpknobs_stack::{Duration, Instant};
 
+use crate::message::{Request, Response};
+
 /// The moments of one transaction, in the client host's clock.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Timing {
@@ -56,6 +58,23 @@ pub struct Spans {
     pub transfer: Option<Duration>,
     /// Queued until done.
     pub total: Option<Duration>,
+}
+
+/// The request and response heads as they crossed the wire, kept for archives that
+/// show them (HAR's request and response objects list the header fields and the size
+/// of each head). Held only while the transaction is, and by the rows a report keeps.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Heads {
+    /// The request head the client wrote (the last attempt's, when retried).
+    pub request: Option<Request>,
+    /// Bytes of that head: request line, fields and the empty line.
+    pub request_len: usize,
+    /// Body bytes the request declared.
+    pub request_body: u64,
+    /// The final response's head (interim 1xx heads are not kept).
+    pub response: Option<Response>,
+    /// Bytes of that head as parsed: status line, fields and the empty line.
+    pub response_len: usize,
 }
 
 /// Why a transaction failed.
@@ -171,6 +190,8 @@ pub struct Transaction {
     pub method: String,
     /// Request target.
     pub target: String,
+    /// The heads sent and received.
+    pub heads: Heads,
     /// When things happened.
     pub timing: Timing,
     /// Final response status, once its head arrived.
@@ -201,6 +222,7 @@ impl Transaction {
             id,
             method: method.to_string(),
             target: target.to_string(),
+            heads: Heads::default(),
             timing: Timing::default(),
             status: None,
             interim_responses: 0,
@@ -221,6 +243,7 @@ impl Transaction {
             queued,
             ..Timing::default()
         };
+        self.heads = Heads::default();
         self.status = None;
         self.interim_responses = 0;
         self.bytes = 0;
@@ -252,6 +275,7 @@ impl Transaction {
             id: self.id,
             method: self.method.clone(),
             target: self.target.clone(),
+            heads: self.heads.clone(),
             status: self.status,
             interim_responses: self.interim_responses,
             bytes: self.bytes,
@@ -291,6 +315,9 @@ pub struct TransactionReport {
     pub method: String,
     /// Target.
     pub target: String,
+    /// The heads, for the HAR export; not part of the JSON report.
+    #[serde(skip)]
+    pub heads: Heads,
     /// Final response status.
     pub status: Option<u16>,
     /// Interim (1xx) responses skipped before the final one.

@@ -49,6 +49,7 @@
 
 pub mod error;
 pub mod experiment;
+pub mod har;
 pub mod report;
 pub mod summary;
 pub mod sweep;
