@@ -929,6 +929,15 @@ pub struct RunArgs {
     /// Write every frame of the run to this pcap file (raw IP, ns timestamps).
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub pcap: Option<PathBuf>,
+
+    /// Also write the transactions that have a row (--rows) as an HTTP Archive (HAR
+    /// 1.2), the JSON format browsers' developer tools export: open it in Chrome or Firefox DevTools
+    /// (Network panel, import) or any HAR viewer for a waterfall of each request's
+    /// blocked, connect, send, wait and receive times, with the heads sent and
+    /// received. Failed transactions are entries with status 0 and `_error`.
+    /// The file is created before the run.
+    #[arg(long, value_name = "FILE.har", help_heading = "Output")]
+    pub har: Option<PathBuf>,
 }
 
 /// Options of `sweep`: its own, then every option of `run`, applied to each point.
@@ -975,6 +984,12 @@ impl SweepArgs {
                 "--pcap takes one run; capture a point with `tcpknobs run ... --pcap FILE`".into(),
             ));
         }
+        if self.run.har.is_some() {
+            return Some((
+                ErrorKind::ArgumentConflict,
+                "--har takes one run; archive a point with `tcpknobs run ... --har FILE`".into(),
+            ));
+        }
         let out = self.out.as_ref()?;
         match out.extension().and_then(|e| e.to_str()) {
             Some("csv" | "json") => None,
@@ -998,7 +1013,7 @@ fn parse_jobs(s: &str) -> Result<usize, String> {
 }
 
 /// The names `sweep --vary` takes: every `run` option that takes a value, except
-/// `--pcap` (one file per run).
+/// `--pcap` and `--har` (one file per run).
 pub fn sweep_names() -> Vec<String> {
     let mut cmd = command();
     cmd.build();
@@ -1006,7 +1021,9 @@ pub fn sweep_names() -> Vec<String> {
         return Vec::new();
     };
     run.get_arguments()
-        .filter(|a| a.get_action().takes_values() && a.get_id() != "pcap")
+        .filter(|a| {
+            a.get_action().takes_values() && !["pcap", "har"].contains(&a.get_id().as_str())
+        })
         .filter_map(|a| a.get_long().map(str::to_owned))
         .collect()
 }
@@ -1221,6 +1238,15 @@ pub struct GetArgs {
     /// Print one JSON object instead of the table.
     #[arg(long, help_heading = "Output")]
     pub json: bool,
+
+    /// Also write the transactions as an HTTP Archive (HAR 1.2), the JSON
+    /// format browsers' developer tools export: open it in Chrome or Firefox DevTools
+    /// (Network panel, import) or any HAR viewer for a waterfall of each request's
+    /// blocked, connect, send, wait and receive times, with the heads sent and
+    /// received. Failed transactions are entries with status 0 and `_error`.
+    /// Dates are the wall clock's. The file is created before the run.
+    #[arg(long, value_name = "FILE.har", help_heading = "Output")]
+    pub har: Option<PathBuf>,
 }
 
 /// One `http://IP[:PORT]/PATH` argument.
