@@ -7,6 +7,7 @@
 use serde::Serialize;
 use tcpknobs_stack::{Duration, Instant};
 
+use crate::blame::Blame;
 use crate::message::{Request, Response};
 
 /// The moments of one transaction, in the client host's clock.
@@ -297,6 +298,7 @@ impl Transaction {
             ttfb_ms: spans.ttfb.map(ms),
             transfer_ms: spans.transfer.map(ms),
             total_ms: spans.total.map(ms),
+            blame: None,
         }
     }
 }
@@ -366,4 +368,7 @@ pub struct TransactionReport {
     pub transfer_ms: Option<f64>,
     /// queued -> done.
     pub total_ms: Option<f64>,
+    /// Where the time from queued to done went, by cause (`null` when the run kept
+    /// no trace to say).
+    pub blame: Option<Blame>,
 }

@@ -19,9 +19,11 @@ use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr, Ipv4Packet};
 
 use crate::host::{Host, HostConfig};
 use crate::knobs::Knobs;
+use crate::link::Transmit;
 use crate::link::{LinkDirection, LinkProfile, LinkStats};
 use crate::pcap::{LinkType, PcapWriter};
 use crate::rng::derive_seed;
+use crate::trace::{Event, EventKind, FrameRef, LinkFate, Tracer};
 
 /// Index of a host in a [`SimNet`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -82,6 +84,12 @@ pub struct SimNet {
     capture: Option<PcapWriter<Box<dyn Write>>>,
     capture_error: Option<std::io::Error>,
     fault: Option<FaultRule>,
+    /// Where the trace goes, when one is kept.
+    tracer: Option<Box<dyn Tracer>>,
+    /// Events of the round under way, stamped.
+    trace_round: Vec<Event>,
+    /// One host's events, before stamping (kept for its allocation).
+    trace_kinds: Vec<EventKind>,
 }
 
 /// The first address of the simulated subnet (TEST-NET-1, RFC 5737: it never leaves
@@ -102,7 +110,43 @@ impl SimNet {
             capture: None,
             capture_error: None,
             fault: None,
+            tracer: None,
+            trace_round: Vec::new(),
+            trace_kinds: Vec::new(),
         }
+    }
+
+    /// Record the event trace ([`crate::trace`]) of every host and link from now on,
+    /// handing it to `tracer` after each round of every instant, in order.
+    pub fn set_tracer(&mut self, tracer: Box<dyn Tracer>) {
+        for host in &mut self.hosts {
+            host.set_tracing(true);
+        }
+        self.tracer = Some(tracer);
+    }
+
+    /// Stamp the round's host events with the instant and hand them, with the link
+    /// events already stamped, to the tracer.
+    fn drain_trace(&mut self) {
+        let Some(tracer) = self.tracer.as_mut() else {
+            return;
+        };
+        let mut link_events = std::mem::take(&mut self.trace_round);
+        let mut round = Vec::new();
+        for (index, host) in self.hosts.iter_mut().enumerate() {
+            host.take_trace(&mut self.trace_kinds);
+            round.extend(self.trace_kinds.drain(..).map(|kind| Event {
+                at_ns: self.now_ns,
+                host: index,
+                kind,
+            }));
+        }
+        round.append(&mut link_events);
+        if !round.is_empty() {
+            tracer.events(&round);
+        }
+        round.clear();
+        self.trace_round = round;
     }
 
     /// Add a host at the next address of 192.0.2.0/24, linked to every host so far.
@@ -120,7 +164,9 @@ impl SimNet {
             seed: derive_seed(self.seed, 1000 + index as u64),
             knobs,
         };
-        self.hosts.push(Host::new(config, self.now()));
+        let mut host = Host::new(config, self.now());
+        host.set_tracing(self.tracer.is_some());
+        self.hosts.push(host);
         self.routes.insert(addr, index);
         for other in 0..index {
             for (from, to) in [(other, index), (index, other)] {
@@ -199,6 +245,7 @@ impl SimNet {
                     *deadline = slot.app.poll(&mut self.hosts[slot.host.0]);
                 }
                 let moved = self.transmit();
+                self.drain_trace();
                 if !moved && !self.hosts.iter().any(Host::has_pending_input) {
                     break;
                 }
@@ -220,9 +267,13 @@ impl SimNet {
     }
 
     fn deliver(&mut self) {
-        for (&(_, to), link) in self.links.iter_mut() {
-            while let Some(frame) = link.pop_arrived(self.now_ns) {
-                self.hosts[to].receive_frame(frame);
+        for (&(from, to), link) in self.links.iter_mut() {
+            while let Some((frame_number, frame)) = link.pop_arrived_numbered(self.now_ns) {
+                let from = FrameRef {
+                    host: from,
+                    frame: frame_number,
+                };
+                self.hosts[to].receive_frame_from(frame, from);
             }
         }
     }
@@ -231,7 +282,9 @@ impl SimNet {
     fn transmit(&mut self) -> bool {
         let mut moved = false;
         for from in 0..self.hosts.len() {
-            for frame in self.hosts[from].take_frames() {
+            let frames = self.hosts[from].take_frames();
+            let first_number = self.hosts[from].frames_out() - frames.len() as u64;
+            for (frame_number, frame) in (first_number..).zip(frames) {
                 moved = true;
                 if let Some(w) = self.capture.as_mut() {
                     if let Err(e) = w.write_frame(self.now_ns, &frame) {
@@ -241,19 +294,65 @@ impl SimNet {
                 let dst = Ipv4Packet::new_checked(&frame[..])
                     .ok()
                     .and_then(|p| self.routes.get(&p.dst_addr()).copied());
+                let len = frame.len();
                 if let (Some(to), Some(rule)) = (dst, self.fault.as_mut()) {
                     if rule(self.now_ns, HostId(from), HostId(to), &frame) {
+                        if self.tracer.is_some() {
+                            let at = (self.now_ns, self.now_ns);
+                            self.trace_link(from, to, frame_number, len, at, LinkFate::Fault);
+                        }
                         continue;
                     }
                 }
                 // Hosts only address each other, so every frame has a link; the
                 // link's own statistics count what it drops.
-                if let Some(link) = dst.and_then(|to| self.links.get_mut(&(from, to))) {
-                    link.transmit(self.now_ns, frame);
+                let Some(to) = dst else { continue };
+                if let Some(link) = self.links.get_mut(&(from, to)) {
+                    let fate = link.transmit_numbered(self.now_ns, frame, frame_number);
+                    if self.tracer.is_some() {
+                        let serialization = match fate {
+                            Transmit::Scheduled { .. } | Transmit::DroppedLoss => {
+                                link.last_serialization()
+                            }
+                            _ => (self.now_ns, self.now_ns),
+                        };
+                        let fate = match fate {
+                            Transmit::Scheduled { arrival_ns } => {
+                                LinkFate::Delivered { arrival_ns }
+                            }
+                            Transmit::DroppedLoss => LinkFate::Lost,
+                            Transmit::DroppedQueue => LinkFate::QueueFull,
+                            Transmit::DroppedOversize => LinkFate::Oversize,
+                        };
+                        self.trace_link(from, to, frame_number, len, serialization, fate);
+                    }
                 }
             }
         }
         moved
+    }
+
+    fn trace_link(
+        &mut self,
+        from: usize,
+        to: usize,
+        frame: u64,
+        len: usize,
+        (serialization_start_ns, serialization_end_ns): (u64, u64),
+        fate: LinkFate,
+    ) {
+        self.trace_round.push(Event {
+            at_ns: self.now_ns,
+            host: from,
+            kind: EventKind::Link {
+                frame,
+                to,
+                len,
+                serialization_start_ns,
+                serialization_end_ns,
+                fate,
+            },
+        });
     }
 
     /// The earliest future event, in ns; a deadline at or before now means "as soon
