@@ -104,9 +104,9 @@ pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
         seed: rig.seed,
     };
     if let Some((path, file)) = har {
-        let wall_epoch = wall_started + StdDuration::from_micros((epoch - started).total_micros());
-        let unix_ms = wall_epoch
-            .duration_since(SystemTime::UNIX_EPOCH)
+        let unix_ms = wall_started
+            .checked_add(StdDuration::from_micros((epoch - started).total_micros()))
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         Har::of_get(&report, unix_ms)
             .write(file)

@@ -164,7 +164,7 @@ impl Phases {
                 continue;
             };
             if let Some(end) = moments[i + 1..].iter().flatten().next() {
-                *phase = (end - start).max(0);
+                *phase = end.saturating_sub(start).max(0);
             }
         }
         let [blocked, connect, send, wait, receive] = phases;
@@ -174,7 +174,10 @@ impl Phases {
             send,
             wait,
             receive,
-            time: phases.iter().filter(|&&p| p >= 0).sum(),
+            time: phases
+                .iter()
+                .filter(|&&p| p >= 0)
+                .fold(0i64, |sum, &p| sum.saturating_add(p)),
         }
     }
 }
@@ -355,6 +358,47 @@ mod tests {
         assert_eq!(iso8601(1_764_642_750_123), "2025-12-02T02:32:30.123Z");
         // No panic at the far end.
         assert!(iso8601(u64::MAX).ends_with('Z'));
+    }
+
+    /// Whatever moments a row has, in any order, the phases that apply add up to
+    /// `time`; in order, `time` is queued to done.
+    #[test]
+    fn phases_add_up() {
+        use tcpknobs_http::transaction::Transaction;
+        use tcpknobs_stack::Instant;
+        let values = [None, Some(0.0), Some(50.0), Some(120.5)];
+        let mut row = Transaction::new(0, "GET", "/").report(Instant::from_millis(0));
+        for code in 0..values.len().pow(6) * 2 {
+            let pick = |k: u32| values[code / values.len().pow(k) % values.len()];
+            row.queued = pick(0);
+            row.connect_start = pick(1);
+            row.connected = pick(2);
+            row.request_sent = pick(3);
+            row.first_byte = pick(4);
+            row.done = pick(5);
+            row.reused = code >= values.len().pow(6);
+            let p = Phases::of(&row);
+            let all = [p.blocked, p.connect, p.send, p.wait, p.receive];
+            assert!(all.iter().all(|&x| x >= -1), "{p:?}");
+            assert_eq!(all.iter().filter(|&&x| x >= 0).sum::<i64>(), p.time);
+            if row.reused {
+                assert_eq!(p.connect, -1);
+            }
+            let moments = [
+                row.queued,
+                row.connect_start,
+                row.connected,
+                row.request_sent,
+                row.first_byte,
+                row.done,
+            ];
+            let known: Vec<f64> = moments.iter().flatten().copied().collect();
+            if let (Some(q), Some(d)) = (row.queued, row.done) {
+                if known.windows(2).all(|w| w[0] <= w[1]) {
+                    assert_eq!(p.time, ((d - q) * 1000.0) as i64, "{moments:?}");
+                }
+            }
+        }
     }
 
     #[test]
