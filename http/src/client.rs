@@ -770,8 +770,7 @@ impl<S: Sink> Client<S> {
         };
         let mut head = Vec::new();
         request.write_head(&mut head);
-        t.heads.request = Some(request);
-        t.heads.request_len = head.len();
+        t.heads.request = head.clone();
         t.heads.request_body = spec.body_len;
         let len = head.len() as u64 + spec.body_len;
         let coalesce = self.config.request_writes == 1 && spec.body_len == 0;
@@ -987,6 +986,9 @@ impl<S: Sink> Client<S> {
                         return Flow::Http;
                     }
                 };
+                if !(100..200).contains(&message.status) {
+                    t.heads.response = c.inbuf[..head_len].to_vec();
+                }
                 c.inbuf.drain(..head_len);
                 if (100..200).contains(&message.status) {
                     if message.status == 101 {
@@ -1011,8 +1013,6 @@ impl<S: Sink> Client<S> {
                             decoder: BodyDecoder::new(framing),
                             keep_alive,
                         };
-                        t.heads.response = Some(message);
-                        t.heads.response_len = head_len;
                     }
                     Err(e) => {
                         t.fail(

@@ -5,10 +5,9 @@
 //! connect, send request, server processing, response transfer.
 
 use serde::Serialize;
-use tcpknobs_stack::{Duration, Instant};
 
 use crate::blame::Blame;
-use crate::message::{Request, Response};
+use tcpknobs_stack::{Duration, Instant};
 
 /// The moments of one transaction, in the client host's clock.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -61,21 +60,21 @@ pub struct Spans {
     pub total: Option<Duration>,
 }
 
-/// The request and response heads as they crossed the wire, kept for archives that
-/// show them (HAR's request and response objects list the header fields and the size
-/// of each head). Held only while the transaction is, and by the rows a report keeps.
+/// The request and response heads byte for byte as they crossed the wire, kept for
+/// archives that show them (HAR's request and response objects list the header fields
+/// and the size of each head). Raw bytes, two allocations, are the smallest form; the
+/// parsers of [`message`](crate::message) read them back. Held only while the
+/// transaction is, and by the rows a report keeps.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Heads {
-    /// The request head the client wrote (the last attempt's, when retried).
-    pub request: Option<Request>,
-    /// Bytes of that head: request line, fields and the empty line.
-    pub request_len: usize,
+    /// The request head the client wrote: request line, fields and the empty line (the
+    /// last attempt's, when retried); empty until written.
+    pub request: Vec<u8>,
     /// Body bytes the request declared.
     pub request_body: u64,
-    /// The final response's head (interim 1xx heads are not kept).
-    pub response: Option<Response>,
-    /// Bytes of that head as parsed: status line, fields and the empty line.
-    pub response_len: usize,
+    /// The final response's head as read: status line, fields and the empty line
+    /// (interim 1xx heads are not kept); empty until it arrived.
+    pub response: Vec<u8>,
 }
 
 /// Why a transaction failed.

@@ -28,28 +28,20 @@ use har::v1_2::{
     Cache, Content, Creator, Entries, Headers, QueryString, Request, Response, Timings,
 };
 use serde::Serialize;
+use tcpknobs_http::message::{parse_request, parse_response, Parsed};
 use tcpknobs_http::transaction::TransactionReport;
 
 use crate::report::{ClientReport, Report};
 use crate::tap::GetReport;
 
-/// A HAR 1.2 document: the specification's `log` object under a top-level `log`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Har {
-    /// The archive.
-    pub log: Log,
-}
-
-/// The specification's `log` object, with this module's entries (which may carry
-/// `_error`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Log {
-    /// Always `1.2`.
-    pub version: &'static str,
-    /// `tcpknobs` and its version.
-    pub creator: Creator,
-    /// One per transaction with a row, in workload order.
-    pub entries: Vec<Entry>,
+/// A HAR 1.2 document over a report's rows: the specification's `log` object under a
+/// top-level `log`. Each entry is made as it is written, so a run's archive costs the
+/// rows it already has and no copy of them.
+#[derive(Clone, Copy, Debug)]
+pub struct Har<'a> {
+    transactions: &'a [TransactionReport],
+    client: &'a ClientReport,
+    started_unix_ms: u64,
 }
 
 /// The specification's `entry` object and the custom field for failures.
@@ -71,18 +63,18 @@ pub enum HarError {
     Write(#[source] std::io::Error),
 }
 
-impl Har {
+impl<'a> Har<'a> {
     /// The archive of a simulated run. Its clock starts at the Unix epoch
     /// (1970-01-01T00:00:00Z), so each entry's `startedDateTime` is the moment it was
     /// queued on the virtual clock and the file, like the run, is the same every time.
-    pub fn of_run(report: &Report) -> Har {
+    pub fn of_run(report: &'a Report) -> Har<'a> {
         Har::of(&report.transactions, &report.workload.client, 0)
     }
 
     /// The archive of a `get` on a TAP: `started_unix_ms` is the wall-clock time, in
     /// milliseconds since the Unix epoch, at which the report's clock reads zero (the
     /// first request was queued).
-    pub fn of_get(report: &GetReport, started_unix_ms: u64) -> Har {
+    pub fn of_get(report: &'a GetReport, started_unix_ms: u64) -> Har<'a> {
         Har::of(
             &report.transactions,
             &report.workload.client,
@@ -93,24 +85,32 @@ impl Har {
     /// The archive of `transactions` made by a client with `client`'s settings, their
     /// times offsets from `started_unix_ms`.
     pub fn of(
-        transactions: &[TransactionReport],
-        client: &ClientReport,
+        transactions: &'a [TransactionReport],
+        client: &'a ClientReport,
         started_unix_ms: u64,
-    ) -> Har {
+    ) -> Har<'a> {
         Har {
-            log: Log {
-                version: "1.2",
-                creator: Creator {
-                    name: "tcpknobs".to_string(),
-                    version: env!("CARGO_PKG_VERSION").to_string(),
-                    comment: None,
-                },
-                entries: transactions
-                    .iter()
-                    .map(|t| entry(t, client, started_unix_ms))
-                    .collect(),
-            },
+            transactions,
+            client,
+            started_unix_ms,
         }
+    }
+
+    /// The log's `creator`: `tcpknobs` and its version.
+    pub fn creator() -> Creator {
+        Creator {
+            name: "tcpknobs".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            comment: None,
+        }
+    }
+
+    /// The entries, one per row, in workload order.
+    pub fn entries(&self) -> impl Iterator<Item = Entry> + 'a {
+        let (client, started) = (self.client, self.started_unix_ms);
+        self.transactions
+            .iter()
+            .map(move |t| entry(t, client, started))
     }
 
     /// Write the document as pretty JSON.
@@ -121,6 +121,36 @@ impl Har {
             .and_then(|()| out.write_all(b"\n"))
             .and_then(|()| out.flush())
             .map_err(HarError::Write)
+    }
+}
+
+impl Serialize for Har<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// The `log` object, its entries made one at a time.
+        #[derive(Serialize)]
+        struct Log<'h> {
+            version: &'static str,
+            creator: Creator,
+            entries: Lazy<'h>,
+        }
+        struct Lazy<'h>(&'h Har<'h>);
+        impl Serialize for Lazy<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.entries())
+            }
+        }
+        #[derive(Serialize)]
+        struct Document<'h> {
+            log: Log<'h>,
+        }
+        Document {
+            log: Log {
+                version: "1.2",
+                creator: Har::creator(),
+                entries: Lazy(self),
+            },
+        }
+        .serialize(s)
     }
 }
 
@@ -198,8 +228,16 @@ fn entry(t: &TransactionReport, client: &ClientReport, started_unix_ms: u64) -> 
         .flatten()
         .next();
     let offset_ms = first_moment.map_or(0, |ms| ms.max(0.0).floor() as u64);
-    let sent = t.heads.request.as_ref();
-    let received = t.heads.response.as_ref();
+    let sent = match parse_request(&t.heads.request) {
+        Ok(Parsed::Complete { message, .. }) => Some(message),
+        _ => None,
+    };
+    let sent = sent.as_ref();
+    let received = match parse_response(&t.heads.response) {
+        Ok(Parsed::Complete { message, .. }) => Some(message),
+        _ => None,
+    };
+    let received = received.as_ref();
     let failed = t.error.is_some();
     let request = Request {
         method: t.method.clone(),
@@ -212,7 +250,7 @@ fn entry(t: &TransactionReport, client: &ClientReport, started_unix_ms: u64) -> 
         // The sizes of a request that did not go out whole are not known.
         headers_size: sent
             .filter(|_| t.request_sent.is_some())
-            .map_or(-1, |_| len(t.heads.request_len as u64)),
+            .map_or(-1, |_| len(t.heads.request.len() as u64)),
         body_size: sent
             .filter(|_| t.request_sent.is_some())
             .map_or(-1, |_| len(t.heads.request_body)),
@@ -251,7 +289,7 @@ fn entry(t: &TransactionReport, client: &ClientReport, started_unix_ms: u64) -> 
                 .unwrap_or("")
                 .to_string(),
         ),
-        headers_size: received.map_or(-1, |_| len(t.heads.response_len as u64)),
+        headers_size: received.map_or(-1, |_| len(t.heads.response.len() as u64)),
         body_size: len(t.bytes),
         comment: None,
     };
