@@ -930,6 +930,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub pcap: Option<PathBuf>,
 
+    /// Also write the transactions that have a row (--rows) as an HTTP Archive (HAR
+    /// 1.2), the JSON format browsers' developer tools export: open it in Chrome or Firefox DevTools
+    /// (Network panel, import) or any HAR viewer for a waterfall of each request's
+    /// blocked, connect, send, wait and receive times, with the heads sent and
+    /// received. Failed transactions are entries with status 0 and `_error`.
+    /// The file is created before the run.
+    #[arg(long, value_name = "FILE.har", help_heading = "Output")]
+    pub har: Option<PathBuf>,
+
     /// Write the event trace to this file, one JSON object a line, times in ns:
     /// every segment sent (and why: new data, delayed ACK, RTO retransmission, ...)
     /// and received, what held written data (congestion window, Nagle, ...), when
@@ -990,6 +999,12 @@ impl SweepArgs {
                 "--pcap takes one run; capture a point with `tcpknobs run ... --pcap FILE`".into(),
             ));
         }
+        if self.run.har.is_some() {
+            return Some((
+                ErrorKind::ArgumentConflict,
+                "--har takes one run; archive a point with `tcpknobs run ... --har FILE`".into(),
+            ));
+        }
         if self.run.trace.is_some() {
             return Some((
                 ErrorKind::ArgumentConflict,
@@ -1019,7 +1034,7 @@ fn parse_jobs(s: &str) -> Result<usize, String> {
 }
 
 /// The names `sweep --vary` takes: every `run` option that takes a value, except
-/// `--pcap` (one file per run).
+/// `--pcap` and `--har` (one file per run).
 pub fn sweep_names() -> Vec<String> {
     let mut cmd = command();
     cmd.build();
@@ -1028,7 +1043,8 @@ pub fn sweep_names() -> Vec<String> {
     };
     run.get_arguments()
         .filter(|a| {
-            a.get_action().takes_values() && !matches!(a.get_id().as_str(), "pcap" | "trace")
+            a.get_action().takes_values()
+                && !matches!(a.get_id().as_str(), "pcap" | "trace" | "har")
         })
         .filter_map(|a| a.get_long().map(str::to_owned))
         .collect()
@@ -1245,6 +1261,15 @@ pub struct GetArgs {
     /// Print one JSON object instead of the table.
     #[arg(long, help_heading = "Output")]
     pub json: bool,
+
+    /// Also write the transactions as an HTTP Archive (HAR 1.2), the JSON
+    /// format browsers' developer tools export: open it in Chrome or Firefox DevTools
+    /// (Network panel, import) or any HAR viewer for a waterfall of each request's
+    /// blocked, connect, send, wait and receive times, with the heads sent and
+    /// received. Failed transactions are entries with status 0 and `_error`.
+    /// Dates are the wall clock's. The file is created before the run.
+    #[arg(long, value_name = "FILE.har", help_heading = "Output")]
+    pub har: Option<PathBuf>,
 }
 
 /// One `http://IP[:PORT]/PATH` argument.

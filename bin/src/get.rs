@@ -2,20 +2,21 @@
 //! real server (python3 -m http.server, nginx), one request per URL, reported like
 //! `run`.
 
-use std::time::Duration as StdDuration;
+use std::time::{Duration as StdDuration, SystemTime};
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use tcpknobs_http::client::{Client, ClientConfig};
 use tcpknobs_http::message::Method;
 use tcpknobs_http::transaction::TransactionReport;
 use tcpknobs_http::workload::{RequestSpec, Workload};
+use tcpknobs_lab::har::Har;
 use tcpknobs_lab::report::{client_connections, ClientReport, Totals};
 use tcpknobs_lab::tap::{GetReport, GetWorkload, SideKnobs};
 use tcpknobs_lab::values::format_duration;
 use tcpknobs_stack::{AppSlot, HostId};
 
 use crate::cli::{side_knobs, GetArgs, Side, GET_RESPONSE_TIMEOUT};
-use crate::output::{print_stdout, Outcome};
+use crate::output::{create_output, print_stdout, Outcome};
 use crate::table;
 use crate::tap::{end_name, open_rig};
 
@@ -39,6 +40,10 @@ pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
             other.port
         );
     }
+    let har = match &args.har {
+        Some(path) => Some((path, create_output("--har", path)?)),
+        None => None,
+    };
     let knobs = side_knobs(args.profile, &args.knobs, Side::Client);
     let mut rig = open_rig(&args.tap, Some(first.addr), knobs.clone(), args.max_time)?;
     let specs: Vec<RequestSpec> = args
@@ -58,7 +63,9 @@ pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
     };
     let mut client =
         Client::with_workload(config.clone(), get_workload(specs, args.client.think_time));
-    let epoch = rig.options.clock.now();
+    let started = rig.options.clock.now();
+    // The wall clock at `started`, for the HAR's dates.
+    let wall_started = SystemTime::now();
     let run = rig.run(&mut [AppSlot {
         host: HostId(0),
         app: &mut client,
@@ -71,7 +78,7 @@ pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
         .iter()
         .filter_map(|t| t.timing.queued)
         .min()
-        .unwrap_or(epoch);
+        .unwrap_or(started);
     let transactions: Vec<TransactionReport> = client
         .transactions()
         .iter()
@@ -96,6 +103,15 @@ pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
         },
         seed: rig.seed,
     };
+    if let Some((path, file)) = har {
+        let unix_ms = wall_started
+            .checked_add(StdDuration::from_micros((epoch - started).total_micros()))
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        Har::of_get(&report, unix_ms)
+            .write(file)
+            .with_context(|| format!("--har '{}'", path.display()))?;
+    }
     if args.json {
         print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?;
     } else {

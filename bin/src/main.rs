@@ -19,6 +19,9 @@ use output::Outcome;
 const EXIT_SOME_FAILED: u8 = 3;
 /// Exit status when the run could not be done (bad set-up, TAP missing, file errors).
 const EXIT_NOT_RUN: u8 = 1;
+/// Exit status of a usage error, clap's and an output file a flag names that cannot be
+/// created.
+const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let command = match cli::parse(std::env::args_os()) {
@@ -45,6 +48,10 @@ fn main() -> ExitCode {
     match result {
         Ok(Outcome::AllSucceeded) => ExitCode::SUCCESS,
         Ok(Outcome::SomeFailed) => ExitCode::from(EXIT_SOME_FAILED),
+        Err(e) if e.downcast_ref::<output::OutputFileError>().is_some() => {
+            eprintln!("tcpknobs: error: {}", causes_once(&e));
+            ExitCode::from(EXIT_USAGE)
+        }
         Err(e) => {
             // The chain of causes on one line; a backtrace is for panics, not for a
             // file that cannot be created.

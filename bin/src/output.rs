@@ -1,7 +1,9 @@
-//! What every command ends with: its outcome (the exit status tells them apart) and
-//! its result on stdout.
+//! What every command ends with: its outcome (the exit status tells them apart), its
+//! result on stdout, and the files output flags name, created before the run.
 
+use std::fs::File;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// What a command that ran to its end found: the exit status tells them apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,4 +51,45 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// A file an output flag names could not be created. The flag's value is at fault, so
+/// it is a usage error (status 2), found before the run rather than after it.
+#[derive(Debug)]
+pub struct OutputFileError {
+    /// The flag, e.g. `--har`.
+    pub flag: String,
+    /// The file asked for.
+    pub path: PathBuf,
+    /// What the file system said.
+    pub source: std::io::Error,
+}
+
+impl std::fmt::Display for OutputFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} '{}': cannot create the file: {}",
+            self.flag,
+            self.path.display(),
+            self.source
+        )
+    }
+}
+
+impl std::error::Error for OutputFileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Create (or truncate) the file output flag `flag` names, before the run: a path that
+/// cannot be written fails at once instead of after a long run whose result would be
+/// lost. Every output flag that writes a file after the run opens it here.
+pub fn create_output(flag: &str, path: &Path) -> Result<File, OutputFileError> {
+    File::create(path).map_err(|source| OutputFileError {
+        flag: flag.to_string(),
+        path: path.to_owned(),
+        source,
+    })
 }

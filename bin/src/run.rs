@@ -1,12 +1,19 @@
 //! `tcpknobs run`: one experiment on the simulated link, printed as tables or JSON.
 
-use crate::cli::RunArgs;
-use crate::output::{print_json, print_stdout, Outcome};
-use crate::table;
+use anyhow::Context;
+use tcpknobs_lab::har::Har;
 use tcpknobs_lab::{LabError, Outputs};
+
+use crate::cli::RunArgs;
+use crate::output::{create_output, print_json, print_stdout, Outcome};
+use crate::table;
 
 /// Run the experiment the flags describe and print its report.
 pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
+    let har = match &args.har {
+        Some(path) => Some((path, create_output("--har", path)?)),
+        None => None,
+    };
     let outputs = Outputs {
         pcap: args.pcap.clone(),
         trace: args.trace.clone(),
@@ -25,6 +32,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             None => e,
         }
     })?;
+    if let Some((path, file)) = har {
+        Har::of_run(&report)
+            .write(file)
+            .with_context(|| format!("--har '{}'", path.display()))?;
+    }
     if args.json {
         print_json(&report)?;
     } else if args.blame {

@@ -747,6 +747,68 @@ fn get_from_a_refused_port_exits_3() {
     );
 }
 
+/// `get --har`: the archive of a real exchange, read back by the `har` crate (HAR 1.2):
+/// one entry per URL with the heads python's http.server sent, dates from the wall
+/// clock within the test's own span, and timings that add up to each entry's time.
+#[test]
+fn get_writes_a_har_archive() {
+    skip_unless_ready!("python3");
+    let out_dir = TempDir::new("har-out");
+    let path = out_dir.join("get.har");
+    let before = tcpknobs_lab::har::iso8601(unix_ms(std::time::SystemTime::now()));
+    let (_, txs) = get_hello_from_python("har", &["--har", path.to_str().expect("utf-8")], 2);
+    let after = tcpknobs_lab::har::iso8601(unix_ms(std::time::SystemTime::now()));
+    let har::Spec::V1_2(log) = har::from_path(&path).expect("a HAR").log else {
+        panic!("not HAR 1.2");
+    };
+    assert_eq!(log.entries.len(), txs.len());
+    for (e, t) in log.entries.iter().zip(&txs) {
+        // ISO 8601 in UTC with milliseconds sorts as it reads.
+        assert!(
+            before <= e.started_date_time && e.started_date_time <= after,
+            "{before} <= {} <= {after}",
+            e.started_date_time
+        );
+        assert_eq!(e.request.url, format!("http://{KERNEL}:8000/hello.txt"));
+        assert_eq!(e.server_ip_address.as_deref(), Some(KERNEL));
+        let response = &e.response;
+        assert_eq!(
+            (response.status, response.status_text.as_str()),
+            (200, "OK")
+        );
+        assert_eq!(response.http_version, "HTTP/1.0");
+        assert_eq!(response.content.size, HELLO.len() as i64);
+        assert!(
+            response.headers.iter().any(|h| h.name == "Server"),
+            "{:?}",
+            response.headers
+        );
+        let timings = &e.timings;
+        let sum: f64 = [
+            timings.blocked.unwrap_or(-1.0),
+            timings.connect.unwrap_or(-1.0),
+            timings.send,
+            timings.wait,
+            timings.receive,
+        ]
+        .into_iter()
+        .filter(|&p| p >= 0.0)
+        .sum();
+        assert!((sum - e.time).abs() < 1e-6, "{sum} vs {}", e.time);
+        assert!(
+            (e.time - ms(t, "total_ms")).abs() < 1e-6,
+            "{} vs {t}",
+            e.time
+        );
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+fn unix_ms(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// `get --rtt 100ms` of one small file pays the added RTT on IP only: the handshake
 /// takes 1 RTT (connect_ms about 100), not 2, since the ARP exchange before the SYN is
 /// on the local segment and passes undelayed; handshake plus request is 2 RTT. The

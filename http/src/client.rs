@@ -770,6 +770,8 @@ impl<S: Sink> Client<S> {
         };
         let mut head = Vec::new();
         request.write_head(&mut head);
+        t.heads.request = head.clone();
+        t.heads.request_body = spec.body_len;
         let len = head.len() as u64 + spec.body_len;
         let coalesce = self.config.request_writes == 1 && spec.body_len == 0;
         if coalesce && !c.in_flight.is_empty() && !c.outbox.is_empty() {
@@ -984,6 +986,9 @@ impl<S: Sink> Client<S> {
                         return Flow::Http;
                     }
                 };
+                if !(100..200).contains(&message.status) {
+                    t.heads.response = c.inbuf[..head_len].to_vec();
+                }
                 c.inbuf.drain(..head_len);
                 if (100..200).contains(&message.status) {
                     if message.status == 101 {

@@ -60,6 +60,23 @@ pub struct Spans {
     pub total: Option<Duration>,
 }
 
+/// The request and response heads byte for byte as they crossed the wire, kept for
+/// archives that show them (HAR's request and response objects list the header fields
+/// and the size of each head). Raw bytes, two allocations, are the smallest form; the
+/// parsers of [`message`](crate::message) read them back. Held only while the
+/// transaction is, and by the rows a report keeps.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Heads {
+    /// The request head the client wrote: request line, fields and the empty line (the
+    /// last attempt's, when retried); empty until written.
+    pub request: Vec<u8>,
+    /// Body bytes the request declared.
+    pub request_body: u64,
+    /// The final response's head as read: status line, fields and the empty line
+    /// (interim 1xx heads are not kept); empty until it arrived.
+    pub response: Vec<u8>,
+}
+
 /// Why a transaction failed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -173,6 +190,8 @@ pub struct Transaction {
     pub method: String,
     /// Request target.
     pub target: String,
+    /// The heads sent and received.
+    pub heads: Heads,
     /// When things happened.
     pub timing: Timing,
     /// Final response status, once its head arrived.
@@ -203,6 +222,7 @@ impl Transaction {
             id,
             method: method.to_string(),
             target: target.to_string(),
+            heads: Heads::default(),
             timing: Timing::default(),
             status: None,
             interim_responses: 0,
@@ -223,6 +243,7 @@ impl Transaction {
             queued,
             ..Timing::default()
         };
+        self.heads = Heads::default();
         self.status = None;
         self.interim_responses = 0;
         self.bytes = 0;
@@ -254,6 +275,7 @@ impl Transaction {
             id: self.id,
             method: self.method.clone(),
             target: self.target.clone(),
+            heads: self.heads.clone(),
             status: self.status,
             interim_responses: self.interim_responses,
             bytes: self.bytes,
@@ -294,6 +316,9 @@ pub struct TransactionReport {
     pub method: String,
     /// Target.
     pub target: String,
+    /// The heads, for the HAR export; not part of the JSON report.
+    #[serde(skip)]
+    pub heads: Heads,
     /// Final response status.
     pub status: Option<u16>,
     /// Interim (1xx) responses skipped before the final one.

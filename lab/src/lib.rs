@@ -50,6 +50,7 @@
 pub mod blame;
 pub mod error;
 pub mod experiment;
+pub mod har;
 pub mod report;
 pub mod summary;
 pub mod sweep;
