@@ -19,8 +19,8 @@ use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr, Ipv4Packet};
 
 use crate::host::{Host, HostConfig};
 use crate::knobs::Knobs;
-use crate::link::{LinkDirection, LinkProfile, LinkStats};
-use crate::pcap::{LinkType, PcapWriter};
+use crate::link::{LinkDirection, LinkProfile, LinkStats, Transmit};
+use crate::pcap::{Capture, CaptureError, CaptureFormat, InterfaceId, LinkType};
 use crate::rng::derive_seed;
 
 /// Index of a host in a [`SimNet`].
@@ -63,7 +63,8 @@ pub struct AppSlot<'a> {
 
 /// A fault rule (the idea of turmoil's `Rule -> Verdict`): called for every frame a
 /// host puts on a link, with the virtual time in ns, sender and receiver; returning
-/// true drops the frame (it still appears in the capture, as sent). For tests that need
+/// true drops the frame (it still appears in the capture, as sent, with a comment in
+/// pcapng). For tests that need
 /// one particular loss rather than a random one.
 pub type FaultRule = Box<dyn FnMut(u64, HostId, HostId, &[u8]) -> bool>;
 
@@ -79,8 +80,8 @@ pub struct SimNet {
     profile: LinkProfile,
     seed: u64,
     now_ns: u64,
-    capture: Option<PcapWriter<Box<dyn Write>>>,
-    capture_error: Option<std::io::Error>,
+    capture: Option<SimCapture>,
+    capture_error: Option<CaptureError>,
     fault: Option<FaultRule>,
 }
 
@@ -121,6 +122,11 @@ impl SimNet {
             knobs,
         };
         self.hosts.push(Host::new(config, self.now()));
+        if let Some(c) = self.capture.as_mut() {
+            if let Err(e) = c.add_host(name) {
+                self.capture_error.get_or_insert(e);
+            }
+        }
         self.routes.insert(addr, index);
         for other in 0..index {
             for (from, to) in [(other, index), (index, other)] {
@@ -142,19 +148,33 @@ impl SimNet {
         &mut self.hosts[id.0]
     }
 
-    /// Record every frame, at the time its sender put it on the link, in pcap format.
-    pub fn capture_to(&mut self, out: Box<dyn Write>) -> std::io::Result<()> {
-        self.capture = Some(PcapWriter::new(out, LinkType::RawIp, 65535)?);
+    /// Record every frame, stamped with the time its sender put it on the link, in
+    /// `format`; in pcapng each sending host is an interface named after it, and a
+    /// frame the link or a fault rule dropped says so in its comment
+    /// ([`frame_comment`]).
+    pub fn capture_to(
+        &mut self,
+        out: Box<dyn Write>,
+        format: CaptureFormat,
+    ) -> Result<(), CaptureError> {
+        let mut capture = SimCapture {
+            writer: Capture::new(out, format)?,
+            interfaces: Vec::new(),
+        };
+        for host in &self.hosts {
+            capture.add_host(host.name())?;
+        }
+        self.capture = Some(capture);
         Ok(())
     }
 
     /// Flush the capture and report any write error that happened during the run.
-    pub fn finish_capture(&mut self) -> std::io::Result<()> {
+    pub fn finish_capture(&mut self) -> Result<(), CaptureError> {
         if let Some(e) = self.capture_error.take() {
             return Err(e);
         }
         match self.capture.take() {
-            Some(mut w) => w.flush(),
+            Some(mut c) => c.writer.flush(),
             None => Ok(()),
         }
     }
@@ -233,23 +253,28 @@ impl SimNet {
         for from in 0..self.hosts.len() {
             for frame in self.hosts[from].take_frames() {
                 moved = true;
-                if let Some(w) = self.capture.as_mut() {
-                    if let Err(e) = w.write_frame(self.now_ns, &frame) {
-                        self.capture_error.get_or_insert(e);
-                    }
-                }
+                let captured = self.capture.is_some().then(|| frame.clone());
                 let dst = Ipv4Packet::new_checked(&frame[..])
                     .ok()
                     .and_then(|p| self.routes.get(&p.dst_addr()).copied());
+                let mut fate = Fate::Unroutable;
                 if let (Some(to), Some(rule)) = (dst, self.fault.as_mut()) {
                     if rule(self.now_ns, HostId(from), HostId(to), &frame) {
-                        continue;
+                        fate = Fate::Fault;
                     }
                 }
                 // Hosts only address each other, so every frame has a link; the
                 // link's own statistics count what it drops.
-                if let Some(link) = dst.and_then(|to| self.links.get_mut(&(from, to))) {
-                    link.transmit(self.now_ns, frame);
+                if fate != Fate::Fault {
+                    if let Some(link) = dst.and_then(|to| self.links.get_mut(&(from, to))) {
+                        fate = Fate::Link(link.transmit(self.now_ns, frame));
+                    }
+                }
+                if let (Some(c), Some(frame)) = (self.capture.as_mut(), captured) {
+                    let comment = frame_comment(&frame, HostId(from), dst.map(HostId), fate);
+                    if let Err(e) = c.write(self.now_ns, from, &frame, comment.as_deref()) {
+                        self.capture_error.get_or_insert(e);
+                    }
                 }
             }
         }
@@ -277,5 +302,60 @@ impl SimNet {
             .chain(hosts)
             .chain(apps)
             .min()
+    }
+}
+
+/// What became of a frame a host sent, as far as the capture is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    /// The link took it: scheduled for arrival, or dropped by the link itself.
+    Link(Transmit),
+    /// A fault rule dropped it before it reached the link.
+    Fault,
+    /// No host owns its destination address.
+    Unroutable,
+}
+
+/// The pcapng comment on a frame `from` sent towards `to` (`None`: no host owns the
+/// destination), given its fate; `None` when there is nothing to say. The one place
+/// that decides what a capture says about a frame, so every annotation reads alike.
+fn frame_comment(_frame: &[u8], _from: HostId, _to: Option<HostId>, fate: Fate) -> Option<String> {
+    let text = match fate {
+        Fate::Link(Transmit::Scheduled { .. }) => return None,
+        Fate::Link(Transmit::DroppedLoss) => "dropped by the link: loss",
+        Fate::Link(Transmit::DroppedQueue) => "dropped by the link: queue full",
+        Fate::Link(Transmit::DroppedOversize) => "dropped by the link: larger than the MTU",
+        Fate::Fault => "dropped by a fault rule",
+        Fate::Unroutable => "dropped: no host has the destination address",
+    };
+    Some(text.to_string())
+}
+
+/// The capture of a [`SimNet`]: the writer and each host's interface, by host index.
+struct SimCapture {
+    writer: Capture<Box<dyn Write>>,
+    interfaces: Vec<InterfaceId>,
+}
+
+impl SimCapture {
+    fn add_host(&mut self, name: &str) -> Result<(), CaptureError> {
+        let id = self.writer.add_interface(name, LinkType::RawIp)?;
+        self.interfaces.push(id);
+        Ok(())
+    }
+
+    fn write(
+        &mut self,
+        ts_ns: u64,
+        from: usize,
+        frame: &[u8],
+        comment: Option<&str>,
+    ) -> Result<(), CaptureError> {
+        let interface = self
+            .interfaces
+            .get(from)
+            .copied()
+            .ok_or(CaptureError::UnknownInterface(from as u32))?;
+        self.writer.write_frame(ts_ns, interface, frame, comment)
     }
 }
