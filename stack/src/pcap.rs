@@ -661,8 +661,13 @@ mod tests {
         let client = c.add_interface("client", LinkType::RawIp).unwrap();
         let server = c.add_interface("server", LinkType::RawIp).unwrap();
         c.write_frame(320, client, &[1, 2, 3], None).unwrap();
-        c.write_frame(5_000_000_001, server, &[4; 41], Some("dropped by the link: loss"))
-            .unwrap();
+        c.write_frame(
+            5_000_000_001,
+            server,
+            &[4; 41],
+            Some("dropped by the link: loss"),
+        )
+        .unwrap();
         let bytes = c.into_inner();
         // Section Header Block type, then the byte-order magic 0x1A2B3C4D little-endian.
         assert_eq!(&bytes[0..4], &PCAPNG_MAGIC);
@@ -671,10 +676,16 @@ mod tests {
         assert_eq!(back.format, CaptureFormat::Pcapng);
         let names: Vec<&str> = back.interfaces.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(names, ["client", "server"]);
-        assert!(back.interfaces.iter().all(|i| i.link_type == LinkType::RawIp));
+        assert!(back
+            .interfaces
+            .iter()
+            .all(|i| i.link_type == LinkType::RawIp));
         let f = &back.frames;
         assert_eq!(f.len(), 2);
-        assert_eq!((f[0].ts_ns, f[0].interface, f[0].comment.as_deref()), (320, client, None));
+        assert_eq!(
+            (f[0].ts_ns, f[0].interface, f[0].comment.as_deref()),
+            (320, client, None)
+        );
         assert_eq!(f[0].data, [1, 2, 3]);
         assert_eq!(
             (f[1].ts_ns, f[1].interface, f[1].comment.as_deref()),
@@ -687,7 +698,9 @@ mod tests {
             block.unwrap();
         }
         for idb in reader.interfaces() {
-            assert!(idb.options.contains(&InterfaceDescriptionOption::IfTsResol(9)));
+            assert!(idb
+                .options
+                .contains(&InterfaceDescriptionOption::IfTsResol(9)));
         }
         assert!(reader
             .section()
@@ -784,7 +797,13 @@ mod tests {
     #[test]
     fn microsecond_interfaces_read_as_ns() {
         // An interface without if_tsresol counts µs (pcapng's default).
-        assert_eq!(Scale::from_tsresol(TSRESOL_DEFAULT).unwrap().to_ns(7).unwrap(), 7_000);
+        assert_eq!(
+            Scale::from_tsresol(TSRESOL_DEFAULT)
+                .unwrap()
+                .to_ns(7)
+                .unwrap(),
+            7_000
+        );
         assert_eq!(Scale::from_tsresol(12).unwrap().to_ns(7_000).unwrap(), 7);
         assert!(Scale::from_tsresol(0x8a).is_err());
         assert!(Scale::from_tsresol(127).is_err());

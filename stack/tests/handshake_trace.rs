@@ -128,6 +128,50 @@ fn lost_syn_acks_start_from_one_segment() {
     assert_eq!(client.got.len(), 1);
 }
 
+/// In pcapng each host is an interface of its own, and the frames a fault rule
+/// dropped say so: exactly the two SYN-ACKs the rule picked, on the server's
+/// interface.
+#[test]
+fn pcapng_names_hosts_and_comments_fault_drops() {
+    let mut net = common::gigabit_net(common::knobs());
+    let capture = Capture::default();
+    capture.attach(&mut net, CaptureFormat::Pcapng);
+    let dropped = Rc::new(Cell::new(0));
+    let count = dropped.clone();
+    net.set_fault(Box::new(move |_, from, _, frame| {
+        let syn = Segment::parse(Medium::Ip, frame).is_some_and(|s| s.syn);
+        let drop = from == HostId(1) && syn && count.get() < 2;
+        count.set(count.get() + u32::from(drop));
+        drop
+    }));
+    let mut server = Script::new(&[(0, Call::Listen), (3151, Call::Accept)]);
+    let mut client = Script::new(&[(0, Call::Connect)]);
+    run(&mut net, &mut client, &mut server, 4000);
+    net.finish_capture().unwrap();
+    let contents = capture.contents();
+    let names: Vec<&str> = contents
+        .interfaces
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
+    assert_eq!(names, ["client", "server"]);
+    let commented: Vec<(u64, u32, &str)> = contents
+        .frames
+        .iter()
+        .filter_map(|f| {
+            let c = f.comment.as_deref()?;
+            Some((f.ts_ns / 1_000_000, f.interface.0, c))
+        })
+        .collect();
+    assert_eq!(
+        commented,
+        [
+            (50, 1, "dropped by a fault rule"),
+            (1050, 1, "dropped by a fault rule")
+        ]
+    );
+}
+
 /// SYN, SYN-ACK, RST: smoltcp sends its socket back to LISTEN, and a listener pool
 /// that missed it would hold a socket that takes the next SYN and never answers.
 /// After 10,000 such resets the server still has exactly its pool of listening
