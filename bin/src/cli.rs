@@ -931,6 +931,21 @@ pub struct RunArgs {
     /// each dropped frame, anything else classic pcap.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub pcap: Option<PathBuf>,
+
+    /// Write the event trace to this file, one JSON object a line, times in ns:
+    /// every segment sent (and why: new data, delayed ACK, RTO retransmission, ...)
+    /// and received, what held written data (congestion window, Nagle, ...), when
+    /// an ACK was owed, what the link did with each frame, and the HTTP moments.
+    /// docs/trace.md lists the fields.
+    #[arg(long, value_name = "FILE.jsonl", help_heading = "Output")]
+    pub trace: Option<PathBuf>,
+
+    /// Show where each transaction's time went: a row per transaction with a column
+    /// per cause (handshake, propagation, slow_start, nagle, delayed_ack, queued,
+    /// ...), and the sums over the run. The causes of a transaction add up to its
+    /// total. JSON always carries them (`blame`).
+    #[arg(long, help_heading = "Output")]
+    pub blame: bool,
 }
 
 /// Options of `sweep`: its own, then every option of `run`, applied to each point.
@@ -977,6 +992,12 @@ impl SweepArgs {
                 "--pcap takes one run; capture a point with `tcpknobs run ... --pcap FILE`".into(),
             ));
         }
+        if self.run.trace.is_some() {
+            return Some((
+                ErrorKind::ArgumentConflict,
+                "--trace takes one run; trace a point with `tcpknobs run ... --trace FILE`".into(),
+            ));
+        }
         let out = self.out.as_ref()?;
         match out.extension().and_then(|e| e.to_str()) {
             Some("csv" | "json") => None,
@@ -1008,7 +1029,9 @@ pub fn sweep_names() -> Vec<String> {
         return Vec::new();
     };
     run.get_arguments()
-        .filter(|a| a.get_action().takes_values() && a.get_id() != "pcap")
+        .filter(|a| {
+            a.get_action().takes_values() && !matches!(a.get_id().as_str(), "pcap" | "trace")
+        })
         .filter_map(|a| a.get_long().map(str::to_owned))
         .collect()
 }
@@ -1104,6 +1127,7 @@ impl RunArgs {
             workload_label: label,
             max_time: to_smol(self.max_time),
             rows: self.rows.unwrap_or_default(),
+            blame: true,
         }
     }
 }

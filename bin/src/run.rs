@@ -3,20 +3,32 @@
 use crate::cli::RunArgs;
 use crate::output::{print_json, print_stdout, Outcome};
 use crate::table;
+use tcpknobs_lab::{LabError, Outputs};
 
 /// Run the experiment the flags describe and print its report.
 pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
-    let report = args.experiment().run(args.pcap.as_deref()).map_err(|e| {
-        let capture = e.is_capture();
-        let e = anyhow::Error::new(e);
-        if capture {
-            e.context("--pcap")
+    let outputs = Outputs {
+        pcap: args.pcap.clone(),
+        trace: args.trace.clone(),
+    };
+    let report = args.experiment().run_with(&outputs).map_err(|e| {
+        let flag = if e.is_capture() {
+            Some("--pcap")
+        } else if matches!(e, LabError::TraceWrite { .. }) {
+            Some("--trace")
         } else {
-            e
+            None
+        };
+        let e = anyhow::Error::new(e);
+        match flag {
+            Some(flag) => e.context(flag),
+            None => e,
         }
     })?;
     if args.json {
         print_json(&report)?;
+    } else if args.blame {
+        print_stdout(&table::render_blame(&report))?;
     } else {
         print_stdout(&table::render(&report))?;
     }

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use tcpknobs_http::blame::{Blame, Cause};
 use tcpknobs_http::transaction::TransactionReport;
 
 use crate::cli::format_smol;
@@ -65,6 +66,58 @@ pub fn render(r: &Report) -> String {
             format_smol(k.time_wait)
         );
     }
+    out
+}
+
+/// `run --blame`: the header line, then a row per transaction (`--rows` decides
+/// which) with a column per cause that has time in any of them, the run's sums as a
+/// last row, and the summary line. Each row's causes add up to its `total_ms`.
+pub fn render_blame(r: &Report) -> String {
+    let mut out = render(r)
+        .lines()
+        .next()
+        .map(|l| {
+            format!(
+                "{l}
+
+"
+            )
+        })
+        .unwrap_or_default();
+    let Some(run) = &r.blame else {
+        out.push_str("no blame: the run kept no trace\n");
+        return out;
+    };
+    let causes: Vec<Cause> = Cause::ALL.into_iter().filter(|c| run.ns(*c) > 0).collect();
+    let width = |c: &Cause| c.name().len().max(9);
+    let _ = write!(out, "{:>6} {:>11}", "id", "total_ms");
+    for c in &causes {
+        let _ = write!(out, " {:>w$}", c.name(), w = width(c));
+    }
+    out.push('\n');
+    let row = |out: &mut String, label: &str, total: Option<f64>, blame: &Blame| {
+        let _ = write!(out, "{label:>6} {:>11}", cell(total));
+        for c in &causes {
+            let ms = blame.ms(*c);
+            let v = if ms > 0.0 {
+                format!("{ms:.3}")
+            } else {
+                "-".to_string()
+            };
+            let _ = write!(out, " {v:>w$}", w = width(c));
+        }
+        out.push('\n');
+    };
+    for t in &r.transactions {
+        if let Some(b) = &t.blame {
+            row(&mut out, &t.id.to_string(), t.total_ms, b);
+        }
+    }
+    if let Some(omitted) = &r.rows_omitted {
+        out.push_str(&rows_omitted(omitted));
+    }
+    row(&mut out, "sum", Some(run.total_ns() as f64 / 1e6), run);
+    out.push_str(&totals(&r.totals, r.end));
     out
 }
 

@@ -37,6 +37,7 @@ use crate::outbox::Outbox;
 use crate::payload;
 use crate::transaction::{Transaction, TransactionError};
 use crate::workload::{RequestSpec, Shape, Workload};
+use tcpknobs_stack::trace::HttpEvent;
 
 /// How long a connection whose server said it closes waits for the server's FIN
 /// after the last body byte before the client closes it itself.
@@ -371,6 +372,9 @@ pub struct Client<S = Vec<Transaction>> {
     /// Indices of the connections not closed yet (each poll drives only these).
     open: Vec<usize>,
     started: bool,
+    /// Transactions handed to the sink since the last poll's trace: (connection,
+    /// id, failed).
+    done_trace: Vec<(Option<ConnId>, usize, bool)>,
 }
 
 impl Client {
@@ -437,6 +441,7 @@ impl<S: Sink> Client<S> {
             conns: Vec::new(),
             open: Vec::new(),
             started: false,
+            done_trace: Vec::new(),
         }
     }
 
@@ -518,6 +523,9 @@ impl<S: Sink> Client<S> {
             let Some(t) = self.live.remove(&tx).map(|t| *t) else {
                 continue;
             };
+            let conn = t.connection.and_then(|ci| self.conns.get(ci)).map(|c| c.id);
+            let failed = t.error.is_some();
+            self.done_trace.push((conn, tx, failed));
             if let Some(done) = t.timing.done {
                 let chained = matches!(self.unissued, Unissued::Repeated { chained: true, .. });
                 if chained || self.awaited.contains(&tx) {
@@ -736,8 +744,9 @@ impl<S: Sink> Client<S> {
         }
     }
 
-    fn send_on(&mut self, host: &Host, ci: usize, tx: usize, now: Instant) {
+    fn send_on(&mut self, host: &mut Host, ci: usize, tx: usize, now: Instant) {
         let c = &mut self.conns[ci];
+        host.trace_http(Some(c.id), Some(tx), HttpEvent::Dispatched);
         let (Some(t), Some(spec)) = (self.live.get_mut(&tx), self.workload.request(tx)) else {
             return;
         };
@@ -870,6 +879,7 @@ impl<S: Sink> Client<S> {
                     };
                     if end <= offered && t.timing.request_sent.is_none() {
                         t.timing.request_sent = Some(now);
+                        host.trace_http(Some(id), Some(tx), HttpEvent::RequestSent { end });
                     }
                 }
             }
@@ -881,12 +891,15 @@ impl<S: Sink> Client<S> {
         // Read whatever arrived.
         let eof = match host.recv(id, &mut c.inbuf) {
             Ok(Readable::Data(_)) => {
-                if let Some(t) = c
+                if let Some((tx, t)) = c
                     .in_flight
                     .front()
-                    .and_then(|(tx, _)| self.live.get_mut(tx))
+                    .and_then(|(tx, _)| Some((*tx, self.live.get_mut(tx)?)))
                 {
-                    t.timing.first_byte.get_or_insert(now);
+                    if t.timing.first_byte.is_none() {
+                        t.timing.first_byte = Some(now);
+                        host.trace_http(Some(id), Some(tx), HttpEvent::ResponseStarted);
+                    }
                 }
                 false
             }
@@ -1213,6 +1226,9 @@ impl<S: Sink> Application for Client<S> {
             let conns = &self.conns;
             self.open.retain(|&ci| !conns[ci].closed);
             self.hand_over();
+            for (conn, tx, failed) in self.done_trace.drain(..) {
+                host.trace_http(conn, Some(tx), HttpEvent::Done { failed });
+            }
             if self.progress() == before {
                 break;
             }

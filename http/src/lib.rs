@@ -11,9 +11,11 @@
 //! * [`outbox`]: messages as a chosen number of write() calls.
 //! * [`server`]: the origin server; [`client`]: the connection manager and its
 //!   strategies; [`workload`]: what the client asks for.
-//! * [`transaction`]: one exchange's timing, as every output names it.
+//! * [`transaction`]: one exchange's timing, as every output names it; [`blame`]:
+//!   where its time went, by cause.
 #![warn(missing_docs)]
 
+pub mod blame;
 pub mod body;
 pub mod client;
 pub mod message;

@@ -32,6 +32,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use serde::Serialize;
+use tcpknobs_stack::trace::HttpEvent;
 use tcpknobs_stack::{Application, ConnId, Duration, Host, Instant, Readable, SocketError};
 
 use crate::body::{encode_chunk, encode_last_chunk, request_framing, BodyDecoder, Framing};
@@ -339,7 +340,12 @@ enum Writing {
     /// the accept; the keep-alive and header timers count from it.
     Idle { since: Instant },
     /// Processing a request (`--server-delay`); its response is due at `ready_at`.
-    Processing { job: Job, ready_at: Instant },
+    Processing {
+        job: Job,
+        /// Receive stream offset just after the request.
+        request_end: u64,
+        ready_at: Instant,
+    },
     /// Offering a response to TCP. `since`: when the socket last took some of it, or
     /// when it started; the send timer counts from it.
     Sending {
@@ -384,7 +390,8 @@ struct Conn {
     outbox: Outbox,
     reading: Reading,
     /// Requests parsed and not yet started, oldest first.
-    jobs: VecDeque<Job>,
+    /// With each, the receive stream offset just after its request.
+    jobs: VecDeque<(Job, u64)>,
     writing: Writing,
     /// The outbox's last write is the end of a response held back because the next
     /// pipelined response is ready too: they go out together (see [`pump`]).
@@ -559,7 +566,8 @@ impl Server {
                     Err(_) => return self.failed(conn, now),
                 }
             }
-            parse(conn, now);
+            let read = host.read_so_far(conn.id);
+            parse(conn, now, read);
             let queued = conn.jobs.len();
             if let Some(open) = self.write(host, conn, now) {
                 return open;
@@ -604,7 +612,7 @@ impl Server {
         loop {
             match &mut conn.writing {
                 Writing::Idle { .. } => {
-                    let Some(job) = conn.jobs.pop_front() else {
+                    let Some((job, request_end)) = conn.jobs.pop_front() else {
                         if conn.held {
                             conn.held = false;
                             match flush(&mut conn.outbox, host, conn.id) {
@@ -614,21 +622,28 @@ impl Server {
                         }
                         return None;
                     };
+                    host.trace_http(
+                        Some(conn.id),
+                        None,
+                        HttpEvent::ProcessingStarted { request_end },
+                    );
                     if self.config.delay > Duration::ZERO {
                         conn.writing = Writing::Processing {
                             job,
+                            request_end,
                             ready_at: now + self.config.delay,
                         };
                     } else {
-                        self.start_response(conn, job, now);
+                        self.start_response(host, conn, job, request_end, now);
                     }
                 }
                 Writing::Processing { ready_at, .. } if *ready_at <= now => {
                     let idle = Writing::Idle { since: now };
-                    if let Writing::Processing { job, .. } =
-                        std::mem::replace(&mut conn.writing, idle)
+                    if let Writing::Processing {
+                        job, request_end, ..
+                    } = std::mem::replace(&mut conn.writing, idle)
                     {
-                        self.start_response(conn, job, now);
+                        self.start_response(host, conn, job, request_end, now);
                     }
                 }
                 Writing::Processing { .. } => return None,
@@ -677,8 +692,22 @@ impl Server {
     }
 
     /// Queue the response to `job` and decide what follows it.
-    fn start_response(&mut self, conn: &mut Conn, job: Job, now: Instant) {
+    fn start_response(
+        &mut self,
+        host: &mut Host,
+        conn: &mut Conn,
+        job: Job,
+        request_end: u64,
+        now: Instant,
+    ) {
         self.responses += 1;
+        // The response's first byte follows whatever the outbox still holds.
+        let start = host.written(conn.id) + conn.outbox.pending_bytes();
+        host.trace_http(
+            Some(conn.id),
+            None,
+            HttpEvent::ResponseHead { request_end, start },
+        );
         let (stream, then) = match job {
             Job::Reject { status, detail } => (
                 error_response(status, &detail),
@@ -779,7 +808,9 @@ impl Server {
 
 /// Turn buffered input into jobs, until a head or body is incomplete, the input is
 /// bad, or enough requests are queued.
-fn parse(conn: &mut Conn, now: Instant) {
+/// `read` is how many bytes the connection has read so far: a request ends at
+/// that offset less what is still buffered.
+fn parse(conn: &mut Conn, now: Instant, read: u64) {
     while conn.jobs.len() < MAX_QUEUED {
         match &mut conn.reading {
             Reading::Closed => return,
@@ -801,10 +832,10 @@ fn parse(conn: &mut Conn, now: Instant) {
                                     since: now,
                                 }
                             }
-                            Err((status, detail)) => return reject(conn, status, detail),
+                            Err((status, detail)) => return reject(conn, status, detail, read),
                         }
                     }
-                    Err(e) => return reject(conn, e.status(), e.to_string()),
+                    Err(e) => return reject(conn, e.status(), e.to_string(), read),
                 }
             }
             Reading::Body { decoder, .. } => {
@@ -812,14 +843,15 @@ fn parse(conn: &mut Conn, now: Instant) {
                     Ok(used) => {
                         conn.inbuf.drain(..used);
                     }
-                    Err(e) => return reject(conn, e.status(), e.to_string()),
+                    Err(e) => return reject(conn, e.status(), e.to_string(), read),
                 }
                 if !decoder.is_complete() {
                     return;
                 }
                 let done = std::mem::replace(&mut conn.reading, Reading::Head { since: None });
                 if let Reading::Body { request, .. } = done {
-                    conn.jobs.push_back(Job::Request(request));
+                    let end = read - conn.inbuf.len() as u64;
+                    conn.jobs.push_back((Job::Request(request), end));
                 }
             }
         }
@@ -828,8 +860,9 @@ fn parse(conn: &mut Conn, now: Instant) {
 
 /// Queue an error answer and stop reading: after bad input the framing of anything
 /// that follows is unknown (RFC 9112 §6.3, §9.6).
-fn reject(conn: &mut Conn, status: u16, detail: String) {
-    conn.jobs.push_back(Job::Reject { status, detail });
+fn reject(conn: &mut Conn, status: u16, detail: String, read: u64) {
+    let end = read - conn.inbuf.len() as u64;
+    conn.jobs.push_back((Job::Reject { status, detail }, end));
     conn.reading = Reading::Closed;
 }
 

@@ -5,6 +5,8 @@
 //! connect, send request, server processing, response transfer.
 
 use serde::Serialize;
+
+use crate::blame::Blame;
 use tcpknobs_stack::{Duration, Instant};
 
 /// The moments of one transaction, in the client host's clock.
@@ -273,6 +275,7 @@ impl Transaction {
             ttfb_ms: spans.ttfb.map(ms),
             transfer_ms: spans.transfer.map(ms),
             total_ms: spans.total.map(ms),
+            blame: None,
         }
     }
 }
@@ -339,4 +342,7 @@ pub struct TransactionReport {
     pub transfer_ms: Option<f64>,
     /// queued -> done.
     pub total_ms: Option<f64>,
+    /// Where the time from queued to done went, by cause (`null` when the run kept
+    /// no trace to say).
+    pub blame: Option<Blame>,
 }

@@ -24,6 +24,15 @@ pub enum LabError {
         #[source]
         source: tcpknobs_stack::pcap::CaptureError,
     },
+    /// The trace file could not be created or written.
+    #[error("cannot write {}", path.display())]
+    TraceWrite {
+        /// The file asked for.
+        path: PathBuf,
+        /// What the file system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// The timing histograms could not be set up.
     #[error("the timing histograms")]
     Histogram(#[source] hdrhistogram::CreationError),

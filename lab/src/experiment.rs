@@ -6,7 +6,9 @@
 //! finishes and kept as a row only if [`Rows`] asks for it, so what a run holds does
 //! not grow with its number of requests.
 
-use std::path::Path;
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use serde::Serialize;
 use tcpknobs_http::client::{Client, ClientConfig, Sink};
@@ -16,7 +18,11 @@ use tcpknobs_http::transaction::{Transaction, TransactionReport};
 use tcpknobs_http::workload::Workload;
 use tcpknobs_stack::link::LinkStats;
 use tcpknobs_stack::pcap::CaptureFormat;
+use tcpknobs_stack::trace::{Event, Tracer};
 use tcpknobs_stack::{AppSlot, Duration, Instant, Knobs, LinkProfile, RunEnd, SimNet};
+
+use crate::blame::{Blame, Blamer};
+use crate::trace_file::TraceWriter;
 
 use crate::report::{
     client_connections, host_connections, server_connections, time_wait_ceiling, ClientReport,
@@ -53,6 +59,20 @@ pub struct Experiment {
     /// Which transactions keep a row in the report.
     #[serde(skip)]
     pub rows: Rows,
+    /// Record the event trace and blame every transaction's time on its causes
+    /// ([`crate::blame`]). On by default; off saves the tracing's time in sweeps
+    /// that need only totals.
+    #[serde(skip)]
+    pub blame: bool,
+}
+
+/// The files a run writes besides its report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outputs {
+    /// Every frame, as a capture.
+    pub pcap: Option<PathBuf>,
+    /// The event trace, one JSON object a line ([`tcpknobs_stack::trace`]).
+    pub trace: Option<PathBuf>,
 }
 
 /// The virtual-time limit of [`Experiment::new`]: an hour, far beyond any chapter
@@ -78,6 +98,7 @@ impl Experiment {
             workload_label: label.into(),
             max_time: DEFAULT_MAX_TIME,
             rows: Rows::Auto,
+            blame: true,
         }
     }
 }
@@ -113,20 +134,69 @@ impl Rows {
 }
 
 /// The run's sink: every transaction into the [`Summarizer`], those with an id below
-/// `rows_below` into rows.
+/// `rows_below` into rows. With a [`Blamer`], a finished transaction waits for the
+/// trace of the instant it finished in, then is blamed and folded.
 struct Collector {
     epoch: Instant,
     rows_below: usize,
     rows: Vec<TransactionReport>,
     summarizer: Summarizer,
+    blamer: Option<Blamer>,
+    /// Finished, waiting for the rest of their instant's trace.
+    waiting: Vec<Transaction>,
+    /// The sum over every blamed transaction.
+    blame: Blame,
+    /// Where the trace is written too (`--trace`), and the first error doing so.
+    trace_out: Option<TraceWriter>,
 }
 
-impl Sink for Collector {
-    fn finished(&mut self, transaction: Transaction) {
+impl Collector {
+    fn fold(&mut self, transaction: Transaction) {
+        let blame = self.blamer.as_mut().and_then(|b| b.blame(&transaction));
+        if let Some(b) = &blame {
+            self.blame.merge(b);
+        }
         self.summarizer.add(&transaction);
         if transaction.id < self.rows_below {
-            self.rows.push(transaction.report(self.epoch));
+            let mut row = transaction.report(self.epoch);
+            row.blame = blame;
+            self.rows.push(row);
         }
+    }
+
+    /// Blame and fold every transaction still waiting.
+    fn settle(&mut self) {
+        for t in std::mem::take(&mut self.waiting) {
+            self.fold(t);
+        }
+    }
+}
+
+/// The collector, shared by the client (as its [`Sink`]) and the network (as its
+/// [`Tracer`]) for the length of a run.
+struct Shared(Rc<RefCell<Collector>>);
+
+impl Sink for Shared {
+    fn finished(&mut self, transaction: Transaction) {
+        let mut c = self.0.borrow_mut();
+        if c.blamer.is_some() {
+            c.waiting.push(transaction);
+        } else {
+            c.fold(transaction);
+        }
+    }
+}
+
+impl Tracer for Shared {
+    fn events(&mut self, events: &[Event]) {
+        let mut c = self.0.borrow_mut();
+        if let Some(out) = c.trace_out.as_mut() {
+            out.write(events);
+        }
+        if let Some(b) = c.blamer.as_mut() {
+            b.ingest(events);
+        }
+        c.settle();
     }
 }
 
@@ -142,6 +212,15 @@ impl Experiment {
     /// Deterministic: the same experiment gives the same report, field for field,
     /// whatever the machine or the wall clock.
     pub fn run(&self, pcap: Option<&Path>) -> Result<Report, LabError> {
+        self.run_with(&Outputs {
+            pcap: pcap.map(Path::to_path_buf),
+            trace: None,
+        })
+    }
+
+    /// [`Experiment::run`], writing the files `outputs` asks for.
+    pub fn run_with(&self, outputs: &Outputs) -> Result<Report, LabError> {
+        let pcap = outputs.pcap.as_deref();
         let mut net = SimNet::new(self.link.clone(), self.seed);
         // Hosts in address order: client .1, server .2, proxy .3 (every pair linked
         // with the same profile, so each hop has it).
@@ -186,13 +265,28 @@ impl Experiment {
         let mut server = Server::new(server_config.clone());
         let epoch = net.now();
         let count = self.workload.len();
-        let collector = Collector {
+        let trace_out = match &outputs.trace {
+            Some(path) => Some(TraceWriter::create(path)?),
+            None => None,
+        };
+        let collector = Rc::new(RefCell::new(Collector {
             epoch,
             rows_below: self.rows.below(count),
             rows: Vec::new(),
             summarizer: Summarizer::new()?,
-        };
-        let mut client = Client::with_sink(client_config.clone(), self.workload.clone(), collector);
+            blamer: self.blame.then(Blamer::new),
+            waiting: Vec::new(),
+            blame: Blame::default(),
+            trace_out,
+        }));
+        if self.blame || outputs.trace.is_some() {
+            net.set_tracer(Box::new(Shared(Rc::clone(&collector))));
+        }
+        let mut client = Client::with_sink(
+            client_config.clone(),
+            self.workload.clone(),
+            Shared(Rc::clone(&collector)),
+        );
         let end = {
             let mut apps = vec![
                 AppSlot {
@@ -216,6 +310,7 @@ impl Experiment {
             net.run(&mut apps, epoch + self.max_time)
         };
         client.finish(net.now());
+        collector.borrow_mut().settle();
         if let Some(path) = pcap {
             net.finish_capture()
                 .map_err(|source| LabError::CaptureWrite {
@@ -229,11 +324,14 @@ impl Experiment {
             connections.extend(host_connections(net.host(p), "proxy"));
         }
         connections.extend(server_connections(net.host(server_host), &server));
-        let Collector {
-            mut rows,
-            summarizer,
-            ..
-        } = client.into_sink();
+        drop(client);
+        let mut collector = collector.borrow_mut();
+        if let Some(out) = collector.trace_out.take() {
+            out.finish()?;
+        }
+        let mut rows = std::mem::take(&mut collector.rows);
+        let summarizer = std::mem::replace(&mut collector.summarizer, Summarizer::new()?);
+        let run_blame = collector.blamer.as_ref().map(|_| collector.blame);
         rows.sort_by_key(|t| t.id);
         let mut report = report(
             self,
@@ -254,6 +352,7 @@ impl Experiment {
             },
         );
         report.proxy = proxy.map(|p| p.stats());
+        report.blame = run_blame;
         report.wire = net.wire_stats();
         Ok(report)
     }
@@ -303,6 +402,7 @@ fn report(
         wire: LinkStats::default(),
         workload,
         proxy: None,
+        blame: None,
         seed: experiment.seed,
     }
 }

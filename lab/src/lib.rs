@@ -47,15 +47,17 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod blame;
 pub mod error;
 pub mod experiment;
 pub mod report;
 pub mod summary;
 pub mod sweep;
 pub mod tap;
+pub mod trace_file;
 pub mod values;
 
 pub use error::LabError;
-pub use experiment::{Experiment, Rows};
+pub use experiment::{Experiment, Outputs, Rows};
 pub use report::Report;
 pub use summary::Summary;

@@ -3,6 +3,7 @@
 //! per-connection rows. `serve` and `get` reuse the parts that mean the same there.
 
 use serde::Serialize;
+use tcpknobs_http::blame::Blame;
 use tcpknobs_http::client::{Client, ClientConfig, Sink, Strategy};
 use tcpknobs_http::proxy::ProxyStats;
 use tcpknobs_http::server::{CloseMode, Server, ServerConfig};
@@ -149,6 +150,9 @@ pub struct Report {
     pub workload: WorkloadReport,
     /// What the proxy did, when there was one.
     pub proxy: Option<ProxyStats>,
+    /// Where the time of every transaction went, summed over the run (`null` when
+    /// the run kept no trace): the same causes as each transaction's `blame`.
+    pub blame: Option<Blame>,
     /// Seed.
     pub seed: u64,
 }

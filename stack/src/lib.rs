@@ -37,6 +37,7 @@ pub mod sim;
 pub mod stats;
 pub mod tap;
 pub mod time_wait;
+pub mod trace;
 
 pub use error::{ConnectError, SocketError};
 pub use host::{ConnId, ConnState, Host, HostConfig, Readable};

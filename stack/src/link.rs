@@ -118,8 +118,11 @@ pub struct LinkDirection {
     /// in start order; their lengths sum to `queued_bytes`.
     waiting: VecDeque<Waiting>,
     queued_bytes: usize,
-    /// Frames that will arrive (not lost), in arrival order.
-    in_flight: VecDeque<(u64, Vec<u8>)>,
+    /// Frames that will arrive (not lost), in arrival order, with the number their
+    /// sender gave them.
+    in_flight: VecDeque<(u64, u64, Vec<u8>)>,
+    /// Serialization start and end of the latest frame that reached the wire.
+    last_serialization: (u64, u64),
     stats: LinkStats,
 }
 
@@ -134,6 +137,7 @@ impl LinkDirection {
             waiting: VecDeque::new(),
             queued_bytes: 0,
             in_flight: VecDeque::new(),
+            last_serialization: (0, 0),
             stats: LinkStats::default(),
         }
     }
@@ -175,6 +179,12 @@ impl LinkDirection {
     /// `now_ns` should not decrease between calls; if it does, ordering is
     /// still FIFO but the queue occupancy seen is that of the latest time.
     pub fn transmit(&mut self, now_ns: u64, frame: Vec<u8>) -> Transmit {
+        self.transmit_numbered(now_ns, frame, 0)
+    }
+
+    /// [`LinkDirection::transmit`] of a frame its sender numbered; the number comes
+    /// back with it from [`LinkDirection::pop_arrived_numbered`].
+    pub fn transmit_numbered(&mut self, now_ns: u64, frame: Vec<u8>, number: u64) -> Transmit {
         self.stats.frames_sent += 1;
         let len = frame.len();
         if len > self.profile.mtu {
@@ -201,6 +211,7 @@ impl LinkDirection {
         let start_ns = now_ns.max(self.wire_free_ns);
         let end_ns = start_ns.saturating_add(self.serialization_ns(len));
         self.wire_free_ns = end_ns;
+        self.last_serialization = (start_ns, end_ns);
         if start_ns > now_ns {
             self.queued_bytes = self.queued_bytes.saturating_add(len);
             self.waiting.push_back(Waiting { start_ns, len });
@@ -212,29 +223,40 @@ impl LinkDirection {
         }
 
         let arrival_ns = end_ns.saturating_add(self.profile.one_way_delay_ns);
-        self.in_flight.push_back((arrival_ns, frame));
+        self.in_flight.push_back((arrival_ns, number, frame));
         Transmit::Scheduled { arrival_ns }
+    }
+
+    /// When the latest frame that reached the wire (delivered or lost at random)
+    /// started and ended serialization, ns.
+    pub fn last_serialization(&self) -> (u64, u64) {
+        self.last_serialization
     }
 
     /// When the next frame arrives, so the event loop can advance the
     /// virtual clock straight to it.
     pub fn next_arrival_ns(&self) -> Option<u64> {
-        self.in_flight.front().map(|(t, _)| *t)
+        self.in_flight.front().map(|(t, _, _)| *t)
     }
 
     /// Frames whose arrival time is <= now_ns, in FIFO order, one per call.
     pub fn pop_arrived(&mut self, now_ns: u64) -> Option<Vec<u8>> {
+        self.pop_arrived_numbered(now_ns).map(|(_, frame)| frame)
+    }
+
+    /// [`LinkDirection::pop_arrived`] with the number the sender gave the frame.
+    pub fn pop_arrived_numbered(&mut self, now_ns: u64) -> Option<(u64, Vec<u8>)> {
         let arrival_ns = self.next_arrival_ns()?;
         if arrival_ns > now_ns {
             return None;
         }
-        let (_, frame) = self.in_flight.pop_front()?;
+        let (_, number, frame) = self.in_flight.pop_front()?;
         self.stats.frames_delivered += 1;
         self.stats.bytes_delivered = self
             .stats
             .bytes_delivered
             .saturating_add(frame.len() as u64);
-        Some(frame)
+        Some((number, frame))
     }
 
     /// Counters since creation.

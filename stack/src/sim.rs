@@ -19,9 +19,11 @@ use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr, Ipv4Packet};
 
 use crate::host::{Host, HostConfig};
 use crate::knobs::Knobs;
-use crate::link::{LinkDirection, LinkProfile, LinkStats, Transmit};
+use crate::link::Transmit;
+use crate::link::{LinkDirection, LinkProfile, LinkStats};
 use crate::pcap::{Capture, CaptureError, CaptureFormat, InterfaceId, LinkType};
 use crate::rng::derive_seed;
+use crate::trace::{Event, EventKind, FrameRef, LinkFate, Tracer};
 
 /// Index of a host in a [`SimNet`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -64,8 +66,7 @@ pub struct AppSlot<'a> {
 /// A fault rule (the idea of turmoil's `Rule -> Verdict`): called for every frame a
 /// host puts on a link, with the virtual time in ns, sender and receiver; returning
 /// true drops the frame (it still appears in the capture, as sent, with a comment in
-/// pcapng). For tests that need
-/// one particular loss rather than a random one.
+/// pcapng). For tests that need one particular loss rather than a random one.
 pub type FaultRule = Box<dyn FnMut(u64, HostId, HostId, &[u8]) -> bool>;
 
 /// Settling rounds at one instant before the loop gives up on quiescence; each round
@@ -83,6 +84,12 @@ pub struct SimNet {
     capture: Option<SimCapture>,
     capture_error: Option<CaptureError>,
     fault: Option<FaultRule>,
+    /// Where the trace goes, when one is kept.
+    tracer: Option<Box<dyn Tracer>>,
+    /// Events of the round under way, stamped.
+    trace_round: Vec<Event>,
+    /// One host's events, before stamping (kept for its allocation).
+    trace_kinds: Vec<EventKind>,
 }
 
 /// The first address of the simulated subnet (TEST-NET-1, RFC 5737: it never leaves
@@ -103,7 +110,43 @@ impl SimNet {
             capture: None,
             capture_error: None,
             fault: None,
+            tracer: None,
+            trace_round: Vec::new(),
+            trace_kinds: Vec::new(),
         }
+    }
+
+    /// Record the event trace ([`crate::trace`]) of every host and link from now on,
+    /// handing it to `tracer` after each round of every instant, in order.
+    pub fn set_tracer(&mut self, tracer: Box<dyn Tracer>) {
+        for host in &mut self.hosts {
+            host.set_tracing(true);
+        }
+        self.tracer = Some(tracer);
+    }
+
+    /// Stamp the round's host events with the instant and hand them, with the link
+    /// events already stamped, to the tracer.
+    fn drain_trace(&mut self) {
+        let Some(tracer) = self.tracer.as_mut() else {
+            return;
+        };
+        let mut link_events = std::mem::take(&mut self.trace_round);
+        let mut round = Vec::new();
+        for (index, host) in self.hosts.iter_mut().enumerate() {
+            host.take_trace(&mut self.trace_kinds);
+            round.extend(self.trace_kinds.drain(..).map(|kind| Event {
+                at_ns: self.now_ns,
+                host: index,
+                kind,
+            }));
+        }
+        round.append(&mut link_events);
+        if !round.is_empty() {
+            tracer.events(&round);
+        }
+        round.clear();
+        self.trace_round = round;
     }
 
     /// Add a host at the next address of 192.0.2.0/24, linked to every host so far.
@@ -121,7 +164,9 @@ impl SimNet {
             seed: derive_seed(self.seed, 1000 + index as u64),
             knobs,
         };
-        self.hosts.push(Host::new(config, self.now()));
+        let mut host = Host::new(config, self.now());
+        host.set_tracing(self.tracer.is_some());
+        self.hosts.push(host);
         if let Some(c) = self.capture.as_mut() {
             if let Err(e) = c.add_host(name) {
                 self.capture_error.get_or_insert(e);
@@ -219,6 +264,7 @@ impl SimNet {
                     *deadline = slot.app.poll(&mut self.hosts[slot.host.0]);
                 }
                 let moved = self.transmit();
+                self.drain_trace();
                 if !moved && !self.hosts.iter().any(Host::has_pending_input) {
                     break;
                 }
@@ -240,9 +286,13 @@ impl SimNet {
     }
 
     fn deliver(&mut self) {
-        for (&(_, to), link) in self.links.iter_mut() {
-            while let Some(frame) = link.pop_arrived(self.now_ns) {
-                self.hosts[to].receive_frame(frame);
+        for (&(from, to), link) in self.links.iter_mut() {
+            while let Some((frame_number, frame)) = link.pop_arrived_numbered(self.now_ns) {
+                let from = FrameRef {
+                    host: from,
+                    frame: frame_number,
+                };
+                self.hosts[to].receive_frame_from(frame, from);
             }
         }
     }
@@ -251,27 +301,18 @@ impl SimNet {
     fn transmit(&mut self) -> bool {
         let mut moved = false;
         for from in 0..self.hosts.len() {
-            for frame in self.hosts[from].take_frames() {
+            let frames = self.hosts[from].take_frames();
+            let first_number = self.hosts[from].frames_out() - frames.len() as u64;
+            for (frame_number, frame) in (first_number..).zip(frames) {
                 moved = true;
                 let captured = self.capture.is_some().then(|| frame.clone());
                 let dst = Ipv4Packet::new_checked(&frame[..])
                     .ok()
                     .and_then(|p| self.routes.get(&p.dst_addr()).copied());
-                let mut fate = Fate::Unroutable;
-                if let (Some(to), Some(rule)) = (dst, self.fault.as_mut()) {
-                    if rule(self.now_ns, HostId(from), HostId(to), &frame) {
-                        fate = Fate::Fault;
-                    }
-                }
-                // Hosts only address each other, so every frame has a link; the
-                // link's own statistics count what it drops.
-                if fate != Fate::Fault {
-                    if let Some(link) = dst.and_then(|to| self.links.get_mut(&(from, to))) {
-                        fate = Fate::Link(link.transmit(self.now_ns, frame));
-                    }
-                }
+                let fate = self.put_on_link(from, dst, frame_number, frame);
                 if let (Some(c), Some(frame)) = (self.capture.as_mut(), captured) {
-                    let comment = frame_comment(&frame, HostId(from), dst.map(HostId), fate);
+                    let to = dst.map(HostId);
+                    let comment = frame_comment(&frame, frame_number, HostId(from), to, fate);
                     if let Err(e) = c.write(self.now_ns, from, &frame, comment.as_deref()) {
                         self.capture_error.get_or_insert(e);
                     }
@@ -279,6 +320,69 @@ impl SimNet {
             }
         }
         moved
+    }
+
+    /// Offer one frame of host `from` to the fault rule and then to its link toward
+    /// host `dst`; what became of it (`None`: no host owns its destination).
+    fn put_on_link(
+        &mut self,
+        from: usize,
+        dst: Option<usize>,
+        frame_number: u64,
+        frame: Vec<u8>,
+    ) -> Option<LinkFate> {
+        let len = frame.len();
+        if let (Some(to), Some(rule)) = (dst, self.fault.as_mut()) {
+            if rule(self.now_ns, HostId(from), HostId(to), &frame) {
+                if self.tracer.is_some() {
+                    let at = (self.now_ns, self.now_ns);
+                    self.trace_link(from, to, frame_number, len, at, LinkFate::Fault);
+                }
+                return Some(LinkFate::Fault);
+            }
+        }
+        // Hosts only address each other, so every frame has a link; the
+        // link's own statistics count what it drops.
+        let to = dst?;
+        let link = self.links.get_mut(&(from, to))?;
+        let fate = link.transmit_numbered(self.now_ns, frame, frame_number);
+        let serialization = match fate {
+            Transmit::Scheduled { .. } | Transmit::DroppedLoss => link.last_serialization(),
+            _ => (self.now_ns, self.now_ns),
+        };
+        let fate = match fate {
+            Transmit::Scheduled { arrival_ns } => LinkFate::Delivered { arrival_ns },
+            Transmit::DroppedLoss => LinkFate::Lost,
+            Transmit::DroppedQueue => LinkFate::QueueFull,
+            Transmit::DroppedOversize => LinkFate::Oversize,
+        };
+        if self.tracer.is_some() {
+            self.trace_link(from, to, frame_number, len, serialization, fate);
+        }
+        Some(fate)
+    }
+
+    fn trace_link(
+        &mut self,
+        from: usize,
+        to: usize,
+        frame: u64,
+        len: usize,
+        (serialization_start_ns, serialization_end_ns): (u64, u64),
+        fate: LinkFate,
+    ) {
+        self.trace_round.push(Event {
+            at_ns: self.now_ns,
+            host: from,
+            kind: EventKind::Link {
+                frame,
+                to,
+                len,
+                serialization_start_ns,
+                serialization_end_ns,
+                fate,
+            },
+        });
     }
 
     /// The earliest future event, in ns; a deadline at or before now means "as soon
@@ -305,28 +409,25 @@ impl SimNet {
     }
 }
 
-/// What became of a frame a host sent, as far as the capture is concerned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fate {
-    /// The link took it: scheduled for arrival, or dropped by the link itself.
-    Link(Transmit),
-    /// A fault rule dropped it before it reached the link.
-    Fault,
-    /// No host owns its destination address.
-    Unroutable,
-}
-
-/// The pcapng comment on a frame `from` sent towards `to` (`None`: no host owns the
-/// destination), given its fate; `None` when there is nothing to say. The one place
-/// that decides what a capture says about a frame, so every annotation reads alike.
-fn frame_comment(_frame: &[u8], _from: HostId, _to: Option<HostId>, fate: Fate) -> Option<String> {
+/// The pcapng comment on frame number `frame_number` (counted per host, as in the
+/// trace) that host `from` sent towards `to`, given what became of it (`fate`; `None`:
+/// no host owns its destination, so no link took it); `None` when there is nothing to
+/// say. The one place that decides what a capture says about a frame, so every
+/// annotation reads alike.
+fn frame_comment(
+    _frame: &[u8],
+    _frame_number: u64,
+    _from: HostId,
+    _to: Option<HostId>,
+    fate: Option<LinkFate>,
+) -> Option<String> {
     let text = match fate {
-        Fate::Link(Transmit::Scheduled { .. }) => return None,
-        Fate::Link(Transmit::DroppedLoss) => "dropped by the link: loss",
-        Fate::Link(Transmit::DroppedQueue) => "dropped by the link: queue full",
-        Fate::Link(Transmit::DroppedOversize) => "dropped by the link: larger than the MTU",
-        Fate::Fault => "dropped by a fault rule",
-        Fate::Unroutable => "dropped: no host has the destination address",
+        Some(LinkFate::Delivered { .. }) => return None,
+        Some(LinkFate::Lost) => "dropped by the link: loss",
+        Some(LinkFate::QueueFull) => "dropped by the link: queue full",
+        Some(LinkFate::Oversize) => "dropped by the link: larger than the MTU",
+        Some(LinkFate::Fault) => "dropped by a fault rule",
+        None => "dropped: no host has the destination address",
     };
     Some(text.to_string())
 }

@@ -112,6 +112,8 @@ pub(super) struct Conn {
     pub(super) track: WireTrack,
     pub(super) prev_send_queue: usize,
     pub(super) stats: ConnStats,
+    /// What the trace last said of it.
+    pub(super) trace: TraceState,
 }
 
 /// A passive connection's way through the listener.
@@ -160,6 +162,7 @@ impl Host {
             track: WireTrack::default(),
             prev_send_queue: 0,
             stats: ConnStats::default(),
+            trace: TraceState::default(),
         }
     }
 

@@ -11,6 +11,10 @@ impl Host {
                 if let Some(conn) = self.conns.get_mut(id) {
                     conn.time_wait_until = Some(h.expires);
                 }
+                self.trace_event(EventKind::TimeWait {
+                    conn: id,
+                    held: false,
+                });
                 self.free_if_done(id);
             }
         }
@@ -25,6 +29,10 @@ impl Host {
                 break;
             };
             self.awaiting_port.pop_front();
+            self.trace_event(EventKind::PortWait {
+                conn: id,
+                waiting: false,
+            });
             if let Err(e) = self.start_connect(id, local_port) {
                 let conn = &mut self.conns[id];
                 conn.awaiting_port = false;
@@ -72,6 +80,10 @@ impl Host {
                     conn.time_wait_until = Some(self.now);
                 } else {
                     self.held_by.insert(conn.tuple, id);
+                    self.trace_event(EventKind::TimeWait {
+                        conn: id,
+                        held: true,
+                    });
                 }
             } else if conn.error.is_none() && !conn.track.fin_in {
                 // Closed without the peer's FIN: we aborted.
@@ -153,6 +165,7 @@ impl Host {
         conn.opened = now;
         self.live.insert(conn.tuple, id);
         self.by_handle.insert(handle, id);
+        self.trace_open(id);
         let limit = handshake_limit(self.config.knobs.syn_retries);
         self.handshakes
             .insert((now + limit, id, HandshakeCheck::Answered));

@@ -48,6 +48,7 @@ use crate::stats::{Closer, ConnStats, Role};
 use crate::time_wait::{
     Arrival, FourTuple, HeldTuple, TimeWaitTable, Verdict, OUT_OF_WINDOW_ACK_INTERVAL,
 };
+use crate::trace::{EventKind, FrameRef};
 
 mod conn;
 mod device;
@@ -59,6 +60,7 @@ mod observe;
 mod screen;
 mod send;
 mod sequence;
+mod tracing;
 
 use conn::{Accept, ConnTable};
 use device::FrameSlot;
@@ -67,6 +69,7 @@ use listener::Listener;
 pub use listener::LISTEN_POOL;
 use memory::SocketMemory;
 use screen::Screen;
+use tracing::{TraceLog, TraceState};
 
 /// smoltcp's fixed minimum and initial retransmission timeout; our RTT estimator
 /// mirrors it so "idle longer than the RTO" means what smoltcp would do.
@@ -136,7 +139,7 @@ pub struct Host {
     /// that the sockets are dropped first.
     socket_memory: BTreeMap<SocketHandle, SocketMemory>,
     device: FrameSlot,
-    rx_queue: VecDeque<Vec<u8>>,
+    rx_queue: VecDeque<(Vec<u8>, Option<FrameRef>)>,
     out: Vec<Vec<u8>>,
     conns: ConnTable,
     /// Final figures of connections that left the table, while they are kept
@@ -161,6 +164,7 @@ pub struct Host {
     window_updates: Vec<ConnId>,
     epoch: Instant,
     now: Instant,
+    trace: TraceLog,
 }
 
 impl Host {
@@ -222,6 +226,7 @@ impl Host {
             window_updates: Vec::new(),
             epoch: now,
             now,
+            trace: TraceLog::default(),
         }
     }
 
@@ -247,7 +252,13 @@ impl Host {
 
     /// Queue a frame that arrived from the wire; it is processed by the next poll.
     pub fn receive_frame(&mut self, frame: Vec<u8>) {
-        self.rx_queue.push_back(frame);
+        self.rx_queue.push_back((frame, None));
+    }
+
+    /// [`Host::receive_frame`] of a frame its sender numbered, so the trace can say
+    /// which transmission arrived.
+    pub fn receive_frame_from(&mut self, frame: Vec<u8>, from: FrameRef) {
+        self.rx_queue.push_back((frame, Some(from)));
     }
 
     /// Whether received frames are waiting for a poll.
@@ -277,9 +288,11 @@ impl Host {
         self.now = now;
         self.expire_time_wait();
         self.expire_handshakes();
-        while let Some(frame) = self.rx_queue.pop_front() {
+        while let Some((frame, from)) = self.rx_queue.pop_front() {
+            self.trace.from = from;
             self.ingress(frame);
         }
+        self.trace.from = None;
         self.egress();
     }
 
@@ -324,6 +337,10 @@ impl Host {
                 OnExhaustion::Wait => {
                     self.conns[id].awaiting_port = true;
                     self.awaiting_port.push_back((id, port));
+                    self.trace_event(EventKind::PortWait {
+                        conn: id,
+                        waiting: true,
+                    });
                 }
             },
         }
@@ -389,6 +406,7 @@ impl Host {
         conn.pending.push_with(n, write);
         // A write taken only in part keeps its caller blocked on the rest: more follows.
         conn.more = more || n < len;
+        self.trace_write(id, n, more);
         self.top_up(id);
         self.egress();
         Ok(n)
@@ -422,6 +440,7 @@ impl Host {
         if !conn.leftover.is_empty() {
             let n = conn.leftover.len().min(max);
             buf.extend(conn.leftover.drain(..n));
+            self.trace_read(id, n);
             return Ok(Readable::Data(n));
         }
         let Some(handle) = conn.handle else {
@@ -451,6 +470,7 @@ impl Host {
             });
         }
         let n = buf.len() - before;
+        self.trace_read(id, n);
         match result {
             Ok(()) if n > 0 => {
                 // Reading opens the receive window; let smoltcp announce it.
@@ -467,6 +487,10 @@ impl Host {
     pub fn shutdown_write(&mut self, id: ConnId) {
         if let Some(conn) = self.conns.get_mut(id) {
             conn.write_shut = true;
+            self.trace_event(EventKind::AppClose {
+                conn: id,
+                write_only: true,
+            });
             self.top_up(id);
             self.egress();
         }
@@ -485,6 +509,11 @@ impl Host {
             return;
         }
         conn.app_closed = true;
+        self.trace_event(EventKind::AppClose {
+            conn: id,
+            write_only: false,
+        });
+        let conn = &self.conns[id];
         let unread = !conn.leftover.is_empty()
             || conn
                 .handle
@@ -668,7 +697,7 @@ impl Host {
             match verdict {
                 Verdict::Ack { seq, ack } => {
                     let reack = build_reack(medium, &frame, &seg, seq, ack, u16::MAX);
-                    self.out.push(reack);
+                    self.push_out(reack);
                     return;
                 }
                 Verdict::Drop | Verdict::Kill => return,
@@ -780,7 +809,7 @@ impl Host {
                 }
                 self.on_segment_out(id, &seg);
             }
-            self.out.push(frame);
+            self.push_out(frame);
         }
         // Keep the (now empty) list's allocation for the next round.
         if self.device.tx.is_empty() {
@@ -806,6 +835,7 @@ impl Host {
             }
         }
         self.retire_sockets();
+        self.trace_states();
     }
 }
 

@@ -5,6 +5,11 @@ use super::*;
 
 impl Host {
     pub(super) fn on_segment_in(&mut self, id: ConnId, seg: &Segment) {
+        self.observe_in(id, seg);
+        self.trace_segment_in(id, seg);
+    }
+
+    fn observe_in(&mut self, id: ConnId, seg: &Segment) {
         let now = self.now;
         self.count_in(id, seg);
         let conn = &mut self.conns[id];
@@ -119,6 +124,8 @@ impl Host {
     }
 
     pub(super) fn on_segment_out(&mut self, id: ConnId, seg: &Segment) {
+        let why = self.send_reason(id, seg);
+        self.trace_segment_out(id, seg, why);
         let now = self.now;
         let delayed_ack = self.config.knobs.delayed_ack;
         let mss = self.mss_for(id);

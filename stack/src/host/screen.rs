@@ -192,7 +192,7 @@ impl Host {
         s.challenge_acks += 1;
         s.segments_out += 1;
         s.pure_acks_out += 1;
-        self.out.push(ack);
+        self.push_out(ack);
     }
 }
 

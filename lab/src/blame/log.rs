@@ -1,0 +1,424 @@
+//! The trace, read into what the critical-path walk asks about each connection:
+//! its segments and their fate on the link, where its receive edge moved, when its
+//! application wrote, what held its data, when it owed an ACK.
+
+use std::collections::HashMap;
+
+use tcpknobs_stack::trace::{Endpoint, Event, EventKind, FrameRef, Hold, HttpEvent, LinkFate};
+use tcpknobs_stack::trace::{SegmentInfo, SendReason};
+use tcpknobs_stack::ConnId;
+
+/// A connection named across the network: (host index, the host's id).
+pub(super) type Key = (usize, ConnId);
+
+/// One segment a connection sent.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Sent {
+    /// When it left the host, ns.
+    pub(super) at: u64,
+    pub(super) frame: u64,
+    /// Stream offset of its first payload byte.
+    pub(super) start: u64,
+    pub(super) len: u64,
+    pub(super) why: SendReason,
+    /// What the link did with it, once known.
+    pub(super) link: Option<Stage>,
+}
+
+impl Sent {
+    pub(super) fn end(&self) -> u64 {
+        self.start + self.len
+    }
+
+    pub(super) fn is_retransmission(&self) -> bool {
+        matches!(
+            self.why,
+            SendReason::Rto | SendReason::FastRetransmit | SendReason::Retransmit
+        )
+    }
+}
+
+/// A frame's way along the link.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Stage {
+    pub(super) serialization_start: u64,
+    pub(super) serialization_end: u64,
+    /// `None`: it never arrived.
+    pub(super) arrival: Option<u64>,
+}
+
+/// The in-order receive edge moved: after this, the application could read up to
+/// stream offset `edge`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Advance {
+    pub(super) at: u64,
+    pub(super) edge: u64,
+    pub(super) from: Option<FrameRef>,
+}
+
+/// A server's (or proxy's) work on one request.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Answer {
+    /// Receive offset just after the request.
+    pub(super) request_end: u64,
+    /// When the server started on it.
+    pub(super) started: u64,
+    /// When it wrote the response head, and the send offset of its first byte.
+    pub(super) head: Option<(u64, u64)>,
+}
+
+/// Everything the walk asks about one connection, in time order.
+#[derive(Debug, Default)]
+pub(super) struct ConnLog {
+    pub(super) tuple: Option<(Endpoint, Endpoint)>,
+    /// Our initial sequence number and the peer's.
+    iss: Option<u32>,
+    irs: Option<u32>,
+    pub(super) sent: Vec<Sent>,
+    pub(super) advances: Vec<Advance>,
+    /// (time, stream offset after the write).
+    pub(super) writes: Vec<(u64, u64)>,
+    pub(super) holds: Vec<(u64, Option<Hold>)>,
+    pub(super) owed: Vec<(u64, bool)>,
+    /// (time, stream offset the peer acknowledged up to).
+    pub(super) acks: Vec<(u64, u64)>,
+    /// When each SYN (or SYN-ACK) left.
+    pub(super) syns: Vec<u64>,
+    pub(super) port_waits: Vec<(u64, bool)>,
+    pub(super) answers: Vec<Answer>,
+    /// Highest send offset seen and receive edge, for unwrapping sequence numbers.
+    sent_max: u64,
+    edge: u64,
+    acked: u64,
+    last_event: u64,
+    /// Its application closed it (or it was reset): once idle it can go.
+    closed: bool,
+}
+
+/// A time as the hosts' clocks saw it: they count whole microseconds (smoltcp's
+/// `Instant`), and a transaction's moments are read off them, so the walk measures
+/// everything on that clock and its causes add up to the transaction's total
+/// exactly. The link's own times are finer (a 40-byte frame takes 320 ns at
+/// 1 Gbit/s); on this clock a stage shorter than a microsecond can round to 0.
+pub(super) fn host_clock(ns: u64) -> u64 {
+    ns / 1000 * 1000
+}
+
+/// Offset of `seq` in a stream whose first byte has sequence number `base`,
+/// taking the 32-bit value nearest to `near` (sequence numbers wrap every 4 GiB).
+fn unwrap(base: u32, seq: u32, near: u64) -> u64 {
+    let low = u64::from(seq.wrapping_sub(base));
+    let candidate = (near & !0xFFFF_FFFF) | low;
+    let span = 1u64 << 32;
+    if candidate + span / 2 < near {
+        candidate + span
+    } else if candidate > near + span / 2 && candidate >= span {
+        candidate - span
+    } else {
+        candidate
+    }
+}
+
+impl ConnLog {
+    /// The state a time series says held at `at` (its latest entry at or before).
+    pub(super) fn state_at<T: Copy + Default>(series: &[(u64, T)], at: u64) -> T {
+        let i = series.partition_point(|(t, _)| *t <= at);
+        if i == 0 {
+            T::default()
+        } else {
+            series[i - 1].1
+        }
+    }
+
+    /// When the byte at stream offset `offset` was written (`None` if the log no
+    /// longer or not yet knows).
+    pub(super) fn written_at(&self, offset: u64) -> Option<u64> {
+        let i = self.writes.partition_point(|(_, end)| *end <= offset);
+        self.writes.get(i).map(|(at, _)| *at)
+    }
+
+    /// The first transmission that carried stream offset `offset`.
+    pub(super) fn first_sent(&self, offset: u64) -> Option<&Sent> {
+        self.sent
+            .iter()
+            .find(|s| s.len > 0 && s.start <= offset && offset < s.end())
+    }
+
+    /// When the peer first acknowledged everything before `offset`.
+    pub(super) fn acked_at(&self, offset: u64) -> Option<u64> {
+        let i = self.acks.partition_point(|(_, a)| *a < offset);
+        self.acks.get(i).map(|(at, _)| *at)
+    }
+
+    /// The segment sent as frame `frame`.
+    pub(super) fn by_frame(&self, frame: u64) -> Option<&Sent> {
+        let i = self.sent.partition_point(|s| s.frame < frame);
+        self.sent.get(i).filter(|s| s.frame == frame)
+    }
+
+    /// Send offset of `seq`, once our ISN is known.
+    fn send_offset(&self, seq: u32) -> Option<u64> {
+        Some(unwrap(self.iss?.wrapping_add(1), seq, self.sent_max))
+    }
+
+    /// Receive offset of `seq`, once the peer's ISN is known.
+    fn receive_offset(&self, seq: u32) -> Option<u64> {
+        Some(unwrap(self.irs?.wrapping_add(1), seq, self.edge))
+    }
+
+    fn segment_out(&mut self, at: u64, frame: u64, seg: &SegmentInfo, why: SendReason) {
+        if seg.syn {
+            self.iss.get_or_insert(seg.seq);
+            self.syns.push(at);
+        }
+        if let Some(ack) = seg.ack.and_then(|a| self.receive_offset(a)) {
+            // smoltcp acknowledges data it had reassembled beyond a hole as soon as
+            // the hole is filled: the edge jumps with the segment that filled it.
+            if ack > self.edge && self.irs.is_some() {
+                self.edge = ack;
+                match self.advances.last_mut() {
+                    Some(last) if last.at == at => last.edge = last.edge.max(ack),
+                    _ => self.advances.push(Advance {
+                        at,
+                        edge: ack,
+                        from: None,
+                    }),
+                }
+            }
+        }
+        let start = if seg.syn {
+            0
+        } else {
+            match self.send_offset(seg.seq) {
+                Some(o) => o,
+                None => return,
+            }
+        };
+        let len = u64::from(seg.len);
+        self.sent_max = self.sent_max.max(start + len);
+        self.sent.push(Sent {
+            at,
+            frame,
+            start,
+            len,
+            why,
+            link: None,
+        });
+    }
+
+    fn segment_in(&mut self, at: u64, from: Option<FrameRef>, seg: &SegmentInfo, rcv_nxt: u32) {
+        if seg.rst {
+            self.closed = true;
+            return;
+        }
+        if seg.syn {
+            self.irs.get_or_insert(seg.seq);
+        }
+        if let Some(acked) = seg.ack.and_then(|a| self.send_offset(a)) {
+            if acked > self.acked || self.acks.is_empty() {
+                self.acked = acked;
+                self.acks.push((at, acked));
+            }
+        }
+        if seg.len > 0 || seg.fin {
+            if let Some(edge) = self.receive_offset(rcv_nxt) {
+                if edge > self.edge {
+                    self.edge = edge;
+                    self.advances.push(Advance { at, edge, from });
+                }
+            }
+        }
+    }
+}
+
+/// Every connection's log, and where to find each.
+#[derive(Default)]
+pub(super) struct Logs {
+    pub(super) conns: HashMap<Key, ConnLog>,
+    by_tuple: HashMap<(Endpoint, Endpoint), Key>,
+    /// Frames sent in the round being read, so its link events find them.
+    round_frames: HashMap<(usize, u64), (ConnId, usize)>,
+}
+
+impl Logs {
+    pub(super) fn get(&self, key: Key) -> Option<&ConnLog> {
+        self.conns.get(&key)
+    }
+
+    /// The connection at the other end of `key`'s.
+    pub(super) fn peer(&self, key: Key) -> Option<Key> {
+        let (local, remote) = self.conns.get(&key)?.tuple?;
+        self.by_tuple.get(&(remote, local)).copied()
+    }
+
+    pub(super) fn ingest(&mut self, e: &Event) {
+        let at = host_clock(e.at_ns);
+        let host = e.host;
+        match &e.kind {
+            EventKind::Open {
+                conn,
+                local,
+                remote,
+                ..
+            } => {
+                let log = self.conns.entry((host, *conn)).or_default();
+                log.tuple = Some((*local, *remote));
+                log.last_event = at;
+                self.by_tuple.insert((*local, *remote), (host, *conn));
+            }
+            EventKind::SegmentOut {
+                conn,
+                frame,
+                seg,
+                why,
+            } => {
+                let log = self.log(host, *conn, at);
+                log.segment_out(at, *frame, seg, *why);
+                if log.sent.last().is_some_and(|s| s.frame == *frame) {
+                    let index = log.sent.len() - 1;
+                    self.round_frames.insert((host, *frame), (*conn, index));
+                }
+            }
+            EventKind::SegmentIn {
+                conn,
+                from,
+                seg,
+                rcv_nxt,
+            } => self
+                .log(host, *conn, at)
+                .segment_in(at, *from, seg, *rcv_nxt),
+            EventKind::AppWrite { conn, end, .. } => {
+                self.log(host, *conn, at).writes.push((at, *end))
+            }
+            EventKind::AppClose { conn, write_only } => {
+                if !write_only {
+                    self.log(host, *conn, at).closed = true;
+                }
+            }
+            EventKind::Hold { conn, hold } => self.log(host, *conn, at).holds.push((at, *hold)),
+            EventKind::AckOwed { conn, owed } => self.log(host, *conn, at).owed.push((at, *owed)),
+            EventKind::PortWait { conn, waiting } => {
+                self.log(host, *conn, at).port_waits.push((at, *waiting))
+            }
+            EventKind::Link {
+                frame,
+                serialization_start_ns,
+                serialization_end_ns,
+                fate,
+                ..
+            } => {
+                let Some(&(conn, index)) = self.round_frames.get(&(host, *frame)) else {
+                    return;
+                };
+                let arrival = match fate {
+                    LinkFate::Delivered { arrival_ns } => Some(*arrival_ns),
+                    _ => None,
+                };
+                if let Some(sent) = self
+                    .conns
+                    .get_mut(&(host, conn))
+                    .and_then(|l| l.sent.get_mut(index))
+                {
+                    sent.link = Some(Stage {
+                        serialization_start: host_clock(*serialization_start_ns),
+                        serialization_end: host_clock(*serialization_end_ns),
+                        arrival: arrival.map(host_clock),
+                    });
+                }
+            }
+            EventKind::Http {
+                conn: Some(conn),
+                event,
+                ..
+            } => match *event {
+                HttpEvent::ProcessingStarted { request_end } => {
+                    self.log(host, *conn, at).answers.push(Answer {
+                        request_end,
+                        started: at,
+                        head: None,
+                    });
+                }
+                HttpEvent::ResponseHead { request_end, start } => {
+                    let log = self.log(host, *conn, at);
+                    if let Some(a) = log
+                        .answers
+                        .iter_mut()
+                        .rev()
+                        .find(|a| a.request_end == request_end)
+                    {
+                        a.head = Some((at, start));
+                    }
+                }
+                _ => {}
+            },
+            EventKind::Http { conn: None, .. }
+            | EventKind::AppRead { .. }
+            | EventKind::TimeWait { .. } => {}
+        }
+    }
+
+    fn log(&mut self, host: usize, conn: ConnId, at: u64) -> &mut ConnLog {
+        let log = self.conns.entry((host, conn)).or_default();
+        log.last_event = at;
+        log
+    }
+
+    pub(super) fn end_of_round(&mut self) {
+        self.round_frames.clear();
+    }
+
+    /// Drop what happened before `watermark`, keeping the state each time series
+    /// was in then; connections closed (or never opened in the trace) and idle
+    /// since go altogether.
+    pub(super) fn prune(&mut self, watermark: u64) {
+        fn keep_state<T: Copy>(series: &mut Vec<(u64, T)>, watermark: u64) {
+            let i = series.partition_point(|(t, _)| *t < watermark);
+            if i > 1 {
+                series.drain(..i - 1);
+            }
+        }
+        let mut gone = Vec::new();
+        for (key, log) in self.conns.iter_mut() {
+            if (log.closed || log.tuple.is_none()) && log.last_event < watermark {
+                gone.push(*key);
+                continue;
+            }
+            log.sent.retain(|s| s.at >= watermark);
+            log.advances.retain(|a| a.at >= watermark);
+            keep_state(&mut log.writes, watermark);
+            keep_state(&mut log.holds, watermark);
+            keep_state(&mut log.owed, watermark);
+            keep_state(&mut log.acks, watermark);
+            keep_state(&mut log.port_waits, watermark);
+            log.syns.retain(|t| *t >= watermark);
+            log.answers.retain(|a| a.started >= watermark);
+        }
+        for key in gone {
+            if let Some(log) = self.conns.remove(&key) {
+                if let Some(tuple) = log.tuple {
+                    if self.by_tuple.get(&tuple) == Some(&key) {
+                        self.by_tuple.remove(&tuple);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_numbers_unwrap_past_four_gib() {
+        assert_eq!(unwrap(100, 150, 0), 50);
+        assert_eq!(unwrap(u32::MAX - 9, 5, 0), 15);
+        // Past 4 GiB of stream: the offset keeps growing.
+        let near = (1u64 << 32) - 10;
+        assert_eq!(unwrap(0, 5, near), (1u64 << 32) + 5);
+        assert_eq!(
+            unwrap(0, u32::MAX - 20, (1u64 << 32) + 5),
+            (1u64 << 32) - 21
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! The critical-path walk (see the parent module's docs for the rules).
+
+use tcpknobs_http::transaction::Transaction;
+use tcpknobs_stack::trace::Hold;
+use tcpknobs_stack::Instant;
+
+use super::log::{ConnLog, Key, Logs, Sent};
+use super::{Blame, Cause, TxLog};
+
+/// The cursor that moves backwards from a transaction's end, blaming each stretch
+/// it passes on one cause. It never goes before the start or forwards again, so
+/// whatever the trace says, the causes add up to end - start exactly.
+struct Walk {
+    start: u64,
+    cursor: u64,
+    blame: Blame,
+}
+
+impl Walk {
+    /// Blame the time from `t` up to the cursor on `cause`, and move there.
+    fn back_to(&mut self, t: u64, cause: Cause) {
+        let t = t.clamp(self.start, self.cursor);
+        self.blame.add(cause, self.cursor - t);
+        self.cursor = t;
+    }
+
+    /// Blame what is left, down to the start.
+    fn rest(mut self, cause: Cause) -> Blame {
+        self.back_to(self.start, cause);
+        self.blame
+    }
+}
+
+fn ns(t: Instant) -> u64 {
+    u64::try_from(t.total_micros()).unwrap_or(0) * 1000
+}
+
+/// The blame of one finished transaction.
+pub(super) fn blame(logs: &Logs, t: &Transaction, log: &TxLog) -> Option<Blame> {
+    let timing = &t.timing;
+    let start = ns(timing.queued?);
+    let end = ns(timing.done?);
+    let mut walk = Walk {
+        start,
+        cursor: end.max(start),
+        blame: Blame::default(),
+    };
+    let before_dispatch = if t.retries > 0 {
+        Cause::Retry
+    } else {
+        Cause::Queued
+    };
+    let Some(connect_start) = timing.connect_start.map(ns) else {
+        return Some(walk.rest(before_dispatch));
+    };
+    let client = log.conn;
+    if t.error.is_none() && t.status.is_some() {
+        if let Some(client) = client {
+            response(logs, client, log, &mut walk);
+        }
+    } else {
+        // It failed: what came after its last moment of progress is the failure's.
+        let progress = [timing.first_byte, timing.request_sent, timing.connected]
+            .into_iter()
+            .flatten()
+            .map(ns)
+            .max();
+        match progress {
+            Some(p) => walk.back_to(p, Cause::Failure),
+            None => {
+                // It never connected: the SYNs went unanswered, or no port came.
+                if let Some(key) = client {
+                    connect(logs, key, connect_start, end, &mut walk);
+                }
+            }
+        }
+        if let (Some(key), Some(_)) = (client, timing.first_byte) {
+            // It failed while the response arrived: the response so far as usual.
+            response(logs, key, log, &mut walk);
+        } else if let (Some(key), Some(_)) = (client, timing.request_sent) {
+            request(logs, key, log, &mut walk);
+        }
+    }
+    if let (Some(key), Some(connected)) = (client, timing.connected.map(ns)) {
+        // Between connecting and writing the last request byte: the writer waited
+        // on the connection (a big request body meeting the window).
+        let written = timing.request_sent.map(ns).unwrap_or(connected);
+        if walk.cursor > written {
+            walk.back_to(written, Cause::Other);
+        }
+        blocked_writer(logs, key, connected, &mut walk);
+        connect(logs, key, connect_start, connected, &mut walk);
+    }
+    walk.back_to(connect_start, Cause::Other);
+    Some(walk.rest(before_dispatch))
+}
+
+/// The response's part, from the transaction's end back to when the client's
+/// request reached the server.
+fn response(logs: &Logs, client: Key, log: &TxLog, walk: &mut Walk) {
+    let Some(server) = logs.peer(client) else {
+        return;
+    };
+    let (Some(client_log), Some(server_log)) = (logs.get(client), logs.get(server)) else {
+        return;
+    };
+    // 1. The segment that made the last byte readable.
+    let i = client_log.advances.partition_point(|a| a.at <= walk.cursor);
+    let Some(advance) = i.checked_sub(1).map(|i| client_log.advances[i]) else {
+        return;
+    };
+    let answer = log.request_end.and_then(|end| {
+        server_log
+            .answers
+            .iter()
+            .rev()
+            .find(|a| a.request_end == end)
+            .copied()
+    });
+    let critical = advance
+        .from
+        .filter(|f| f.host == server.0)
+        .and_then(|f| server_log.by_frame(f.frame));
+    if let Some(seg) = critical {
+        deliver(server_log, logs.get(client), seg, advance.edge, walk);
+    }
+    // 3. The server's answer.
+    if let Some(answer) = answer {
+        if let Some((head_at, _)) = answer.head {
+            // The body's last bytes may have been written well after the head, the
+            // writer waiting for room in the send buffer.
+            blocked_writer(logs, server, head_at, walk);
+            walk.back_to(head_at, Cause::Other);
+        }
+        walk.back_to(answer.started, Cause::Server);
+        // Before the server started: the request was complete at the server and
+        // waited behind earlier ones (or it was still arriving: step 4).
+        let arrived = server_log
+            .advances
+            .iter()
+            .find(|a| a.edge >= answer.request_end)
+            .map(|a| a.at);
+        if let Some(arrived) = arrived {
+            walk.back_to(arrived, Cause::Queued);
+        }
+    } else {
+        // No server-side record (a proxy in front): its whole share is the server's.
+        let arrived = log.request_end.and_then(|end| {
+            server_log
+                .advances
+                .iter()
+                .find(|a| a.edge >= end)
+                .map(|a| a.at)
+        });
+        if let Some(arrived) = arrived {
+            walk.back_to(arrived, Cause::Server);
+        }
+    }
+    request(logs, client, log, walk);
+}
+
+/// The request's part: from its arrival at the server back to when it was written.
+fn request(logs: &Logs, client: Key, log: &TxLog, walk: &mut Walk) {
+    let (Some(server), Some(end)) = (logs.peer(client), log.request_end) else {
+        return;
+    };
+    let (Some(client_log), Some(server_log)) = (logs.get(client), logs.get(server)) else {
+        return;
+    };
+    let Some(advance) = server_log.advances.iter().find(|a| a.edge >= end).copied() else {
+        return;
+    };
+    // Blame the gap down to the arrival first, in case the cursor is above it.
+    walk.back_to(advance.at, Cause::Other);
+    let critical = advance
+        .from
+        .filter(|f| f.host == client.0)
+        .and_then(|f| client_log.by_frame(f.frame));
+    if let Some(seg) = critical {
+        deliver(client_log, Some(server_log), seg, end, walk);
+    }
+}
+
+/// Steps 1 and 2 for one segment `seg` of `sender` that completed a delivery up to
+/// stream offset `upto` (exclusive): its trip, its retransmission, its hold.
+fn deliver(sender: &ConnLog, receiver: Option<&ConnLog>, seg: &Sent, upto: u64, walk: &mut Walk) {
+    if let Some(stage) = seg.link {
+        let arrival = stage.arrival.unwrap_or(walk.cursor);
+        walk.back_to(arrival, Cause::Other);
+        walk.back_to(stage.serialization_end, Cause::Propagation);
+        walk.back_to(stage.serialization_start, Cause::Serialization);
+        walk.back_to(seg.at, Cause::LinkQueue);
+    } else {
+        walk.back_to(seg.at, Cause::Other);
+    }
+    if seg.len == 0 {
+        return;
+    }
+    let first = sender.first_sent(seg.start).map_or(seg.at, |s| s.at);
+    if seg.is_retransmission() || first < seg.at {
+        walk.back_to(first, Cause::LossRecovery);
+    }
+    // The segment could leave only once its last byte (of those needed) was written.
+    let last = seg.end().min(upto.max(seg.start + 1)) - 1;
+    let Some(ready) = sender.written_at(last) else {
+        return;
+    };
+    held(sender, receiver, ready, walk);
+}
+
+/// Blame `[from, cursor]` instant by instant on what held the sender's data then.
+fn held(sender: &ConnLog, receiver: Option<&ConnLog>, from: u64, walk: &mut Walk) {
+    if from >= walk.cursor {
+        return;
+    }
+    let losses = loss_intervals(sender);
+    let mut points: Vec<u64> = Vec::new();
+    let within = |t: u64| t > from && t < walk.cursor;
+    points.extend(sender.holds.iter().map(|(t, _)| *t).filter(|t| within(*t)));
+    if let Some(r) = receiver {
+        points.extend(r.owed.iter().map(|(t, _)| *t).filter(|t| within(*t)));
+    }
+    for (a, b) in &losses {
+        points.extend([*a, *b].into_iter().filter(|t| within(*t)));
+    }
+    for s in sender.sent.iter().filter(|s| s.at < walk.cursor) {
+        points.extend([s.at].into_iter().filter(|t| within(*t)));
+        if let Some(stage) = s.link {
+            points.extend(
+                [stage.serialization_start, stage.serialization_end]
+                    .into_iter()
+                    .chain(stage.arrival)
+                    .filter(|t| within(*t)),
+            );
+        }
+    }
+    points.sort_unstable();
+    points.dedup();
+    for &p in points.iter().rev().chain(std::iter::once(&from)) {
+        let cause = cause_at(sender, receiver, &losses, p);
+        walk.back_to(p, cause);
+    }
+}
+
+/// Between `from` (when the writer could start) and the cursor, the writer was
+/// still writing: blame its waits as a hold (a full send buffer drains as fast as
+/// the window and the link allow).
+fn blocked_writer(logs: &Logs, key: Key, from: u64, walk: &mut Walk) {
+    let Some(log) = logs.get(key) else {
+        return;
+    };
+    let peer = logs.peer(key).and_then(|p| logs.get(p));
+    held(log, peer, from, walk);
+}
+
+/// What held the sender's data at instant `at`.
+fn cause_at(sender: &ConnLog, receiver: Option<&ConnLog>, losses: &[(u64, u64)], at: u64) -> Cause {
+    if losses.iter().any(|(a, b)| *a <= at && at < *b) {
+        return Cause::LossRecovery;
+    }
+    let owed = receiver.is_some_and(|r| ConnLog::state_at(&r.owed, at));
+    let waiting_for_ack = |cause: Cause| if owed { Cause::DelayedAck } else { cause };
+    match ConnLog::state_at(&sender.holds, at) {
+        Some(Hold::CongestionWindow) => waiting_for_ack(Cause::SlowStart),
+        Some(Hold::ReceiveWindow) => waiting_for_ack(Cause::ReceiveWindow),
+        Some(Hold::Nagle | Hold::Minshall) => waiting_for_ack(Cause::Nagle),
+        Some(Hold::Handshake) => Cause::Handshake,
+        Some(Hold::Cork | Hold::Other) => Cause::Other,
+        Some(Hold::SendBuffer) | None => waiting_for_ack(link_stage(sender, at)),
+    }
+}
+
+/// Where the sender's latest frames were at `at`: queued, being serialized, or on
+/// their way (or their ACKs on theirs).
+fn link_stage(sender: &ConnLog, at: u64) -> Cause {
+    let i = sender.sent.partition_point(|s| s.at <= at);
+    for s in sender.sent[..i].iter().rev().take(64) {
+        let Some(stage) = s.link else { continue };
+        if at < stage.serialization_start {
+            return Cause::LinkQueue;
+        }
+        if at < stage.serialization_end {
+            return Cause::Serialization;
+        }
+    }
+    Cause::Propagation
+}
+
+/// The stretches during which one of the sender's data segments was lost and not
+/// yet acknowledged: from its transmission to the ACK that covered it.
+fn loss_intervals(sender: &ConnLog) -> Vec<(u64, u64)> {
+    sender
+        .sent
+        .iter()
+        .filter(|s| s.len > 0 && s.link.is_some_and(|l| l.arrival.is_none()))
+        .map(|s| (s.at, sender.acked_at(s.end()).unwrap_or(u64::MAX)))
+        .collect()
+}
+
+/// The handshake's part, `[connect_start, until]`.
+fn connect(logs: &Logs, key: Key, connect_start: u64, until: u64, walk: &mut Walk) {
+    walk.back_to(until, Cause::Other);
+    let Some(log) = logs.get(key) else {
+        return;
+    };
+    let syns: Vec<u64> = log
+        .syns
+        .iter()
+        .copied()
+        .filter(|t| *t >= connect_start && *t <= until)
+        .collect();
+    if let (Some(&first), Some(&last)) = (syns.first(), syns.last()) {
+        walk.back_to(last, Cause::Handshake);
+        walk.back_to(first, Cause::SynRetransmit);
+    } else {
+        walk.back_to(connect_start, Cause::Handshake);
+    }
+    // Before the first SYN: waiting for a port.
+    let waited = log.port_waits.iter().any(|(t, w)| *w && *t <= walk.cursor);
+    walk.back_to(
+        connect_start,
+        if waited {
+            Cause::PortWait
+        } else {
+            Cause::Other
+        },
+    );
+}
