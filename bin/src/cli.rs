@@ -926,7 +926,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "all|none|N", value_parser = parse_rows, help_heading = "Output")]
     pub rows: Option<Rows>,
 
-    /// Write every frame of the run to this pcap file (raw IP, ns timestamps).
+    /// Write every frame of the run to FILE (raw IP, ns timestamps); the format follows
+    /// the extension: .pcapng gives pcapng with one interface per host and a comment on
+    /// each dropped frame, anything else classic pcap.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub pcap: Option<PathBuf>,
 
@@ -1170,7 +1172,9 @@ pub struct TapFlags {
     /// same ports, which a kernel still holding them in TIME_WAIT refuses).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    /// Capture the frames crossing the TAP to this file (pcap, Ethernet, wall-clock ns).
+    /// Capture the frames crossing the TAP to FILE (Ethernet, wall-clock ns); the format
+    /// follows the extension: .pcapng gives pcapng with one interface named after the
+    /// TAP, anything else classic pcap.
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
     /// Frames already waiting on the TAP handed to the stack at once, up to N (1-64), and

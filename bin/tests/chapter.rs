@@ -9,6 +9,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
+use tcpknobs_stack::pcap::{read_capture, CaptureFormat, LinkType};
 
 /// Chapter item 12: serial loading pays the handshake every time. Each small
 /// transaction costs 1 RTT of handshake + 1 RTT of request/response: 4 x 2 RTT = 800 ms.
@@ -304,18 +305,10 @@ fn pcap_capture_has_every_frame() {
     let path = dir.join("run.pcap");
     let p = path.to_str().unwrap();
     let r = run_json(&format!("--requests 2 --strategy persistent --pcap {p}"));
-    let bytes = std::fs::read(&path).unwrap();
-    // Global header: nanosecond magic, LINKTYPE_RAW (101).
-    assert_eq!(&bytes[0..4], &0xa1b2_3c4du32.to_le_bytes());
-    assert_eq!(&bytes[20..24], &101u32.to_le_bytes());
-    let mut records = 0u64;
-    let mut at = 24;
-    while at + 16 <= bytes.len() {
-        let incl = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
-        at += 16 + incl;
-        records += 1;
-    }
-    assert_eq!(at, bytes.len(), "records tile the file");
+    let contents = read_capture(&std::fs::read(&path).unwrap()).expect("a readable capture");
+    assert_eq!(contents.format, CaptureFormat::Pcap);
+    assert_eq!(contents.interfaces[0].link_type, LinkType::RawIp);
+    let records = contents.frames.len() as u64;
     let sent: u64 = r["connections"]
         .as_array()
         .unwrap()

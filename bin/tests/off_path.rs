@@ -6,6 +6,7 @@
 mod common;
 
 use common::{assert_all_ok, assert_between, run_json, serialization_ms, total_ms, GBIT};
+use tcpknobs_stack::pcap::read_capture;
 
 /// No connection of the run sent or received an RST.
 fn assert_no_resets(r: &serde_json::Value) {
@@ -60,10 +61,8 @@ fn a_link_slower_than_the_rto_still_completes() {
 /// Sizes of the TCP payloads the server (port 80) sent, from a raw-IP capture.
 fn server_payloads(capture: &[u8]) -> Vec<usize> {
     let mut out = Vec::new();
-    let mut at = 24;
-    while at + 16 <= capture.len() {
-        let incl = u32::from_le_bytes(capture[at + 8..at + 12].try_into().unwrap()) as usize;
-        let ip = &capture[at + 16..at + 16 + incl];
+    for frame in read_capture(capture).expect("a readable capture").frames {
+        let ip = &frame.data[..];
         let ihl = usize::from(ip[0] & 0x0f) * 4;
         let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
         let tcp = &ip[ihl..];
@@ -71,7 +70,6 @@ fn server_payloads(capture: &[u8]) -> Vec<usize> {
         if u16::from_be_bytes([tcp[0], tcp[1]]) == 80 {
             out.push(total - ihl - data_offset);
         }
-        at += 16 + incl;
     }
     out
 }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tcpknobs_http::payload;
+use tcpknobs_stack::pcap::{read_capture, CaptureFormat, CapturedInterface, LinkType};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcpknobs");
 const KERNEL: &str = "10.77.0.1";
@@ -862,7 +863,7 @@ fn delayed_ack_leaves_200ms_after_the_data() {
     skip_unless_ready!("python3");
     let ns = Netns::create("delack");
     let dir = TempDir::new("delack");
-    let pcap = dir.join("server.pcap");
+    let pcap = dir.join("server.pcapng");
     let serve = tcpknobs_serve(
         &ns,
         &[
@@ -962,25 +963,23 @@ struct Frame {
     payload_len: usize,
 }
 
-/// The IPv4/TCP frames of a nanosecond pcap with Ethernet link type.
+/// The IPv4/TCP frames of a TAP capture: pcapng, one Ethernet interface named after
+/// the TAP.
 fn read_pcap(bytes: &[u8]) -> Vec<Frame> {
     let u16be = |b: &[u8], at: usize| u16::from_be_bytes([b[at], b[at + 1]]);
     let u32be = |b: &[u8], at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-    let u32le = |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-    assert!(
-        bytes.len() >= 24 && u32le(bytes, 0) == 0xa1b2_3c4d,
-        "ns pcap"
+    let contents = read_capture(bytes).expect("a readable capture");
+    assert_eq!(contents.format, CaptureFormat::Pcapng);
+    assert_eq!(
+        contents.interfaces,
+        [CapturedInterface {
+            name: "tk0".to_string(),
+            link_type: LinkType::Ethernet
+        }]
     );
-    assert_eq!(u32le(bytes, 20), 1, "Ethernet link type");
     let mut frames = Vec::new();
-    let mut at = 24;
-    while at + 16 <= bytes.len() {
-        let ts_ns = u64::from(u32le(bytes, at)) * 1_000_000_000 + u64::from(u32le(bytes, at + 4));
-        let len = u32le(bytes, at + 8) as usize;
-        let Some(f) = bytes.get(at + 16..at + 16 + len) else {
-            break;
-        };
-        at += 16 + len;
+    for captured in &contents.frames {
+        let (ts_ns, f) = (captured.ts_ns, &captured.data[..]);
         // Ethernet II carrying IPv4 carrying TCP.
         if f.len() < 14 + 20 || u16be(f, 12) != 0x0800 || f[14 + 9] != 6 {
             continue;

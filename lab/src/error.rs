@@ -20,9 +20,9 @@ pub enum LabError {
     CaptureWrite {
         /// The file asked for.
         path: PathBuf,
-        /// What the file system said.
+        /// What the file system or the capture writer said.
         #[source]
-        source: std::io::Error,
+        source: tcpknobs_stack::pcap::CaptureError,
     },
     /// The trace file could not be created or written.
     #[error("cannot write {}", path.display())]

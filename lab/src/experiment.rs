@@ -17,6 +17,7 @@ use tcpknobs_http::server::{Server, ServerConfig};
 use tcpknobs_http::transaction::{Transaction, TransactionReport};
 use tcpknobs_http::workload::Workload;
 use tcpknobs_stack::link::LinkStats;
+use tcpknobs_stack::pcap::CaptureFormat;
 use tcpknobs_stack::trace::{Event, Tracer};
 use tcpknobs_stack::{AppSlot, Duration, Instant, Knobs, LinkProfile, RunEnd, SimNet};
 
@@ -206,7 +207,9 @@ const PROXY_PORT: u16 = 8080;
 
 impl Experiment {
     /// Run it on a fresh simulated network; `pcap` captures every frame (raw IP,
-    /// nanosecond timestamps of the virtual clock).
+    /// nanosecond timestamps of the virtual clock): pcapng, one interface per host and
+    /// a comment on each dropped frame, if the name ends in `.pcapng`, classic pcap
+    /// otherwise.
     ///
     /// Deterministic: the same experiment gives the same report, field for field,
     /// whatever the machine or the wall clock.
@@ -233,7 +236,8 @@ impl Experiment {
                 path: path.to_owned(),
                 source,
             })?;
-            net.capture_to(Box::new(std::io::BufWriter::new(file)))
+            let format = CaptureFormat::for_path(path);
+            net.capture_to(Box::new(std::io::BufWriter::new(file)), format)
                 .map_err(|source| LabError::CaptureWrite {
                     path: path.to_owned(),
                     source,

@@ -44,7 +44,8 @@ pub struct TapSetup {
     /// clock, so a run does not repeat the last run's initial sequence numbers on the
     /// same ports, which a kernel still holding them in TIME_WAIT refuses.
     pub seed: Option<u64>,
-    /// Capture the frames crossing the TAP to this file.
+    /// Capture the frames crossing the TAP to this file: pcapng if its name ends in
+    /// `.pcapng`, classic pcap otherwise.
     pub pcap: Option<PathBuf>,
     /// Frames already waiting on the TAP handed to the stack at once (1 to
     /// [`MAX_RX_BATCH`]).

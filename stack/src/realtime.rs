@@ -34,7 +34,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
@@ -46,7 +46,7 @@ use smoltcp::wire::{EthernetAddress, EthernetFrame, EthernetProtocol, Ipv4Addres
 use crate::host::{Host, HostConfig};
 use crate::knobs::Knobs;
 use crate::link::{LinkDirection, LinkProfile, LinkStats};
-use crate::pcap::{LinkType, PcapWriter};
+use crate::pcap::{Capture as CaptureWriter, CaptureError, CaptureFormat, InterfaceId, LinkType};
 use crate::rng::derive_seed;
 use crate::segment::Segment;
 use crate::sim::AppSlot;
@@ -232,7 +232,9 @@ pub struct RealtimeOptions {
     pub rx: LinkProfile,
     /// Seed of the in-process loss decisions.
     pub seed: u64,
-    /// Capture the frames crossing the device to this file (pcap, Ethernet, ns).
+    /// Capture the frames crossing the device to this file (Ethernet, ns): pcapng
+    /// with one interface named after the device if the name ends in `.pcapng`,
+    /// classic pcap otherwise.
     pub pcap: Option<PathBuf>,
     /// Stop when requested (Ctrl-C, SIGTERM).
     pub stop: Option<Stop>,
@@ -356,8 +358,15 @@ pub fn run<D: FrameDevice>(
             let file = File::create(path).map_err(|e| {
                 io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
             })?;
+            let format = CaptureFormat::for_path(path);
+            let started = CaptureWriter::new(BufWriter::new(file), format).and_then(|mut w| {
+                let interface = w.add_interface(device.name(), LinkType::Ethernet)?;
+                Ok((w, interface))
+            });
+            let (writer, interface) = started.map_err(|e| capture_write_error(path, e))?;
             Some(Capture {
-                writer: PcapWriter::new(BufWriter::new(file), LinkType::Ethernet, 65_535)?,
+                writer,
+                interface,
                 path: path.clone(),
             })
         }
@@ -685,27 +694,32 @@ fn is_ipv4(frame: &[u8]) -> bool {
 }
 
 struct Capture {
-    writer: PcapWriter<BufWriter<File>>,
+    writer: CaptureWriter<BufWriter<File>>,
+    interface: InterfaceId,
     path: PathBuf,
 }
 
 impl Capture {
     fn write(&mut self, ts_ns: u64, frame: &[u8]) -> io::Result<()> {
         self.writer
-            .write_frame(ts_ns, frame)
-            .map_err(|e| self.error(e))
+            .write_frame(ts_ns, self.interface, frame, None)
+            .map_err(|e| capture_write_error(&self.path, e))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.writer.flush().map_err(|e| self.error(e))
+        self.writer
+            .flush()
+            .map_err(|e| capture_write_error(&self.path, e))
     }
+}
 
-    fn error(&self, e: io::Error) -> io::Error {
-        io::Error::new(
-            e.kind(),
-            format!("cannot write {}: {e}", self.path.display()),
-        )
-    }
+/// A capture failure as the run's I/O error, naming the file.
+fn capture_write_error(path: &Path, e: CaptureError) -> io::Error {
+    let kind = match &e {
+        CaptureError::Io(io) => io.kind(),
+        _ => io::ErrorKind::InvalidData,
+    };
+    io::Error::new(kind, format!("cannot write {}: {e}", path.display()))
 }
 
 /// A timerfd(2): the wake-up for the next deadline. poll(2)'s own timeout is allowed
@@ -1320,22 +1334,15 @@ mod tests {
         );
     }
 
-    /// In a capture (pcap, ns, Ethernet): the time from the first inbound TCP segment
-    /// carrying exactly `len` payload bytes to the first outbound pure ACK covering it.
+    /// In a capture (Ethernet): the time from the first inbound TCP segment carrying
+    /// exactly `len` payload bytes to the first outbound pure ACK covering it.
     /// Inbound means sent by the peer (destination port 80 here).
     fn first_delayed_ack_offset_us(pcap: &[u8], len: usize) -> Option<u64> {
         use crate::segment::Segment;
-        let mut at = 24;
         let mut data: Option<(u64, u32)> = None;
-        while at + 16 <= pcap.len() {
-            let rec = &pcap[at..at + 16];
-            let secs = u64::from(u32::from_le_bytes(rec[0..4].try_into().ok()?));
-            let nanos = u64::from(u32::from_le_bytes(rec[4..8].try_into().ok()?));
-            let incl = u32::from_le_bytes(rec[8..12].try_into().ok()?) as usize;
-            let frame = pcap.get(at + 16..at + 16 + incl)?;
-            at += 16 + incl;
-            let t = secs * 1_000_000_000 + nanos;
-            let Some(seg) = Segment::parse(Medium::Ethernet, frame) else {
+        for frame in crate::pcap::read_capture(pcap).ok()?.frames {
+            let t = frame.ts_ns;
+            let Some(seg) = Segment::parse(Medium::Ethernet, &frame.data) else {
                 continue;
             };
             match data {

@@ -21,7 +21,7 @@ use crate::host::{Host, HostConfig};
 use crate::knobs::Knobs;
 use crate::link::Transmit;
 use crate::link::{LinkDirection, LinkProfile, LinkStats};
-use crate::pcap::{LinkType, PcapWriter};
+use crate::pcap::{Capture, CaptureError, CaptureFormat, InterfaceId, LinkType};
 use crate::rng::derive_seed;
 use crate::trace::{Event, EventKind, FrameRef, LinkFate, Tracer};
 
@@ -65,8 +65,8 @@ pub struct AppSlot<'a> {
 
 /// A fault rule (the idea of turmoil's `Rule -> Verdict`): called for every frame a
 /// host puts on a link, with the virtual time in ns, sender and receiver; returning
-/// true drops the frame (it still appears in the capture, as sent). For tests that need
-/// one particular loss rather than a random one.
+/// true drops the frame (it still appears in the capture, as sent, with a comment in
+/// pcapng). For tests that need one particular loss rather than a random one.
 pub type FaultRule = Box<dyn FnMut(u64, HostId, HostId, &[u8]) -> bool>;
 
 /// Settling rounds at one instant before the loop gives up on quiescence; each round
@@ -81,8 +81,8 @@ pub struct SimNet {
     profile: LinkProfile,
     seed: u64,
     now_ns: u64,
-    capture: Option<PcapWriter<Box<dyn Write>>>,
-    capture_error: Option<std::io::Error>,
+    capture: Option<SimCapture>,
+    capture_error: Option<CaptureError>,
     fault: Option<FaultRule>,
     /// Where the trace goes, when one is kept.
     tracer: Option<Box<dyn Tracer>>,
@@ -167,6 +167,11 @@ impl SimNet {
         let mut host = Host::new(config, self.now());
         host.set_tracing(self.tracer.is_some());
         self.hosts.push(host);
+        if let Some(c) = self.capture.as_mut() {
+            if let Err(e) = c.add_host(name) {
+                self.capture_error.get_or_insert(e);
+            }
+        }
         self.routes.insert(addr, index);
         for other in 0..index {
             for (from, to) in [(other, index), (index, other)] {
@@ -188,19 +193,33 @@ impl SimNet {
         &mut self.hosts[id.0]
     }
 
-    /// Record every frame, at the time its sender put it on the link, in pcap format.
-    pub fn capture_to(&mut self, out: Box<dyn Write>) -> std::io::Result<()> {
-        self.capture = Some(PcapWriter::new(out, LinkType::RawIp, 65535)?);
+    /// Record every frame, stamped with the time its sender put it on the link, in
+    /// `format`; in pcapng each sending host is an interface named after it, and a
+    /// frame the link or a fault rule dropped says so in its comment
+    /// ([`frame_comment`]).
+    pub fn capture_to(
+        &mut self,
+        out: Box<dyn Write>,
+        format: CaptureFormat,
+    ) -> Result<(), CaptureError> {
+        let mut capture = SimCapture {
+            writer: Capture::new(out, format)?,
+            interfaces: Vec::new(),
+        };
+        for host in &self.hosts {
+            capture.add_host(host.name())?;
+        }
+        self.capture = Some(capture);
         Ok(())
     }
 
     /// Flush the capture and report any write error that happened during the run.
-    pub fn finish_capture(&mut self) -> std::io::Result<()> {
+    pub fn finish_capture(&mut self) -> Result<(), CaptureError> {
         if let Some(e) = self.capture_error.take() {
             return Err(e);
         }
         match self.capture.take() {
-            Some(mut w) => w.flush(),
+            Some(mut c) => c.writer.flush(),
             None => Ok(()),
         }
     }
@@ -286,50 +305,61 @@ impl SimNet {
             let first_number = self.hosts[from].frames_out() - frames.len() as u64;
             for (frame_number, frame) in (first_number..).zip(frames) {
                 moved = true;
-                if let Some(w) = self.capture.as_mut() {
-                    if let Err(e) = w.write_frame(self.now_ns, &frame) {
-                        self.capture_error.get_or_insert(e);
-                    }
-                }
+                let captured = self.capture.is_some().then(|| frame.clone());
                 let dst = Ipv4Packet::new_checked(&frame[..])
                     .ok()
                     .and_then(|p| self.routes.get(&p.dst_addr()).copied());
-                let len = frame.len();
-                if let (Some(to), Some(rule)) = (dst, self.fault.as_mut()) {
-                    if rule(self.now_ns, HostId(from), HostId(to), &frame) {
-                        if self.tracer.is_some() {
-                            let at = (self.now_ns, self.now_ns);
-                            self.trace_link(from, to, frame_number, len, at, LinkFate::Fault);
-                        }
-                        continue;
-                    }
-                }
-                // Hosts only address each other, so every frame has a link; the
-                // link's own statistics count what it drops.
-                let Some(to) = dst else { continue };
-                if let Some(link) = self.links.get_mut(&(from, to)) {
-                    let fate = link.transmit_numbered(self.now_ns, frame, frame_number);
-                    if self.tracer.is_some() {
-                        let serialization = match fate {
-                            Transmit::Scheduled { .. } | Transmit::DroppedLoss => {
-                                link.last_serialization()
-                            }
-                            _ => (self.now_ns, self.now_ns),
-                        };
-                        let fate = match fate {
-                            Transmit::Scheduled { arrival_ns } => {
-                                LinkFate::Delivered { arrival_ns }
-                            }
-                            Transmit::DroppedLoss => LinkFate::Lost,
-                            Transmit::DroppedQueue => LinkFate::QueueFull,
-                            Transmit::DroppedOversize => LinkFate::Oversize,
-                        };
-                        self.trace_link(from, to, frame_number, len, serialization, fate);
+                let fate = self.put_on_link(from, dst, frame_number, frame);
+                if let (Some(c), Some(frame)) = (self.capture.as_mut(), captured) {
+                    let to = dst.map(HostId);
+                    let comment = frame_comment(&frame, frame_number, HostId(from), to, fate);
+                    if let Err(e) = c.write(self.now_ns, from, &frame, comment.as_deref()) {
+                        self.capture_error.get_or_insert(e);
                     }
                 }
             }
         }
         moved
+    }
+
+    /// Offer one frame of host `from` to the fault rule and then to its link toward
+    /// host `dst`; what became of it (`None`: no host owns its destination).
+    fn put_on_link(
+        &mut self,
+        from: usize,
+        dst: Option<usize>,
+        frame_number: u64,
+        frame: Vec<u8>,
+    ) -> Option<LinkFate> {
+        let len = frame.len();
+        if let (Some(to), Some(rule)) = (dst, self.fault.as_mut()) {
+            if rule(self.now_ns, HostId(from), HostId(to), &frame) {
+                if self.tracer.is_some() {
+                    let at = (self.now_ns, self.now_ns);
+                    self.trace_link(from, to, frame_number, len, at, LinkFate::Fault);
+                }
+                return Some(LinkFate::Fault);
+            }
+        }
+        // Hosts only address each other, so every frame has a link; the
+        // link's own statistics count what it drops.
+        let to = dst?;
+        let link = self.links.get_mut(&(from, to))?;
+        let fate = link.transmit_numbered(self.now_ns, frame, frame_number);
+        let serialization = match fate {
+            Transmit::Scheduled { .. } | Transmit::DroppedLoss => link.last_serialization(),
+            _ => (self.now_ns, self.now_ns),
+        };
+        let fate = match fate {
+            Transmit::Scheduled { arrival_ns } => LinkFate::Delivered { arrival_ns },
+            Transmit::DroppedLoss => LinkFate::Lost,
+            Transmit::DroppedQueue => LinkFate::QueueFull,
+            Transmit::DroppedOversize => LinkFate::Oversize,
+        };
+        if self.tracer.is_some() {
+            self.trace_link(from, to, frame_number, len, serialization, fate);
+        }
+        Some(fate)
     }
 
     fn trace_link(
@@ -376,5 +406,57 @@ impl SimNet {
             .chain(hosts)
             .chain(apps)
             .min()
+    }
+}
+
+/// The pcapng comment on frame number `frame_number` (counted per host, as in the
+/// trace) that host `from` sent towards `to`, given what became of it (`fate`; `None`:
+/// no host owns its destination, so no link took it); `None` when there is nothing to
+/// say. The one place that decides what a capture says about a frame, so every
+/// annotation reads alike.
+fn frame_comment(
+    _frame: &[u8],
+    _frame_number: u64,
+    _from: HostId,
+    _to: Option<HostId>,
+    fate: Option<LinkFate>,
+) -> Option<String> {
+    let text = match fate {
+        Some(LinkFate::Delivered { .. }) => return None,
+        Some(LinkFate::Lost) => "dropped by the link: loss",
+        Some(LinkFate::QueueFull) => "dropped by the link: queue full",
+        Some(LinkFate::Oversize) => "dropped by the link: larger than the MTU",
+        Some(LinkFate::Fault) => "dropped by a fault rule",
+        None => "dropped: no host has the destination address",
+    };
+    Some(text.to_string())
+}
+
+/// The capture of a [`SimNet`]: the writer and each host's interface, by host index.
+struct SimCapture {
+    writer: Capture<Box<dyn Write>>,
+    interfaces: Vec<InterfaceId>,
+}
+
+impl SimCapture {
+    fn add_host(&mut self, name: &str) -> Result<(), CaptureError> {
+        let id = self.writer.add_interface(name, LinkType::RawIp)?;
+        self.interfaces.push(id);
+        Ok(())
+    }
+
+    fn write(
+        &mut self,
+        ts_ns: u64,
+        from: usize,
+        frame: &[u8],
+        comment: Option<&str>,
+    ) -> Result<(), CaptureError> {
+        let interface = self
+            .interfaces
+            .get(from)
+            .copied()
+            .ok_or(CaptureError::UnknownInterface(from as u32))?;
+        self.writer.write_frame(ts_ns, interface, frame, comment)
     }
 }

@@ -20,7 +20,7 @@ mod common;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::LazyLock;
 
-use common::{tcp_payload, Capture, Flags, Got, Raw, PORT};
+use common::{tcp_payload, Capture, CaptureFormat, Flags, Got, Raw, PORT};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use smoltcp::phy::Medium;
@@ -198,7 +198,7 @@ struct Live {
     a_shift: u8,
     /// MAX.SND.WND (RFC 5961 §5.2): the largest window the peer has offered, bytes.
     max_snd_wnd: u32,
-    /// Where the capture stood when the setup ended (bytes).
+    /// Where the capture stood when the setup ended (frames).
     capture_at: usize,
     /// When the setup ended, ms.
     t0: i64,
@@ -216,7 +216,7 @@ fn live(side: Side) -> Live {
     net.add_host("client", common::knobs());
     net.add_host("server", common::knobs());
     let capture = Capture::default();
-    net.capture_to(Box::new(capture.clone())).unwrap();
+    capture.attach(&mut net, CaptureFormat::Pcap);
     let mut server = Endpoint::new(&[
         (0, Step::Listen),
         (200, Step::Accept),

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{net, run, stats, Call, Capture, Script, PORT};
+use common::{net, run, stats, Call, Capture, CaptureFormat, Script, PORT};
 use tcpknobs_stack::congestion::CwndCause;
 use tcpknobs_stack::HostId;
 
@@ -29,7 +29,7 @@ const MSS: usize = 1460;
 fn timeout_resends_one_segment_not_the_flight() {
     let mut net = net();
     let capture = Capture::default();
-    net.capture_to(Box::new(capture.clone())).unwrap();
+    capture.attach(&mut net, CaptureFormat::Pcap);
     net.set_fault(Box::new(|now_ns, from, _to, _frame| {
         from == HostId(0) && (190_000_000..1_000_000_000).contains(&now_ns)
     }));
@@ -92,7 +92,7 @@ fn slow_start_doubles_each_round_trip() {
     knobs.slow_start.initial_window = 1;
     let mut net = common::gigabit_net(knobs);
     let capture = Capture::default();
-    net.capture_to(Box::new(capture.clone())).unwrap();
+    capture.attach(&mut net, CaptureFormat::Pcap);
     // The handshake's last ACK reaches the server a few microseconds after 150 ms.
     let mut server = Script::new(&[
         (0, Call::Listen),

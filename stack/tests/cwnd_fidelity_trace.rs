@@ -7,7 +7,7 @@ mod common;
 use std::cell::Cell;
 use std::rc::Rc;
 
-use common::{run, Call, Capture, Script, PORT};
+use common::{run, Call, Capture, CaptureFormat, Script, PORT};
 use smoltcp::phy::Medium;
 use tcpknobs_stack::congestion::IdleRestart;
 use tcpknobs_stack::segment::{seq_gt, Segment};
@@ -36,7 +36,7 @@ fn net(knobs: Knobs) -> (SimNet, Capture) {
     net.add_host("client", knobs.clone());
     net.add_host("server", knobs);
     let capture = Capture::default();
-    net.capture_to(Box::new(capture.clone())).unwrap();
+    capture.attach(&mut net, CaptureFormat::Pcap);
     (net, capture)
 }
 

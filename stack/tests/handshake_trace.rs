@@ -6,7 +6,9 @@ mod common;
 use std::cell::Cell;
 use std::rc::Rc;
 
-use common::{net_with_rtt, probe, run, stats, Call, Capture, Got, Raw, Script, PORT};
+use common::{
+    net_with_rtt, probe, run, stats, Call, Capture, CaptureFormat, Got, Raw, Script, PORT,
+};
 use smoltcp::phy::Medium;
 use smoltcp::wire::{Ipv4Address, TcpControl};
 use tcpknobs_stack::congestion::CwndCause;
@@ -32,7 +34,7 @@ const SERVER: Ipv4Address = Ipv4Address::new(192, 0, 2, 2);
 fn rtt_above_initial_rto_costs_nothing() {
     let mut net = net_with_rtt(1100);
     let capture = Capture::default();
-    net.capture_to(Box::new(capture.clone())).unwrap();
+    capture.attach(&mut net, CaptureFormat::Pcap);
     let mut server = Script::new(&[
         (0, Call::Listen),
         (1650, Call::Accept),
@@ -87,7 +89,7 @@ fn lost_syn_acks_start_from_one_segment() {
     knobs.slow_start.initial_window = 10;
     let mut net = common::gigabit_net(knobs);
     let capture = Capture::default();
-    net.capture_to(Box::new(capture.clone())).unwrap();
+    capture.attach(&mut net, CaptureFormat::Pcap);
     let dropped = Rc::new(Cell::new(0));
     let count = dropped.clone();
     net.set_fault(Box::new(move |_, from, _, frame| {
@@ -124,6 +126,50 @@ fn lost_syn_acks_start_from_one_segment() {
         .iter()
         .any(|x| x.cause == CwndCause::HandshakeLoss));
     assert_eq!(client.got.len(), 1);
+}
+
+/// In pcapng each host is an interface of its own, and the frames a fault rule
+/// dropped say so: exactly the two SYN-ACKs the rule picked, on the server's
+/// interface.
+#[test]
+fn pcapng_names_hosts_and_comments_fault_drops() {
+    let mut net = common::gigabit_net(common::knobs());
+    let capture = Capture::default();
+    capture.attach(&mut net, CaptureFormat::Pcapng);
+    let dropped = Rc::new(Cell::new(0));
+    let count = dropped.clone();
+    net.set_fault(Box::new(move |_, from, _, frame| {
+        let syn = Segment::parse(Medium::Ip, frame).is_some_and(|s| s.syn);
+        let drop = from == HostId(1) && syn && count.get() < 2;
+        count.set(count.get() + u32::from(drop));
+        drop
+    }));
+    let mut server = Script::new(&[(0, Call::Listen), (3151, Call::Accept)]);
+    let mut client = Script::new(&[(0, Call::Connect)]);
+    run(&mut net, &mut client, &mut server, 4000);
+    net.finish_capture().unwrap();
+    let contents = capture.contents();
+    let names: Vec<&str> = contents
+        .interfaces
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
+    assert_eq!(names, ["client", "server"]);
+    let commented: Vec<(u64, u32, &str)> = contents
+        .frames
+        .iter()
+        .filter_map(|f| {
+            let c = f.comment.as_deref()?;
+            Some((f.ts_ns / 1_000_000, f.interface.0, c))
+        })
+        .collect();
+    assert_eq!(
+        commented,
+        [
+            (50, 1, "dropped by a fault rule"),
+            (1050, 1, "dropped by a fault rule")
+        ]
+    );
 }
 
 /// SYN, SYN-ACK, RST: smoltcp sends its socket back to LISTEN, and a listener pool
@@ -186,7 +232,7 @@ fn handshake_resets_leave_the_listener_whole() {
 fn blind_resets_and_syns_get_challenge_acks() {
     let mut net = net_with_rtt(100);
     let capture = Capture::default();
-    net.capture_to(Box::new(capture.clone())).unwrap();
+    capture.attach(&mut net, CaptureFormat::Pcap);
     let mut server = Script::new(&[
         (0, Call::Listen),
         (150, Call::Accept),
@@ -271,7 +317,7 @@ fn blind_resets_and_syns_get_challenge_acks() {
 fn server_in_time_wait() -> (tcpknobs_stack::SimNet, u16, u32) {
     let mut net = net_with_rtt(100);
     let capture = Capture::default();
-    net.capture_to(Box::new(capture.clone())).unwrap();
+    capture.attach(&mut net, CaptureFormat::Pcap);
     // The server closes at 150 ms; the client reads EOF at 300 ms and closes; its FIN
     // reaches the server at 350 ms, which ACKs it and holds the tuple.
     let mut server = Script::new(&[(0, Call::Listen), (150, Call::Accept), (150, Call::Close)]);
@@ -351,7 +397,7 @@ fn an_unanswered_syn_times_out_after_its_retries() {
         };
         let mut net = common::net_with(100, client_knobs, common::knobs());
         let capture = Capture::default();
-        net.capture_to(Box::new(capture.clone())).unwrap();
+        capture.attach(&mut net, CaptureFormat::Pcap);
         net.set_fault(Box::new(|_, from, _, _| from == HostId(0)));
         let mut server = Script::new(&[(0, Call::Listen)]);
         let just_before = fails_at * 1000 - 1;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{net, run, stats, Call, Capture, Got, Script, PORT};
+use common::{net, run, stats, Call, Capture, CaptureFormat, Got, Script, PORT};
 use smoltcp::phy::Medium;
 use smoltcp::wire::{
     IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr, TcpControl, TcpRepr, TcpSeqNumber,
@@ -170,7 +170,7 @@ fn segment_to_client(local_port: u16, seq: u32, ack: u32, fin: bool, payload: &[
 fn time_wait_reacks_a_retransmitted_fin_and_old_data() {
     let mut net = net();
     let capture = Capture::default();
-    net.capture_to(Box::new(capture.clone())).unwrap();
+    capture.attach(&mut net, CaptureFormat::Pcap);
     // The client closes at 100 ms; the server reads EOF and closes at 150 ms; its FIN
     // reaches the client at 200 ms, which ACKs it and enters TIME_WAIT.
     let mut server = Script::new(&[
@@ -242,7 +242,7 @@ fn time_wait_reacks_a_retransmitted_fin_and_old_data() {
 fn retransmitted_data_after_close_is_not_reset() {
     let mut net = net();
     let capture = Capture::default();
-    net.capture_to(Box::new(capture.clone())).unwrap();
+    capture.attach(&mut net, CaptureFormat::Pcap);
     let mut server = Script::new(&[
         (0, Call::Listen),
         (150, Call::Accept),

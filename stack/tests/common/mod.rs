@@ -9,6 +9,8 @@ use std::io::Write;
 use std::rc::Rc;
 
 use smoltcp::phy::Medium;
+pub use tcpknobs_stack::pcap::CaptureFormat;
+use tcpknobs_stack::pcap::{read_capture, CaptureContents};
 use tcpknobs_stack::segment::Segment;
 use tcpknobs_stack::{
     AppSlot, Application, ConnId, Duration, Host, Instant, Knobs, LinkProfile, Readable, RunEnd,
@@ -48,39 +50,34 @@ impl Capture {
         rounds
     }
 
-    /// Every TCP segment in the capture, in order (24-byte global header, then
-    /// 16-byte record headers).
+    /// Record `net`'s frames here, in `format`.
+    pub fn attach(&self, net: &mut SimNet, format: CaptureFormat) {
+        net.capture_to(Box::new(self.clone()), format)
+            .expect("capture started");
+    }
+
+    /// The capture read back through `pcap-file` (either format).
+    pub fn contents(&self) -> CaptureContents {
+        read_capture(&self.0.borrow()).expect("a readable capture")
+    }
+
+    /// Every TCP segment in the capture, in order.
     pub fn segments(&self) -> Vec<Segment> {
         self.timed_segments().into_iter().map(|(_, s)| s).collect()
     }
 
     /// Every captured frame, in order.
     pub fn frames(&self) -> Vec<Vec<u8>> {
-        let bytes = self.0.borrow();
-        let mut out = Vec::new();
-        let mut at = 24;
-        while at + 16 <= bytes.len() {
-            let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
-            out.push(bytes[at + 16..at + 16 + len].to_vec());
-            at += 16 + len;
-        }
-        out
+        self.contents().frames.into_iter().map(|f| f.data).collect()
     }
 
     /// Every TCP segment with its capture time in ns.
     pub fn timed_segments(&self) -> Vec<(u64, Segment)> {
-        let bytes = self.0.borrow();
-        let mut out = Vec::new();
-        let mut at = 24;
-        while at + 16 <= bytes.len() {
-            let word = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap());
-            let ns = u64::from(word(at)) * 1_000_000_000 + u64::from(word(at + 4));
-            let len = word(at + 8) as usize;
-            let frame = &bytes[at + 16..at + 16 + len];
-            out.extend(Segment::parse(Medium::Ip, frame).map(|s| (ns, s)));
-            at += 16 + len;
-        }
-        out
+        self.contents()
+            .frames
+            .iter()
+            .filter_map(|f| Segment::parse(Medium::Ip, &f.data).map(|s| (f.ts_ns, s)))
+            .collect()
     }
 }
 
@@ -358,20 +355,17 @@ impl Raw {
 }
 
 impl Capture {
-    /// The frames captured after byte `from` of the capture (0 for all of them), each
-    /// with its capture time in ns, and the byte to continue from next time.
+    /// The frames captured from frame `from` on (0 for all of them), each with its
+    /// capture time in ns, and the frame to continue from next time.
     pub fn timed_frames_from(&self, from: usize) -> (Vec<(u64, Vec<u8>)>, usize) {
-        let bytes = self.0.borrow();
-        let mut out = Vec::new();
-        let mut at = from.max(24);
-        while at + 16 <= bytes.len() {
-            let word = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap());
-            let ns = u64::from(word(at)) * 1_000_000_000 + u64::from(word(at + 4));
-            let len = word(at + 8) as usize;
-            out.push((ns, bytes[at + 16..at + 16 + len].to_vec()));
-            at += 16 + len;
-        }
-        (out, at)
+        let frames = self.contents().frames;
+        let next = frames.len();
+        let out = frames
+            .into_iter()
+            .skip(from)
+            .map(|f| (f.ts_ns, f.data))
+            .collect();
+        (out, next)
     }
 }
 
