@@ -949,6 +949,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE.jsonl", help_heading = "Output")]
     pub trace: Option<PathBuf>,
 
+    /// Draw the run as one self-contained SVG (any browser opens it): a waterfall of
+    /// the transactions, one row per connection, each bar split and coloured by
+    /// where its time went (the causes of --blame).
+    #[arg(long, value_name = "FILE.svg", help_heading = "Output")]
+    pub timeline: Option<PathBuf>,
+
     /// Show where each transaction's time went: a row per transaction with a column
     /// per cause (handshake, propagation, slow_start, nagle, delayed_ack, queued,
     /// ...), and the sums over the run. The causes of a transaction add up to its
@@ -1007,10 +1013,10 @@ impl SweepArgs {
                 "--har takes one run; archive a point with `tcpknobs run ... --har FILE`".into(),
             ));
         }
-        if self.run.trace.is_some() {
+        if self.run.trace.is_some() || self.run.timeline.is_some() {
             return Some((
                 ErrorKind::ArgumentConflict,
-                "--trace takes one run; trace a point with `tcpknobs run ... --trace FILE`".into(),
+                "--trace and --timeline take one run; look at a point with `tcpknobs run ... --trace FILE` or `--timeline FILE`".into(),
             ));
         }
         let out = self.out.as_ref()?;
@@ -1046,7 +1052,7 @@ pub fn sweep_names() -> Vec<String> {
     run.get_arguments()
         .filter(|a| {
             a.get_action().takes_values()
-                && !matches!(a.get_id().as_str(), "pcap" | "trace" | "har")
+                && !matches!(a.get_id().as_str(), "pcap" | "trace" | "har" | "timeline")
         })
         .filter_map(|a| a.get_long().map(str::to_owned))
         .collect()

@@ -14,17 +14,28 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         Some(path) => Some((path, create_output("--har", path)?)),
         None => None,
     };
+    // The files the lab writes: a path that cannot be written fails here, before
+    // the run, as `--har` does.
+    for (flag, path) in [
+        ("--pcap", &args.pcap),
+        ("--trace", &args.trace),
+        ("--timeline", &args.timeline),
+    ] {
+        if let Some(path) = path {
+            create_output(flag, path)?;
+        }
+    }
     let outputs = Outputs {
         pcap: args.pcap.clone(),
         trace: args.trace.clone(),
+        timeline: args.timeline.clone(),
     };
     let report = args.experiment().run_with(&outputs).map_err(|e| {
-        let flag = if e.is_capture() {
-            Some("--pcap")
-        } else if matches!(e, LabError::TraceWrite { .. }) {
-            Some("--trace")
-        } else {
-            None
+        let flag = match e {
+            _ if e.is_capture() => Some("--pcap"),
+            LabError::TraceWrite { .. } => Some("--trace"),
+            LabError::TimelineWrite { .. } => Some("--timeline"),
+            _ => None,
         };
         let e = anyhow::Error::new(e);
         match flag {

@@ -214,16 +214,29 @@ fn tshark_shows_the_comments_if_installed() {
     );
 }
 
-/// A capture that cannot be created stops the run before it starts, naming the file
-/// and the OS's reason: exit status 1 ("the run could not be done"), no report.
+/// An output file that cannot be created stops the run before it starts, naming the
+/// flag, the file and the OS's reason: exit status 2 (the command line asked for
+/// something that cannot be done), no report. The same for every file a run writes.
 #[test]
-fn unwritable_pcapng_fails_before_the_run() {
-    let out = tcpknobs(&["run", "--pcap", "/nonexistent-dir/x.pcapng"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "tcpknobs: error: --pcap: cannot create /nonexistent-dir/x.pcapng: \
-         No such file or directory (os error 2)\n"
-    );
-    assert!(out.stdout.is_empty());
+fn unwritable_outputs_fail_before_the_run() {
+    for (flag, file) in [
+        ("--pcap", "x.pcapng"),
+        ("--pcap", "x.pcap"),
+        ("--trace", "x.jsonl"),
+        ("--timeline", "x.svg"),
+        ("--har", "x.har"),
+    ] {
+        let path = format!("/nonexistent-dir/{file}");
+        let out = tcpknobs(&["run", flag, &path]);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!(
+                "tcpknobs: error: {flag} '{path}': cannot create the file: \
+                 No such file or directory (os error 2)\n"
+            ),
+            "{flag}"
+        );
+        assert!(out.stdout.is_empty(), "{flag}");
+    }
 }

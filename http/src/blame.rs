@@ -145,3 +145,16 @@ impl Serialize for Blame {
         map.end()
     }
 }
+
+/// One stretch of a transaction's time and its cause: the pieces a waterfall bar is
+/// drawn from. A transaction's spans are contiguous, in time order, from `queued` to
+/// `done`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct BlameSpan {
+    /// Start, ns since the run began.
+    pub start_ns: u64,
+    /// End, ns since the run began.
+    pub end_ns: u64,
+    /// Why the time passed.
+    pub cause: Cause,
+}

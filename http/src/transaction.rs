@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::blame::Blame;
+use crate::blame::{Blame, BlameSpan};
 use tcpknobs_stack::{Duration, Instant};
 
 /// The moments of one transaction, in the client host's clock.
@@ -298,6 +298,7 @@ impl Transaction {
             transfer_ms: spans.transfer.map(ms),
             total_ms: spans.total.map(ms),
             blame: None,
+            spans: Vec::new(),
         }
     }
 }
@@ -370,4 +371,7 @@ pub struct TransactionReport {
     /// Where the time from queued to done went, by cause (`null` when the run kept
     /// no trace to say).
     pub blame: Option<Blame>,
+    /// The same time as contiguous stretches, for pictures; not part of the JSON.
+    #[serde(skip)]
+    pub spans: Vec<BlameSpan>,
 }

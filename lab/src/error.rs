@@ -33,6 +33,15 @@ pub enum LabError {
         #[source]
         source: std::io::Error,
     },
+    /// The timeline picture could not be written.
+    #[error("cannot write {}", path.display())]
+    TimelineWrite {
+        /// The file asked for.
+        path: PathBuf,
+        /// What the file system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// The timing histograms could not be set up.
     #[error("the timing histograms")]
     Histogram(#[source] hdrhistogram::CreationError),

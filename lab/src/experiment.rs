@@ -22,6 +22,7 @@ use tcpknobs_stack::trace::{Event, Tracer};
 use tcpknobs_stack::{AppSlot, Duration, Instant, Knobs, LinkProfile, RunEnd, SimNet};
 
 use crate::blame::{Blame, Blamer};
+use crate::timeline::{render, TimelineRecorder};
 use crate::trace_file::TraceWriter;
 
 use crate::report::{
@@ -73,6 +74,8 @@ pub struct Outputs {
     pub pcap: Option<PathBuf>,
     /// The event trace, one JSON object a line ([`tcpknobs_stack::trace`]).
     pub trace: Option<PathBuf>,
+    /// The run as a picture ([`crate::timeline`]).
+    pub timeline: Option<PathBuf>,
 }
 
 /// The virtual-time limit of [`Experiment::new`]: an hour, far beyond any chapter
@@ -150,18 +153,23 @@ struct Collector {
     trace_out: Option<TraceWriter>,
     /// The network has stopped: no more events will come.
     run_over: bool,
+    /// What `--timeline` draws, when asked for.
+    timeline: Option<TimelineRecorder>,
 }
 
 impl Collector {
     fn fold(&mut self, transaction: Transaction) {
-        let blame = self.blamer.as_mut().and_then(|b| b.blame(&transaction));
-        if let Some(b) = &blame {
-            self.blame.merge(b);
+        let blamed = self.blamer.as_mut().and_then(|b| b.blame(&transaction));
+        if let Some(b) = &blamed {
+            self.blame.merge(&b.blame);
         }
         self.summarizer.add(&transaction);
         if transaction.id < self.rows_below {
             let mut row = transaction.report(self.epoch);
-            row.blame = blame;
+            if let Some(b) = blamed {
+                row.blame = Some(b.blame);
+                row.spans = b.spans;
+            }
             self.rows.push(row);
         }
     }
@@ -198,6 +206,9 @@ impl Tracer for Shared {
         if let Some(b) = c.blamer.as_mut() {
             b.ingest(events);
         }
+        if let Some(t) = c.timeline.as_mut() {
+            t.record(events);
+        }
         c.settle();
     }
 }
@@ -217,6 +228,7 @@ impl Experiment {
         self.run_with(&Outputs {
             pcap: pcap.map(Path::to_path_buf),
             trace: None,
+            timeline: None,
         })
     }
 
@@ -281,8 +293,9 @@ impl Experiment {
             blame: Blame::default(),
             trace_out,
             run_over: false,
+            timeline: outputs.timeline.as_ref().map(|_| TimelineRecorder::new()),
         }));
-        if self.blame || outputs.trace.is_some() {
+        if self.blame || outputs.trace.is_some() || outputs.timeline.is_some() {
             net.set_tracer(Box::new(Shared(Rc::clone(&collector))));
         }
         let mut client = Client::with_sink(
@@ -337,6 +350,7 @@ impl Experiment {
         let mut rows = std::mem::take(&mut collector.rows);
         let summarizer = std::mem::replace(&mut collector.summarizer, Summarizer::new()?);
         let run_blame = collector.blamer.as_ref().map(|_| collector.blame);
+        let timeline = collector.timeline.take();
         rows.sort_by_key(|t| t.id);
         let mut report = report(
             self,
@@ -358,6 +372,14 @@ impl Experiment {
         );
         report.proxy = proxy.map(|p| p.stats());
         report.blame = run_blame;
+        if let (Some(path), Some(recorder)) = (&outputs.timeline, timeline) {
+            std::fs::write(path, render(&report, &recorder)).map_err(|source| {
+                LabError::TimelineWrite {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+        }
         report.wire = net.wire_stats();
         Ok(report)
     }

@@ -21,6 +21,10 @@
 //! the timings it reached: the phase it failed in ends when it failed, the phases it
 //! never began are -1. Its request headers are those the client queued, as browsers
 //! show provisional headers; the request's sizes are -1 unless it went out whole.
+//!
+//! Each entry also carries the transaction's latency blame as the custom field
+//! `_blame` (the report's `blame`: `<cause>_ms` fields that add up to `time`), so a
+//! HAR viewer's waterfall can be read next to the TCP reason for each part of it.
 
 use std::io::Write;
 
@@ -28,6 +32,7 @@ use har::v1_2::{
     Cache, Content, Creator, Entries, Headers, QueryString, Request, Response, Timings,
 };
 use serde::Serialize;
+use tcpknobs_http::blame::Blame;
 use tcpknobs_http::message::{parse_request, parse_response, Parsed};
 use tcpknobs_http::transaction::TransactionReport;
 
@@ -53,6 +58,10 @@ pub struct Entry {
     /// Why the transaction failed (the report's `error`); absent when it succeeded.
     #[serde(rename = "_error", skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Where the transaction's time went, by cause (the report's `blame`: the same
+    /// `<cause>_ms` fields, adding up to `time`); absent when the run kept no trace.
+    #[serde(rename = "_blame", skip_serializing_if = "Option::is_none")]
+    pub blame: Option<Blame>,
 }
 
 /// Why a HAR could not be written.
@@ -316,6 +325,7 @@ fn entry(t: &TransactionReport, client: &ClientReport, started_unix_ms: u64) -> 
             comment: None,
         },
         error: t.error.clone(),
+        blame: t.blame,
     }
 }
 

@@ -55,6 +55,7 @@ pub mod report;
 pub mod summary;
 pub mod sweep;
 pub mod tap;
+pub mod timeline;
 pub mod trace_file;
 pub mod values;
 

@@ -88,6 +88,18 @@ proptest! {
             let total_us = (t.total_ms.expect("a blamed transaction has a total") * 1000.0).round() as u64;
             prop_assert_eq!(blame.total_ns(), total_us * 1000, "transaction {}: {:?}", t.id, blame);
             sum.merge(blame);
+            // The stretches cover queued..done without gap or overlap, and say the same.
+            let ns = |ms: Option<f64>| (ms.unwrap_or(0.0) * 1e6).round() as u64;
+            let mut at = ns(t.queued);
+            let mut from_spans = Blame::default();
+            for span in &t.spans {
+                prop_assert_eq!(span.start_ns, at);
+                prop_assert!(span.end_ns > span.start_ns);
+                from_spans.add(span.cause, span.end_ns - span.start_ns);
+                at = span.end_ns;
+            }
+            prop_assert_eq!(at, ns(t.done));
+            prop_assert_eq!(&from_spans, blame);
         }
         prop_assert_eq!(Some(sum), report.blame);
         // The trace explains every microsecond: nothing is left unattributed.

@@ -75,6 +75,27 @@ fn a_page_on_a_persistent_connection() {
     assert_eq!(log.creator.version, env!("CARGO_PKG_VERSION"));
     assert_eq!(log.entries.len(), 4);
     assert_sums(&log);
+    // Each entry's `_blame` is its row's, and its causes add up to `time`.
+    for (i, e) in json["log"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let blame = e["_blame"].as_object().expect("_blame");
+        let sum: f64 = blame.values().map(|v| v.as_f64().unwrap()).sum();
+        assert!(
+            (sum - e["time"].as_f64().unwrap()).abs() < 1e-6,
+            "entry {i}"
+        );
+        let row = serde_json::to_value(report.transactions[i].blame).unwrap();
+        assert_eq!(&e["_blame"], &row, "entry {i}");
+    }
+    // The HTML's handshake is blamed on `handshake`, a reused connection's wait
+    // behind the object before on `queued`.
+    let entries = &json["log"]["entries"];
+    assert_eq!(entries[0]["_blame"]["handshake_ms"], 100.0);
+    assert_eq!(entries[2]["_blame"]["queued_ms"], 100.0);
 
     // (blocked, connect, send, wait, receive, time, started)
     let expected = [

@@ -63,12 +63,21 @@ mod path;
 
 use std::collections::HashMap;
 
-pub use tcpknobs_http::blame::{Blame, Cause};
+pub use tcpknobs_http::blame::{Blame, BlameSpan, Cause};
 use tcpknobs_http::transaction::Transaction;
 use tcpknobs_stack::trace::{Event, EventKind, HttpEvent};
 use tcpknobs_stack::ConnId;
 
 use log::Logs;
+
+/// A transaction's blame: the time per cause, and the stretches it was made of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blamed {
+    /// Time per cause.
+    pub blame: Blame,
+    /// The stretches, contiguous and in time order from `queued` to `done`.
+    pub spans: Vec<BlameSpan>,
+}
 
 /// What the client's HTTP layer said of one transaction.
 #[derive(Clone, Copy, Debug, Default)]
@@ -140,7 +149,7 @@ impl Blamer {
     /// The blame of a finished transaction (its `queued` and `done` known);
     /// `None` if it never was queued or never ended. Call once every event up to
     /// its end has been ingested; what it needed is then let go.
-    pub fn blame(&mut self, transaction: &Transaction) -> Option<Blame> {
+    pub fn blame(&mut self, transaction: &Transaction) -> Option<Blamed> {
         let log = self.txs.remove(&transaction.id).unwrap_or_default();
         path::blame(&self.logs, transaction, &log)
     }

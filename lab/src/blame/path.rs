@@ -5,7 +5,8 @@ use tcpknobs_stack::trace::Hold;
 use tcpknobs_stack::Instant;
 
 use super::log::{ConnLog, Key, Logs, Sent};
-use super::{Blame, Cause, TxLog};
+use super::{Blame, Blamed, Cause, TxLog};
+use tcpknobs_http::blame::BlameSpan;
 
 /// The cursor that moves backwards from a transaction's end, blaming each stretch
 /// it passes on one cause. It never goes before the start or forwards again, so
@@ -14,20 +15,37 @@ struct Walk {
     start: u64,
     cursor: u64,
     blame: Blame,
+    /// The stretches passed, latest first; adjacent ones of one cause merged.
+    spans: Vec<BlameSpan>,
 }
 
 impl Walk {
     /// Blame the time from `t` up to the cursor on `cause`, and move there.
     fn back_to(&mut self, t: u64, cause: Cause) {
         let t = t.clamp(self.start, self.cursor);
+        if t == self.cursor {
+            return;
+        }
         self.blame.add(cause, self.cursor - t);
+        match self.spans.last_mut() {
+            Some(last) if last.cause == cause && last.start_ns == self.cursor => last.start_ns = t,
+            _ => self.spans.push(BlameSpan {
+                start_ns: t,
+                end_ns: self.cursor,
+                cause,
+            }),
+        }
         self.cursor = t;
     }
 
     /// Blame what is left, down to the start.
-    fn rest(mut self, cause: Cause) -> Blame {
+    fn rest(mut self, cause: Cause) -> Blamed {
         self.back_to(self.start, cause);
-        self.blame
+        self.spans.reverse();
+        Blamed {
+            blame: self.blame,
+            spans: self.spans,
+        }
     }
 }
 
@@ -36,7 +54,7 @@ fn ns(t: Instant) -> u64 {
 }
 
 /// The blame of one finished transaction.
-pub(super) fn blame(logs: &Logs, t: &Transaction, log: &TxLog) -> Option<Blame> {
+pub(super) fn blame(logs: &Logs, t: &Transaction, log: &TxLog) -> Option<Blamed> {
     let timing = &t.timing;
     let start = ns(timing.queued?);
     let end = ns(timing.done?);
@@ -44,6 +62,7 @@ pub(super) fn blame(logs: &Logs, t: &Transaction, log: &TxLog) -> Option<Blame> 
         start,
         cursor: end.max(start),
         blame: Blame::default(),
+        spans: Vec::new(),
     };
     let before_dispatch = if t.retries > 0 {
         Cause::Retry
