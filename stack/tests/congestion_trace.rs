@@ -106,3 +106,58 @@ fn slow_start_doubles_each_round_trip() {
     // 10 segments: 1 + 2 + 4 + 3 (the rest), one RTT apart from 151 ms.
     assert_eq!(rounds, vec![(151, 1), (251, 2), (351, 4), (451, 3)]);
 }
+
+/// 200 full segments: enough in flight that a loss is followed by many duplicate ACKs.
+static BULK: [u8; 292_000] = [b'y'; 292_000];
+
+/// One lost segment in the middle of a flight is sent again exactly once, by fast
+/// retransmit (RFC 5681 §3.2: one retransmission per loss episode, then recovery),
+/// not once more when a few more duplicate ACKs arrive. smoltcp counts duplicate ACKs
+/// afresh after any change of the window it is shown, and our layer shows it the cut
+/// congestion window right after the fast retransmit: three more duplicate ACKs made
+/// smoltcp resend the same segment a second time.
+///
+/// The server sends 292,000 bytes on a 1 Gbit/s, 100 ms link, every segment acked
+/// on its own; the link loses the 40th data segment once. Expected on the wire: that
+/// sequence number twice (the original and the fast retransmission, one round trip
+/// later), no timeout.
+#[test]
+fn a_fast_retransmission_leaves_once() {
+    let mut net = common::gigabit_net(common::knobs());
+    let capture = Capture::default();
+    capture.attach(&mut net, CaptureFormat::Pcap);
+    let mut data_frames = 0u32;
+    net.set_fault(Box::new(move |_, from, _, frame| {
+        let data = from == HostId(1) && frame.len() > 100;
+        data_frames += u32::from(data);
+        data && data_frames == 40
+    }));
+    let mut server = Script::new(&[
+        (0, Call::Listen),
+        (160, Call::Accept),
+        (160, Call::Send(&BULK)),
+    ]);
+    let mut client = Script::new(&[(0, Call::Connect), (3000, Call::Recv)]);
+    run(&mut net, &mut client, &mut server, 5000);
+
+    let data: Vec<(u64, u32)> = capture
+        .timed_segments()
+        .into_iter()
+        .filter(|(_, s)| s.src_port == PORT && s.payload_len > 0)
+        .map(|(t, s)| (t, s.seq))
+        .collect();
+    let lost = data[39].1;
+    let sent: Vec<u64> = data
+        .iter()
+        .filter(|(_, seq)| *seq == lost)
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(sent.len(), 2, "sent at {sent:?} ns");
+    // The retransmission is ACK-clocked: within the round trip after the loss plus
+    // the flight's serialization, long before a 1 s timeout.
+    assert!(sent[1] - sent[0] < 200_000_000, "{sent:?}");
+    let server_stats = stats(&net, 1);
+    assert_eq!(server_stats.fast_retransmits, 1);
+    assert_eq!(server_stats.timeouts, 0);
+    assert_eq!(server_stats.retransmissions, 1);
+}

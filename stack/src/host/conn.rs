@@ -25,6 +25,9 @@ pub(super) struct WireTrack {
     /// While `Some`, fast retransmits belong to the loss episode that ends when this is
     /// acknowledged: the window is cut once per episode (RFC 5681 §3.2).
     pub(super) recovery_until: Option<u32>,
+    /// The segment fast-retransmitted in the current loss episode (see
+    /// `Host::repeated_fast_retransmit`).
+    pub(super) fast_retransmitted: Option<u32>,
     /// When the latest segment from the peer arrived. smoltcp does not say why it
     /// retransmits; the clock does: a retransmission at the instant an ACK arrived is
     /// ACK-clocked (fast retransmit, or go-back-N resuming after a timeout), one at

@@ -804,7 +804,7 @@ impl Host {
                     shift_sequence(self.config.medium, &mut frame, false, delta);
                     seg.seq = seg.seq.wrapping_add(delta);
                 }
-                if self.beyond_syn_retries(id, &seg) {
+                if self.beyond_syn_retries(id, &seg) || self.repeated_fast_retransmit(id, &seg) {
                     self.device.recycle(frame);
                     continue;
                 }

@@ -72,6 +72,7 @@ impl Host {
                 }
                 if t.recovery_until.is_some_and(|r| !seq_lt(ack, r)) {
                     t.recovery_until = None;
+                    t.fast_retransmitted = None;
                 }
             } else if ack == t.snd_una
                 && seg.payload_len == 0
@@ -188,11 +189,14 @@ impl Host {
                     s.timeouts += 1;
                     conn.cwnd.on_timeout(flight, now);
                     t.recovery_until = Some(t.snd_max);
+                    // A new episode: go-back-N may resend anything, once.
+                    t.fast_retransmitted = None;
                     self.window_updates.push(id);
                 } else if t.dup_acks >= 3 && t.recovery_until.is_none() {
                     s.fast_retransmits += 1;
                     conn.cwnd.on_fast_retransmit(flight, now);
                     t.recovery_until = Some(t.snd_max);
+                    t.fast_retransmitted = Some(seg.seq);
                 }
             } else if t.timed.is_none() && seg.payload_len > 0 {
                 t.timed = Some((seg.seq_end(), now));
@@ -217,6 +221,24 @@ impl Host {
                 s.closed_first = Some(Closer::Local);
             }
         }
+    }
+
+    /// Whether `seg` is smoltcp fast-retransmitting, a second time in one loss
+    /// episode, the segment already fast-retransmitted: it is not sent.
+    ///
+    /// smoltcp counts duplicate ACKs afresh after any change of the window it is
+    /// shown, and our layer shows it the cut congestion window right after a fast
+    /// retransmit: three more duplicate ACKs of the same episode then make it resend
+    /// the same segment. RFC 5681 §3.2 (and Linux) retransmit once per episode; a
+    /// second copy would only cost the link and the receiver a duplicate. A timeout
+    /// still resends it (that is not ACK-clocked).
+    pub(super) fn repeated_fast_retransmit(&self, id: ConnId, seg: &Segment) -> bool {
+        let t = &self.conns[id].track;
+        seg.payload_len > 0
+            && t.recovery_until.is_some()
+            && t.fast_retransmitted == Some(seg.seq)
+            && t.last_in_at == Some(self.now)
+            && t.last_timeout_at != Some(self.now)
     }
 
     /// Quick-ACK at connection start: the first `quickack` data segments are ACKed at
