@@ -112,7 +112,7 @@ pub(crate) fn draw(
             frame.left - 6.0,
             yv(v) + 4.0,
             r#"text-anchor="end" font-size="10""#,
-            &format!("{:.1} kB", v as f64 / 1000.0),
+            &bytes(v),
         );
     }
     for (i, s) in all.iter().enumerate() {
@@ -127,12 +127,21 @@ pub(crate) fn draw(
         }
         d.push_str(&format!("H{}", n(frame.x(s.until_ns))));
         svg.line(format_args!(
-            r#"<path class="cwnd" d="{d}" fill="none" stroke="{}" stroke-width="1.2"><title>{}: up to {:.1} kB</title></path>"#,
+            r#"<path class="cwnd" d="{d}" fill="none" stroke="{}" stroke-width="1.2"><title>{}: up to {}</title></path>"#,
             LINES[i % LINES.len()],
             s.label,
-            s.points.iter().map(|p| p.1).max().unwrap_or(0) as f64 / 1000.0
+            bytes(s.points.iter().map(|p| p.1).max().unwrap_or(0))
         ));
     }
     frame.axis(svg, top, bottom);
     bottom + 30.0
+}
+
+/// Bytes as an axis label: kB below a megabyte, MB above.
+fn bytes(v: u64) -> String {
+    if v >= 1_000_000 {
+        format!("{:.1} MB", v as f64 / 1e6)
+    } else {
+        format!("{:.1} kB", v as f64 / 1e3)
+    }
 }

@@ -136,7 +136,7 @@ impl Frame {
             }
         }
         svg.text(
-            self.left + self.width + 6.0,
+            self.left + self.width + 22.0,
             bottom + 15.0,
             r#"font-size="10""#,
             "ms",

@@ -122,7 +122,18 @@ pub(crate) fn draw(svg: &mut Svg, report: &Report, frame: &Frame, y: f64) -> f64
     y += 22.0;
     let rows = rows(report);
     let top = y;
-    if report.transactions.is_empty() {
+    if let Some(omitted) = &report.rows_omitted {
+        svg.text(
+            frame.left,
+            y + 12.0,
+            r##"fill="#666""##,
+            &format!(
+                "{} transactions have no row and are not drawn ({})",
+                omitted.count, omitted.hint
+            ),
+        );
+        y += 20.0;
+    } else if report.transactions.is_empty() {
         svg.text(frame.left, y + 12.0, r##"fill="#666""##, "no transactions");
         y += 20.0;
     }
