@@ -81,7 +81,10 @@ fn run(experiment: &Experiment, name: &str) -> Run {
 
 fn with_class<'a>(doc: &'a roxmltree::Document<'a>, class: &str) -> Vec<roxmltree::Node<'a, 'a>> {
     doc.descendants()
-        .filter(|n| n.attribute("class") == Some(class))
+        .filter(|n| {
+            n.attribute("class")
+                .is_some_and(|c| c.split(' ').any(|t| t == class))
+        })
         .collect()
 }
 
@@ -111,7 +114,9 @@ fn drawn_segments(trace: &[serde_json::Value]) -> Vec<(u64, u64, bool)> {
     } else {
         segs
     };
-    segs.into_iter().map(|(_, h, f, lost)| (h, f, lost)).collect()
+    segs.into_iter()
+        .map(|(_, h, f, lost)| (h, f, lost))
+        .collect()
 }
 
 /// What every picture must be: XML with an `svg` root, a bar stretch per blame span,
@@ -144,7 +149,10 @@ fn check(run: &Run) {
     assert_eq!(with_class(&doc, "legend").len(), causes.len());
     assert_eq!(
         legend,
-        causes.iter().map(|c| c.to_string()).collect::<BTreeSet<_>>()
+        causes
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<BTreeSet<_>>()
     );
     let drawn = drawn_segments(&run.trace);
     assert_eq!(with_class(&doc, "seg").len(), drawn.len());
@@ -202,10 +210,7 @@ fn empty_and_failed_runs_still_draw() {
     let mut e = Experiment::new(link(0.0), Workload::independent(Vec::new()), "nothing");
     e.client.strategy = Strategy::Persistent;
     let r = e.run(None).expect("run");
-    for svg in [
-        render(&r, &TimelineRecorder::new()),
-        run(&e, "empty").svg,
-    ] {
+    for svg in [render(&r, &TimelineRecorder::new()), run(&e, "empty").svg] {
         roxmltree::Document::parse(&svg).expect("XML");
     }
     // Every frame lost: the transaction fails after its retries.

@@ -28,7 +28,11 @@ struct Series {
     until_ns: u64,
 }
 
-fn series(report: &Report, last_seen: &dyn Fn(&str, usize) -> Option<u64>, end_ns: u64) -> Vec<Series> {
+fn series(
+    report: &Report,
+    last_seen: &dyn Fn(&str, usize) -> Option<u64>,
+    end_ns: u64,
+) -> Vec<Series> {
     let mut per_host = std::collections::BTreeMap::<&str, usize>::new();
     let mut out = Vec::new();
     for c in &report.connections {

@@ -1,6 +1,12 @@
-//! `--timeline F.svg`: one self-contained SVG of a run: a waterfall of its
-//! transactions, one row per connection and each bar split and coloured by blame
-//! cause, over the run's time axis.
+//! `--timeline F.svg`: one self-contained SVG of a run, to see at a glance where
+//! its time went and what the packets did meanwhile.
+//!
+//! Three parts, top to bottom: the waterfall (`waterfall`, WebPageTest's
+//! connection view, bars coloured by blame cause), the congestion windows on the
+//! same time axis (`cwnd`), and the packet sequence diagram (`packets`,
+//! Wireshark's flow graph). `svg` holds the writing conventions: escaped text,
+//! numbers rounded to a tenth of a pixel, no script, and output that depends only
+//! on the run, so the same run gives the same bytes.
 
 mod cwnd;
 mod packets;
@@ -207,9 +213,8 @@ pub fn render(report: &Report, trace: &TimelineRecorder) -> String {
         "proxy" => Some(2),
         _ => None,
     };
-    let lookup = |host: &str, conn: usize| {
-        host_index(host).and_then(|h| seen.get(&(h, conn)).copied())
-    };
+    let lookup =
+        |host: &str, conn: usize| host_index(host).and_then(|h| seen.get(&(h, conn)).copied());
     y = cwnd::draw(&mut body, report, &frame, &lookup, y);
     y = packets::draw(&mut body, report, trace, &frame, y);
     let mut svg = Svg::default();
@@ -221,6 +226,7 @@ pub fn render(report: &Report, trace: &TimelineRecorder) -> String {
     svg.line(format_args!(
         r##"<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="context-stroke"/></marker></defs>"##
     ));
+    svg.line(format_args!("<style>{}</style>", packets::STYLE));
     svg.line(format_args!(
         r##"<rect width="100%" height="100%" fill="#fff"/>"##
     ));

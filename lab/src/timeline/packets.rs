@@ -26,6 +26,10 @@ use super::svg::{esc, ms, n, Svg};
 use super::{colour, Frame, TimelineRecorder, MAX_EVENTS};
 use crate::report::Report;
 
+/// How arrows, their labels and crosses look: one rule each rather than the same
+/// attributes on every one of hundreds of elements.
+pub(crate) const STYLE: &str = ".seg{stroke:#222;marker-end:url(#arrow)}.seg.a{stroke:#999}.seg.c{stroke:#1f77b4}.seg.r{stroke:#d62728;stroke-dasharray:5 3}.seg.x{marker-end:none}.lbl{font-size:9px;text-anchor:middle;fill:#222;stroke:#fff;stroke-width:2.5px;paint-order:stroke}.lbl.a{fill:#888}.lbl.c{fill:#1f77b4}.lbl.r{fill:#d62728}.lost{stroke:#d62728;stroke-width:2}";
+
 /// The most segments the diagram draws; beyond that it covers only the start of
 /// the run, which is where handshakes, slow start and the first losses are.
 pub const MAX_DRAWN: usize = 300;
@@ -284,7 +288,10 @@ impl Scale {
     /// The y of `t`, between its neighbours when it is not an instant of its own.
     fn y(&self, t: u64) -> f64 {
         let i = self.instants.partition_point(|&(at, _)| at < t);
-        match (i.checked_sub(1).and_then(|p| self.instants.get(p)), self.instants.get(i)) {
+        match (
+            i.checked_sub(1).and_then(|p| self.instants.get(p)),
+            self.instants.get(i),
+        ) {
             (_, Some(&(at, y))) if at == t => y,
             (Some(&(a, ya)), Some(&(b, yb))) => {
                 ya + (yb - ya) * (t - a) as f64 / (b - a).max(1) as f64
@@ -468,56 +475,42 @@ impl Labels {
     }
 }
 
-fn arrow(
-    svg: &mut Svg,
-    s: &Seg,
-    lane: &BTreeMap<usize, f64>,
-    scale: &Scale,
-    labels: &mut Labels,
-) {
+fn arrow(svg: &mut Svg, s: &Seg, lane: &BTreeMap<usize, f64>, scale: &Scale, labels: &mut Labels) {
     let (Some(&x1), Some(&x2)) = (lane.get(&s.from), lane.get(&s.to)) else {
         return;
     };
     let y1 = scale.y(s.sent_ns);
     let y2 = scale.y(s.arrival_ns.unwrap_or(s.would_arrive_ns));
     let bare_ack = s.info.len == 0 && !s.info.syn && !s.info.fin && !s.info.rst;
-    let (stroke, dash) = if s.retransmission() {
-        ("#d62728", r#" stroke-dasharray="5 3""#)
+    // The look is in the stylesheet ([`STYLE`]): data, bare ACK, control, resent.
+    let kind = if s.retransmission() {
+        "r"
     } else if bare_ack {
-        ("#999", "")
+        "a"
     } else if s.info.syn || s.info.fin || s.info.rst {
-        ("#1f77b4", "")
+        "c"
     } else {
-        ("#222", "")
+        "d"
     };
     let label = s.label();
     let title = format!(
-        "{} to {}, connection {}: {} seq {}{} len {} win {}, sent {}, {}{}",
+        "{}→{} conn {}: {}, seq {}{}, win {}; {}→{}",
         host_name(s.from),
         host_name(s.to),
         s.conn,
         label,
         s.info.seq,
         s.info.ack.map(|a| format!(" ack {a}")).unwrap_or_default(),
-        s.info.len,
         s.info.window,
         ms(s.sent_ns),
-        s.fate,
-        s.arrival_ns
-            .map(|a| format!(" at {}", ms(a)))
-            .unwrap_or_default(),
+        s.arrival_ns.map_or_else(|| s.fate.to_string(), ms),
     );
-    let (ex, ey) = match s.arrival_ns {
-        Some(_) => (x2, y2),
-        None => ((x1 + x2) / 2.0, (y1 + y2) / 2.0),
-    };
-    let marker = if s.arrival_ns.is_some() {
-        r#" marker-end="url(#arrow)""#
-    } else {
-        ""
+    let (ex, ey, lost) = match s.arrival_ns {
+        Some(_) => (x2, y2, ""),
+        None => ((x1 + x2) / 2.0, (y1 + y2) / 2.0, " x"),
     };
     svg.line(format_args!(
-        r#"<line class="seg" x1="{}" y1="{}" x2="{}" y2="{}" stroke="{stroke}"{dash}{marker}><title>{}</title></line>"#,
+        r#"<line class="seg {kind}{lost}" x1="{}" y1="{}" x2="{}" y2="{}"><title>{}</title></line>"#,
         n(x1),
         n(y1),
         n(ex),
@@ -526,19 +519,19 @@ fn arrow(
     ));
     if s.arrival_ns.is_none() {
         svg.line(format_args!(
-            r##"<path class="lost" d="M{} {}l8 8m0 -8l-8 8" stroke="#d62728" stroke-width="2"><title>{} lost ({})</title></path>"##,
+            r#"<path class="lost" d="M{} {}l8 8m0 -8l-8 8"><title>{} {}</title></path>"#,
             n(ex - 4.0),
             n(ey - 4.0),
             esc(&label),
             s.fate
         ));
     }
-    // The label sits on the arrow a quarter of the way from the sender, so the
-    // labels of a burst fan out with the arrows.
+    // The label sits on the arrow near the sender, so the labels of a burst fan
+    // out with the arrows.
     let (lx, ly) = (x1 + (ex - x1) * 0.3, y1 + (ey - y1) * 0.3 - 2.0);
     if labels.take(lx, ly) {
         svg.line(format_args!(
-            r##"<text class="seglabel" x="{}" y="{}" text-anchor="middle" font-size="9" fill="{stroke}" stroke="#fff" stroke-width="2.5" paint-order="stroke">{}</text>"##,
+            r#"<text class="lbl {kind}" x="{}" y="{}">{}</text>"#,
             n(lx),
             n(ly),
             esc(&label)

@@ -140,7 +140,10 @@ mod tests {
         assert_eq!(tick_step_ns(1_000_000_000), 100_000_000);
         assert_eq!(tick_step_ns(2_865_000_000), 500_000_000);
         assert_eq!(tick_step_ns(0), 1);
-        assert_eq!(tick_step_ns(u64::MAX / 2).max(1), tick_step_ns(u64::MAX / 2));
+        assert_eq!(
+            tick_step_ns(u64::MAX / 2).max(1),
+            tick_step_ns(u64::MAX / 2)
+        );
         assert_eq!(tick_label(300_000_000, 100_000_000), "300");
         assert_eq!(tick_label(1_500_000, 500_000), "1.5");
     }

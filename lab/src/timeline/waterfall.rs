@@ -55,11 +55,7 @@ struct Row<'a> {
 /// The rows of `report`, client connections in index order, transactions that
 /// never got a connection last.
 fn rows(report: &Report) -> Vec<Row<'_>> {
-    let mut conns: Vec<Option<usize>> = report
-        .transactions
-        .iter()
-        .map(|t| t.connection)
-        .collect();
+    let mut conns: Vec<Option<usize>> = report.transactions.iter().map(|t| t.connection).collect();
     // `None` sorts first; the unconnected row goes last.
     conns.sort_unstable_by_key(|c| (c.is_none(), *c));
     conns.dedup();
@@ -184,7 +180,7 @@ fn draw_bar(svg: &mut Svg, frame: &Frame, bar: &Bar<'_>, strip_y: f64, y: f64) {
         let x0 = frame.x(s.start_ns);
         let w = (frame.x(s.end_ns) - x0).max(0.5);
         svg.line(format_args!(
-            r#"<rect class="span" x="{}" y="{}" width="{}" height="{}" fill="{}"><title>#{id} {}: {} ({} to {})</title></rect>"#,
+            r#"<rect class="span" x="{}" y="{}" width="{}" height="{}" fill="{}"><title>#{id} {} {}</title></rect>"#,
             n(x0),
             n(top),
             n(w),
@@ -192,8 +188,6 @@ fn draw_bar(svg: &mut Svg, frame: &Frame, bar: &Bar<'_>, strip_y: f64, y: f64) {
             colour(s.cause),
             s.cause.name(),
             ms(s.end_ns.saturating_sub(s.start_ns)),
-            ms(s.start_ns),
-            ms(s.end_ns),
         ));
     }
     if let Some(first) = bar.body.first().or(bar.queued.first()) {
