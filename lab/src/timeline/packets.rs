@@ -89,6 +89,7 @@ impl Seg {
             SendReason::DelayedAck => format!("delayed {what}"),
             SendReason::DuplicateAck => format!("dup {what}"),
             SendReason::WindowUpdate => format!("{what} win update"),
+            SendReason::TimeWaitAck => format!("{what} TIME_WAIT"),
             SendReason::Syn | SendReason::NewData | SendReason::Ack | SendReason::Rst => what,
         }
     }
