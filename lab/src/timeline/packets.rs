@@ -581,3 +581,71 @@ fn bracket(
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(info: SegmentInfo, why: SendReason) -> Seg {
+        Seg {
+            from: 0,
+            to: 1,
+            conn: 0,
+            sent_ns: 0,
+            arrival_ns: Some(1),
+            would_arrive_ns: 1,
+            fate: "delivered",
+            info,
+            why,
+        }
+    }
+
+    const BARE: SegmentInfo = SegmentInfo {
+        seq: 1,
+        ack: Some(1),
+        len: 0,
+        syn: false,
+        fin: false,
+        rst: false,
+        window: 100,
+    };
+
+    #[test]
+    fn labels_are_short_and_say_why() {
+        let syn = SegmentInfo {
+            syn: true,
+            ack: None,
+            ..BARE
+        };
+        assert_eq!(seg(syn, SendReason::Syn).label(), "SYN");
+        let syn_ack = SegmentInfo { syn: true, ..BARE };
+        assert_eq!(
+            seg(syn_ack, SendReason::SynRetransmit).label(),
+            "SYN-ACK rtx"
+        );
+        assert_eq!(seg(BARE, SendReason::Ack).label(), "ACK");
+        assert_eq!(seg(BARE, SendReason::DelayedAck).label(), "delayed ACK");
+        let data = SegmentInfo { len: 1460, ..BARE };
+        assert_eq!(seg(data, SendReason::Rto).label(), "1460 RTO");
+        assert_eq!(
+            seg(data, SendReason::FastRetransmit).label(),
+            "1460 fast rtx"
+        );
+        let fin = SegmentInfo { fin: true, ..data };
+        assert_eq!(seg(fin, SendReason::NewData).label(), "1460 FIN");
+        let rst = SegmentInfo { rst: true, ..BARE };
+        assert_eq!(seg(rst, SendReason::Rst).label(), "RST");
+    }
+
+    #[test]
+    fn the_scale_keeps_order_and_separates_instants() {
+        let s = Scale::new(vec![0, 10, 10, 40_000_000, 5], 100.0);
+        assert_eq!(s.instants.len(), 4);
+        assert_eq!(s.y(0), 100.0);
+        assert!(s.y(5) > s.y(0) && s.y(10) > s.y(5));
+        // A time between instants falls between them; outside, at the ends.
+        assert!(s.y(20_000_000) > s.y(10) && s.y(20_000_000) < s.y(40_000_000));
+        assert_eq!(s.y(u64::MAX), s.bottom());
+        assert_eq!(Scale::new(Vec::new(), 0.0).y(7), 0.0);
+    }
+}
