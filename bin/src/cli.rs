@@ -951,7 +951,8 @@ pub struct RunArgs {
 
     /// Draw the run as one self-contained SVG (any browser opens it): a waterfall of
     /// the transactions, one row per connection, each bar split and coloured by
-    /// where its time went (the causes of --blame).
+    /// where its time went (the causes of --blame); the congestion windows; and a
+    /// packet sequence diagram of the first 300 segments.
     #[arg(long, value_name = "FILE.svg", help_heading = "Output")]
     pub timeline: Option<PathBuf>,
 
