@@ -84,7 +84,16 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let mut cmd = command();
+    parse_with(&mut command(), args)
+}
+
+/// [`parse`] with a [`command`] built before: a sweep parses each of its points, and
+/// building the definitions costs more than parsing one point.
+pub fn parse_with<I, T>(cmd: &mut clap::Command, args: I) -> Result<Command, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     let matches = cmd.try_get_matches_from_mut(args)?;
     let command = match Cli::from_arg_matches(&matches)?.command {
         Some(c) => c,
@@ -1039,6 +1048,12 @@ pub struct SweepArgs {
         help_heading = "Sweep"
     )]
     pub plot_kind: PlotKindArg,
+
+    /// Leave the blame columns empty and record no event trace: each point runs
+    /// faster (README, Sweeps, has the numbers), for sweeps that only need the
+    /// timings.
+    #[arg(long, help_heading = "Sweep")]
+    pub no_blame: bool,
 
     /// No progress bar (it is shown on stderr only when stderr is a terminal).
     #[arg(long, short, help_heading = "Sweep")]

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::error::ErrorKind;
+use rayon::prelude::*;
 use tcpknobs_lab::sweep::plot::{self, PlotKind};
 use tcpknobs_lab::sweep::{self, write, Axis, Columns, Row};
 use tcpknobs_lab::Experiment;
@@ -58,12 +59,17 @@ fn clap_message(e: &clap::Error) -> String {
     line.strip_prefix("error: ").unwrap_or(line).to_owned()
 }
 
-/// Parse one point as `run`: the sweep's `run` options, then the point's values.
-fn parse_point(base: &[OsString], values: &[(&str, &str)]) -> Result<Experiment, clap::Error> {
+/// Parse one point as `run`: the sweep's `run` options, then the point's values, with
+/// the command line's definitions built before (`cmd`).
+fn parse_point(
+    cmd: &mut clap::Command,
+    base: &[OsString],
+    values: &[(&str, &str)],
+) -> Result<Experiment, clap::Error> {
     let mut args: Vec<OsString> = vec!["tcpknobs".into(), "run".into()];
     args.extend(base.iter().cloned());
     args.extend(values.iter().map(|(n, v)| format!("--{n}={v}").into()));
-    match cli::parse(args)? {
+    match cli::parse_with(cmd, args)? {
         Command::Run(run) => Ok(run.experiment()),
         _ => Err(usage(ErrorKind::InvalidSubcommand, "not a run".into())),
     }
@@ -115,10 +121,11 @@ pub fn plan(args: &SweepArgs) -> Result<Plan, clap::Error> {
         .cloned()
         .collect();
 
+    let mut command = cli::command();
     // Each value alone first, so that a bad one is named by its place in its list.
     for axis in &axes {
         for (i, value) in axis.values.iter().enumerate() {
-            parse_point(&base, &[(&axis.name, value)]).map_err(|e| {
+            parse_point(&mut command, &base, &[(&axis.name, value)]).map_err(|e| {
                 usage(
                     ErrorKind::InvalidValue,
                     format!(
@@ -133,32 +140,42 @@ pub fn plan(args: &SweepArgs) -> Result<Plan, clap::Error> {
         }
     }
 
-    let mut points = Vec::with_capacity(grid.len());
-    let mut experiments = Vec::with_capacity(grid.len());
-    let mut seeds = Vec::with_capacity(grid.len());
-    for (n, indices) in grid.iter().enumerate() {
-        if args.shard.is_some_and(|s| !s.holds(n)) {
-            continue;
-        }
-        let values: Vec<(&str, &str)> = axes
-            .iter()
-            .zip(indices)
-            .map(|(a, &i)| (a.name.as_str(), a.values.get(i).map_or("", String::as_str)))
-            .collect();
-        let experiment = parse_point(&base, &values).map_err(|e| {
-            let set: Vec<String> = values.iter().map(|(n, v)| format!("{n}={v}")).collect();
-            usage(
-                ErrorKind::InvalidValue,
-                format!("point {} ({}): {}", n + 1, set.join(" "), clap_message(&e)),
-            )
-        })?;
-        points.push((
-            n,
-            values
+    // Then every point of this shard, in parallel (each thread with its own
+    // definitions); the first bad point in grid order is the one named.
+    let mine: Vec<(usize, &Vec<usize>)> = grid
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| args.shard.is_none_or(|s| s.holds(*n)))
+        .collect();
+    let parsed: Vec<Result<(Vec<(String, String)>, Experiment), clap::Error>> = mine
+        .par_iter()
+        .map_init(cli::command, |command, (n, indices)| {
+            let values: Vec<(&str, &str)> = axes
+                .iter()
+                .zip(indices.iter())
+                .map(|(a, &i)| (a.name.as_str(), a.values.get(i).map_or("", String::as_str)))
+                .collect();
+            let mut experiment = parse_point(command, &base, &values).map_err(|e| {
+                let set: Vec<String> = values.iter().map(|(n, v)| format!("{n}={v}")).collect();
+                usage(
+                    ErrorKind::InvalidValue,
+                    format!("point {} ({}): {}", n + 1, set.join(" "), clap_message(&e)),
+                )
+            })?;
+            experiment.blame = !args.no_blame;
+            let values = values
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
-        ));
+                .collect();
+            Ok((values, experiment))
+        })
+        .collect();
+    let mut points = Vec::with_capacity(parsed.len());
+    let mut experiments = Vec::with_capacity(parsed.len());
+    let mut seeds = Vec::with_capacity(parsed.len());
+    for ((n, _), result) in mine.iter().zip(parsed) {
+        let (values, experiment) = result?;
+        points.push((*n, values));
         seeds.push(experiment.seed);
         experiments.push(experiment);
     }
