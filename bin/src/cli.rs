@@ -113,7 +113,7 @@ where
     };
     let mut command = command;
     if let (Command::Sweep(args), Some(("sweep", sub))) = (&mut command, matches.subcommand()) {
-        args.run_args = given_run_args(&cmd, sub);
+        args.run_args = given_run_args(cmd, sub);
     }
     match problem {
         None => Ok(command),

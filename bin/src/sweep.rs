@@ -41,6 +41,9 @@ enum Job {
     Merge(Vec<PathBuf>),
 }
 
+/// A point parsed: its `(name, value)` pairs and its experiment.
+type Parsed = (Vec<(String, String)>, Experiment);
+
 /// A usage error of `sweep`, as clap words and prints its own (status 2).
 fn usage(kind: ErrorKind, message: String) -> clap::Error {
     let mut cmd = cli::command();
@@ -147,7 +150,7 @@ pub fn plan(args: &SweepArgs) -> Result<Plan, clap::Error> {
         .enumerate()
         .filter(|(n, _)| args.shard.is_none_or(|s| s.holds(*n)))
         .collect();
-    let parsed: Vec<Result<(Vec<(String, String)>, Experiment), clap::Error>> = mine
+    let parsed: Vec<Result<Parsed, clap::Error>> = mine
         .par_iter()
         .map_init(cli::command, |command, (n, indices)| {
             let values: Vec<(&str, &str)> = axes
