@@ -15,7 +15,7 @@ fn header(axes: &[String], columns: &Columns) -> Vec<String> {
 }
 
 /// The columns a reader's table keeps: all but the blame causes no row has time in
-/// (of 16 causes a sweep usually sees three or four).
+/// (of the causes, a simulated sweep usually sees three or four).
 fn shown(columns: &Columns, rows: &[Row]) -> Vec<bool> {
     columns
         .names
