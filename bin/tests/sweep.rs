@@ -543,3 +543,63 @@ fn log_ranges_markdown_jsonl_and_heatmap() {
         let _ = std::fs::remove_file(p);
     }
 }
+
+/// A point is the run `run` makes with the same options: its means are the run's
+/// summary (sum / count, to the microsecond), its blame the run's sum per finished
+/// transaction, whatever the other points and the threads.
+#[test]
+fn a_point_is_the_run_of_its_options() {
+    let o = tcpknobs(&[
+        "sweep",
+        "--vary",
+        "rtt=10ms,50ms",
+        "--vary",
+        "seed=1,2",
+        "--requests",
+        "5",
+        "--size",
+        "20k",
+        "--loss",
+        "0.05",
+        "--jobs",
+        "2",
+        "--json",
+    ]);
+    assert!(
+        o.status.code() != Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let points = v.as_array().expect("an array");
+    assert_eq!(points.len(), 4);
+    for p in points {
+        // The varied values: rtt, then seed (their names sort in that order too).
+        let values: Vec<&str> = p["values"]
+            .as_object()
+            .expect("the values")
+            .values()
+            .filter_map(Value::as_str)
+            .collect();
+        let [rtt, seed] = values[..] else {
+            panic!("two values: {values:?}")
+        };
+        let r = run_json(&format!(
+            "--rtt {rtt} --seed {seed} --requests 5 --size 20k --loss 0.05"
+        ));
+        let total = &r["summary"]["timings"]["total"];
+        let count = total["count"].as_f64().expect("count");
+        let mean = total["sum_ms"].as_f64().expect("sum") / count;
+        let got = p["total_ms"].as_f64().expect("a mean");
+        assert!((got - mean).abs() < 0.0006, "{rtt} {seed}: {got} vs {mean}");
+        assert_eq!(p["succeeded"], r["summary"]["succeeded"]);
+        assert_eq!(p["failed"], r["summary"]["failed"]);
+        let finished = r["summary"]["succeeded"].as_f64().expect("succeeded")
+            + r["summary"]["failed"].as_f64().expect("failed");
+        for cause in ["queued_ms", "handshake_ms", "loss_recovery_ms"] {
+            let run = r["blame"][cause].as_f64().expect("a run's blame") / finished;
+            let point = p["blame"][cause].as_f64().expect("a point's blame");
+            assert!((run - point).abs() < 0.0006, "{cause}: {point} vs {run}");
+        }
+    }
+}
