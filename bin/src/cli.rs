@@ -1006,7 +1006,8 @@ pub struct SweepArgs {
     )]
     pub repeat: usize,
 
-    /// Points run at once [default: one per core]. The output is the same for any N.
+    /// Threads that parse and run the points [default: one per core]. The output is
+    /// the same for any N.
     #[arg(long, value_name = "N", value_parser = parse_jobs, help_heading = "Sweep")]
     pub jobs: Option<usize>,
 

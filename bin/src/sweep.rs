@@ -150,29 +150,35 @@ pub fn plan(args: &SweepArgs) -> Result<Plan, clap::Error> {
         .enumerate()
         .filter(|(n, _)| args.shard.is_none_or(|s| s.holds(*n)))
         .collect();
-    let parsed: Vec<Result<Parsed, clap::Error>> = mine
-        .par_iter()
-        .map_init(cli::command, |command, (n, indices)| {
-            let values: Vec<(&str, &str)> = axes
-                .iter()
-                .zip(indices.iter())
-                .map(|(a, &i)| (a.name.as_str(), a.values.get(i).map_or("", String::as_str)))
-                .collect();
-            let mut experiment = parse_point(command, &base, &values).map_err(|e| {
-                let set: Vec<String> = values.iter().map(|(n, v)| format!("{n}={v}")).collect();
-                usage(
-                    ErrorKind::InvalidValue,
-                    format!("point {} ({}): {}", n + 1, set.join(" "), clap_message(&e)),
-                )
-            })?;
-            experiment.blame = !args.no_blame;
-            let values = values
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect();
-            Ok((values, experiment))
-        })
-        .collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| usage(ErrorKind::Io, format!("starting the threads: {e}")))?;
+    let parse = || {
+        mine.par_iter()
+            .map_init(cli::command, |command, (n, indices)| {
+                let values: Vec<(&str, &str)> = axes
+                    .iter()
+                    .zip(indices.iter())
+                    .map(|(a, &i)| (a.name.as_str(), a.values.get(i).map_or("", String::as_str)))
+                    .collect();
+                let mut experiment = parse_point(command, &base, &values).map_err(|e| {
+                    let set: Vec<String> = values.iter().map(|(n, v)| format!("{n}={v}")).collect();
+                    usage(
+                        ErrorKind::InvalidValue,
+                        format!("point {} ({}): {}", n + 1, set.join(" "), clap_message(&e)),
+                    )
+                })?;
+                experiment.blame = !args.no_blame;
+                let values = values
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect();
+                Ok((values, experiment))
+            })
+            .collect::<Vec<Result<Parsed, clap::Error>>>()
+    };
+    let parsed = pool.install(parse);
     let mut points = Vec::with_capacity(parsed.len());
     let mut experiments = Vec::with_capacity(parsed.len());
     let mut seeds = Vec::with_capacity(parsed.len());
