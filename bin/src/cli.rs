@@ -84,7 +84,16 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let mut cmd = command();
+    parse_with(&mut command(), args)
+}
+
+/// [`parse`] with a [`command`] built before: a sweep parses each of its points, and
+/// building the definitions costs more than parsing one point.
+pub fn parse_with<I, T>(cmd: &mut clap::Command, args: I) -> Result<Command, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     let matches = cmd.try_get_matches_from_mut(args)?;
     let command = match Cli::from_arg_matches(&matches)?.command {
         Some(c) => c,
@@ -104,7 +113,7 @@ where
     };
     let mut command = command;
     if let (Command::Sweep(args), Some(("sweep", sub))) = (&mut command, matches.subcommand()) {
-        args.run_args = given_run_args(&cmd, sub);
+        args.run_args = given_run_args(cmd, sub);
     }
     match problem {
         None => Ok(command),
@@ -153,13 +162,20 @@ Exit status:
 const SWEEP_EXAMPLES: &str = "\
 Every `run` option is taken and applies to every point; --vary NAME=V1,V2,... adds
 --NAME V to each point (NAME: a run option without the dashes). Ranges: A..B (integers,
-inclusive), A..B/STEP (integers or durations: rtt=10ms..300ms/10ms). Points are the
-cartesian product, the first --vary outermost.
+inclusive), A..B/STEP (integers or durations: rtt=10ms..300ms/10ms), A..B*N (N points
+spaced evenly on a log scale: loss=0.001..0.1*10). Points are the cartesian product,
+the first --vary outermost.
   tcpknobs sweep --vary delayed-ack=off,40ms,200ms --vary nagle=on,off \\
-      --requests 1 --request-writes 2 --strategy persistent --quickack 0
-  tcpknobs sweep --vary initial-window=1..10 --requests 1 --size 64k --out iw.csv
-Columns: the varied values, the means over the transactions that succeeded (total,
-connect, ttfb, transfer), succeeded, failed, retransmissions, and the point's error.";
+      --requests 1 --request-writes 2 --strategy persistent --quickack 0 \\
+      --out stall.csv --plot stall.svg
+  tcpknobs sweep --vary loss=0.001..0.1*10 --repeat 20 --page 1k+3x1k --plot loss.svg
+  tcpknobs sweep --vary rtt=1ms..1000ms/1ms --page 1k+3x1k --shard 0/4 --out part0.csv
+  tcpknobs sweep merge part0.csv part1.csv part2.csv part3.csv > all.csv
+Columns: the varied values, the means over the transactions that succeeded (total_ms,
+connect_ms, ttfb_ms, transfer_ms), succeeded, failed, retransmissions, blame.CAUSE_ms
+(the mean transaction's time per cause, as run --blame names them), and the point's
+error; with --repeat K, each metric's mean, median, p5, p95, min and max over the K
+seeds (total_ms_mean, total_ms_p95, ...).";
 
 const SERVE_EXAMPLES: &str = "\
 Set up first with `sudo scripts/tap-up.sh`, then run inside its namespace (`ip netns
@@ -966,10 +982,11 @@ pub struct RunArgs {
 
 /// Options of `sweep`: its own, then every option of `run`, applied to each point.
 #[derive(Args, Debug, Clone)]
+#[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
 pub struct SweepArgs {
-    /// Vary a `run` option: NAME=V1,V2,... (NAME without the dashes; ranges A..B and
-    /// A..B/STEP). Repeat for more options: the points are the cartesian product, the
-    /// first --vary outermost.
+    /// Vary a `run` option: NAME=V1,V2,... (NAME without the dashes; ranges A..B,
+    /// A..B/STEP and A..B*N, N points log-spaced). Repeat for more options: the points
+    /// are the cartesian product, the first --vary outermost.
     #[arg(
         long,
         value_name = "NAME=V1,V2,...",
@@ -978,17 +995,78 @@ pub struct SweepArgs {
     )]
     pub vary: Vec<String>,
 
-    /// Points run at once [default: one per core]. The output is the same for any N.
+    /// Run each point K times, with seeds --seed, --seed + 1, ... --seed + K - 1, and
+    /// report each metric's mean, median, p5, p95, min and max over them: what loss
+    /// (--loss) does varies from seed to seed, and one seed is an anecdote.
+    #[arg(
+        long,
+        value_name = "K",
+        default_value_t = 1,
+        value_parser = parse_repeat,
+        help_heading = "Sweep"
+    )]
+    pub repeat: usize,
+
+    /// Threads that parse and run the points [default: one per core]. The output is
+    /// the same for any N.
     #[arg(long, value_name = "N", value_parser = parse_jobs, help_heading = "Sweep")]
     pub jobs: Option<usize>,
 
-    /// Also write the rows to this file: .csv (a header, one record per point) or
-    /// .json (an array, one object per point).
-    #[arg(long, value_name = "FILE.csv|FILE.json", help_heading = "Sweep")]
-    pub out: Option<PathBuf>,
+    /// Run only every N-th point, starting at point K (from 0): N machines or jobs
+    /// (a Slurm array, GNU parallel) each run one shard with --out part-K.csv, and
+    /// `tcpknobs sweep merge part-*.csv` gives the file one machine would have written.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard, help_heading = "Sweep")]
+    pub shard: Option<tcpknobs_lab::sweep::Shard>,
+
+    /// Also write the rows to this file, its format chosen by the extension: .csv
+    /// (every column, a record per point), .json (an array), .jsonl (an object a line)
+    /// or .md (a Markdown table, as printed). Repeat for several. Created before any
+    /// point runs.
+    #[arg(long, value_name = "FILE.csv|.json|.jsonl|.md", help_heading = "Sweep")]
+    pub out: Vec<PathBuf>,
+
+    /// Draw --metric against the first varied option as an SVG: a line per
+    /// combination of the other varied options (with --repeat, the median and its
+    /// p5-p95 band), log axes for log-spaced ranges (A..B*N).
+    #[arg(long, value_name = "FILE.svg", help_heading = "Sweep")]
+    pub plot: Option<PathBuf>,
+
+    /// The metric --plot draws: total_ms, connect_ms, ttfb_ms, transfer_ms,
+    /// succeeded, failed, retransmissions or blame.CAUSE_ms (e.g. blame.nagle_ms).
+    #[arg(
+        long,
+        value_name = "COLUMN",
+        default_value = "total_ms",
+        help_heading = "Sweep"
+    )]
+    pub metric: String,
+
+    /// lines: the metric against the first varied option; heatmap: two varied
+    /// options, the first across, the second up, the metric in each cell.
+    #[arg(
+        long,
+        value_name = "KIND",
+        default_value = "lines",
+        help_heading = "Sweep"
+    )]
+    pub plot_kind: PlotKindArg,
+
+    /// Leave the blame columns empty and record no event trace: each point runs
+    /// faster (README, Sweeps, has the numbers), for sweeps that only need the
+    /// timings.
+    #[arg(long, help_heading = "Sweep")]
+    pub no_blame: bool,
+
+    /// No progress bar (it is shown on stderr only when stderr is a terminal).
+    #[arg(long, short, help_heading = "Sweep")]
+    pub quiet: bool,
 
     #[command(flatten)]
     pub run: RunArgs,
+
+    /// `sweep merge`: put CSV shards back together.
+    #[command(subcommand)]
+    pub action: Option<SweepAction>,
 
     /// The `run` options given on the command line, as `--NAME=VALUE` (or `--NAME`),
     /// each point's argument list before its varied values.
@@ -996,9 +1074,35 @@ pub struct SweepArgs {
     pub run_args: Vec<std::ffi::OsString>,
 }
 
+/// `--plot-kind`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlotKindArg {
+    /// The metric against the first varied option, a line per combination of the
+    /// others.
+    Lines,
+    /// Two varied options as a grid of cells, coloured by the metric.
+    Heatmap,
+}
+
+/// What `sweep` does instead of sweeping.
+#[derive(Subcommand, Debug, Clone)]
+pub enum SweepAction {
+    /// Merge CSV shards (--shard K/N runs with --out F.csv) into the file the whole
+    /// sweep writes, printed on stdout: the header once, the points in order. Every
+    /// point must be in exactly one file.
+    Merge {
+        /// The shards' CSV files, in any order.
+        #[arg(value_name = "FILE.csv", required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
 impl SweepArgs {
-    /// One capture file cannot hold many runs, and the output must name a format.
+    /// One capture file cannot hold many runs, and each output must name a format.
     fn problem(&self) -> Option<(ErrorKind, String)> {
+        if self.action.is_some() {
+            return None;
+        }
         if let Some(p) = self.run.link.problem() {
             return Some(p);
         }
@@ -1020,18 +1124,50 @@ impl SweepArgs {
                 "--trace and --timeline take one run; look at a point with `tcpknobs run ... --trace FILE` or `--timeline FILE`".into(),
             ));
         }
-        let out = self.out.as_ref()?;
-        match out.extension().and_then(|e| e.to_str()) {
-            Some("csv" | "json") => None,
+        for out in &self.out {
+            if !matches!(
+                out.extension().and_then(|e| e.to_str()),
+                Some("csv" | "json" | "jsonl" | "md")
+            ) {
+                return Some((
+                    ErrorKind::InvalidValue,
+                    format!(
+                        "--out '{}': the file name must end in .csv, .json, .jsonl or .md (the format)",
+                        out.display()
+                    ),
+                ));
+            }
+        }
+        let plot = self.plot.as_ref()?;
+        match plot.extension().and_then(|e| e.to_str()) {
+            Some("svg") => None,
             _ => Some((
                 ErrorKind::InvalidValue,
                 format!(
-                    "--out '{}': the file name must end in .csv or .json (the format)",
-                    out.display()
+                    "--plot '{}': the file name must end in .svg (the only format drawn)",
+                    plot.display()
                 ),
             )),
         }
     }
+}
+
+/// `--repeat`: at least one run per point.
+fn parse_repeat(s: &str) -> Result<usize, String> {
+    s.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=1_000_000).contains(n))
+        .ok_or_else(|| format!("expected a number of seeds per point, 1 to 1000000, got '{s}'"))
+}
+
+/// `--shard K/N`.
+fn parse_shard(s: &str) -> Result<tcpknobs_lab::sweep::Shard, String> {
+    tcpknobs_lab::sweep::Shard::parse(s).map_err(|e| {
+        let text = e.to_string();
+        text.strip_prefix(&format!("--shard '{s}': "))
+            .unwrap_or(&text)
+            .to_owned()
+    })
 }
 
 /// `--jobs`: at least one.

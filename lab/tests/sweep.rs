@@ -2,8 +2,8 @@
 
 use tcpknobs_http::message::Method;
 use tcpknobs_http::workload::Workload;
-use tcpknobs_lab::sweep::{grid, run_all, Axis, Metrics};
-use tcpknobs_lab::{Experiment, Report};
+use tcpknobs_lab::sweep::{grid, run_points, Axis, Metrics};
+use tcpknobs_lab::Experiment;
 use tcpknobs_stack::LinkProfile;
 
 /// One small GET on a new connection over a link of this RTT (ms).
@@ -27,10 +27,11 @@ fn results_are_in_point_order_for_any_number_of_jobs() {
         .collect();
     assert_eq!(rtts, [10, 20, 30, 40, 50, 60, 70, 80]);
     let experiments: Vec<Experiment> = rtts.iter().map(|&r| experiment(r)).collect();
-    let reports = |jobs| -> Vec<Report> {
-        run_all(&experiments, Some(jobs))
+    let reports = |jobs| -> Vec<Metrics> {
+        run_points(&experiments, 1, Some(jobs), &|_| {})
             .expect("a thread pool")
             .into_iter()
+            .flatten()
             .map(|r| r.expect("the run"))
             .collect()
     };
@@ -38,7 +39,7 @@ fn results_are_in_point_order_for_any_number_of_jobs() {
     assert_eq!(one, reports(2));
     assert_eq!(one, reports(8));
     for (report, rtt) in one.iter().zip(&rtts) {
-        let total = Metrics::of(report).mean_total_ms.expect("a success");
+        let total = report.total_ms.expect("a success");
         let expected = 2.0 * *rtt as f64;
         // Slack: four frames of at most 1500 bytes serialized at 1 Gbit/s.
         assert!(
