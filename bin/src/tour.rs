@@ -310,3 +310,29 @@ fn render(r: &TourReport, lang: Lang, p: Paint, wall_s: f64, timeline: Option<&P
     let _ = writeln!(out, "  {}", p.dim(&format!("{wall_s:.2} s")));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{parse, Command};
+
+    /// Every setting's command line, parsed as `run` parses it, is the experiment
+    /// the tour ran: a reader who copies it sees the same numbers.
+    #[test]
+    fn every_command_is_the_experiment_it_reproduces() {
+        for profile in [Profile::Linux, Profile::Book] {
+            for full in [false, true] {
+                for e in experiments(Options { profile, full }) {
+                    for s in &e.settings {
+                        let args =
+                            std::iter::once("tcpknobs").chain(s.command.split_whitespace().skip(1));
+                        let Ok(Command::Run(run)) = parse(args) else {
+                            panic!("{} does not parse", s.command);
+                        };
+                        assert_eq!(run.experiment(), s.experiment, "{}", s.command);
+                    }
+                }
+            }
+        }
+    }
+}
