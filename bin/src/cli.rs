@@ -1345,6 +1345,14 @@ pub struct GetArgs {
     /// Dates are the wall clock's. The file is created before the run.
     #[arg(long, value_name = "FILE.har", help_heading = "Output")]
     pub har: Option<PathBuf>,
+
+    /// Show where each transaction's time went, as `run --blame` does, from what this
+    /// host can see: its handshake, what held its request (Nagle, the windows), its
+    /// retransmissions; from the moment the request's last byte left to the last
+    /// response byte is `peer` (the network and the real server together). JSON
+    /// always carries it (`blame`).
+    #[arg(long, help_heading = "Output")]
+    pub blame: bool,
 }
 
 /// One `http://IP[:PORT]/PATH` argument.

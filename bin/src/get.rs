@@ -11,7 +11,7 @@ use tcpknobs_http::transaction::TransactionReport;
 use tcpknobs_http::workload::{RequestSpec, Workload};
 use tcpknobs_lab::har::Har;
 use tcpknobs_lab::report::{client_connections, ClientReport, Totals};
-use tcpknobs_lab::tap::{GetReport, GetWorkload, SideKnobs};
+use tcpknobs_lab::tap::{GetReport, GetWorkload, SideKnobs, TapBlame};
 use tcpknobs_lab::values::format_duration;
 use tcpknobs_stack::{AppSlot, HostId};
 
@@ -46,6 +46,7 @@ pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
     };
     let knobs = side_knobs(args.profile, &args.knobs, Side::Client);
     let mut rig = open_rig(&args.tap, Some(first.addr), knobs.clone(), args.max_time)?;
+    let blame = TapBlame::attach(&mut rig);
     let specs: Vec<RequestSpec> = args
         .urls
         .iter()
@@ -79,11 +80,12 @@ pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
         .filter_map(|t| t.timing.queued)
         .min()
         .unwrap_or(started);
-    let transactions: Vec<TransactionReport> = client
+    let mut transactions: Vec<TransactionReport> = client
         .transactions()
         .iter()
         .map(|t| t.report(epoch))
         .collect();
+    blame.fill(&client.transactions(), &mut transactions, epoch);
     let connections = client_connections(&rig.host, &client);
     let totals = Totals::of(&transactions, &client, epoch, connections.len());
     let report = GetReport {
@@ -114,6 +116,17 @@ pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
     }
     if args.json {
         print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?;
+    } else if args.blame {
+        let header = render_get(&report)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        print_stdout(&format!(
+            "{header}\n\n{}{}",
+            table::blame_rows(&report.transactions),
+            table::totals(&report.totals, end_name(report.end))
+        ))?;
     } else {
         print_stdout(&render_get(&report))?;
     }

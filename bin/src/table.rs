@@ -76,20 +76,37 @@ pub fn render_blame(r: &Report) -> String {
     let mut out = render(r)
         .lines()
         .next()
-        .map(|l| {
-            format!(
-                "{l}
-
-"
-            )
-        })
+        .map(|l| format!("{l}\n\n"))
         .unwrap_or_default();
-    let Some(run) = &r.blame else {
-        out.push_str("no blame: the run kept no trace\n");
-        return out;
-    };
-    let causes: Vec<Cause> = Cause::ALL.into_iter().filter(|c| run.ns(*c) > 0).collect();
+    out.push_str(&blame_rows(&r.transactions));
+    if let Some(omitted) = &r.rows_omitted {
+        out.push_str(&rows_omitted(omitted));
+    }
+    match &r.blame {
+        Some(run) if r.rows_omitted.is_some() => {
+            let causes: Vec<String> = run
+                .nonzero()
+                .map(|(c, ns)| format!("{} {:.3}", c.name(), ns as f64 / 1e6))
+                .collect();
+            let _ = writeln!(out, "every transaction, ms: {}", causes.join(", "));
+        }
+        Some(_) => {}
+        None => out.push_str("no blame: the run kept no trace\n"),
+    }
+    out.push_str(&totals(&r.totals, r.end));
+    out
+}
+
+/// The blame table of `rows`: a column per cause with time in any row, a row per
+/// transaction, and their sum.
+pub fn blame_rows(rows: &[TransactionReport]) -> String {
+    let mut sum = Blame::default();
+    for b in rows.iter().filter_map(|t| t.blame.as_ref()) {
+        sum.merge(b);
+    }
+    let causes: Vec<Cause> = Cause::ALL.into_iter().filter(|c| sum.ns(*c) > 0).collect();
     let width = |c: &Cause| c.name().len().max(9);
+    let mut out = String::new();
     let _ = write!(out, "{:>6} {:>11}", "id", "total_ms");
     for c in &causes {
         let _ = write!(out, " {:>w$}", c.name(), w = width(c));
@@ -108,16 +125,12 @@ pub fn render_blame(r: &Report) -> String {
         }
         out.push('\n');
     };
-    for t in &r.transactions {
+    for t in rows {
         if let Some(b) = &t.blame {
             row(&mut out, &t.id.to_string(), t.total_ms, b);
         }
     }
-    if let Some(omitted) = &r.rows_omitted {
-        out.push_str(&rows_omitted(omitted));
-    }
-    row(&mut out, "sum", Some(run.total_ns() as f64 / 1e6), run);
-    out.push_str(&totals(&r.totals, r.end));
+    row(&mut out, "sum", Some(sum.total_ns() as f64 / 1e6), &sum);
     out
 }
 

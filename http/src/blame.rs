@@ -37,6 +37,10 @@ pub enum Cause {
     ReceiveWindow,
     /// Waiting for a lost segment to be retransmitted and acknowledged.
     LossRecovery,
+    /// Over a TAP, the part our side cannot see into: from the moment the request's
+    /// last byte left us to the response's last byte arriving, the network and the
+    /// peer's server and TCP together.
+    Peer,
     /// After the point where the transaction failed.
     Failure,
     /// Time the trace could not attribute to any of the above.
@@ -45,7 +49,7 @@ pub enum Cause {
 
 impl Cause {
     /// Every cause, in the order tables and JSON list them.
-    pub const ALL: [Cause; 16] = [
+    pub const ALL: [Cause; 17] = [
         Cause::Queued,
         Cause::Retry,
         Cause::PortWait,
@@ -60,6 +64,7 @@ impl Cause {
         Cause::SlowStart,
         Cause::ReceiveWindow,
         Cause::LossRecovery,
+        Cause::Peer,
         Cause::Failure,
         Cause::Other,
     ];
@@ -81,6 +86,7 @@ impl Cause {
             Cause::SlowStart => "slow_start",
             Cause::ReceiveWindow => "receive_window",
             Cause::LossRecovery => "loss_recovery",
+            Cause::Peer => "peer",
             Cause::Failure => "failure",
             Cause::Other => "other",
         }

@@ -14,17 +14,20 @@
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use serde::Serialize;
+use tcpknobs_http::blame::BlameSpan;
 use tcpknobs_http::client::Strategy;
-use tcpknobs_http::transaction::TransactionReport;
-use tcpknobs_stack::realtime::{self, tap_host_config, MAX_RX_BATCH};
+use tcpknobs_http::transaction::{Transaction, TransactionReport};
+use tcpknobs_stack::realtime::{self, tap_host_config, SharedTracer, MAX_RX_BATCH};
 use tcpknobs_stack::{
-    AppSlot, Clock, Host, Ipv4Cidr, Knobs, LinkProfile, RealtimeEnd, RealtimeOptions, RealtimeRun,
-    Stop, TapDevice,
+    AppSlot, Clock, Host, Instant, Ipv4Cidr, Knobs, LinkProfile, RealtimeEnd, RealtimeOptions,
+    RealtimeRun, Stop, TapDevice,
 };
 
+use crate::blame::Blamer;
 use crate::report::{ClientReport, ConnectionReport, Totals};
 
 /// Where the host sits: the TAP, its address, what the process adds to the path.
@@ -183,6 +186,52 @@ pub enum RigError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The latency blame of a TAP run's transactions ([`crate::blame`], over a TAP:
+/// what our side can see, and `peer` for the rest): a [`Blamer`] the run traces
+/// into, read once it is over.
+pub struct TapBlame(Arc<Mutex<Blamer>>);
+
+impl TapBlame {
+    /// Trace the rig's runs into a new blamer.
+    pub fn attach(rig: &mut Rig) -> TapBlame {
+        let blamer = Arc::new(Mutex::new(Blamer::new()));
+        let tracer: SharedTracer = blamer.clone();
+        rig.options.tracer = Some(tracer);
+        TapBlame(blamer)
+    }
+
+    /// Blame each transaction and put it in its row (rows and transactions paired by
+    /// id); the rows' moments count from `epoch`, and so will their blame stretches.
+    pub fn fill(
+        &self,
+        transactions: &[&Transaction],
+        rows: &mut [TransactionReport],
+        epoch: Instant,
+    ) {
+        let Ok(mut blamer) = self.0.lock() else {
+            return;
+        };
+        let epoch_ns = u64::try_from(epoch.total_micros()).unwrap_or(0) * 1000;
+        for t in transactions {
+            let Some(blamed) = blamer.blame(t) else {
+                continue;
+            };
+            if let Some(row) = rows.iter_mut().find(|r| r.id == t.id) {
+                row.blame = Some(blamed.blame);
+                row.spans = blamed
+                    .spans
+                    .into_iter()
+                    .map(|s| BlameSpan {
+                        start_ns: s.start_ns.saturating_sub(epoch_ns),
+                        end_ns: s.end_ns.saturating_sub(epoch_ns),
+                        cause: s.cause,
+                    })
+                    .collect();
+            }
+        }
+    }
 }
 
 /// The TAP, a host on it and the run options, ready for `realtime::run`.

@@ -82,6 +82,7 @@ pub fn colour(cause: Cause) -> &'static str {
         Cause::SlowStart => "#bcbd22",
         Cause::ReceiveWindow => "#dbdb8d",
         Cause::LossRecovery => "#000000",
+        Cause::Peer => "#c5b0d5",
         Cause::Failure => "#ff9896",
         Cause::Other => "#f7b6d2",
     }

@@ -22,6 +22,7 @@
 //! seed a simulated run is fully deterministic.
 #![warn(missing_docs)]
 
+pub mod comment;
 pub mod congestion;
 pub mod error;
 pub mod host;

@@ -36,7 +36,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
 
 use smoltcp::phy::Medium;
@@ -51,6 +51,7 @@ use crate::rng::derive_seed;
 use crate::segment::Segment;
 use crate::sim::AppSlot;
 use crate::tap::TapDevice;
+use crate::trace::{Event, EventKind, Tracer};
 
 /// Settling rounds at one instant before the loop moves on; each round moves at least
 /// one frame, so only a feedback storm could reach it (as in the sim).
@@ -221,8 +222,10 @@ impl FrameDevice for TapDevice {
     }
 }
 
+/// A tracer a real-time run can share with the code that reads it afterwards.
+pub type SharedTracer = Arc<Mutex<dyn Tracer + Send>>;
+
 /// How a real-time run goes.
-#[derive(Debug)]
 pub struct RealtimeOptions {
     /// The clock the host was created with.
     pub clock: Clock,
@@ -236,6 +239,9 @@ pub struct RealtimeOptions {
     /// with one interface named after the device if the name ends in `.pcapng`,
     /// classic pcap otherwise.
     pub pcap: Option<PathBuf>,
+    /// Where the host's event trace goes ([`crate::trace`]), stamped with the run's
+    /// clock (ns since it started); `None`: no trace.
+    pub tracer: Option<SharedTracer>,
     /// Stop when requested (Ctrl-C, SIGTERM).
     pub stop: Option<Stop>,
     /// Stop after this long.
@@ -271,6 +277,7 @@ impl RealtimeOptions {
             rx: transparent(),
             seed: 1,
             pcap: None,
+            tracer: None,
             stop: None,
             time_limit: None,
             linger: StdDuration::from_secs(2),
@@ -372,10 +379,13 @@ pub fn run<D: FrameDevice>(
         }
         None => None,
     };
+    host.set_tracing(options.tracer.is_some());
     let mut wire = Wire {
         device,
         clock,
         capture,
+        tracer: options.tracer.clone(),
+        trace_kinds: Vec::new(),
         rx: AddedPath::new(options.rx.clone(), derive_seed(options.seed, RX_STREAM)),
         tx: AddedPath::new(options.tx.clone(), derive_seed(options.seed, TX_STREAM)),
         buf: vec![0; READ_BUFFER],
@@ -513,6 +523,9 @@ struct Wire<'d, D> {
     device: &'d mut D,
     clock: Clock,
     capture: Option<Capture>,
+    tracer: Option<SharedTracer>,
+    /// The host's events of a round, before stamping (kept for the allocation).
+    trace_kinds: Vec<EventKind>,
     rx: AddedPath,
     tx: AddedPath,
     report: RealtimeRun,
@@ -578,6 +591,7 @@ impl<D: FrameDevice> Wire<'_, D> {
             for frame in frames {
                 self.tx.transmit(now_ns, frame);
             }
+            self.trace(host, now_ns);
             self.write_due(host)?;
             moved |= sent;
             if !sent && !host.has_pending_input() {
@@ -585,6 +599,29 @@ impl<D: FrameDevice> Wire<'_, D> {
             }
         }
         Ok(moved)
+    }
+
+    /// Hand the round's events, stamped with its time, to the tracer.
+    fn trace(&mut self, host: &mut Host, now_ns: u64) {
+        let Some(tracer) = &self.tracer else {
+            return;
+        };
+        host.take_trace(&mut self.trace_kinds);
+        if self.trace_kinds.is_empty() {
+            return;
+        }
+        let events: Vec<Event> = self
+            .trace_kinds
+            .drain(..)
+            .map(|kind| Event {
+                at_ns: now_ns,
+                host: 0,
+                kind,
+            })
+            .collect();
+        if let Ok(mut t) = tracer.lock() {
+            t.events(&events);
+        }
     }
 
     /// Write the frames whose in-process delay is over, each stamped as written, and

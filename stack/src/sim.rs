@@ -17,6 +17,7 @@ use smoltcp::phy::Medium;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr, Ipv4Packet};
 
+use crate::comment::Narrator;
 use crate::host::{Host, HostConfig};
 use crate::knobs::Knobs;
 use crate::link::Transmit;
@@ -86,6 +87,8 @@ pub struct SimNet {
     fault: Option<FaultRule>,
     /// Where the trace goes, when one is kept.
     tracer: Option<Box<dyn Tracer>>,
+    /// Words for each frame of a pcapng capture, from the trace.
+    narrator: Option<Narrator>,
     /// Events of the round under way, stamped.
     trace_round: Vec<Event>,
     /// One host's events, before stamping (kept for its allocation).
@@ -111,6 +114,7 @@ impl SimNet {
             capture_error: None,
             fault: None,
             tracer: None,
+            narrator: None,
             trace_round: Vec::new(),
             trace_kinds: Vec::new(),
         }
@@ -127,26 +131,41 @@ impl SimNet {
 
     /// Stamp the round's host events with the instant and hand them, with the link
     /// events already stamped, to the tracer.
-    fn drain_trace(&mut self) {
-        let Some(tracer) = self.tracer.as_mut() else {
+    fn collect_trace(&mut self) {
+        if !self.tracing() {
             return;
-        };
-        let mut link_events = std::mem::take(&mut self.trace_round);
-        let mut round = Vec::new();
+        }
         for (index, host) in self.hosts.iter_mut().enumerate() {
             host.take_trace(&mut self.trace_kinds);
-            round.extend(self.trace_kinds.drain(..).map(|kind| Event {
-                at_ns: self.now_ns,
-                host: index,
-                kind,
-            }));
+            self.trace_round
+                .extend(self.trace_kinds.drain(..).map(|kind| Event {
+                    at_ns: self.now_ns,
+                    host: index,
+                    kind,
+                }));
         }
-        round.append(&mut link_events);
-        if !round.is_empty() {
-            tracer.events(&round);
+        if let Some(n) = self.narrator.as_mut() {
+            n.read(&self.trace_round);
         }
-        round.clear();
-        self.trace_round = round;
+    }
+
+    /// Hand the round's events, the host events collected before its frames went
+    /// out and then the link's, to the tracer.
+    fn drain_trace(&mut self) {
+        if let Some(tracer) = self.tracer.as_mut() {
+            if !self.trace_round.is_empty() {
+                tracer.events(&self.trace_round);
+            }
+        }
+        self.trace_round.clear();
+        if let Some(n) = self.narrator.as_mut() {
+            n.end_round();
+        }
+    }
+
+    /// Whether events are recorded: for a tracer, or for the capture's comments.
+    fn tracing(&self) -> bool {
+        self.tracer.is_some() || self.narrator.is_some()
     }
 
     /// Add a host at the next address of 192.0.2.0/24, linked to every host so far.
@@ -165,7 +184,7 @@ impl SimNet {
             knobs,
         };
         let mut host = Host::new(config, self.now());
-        host.set_tracing(self.tracer.is_some());
+        host.set_tracing(self.tracing());
         self.hosts.push(host);
         if let Some(c) = self.capture.as_mut() {
             if let Err(e) = c.add_host(name) {
@@ -194,9 +213,9 @@ impl SimNet {
     }
 
     /// Record every frame, stamped with the time its sender put it on the link, in
-    /// `format`; in pcapng each sending host is an interface named after it, and a
-    /// frame the link or a fault rule dropped says so in its comment
-    /// ([`frame_comment`]).
+    /// `format`; in pcapng each sending host is an interface named after it, and every
+    /// frame carries a comment saying why it was sent and, if the link or a fault
+    /// rule dropped it, that too ([`crate::comment`]).
     pub fn capture_to(
         &mut self,
         out: Box<dyn Write>,
@@ -208,6 +227,13 @@ impl SimNet {
         };
         for host in &self.hosts {
             capture.add_host(host.name())?;
+        }
+        if format == CaptureFormat::Pcapng {
+            // Comments need the trace's reasons: record them for the capture.
+            self.narrator = Some(Narrator::new());
+            for host in &mut self.hosts {
+                host.set_tracing(true);
+            }
         }
         self.capture = Some(capture);
         Ok(())
@@ -263,6 +289,7 @@ impl SimNet {
                 for (slot, deadline) in apps.iter_mut().zip(deadlines.iter_mut()) {
                     *deadline = slot.app.poll(&mut self.hosts[slot.host.0]);
                 }
+                self.collect_trace();
                 let moved = self.transmit();
                 self.drain_trace();
                 if !moved && !self.hosts.iter().any(Host::has_pending_input) {
@@ -311,8 +338,10 @@ impl SimNet {
                     .and_then(|p| self.routes.get(&p.dst_addr()).copied());
                 let fate = self.put_on_link(from, dst, frame_number, frame);
                 if let (Some(c), Some(frame)) = (self.capture.as_mut(), captured) {
-                    let to = dst.map(HostId);
-                    let comment = frame_comment(&frame, frame_number, HostId(from), to, fate);
+                    let comment = match self.narrator.as_mut() {
+                        Some(n) => n.comment(from, frame_number, fate),
+                        None => None,
+                    };
                     if let Err(e) = c.write(self.now_ns, from, &frame, comment.as_deref()) {
                         self.capture_error.get_or_insert(e);
                     }
@@ -334,7 +363,7 @@ impl SimNet {
         let len = frame.len();
         if let (Some(to), Some(rule)) = (dst, self.fault.as_mut()) {
             if rule(self.now_ns, HostId(from), HostId(to), &frame) {
-                if self.tracer.is_some() {
+                if self.tracing() {
                     let at = (self.now_ns, self.now_ns);
                     self.trace_link(from, to, frame_number, len, at, LinkFate::Fault);
                 }
@@ -356,7 +385,7 @@ impl SimNet {
             Transmit::DroppedQueue => LinkFate::QueueFull,
             Transmit::DroppedOversize => LinkFate::Oversize,
         };
-        if self.tracer.is_some() {
+        if self.tracing() {
             self.trace_link(from, to, frame_number, len, serialization, fate);
         }
         Some(fate)
@@ -407,29 +436,6 @@ impl SimNet {
             .chain(apps)
             .min()
     }
-}
-
-/// The pcapng comment on frame number `frame_number` (counted per host, as in the
-/// trace) that host `from` sent towards `to`, given what became of it (`fate`; `None`:
-/// no host owns its destination, so no link took it); `None` when there is nothing to
-/// say. The one place that decides what a capture says about a frame, so every
-/// annotation reads alike.
-fn frame_comment(
-    _frame: &[u8],
-    _frame_number: u64,
-    _from: HostId,
-    _to: Option<HostId>,
-    fate: Option<LinkFate>,
-) -> Option<String> {
-    let text = match fate {
-        Some(LinkFate::Delivered { .. }) => return None,
-        Some(LinkFate::Lost) => "dropped by the link: loss",
-        Some(LinkFate::QueueFull) => "dropped by the link: queue full",
-        Some(LinkFate::Oversize) => "dropped by the link: larger than the MTU",
-        Some(LinkFate::Fault) => "dropped by a fault rule",
-        None => "dropped: no host has the destination address",
-    };
-    Some(text.to_string())
 }
 
 /// The capture of a [`SimNet`]: the writer and each host's interface, by host index.

@@ -242,6 +242,9 @@ pub enum SendReason {
     DuplicateAck,
     /// A reset.
     Rst,
+    /// The ACK a connection in TIME_WAIT sends when the peer's FIN (or another
+    /// segment) arrives again: its last ACK was lost (RFC 9293 §3.6.1).
+    TimeWaitAck,
 }
 
 /// What keeps written data from being sent.

@@ -128,9 +128,10 @@ fn lost_syn_acks_start_from_one_segment() {
     assert_eq!(client.got.len(), 1);
 }
 
-/// In pcapng each host is an interface of its own, and the frames a fault rule
-/// dropped say so: exactly the two SYN-ACKs the rule picked, on the server's
-/// interface.
+/// In pcapng each host is an interface of its own, every frame says why it was sent,
+/// and the frames a fault rule dropped say so: exactly the two SYN-ACKs the rule
+/// picked, on the server's interface, the second sent again by the server's
+/// handshake timer (1 s after the first).
 #[test]
 fn pcapng_names_hosts_and_comments_fault_drops() {
     let mut net = common::gigabit_net(common::knobs());
@@ -155,19 +156,24 @@ fn pcapng_names_hosts_and_comments_fault_drops() {
         .map(|i| i.name.as_str())
         .collect();
     assert_eq!(names, ["client", "server"]);
+    assert!(contents.frames.iter().all(|f| f.comment.is_some()));
     let commented: Vec<(u64, u32, &str)> = contents
         .frames
         .iter()
         .filter_map(|f| {
-            let c = f.comment.as_deref()?;
+            let c = f.comment.as_deref().filter(|c| c.contains("dropped"))?;
             Some((f.ts_ns / 1_000_000, f.interface.0, c))
         })
         .collect();
     assert_eq!(
         commented,
         [
-            (50, 1, "dropped by a fault rule"),
-            (1050, 1, "dropped by a fault rule")
+            (50, 1, "SYN-ACK; dropped by a fault rule"),
+            (
+                1050,
+                1,
+                "SYN-ACK retransmission #1: the handshake's timer fired; dropped by a fault rule"
+            )
         ]
     );
 }

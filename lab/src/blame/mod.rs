@@ -28,10 +28,12 @@
 //!    (head-of-line blocking).
 //! 4. The request reached the server the same way (steps 1 and 2, on the client's
 //!    side of the connection).
-//! 5. The handshake: `port_wait` while no ephemeral port was free, then
-//!    `syn_retransmit` from the first SYN to the last one sent (lost SYNs or
-//!    SYN-ACKs, a full backlog), then `handshake` for the round trip that
-//!    connected.
+//! 5. The handshake, followed the same way: the SYN-ACK that connected and the SYN
+//!    it answered are the `handshake`'s round trip; before that SYN left, earlier
+//!    SYNs went unanswered, and while the server resent its SYN-ACK on its own
+//!    timer one was lost: `syn_retransmit` (lost SYNs or SYN-ACKs, a full
+//!    backlog). Before the first SYN, `port_wait` while no ephemeral port was
+//!    free; over a TAP, ARP finding the next hop is part of the `handshake`.
 //! 6. Before it had a connection, the transaction waited for a connection slot or
 //!    behind earlier transactions: `queued` (`retry` if it had been sent before on
 //!    a connection that failed).
@@ -57,6 +59,14 @@
 //! part of a transaction's time. Behind a proxy, everything between the proxy
 //! having the request and it starting the response (the upstream exchange
 //! included) is `server`.
+//!
+//! ### Over a TAP
+//!
+//! Only our host is traced: a real server's TCP and the real network are not. The
+//! walk blames what our side can see, our handshake (SYN retransmissions, the round
+//! trip that connected), our holds on the request (Nagle, the windows), our
+//! retransmissions of it, and calls the rest what it is: from the moment the
+//! request's last byte left us to the response's last byte, `peer`.
 
 mod log;
 mod path;
@@ -65,7 +75,7 @@ use std::collections::HashMap;
 
 pub use tcpknobs_http::blame::{Blame, BlameSpan, Cause};
 use tcpknobs_http::transaction::Transaction;
-use tcpknobs_stack::trace::{Event, EventKind, HttpEvent};
+use tcpknobs_stack::trace::{Event, EventKind, HttpEvent, Tracer};
 use tcpknobs_stack::ConnId;
 
 use log::Logs;
@@ -100,6 +110,12 @@ pub struct Blamer {
     /// Time of the latest event, ns.
     now: u64,
     events_since_prune: usize,
+}
+
+impl Tracer for Blamer {
+    fn events(&mut self, events: &[Event]) {
+        self.ingest(events);
+    }
 }
 
 /// Prune once this many events arrived since the last pruning.

@@ -118,7 +118,7 @@ pub(super) fn blame(logs: &Logs, t: &Transaction, log: &TxLog) -> Option<Blamed>
 /// request reached the server.
 fn response(logs: &Logs, client: Key, log: &TxLog, walk: &mut Walk) {
     let Some(server) = logs.peer(client) else {
-        return;
+        return unseen_peer(logs, client, log, walk);
     };
     let (Some(client_log), Some(server_log)) = (logs.get(client), logs.get(server)) else {
         return;
@@ -176,6 +176,32 @@ fn response(logs: &Logs, client: Key, log: &TxLog, walk: &mut Walk) {
         }
     }
     request(logs, client, log, walk);
+}
+
+/// A peer the trace does not show (a real server over a TAP): from the transaction's
+/// end back to the moment the request's last byte left us is the peer's (`peer`);
+/// before that, our side as usual: a retransmission of that byte, and what held it.
+fn unseen_peer(logs: &Logs, client: Key, log: &TxLog, walk: &mut Walk) {
+    let (Some(client_log), Some(end)) = (logs.get(client), log.request_end) else {
+        return;
+    };
+    let last = end.saturating_sub(1);
+    let Some(seg) = client_log
+        .sent
+        .iter()
+        .rev()
+        .find(|s| s.len > 0 && s.start <= last && last < s.end() && s.at <= walk.cursor)
+    else {
+        return;
+    };
+    walk.back_to(seg.at, Cause::Peer);
+    let first = client_log.first_sent(seg.start).map_or(seg.at, |s| s.at);
+    if first < seg.at {
+        walk.back_to(first, Cause::LossRecovery);
+    }
+    if let Some(ready) = client_log.written_at(last) {
+        held(client_log, None, ready, walk);
+    }
 }
 
 /// The request's part: from its arrival at the server back to when it was written.
@@ -322,7 +348,7 @@ fn loss_intervals(sender: &ConnLog) -> Vec<(u64, u64)> {
 /// round trip; before that SYN left, earlier SYNs went unanswered, and while the
 /// server retransmitted its SYN-ACK on its own timer, one was lost: both are
 /// `syn_retransmit`. A handshake that never completed is `syn_retransmit` from its
-/// first SYN. Before the first SYN, the connection waited for a port.
+/// first SYN. Before the first SYN, the connection waited for a port, or for ARP.
 fn connect(
     logs: &Logs,
     key: Key,
@@ -335,40 +361,47 @@ fn connect(
     let Some(log) = logs.get(key) else {
         return;
     };
-    if connected && log.syns_in.iter().any(|(t, _)| *t >= connect_start) {
-        // This transaction's own handshake (not one a reused connection had).
-        answered_syn(logs, key, log, connect_start, walk);
+    let own = log.syns_in.iter().any(|(t, _)| *t >= connect_start);
+    // This transaction's own handshake (not one a reused connection had).
+    if connected && own && !answered_syn(logs, key, log, connect_start, walk) {
+        // The peer's side is not in the trace: the last SYN's round trip connected.
+        if let Some(&last) = log.syns.iter().rev().find(|t| **t <= walk.cursor) {
+            walk.back_to(last.max(connect_start), Cause::Handshake);
+        }
     }
     let first_syn = log.syns.iter().copied().find(|t| *t >= connect_start);
     if let Some(first) = first_syn {
         walk.back_to(first, Cause::SynRetransmit);
     }
+    // Before the first SYN: waiting for a port, or (over a TAP) for ARP to find
+    // the next hop, which is part of connecting.
     let waited = log.port_waits.iter().any(|(t, w)| *w && *t <= walk.cursor);
     walk.back_to(
         connect_start,
         if waited {
             Cause::PortWait
         } else {
-            Cause::Other
+            Cause::Handshake
         },
     );
 }
 
 /// The round trip that connected: back from the SYN-ACK that arrived to the SYN it
 /// answered, with the server's SYN-ACK retransmissions in between.
-fn answered_syn(logs: &Logs, key: Key, log: &ConnLog, floor: u64, walk: &mut Walk) {
+/// False if the trace does not show the peer's side, and nothing was blamed.
+fn answered_syn(logs: &Logs, key: Key, log: &ConnLog, floor: u64, walk: &mut Walk) -> bool {
     let i = log.syns_in.partition_point(|(t, _)| *t <= walk.cursor);
     let Some((_, Some(from))) = i.checked_sub(1).map(|i| log.syns_in[i]) else {
-        return;
+        return false;
     };
     let Some(server) = logs.peer(key).filter(|p| p.0 == from.host) else {
-        return;
+        return false;
     };
     let Some(server_log) = logs.get(server) else {
-        return;
+        return false;
     };
     let Some(syn_ack) = server_log.by_frame(from.frame) else {
-        return;
+        return false;
     };
     walk.back_to(syn_ack.at.max(floor), Cause::Handshake);
     // The SYN the server had when it sent this SYN-ACK.
@@ -376,10 +409,11 @@ fn answered_syn(logs: &Logs, key: Key, log: &ConnLog, floor: u64, walk: &mut Wal
         .syns_in
         .partition_point(|(t, _)| *t <= syn_ack.at);
     let Some((arrived, Some(syn))) = j.checked_sub(1).map(|j| server_log.syns_in[j]) else {
-        return;
+        return true;
     };
     walk.back_to(arrived.max(floor), Cause::SynRetransmit);
     if let Some(sent) = log.by_frame(syn.frame) {
         walk.back_to(sent.at.max(floor), Cause::Handshake);
     }
+    true
 }

@@ -48,7 +48,7 @@ use crate::stats::{Closer, ConnStats, Role};
 use crate::time_wait::{
     Arrival, FourTuple, HeldTuple, TimeWaitTable, Verdict, OUT_OF_WINDOW_ACK_INTERVAL,
 };
-use crate::trace::{EventKind, FrameRef};
+use crate::trace::{EventKind, FrameRef, SendReason};
 
 mod conn;
 mod device;
@@ -697,6 +697,11 @@ impl Host {
             match verdict {
                 Verdict::Ack { seq, ack } => {
                     let reack = build_reack(medium, &frame, &seg, seq, ack, u16::MAX);
+                    if let Some(&id) = self.held_by.get(&tuple).filter(|_| self.tracing()) {
+                        if let Some(out) = Segment::parse(medium, &reack) {
+                            self.trace_segment_out(id, &out, SendReason::TimeWaitAck);
+                        }
+                    }
                     self.push_out(reack);
                     return;
                 }
