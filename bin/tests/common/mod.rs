@@ -58,6 +58,7 @@ pub fn total_ms(r: &Value) -> f64 {
 }
 
 /// The chapter's formulas: the same functions the tour prints its predictions with.
+#[allow(unused_imports)]
 pub use tcpknobs_lab::tour::predict::*;
 
 /// `got` is `expected` up to `slack` of serialization (never less: nothing beats
