@@ -2,7 +2,7 @@
 //! its segments and their fate on the link, where its receive edge moved, when its
 //! application wrote, what held its data, when it owed an ACK.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use tcpknobs_stack::trace::{Endpoint, Event, EventKind, FrameRef, Hold, HttpEvent, LinkFate};
 use tcpknobs_stack::trace::{SegmentInfo, SendReason};
@@ -150,6 +150,13 @@ impl ConnLog {
     pub(super) fn acked_at(&self, offset: u64) -> Option<u64> {
         let i = self.acks.partition_point(|(_, a)| *a < offset);
         self.acks.get(i).map(|(at, _)| *at)
+    }
+
+    /// The advance that made the application able to read up to stream offset `end`
+    /// (the edge only moves forward, so the advances are in edge order).
+    pub(super) fn delivered(&self, end: u64) -> Option<Advance> {
+        let i = self.advances.partition_point(|a| a.edge < end);
+        self.advances.get(i).copied()
     }
 
     /// The segment sent as frame `frame`.

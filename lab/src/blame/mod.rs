@@ -71,7 +71,7 @@
 mod log;
 mod path;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 pub use tcpknobs_http::blame::{Blame, BlameSpan, Cause};
 use tcpknobs_http::transaction::Transaction;

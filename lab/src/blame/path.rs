@@ -154,23 +154,16 @@ fn response(logs: &Logs, client: Key, log: &TxLog, walk: &mut Walk) {
         walk.back_to(answer.started, Cause::Server);
         // Before the server started: the request was complete at the server and
         // waited behind earlier ones (or it was still arriving: step 4).
-        let arrived = server_log
-            .advances
-            .iter()
-            .find(|a| a.edge >= answer.request_end)
-            .map(|a| a.at);
+        let arrived = server_log.delivered(answer.request_end).map(|a| a.at);
         if let Some(arrived) = arrived {
             walk.back_to(arrived, Cause::Queued);
         }
     } else {
         // No server-side record (a proxy in front): its whole share is the server's.
-        let arrived = log.request_end.and_then(|end| {
-            server_log
-                .advances
-                .iter()
-                .find(|a| a.edge >= end)
-                .map(|a| a.at)
-        });
+        let arrived = log
+            .request_end
+            .and_then(|end| server_log.delivered(end))
+            .map(|a| a.at);
         if let Some(arrived) = arrived {
             walk.back_to(arrived, Cause::Server);
         }
@@ -212,7 +205,7 @@ fn request(logs: &Logs, client: Key, log: &TxLog, walk: &mut Walk) {
     let (Some(client_log), Some(server_log)) = (logs.get(client), logs.get(server)) else {
         return;
     };
-    let Some(advance) = server_log.advances.iter().find(|a| a.edge >= end).copied() else {
+    let Some(advance) = server_log.delivered(end) else {
         return;
     };
 

@@ -124,8 +124,10 @@ impl Host {
     }
 
     pub(super) fn on_segment_out(&mut self, id: ConnId, seg: &Segment) {
-        let why = self.send_reason(id, seg);
-        self.trace_segment_out(id, seg, why);
+        if self.tracing() {
+            let why = self.send_reason(id, seg);
+            self.trace_segment_out(id, seg, why);
+        }
         let now = self.now;
         let delayed_ack = self.config.knobs.delayed_ack;
         let mss = self.mss_for(id);
