@@ -19,6 +19,7 @@ use tcpknobs_stack::{
     Duration, Ipv4Cidr, Knobs, LinkProfile, Nagle, OnExhaustion, PortSpan, Profile,
 };
 
+use tcpknobs_lab::tour::Selection;
 use tcpknobs_lab::values::{
     format_bytes, format_duration, format_seconds, parse_bytes, parse_delayed_ack, parse_mtu,
     parse_on_off, parse_page, parse_port_range, parse_positive_u32, parse_probability, parse_rate,
@@ -34,7 +35,7 @@ use tcpknobs_lab::{Experiment, Rows};
 #[derive(Parser, Debug)]
 #[command(name = "tcpknobs", version, propagate_version = true, after_help = EXIT_STATUS)]
 pub struct Cli {
-    /// What to do; `run` with its defaults when omitted.
+    /// What to do; `tour` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -57,6 +58,11 @@ pub enum Command {
     /// Run one experiment per point of a grid of `run` option values, in parallel.
     #[command(after_help = format!("{SWEEP_EXAMPLES}\n\n{SWEEP_EXIT_STATUS}"))]
     Sweep(Box<SweepArgs>),
+    /// Chapter 4's claims one by one: each predicted from its formula, measured on the
+    /// simulated stack, its time blamed on a cause, with the `run` command to explore
+    /// it further (the default command).
+    #[command(after_help = TOUR_HELP)]
+    Tour(Box<TourArgs>),
 }
 
 /// The command line as clap sees it: the derived definitions, with the flags a TAP
@@ -75,8 +81,7 @@ pub fn command() -> clap::Command {
         .mut_subcommand("get", |c| hide(c, Side::Client))
 }
 
-/// Parse the command line into the command to run (`run` with its defaults when none
-/// is named). Usage errors, including combinations clap cannot see (a queue smaller
+/// Parse the command line into the command to run (the tour when none is named). Usage errors, including combinations clap cannot see (a queue smaller
 /// than a frame, a knob for the side a TAP command does not play), come back as clap
 /// errors, which exit with status 2.
 pub fn parse<I, T>(args: I) -> Result<Command, clap::Error>
@@ -98,7 +103,7 @@ where
     let command = match Cli::from_arg_matches(&matches)?.command {
         Some(c) => c,
         None => {
-            let matches = cmd.try_get_matches_from_mut(["tcpknobs", "run"])?;
+            let matches = cmd.try_get_matches_from_mut(["tcpknobs", "tour"])?;
             let Some(c) = Cli::from_arg_matches(&matches)?.command else {
                 return Err(cmd.error(ErrorKind::MissingSubcommand, "no command given"));
             };
@@ -110,6 +115,7 @@ where
         Command::Serve(args) => args.knobs.problem(Side::Server).map(|p| ("serve", p)),
         Command::Get(args) => args.knobs.problem(Side::Client).map(|p| ("get", p)),
         Command::Sweep(args) => args.problem().map(|p| ("sweep", p)),
+        Command::Tour(_) => None,
     };
     let mut command = command;
     if let (Command::Sweep(args), Some(("sweep", sub))) = (&mut command, matches.subcommand()) {
@@ -980,6 +986,65 @@ pub struct RunArgs {
     pub blame: bool,
 }
 
+const TOUR_HELP: &str = "\
+Each experiment prints the chapter item and its claim, the settings side by side, the
+prediction (formula in words and numbers), the measurement, pass or FAIL (a run may end
+later than predicted only by the serialization of its frames), the cause that took the
+most time, and the `tcpknobs run ...` command that reproduces it.
+  tcpknobs tour --only 9              # Nagle and the delayed ACK
+  tcpknobs tour --profile book        # the book's IW 1, 200 ms delayed ACK, 2MSL 120 s
+  tcpknobs tour --json | jq '.experiments[] | {name, pass: [.settings[].pass]}'
+Exit status: 0 every prediction held; 3 some did not; 1 a run could not be done; 2 usage
+error (e.g. --only naming no experiment).";
+
+/// `--lang` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LangArg {
+    /// English.
+    En,
+    /// Korean (한국어).
+    Ko,
+}
+
+fn parse_only(s: &str) -> Result<Selection, String> {
+    Selection::parse(s).map_err(|e| e.to_string())
+}
+
+/// Options of `tour`.
+#[derive(Args, Debug, Clone)]
+pub struct TourArgs {
+    /// The knobs both sides start from; the predictions follow them.
+    #[arg(long, value_enum, default_value = "linux")]
+    pub profile: ProfileArg,
+
+    /// Run only one chapter item's experiments (e.g. 9) or one experiment by name
+    /// (e.g. nagle); `--list` shows them.
+    #[arg(long, value_name = "ITEM|NAME", value_parser = parse_only)]
+    pub only: Option<Selection>,
+
+    /// List the experiments (item, name, claim) without running them.
+    #[arg(long)]
+    pub list: bool,
+
+    /// Print one JSON object instead of the text (docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Language of the claims and formulas [default: from LANG, else en].
+    #[arg(long, value_enum)]
+    pub lang: Option<LangArg>,
+
+    /// Item 10 with the profile's own ports and 2MSL (the book: 60,000 ports, 120 s;
+    /// minutes of virtual time, seconds of wall time) instead of both scaled down a
+    /// hundredfold, which keeps the same ceiling.
+    #[arg(long)]
+    pub full: bool,
+
+    /// Draw every setting's run as DIR/NAME-K.svg (the waterfall of `run --timeline`).
+    #[arg(long, value_name = "DIR")]
+    pub timeline: Option<PathBuf>,
+}
+
 /// Options of `sweep`: its own, then every option of `run`, applied to each point.
 #[derive(Args, Debug, Clone)]
 #[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
@@ -1545,10 +1610,10 @@ mod tests {
         assert_eq!(e.server_knobs, Knobs::default());
     }
 
-    /// No subcommand is `run` with its defaults.
+    /// No subcommand is the tour.
     #[test]
-    fn no_command_is_run() {
-        assert!(matches!(parse(["tcpknobs"]), Ok(Command::Run(_))));
+    fn no_command_is_the_tour() {
+        assert!(matches!(parse(["tcpknobs"]), Ok(Command::Tour(_))));
     }
 
     /// `get` gives up on a silent server after five minutes unless told otherwise;

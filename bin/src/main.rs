@@ -8,6 +8,7 @@ mod serve;
 mod sweep;
 mod table;
 mod tap;
+mod tour;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Serve(args) => serve::serve(&args),
         Command::Get(args) => get::get(&args),
+        Command::Tour(args) => tour::tour(&args),
         Command::Sweep(args) => match sweep::plan(&args) {
             Ok(plan) => sweep::run(&args, plan),
             Err(e) => {

@@ -21,7 +21,7 @@ fn serial_small_transactions_cost_two_rtt_each() {
     assert_between(
         "serial",
         total_ms(&r),
-        4.0 * 2.0 * RTT_MS,
+        serial_ms(4, RTT_MS),
         serialization_ms(16, GBIT),
     );
     // A new connection each time, and the client closed each one first.
@@ -43,7 +43,7 @@ fn persistent_connection_pays_the_handshake_once() {
     assert_between(
         "persistent",
         total_ms(&r),
-        (1.0 + 4.0) * RTT_MS,
+        persistent_ms(4, RTT_MS),
         serialization_ms(10, GBIT),
     );
     let reused: Vec<bool> = r["transactions"]
@@ -70,7 +70,12 @@ fn nagle_meets_delayed_ack() {
     let r = run_json(&format!("{base} --nagle on"));
     assert_all_ok(&r, 1, 100);
     let slack = serialization_ms(6, GBIT);
-    assert_between("nagle on", total_ms(&r), 3.0 * RTT_MS + delay, slack);
+    assert_between(
+        "nagle on",
+        total_ms(&r),
+        2.0 * RTT_MS + nagle_stall_ms(RTT_MS, delay),
+        slack,
+    );
     let server = r["connections"]
         .as_array()
         .unwrap()
@@ -101,7 +106,7 @@ fn quickack_removes_the_timer_from_the_stall() {
     assert_between(
         "quickack",
         total_ms(&r),
-        3.0 * RTT_MS,
+        2.0 * RTT_MS + nagle_stall_ms(RTT_MS, ack_hold_ms(Some(200.0), 16)),
         serialization_ms(6, GBIT),
     );
 }
@@ -116,7 +121,7 @@ fn quickack_removes_the_timer_from_the_stall() {
 fn minshall_does_not_hold_a_response_tail() {
     let delay = 200.0;
     for (mode, expected) in [
-        ("on", 3.0 * RTT_MS + delay),
+        ("on", 2.0 * RTT_MS + nagle_stall_ms(RTT_MS, delay)),
         ("minshall", 2.0 * RTT_MS),
         ("off", 2.0 * RTT_MS),
     ] {
@@ -182,7 +187,11 @@ fn time_wait_caps_the_connection_rate_when_waiting() {
     let two_msl = 10_000.0;
     let r = run_json("--rtt 1ms --bandwidth 1gbit --requests 300 --size 100 --strategy serial --ports 50000-50099 --time-wait 10s --on-exhaustion wait");
     assert_all_ok(&r, 300, 100);
-    let expected = 2.0 * (3.0 * rtt + two_msl) + 99.0 * 2.0 * rtt + 2.0 * rtt;
+    let expected = time_wait_run_ms(300, 100, two_msl, rtt);
+    assert_eq!(
+        expected,
+        2.0 * (3.0 * rtt + two_msl) + 99.0 * 2.0 * rtt + 2.0 * rtt
+    );
     assert_between(
         "port churn",
         total_ms(&r),

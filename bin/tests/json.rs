@@ -158,6 +158,7 @@ fn the_tests_read_only_documented_fields() {
         "## Fields of `get --json`",
         "## Fields of `serve --json`",
         "## Fields of `sweep --json`",
+        "## Fields of `tour --json`",
         "## The `tap` object",
     ] {
         for path in documented_fields(heading) {

@@ -56,6 +56,7 @@ pub mod summary;
 pub mod sweep;
 pub mod tap;
 pub mod timeline;
+pub mod tour;
 pub mod trace_file;
 pub mod values;
 

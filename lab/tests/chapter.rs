@@ -6,6 +6,7 @@
 use tcpknobs_http::client::Strategy;
 use tcpknobs_http::message::Method;
 use tcpknobs_http::workload::Workload;
+use tcpknobs_lab::tour::predict::{persistent_ms, serial_ms};
 use tcpknobs_lab::{Experiment, Report};
 use tcpknobs_stack::LinkProfile;
 
@@ -53,7 +54,7 @@ fn serial_small_transactions_cost_two_rtt_each() {
         .run(None)
         .expect("the run completes");
     assert_eq!((report.totals.succeeded, report.totals.failed), (4, 0));
-    assert_between(&report, 4.0 * 2.0 * RTT_MS, serialization_ms(4 * 4));
+    assert_between(&report, serial_ms(4, RTT_MS), serialization_ms(4 * 4));
     let client = report
         .connections
         .iter()
@@ -69,7 +70,11 @@ fn persistent_connection_pays_the_handshake_once() {
         .run(None)
         .expect("the run completes");
     assert_eq!((report.totals.succeeded, report.totals.failed), (4, 0));
-    assert_between(&report, (1.0 + 4.0) * RTT_MS, serialization_ms(2 + 4 * 2));
+    assert_between(
+        &report,
+        persistent_ms(4, RTT_MS),
+        serialization_ms(2 + 4 * 2),
+    );
 }
 
 /// The contract: the same experiment and seed give the same report.

@@ -57,10 +57,9 @@ pub fn total_ms(r: &Value) -> f64 {
     r["total_ms"].as_f64().expect("total_ms")
 }
 
-/// Upper bound on serialization delay: `frames` full 1500-byte frames at `bps`.
-pub fn serialization_ms(frames: u64, bps: f64) -> f64 {
-    frames as f64 * 1500.0 * 8.0 / bps * 1000.0
-}
+/// The chapter's formulas: the same functions the tour prints its predictions with.
+#[allow(unused_imports)]
+pub use tcpknobs_lab::tour::predict::*;
 
 /// `got` is `expected` up to `slack` of serialization (never less: nothing beats
 /// propagation delay).
@@ -167,16 +166,4 @@ pub fn documented_fields(heading: &str) -> std::collections::BTreeSet<String> {
         "no fields in docs/json.md section {heading:?}"
     );
     out
-}
-
-/// Slow start rounds (chapter item 8): with an initial window of IW segments and an
-/// ACK per segment the sender sends IW, 2 IW, 4 IW ... segments per round trip.
-pub fn slow_start_rounds(initial_window: u64, segments: u64) -> u64 {
-    let (mut sent, mut window, mut rounds) = (0, initial_window, 0);
-    while sent < segments {
-        sent += window;
-        window *= 2;
-        rounds += 1;
-    }
-    rounds
 }
