@@ -1490,6 +1490,19 @@ pub struct GetArgs {
     /// always carries it (`blame`).
     #[arg(long, help_heading = "Output")]
     pub blame: bool,
+
+    /// Write this host's event trace to this file, one JSON object a line, times in
+    /// ns since the run started: what `run --trace` writes, for our side only (the
+    /// peer is a real stack). docs/json.md lists the fields.
+    #[arg(long, value_name = "FILE.jsonl", help_heading = "Output")]
+    pub trace: Option<PathBuf>,
+
+    /// Draw the transactions as one SVG: a waterfall, one row per connection, each
+    /// bar split and coloured by where its time went (--blame's causes). No packet
+    /// diagram over a TAP: only this host is traced (--pcap captures both
+    /// directions).
+    #[arg(long, value_name = "FILE.svg", help_heading = "Output")]
+    pub timeline: Option<PathBuf>,
 }
 
 /// One `http://IP[:PORT]/PATH` argument.

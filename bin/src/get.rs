@@ -11,7 +11,7 @@ use tcpknobs_http::transaction::TransactionReport;
 use tcpknobs_http::workload::{RequestSpec, Workload};
 use tcpknobs_lab::har::Har;
 use tcpknobs_lab::report::{client_connections, ClientReport, Totals};
-use tcpknobs_lab::tap::{GetReport, GetWorkload, SideKnobs, TapBlame};
+use tcpknobs_lab::tap::{get_timeline, GetReport, GetWorkload, SideKnobs, TapTrace};
 use tcpknobs_lab::values::format_duration;
 use tcpknobs_stack::{AppSlot, HostId};
 
@@ -44,9 +44,16 @@ pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
         Some(path) => Some((path, create_output("--har", path)?)),
         None => None,
     };
+    let timeline = match &args.timeline {
+        Some(path) => Some((path, create_output("--timeline", path)?)),
+        None => None,
+    };
+    if let Some(path) = &args.trace {
+        create_output("--trace", path)?;
+    }
     let knobs = side_knobs(args.profile, &args.knobs, Side::Client);
     let mut rig = open_rig(&args.tap, Some(first.addr), knobs.clone(), args.max_time)?;
-    let blame = TapBlame::attach(&mut rig);
+    let trace = TapTrace::attach(&mut rig, args.trace.as_deref()).context("--trace")?;
     let specs: Vec<RequestSpec> = args
         .urls
         .iter()
@@ -85,7 +92,8 @@ pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
         .iter()
         .map(|t| t.report(epoch))
         .collect();
-    blame.fill(&client.transactions(), &mut transactions, epoch);
+    trace.fill(&client.transactions(), &mut transactions, epoch);
+    trace.finish_trace().context("--trace")?;
     let connections = client_connections(&rig.host, &client);
     let totals = Totals::of(&transactions, &client, epoch, connections.len());
     let report = GetReport {
@@ -113,6 +121,11 @@ pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
         Har::of_get(&report, unix_ms)
             .write(file)
             .with_context(|| format!("--har '{}'", path.display()))?;
+    }
+    if let Some((path, mut file)) = timeline {
+        use std::io::Write as _;
+        file.write_all(get_timeline(&report).as_bytes())
+            .with_context(|| format!("--timeline '{}'", path.display()))?;
     }
     if args.json {
         print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?;

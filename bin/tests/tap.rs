@@ -837,11 +837,30 @@ fn added_rtt_spares_arp() {
 /// handshake is that round trip (at least 100 ms), and from the moment the request's
 /// last byte left to the last response byte is `peer` (the added round trip plus
 /// python's server: at least 100 ms). Nothing is left unattributed, and the causes
-/// add up to the total, to the microsecond.
+/// add up to the total, to the microsecond. `--trace` writes this host's events
+/// (its SYN among them) and `--timeline` a waterfall bar per blame stretch.
 #[test]
 fn get_blames_its_side_and_the_peer() {
     skip_unless_ready!("python3");
-    let (_, txs) = get_hello_from_python("blame", &["--rtt", "100ms"], 1);
+    let dir = TempDir::new("blame-files");
+    let trace = dir.join("get.jsonl");
+    let timeline = dir.join("get.svg");
+    let (trace_arg, timeline_arg) = (
+        trace.to_str().expect("utf-8").to_string(),
+        timeline.to_str().expect("utf-8").to_string(),
+    );
+    let (_, txs) = get_hello_from_python(
+        "blame",
+        &[
+            "--rtt",
+            "100ms",
+            "--trace",
+            &trace_arg,
+            "--timeline",
+            &timeline_arg,
+        ],
+        1,
+    );
     let t = &txs[0];
     let blame = &t["blame"];
     let us = |v: &Value| (v.as_f64().unwrap_or(f64::NAN) * 1000.0).round() as i64;
@@ -857,6 +876,31 @@ fn get_blames_its_side_and_the_peer() {
         );
     }
     assert_eq!(blame["other_ms"], 0.0, "{blame}");
+
+    let events: Vec<Value> = std::fs::read_to_string(&trace)
+        .expect("the trace")
+        .lines()
+        .map(|l| json(l, "a trace line"))
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "segment_out" && e["why"] == "syn"),
+        "no SYN in the trace"
+    );
+    let svg = std::fs::read_to_string(&timeline).expect("the timeline");
+    let doc = roxmltree::Document::parse(&svg).expect("the timeline is XML");
+    let stretches: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("rect") && n.attribute("class") == Some("span"))
+        .map(|n| n.descendants().filter_map(|d| d.text()).collect())
+        .collect();
+    for cause in ["handshake", "peer"] {
+        assert!(
+            stretches.iter().any(|s| s.contains(cause)),
+            "no {cause} stretch in the waterfall: {stretches:?}"
+        );
+    }
 }
 
 /// `get --think-time 300ms` of two URLs: the second is issued, and its connection

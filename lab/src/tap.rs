@@ -22,6 +22,7 @@ use tcpknobs_http::blame::BlameSpan;
 use tcpknobs_http::client::Strategy;
 use tcpknobs_http::transaction::{Transaction, TransactionReport};
 use tcpknobs_stack::realtime::{self, tap_host_config, SharedTracer, MAX_RX_BATCH};
+use tcpknobs_stack::trace::{Event, Tracer};
 use tcpknobs_stack::{
     AppSlot, Clock, Host, Instant, Ipv4Cidr, Knobs, LinkProfile, RealtimeEnd, RealtimeOptions,
     RealtimeRun, Stop, TapDevice,
@@ -29,6 +30,9 @@ use tcpknobs_stack::{
 
 use crate::blame::Blamer;
 use crate::report::{ClientReport, ConnectionReport, Totals};
+use crate::timeline::{render_picture, Picture, TimelineRecorder};
+use crate::trace_file::TraceWriter;
+use crate::LabError;
 
 /// Where the host sits: the TAP, its address, what the process adds to the path.
 #[derive(Clone, Debug, PartialEq)]
@@ -188,18 +192,38 @@ pub enum RigError {
     },
 }
 
-/// The latency blame of a TAP run's transactions ([`crate::blame`], over a TAP:
-/// what our side can see, and `peer` for the rest): a [`Blamer`] the run traces
-/// into, read once it is over.
-pub struct TapBlame(Arc<Mutex<Blamer>>);
+/// What a TAP run's trace feeds: the latency blame of its transactions
+/// ([`crate::blame`], over a TAP: what our side can see, and `peer` for the rest),
+/// and the trace file when one is asked for.
+struct TapTracer {
+    blamer: Blamer,
+    out: Option<TraceWriter>,
+}
 
-impl TapBlame {
-    /// Trace the rig's runs into a new blamer.
-    pub fn attach(rig: &mut Rig) -> TapBlame {
-        let blamer = Arc::new(Mutex::new(Blamer::new()));
-        let tracer: SharedTracer = blamer.clone();
-        rig.options.tracer = Some(tracer);
-        TapBlame(blamer)
+impl Tracer for TapTracer {
+    fn events(&mut self, events: &[Event]) {
+        if let Some(out) = self.out.as_mut() {
+            out.write(events);
+        }
+        self.blamer.ingest(events);
+    }
+}
+
+/// The trace of a TAP run, read once the run is over: the blame of its
+/// transactions and the trace file (`--trace`).
+pub struct TapTrace(Arc<Mutex<TapTracer>>);
+
+impl TapTrace {
+    /// Trace the rig's runs, writing the events to `trace` if given.
+    pub fn attach(rig: &mut Rig, trace: Option<&std::path::Path>) -> Result<TapTrace, LabError> {
+        let out = trace.map(TraceWriter::create).transpose()?;
+        let tracer = Arc::new(Mutex::new(TapTracer {
+            blamer: Blamer::new(),
+            out,
+        }));
+        let shared: SharedTracer = tracer.clone();
+        rig.options.tracer = Some(shared);
+        Ok(TapTrace(tracer))
     }
 
     /// Blame each transaction and put it in its row (rows and transactions paired by
@@ -210,12 +234,12 @@ impl TapBlame {
         rows: &mut [TransactionReport],
         epoch: Instant,
     ) {
-        let Ok(mut blamer) = self.0.lock() else {
+        let Ok(mut tracer) = self.0.lock() else {
             return;
         };
         let epoch_ns = u64::try_from(epoch.total_micros()).unwrap_or(0) * 1000;
         for t in transactions {
-            let Some(blamed) = blamer.blame(t) else {
+            let Some(blamed) = tracer.blamer.blame(t) else {
                 continue;
             };
             if let Some(row) = rows.iter_mut().find(|r| r.id == t.id) {
@@ -232,6 +256,18 @@ impl TapBlame {
             }
         }
     }
+
+    /// Flush the trace file, if one is written, and report its first error.
+    pub fn finish_trace(&self) -> Result<(), LabError> {
+        let out = self.0.lock().ok().and_then(|mut t| t.out.take());
+        out.map_or(Ok(()), TraceWriter::finish)
+    }
+}
+
+/// The timeline of a `get`: the waterfall of its rows by blame cause (only this
+/// host is traced over a TAP, so there is no packet diagram).
+pub fn get_timeline(report: &GetReport) -> String {
+    render_picture(&Picture::of_get(report), &TimelineRecorder::new())
 }
 
 /// The TAP, a host on it and the run options, ready for `realtime::run`.

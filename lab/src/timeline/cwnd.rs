@@ -10,7 +10,7 @@ use tcpknobs_stack::congestion::{CwndSample, UNLIMITED};
 
 use super::svg::{n, Svg};
 use super::Frame;
-use crate::report::Report;
+use super::Picture;
 
 const PLOT_H: f64 = 110.0;
 
@@ -29,13 +29,13 @@ struct Series {
 }
 
 fn series(
-    report: &Report,
+    report: &Picture<'_>,
     last_seen: &dyn Fn(&str, usize) -> Option<u64>,
     end_ns: u64,
 ) -> Vec<Series> {
     let mut per_host = std::collections::BTreeMap::<&str, usize>::new();
     let mut out = Vec::new();
-    for c in &report.connections {
+    for c in report.connections {
         let index = per_host.entry(c.host).or_insert(0);
         let conn = *index;
         *index += 1;
@@ -77,7 +77,7 @@ fn series(
 /// last seen in the trace, where its line stops.
 pub(crate) fn draw(
     svg: &mut Svg,
-    report: &Report,
+    report: &Picture<'_>,
     frame: &Frame,
     last_seen: &dyn Fn(&str, usize) -> Option<u64>,
     y: f64,

@@ -18,7 +18,10 @@ use std::collections::BTreeMap;
 use tcpknobs_http::blame::Cause;
 use tcpknobs_stack::trace::{Event, EventKind};
 
-use crate::report::Report;
+use tcpknobs_http::transaction::TransactionReport;
+
+use crate::report::{ConnectionReport, Report, RowsOmitted};
+use crate::tap::GetReport;
 use svg::{n, Svg};
 
 pub use packets::MAX_DRAWN;
@@ -168,10 +171,80 @@ fn last_seen(trace: &TimelineRecorder) -> BTreeMap<(usize, usize), u64> {
     seen
 }
 
+/// What a picture is drawn from: a run's rows and connections, and its titles. A
+/// simulated run and a `get` over a TAP both make one.
+pub struct Picture<'a> {
+    /// The heading.
+    pub title: String,
+    /// The line under it: counts, total, the link.
+    pub caption: String,
+    /// The rows, with their blame stretches.
+    pub transactions: &'a [TransactionReport],
+    /// Every connection, each host's view, with its congestion window history.
+    pub connections: &'a [ConnectionReport],
+    /// The transactions without a row.
+    pub rows_omitted: Option<&'a RowsOmitted>,
+    /// Half the round trip, to scale the packet diagram.
+    pub one_way_delay_ns: u64,
+    /// Whether the trace has both ends of every segment (the simulator's does; over
+    /// a TAP only this host is traced, and there is no packet diagram).
+    pub packets: bool,
+}
+
+impl<'a> Picture<'a> {
+    /// A simulated run.
+    pub fn of_run(report: &'a Report) -> Picture<'a> {
+        Picture {
+            title: report.workload.label.clone(),
+            caption: format!(
+                "{} ok, {} failed, {:.1} ms ({}); link: {} one way, loss {}, seed {}",
+                report.totals.succeeded,
+                report.totals.failed,
+                report.totals.total_ms,
+                report.end,
+                svg::ms(report.link.one_way_delay_ns),
+                report.link.loss,
+                report.seed
+            ),
+            transactions: &report.transactions,
+            connections: &report.connections,
+            rows_omitted: report.rows_omitted.as_ref(),
+            one_way_delay_ns: report.link.one_way_delay_ns,
+            packets: true,
+        }
+    }
+
+    /// A `get` over a TAP: the waterfall of what this host saw.
+    pub fn of_get(report: &'a GetReport) -> Picture<'a> {
+        Picture {
+            title: format!("get {}", report.workload.urls.join(" ")),
+            caption: format!(
+                "{} ok, {} failed, {:.1} ms; over the TAP {}, {} added one way, loss {}",
+                report.totals.succeeded,
+                report.totals.failed,
+                report.totals.total_ms,
+                report.tap.tap,
+                svg::ms(report.tap.added.one_way_delay_ns),
+                report.tap.added.loss,
+            ),
+            transactions: &report.transactions,
+            connections: &report.connections,
+            rows_omitted: None,
+            one_way_delay_ns: report.tap.added.one_way_delay_ns,
+            packets: false,
+        }
+    }
+}
+
+/// The picture of a simulated run: see [`render_picture`].
+pub fn render(report: &Report, trace: &TimelineRecorder) -> String {
+    render_picture(&Picture::of_run(report), trace)
+}
+
 /// The picture of `report` (its rows' blame stretches and connections' windows)
 /// and the events `trace` kept: the waterfall on top, the congestion windows on
 /// the same time axis under it, the packet diagram last.
-pub fn render(report: &Report, trace: &TimelineRecorder) -> String {
+pub fn render_picture(report: &Picture<'_>, trace: &TimelineRecorder) -> String {
     let end_ns = report
         .transactions
         .iter()
@@ -189,23 +262,9 @@ pub fn render(report: &Report, trace: &TimelineRecorder) -> String {
         10.0,
         20.0,
         r#"font-size="15" font-weight="bold""#,
-        &report.workload.label,
+        &report.title,
     );
-    body.text(
-        10.0,
-        38.0,
-        r##"fill="#444""##,
-        &format!(
-            "{} ok, {} failed, {:.1} ms ({}); link: {} one way, loss {}, seed {}",
-            report.totals.succeeded,
-            report.totals.failed,
-            report.totals.total_ms,
-            report.end,
-            svg::ms(report.link.one_way_delay_ns),
-            report.link.loss,
-            report.seed
-        ),
-    );
+    body.text(10.0, 38.0, r##"fill="#444""##, &report.caption);
     let mut y = waterfall::draw(&mut body, report, &frame, 52.0);
     let seen = last_seen(trace);
     let host_index = |name: &str| match name {
@@ -217,7 +276,18 @@ pub fn render(report: &Report, trace: &TimelineRecorder) -> String {
     let lookup =
         |host: &str, conn: usize| host_index(host).and_then(|h| seen.get(&(h, conn)).copied());
     y = cwnd::draw(&mut body, report, &frame, &lookup, y);
-    y = packets::draw(&mut body, report, trace, &frame, y);
+    if report.packets {
+        y = packets::draw(&mut body, report, trace, &frame, y);
+    } else {
+        y += 24.0;
+        body.text(
+            10.0,
+            y,
+            r##"fill="#444""##,
+            "Over a TAP only this host is traced, not the peer: no packet diagram (--pcap captures both directions).",
+        );
+        y += 12.0;
+    }
     let mut svg = Svg::default();
     svg.line(format_args!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" viewBox="0 0 {0} {1}" font-family="sans-serif" font-size="11">"#,

@@ -23,8 +23,8 @@ use tcpknobs_http::blame::Cause;
 use tcpknobs_stack::trace::{EventKind, Hold, LinkFate, SegmentInfo, SendReason};
 
 use super::svg::{esc, ms, n, Svg};
+use super::Picture;
 use super::{colour, Frame, TimelineRecorder, MAX_EVENTS};
-use crate::report::Report;
 
 /// How arrows, their labels and crosses look: one rule each rather than the same
 /// attributes on every one of hundreds of elements.
@@ -336,12 +336,12 @@ fn host_name(host: usize) -> String {
 /// Draw the diagram with its top at `y`; return the y below it.
 pub(crate) fn draw(
     svg: &mut Svg,
-    report: &Report,
+    report: &Picture<'_>,
     recorder: &TimelineRecorder,
     frame: &Frame,
     y: f64,
 ) -> f64 {
-    let trace = Trace::of(recorder, report.link.one_way_delay_ns);
+    let trace = Trace::of(recorder, report.one_way_delay_ns);
     let (drawn, cut) = trace.window();
     let mut y = y;
     svg.text(

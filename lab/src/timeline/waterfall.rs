@@ -12,8 +12,8 @@ use tcpknobs_http::blame::{BlameSpan, Cause};
 use tcpknobs_http::transaction::TransactionReport;
 
 use super::svg::{esc, ms, n, Svg};
+use super::Picture;
 use super::{colour, Frame};
-use crate::report::Report;
 
 const BAR_H: f64 = 14.0;
 const STRIP_H: f64 = 3.0;
@@ -54,7 +54,7 @@ struct Row<'a> {
 
 /// The rows of `report`, client connections in index order, transactions that
 /// never got a connection last.
-fn rows(report: &Report) -> Vec<Row<'_>> {
+fn rows<'a>(report: &Picture<'a>) -> Vec<Row<'a>> {
     let mut conns: Vec<Option<usize>> = report.transactions.iter().map(|t| t.connection).collect();
     // `None` sorts first; the unconnected row goes last.
     conns.sort_unstable_by_key(|c| (c.is_none(), *c));
@@ -94,7 +94,7 @@ fn rows(report: &Report) -> Vec<Row<'_>> {
 }
 
 /// The causes with a stretch in some transaction, in [`Cause::ALL`] order.
-pub(crate) fn causes_present(report: &Report) -> Vec<Cause> {
+pub(crate) fn causes_present(report: &Picture<'_>) -> Vec<Cause> {
     Cause::ALL
         .into_iter()
         .filter(|c| {
@@ -107,7 +107,7 @@ pub(crate) fn causes_present(report: &Report) -> Vec<Cause> {
 }
 
 /// Draw the waterfall with its top at `y`, and return the y below it.
-pub(crate) fn draw(svg: &mut Svg, report: &Report, frame: &Frame, y: f64) -> f64 {
+pub(crate) fn draw(svg: &mut Svg, report: &Picture<'_>, frame: &Frame, y: f64) -> f64 {
     let mut y = y;
     svg.text(
         frame.left,
@@ -118,7 +118,7 @@ pub(crate) fn draw(svg: &mut Svg, report: &Report, frame: &Frame, y: f64) -> f64
     y += 22.0;
     let rows = rows(report);
     let top = y;
-    if let Some(omitted) = &report.rows_omitted {
+    if let Some(omitted) = report.rows_omitted {
         svg.text(
             frame.left,
             y + 12.0,
@@ -202,7 +202,7 @@ fn draw_bar(svg: &mut Svg, frame: &Frame, bar: &Bar<'_>, strip_y: f64, y: f64) {
 }
 
 /// The legend: one swatch per cause present, wrapped to the picture's width.
-fn legend(svg: &mut Svg, report: &Report, frame: &Frame, y: f64) -> f64 {
+fn legend(svg: &mut Svg, report: &Picture<'_>, frame: &Frame, y: f64) -> f64 {
     let causes = causes_present(report);
     if causes.is_empty() {
         return y;
