@@ -1440,6 +1440,13 @@ pub struct ServeArgs {
     /// Print the final statistics as one JSON object instead of a table.
     #[arg(long, help_heading = "Output")]
     pub json: bool,
+
+    /// Write this host's event trace to this file as the server runs, one JSON
+    /// object a line, times in ns since it started: every segment sent (and why)
+    /// and received, what held written data, when an ACK was owed, the server's
+    /// HTTP moments. docs/json.md lists the fields.
+    #[arg(long, value_name = "FILE.jsonl", help_heading = "Output")]
+    pub trace: Option<PathBuf>,
 }
 
 /// Options of `get`.

@@ -1,13 +1,14 @@
 //! `tcpknobs serve`: the lab's HTTP server on a TAP device, in real time, against
 //! real clients (curl, the kernel's TCP), until Ctrl-C/SIGTERM or `--max-time`.
 
+use anyhow::Context;
 use tcpknobs_http::server::{Server, ServerConfig};
 use tcpknobs_lab::report::server_connections;
-use tcpknobs_lab::tap::{ServeReport, SideKnobs};
+use tcpknobs_lab::tap::{ServeReport, SideKnobs, TapTrace};
 use tcpknobs_stack::{AppSlot, HostId, RealtimeRun};
 
 use crate::cli::{side_knobs, ServeArgs, Side};
-use crate::output::{print_stdout, Outcome};
+use crate::output::{create_output, print_stdout, Outcome};
 use crate::table::{self, plural};
 use crate::tap::{end_name, open_rig};
 
@@ -16,7 +17,14 @@ use crate::tap::{end_name, open_rig};
 pub fn serve(args: &ServeArgs) -> anyhow::Result<Outcome> {
     let mut knobs = side_knobs(args.profile, &args.knobs, Side::Server);
     args.server.apply_backlog(&mut knobs);
+    if let Some(path) = &args.trace {
+        create_output("--trace", path)?;
+    }
     let mut rig = open_rig(&args.tap, None, knobs.clone(), args.max_time)?;
+    let trace = match &args.trace {
+        Some(path) => Some(TapTrace::attach(&mut rig, Some(path)).context("--trace")?),
+        None => None,
+    };
     let mut server = Server::new(ServerConfig {
         port: args.port,
         ..args.server.config()
@@ -33,6 +41,9 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Outcome> {
         app: &mut server,
         is_server: true,
     }])?;
+    if let Some(trace) = &trace {
+        trace.finish_trace().context("--trace")?;
+    }
     let connections = server_connections(&rig.host, &server);
     let report = ServeReport {
         end: run.end,

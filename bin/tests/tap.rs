@@ -456,13 +456,14 @@ fn ms(t: &Value, field: &str) -> f64 {
 // ---- tests ------------------------------------------------------------------------
 
 /// curl (the kernel's TCP) fetches two /bytes/N bodies from our server on one
-/// connection; every byte is the pattern.
+/// connection; every byte is the pattern, and the server's trace has both responses.
 #[test]
 fn curl_reuses_one_connection_to_our_server() {
     skip_unless_ready!("curl");
     let ns = Netns::create("curl");
     let dir = TempDir::new("curl");
-    let serve = tcpknobs_serve(&ns, &[]);
+    let trace = dir.join("serve.jsonl");
+    let serve = tcpknobs_serve(&ns, &["--trace", trace.to_str().expect("utf-8 path")]);
     let (a, b) = (dir.join("a"), dir.join("b"));
     let out = run_bounded(
         ns.exec(&[
@@ -504,6 +505,14 @@ fn curl_reuses_one_connection_to_our_server() {
     assert!(body_and_heads > 170_001, "{body_and_heads}");
     assert_eq!(conns[0]["resets_out"], 0);
     assert_documented(&report, "serve");
+    // `--trace`: the server's own events, both responses' heads among them.
+    let heads = std::fs::read_to_string(&trace)
+        .expect("the trace")
+        .lines()
+        .map(|l| json(l, "a trace line"))
+        .filter(|e| e["kind"] == "http" && e["http"] == "response_head")
+        .count();
+    assert_eq!(heads, 2, "response heads in the trace");
 }
 
 /// A path slower than the 1 s initial RTO, with the kernel as the client: our
