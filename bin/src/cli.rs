@@ -1447,6 +1447,12 @@ pub struct ServeArgs {
     /// HTTP moments. docs/json.md lists the fields.
     #[arg(long, value_name = "FILE.jsonl", help_heading = "Output")]
     pub trace: Option<PathBuf>,
+
+    /// When it stops, draw the congestion window of every connection it served, on
+    /// one time axis, as one SVG (`run --timeline`'s picture of a server; it has no
+    /// transactions of its own, and over a TAP only this host is traced).
+    #[arg(long, value_name = "FILE.svg", help_heading = "Output")]
+    pub timeline: Option<PathBuf>,
 }
 
 /// Options of `get`.

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use tcpknobs_http::server::{Server, ServerConfig};
 use tcpknobs_lab::report::server_connections;
-use tcpknobs_lab::tap::{ServeReport, SideKnobs, TapTrace};
+use tcpknobs_lab::tap::{serve_timeline, ServeReport, SideKnobs, TapTrace};
 use tcpknobs_stack::{AppSlot, HostId, RealtimeRun};
 
 use crate::cli::{side_knobs, ServeArgs, Side};
@@ -20,6 +20,10 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Outcome> {
     if let Some(path) = &args.trace {
         create_output("--trace", path)?;
     }
+    let timeline = match &args.timeline {
+        Some(path) => Some((path, create_output("--timeline", path)?)),
+        None => None,
+    };
     let mut rig = open_rig(&args.tap, None, knobs.clone(), args.max_time)?;
     let trace = match &args.trace {
         Some(path) => Some(TapTrace::attach(&mut rig, Some(path)).context("--trace")?),
@@ -56,6 +60,11 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Outcome> {
         },
         seed: rig.seed,
     };
+    if let Some((path, mut file)) = timeline {
+        use std::io::Write as _;
+        file.write_all(serve_timeline(&report).as_bytes())
+            .with_context(|| format!("--timeline '{}'", path.display()))?;
+    }
     if args.json {
         print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?;
     } else {

@@ -463,7 +463,16 @@ fn curl_reuses_one_connection_to_our_server() {
     let ns = Netns::create("curl");
     let dir = TempDir::new("curl");
     let trace = dir.join("serve.jsonl");
-    let serve = tcpknobs_serve(&ns, &["--trace", trace.to_str().expect("utf-8 path")]);
+    let timeline = dir.join("serve.svg");
+    let serve = tcpknobs_serve(
+        &ns,
+        &[
+            "--trace",
+            trace.to_str().expect("utf-8 path"),
+            "--timeline",
+            timeline.to_str().expect("utf-8 path"),
+        ],
+    );
     let (a, b) = (dir.join("a"), dir.join("b"));
     let out = run_bounded(
         ns.exec(&[
@@ -513,6 +522,14 @@ fn curl_reuses_one_connection_to_our_server() {
         .filter(|e| e["kind"] == "http" && e["http"] == "response_head")
         .count();
     assert_eq!(heads, 2, "response heads in the trace");
+    // `--timeline`: the connection's congestion window as a line.
+    let svg = std::fs::read_to_string(&timeline).expect("the timeline");
+    let doc = roxmltree::Document::parse(&svg).expect("the timeline is XML");
+    assert!(
+        doc.descendants()
+            .any(|n| n.has_tag_name("path") && n.attribute("class") == Some("cwnd")),
+        "no window line: {svg}"
+    );
 }
 
 /// A path slower than the 1 s initial RTO, with the kernel as the client: our

@@ -270,6 +270,11 @@ pub fn get_timeline(report: &GetReport) -> String {
     render_picture(&Picture::of_get(report), &TimelineRecorder::new())
 }
 
+/// The timeline of a `serve`: the congestion window of each connection it served.
+pub fn serve_timeline(report: &ServeReport) -> String {
+    render_picture(&Picture::of_serve(report), &TimelineRecorder::new())
+}
+
 /// The TAP, a host on it and the run options, ready for `realtime::run`.
 pub struct Rig {
     /// The device.

@@ -21,7 +21,7 @@ use tcpknobs_stack::trace::{Event, EventKind};
 use tcpknobs_http::transaction::TransactionReport;
 
 use crate::report::{ConnectionReport, Report, RowsOmitted};
-use crate::tap::GetReport;
+use crate::tap::{GetReport, ServeReport};
 use svg::{n, Svg};
 
 pub use packets::MAX_DRAWN;
@@ -236,6 +236,28 @@ impl<'a> Picture<'a> {
     }
 }
 
+impl<'a> Picture<'a> {
+    /// `serve` over a TAP: no transactions of its own, the congestion window of
+    /// each connection it served.
+    pub fn of_serve(report: &'a ServeReport) -> Picture<'a> {
+        Picture {
+            title: format!("serve on {}", report.tap.tap),
+            caption: format!(
+                "{} responses on {} connections; {} added one way, loss {}",
+                report.responses,
+                report.connections.len(),
+                svg::ms(report.tap.added.one_way_delay_ns),
+                report.tap.added.loss,
+            ),
+            transactions: &[],
+            connections: &report.connections,
+            rows_omitted: None,
+            one_way_delay_ns: report.tap.added.one_way_delay_ns,
+            packets: false,
+        }
+    }
+}
+
 /// The picture of a simulated run: see [`render_picture`].
 pub fn render(report: &Report, trace: &TimelineRecorder) -> String {
     render_picture(&Picture::of_run(report), trace)
@@ -245,10 +267,18 @@ pub fn render(report: &Report, trace: &TimelineRecorder) -> String {
 /// and the events `trace` kept: the waterfall on top, the congestion windows on
 /// the same time axis under it, the packet diagram last.
 pub fn render_picture(report: &Picture<'_>, trace: &TimelineRecorder) -> String {
+    // The run's end: its last transaction's, or (a server with no transactions of
+    // its own) its connections' last change of window.
+    let windows_end = report
+        .connections
+        .iter()
+        .filter_map(|c| c.stats.cwnd_history.last())
+        .map(|s| u64::try_from(s.at_us).unwrap_or(0).saturating_mul(1000));
     let end_ns = report
         .transactions
         .iter()
         .filter_map(|t| t.spans.last().map(|s| s.end_ns))
+        .chain(windows_end)
         .max()
         .unwrap_or(0)
         .max(1);
