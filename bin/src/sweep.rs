@@ -265,7 +265,7 @@ pub fn run(args: &SweepArgs, plan: Plan) -> anyhow::Result<Outcome> {
             Some("md") => w
                 .write_all(write::markdown(&names, &columns, &rows).as_bytes())
                 .with_context(context)?,
-            _ => write::csv(&names, &columns, &rows, &mut w).with_context(context)?,
+            _ => write::csv(&names, &columns, &rows, &experiments, &mut w).with_context(context)?,
         }
         w.flush().with_context(context)?;
     }

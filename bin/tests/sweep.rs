@@ -75,12 +75,25 @@ fn nagle_by_delayed_ack_follows_the_stall_formula() {
     let csv_one = std::fs::read(&out).expect("the CSV");
     let rows = records(&out);
     let header = &rows[0];
+    assert_eq!(header[..3], ["point", "delayed-ack", "nagle"]);
+    // Then every setting of the point's experiment, then the metrics.
+    let metrics_at = header
+        .iter()
+        .position(|h| h == "total_ms")
+        .expect("total_ms");
+    let settings = &header[3..metrics_at];
+    for knob in [
+        "link.one_way_delay_ns",
+        "seed",
+        "client_knobs.nagle",
+        "client_knobs.delayed_ack_ms",
+        "server_knobs.quickack",
+    ] {
+        assert!(settings.iter().any(|h| h == knob), "{knob} in {settings:?}");
+    }
     assert_eq!(
-        header[..11],
+        header[metrics_at..metrics_at + 8],
         [
-            "point",
-            "delayed-ack",
-            "nagle",
             "total_ms",
             "connect_ms",
             "ttfb_ms",
@@ -92,6 +105,13 @@ fn nagle_by_delayed_ack_follows_the_stall_formula() {
         ]
     );
     assert_eq!(header.last().map(String::as_str), Some("error"));
+    // A varied knob's column follows it: delayed ACK off, 40 and 200 ms.
+    let delack = header
+        .iter()
+        .position(|h| h == "client_knobs.delayed_ack_ms")
+        .expect("the column");
+    let seen: Vec<&str> = rows[1..].iter().map(|r| r[delack].as_str()).collect();
+    assert_eq!(seen, ["", "", "40.0", "40.0", "200.0", "200.0"]);
     let col = |name: &str| header.iter().position(|h| h == name).expect(name);
     let mut expected = Vec::new();
     for (delack, d) in [("off", 0.0), ("40ms", 40.0), ("200ms", 200.0)] {

@@ -13,6 +13,7 @@
 mod axis;
 pub mod plot;
 mod row;
+mod settings;
 pub mod write;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,6 +22,7 @@ use rayon::prelude::*;
 
 pub use axis::{grid, Axis, Shard};
 pub use row::{Columns, Metrics, Row, STATISTICS};
+pub use settings::settings;
 
 use crate::Experiment;
 

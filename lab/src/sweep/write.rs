@@ -3,7 +3,8 @@
 
 use std::io::{Read, Write};
 
-use super::{Columns, Row};
+use super::{settings, Columns, Row};
+use crate::Experiment;
 
 /// The header of every format: the varied names, the columns, `error`.
 fn header(axes: &[String], columns: &Columns) -> Vec<String> {
@@ -118,15 +119,33 @@ pub fn markdown(axes: &[String], columns: &Columns, rows: &[Row]) -> String {
     out
 }
 
-/// Write the rows as CSV: a header (`point`, the varied names, every column, `error`),
-/// then one record per point. Every column is there, empty or not, so that files of
-/// different sweeps with the same axes line up.
-pub fn csv<W: Write>(axes: &[String], columns: &Columns, rows: &[Row], out: W) -> csv::Result<()> {
+/// Write the rows as CSV: a header (`point`, the varied names, every setting of the
+/// experiment, every column, `error`), then one record per point. `experiments[i]`
+/// is row i's experiment: its settings ([`super::settings`]) are worked out as the
+/// record is written, so they cost no memory per point. Every column is there, empty
+/// or not, so that files of different sweeps with the same axes line up.
+pub fn csv<W: Write>(
+    axes: &[String],
+    columns: &Columns,
+    rows: &[Row],
+    experiments: &[Experiment],
+    out: W,
+) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(std::iter::once("point".to_owned()).chain(header(axes, columns)))?;
-    for row in rows {
+    let names: Vec<String> = experiments
+        .first()
+        .map(|e| settings(e).into_iter().map(|(n, _)| n).collect())
+        .unwrap_or_default();
+    let mut head = vec!["point".to_owned()];
+    head.extend(axes.iter().cloned());
+    head.extend(names.iter().cloned());
+    head.extend(header(&[], columns));
+    w.write_record(&head)?;
+    for (row, experiment) in rows.iter().zip(experiments) {
+        let values: Vec<String> = settings(experiment).into_iter().map(|(_, v)| v).collect();
         let cells = std::iter::once(row.point.to_string())
             .chain(row.values.iter().map(|(_, v)| v.clone()))
+            .chain(values)
             .chain(row.cells(columns));
         w.write_record(cells)?;
     }

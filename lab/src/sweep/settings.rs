@@ -1,0 +1,77 @@
+//! Every setting of a point, as CSV columns: a sweep's file says, for each point, the
+//! whole experiment (link, seed, each side's knobs, the client's and the server's
+//! settings), not only the values the sweep varied, so a row can be rerun or
+//! compared without the command line that made it.
+
+use serde_json::Value;
+
+use crate::Experiment;
+
+/// The experiment's settings as `(name, value)`, in a fixed order: its JSON form
+/// (the names of `run --json`'s `knobs`, `link` and `workload`) flattened, nested
+/// names joined with dots (`client_knobs.delayed_ack_ms`); an array is its JSON text,
+/// `null` an empty cell.
+pub fn settings(experiment: &Experiment) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Ok(value) = serde_json::to_value(experiment) {
+        flatten("", &value, &mut out);
+    }
+    out
+}
+
+fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let name = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&name, v, out);
+            }
+        }
+        Value::Null => out.push((prefix.to_owned(), String::new())),
+        Value::String(s) => out.push((prefix.to_owned(), s.clone())),
+        other => out.push((prefix.to_owned(), other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tcpknobs_http::message::Method;
+    use tcpknobs_http::workload::Workload;
+    use tcpknobs_stack::LinkProfile;
+
+    /// The link, the seed and both sides' knobs are there, by their JSON names; a
+    /// change to one shows in its column.
+    #[test]
+    fn every_knob_and_link_value_is_a_column() {
+        let mut e = Experiment::new(
+            LinkProfile::default(),
+            Workload::repeated(1, 100, Method::Get),
+            "x",
+        );
+        e.client_knobs.quickack = 3;
+        let s = settings(&e);
+        let get = |name: &str| {
+            s.iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| panic!("no {name} in {s:?}"))
+        };
+        assert_eq!(get("link.mtu"), "1500");
+        assert_eq!(get("seed"), "1");
+        assert_eq!(get("client_knobs.quickack"), "3");
+        assert_eq!(get("server_knobs.quickack"), "16");
+        assert!(s
+            .iter()
+            .any(|(n, _)| n.starts_with("client_knobs.slow_start.")));
+        // Unique names, the same for every point.
+        let mut names: Vec<&String> = s.iter().map(|(n, _)| n).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), s.len());
+    }
+}
