@@ -1,6 +1,6 @@
 //! The client connection manager: a workload of requests, a strategy for connections.
 //!
-//! Strategies are policies of the manager, not flags inside a connection (STYLE.md):
+//! Strategies are policies of the manager, not flags inside a connection:
 //! a [`Strategy`] says how many connections may be open at once, whether one may carry
 //! more than one request, and whether requests may be sent before earlier responses
 //! arrive. Each connection is a small state machine over the host's socket API:

@@ -1,4 +1,4 @@
-//! The kernel-like socket semantics the chapter depends on (DESIGN.md), as traces:
+//! The kernel-like socket semantics the chapter depends on, as traces:
 //! scripted socket calls at virtual times on a two-host simulated network with a
 //! 100 ms RTT, then what each side saw and what went on the wire.
 

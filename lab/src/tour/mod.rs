@@ -116,7 +116,7 @@ impl Name {
         }
     }
 
-    /// The chapter item (CHAPTER4.md's numbering) the experiment demonstrates.
+    /// The chapter item the experiment demonstrates (the numbering `tour --list` shows).
     pub fn item(self) -> u32 {
         match self {
             Name::Latency => 5,

@@ -2,7 +2,7 @@
 //! socket API for the experiments.
 //!
 //! smoltcp leaves several things to applications that the chapter depends on; the host
-//! owns them (STYLE.md item 3):
+//! owns them:
 //! * ephemeral ports and 4-tuple uniqueness, with our own TIME_WAIT table;
 //! * a listening socket per port, refilled as it takes SYNs, and an accept queue
 //!   bounded by the backlog as Linux bounds it;
@@ -650,7 +650,8 @@ impl Host {
         let rx = memory.buffer(knobs.rx_buffer);
         let tx = memory.buffer(self.segment_aligned(knobs.tx_buffer));
         let mut socket = tcp::Socket::new(rx, tx);
-        // Our layer is the congestion controller (SMOLTCP-NOTES: set it explicitly).
+        // Our layer is the congestion controller: smoltcp's own must be switched off
+        // explicitly, or it limits the window too.
         socket.set_congestion_control(tcp::CongestionControl::None);
         // Minshall's variant is ours (in `top_up`): smoltcp must not hold anything.
         socket.set_nagle_enabled(knobs.nagle == Nagle::On);
