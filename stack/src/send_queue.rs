@@ -6,16 +6,77 @@
 //! generated straight into it ([`Host::send_with`](crate::Host::send_with)), with no
 //! zeroing pass per write as `VecDeque::resize` would make (4 % of a TAP `serve` run,
 //! README "Performance"). Memory is allocated only as data arrives, so the thousands of
-//! short connections of a churn run stay cheap.
+//! short connections of a churn run stay cheap. A ring of [`MAPPED_FROM`] bytes or
+//! more is an anonymous mapping of its own, as the socket buffers are
+//! (`host/memory.rs`): the kernel zero-fills its pages as they are touched, and it
+//! goes back to the system when the queue is dropped. A large heap allocation would
+//! not (once glibc's mmap threshold has risen past it, freed memory stays in the
+//! process), and a server that aborted a hundred stalled clients would keep their
+//! queues' megabytes resident.
+
+use crate::host::memory::Mapping;
 
 /// Smallest allocation once the queue holds anything.
 const MIN_CAPACITY: usize = 4096;
+
+/// Rings this large or larger are mappings of their own.
+const MAPPED_FROM: usize = 64 * 1024;
+
+/// The ring's memory: small on the heap, large in a mapping of its own.
+enum Ring {
+    Heap(Vec<u8>),
+    Mapped(Mapping),
+}
+
+impl Default for Ring {
+    fn default() -> Ring {
+        Ring::Heap(Vec::new())
+    }
+}
+
+impl std::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ring({} bytes)", self.len())
+    }
+}
+
+impl Ring {
+    /// `len` zero bytes.
+    fn zeroed(len: usize) -> Ring {
+        if len >= MAPPED_FROM {
+            if let Some(m) = Mapping::new(len) {
+                return Ring::Mapped(m);
+            }
+        }
+        Ring::Heap(vec![0; len])
+    }
+}
+
+impl std::ops::Deref for Ring {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Ring::Heap(v) => v,
+            Ring::Mapped(m) => m,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Ring {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match self {
+            Ring::Heap(v) => v,
+            Ring::Mapped(m) => m,
+        }
+    }
+}
 
 /// Bytes written and not yet taken, in order.
 #[derive(Debug, Default)]
 pub(crate) struct SendQueue {
     /// The ring; its length is the capacity (bytes outside the queued run are stale).
-    buf: Vec<u8>,
+    buf: Ring,
     /// Index of the first queued byte.
     head: usize,
     /// Bytes queued.
@@ -78,7 +139,7 @@ impl SendQueue {
         if needed <= self.buf.len() {
             return;
         }
-        let mut grown = vec![0; needed.next_power_of_two().max(MIN_CAPACITY)];
+        let mut grown = Ring::zeroed(needed.next_power_of_two().max(MIN_CAPACITY));
         let front = self.front().len();
         grown[..front].copy_from_slice(self.front());
         grown[front..self.len].copy_from_slice(&self.buf[..self.len - front]);
@@ -110,7 +171,15 @@ mod tests {
         let mut model = std::collections::VecDeque::new();
         let mut next = 0u8;
         // Push and take uneven amounts so the ring wraps, and grows while wrapped.
-        for (push_n, take_n) in [(3000, 2000), (3000, 100), (2000, 3900), (9000, 5000)] {
+        // The last two grow the ring past `MAPPED_FROM`, into a mapping of its own.
+        for (push_n, take_n) in [
+            (3000, 2000),
+            (3000, 100),
+            (2000, 3900),
+            (9000, 5000),
+            (70_000, 60_000),
+            (100_000, 1000),
+        ] {
             let bytes: Vec<u8> = (0..push_n)
                 .map(|_| {
                     next = next.wrapping_add(7);
@@ -129,6 +198,7 @@ mod tests {
             }
             assert_eq!(q.len(), model.len());
         }
+        assert!(matches!(q.buf, Ring::Mapped(_)), "{:?}", q.buf);
         q.clear();
         assert!(q.is_empty() && q.front().is_empty());
         push(&mut q, b"");

@@ -14,14 +14,14 @@
 use std::ptr::NonNull;
 
 /// One anonymous mapping, unmapped on drop.
-pub(super) struct Mapping {
+pub(crate) struct Mapping {
     ptr: NonNull<u8>,
     len: usize,
 }
 
 impl Mapping {
     /// `len` bytes of zero pages, or `None` if the system refuses.
-    fn new(len: usize) -> Option<Mapping> {
+    pub(crate) fn new(len: usize) -> Option<Mapping> {
         if len == 0 {
             return None;
         }
@@ -41,6 +41,22 @@ impl Mapping {
             return None;
         }
         NonNull::new(ptr.cast()).map(|ptr| Mapping { ptr, len })
+    }
+}
+
+impl std::ops::Deref for Mapping {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` readable bytes that live as long as `self`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl std::ops::DerefMut for Mapping {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as for `deref`, and `&mut self` makes this the only reference.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
 }
 

@@ -55,7 +55,7 @@ mod device;
 mod handshake;
 mod lifecycle;
 mod listener;
-mod memory;
+pub(crate) mod memory;
 mod observe;
 mod screen;
 mod send;
