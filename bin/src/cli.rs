@@ -11,7 +11,6 @@ use tcpknobs_http::client::{ClientConfig, Strategy};
 use tcpknobs_http::message::{Method, Version};
 use tcpknobs_http::proxy::ProxyMode;
 use tcpknobs_http::server::{CloseMode, ServerConfig};
-use tcpknobs_http::workload::Workload;
 use tcpknobs_lab::tap::TapSetup;
 use tcpknobs_stack::congestion::IdleRestart;
 use tcpknobs_stack::realtime::MAX_RX_BATCH;
@@ -23,7 +22,7 @@ use tcpknobs_lab::tour::Selection;
 use tcpknobs_lab::values::{
     format_bytes, format_duration, format_seconds, parse_bytes, parse_delayed_ack, parse_mtu,
     parse_on_off, parse_page, parse_port_range, parse_positive_u32, parse_probability, parse_rate,
-    parse_rtt, parse_rx_batch, parse_span, parse_timeout, PageSpec, ValueError,
+    parse_rtt, parse_rx_batch, parse_span, parse_timeout, workload_of, PageSpec, ValueError,
 };
 use tcpknobs_lab::{Experiment, Rows};
 
@@ -1321,16 +1320,7 @@ impl RunArgs {
             mtu: l.mtu,
         };
         let method = Method::from(self.method);
-        let (workload, label) = match &self.page {
-            Some(page) => (
-                Workload::page(page.html, &page.groups, method.clone()),
-                format!("page {page}, {method} objects"),
-            ),
-            None => (
-                Workload::repeated(self.requests, self.size, method.clone()),
-                format!("{} x {method} {}", self.requests, format_bytes(self.size)),
-            ),
-        };
+        let (workload, label) = workload_of(self.page.as_ref(), self.requests, self.size, &method);
         let workload = if self.client.think_time.is_zero() || self.page.is_some() {
             workload
         } else {

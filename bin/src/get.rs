@@ -16,7 +16,7 @@ use tcpknobs_lab::values::format_duration;
 use tcpknobs_stack::{AppSlot, HostId};
 
 use crate::cli::{side_knobs, GetArgs, Side, GET_RESPONSE_TIMEOUT};
-use crate::output::{create_output, print_stdout, Outcome};
+use crate::output::{create_output, print_stdout, Outcome, OutputFile};
 use crate::table;
 use crate::tap::{end_name, open_rig};
 
@@ -44,10 +44,7 @@ pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
         Some(path) => Some((path, create_output("--har", path)?)),
         None => None,
     };
-    let timeline = match &args.timeline {
-        Some(path) => Some((path, create_output("--timeline", path)?)),
-        None => None,
-    };
+    let timeline = OutputFile::create("--timeline", args.timeline.as_deref())?;
     if let Some(path) = &args.trace {
         create_output("--trace", path)?;
     }
@@ -122,10 +119,8 @@ pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
             .write(file)
             .with_context(|| format!("--har '{}'", path.display()))?;
     }
-    if let Some((path, mut file)) = timeline {
-        use std::io::Write as _;
-        file.write_all(get_timeline(&report).as_bytes())
-            .with_context(|| format!("--timeline '{}'", path.display()))?;
+    if let Some(file) = timeline {
+        file.write(&get_timeline(&report))?;
     }
     if args.json {
         print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?;

@@ -93,3 +93,35 @@ pub fn create_output(flag: &str, path: &Path) -> Result<File, OutputFileError> {
         source,
     })
 }
+
+/// An output file created up front ([`create_output`]) and written once the run is
+/// over: its flag and path name it in any error.
+pub struct OutputFile {
+    flag: &'static str,
+    path: PathBuf,
+    file: File,
+}
+
+impl OutputFile {
+    /// Create the file `flag` names, if it names one.
+    pub fn create(
+        flag: &'static str,
+        path: Option<&Path>,
+    ) -> Result<Option<OutputFile>, OutputFileError> {
+        path.map(|path| {
+            Ok(OutputFile {
+                flag,
+                path: path.to_owned(),
+                file: create_output(flag, path)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Write `text` to it.
+    pub fn write(mut self, text: &str) -> anyhow::Result<()> {
+        self.file
+            .write_all(text.as_bytes())
+            .map_err(|e| anyhow::anyhow!("{} '{}': {e}", self.flag, self.path.display()))
+    }
+}

@@ -8,7 +8,7 @@ use tcpknobs_lab::tap::{serve_timeline, ServeReport, SideKnobs, TapTrace};
 use tcpknobs_stack::{AppSlot, HostId, RealtimeRun};
 
 use crate::cli::{side_knobs, ServeArgs, Side};
-use crate::output::{create_output, print_stdout, Outcome};
+use crate::output::{create_output, print_stdout, Outcome, OutputFile};
 use crate::table::{self, plural};
 use crate::tap::{end_name, open_rig};
 
@@ -20,10 +20,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Outcome> {
     if let Some(path) = &args.trace {
         create_output("--trace", path)?;
     }
-    let timeline = match &args.timeline {
-        Some(path) => Some((path, create_output("--timeline", path)?)),
-        None => None,
-    };
+    let timeline = OutputFile::create("--timeline", args.timeline.as_deref())?;
     let mut rig = open_rig(&args.tap, None, knobs.clone(), args.max_time)?;
     let trace = match &args.trace {
         Some(path) => Some(TapTrace::attach(&mut rig, Some(path)).context("--trace")?),
@@ -60,10 +57,8 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Outcome> {
         },
         seed: rig.seed,
     };
-    if let Some((path, mut file)) = timeline {
-        use std::io::Write as _;
-        file.write_all(serve_timeline(&report).as_bytes())
-            .with_context(|| format!("--timeline '{}'", path.display()))?;
+    if let Some(file) = timeline {
+        file.write(&serve_timeline(&report))?;
     }
     if args.json {
         print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?;

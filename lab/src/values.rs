@@ -669,6 +669,29 @@ pub fn parse_rx_batch(s: &str) -> Result<u32, ValueError> {
     }
 }
 
+/// The workload `run`'s flags describe, and its label as a person would say it: the
+/// page (`page 10k+3x20k, GET objects`) or `requests` requests of `size` bytes
+/// (`4 x GET 100`). The command line and the tour build experiments with it, so a
+/// tour's reproducing command makes the very same workload.
+pub fn workload_of(
+    page: Option<&PageSpec>,
+    requests: u32,
+    size: u64,
+    method: &tcpknobs_http::message::Method,
+) -> (tcpknobs_http::workload::Workload, String) {
+    use tcpknobs_http::workload::Workload;
+    match page {
+        Some(page) => (
+            Workload::page(page.html, &page.groups, method.clone()),
+            format!("page {page}, {method} objects"),
+        ),
+        None => (
+            Workload::repeated(requests, size, method.clone()),
+            format!("{requests} x {method} {}", format_bytes(size)),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,9 +84,9 @@ fn runs() -> Vec<(&'static str, Experiment)> {
 fn seeded_reports_are_pinned() {
     let pins: [u64; 5] = [
         0xe2b2_73a6_1bb4_993e,
-        0xd9b2_ba4f_3305_ceac,
-        0xf416_beb4_1245_5ff5,
-        0x24bd_05a9_2403_2ed7,
+        0xaf53_cbf8_d1d4_0b21,
+        0x22a9_ab32_619f_4a7c,
+        0x01a9_a81c_cc4d_977d,
         0x9727_597e_33b1_6af7,
     ];
     let mut got = Vec::new();

@@ -79,7 +79,13 @@ pub(super) struct ConnLog {
     /// (time, stream offset after the write).
     pub(super) writes: Vec<(u64, u64)>,
     pub(super) holds: Vec<(u64, Option<Hold>)>,
+    /// When the delayed-ACK timer held an ACK: `true` from the moment data arrived
+    /// unacknowledged, `false` when the timer's ACK left. A debt settled by an ACK
+    /// the next segment triggered (every second full segment) is not here: the
+    /// receiver was not holding that ACK, it was waiting for the data.
     pub(super) owed: Vec<(u64, bool)>,
+    /// Since when an ACK is owed, until it is known whether the timer sends it.
+    owed_since: Option<u64>,
     /// (time, stream offset the peer acknowledged up to).
     pub(super) acks: Vec<(u64, u64)>,
     /// When each SYN (or SYN-ACK) left.
@@ -176,6 +182,12 @@ impl ConnLog {
     }
 
     fn segment_out(&mut self, at: u64, frame: u64, seg: &SegmentInfo, why: SendReason) {
+        if why == SendReason::DelayedAck {
+            if let Some(since) = self.owed_since.take() {
+                self.owed.push((since, true));
+                self.owed.push((at, false));
+            }
+        }
         if seg.syn {
             self.iss.get_or_insert(seg.seq);
             self.syns.push(at);
@@ -306,7 +318,10 @@ impl Logs {
                 }
             }
             EventKind::Hold { conn, hold } => self.log(host, *conn, at).holds.push((at, *hold)),
-            EventKind::AckOwed { conn, owed } => self.log(host, *conn, at).owed.push((at, *owed)),
+            EventKind::AckOwed { conn, owed } => {
+                let log = self.log(host, *conn, at);
+                log.owed_since = owed.then_some(at);
+            }
             EventKind::PortWait { conn, waiting } => {
                 self.log(host, *conn, at).port_waits.push((at, *waiting))
             }

@@ -20,7 +20,9 @@
 //!    precedence: while one of the sender's segments is lost and not yet
 //!    acknowledged, waiting is `loss_recovery`; while the receiver owes an ACK that
 //!    its delayed-ACK timer is holding, a sender that waits for an ACK waits on
-//!    that timer: `delayed_ack`.
+//!    that timer: `delayed_ack`. Only a debt the timer settled counts: data that
+//!    waits for its ACK until the next segment arrives (every second full
+//!    segment) is not held by the timer.
 //! 3. Before its bytes were written, the server was answering: from the moment it
 //!    started on the request to its response head is `server` (processing, e.g.
 //!    `--server-delay`); before that, from the moment the request was complete at

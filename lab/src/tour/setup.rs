@@ -9,7 +9,7 @@ use tcpknobs_http::server::CloseMode;
 use tcpknobs_http::workload::Workload;
 use tcpknobs_stack::{Duration, Knobs, LinkProfile, Nagle, OnExhaustion, PortSpan, Profile};
 
-use crate::values::{format_bytes, PageSpec};
+use crate::values::{format_bytes, workload_of, PageSpec};
 use crate::Experiment;
 
 /// What a setting asks for: each method changes the experiment and adds the flag
@@ -276,16 +276,7 @@ impl Setup {
     pub fn build(self) -> (Experiment, String) {
         let mut e = self.experiment;
         let method = self.method;
-        let (workload, label) = match &self.page {
-            Some(page) => (
-                Workload::page(page.html, &page.groups, method.clone()),
-                format!("page {page}, {method} objects"),
-            ),
-            None => (
-                Workload::repeated(self.requests, self.size, method.clone()),
-                format!("{} x {method} {}", self.requests, format_bytes(self.size)),
-            ),
-        };
+        let (workload, label) = workload_of(self.page.as_ref(), self.requests, self.size, &method);
         e.workload = workload;
         e.workload_label = label;
         let mut command = String::from("tcpknobs run");
