@@ -1285,9 +1285,13 @@ mod tests {
                 "rx_batch {batch}: {} segments in, {} pure ACKs out, {} wake-ups",
                 client.segments_in, client.pure_acks_out, client_run.wakeups
             );
+            // Data that arrives again (the socket pair drops what overflows its
+            // buffer, and the server resends it) is acknowledged at once (RFC 5681
+            // §4.2), however the rest is: each duplicate segment may add one ACK.
+            let duplicates = client.bytes_in.saturating_sub(REPLY as u64).div_ceil(1460);
             assert!(
-                client.pure_acks_out <= client.segments_in * 3 / 4,
-                "rx_batch {batch}: {client:?}"
+                client.pure_acks_out <= client.segments_in * 3 / 4 + duplicates,
+                "rx_batch {batch}: {duplicates} duplicate segments: {client:?}"
             );
         }
     }
