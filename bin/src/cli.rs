@@ -14,6 +14,7 @@ use tcpknobs_http::server::{CloseMode, ServerConfig};
 use tcpknobs_lab::tap::TapSetup;
 use tcpknobs_stack::congestion::IdleRestart;
 use tcpknobs_stack::realtime::MAX_RX_BATCH;
+use tcpknobs_stack::retransmit::{LossRecovery, RtoRule};
 use tcpknobs_stack::{
     Duration, Ipv4Cidr, Knobs, LinkProfile, Nagle, OnExhaustion, PortSpan, Profile,
 };
@@ -22,7 +23,8 @@ use tcpknobs_lab::tour::Selection;
 use tcpknobs_lab::values::{
     format_bytes, format_duration, format_seconds, parse_bytes, parse_delayed_ack, parse_mtu,
     parse_on_off, parse_page, parse_port_range, parse_positive_u32, parse_probability, parse_rate,
-    parse_rtt, parse_rx_batch, parse_span, parse_timeout, workload_of, PageSpec, ValueError,
+    parse_rto_min, parse_rtt, parse_rx_batch, parse_span, parse_timeout, workload_of, PageSpec,
+    ValueError,
 };
 use tcpknobs_lab::{Experiment, Rows};
 
@@ -337,7 +339,8 @@ fn profile_summary(k: &Knobs) -> String {
     let ss = &k.slow_start;
     format!(
         "IW {}, Nagle {}, quick-ACK {}, delayed ACK {}, TIME_WAIT {}, ports {} ({} ports), \
-         ssthresh {}, slow start {}, ABC limit {}, slow start after idle {} ({}), backlog {}",
+         ssthresh {}, slow start {}, ABC limit {}, slow start after idle {} ({}), RTO min {} \
+         ({}), recovery {}, backlog {}",
         ss.initial_window,
         nagle_name(k.nagle),
         k.quickack,
@@ -351,6 +354,9 @@ fn profile_summary(k: &Knobs) -> String {
         abc_limit_name(ss.abc_limit),
         on_off(ss.restart_after_idle),
         idle_restart_name(ss.idle_restart),
+        format_smol(k.retransmit.rto_min),
+        rto_rule_name(k.retransmit.rto_rule),
+        recovery_name(k.retransmit.recovery),
         k.backlog,
     )
 }
@@ -380,6 +386,20 @@ fn idle_restart_name(rule: IdleRestart) -> &'static str {
     match rule {
         IdleRestart::Linux => "linux",
         IdleRestart::Rfc5681 => "rfc5681",
+    }
+}
+
+fn rto_rule_name(rule: RtoRule) -> &'static str {
+    match rule {
+        RtoRule::Rfc6298 => "rfc6298",
+        RtoRule::Linux => "linux",
+    }
+}
+
+fn recovery_name(recovery: LossRecovery) -> &'static str {
+    match recovery {
+        LossRecovery::Reno => "reno",
+        LossRecovery::NewReno => "newreno",
     }
 }
 
@@ -507,6 +527,30 @@ fn parse_idle_restart(s: &str) -> Result<IdleRestart, String> {
     }
 }
 
+/// `--rto-rule`: how the RTO's minimum applies.
+fn parse_rto_rule(s: &str) -> Result<RtoRule, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "rfc6298" => Ok(RtoRule::Rfc6298),
+        "linux" => Ok(RtoRule::Linux),
+        _ => Err(format!(
+            "{s:?} is not an RTO rule: use rfc6298 (§2.4: round the RTO up to the minimum) or \
+             linux (the minimum bounds the variance term: SRTT + max(4*RTTVAR, min))"
+        )),
+    }
+}
+
+/// `--recovery`: what repairs a window with several losses.
+fn parse_recovery(s: &str) -> Result<LossRecovery, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "reno" => Ok(LossRecovery::Reno),
+        "newreno" => Ok(LossRecovery::NewReno),
+        _ => Err(format!(
+            "{s:?} is not a loss recovery: use reno (RFC 5681: one fast retransmit per \
+             window) or newreno (RFC 6582: each partial ACK resends the next hole)"
+        )),
+    }
+}
+
 fn parse_ack_delay(s: &str) -> Result<OffOr, ValueError> {
     parse_delayed_ack(s).map(OffOr)
 }
@@ -624,6 +668,23 @@ knob_flags! {
     idle_restart, client_idle_restart, server_idle_restart: IdleRestart = parse_idle_restart, "linux|rfc5681",
         |k, v| k.slow_start.idle_restart = v,
         shown |k| idle_restart_name(k.slow_start.idle_restart).to_string();
+    "Minimum retransmission timeout: 1s = RFC 6298 §2.4, 200ms = Linux (TCP_RTO_MIN); every \
+     loss the timer repairs costs at least this"
+    rto_min, client_rto_min, server_rto_min: StdDuration = parse_rto_min, "DUR",
+        |k, v| k.retransmit.rto_min = to_smol(v),
+        shown |k| format_smol(k.retransmit.rto_min);
+    "How the minimum applies: rfc6298 = round the RTO up to it (a steady path's RTO settles \
+     at the minimum); linux = SRTT + max(4*RTTVAR, minimum) (tcp_set_rto: about 300 ms on a \
+     steady 100 ms path)"
+    rto_rule, client_rto_rule, server_rto_rule: RtoRule = parse_rto_rule, "rfc6298|linux",
+        |k, v| k.retransmit.rto_rule = v,
+        shown |k| rto_rule_name(k.retransmit.rto_rule).to_string();
+    "Loss recovery: reno = one fast retransmit per window, further holes wait for the timer \
+     (RFC 5681 §3.2); newreno = each partial ACK resends the next hole at once (RFC 6582; \
+     Linux has SACK and RACK, which go further)"
+    recovery, client_recovery, server_recovery: LossRecovery = parse_recovery, "reno|newreno",
+        |k, v| k.retransmit.recovery = v,
+        shown |k| recovery_name(k.retransmit.recovery).to_string();
     "TIME_WAIT (2MSL) held by the side that closes first"
     time_wait, client_time_wait, server_time_wait: StdDuration = parse_span, "DUR",
         |k, v| k.time_wait = to_smol(v),

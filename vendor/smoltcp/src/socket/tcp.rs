@@ -158,11 +158,35 @@ const RTTE_MIN_RTO: u32 = 1000;
 // seconds
 const RTTE_MAX_RTO: u32 = 60_000;
 
+/// The lower bound on the retransmission timeout, and how it applies.
+///
+/// RFC 6298 (2.4) rounds a computed RTO up to a minimum (it recommends 1 second);
+/// Linux instead bounds the variance term from below (`TCP_RTO_MIN`, 200 ms), so
+/// its RTO is never less than SRTT plus the minimum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum RtoFloor {
+    /// `RTO = max(SRTT + max(G, K*RTTVAR), min)`, RFC 6298 (2.2)-(2.4). The default,
+    /// with a minimum of 1 second.
+    Total(Duration),
+    /// `RTO = SRTT + max(G, K*RTTVAR, min)`: the minimum bounds the variance term,
+    /// as Linux's `tcp_set_rto` does.
+    Variance(Duration),
+}
+
+impl Default for RtoFloor {
+    fn default() -> Self {
+        RtoFloor::Total(Duration::from_millis(RTTE_MIN_RTO as _))
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 struct RttEstimator {
     /// true if we have made at least one rtt measurement.
     have_measurement: bool,
+    /// The lower bound on RTO, see [`RtoFloor`].
+    floor: RtoFloor,
     // Using u32 instead of Duration to save space (Duration is i64)
     /// Smoothed RTT
     srtt: u32,
@@ -179,6 +203,7 @@ impl Default for RttEstimator {
     fn default() -> Self {
         Self {
             have_measurement: false,
+            floor: RtoFloor::default(),
             srtt: 0,   // ignored, will be overwritten on first measurement.
             rttvar: 0, // ignored, will be overwritten on first measurement.
             rto: RTTE_INITIAL_RTO,
@@ -212,9 +237,18 @@ impl RttEstimator {
             self.rttvar = new_rtt / 2;
         }
 
-        // RFC 6298 (2.2), (2.3)
+        // RFC 6298 (2.2), (2.3), with the floor of (2.4) where the socket applies it
         let margin = RTTE_MIN_MARGIN.max(self.rttvar * RTTE_K);
-        self.rto = (self.srtt + margin).clamp(RTTE_MIN_RTO, RTTE_MAX_RTO);
+        self.rto = match self.floor {
+            RtoFloor::Total(min) => {
+                let min = (min.total_millis() as u32).min(RTTE_MAX_RTO);
+                (self.srtt + margin).clamp(min, RTTE_MAX_RTO)
+            }
+            RtoFloor::Variance(min) => {
+                let min = (min.total_millis() as u32).min(RTTE_MAX_RTO);
+                (self.srtt + margin.max(min)).min(RTTE_MAX_RTO)
+            }
+        };
 
         self.rto_count = 0;
 
@@ -521,6 +555,12 @@ pub struct Socket<'a> {
     /// The number of packets received directly after
     /// each other which have the same ACK number.
     local_rx_dup_acks: u8,
+    /// Whether a partial ACK during fast recovery retransmits the next hole at once
+    /// (NewReno, RFC 6582), see [`Socket::set_newreno`].
+    newreno: bool,
+    /// NewReno's `recover` (RFC 6582 section 3.2): the highest sequence number sent
+    /// when fast retransmit began; `None` outside fast recovery.
+    recover: Option<TcpSeqNumber>,
     /// If a fast retransmit needs to occur
     pending_fast_retransmit: bool,
 
@@ -613,6 +653,8 @@ impl<'a> Socket<'a> {
             local_rx_last_ack: None,
             local_rx_last_seq: None,
             local_rx_dup_acks: 0,
+            newreno: false,
+            recover: None,
             pending_fast_retransmit: false,
             ack_delay: Some(ACK_DELAY_DEFAULT),
             ack_delay_timer: AckDelayTimer::Idle,
@@ -806,6 +848,45 @@ impl<'a> Socket<'a> {
         self.ack_delay = duration
     }
 
+    /// Set the lower bound on the retransmission timeout, and how it applies.
+    ///
+    /// The default is [`RtoFloor::Total`] of 1 second (RFC 6298 (2.4)). The
+    /// initial RTO, before any RTT measurement, stays 1 second (RFC 6298 (2.1)).
+    pub fn set_rto_floor(&mut self, floor: RtoFloor) {
+        self.rtte.floor = floor;
+    }
+
+    /// Return the lower bound on the retransmission timeout.
+    ///
+    /// See also the [set_rto_floor](#method.set_rto_floor) method.
+    pub fn rto_floor(&self) -> RtoFloor {
+        self.rtte.floor
+    }
+
+    /// Enable or disable NewReno's fast recovery (RFC 6582).
+    ///
+    /// Off (the default), fast retransmit resends the first unacknowledged segment
+    /// after the third duplicate ACK and nothing more: a second loss in the same
+    /// window waits for the retransmission timer. On, the highest sequence number
+    /// sent when fast retransmit begins is remembered as `recover`; until an ACK
+    /// covers it, every ACK that advances SND.UNA (a partial ACK) retransmits the
+    /// next unacknowledged segment at once (section 3.2 step 5), and duplicate ACKs
+    /// do not start another fast retransmit (step 2). A retransmission timeout
+    /// ends recovery.
+    pub fn set_newreno(&mut self, enabled: bool) {
+        self.newreno = enabled;
+        if !enabled {
+            self.recover = None;
+        }
+    }
+
+    /// Return whether NewReno's fast recovery is enabled.
+    ///
+    /// See also the [set_newreno](#method.set_newreno) method.
+    pub fn newreno(&self) -> bool {
+        self.newreno
+    }
+
     /// Enable or disable Nagle's Algorithm.
     ///
     /// Also known as "tinygram prevention". By default, it is enabled.
@@ -907,7 +988,11 @@ impl<'a> Socket<'a> {
 
         self.state = State::Closed;
         self.timer = Timer::new();
-        self.rtte = RttEstimator::default();
+        self.rtte = RttEstimator {
+            floor: self.rtte.floor,
+            ..RttEstimator::default()
+        };
+        self.recover = None;
         self.assembler = Assembler::new();
         self.tx_buffer.clear();
         self.rx_buffer.clear();
@@ -2116,8 +2201,12 @@ impl<'a> Socket<'a> {
                         }
                     );
 
-                    if self.local_rx_dup_acks == 3 {
+                    let recovering = self.newreno && self.recover.is_some();
+                    if self.local_rx_dup_acks == 3 && !recovering {
                         self.timer.set_for_fast_retransmit();
+                        if self.newreno {
+                            self.recover = Some(self.remote_last_seq);
+                        }
                         net_debug!("started fast retransmit");
                     }
 
@@ -2138,6 +2227,19 @@ impl<'a> Socket<'a> {
                         net_debug!("reset duplicate ACK count");
                     }
                     self.local_rx_last_ack = Some(ack_number);
+
+                    // RFC 6582 section 3.2 steps 5 and 6
+                    if let Some(recover) = self.recover
+                        && ack_number > self.local_seq_no
+                    {
+                        if ack_number < recover {
+                            net_debug!("partial ACK: retransmitting the next hole");
+                            self.pending_fast_retransmit = true;
+                            self.rtte.on_retransmit();
+                        } else {
+                            self.recover = None;
+                        }
+                    }
 
                     // Notify of fresh ACK
                     self.rtte.on_ack(cx.now(), ack_number);
@@ -2486,6 +2588,9 @@ impl<'a> Socket<'a> {
                 // had sent them. This will cause all data in the queue
                 // to be sent again.
                 self.remote_last_seq = self.local_seq_no;
+
+                // Go-back-N resends everything: fast recovery is over.
+                self.recover = None;
 
                 // Inform RTTE, so that it can can handle RTO backoff
                 self.rtte.on_rto();
@@ -9582,6 +9687,159 @@ mod test {
             r.sample(2000);
             assert_eq!(r.retransmission_timeout(), Duration::from_millis(rto));
         }
+    }
+
+    #[test]
+    fn test_rtt_estimator_floor_on_total() {
+        // RFC 6298 (2.4) with a 200 ms minimum: 100 ms samples settle at SRTT + 4*RTTVAR
+        // and are rounded up to 200 ms once the variance has decayed.
+        let mut r = RttEstimator {
+            floor: RtoFloor::Total(Duration::from_millis(200)),
+            ..RttEstimator::default()
+        };
+        r.sample(100);
+        // SRTT = 100, RTTVAR = 50: 100 + 200.
+        assert_eq!(r.retransmission_timeout(), Duration::from_millis(300));
+        for _ in 0..50 {
+            r.sample(100);
+        }
+        assert_eq!(r.retransmission_timeout(), Duration::from_millis(200));
+    }
+
+    #[test]
+    fn test_rtt_estimator_floor_on_variance() {
+        // Linux's rule: SRTT + max(4*RTTVAR, 200 ms), so steady 100 ms samples keep
+        // the RTO at 300 ms instead of decaying to the floor.
+        let mut r = RttEstimator {
+            floor: RtoFloor::Variance(Duration::from_millis(200)),
+            ..RttEstimator::default()
+        };
+        r.sample(100);
+        assert_eq!(r.retransmission_timeout(), Duration::from_millis(300));
+        for _ in 0..50 {
+            r.sample(100);
+        }
+        assert_eq!(r.retransmission_timeout(), Duration::from_millis(300));
+        // A variance above the floor counts in full: SRTT 100, RTTVAR 100.
+        let mut r = RttEstimator {
+            floor: RtoFloor::Variance(Duration::from_millis(200)),
+            ..RttEstimator::default()
+        };
+        r.sample(200);
+        assert_eq!(r.retransmission_timeout(), Duration::from_millis(200 + 400));
+    }
+
+    #[test]
+    fn test_rto_floor_survives_reset() {
+        let mut s = socket_established();
+        s.set_rto_floor(RtoFloor::Variance(Duration::from_millis(200)));
+        s.reset();
+        assert_eq!(
+            s.rto_floor(),
+            RtoFloor::Variance(Duration::from_millis(200))
+        );
+    }
+
+    /// Six 3-byte segments, the first and third lost, three duplicate ACKs: fast
+    /// retransmit resends the first; the ACK that follows covers only it and the
+    /// second (a partial ACK).
+    fn newreno_two_holes(newreno: bool) -> TestSocket {
+        let mut s = socket_established();
+        s.set_newreno(newreno);
+        s.remote_mss = 3;
+        send!(s, time 0, TcpRepr {
+            seq_number: REMOTE_SEQ + 1,
+            ack_number: Some(LOCAL_SEQ + 1),
+            ..SEND_TEMPL
+        });
+        s.send_slice(b"aaaBBBcccDDDeeeFFF").unwrap();
+        for (i, chunk) in [&b"aaa"[..], b"BBB", b"ccc", b"DDD", b"eee", b"FFF"]
+            .iter()
+            .enumerate()
+        {
+            recv!(s, time 1000, Ok(TcpRepr {
+                seq_number: LOCAL_SEQ + 1 + 3 * i,
+                ack_number: Some(REMOTE_SEQ + 1),
+                payload:    chunk,
+                ..RECV_TEMPL
+            }));
+        }
+        // BBB, DDD, eee, FFF arrive: four duplicate ACKs.
+        for t in [1050, 1055, 1060, 1065] {
+            send!(s, time t, TcpRepr {
+                seq_number: REMOTE_SEQ + 1,
+                ack_number: Some(LOCAL_SEQ + 1),
+                ..SEND_TEMPL
+            });
+        }
+        recv!(s, time 1070, Ok(TcpRepr {
+            seq_number: LOCAL_SEQ + 1,
+            ack_number: Some(REMOTE_SEQ + 1),
+            payload:    &b"aaa"[..],
+            ..RECV_TEMPL
+        }));
+        // The retransmitted aaa fills the first hole: ACK up to ccc.
+        send!(s, time 1170, TcpRepr {
+            seq_number: REMOTE_SEQ + 1,
+            ack_number: Some(LOCAL_SEQ + 1 + 6),
+            ..SEND_TEMPL
+        });
+        s
+    }
+
+    #[test]
+    fn test_newreno_partial_ack_retransmits_next_hole() {
+        let mut s = newreno_two_holes(true);
+        recv!(s, time 1170, Ok(TcpRepr {
+            seq_number: LOCAL_SEQ + 1 + 6,
+            ack_number: Some(REMOTE_SEQ + 1),
+            payload:    &b"ccc"[..],
+            ..RECV_TEMPL
+        }));
+        recv_nothing!(s, time 1171);
+        // The full ACK ends recovery.
+        send!(s, time 1270, TcpRepr {
+            seq_number: REMOTE_SEQ + 1,
+            ack_number: Some(LOCAL_SEQ + 1 + 18),
+            ..SEND_TEMPL
+        });
+        assert_eq!(s.recover, None);
+        recv_nothing!(s, time 1271);
+    }
+
+    #[test]
+    fn test_without_newreno_partial_ack_waits_for_timer() {
+        let mut s = newreno_two_holes(false);
+        recv_nothing!(s, time 1170);
+        // RTO: 1 s from the last ACK of new data.
+        recv_nothing!(s, time 2169);
+        recv!(s, time 2170, Ok(TcpRepr {
+            seq_number: LOCAL_SEQ + 1 + 6,
+            ack_number: Some(REMOTE_SEQ + 1),
+            payload:    &b"ccc"[..],
+            ..RECV_TEMPL
+        }));
+    }
+
+    #[test]
+    fn test_newreno_duplicate_acks_in_recovery_start_no_second_fast_retransmit() {
+        let mut s = newreno_two_holes(true);
+        recv!(s, time 1170, Ok(TcpRepr {
+            seq_number: LOCAL_SEQ + 1 + 6,
+            ack_number: Some(REMOTE_SEQ + 1),
+            payload:    &b"ccc"[..],
+            ..RECV_TEMPL
+        }));
+        // Three more duplicates of the partial ACK (ccc lost again, say): still in
+        // recovery, so no fast retransmit; the timer will resend it.
+        for t in [1175, 1180, 1185] {
+            send!(s, time t, TcpRepr {
+                seq_number: REMOTE_SEQ + 1,
+                ack_number: Some(LOCAL_SEQ + 1 + 6),
+                ..SEND_TEMPL
+            });
+        }
+        recv_nothing!(s, time 1190);
     }
 
     #[test]
