@@ -119,7 +119,10 @@ for i in "${!names[@]}"; do
 		status=0
 		err=$(ip netns exec "$NS" timeout 10 "$bin" serve --tap tk-none --max-time 1s \
 			"${serve_opts[@]}" "--${names[$i]}=$v" 2>&1 >/dev/null) || status=$?
-		[ "$status" != 2 ] || lab_die "--vary ${names[$i]}=$v: serve refuses it: $(head -n1 <<<"$err")"
+		if [ "$status" = 2 ]; then
+			echo "$LAB_SCRIPT: --vary ${names[$i]}=$v: serve refuses it: $(head -n1 <<<"$err")" >&2
+			exit 2
+		fi
 	done
 done
 
