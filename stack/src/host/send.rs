@@ -39,7 +39,14 @@ impl Host {
         if cwnd == usize::MAX {
             return None;
         }
-        let units = cwnd.div_ceil(1usize << conn.track.peer_shift(syn));
+        // SACKed bytes have left the network: the window reaches past them (the pipe
+        // of RFC 6675 §4 is what is in flight less what the peer holds).
+        let sacked = conn
+            .handle
+            .map_or(0, |h| self.sockets.get::<tcp::Socket>(h).sacked_bytes());
+        let units = cwnd
+            .saturating_add(sacked)
+            .div_ceil(1usize << conn.track.peer_shift(syn));
         Some(u16::try_from(units).unwrap_or(u16::MAX))
     }
 
@@ -110,8 +117,11 @@ impl Host {
         let in_flight = socket.send_queue();
         let t = &conn.track;
         // smoltcp sends whatever it holds up to min(cwnd, rwnd) past SND.UNA, so
-        // both limits are applied here, before the data reaches it.
-        let cwnd_room = conn.cwnd.allowance(in_flight);
+        // both limits are applied here, before the data reaches it; what the peer
+        // has SACKed counts out of the congestion window's share (RFC 6675's pipe).
+        let cwnd_room = conn
+            .cwnd
+            .allowance(in_flight.saturating_sub(socket.sacked_bytes()));
         let rwnd_room = t
             .peer_window
             .map_or(usize::MAX, |w| w.saturating_sub(in_flight));

@@ -1011,6 +1011,17 @@ impl<'a> Socket<'a> {
         self.sack_recovery
     }
 
+    /// Bytes above SND.UNA that the peer has SACKed (0 unless SACK-driven recovery
+    /// is on): they have left the network, so a congestion window kept outside the
+    /// socket can count them out of what is in flight (RFC 6675's pipe).
+    pub fn sacked_bytes(&self) -> usize {
+        if self.sack_recovery {
+            self.scoreboard.sacked_above(self.local_seq_no)
+        } else {
+            0
+        }
+    }
+
     /// Return whether NewReno's fast recovery is enabled.
     ///
     /// See also the [set_newreno](#method.set_newreno) method.
@@ -10127,6 +10138,8 @@ mod test {
             ..RECV_TEMPL
         }));
         recv_nothing!(s, time 1066);
+        // BBB, and DDD to FFF: 12 bytes the peer holds above SND.UNA.
+        assert_eq!(s.sacked_bytes(), 12);
         // The partial ACK that the resent aaa brings resends nothing: ccc already was.
         send!(s, time 1160, TcpRepr {
             seq_number: REMOTE_SEQ + 1,
