@@ -6,6 +6,10 @@ use super::*;
 impl Host {
     /// Tuples that left TIME_WAIT: their connections record until when.
     pub(super) fn release_held(&mut self, held: Vec<HeldTuple>) {
+        if !held.is_empty() {
+            // A port may be free now.
+            self.ports_full = None;
+        }
         for h in held {
             if let Some(id) = self.held_by.remove(&h.tuple) {
                 if let Some(conn) = self.conns.get_mut(id) {
@@ -43,11 +47,18 @@ impl Host {
         }
     }
 
+    /// Retire the sockets whose part is over. Only sockets this egress pass
+    /// visited can have reached such a state since the last pass (see `sockets`),
+    /// and they are looked at in slot order, as before.
     pub(super) fn retire_sockets(&mut self) {
-        let handles: Vec<(SocketHandle, ConnId)> =
-            self.by_handle.iter().map(|(h, c)| (*h, *c)).collect();
+        let handles: Vec<(SockId, ConnId)> = self
+            .sockets
+            .touched()
+            .into_iter()
+            .filter_map(|h| Some((h, *self.by_handle.get(&h)?)))
+            .collect();
         for (handle, id) in handles {
-            let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+            let socket = self.sockets.get_mut(handle);
             let state = socket.state();
             let conn = &mut self.conns[id];
             let done = match state {
@@ -108,6 +119,7 @@ impl Host {
         self.remove_socket(handle);
         self.by_handle.remove(&handle);
         self.live.remove(&tuple);
+        self.ports_full = None;
         self.free_if_done(id);
     }
 
@@ -133,9 +145,26 @@ impl Host {
         remote: Ipv4Address,
         port: u16,
     ) -> Result<u16, ConnectError> {
-        let mut ports = std::mem::replace(&mut self.ports, EphemeralPorts::new(1, 1));
-        let result = ports.allocate(|p| self.port_in_use(p, remote, port));
-        self.ports = ports;
+        let known_full = self
+            .ports_full
+            .is_some_and(|full| full.still_holds(remote, port, self.now));
+        let result = if known_full {
+            Err(())
+        } else {
+            let mut ports = std::mem::replace(&mut self.ports, EphemeralPorts::new(1, 1));
+            let result = ports
+                .allocate(|p| self.port_in_use(p, remote, port))
+                .map_err(|_| ());
+            self.ports = ports;
+            if result.is_err() {
+                self.ports_full = Some(PortsFull {
+                    remote,
+                    port,
+                    until: self.time_wait.next_expiry(),
+                });
+            }
+            result
+        };
         result.map_err(|_| ConnectError::PortsExhausted {
             ports: self.config.knobs.ports.len(),
             remote: format!("{remote}:{port}"),
@@ -196,5 +225,25 @@ impl Host {
                 self.closed_stats.insert(id, stats);
             }
         }
+    }
+}
+
+/// Every ephemeral port toward one remote endpoint was live or held in TIME_WAIT at
+/// the latest try. A try scans the whole range, and while connections wait for a
+/// port the host would scan it on every poll and every connect (60,000 ports, each
+/// a lookup in two tables); the answer cannot change until a tuple leaves the live
+/// table or the TIME_WAIT table, or the earliest hold expires, so until then the
+/// host answers from this. Dropped by whatever frees a tuple.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PortsFull {
+    remote: Ipv4Address,
+    port: u16,
+    /// The earliest TIME_WAIT expiry when the try failed: a port may be free from then.
+    until: Option<Instant>,
+}
+
+impl PortsFull {
+    fn still_holds(&self, remote: Ipv4Address, port: u16, now: Instant) -> bool {
+        self.remote == remote && self.port == port && self.until.is_none_or(|t| now < t)
     }
 }
