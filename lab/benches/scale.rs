@@ -6,7 +6,8 @@
 //! `cargo bench -p tcpknobs-lab --bench scale` runs every case; name cases to run
 //! only those (`cargo bench -p tcpknobs-lab --bench scale -- c c1`). `RUNS=N` sets
 //! the runs per case (default 3): the table shows the best, since the machine may be
-//! shared and the fastest run is the least disturbed.
+//! shared and the fastest run is the least disturbed. `AT_ONCE=N` runs (c) and (c1)
+//! with N connections instead of 10,000.
 //!
 //! Each run is a child process (this binary again), so its peak RSS (`VmHWM`) is its
 //! own and not the high-water mark of the cases before it. Frames are those the
@@ -60,6 +61,14 @@ fn experiment(
     e
 }
 
+/// Connections of (c) and (c1): 10,000, or `AT_ONCE=N` (to see how the cost grows).
+fn at_once() -> usize {
+    std::env::var("AT_ONCE")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000)
+}
+
 const CASES: &[Case] = &[
     Case {
         name: "a",
@@ -74,12 +83,15 @@ const CASES: &[Case] = &[
     Case {
         name: "c",
         what: "10,000 connections at once, one 100 B request each, RTT 1 ms",
-        experiment: || experiment(1000, 10_000, 100, Strategy::Parallel, Some(10_000)),
+        experiment: || {
+            let n = at_once();
+            experiment(1000, n as u32, 100, Strategy::Parallel, Some(n))
+        },
     },
     Case {
         name: "c1",
         what: "(c) with one connection at a time: the same frames, one live socket",
-        experiment: || experiment(1000, 10_000, 100, Strategy::Parallel, Some(1)),
+        experiment: || experiment(1000, at_once() as u32, 100, Strategy::Parallel, Some(1)),
     },
     Case {
         name: "d",
@@ -123,10 +135,7 @@ fn peak_rss_kb() -> u64 {
 
 /// Run one case once, in this process; print what the parent reads.
 fn child(name: &str) {
-    let case = CASES
-        .iter()
-        .find(|c| c.name == name)
-        .expect("a known case");
+    let case = CASES.iter().find(|c| c.name == name).expect("a known case");
     let e = (case.experiment)();
     let start = Instant::now();
     let report = e.run(None).expect("the run completes");

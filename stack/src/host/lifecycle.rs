@@ -51,13 +51,12 @@ impl Host {
     /// visited can have reached such a state since the last pass (see `sockets`),
     /// and they are looked at in slot order, as before.
     pub(super) fn retire_sockets(&mut self) {
-        let handles: Vec<(SockId, ConnId)> = self
-            .sockets
-            .touched()
-            .into_iter()
-            .filter_map(|h| Some((h, *self.by_handle.get(&h)?)))
-            .collect();
-        for (handle, id) in handles {
+        let mut touched = std::mem::take(&mut self.retire_scratch);
+        self.sockets.touched_into(&mut touched);
+        for handle in touched.drain(..) {
+            let Some(&id) = self.by_handle.get(&handle) else {
+                continue;
+            };
             let socket = self.sockets.get_mut(handle);
             let state = socket.state();
             let conn = &mut self.conns[id];
@@ -102,6 +101,7 @@ impl Host {
             }
             self.release_socket(id);
         }
+        self.retire_scratch = touched;
     }
 
     /// The connection is over for TCP: its smoltcp socket and the memory behind it
@@ -119,7 +119,10 @@ impl Host {
         self.remove_socket(handle);
         self.by_handle.remove(&handle);
         self.live.remove(&tuple);
-        self.ports_full = None;
+        if !self.time_wait.is_held(&tuple, self.now) {
+            // Its port is free, unless TIME_WAIT took the tuple over.
+            self.ports_full = None;
+        }
         self.free_if_done(id);
     }
 

@@ -151,6 +151,8 @@ pub struct Host {
     /// Sockets of connections that an RST sent back to LISTEN during the handshake
     /// (smoltcp does that), by port, until they are retired: they take SYNs too.
     strays: BTreeSet<(u16, SockId)>,
+    /// Kept for its allocation (`retire_sockets`).
+    retire_scratch: Vec<SockId>,
     time_wait: TimeWaitTable,
     /// The connection each held tuple belonged to.
     held_by: BTreeMap<FourTuple, ConnId>,
@@ -221,6 +223,7 @@ impl Host {
             by_handle: BTreeMap::new(),
             listeners: BTreeMap::new(),
             strays: BTreeSet::new(),
+            retire_scratch: Vec::new(),
             time_wait,
             held_by: BTreeMap::new(),
             ports,
@@ -458,7 +461,9 @@ impl Host {
                 Readable::Nothing
             });
         };
-        let socket = self.sockets.get_mut(handle);
+        // Touched only if something was read: an empty read changes nothing smoltcp
+        // sends or when (an application asks every connection on every poll).
+        let socket = self.sockets.get_mut_untouched(handle);
         let before = buf.len();
         let result = socket.recv(|data| {
             let n = data.len().min(max);
@@ -475,6 +480,9 @@ impl Host {
             });
         }
         let n = buf.len() - before;
+        if n > 0 {
+            self.sockets.touch(handle);
+        }
         self.trace_read(id, n);
         match result {
             Ok(()) if n > 0 => {
@@ -675,12 +683,12 @@ impl Host {
         self.strays.retain(|&(_, s)| s != handle);
     }
 
-    /// Hand smoltcp one frame: to the socket that accepts it (`seg`: the frame's
-    /// TCP segment, `None` if it has none), as smoltcp would have chosen among all
-    /// the host's sockets.
-    fn feed(&mut self, frame: Vec<u8>, seg: Option<&Segment>) {
+    /// Hand smoltcp one frame: to the socket that accepts it, as smoltcp would have
+    /// chosen among all the host's sockets. `seg` is the frame's TCP segment (`None`
+    /// if it has none), `own` the socket of the connection it names, if any.
+    fn feed(&mut self, frame: Vec<u8>, seg: Option<&Segment>, own: Option<SockId>) {
         let target = match seg {
-            Some(seg) => self.target(seg),
+            Some(seg) => self.target(seg, own),
             None => {
                 if self.config.medium == Medium::Ethernet {
                     // ARP may have answered a socket waiting for its neighbor.
@@ -702,20 +710,9 @@ impl Host {
     }
 
     /// The socket smoltcp gives a segment to: the first, in slot order, whose
-    /// `accepts` takes it. Only a connection's own socket and sockets listening on
-    /// the segment's port can: the host's tables name them all.
-    fn target(&self, seg: &Segment) -> Option<SockId> {
-        let tuple = FourTuple {
-            local_addr: seg.dst_addr,
-            local_port: seg.dst_port,
-            remote_addr: seg.src_addr,
-            remote_port: seg.src_port,
-        };
-        let own = self
-            .live
-            .get(&tuple)
-            .and_then(|&id| self.conns.get(id))
-            .and_then(|c| c.handle);
+    /// `accepts` takes it. Only the socket of the connection it names (`own`) and
+    /// sockets listening on its port can: the host's tables name them all.
+    fn target(&self, seg: &Segment, own: Option<SockId>) -> Option<SockId> {
         let pool = self
             .listeners
             .get(&seg.dst_port)
@@ -740,7 +737,7 @@ impl Host {
         let medium = self.config.medium;
         let Some(seg) = Segment::parse(medium, &frame) else {
             // ARP and anything else: smoltcp's business.
-            self.feed(frame, None);
+            self.feed(frame, None, None);
             self.collect_tx();
             return;
         };
@@ -846,7 +843,8 @@ impl Host {
         }
         // Sequence numbers may have been shifted and the window clamped, but not
         // the tuple or the flags `accepts` looks at.
-        self.feed(frame, Some(&seg));
+        let own = conn_id.and_then(|id| self.conns[id].handle);
+        self.feed(frame, Some(&seg), own);
         match conn_id {
             Some(id) => self.after_ingress(id),
             None => self.adopt_from_pool(seg.dst_port, &seg),

@@ -88,7 +88,8 @@ impl Host {
             limit,
         );
         let seg = Segment::parse(self.config.medium, &frame);
-        self.feed(frame, seg.as_ref());
+        let own = self.conns[id].handle;
+        self.feed(frame, seg.as_ref(), own);
     }
 
     /// How much of the connection's pending data may move into smoltcp now, and

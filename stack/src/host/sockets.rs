@@ -21,7 +21,7 @@
 //! the order they did with one set, and seeded runs stay byte for byte the same.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BinaryHeap;
 
 use super::*;
 
@@ -42,9 +42,11 @@ struct Slot {
     /// The memory behind the socket's buffers. Declared after `set`, so that the
     /// socket is dropped first.
     _memory: SocketMemory,
-    /// The stamp of its entry in the deadline queue; 0: none (other entries for
-    /// this slot are stale).
-    queued: u64,
+    /// In `Sockets::touched`.
+    touched: bool,
+    /// Its entry in the deadline queue, if it has one: (when, stamp). Entries that
+    /// do not match are stale.
+    queued: Option<(Instant, u64)>,
 }
 
 /// Every smoltcp socket of a host. See the module docs.
@@ -53,7 +55,9 @@ pub(super) struct Sockets {
     free: BinaryHeap<Reverse<usize>>,
     len: usize,
     /// Touched since the last egress pass (or due): the next pass visits them.
-    touched: BTreeSet<SockId>,
+    touched: Vec<SockId>,
+    /// Whether `touched` is in slot order.
+    sorted: bool,
     /// Deadlines of untouched sockets, earliest first: (when, socket, stamp).
     deadlines: BinaryHeap<Reverse<(Instant, SockId, u64)>>,
     next_stamp: u64,
@@ -67,7 +71,8 @@ impl Default for Sockets {
             slots: Vec::new(),
             free: BinaryHeap::new(),
             len: 0,
-            touched: BTreeSet::new(),
+            touched: Vec::new(),
+            sorted: true,
             deadlines: BinaryHeap::new(),
             next_stamp: 1,
             none: SocketSet::new(Vec::new()),
@@ -84,7 +89,8 @@ impl Sockets {
             set,
             handle,
             _memory: memory,
-            queued: 0,
+            touched: false,
+            queued: None,
         };
         let index = match self.free.pop() {
             Some(Reverse(i)) => {
@@ -98,17 +104,19 @@ impl Sockets {
         };
         self.len += 1;
         let id = SockId(index);
-        self.touched.insert(id);
+        self.touch(id);
         id
     }
 
     /// Drop a socket, then the memory behind it.
     pub(super) fn remove(&mut self, id: SockId) {
         if let Some(slot) = self.slots.get_mut(id.0).and_then(Option::take) {
+            if slot.touched {
+                self.touched.retain(|&t| t != id);
+            }
             drop(slot);
             self.free.push(Reverse(id.0));
             self.len -= 1;
-            self.touched.remove(&id);
         }
     }
 
@@ -141,13 +149,25 @@ impl Sockets {
         slot.set.get_mut::<tcp::Socket>(slot.handle)
     }
 
-    /// The next egress pass visits this socket; its queued deadline no longer
-    /// holds (the pass queues a new one).
+    /// The socket, to change in a way that cannot change what it sends or when,
+    /// or that the caller follows with [`Sockets::touch`]: it is not touched.
+    pub(super) fn get_mut_untouched(&mut self, id: SockId) -> &mut tcp::Socket<'static> {
+        let slot = self.slot_mut(id);
+        slot.set.get_mut::<tcp::Socket>(slot.handle)
+    }
+
+    /// The next egress pass visits this socket; until then its queued deadline is
+    /// not looked at (the pass works out a new one).
     pub(super) fn touch(&mut self, id: SockId) {
-        if self.touched.insert(id) {
-            if let Some(slot) = self.slots.get_mut(id.0).and_then(Option::as_mut) {
-                slot.queued = 0;
+        let Some(slot) = self.slots.get_mut(id.0).and_then(Option::as_mut) else {
+            return;
+        };
+        if !slot.touched {
+            slot.touched = true;
+            if self.touched.last().is_some_and(|&last| last > id) {
+                self.sorted = false;
             }
+            self.touched.push(id);
         }
     }
 
@@ -155,9 +175,7 @@ impl Sockets {
     /// `poll_at` depends on may have changed (the interface's neighbor cache).
     pub(super) fn touch_all(&mut self) {
         for i in 0..self.slots.len() {
-            if self.slots[i].is_some() {
-                self.touch(SockId(i));
-            }
+            self.touch(SockId(i));
         }
     }
 
@@ -180,16 +198,32 @@ impl Sockets {
         iface.poll_ingress_single(now, device, set);
     }
 
-    /// Sockets whose deadline has come are touched.
-    pub(super) fn take_due(&mut self, now: Instant) {
+    /// The head of the deadline queue, once stale entries are gone and entries of
+    /// touched sockets (whose deadlines the next pass works out anew) are dropped.
+    fn head(&mut self) -> Option<(Instant, SockId)> {
         while let Some(&Reverse((at, id, stamp))) = self.deadlines.peek() {
-            if self.is_current(id, stamp) {
-                if at > now {
-                    break;
+            if let Some(slot) = self.slots.get_mut(id.0).and_then(Option::as_mut) {
+                if slot.queued == Some((at, stamp)) {
+                    if !slot.touched {
+                        return Some((at, id));
+                    }
+                    slot.queued = None;
                 }
-                self.touch(id);
             }
             self.deadlines.pop();
+        }
+        None
+    }
+
+    /// Sockets whose deadline has come are touched.
+    pub(super) fn take_due(&mut self, now: Instant) {
+        while let Some((at, id)) = self.head() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop();
+            self.slot_mut(id).queued = None;
+            self.touch(id);
         }
     }
 
@@ -201,6 +235,7 @@ impl Sockets {
         now: Instant,
         device: &mut FrameSlot,
     ) -> smoltcp::iface::PollResult {
+        self.sort();
         let mut result = smoltcp::iface::PollResult::None;
         for id in &self.touched {
             if let Some(slot) = self.slots[id.0].as_mut() {
@@ -213,30 +248,49 @@ impl Sockets {
         result
     }
 
-    /// The sockets the coming (or current) egress pass visits, in slot order.
-    pub(super) fn touched(&self) -> Vec<SockId> {
-        self.touched.iter().copied().collect()
+    fn sort(&mut self) {
+        if !self.sorted {
+            self.touched.sort_unstable();
+            self.sorted = true;
+        }
     }
 
-    /// End an egress pass: queue each touched socket's next deadline, if it has one.
+    /// The sockets the coming (or current) egress pass visits, in slot order,
+    /// into `out`.
+    pub(super) fn touched_into(&mut self, out: &mut Vec<SockId>) {
+        self.sort();
+        out.extend_from_slice(&self.touched);
+    }
+
+    /// End an egress pass: queue each touched socket's next deadline, if it has one
+    /// (an entry already queued for the same instant stays).
     pub(super) fn settle(&mut self, iface: &mut Interface, now: Instant) {
-        for id in std::mem::take(&mut self.touched) {
+        for id in self.touched.drain(..) {
             let Some(slot) = self.slots[id.0].as_mut() else {
                 continue;
             };
-            if let Some(at) = iface.poll_at(now, &slot.set) {
-                let stamp = self.next_stamp;
-                self.next_stamp += 1;
-                slot.queued = stamp;
-                self.deadlines.push(Reverse((at, id, stamp)));
+            slot.touched = false;
+            let at = iface.poll_at(now, &slot.set);
+            match (at, slot.queued) {
+                (Some(at), Some((queued, _))) if at == queued => {}
+                (Some(at), _) => {
+                    let stamp = self.next_stamp;
+                    self.next_stamp += 1;
+                    slot.queued = Some((at, stamp));
+                    self.deadlines.push(Reverse((at, id, stamp)));
+                }
+                (None, _) => slot.queued = None,
             }
         }
+        self.sorted = true;
         // Stale entries leave when they surface; should they pile up (many touches
         // of sockets with far deadlines), the queue is rebuilt from the current ones.
         if self.deadlines.len() > 2 * self.len + 1024 {
             let slots = &self.slots;
-            self.deadlines.retain(|Reverse((_, id, stamp))| {
-                slots[id.0].as_ref().is_some_and(|s| s.queued == *stamp)
+            self.deadlines.retain(|&Reverse((at, id, stamp))| {
+                slots[id.0]
+                    .as_ref()
+                    .is_some_and(|s| s.queued == Some((at, stamp)))
             });
         }
     }
@@ -244,13 +298,7 @@ impl Sockets {
     /// When the earliest socket needs an egress pass: the head of the queue, or
     /// a touched socket's own deadline.
     pub(super) fn poll_at(&mut self, iface: &mut Interface, now: Instant) -> Option<Instant> {
-        while let Some(&Reverse((_, id, stamp))) = self.deadlines.peek() {
-            if self.is_current(id, stamp) {
-                break;
-            }
-            self.deadlines.pop();
-        }
-        let queued = self.deadlines.peek().map(|&Reverse((at, _, _))| at);
+        let queued = self.head().map(|(at, _)| at);
         let touched = self
             .touched
             .iter()
@@ -261,12 +309,5 @@ impl Sockets {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
-    }
-
-    fn is_current(&self, id: SockId, stamp: u64) -> bool {
-        self.slots
-            .get(id.0)
-            .and_then(Option::as_ref)
-            .is_some_and(|s| s.queued == stamp)
     }
 }
