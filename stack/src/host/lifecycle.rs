@@ -6,11 +6,8 @@ use super::*;
 impl Host {
     /// Tuples that left TIME_WAIT: their connections record until when.
     pub(super) fn release_held(&mut self, held: Vec<HeldTuple>) {
-        if !held.is_empty() {
-            // A port may be free now.
-            self.ports_full = None;
-        }
         for h in held {
+            self.port_freed(h.tuple.local_port);
             if let Some(id) = self.held_by.remove(&h.tuple) {
                 if let Some(conn) = self.conns.get_mut(id) {
                     conn.time_wait_until = Some(h.expires);
@@ -121,7 +118,7 @@ impl Host {
         self.live.remove(&tuple);
         if !self.time_wait.is_held(&tuple, self.now) {
             // Its port is free, unless TIME_WAIT took the tuple over.
-            self.ports_full = None;
+            self.port_freed(tuple.local_port);
         }
         self.free_if_done(id);
     }
@@ -148,26 +145,36 @@ impl Host {
         remote: Ipv4Address,
         port: u16,
     ) -> Result<u16, ConnectError> {
-        let known_full = self
-            .ports_full
-            .is_some_and(|full| full.still_holds(remote, port, self.now));
-        let result = if known_full {
-            Err(())
-        } else {
-            let mut ports = std::mem::replace(&mut self.ports, EphemeralPorts::new(1, 1));
-            let result = ports
-                .allocate(|p| self.port_in_use(p, remote, port))
-                .map_err(|_| ());
-            self.ports = ports;
-            if result.is_err() {
-                self.ports_full = Some(PortsFull {
-                    remote,
-                    port,
-                    until: self.time_wait.next_expiry(),
-                });
+        let mut ports = std::mem::replace(&mut self.ports, EphemeralPorts::new(1, 1));
+        let earliest_hold = self.time_wait.next_expiry();
+        let result = match self.ports_full.take() {
+            // No hold has lapsed unreleased since: only ports freed since can be free.
+            Some(mut full)
+                if full.remote == remote
+                    && full.port == port
+                    && earliest_hold.is_none_or(|t| self.now < t) =>
+            {
+                let result =
+                    ports.allocate_among(&full.freed, |p| self.port_in_use(p, remote, port));
+                // Whatever is still free stays a candidate; the rest is in use again.
+                full.freed
+                    .retain(|&p| result != Ok(p) && !self.port_in_use(p, remote, port));
+                self.ports_full = Some(full);
+                result
             }
-            result
+            _ => {
+                let result = ports.allocate(|p| self.port_in_use(p, remote, port));
+                if result.is_err() {
+                    self.ports_full = Some(PortsFull {
+                        remote,
+                        port,
+                        freed: Vec::new(),
+                    });
+                }
+                result
+            }
         };
+        self.ports = ports;
         result.map_err(|_| ConnectError::PortsExhausted {
             ports: self.config.knobs.ports.len(),
             remote: format!("{remote}:{port}"),
@@ -185,9 +192,11 @@ impl Host {
         let mut socket = self.new_socket(&mut memory);
         // `context()` before `sockets.add()` (smoltcp: avoids a double borrow).
         let cx = self.iface.context();
-        socket
-            .connect(cx, (remote.remote_addr, remote.remote_port), local_port)
-            .map_err(|e| ConnectError::Stack(e.to_string()))?;
+        if let Err(e) = socket.connect(cx, (remote.remote_addr, remote.remote_port), local_port) {
+            // The port stays free.
+            self.port_freed(local_port);
+            return Err(ConnectError::Stack(e.to_string()));
+        }
         let handle = self.add_socket(socket, memory);
         let now = self.now;
         let conn = &mut self.conns[id];
@@ -232,21 +241,27 @@ impl Host {
 }
 
 /// Every ephemeral port toward one remote endpoint was live or held in TIME_WAIT at
-/// the latest try. A try scans the whole range, and while connections wait for a
-/// port the host would scan it on every poll and every connect (60,000 ports, each
-/// a lookup in two tables); the answer cannot change until a tuple leaves the live
-/// table or the TIME_WAIT table, or the earliest hold expires, so until then the
-/// host answers from this. Dropped by whatever frees a tuple.
-#[derive(Clone, Copy, Debug)]
+/// a full try, and the ports freed since. A full try walks the whole range: once
+/// ports run out, a client that opens connections as fast as TIME_WAIT lets it made
+/// one such walk per connection and per poll while it waited (60,000 ports, each a
+/// lookup in two tables). A port can become free only by leaving the live table or
+/// the TIME_WAIT table, which note it here, or by a hold lapsing before the table
+/// releases it, which ends the use of this record: so the first free port from the
+/// allocator's cursor is the first among those noted, the same port a walk finds.
+#[derive(Clone, Debug)]
 pub(super) struct PortsFull {
     remote: Ipv4Address,
     port: u16,
-    /// The earliest TIME_WAIT expiry when the try failed: a port may be free from then.
-    until: Option<Instant>,
+    /// Local ports whose tuples left a table since (toward any remote: each is
+    /// checked again).
+    freed: Vec<u16>,
 }
 
-impl PortsFull {
-    fn still_holds(&self, remote: Ipv4Address, port: u16, now: Instant) -> bool {
-        self.remote == remote && self.port == port && self.until.is_none_or(|t| now < t)
+impl Host {
+    /// A tuple with this local port left the live or the TIME_WAIT table.
+    fn port_freed(&mut self, local_port: u16) {
+        if let Some(full) = self.ports_full.as_mut() {
+            full.freed.push(local_port);
+        }
     }
 }
