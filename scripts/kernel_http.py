@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
-"""Kernel-TCP peers for scripts/interop.sh and scripts/bench-tap.sh (python3 stdlib only).
+"""Kernel-TCP peers for scripts/interop.sh, bench-tap.sh, kernel-fidelity.sh and
+loss-reference.sh (python3 stdlib only).
 
     kernel_http.py serve --bind IP [--port P] [--dir DIR] [--nodelay on|off]
-                         [--response-writes 1|2]
+                         [--response-writes 1|2] [--tcp-info] [--preload N,...]
         An HTTP/1.1 keep-alive server. GET /bytes/N answers with the lab's pattern
         (scripts/payload.py); any other path is a file under DIR, sent with sendfile(2).
         --response-writes 2 sends the head and the body in two send() calls, as
         `tcpknobs serve --response-writes 2` does; --nodelay on sets TCP_NODELAY (Nagle
-        off). Prints "ready" once listening. One thread per connection.
+        off). Prints "ready" once listening. One thread per connection. --tcp-info:
+        for each response, one JSON line of the kernel's TCP_INFO (RTO, srtt, cwnd,
+        ssthresh, how long since data was last sent, retransmissions) just before the
+        response is written and just after the last write() returned. --preload
+        makes the /bytes/N bodies listed before "ready", so the first response does
+        not wait for python to build the pattern (tens of ms for 1 MiB).
 
     kernel_http.py get HOST PORT PATH [--count N]
         http.client, one persistent connection, PATH requested N times. Checks every
@@ -27,6 +33,7 @@ import json
 import os
 import socket
 import statistics
+import struct
 import sys
 import threading
 import time
@@ -55,6 +62,34 @@ def read_head(conn, buf):
         buf += data
     head, rest = buf.split(b"\r\n\r\n", 1)
     return head, rest
+
+
+_print_lock = threading.Lock()
+
+
+def tcp_info(conn):
+    """The fields of struct tcp_info (linux/tcp.h) the lab reads; times in ms."""
+    b = conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    u = struct.unpack_from("<24I", b, 8)
+    return {
+        "ca_state": b[1],
+        "rto_ms": u[0] / 1000,
+        "srtt_ms": u[15] / 1000,
+        "rttvar_ms": u[16] / 1000,
+        "cwnd": u[18],
+        "ssthresh": u[17] if u[17] < 0x7FFFFFFF else None,
+        "since_data_sent_ms": u[9],
+        "unacked": u[4],
+        "total_retrans": u[23],
+    }
+
+
+def log_tcp_info(conn, args, path, when):
+    if not args.tcp_info:
+        return
+    line = json.dumps({"path": path, "when": when, "port": conn.getpeername()[1], **tcp_info(conn)})
+    with _print_lock:
+        print(line, flush=True)
 
 
 def handle(conn, args):
@@ -87,6 +122,7 @@ def handle(conn, args):
                 f"Content-Type: application/octet-stream\r\n"
                 f"{'Connection: close' + chr(13) + chr(10) if close else ''}\r\n"
             ).encode()
+            log_tcp_info(conn, args, path, "before")
             if file_path is not None:
                 conn.sendall(resp_head)
                 with open(file_path, "rb") as f:
@@ -96,6 +132,7 @@ def handle(conn, args):
                 conn.sendall(body)
             else:
                 conn.sendall(resp_head + body)
+            log_tcp_info(conn, args, path, "written")
             if close:
                 return
     except (OSError, socket.timeout):
@@ -109,6 +146,8 @@ def serve(args):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((args.bind, args.port))
     s.listen(64)
+    for n in filter(None, args.preload.split(",")):
+        pattern(int(n))
     print("ready", flush=True)
     while True:
         conn, _ = s.accept()
@@ -192,6 +231,8 @@ def main():
     s.add_argument("--dir", default="")
     s.add_argument("--nodelay", choices=["on", "off"], default="off")
     s.add_argument("--response-writes", type=int, choices=[1, 2], default=1)
+    s.add_argument("--tcp-info", action="store_true")
+    s.add_argument("--preload", default="")
     g = sub.add_parser("get")
     g.add_argument("host")
     g.add_argument("port", type=int)

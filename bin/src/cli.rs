@@ -14,6 +14,7 @@ use tcpknobs_http::server::{CloseMode, ServerConfig};
 use tcpknobs_lab::tap::TapSetup;
 use tcpknobs_stack::congestion::IdleRestart;
 use tcpknobs_stack::realtime::MAX_RX_BATCH;
+use tcpknobs_stack::retransmit::{LossRecovery, RtoRule};
 use tcpknobs_stack::{
     Duration, Ipv4Cidr, Knobs, LinkProfile, Nagle, OnExhaustion, PortSpan, Profile,
 };
@@ -22,7 +23,8 @@ use tcpknobs_lab::tour::Selection;
 use tcpknobs_lab::values::{
     format_bytes, format_duration, format_seconds, parse_bytes, parse_delayed_ack, parse_mtu,
     parse_on_off, parse_page, parse_port_range, parse_positive_u32, parse_probability, parse_rate,
-    parse_rtt, parse_rx_batch, parse_span, parse_timeout, workload_of, PageSpec, ValueError,
+    parse_rto_min, parse_rtt, parse_rx_batch, parse_span, parse_timeout, workload_of, PageSpec,
+    ValueError,
 };
 use tcpknobs_lab::{Experiment, Rows};
 
@@ -54,7 +56,8 @@ pub enum Command {
     /// Fetch URLs from a real server with the lab's client over a TAP device.
     #[command(after_help = format!("{GET_EXAMPLES}\n\n{EXIT_STATUS}"))]
     Get(Box<GetArgs>),
-    /// Run one experiment per point of a grid of `run` option values, in parallel.
+    /// Run one experiment per point of a grid of `run` option values, in parallel; with
+    /// --tap, `get` per point against a real server, one at a time.
     #[command(after_help = format!("{SWEEP_EXAMPLES}\n\n{SWEEP_EXIT_STATUS}"))]
     Sweep(Box<SweepArgs>),
     /// Chapter 4's claims one by one: each predicted from its formula, measured on the
@@ -176,6 +179,18 @@ the first --vary outermost.
   tcpknobs sweep --vary loss=0.001..0.1*10 --repeat 20 --page 1k+3x1k --plot loss.svg
   tcpknobs sweep --vary rtt=1ms..1000ms/1ms --page 1k+3x1k --shard 0/4 --out part0.csv
   tcpknobs sweep merge part0.csv part1.csv part2.csv part3.csv > all.csv
+Over a TAP (--tap IF [--ip CIDR] URL...), each point is `get` instead of `run`: the
+lab's client against the real server the URLs name, one point after another in real
+time on one TAP (--jobs above 1 is refused; --shard still splits the grid). --vary
+then takes `get`'s options: the client's knobs (a plain knob is the client's),
+strategy, connections and the other client options, and --rtt and --loss added inside
+the process (--repeat K: seeds --seed .. --seed + K - 1, or from the clock, for the
+loss draws). Server knobs and options, the simulated link (--bandwidth, --mtu,
+--queue) and workload (--page, --requests) are refused before anything runs: vary the
+server with scripts/sweep-tap-server.sh. retransmissions counts this host's only.
+  sudo ip netns exec tcpknobs tcpknobs sweep --tap tk0 --ip 10.77.0.2/24 \\
+      --vary rtt=20ms,60ms,100ms --vary client-nagle=on,off --strategy serial \\
+      --out tap.csv http://10.77.0.1:8000/ http://10.77.0.1:8000/
 Columns: the varied values, the means over the transactions that succeeded (total_ms,
 connect_ms, ttfb_ms, transfer_ms), succeeded, failed, retransmissions, blame.CAUSE_ms
 (the mean transaction's time per cause, as run --blame names them), and the point's
@@ -337,7 +352,8 @@ fn profile_summary(k: &Knobs) -> String {
     let ss = &k.slow_start;
     format!(
         "IW {}, Nagle {}, quick-ACK {}, delayed ACK {}, TIME_WAIT {}, ports {} ({} ports), \
-         ssthresh {}, slow start {}, ABC limit {}, slow start after idle {} ({}), backlog {}",
+         ssthresh {}, slow start {}, ABC limit {}, slow start after idle {} ({}), RTO min {} \
+         ({}), recovery {}, backlog {}",
         ss.initial_window,
         nagle_name(k.nagle),
         k.quickack,
@@ -351,6 +367,9 @@ fn profile_summary(k: &Knobs) -> String {
         abc_limit_name(ss.abc_limit),
         on_off(ss.restart_after_idle),
         idle_restart_name(ss.idle_restart),
+        format_smol(k.retransmit.rto_min),
+        rto_rule_name(k.retransmit.rto_rule),
+        recovery_name(k.retransmit.recovery),
         k.backlog,
     )
 }
@@ -380,6 +399,20 @@ fn idle_restart_name(rule: IdleRestart) -> &'static str {
     match rule {
         IdleRestart::Linux => "linux",
         IdleRestart::Rfc5681 => "rfc5681",
+    }
+}
+
+fn rto_rule_name(rule: RtoRule) -> &'static str {
+    match rule {
+        RtoRule::Rfc6298 => "rfc6298",
+        RtoRule::Linux => "linux",
+    }
+}
+
+fn recovery_name(recovery: LossRecovery) -> &'static str {
+    match recovery {
+        LossRecovery::Reno => "reno",
+        LossRecovery::NewReno => "newreno",
     }
 }
 
@@ -507,6 +540,30 @@ fn parse_idle_restart(s: &str) -> Result<IdleRestart, String> {
     }
 }
 
+/// `--rto-rule`: how the RTO's minimum applies.
+fn parse_rto_rule(s: &str) -> Result<RtoRule, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "rfc6298" => Ok(RtoRule::Rfc6298),
+        "linux" => Ok(RtoRule::Linux),
+        _ => Err(format!(
+            "{s:?} is not an RTO rule: use rfc6298 (§2.4: round the RTO up to the minimum) or \
+             linux (the minimum bounds the variance term: SRTT + max(4*RTTVAR, min))"
+        )),
+    }
+}
+
+/// `--recovery`: what repairs a window with several losses.
+fn parse_recovery(s: &str) -> Result<LossRecovery, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "reno" => Ok(LossRecovery::Reno),
+        "newreno" => Ok(LossRecovery::NewReno),
+        _ => Err(format!(
+            "{s:?} is not a loss recovery: use reno (RFC 5681: one fast retransmit per \
+             window) or newreno (RFC 6582: each partial ACK resends the next hole)"
+        )),
+    }
+}
+
 fn parse_ack_delay(s: &str) -> Result<OffOr, ValueError> {
     parse_delayed_ack(s).map(OffOr)
 }
@@ -624,6 +681,23 @@ knob_flags! {
     idle_restart, client_idle_restart, server_idle_restart: IdleRestart = parse_idle_restart, "linux|rfc5681",
         |k, v| k.slow_start.idle_restart = v,
         shown |k| idle_restart_name(k.slow_start.idle_restart).to_string();
+    "Minimum retransmission timeout: 1s = RFC 6298 §2.4, 200ms = Linux (TCP_RTO_MIN); every \
+     loss the timer repairs costs at least this"
+    rto_min, client_rto_min, server_rto_min: StdDuration = parse_rto_min, "DUR",
+        |k, v| k.retransmit.rto_min = to_smol(v),
+        shown |k| format_smol(k.retransmit.rto_min);
+    "How the minimum applies: rfc6298 = round the RTO up to it (a steady path's RTO settles \
+     at the minimum); linux = SRTT + max(4*RTTVAR, minimum) (tcp_set_rto: about 300 ms on a \
+     steady 100 ms path)"
+    rto_rule, client_rto_rule, server_rto_rule: RtoRule = parse_rto_rule, "rfc6298|linux",
+        |k, v| k.retransmit.rto_rule = v,
+        shown |k| rto_rule_name(k.retransmit.rto_rule).to_string();
+    "Loss recovery: reno = one fast retransmit per window, further holes wait for the timer \
+     (RFC 5681 §3.2); newreno = each partial ACK resends the next hole at once (RFC 6582; \
+     Linux has SACK and RACK, which go further)"
+    recovery, client_recovery, server_recovery: LossRecovery = parse_recovery, "reno|newreno",
+        |k, v| k.retransmit.recovery = v,
+        shown |k| recovery_name(k.retransmit.recovery).to_string();
     "TIME_WAIT (2MSL) held by the side that closes first"
     time_wait, client_time_wait, server_time_wait: StdDuration = parse_span, "DUR",
         |k, v| k.time_wait = to_smol(v),
@@ -1048,9 +1122,9 @@ pub struct TourArgs {
 #[derive(Args, Debug, Clone)]
 #[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
 pub struct SweepArgs {
-    /// Vary a `run` option: NAME=V1,V2,... (NAME without the dashes; ranges A..B,
-    /// A..B/STEP and A..B*N, N points log-spaced). Repeat for more options: the points
-    /// are the cartesian product, the first --vary outermost.
+    /// Vary a `run` option (with --tap, a `get` option): NAME=V1,V2,... (NAME without
+    /// the dashes; ranges A..B, A..B/STEP and A..B*N, N points log-spaced). Repeat for
+    /// more options: the points are the cartesian product, the first --vary outermost.
     #[arg(
         long,
         value_name = "NAME=V1,V2,...",
@@ -1072,7 +1146,8 @@ pub struct SweepArgs {
     pub repeat: usize,
 
     /// Threads that parse and run the points [default: one per core]. The output is
-    /// the same for any N.
+    /// the same for any N. With --tap the points run one at a time: N above 1 is
+    /// refused.
     #[arg(long, value_name = "N", value_parser = parse_jobs, help_heading = "Sweep")]
     pub jobs: Option<usize>,
 
@@ -1125,6 +1200,37 @@ pub struct SweepArgs {
     #[arg(long, short, help_heading = "Sweep")]
     pub quiet: bool,
 
+    /// Run the points over this TAP device instead of the simulator: `get`'s client
+    /// (this process's stack) against the real server the URLs name, one point after
+    /// another in real time. The options vary the client (its knobs, strategy,
+    /// connections, ...) and what the process adds to the path (--rtt, --loss);
+    /// the server is real, so server and simulated-link options are refused (vary the
+    /// server with scripts/sweep-tap-server.sh). --jobs above 1 is refused.
+    #[arg(long, value_name = "IF", help_heading = "Sweep over a TAP")]
+    pub tap: Option<String>,
+
+    /// With --tap: this host's address and prefix, as `get --ip` [default: 10.77.0.2/24].
+    #[arg(long, value_name = "CIDR", value_parser = parse_cidr, requires = "tap", help_heading = "Sweep over a TAP")]
+    pub ip: Option<Ipv4Cidr>,
+
+    /// With --tap: the default gateway, as `get --gateway`.
+    #[arg(
+        long,
+        value_name = "IP",
+        requires = "tap",
+        help_heading = "Sweep over a TAP"
+    )]
+    pub gateway: Option<Ipv4Addr>,
+
+    /// With --tap: frames handed to the stack at once, as `get --rx-batch` [default: 64].
+    #[arg(long, value_name = "N", value_parser = parse_rx_batch, requires = "tap", help_heading = "Sweep over a TAP")]
+    pub rx_batch: Option<u32>,
+
+    /// With --tap: the URLs each point fetches, as `get`'s (http://IP[:PORT]/PATH, one
+    /// server).
+    #[arg(value_name = "URL", value_parser = parse_url, requires = "tap", help_heading = "Sweep over a TAP")]
+    pub urls: Vec<Url>,
+
     #[command(flatten)]
     pub run: RunArgs,
 
@@ -1167,25 +1273,52 @@ impl SweepArgs {
         if self.action.is_some() {
             return None;
         }
+        if let Some(tap) = &self.tap {
+            if let Some(n) = self.jobs.filter(|n| *n > 1) {
+                return Some((
+                    ErrorKind::ArgumentConflict,
+                    format!(
+                        "--jobs {n}: with --tap the points share one TAP and run one after \
+                         another in real time (parallel points would time each other); \
+                         leave --jobs out"
+                    ),
+                ));
+            }
+            if self.urls.is_empty() {
+                return Some((
+                    ErrorKind::MissingRequiredArgument,
+                    format!(
+                        "--tap {tap}: give the URLs each point fetches, e.g. \
+                         http://10.77.0.1:8000/"
+                    ),
+                ));
+            }
+        }
         if let Some(p) = self.run.link.problem() {
             return Some(p);
         }
+        // One command for one point: `get` over a TAP, `run` otherwise.
+        let one = if self.tap.is_some() { "get" } else { "run" };
         if self.run.pcap.is_some() {
             return Some((
                 ErrorKind::ArgumentConflict,
-                "--pcap takes one run; capture a point with `tcpknobs run ... --pcap FILE`".into(),
+                format!(
+                    "--pcap takes one run; capture a point with `tcpknobs {one} ... --pcap FILE`"
+                ),
             ));
         }
         if self.run.har.is_some() {
             return Some((
                 ErrorKind::ArgumentConflict,
-                "--har takes one run; archive a point with `tcpknobs run ... --har FILE`".into(),
+                format!(
+                    "--har takes one run; archive a point with `tcpknobs {one} ... --har FILE`"
+                ),
             ));
         }
         if self.run.trace.is_some() || self.run.timeline.is_some() {
             return Some((
                 ErrorKind::ArgumentConflict,
-                "--trace and --timeline take one run; look at a point with `tcpknobs run ... --trace FILE` or `--timeline FILE`".into(),
+                format!("--trace and --timeline take one run; look at a point with `tcpknobs {one} ... --trace FILE` or `--timeline FILE`"),
             ));
         }
         for out in &self.out {
@@ -1257,6 +1390,73 @@ pub fn sweep_names() -> Vec<String> {
         })
         .filter_map(|a| a.get_long().map(str::to_owned))
         .collect()
+}
+
+/// What `sweep --tap` must not take from the command line, though `get` does: it
+/// sets them once for the whole sweep, or they write one file per run.
+const TAP_SWEEP_ONCE: [&str; 7] = ["tap", "ip", "gateway", "pcap", "har", "trace", "timeline"];
+
+/// The names `sweep --tap --vary` takes: every option of `get` that takes a value
+/// and sets its client or what the process adds to the path (not the TAP, the
+/// address or an output file).
+pub fn tap_sweep_names() -> Vec<String> {
+    let mut cmd = command();
+    cmd.build();
+    let Some(get) = cmd.find_subcommand("get") else {
+        return Vec::new();
+    };
+    get.get_arguments()
+        .filter(|a| {
+            a.get_action().takes_values()
+                && !a.is_hide_set()
+                && !TAP_SWEEP_ONCE.contains(&a.get_id().as_str())
+        })
+        .filter_map(|a| a.get_long().map(str::to_owned))
+        .collect()
+}
+
+/// Why `sweep --tap` does not take `--NAME`, a `run` option (given or varied);
+/// `None` when `get` takes it for every point (`--vary` also needs a value:
+/// [`tap_sweep_names`]).
+pub fn tap_refusal(name: &str) -> Option<String> {
+    let mut cmd = command();
+    cmd.build();
+    let takes = cmd.find_subcommand("get").is_some_and(|get| {
+        get.get_arguments().any(|a| {
+            a.get_long() == Some(name)
+                && !a.is_hide_set()
+                && !TAP_SWEEP_ONCE.contains(&a.get_id().as_str())
+        })
+    });
+    if takes {
+        return None;
+    }
+    let longs = |cmd: clap::Command| -> Vec<String> {
+        cmd.get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_owned))
+            .collect()
+    };
+    let server = longs(ServerFlags::augment_args(clap::Command::new("server")));
+    let link = longs(LinkFlags::augment_args(clap::Command::new("link")));
+    let why = if name.starts_with("server-") || server.iter().any(|n| n == name) {
+        "it sets the server, and with --tap the server is the real one the URLs name: \
+         vary its knobs with scripts/sweep-tap-server.sh, which restarts `tcpknobs \
+         serve` with each value"
+    } else if name == "via-proxy" {
+        "the proxy is the simulator's; with --tap, put a real proxy in front of the \
+         server"
+    } else if link.iter().any(|n| n == name) {
+        "it sets the simulated link; over a TAP the path is real, and the process adds \
+         only --rtt and --loss"
+    } else if matches!(name, "page" | "requests" | "size" | "method") {
+        "it sets the simulated workload; with --tap each point fetches the URLs given, \
+         one GET each"
+    } else if TAP_SWEEP_ONCE.contains(&name) {
+        "it is set once for the whole sweep, or writes one file per run"
+    } else {
+        "`get`, whose client sweep --tap runs, has no such option"
+    };
+    Some(format!("--{name} does not apply with --tap: {why}"))
 }
 
 /// The `run` options `matches` (a sweep's) got from the command line, as arguments

@@ -4,18 +4,20 @@
 
 use std::time::{Duration as StdDuration, SystemTime};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use tcpknobs_http::client::{Client, ClientConfig};
 use tcpknobs_http::message::Method;
 use tcpknobs_http::transaction::TransactionReport;
 use tcpknobs_http::workload::{RequestSpec, Workload};
 use tcpknobs_lab::har::Har;
 use tcpknobs_lab::report::{client_connections, ClientReport, Totals};
-use tcpknobs_lab::tap::{get_timeline, GetReport, GetWorkload, SideKnobs, TapTrace};
+use tcpknobs_lab::summary::Summarizer;
+use tcpknobs_lab::tap::{get_timeline, GetReport, GetWorkload, Rig, SideKnobs, TapTrace};
 use tcpknobs_lab::values::format_duration;
-use tcpknobs_stack::{AppSlot, HostId};
+use tcpknobs_lab::Summary;
+use tcpknobs_stack::{AppSlot, HostId, Knobs};
 
-use crate::cli::{side_knobs, GetArgs, Side, GET_RESPONSE_TIMEOUT};
+use crate::cli::{side_knobs, GetArgs, Side, Url, GET_RESPONSE_TIMEOUT};
 use crate::output::{create_output, print_stdout, Outcome, OutputFile};
 use crate::table;
 use crate::tap::{end_name, open_rig};
@@ -23,23 +25,7 @@ use crate::tap::{end_name, open_rig};
 /// `tcpknobs get`: the lab's client on the TAP, one request per URL, reported like
 /// `run`.
 pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
-    let Some(first) = args.urls.first() else {
-        bail!("give at least one URL, e.g. http://10.77.0.1:8000/");
-    };
-    if let Some(other) = args
-        .urls
-        .iter()
-        .find(|u| (u.addr, u.port) != (first.addr, first.port))
-    {
-        bail!(
-            "all URLs must name the same server: the client connects to one address and \
-             port (got {}:{} and {}:{})",
-            first.addr,
-            first.port,
-            other.addr,
-            other.port
-        );
-    }
+    let first = one_server(&args.urls).map_err(anyhow::Error::msg)?;
     let har = match &args.har {
         Some(path) => Some((path, create_output("--har", path)?)),
         None => None,
@@ -51,6 +37,80 @@ pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
     let knobs = side_knobs(args.profile, &args.knobs, Side::Client);
     let mut rig = open_rig(&args.tap, Some(first.addr), knobs.clone(), args.max_time)?;
     let trace = TapTrace::attach(&mut rig, args.trace.as_deref()).context("--trace")?;
+    let fetched = fetch(&mut rig, args, knobs, Some(&trace))?;
+    trace.finish_trace().context("--trace")?;
+    let report = fetched.report;
+    if let Some((path, file)) = har {
+        let unix_ms = fetched
+            .wall_epoch
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        Har::of_get(&report, unix_ms)
+            .write(file)
+            .with_context(|| format!("--har '{}'", path.display()))?;
+    }
+    if let Some(file) = timeline {
+        file.write(&get_timeline(&report))?;
+    }
+    if args.json {
+        print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?;
+    } else if args.blame {
+        let header = render_get(&report)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        print_stdout(&format!(
+            "{header}\n\n{}{}",
+            table::blame_rows(&report.transactions),
+            table::totals(&report.totals, end_name(report.end))
+        ))?;
+    } else {
+        print_stdout(&render_get(&report))?;
+    }
+    Ok(Outcome::of_failures(report.totals.failed))
+}
+
+/// The first URL, when every URL names the same server: the client connects to one
+/// address and port.
+pub fn one_server(urls: &[Url]) -> Result<&Url, String> {
+    let Some(first) = urls.first() else {
+        return Err("give at least one URL, e.g. http://10.77.0.1:8000/".into());
+    };
+    if let Some(other) = urls
+        .iter()
+        .find(|u| (u.addr, u.port) != (first.addr, first.port))
+    {
+        return Err(format!(
+            "all URLs must name the same server: the client connects to one address and \
+             port (got {}:{} and {}:{})",
+            first.addr, first.port, other.addr, other.port
+        ));
+    }
+    Ok(first)
+}
+
+/// What one `get` gave: its report, the aggregates a sweep folds into its row, and
+/// the wall-clock time of its first request (a HAR's dates).
+pub struct Fetched {
+    /// As `get --json` prints it.
+    pub report: GetReport,
+    /// Every transaction folded, as a simulated run's `summary`.
+    pub summary: Summary,
+    /// The wall clock when the first request was issued.
+    pub wall_epoch: SystemTime,
+}
+
+/// `args`'s URLs fetched with the client `args` describes over `rig` (whose host
+/// has `knobs`), until every one is answered or has failed, or the rig's stop or
+/// time limit; `trace` (attached to `rig`) blames the transactions.
+pub fn fetch(
+    rig: &mut Rig,
+    args: &GetArgs,
+    knobs: Knobs,
+    trace: Option<&TapTrace>,
+) -> anyhow::Result<Fetched> {
+    let first = one_server(&args.urls).map_err(anyhow::Error::msg)?;
     let specs: Vec<RequestSpec> = args
         .urls
         .iter()
@@ -89,8 +149,13 @@ pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
         .iter()
         .map(|t| t.report(epoch))
         .collect();
-    trace.fill(&client.transactions(), &mut transactions, epoch);
-    trace.finish_trace().context("--trace")?;
+    let mut summarizer = Summarizer::new()?;
+    for t in client.transactions() {
+        summarizer.add(t);
+    }
+    if let Some(trace) = trace {
+        trace.fill(&client.transactions(), &mut transactions, epoch);
+    }
     let connections = client_connections(&rig.host, &client);
     let totals = Totals::of(&transactions, &client, epoch, connections.len());
     let report = GetReport {
@@ -110,35 +175,14 @@ pub fn get(args: &GetArgs) -> anyhow::Result<Outcome> {
         },
         seed: rig.seed,
     };
-    if let Some((path, file)) = har {
-        let unix_ms = wall_started
-            .checked_add(StdDuration::from_micros((epoch - started).total_micros()))
-            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        Har::of_get(&report, unix_ms)
-            .write(file)
-            .with_context(|| format!("--har '{}'", path.display()))?;
-    }
-    if let Some(file) = timeline {
-        file.write(&get_timeline(&report))?;
-    }
-    if args.json {
-        print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?;
-    } else if args.blame {
-        let header = render_get(&report)
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        print_stdout(&format!(
-            "{header}\n\n{}{}",
-            table::blame_rows(&report.transactions),
-            table::totals(&report.totals, end_name(report.end))
-        ))?;
-    } else {
-        print_stdout(&render_get(&report))?;
-    }
-    Ok(Outcome::of_failures(report.totals.failed))
+    let wall_epoch = wall_started
+        .checked_add(StdDuration::from_micros((epoch - started).total_micros()))
+        .unwrap_or(wall_started);
+    Ok(Fetched {
+        report,
+        summary: summarizer.summary(),
+        wall_epoch,
+    })
 }
 
 /// Whether a target asks for the lab's verifiable pattern (`/bytes/N`).

@@ -25,14 +25,20 @@ pub fn open_rig(
     let setup = flags.setup();
     setup.check_addressing(server)?;
     let stop = Stop::new().context("creating the stop signal")?;
-    let handler_stop = stop.clone();
-    let rig = Rig::open(&setup, knobs, time_limit, stop)?;
-    ctrlc::set_handler(move || handler_stop.request())
-        .context("installing the Ctrl-C/SIGTERM handler")?;
+    let rig = Rig::open(&setup, knobs, time_limit, stop.clone())?;
+    stop_on_signals(&stop)?;
     for warning in &rig.warnings {
         eprintln!("warning: {warning}");
     }
     Ok(rig)
+}
+
+/// Request `stop` on Ctrl-C or SIGTERM. Once per process: the handler cannot be
+/// installed twice, so a sweep installs it once for all its points.
+pub fn stop_on_signals(stop: &Stop) -> anyhow::Result<()> {
+    let handler_stop = stop.clone();
+    ctrlc::set_handler(move || handler_stop.request())
+        .context("installing the Ctrl-C/SIGTERM handler")
 }
 
 /// How a real-time run ended, as the tables say it.

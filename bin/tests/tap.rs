@@ -1101,3 +1101,121 @@ fn read_pcap(bytes: &[u8]) -> Vec<Frame> {
     }
     frames
 }
+
+/// A CSV record's cells, quotes undone (`""` inside quotes is one `"`).
+fn csv_cells(line: &str) -> Vec<String> {
+    let mut cells = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                cells.last_mut().expect("a cell").push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => cells.push(String::new()),
+            (c, _) => cells.last_mut().expect("a cell").push(c),
+        }
+    }
+    cells
+}
+
+/// `sweep --tap` over rtt 20 ms and 60 ms x client Nagle on/off, two URLs fetched
+/// serially (a connection each) from python3's http.server: one row per point, in
+/// grid order, every transaction a success. Each handshake pays the point's added RTT
+/// once (SYN delayed half of it, the SYN-ACK the other half; ARP passes undelayed),
+/// so connect_ms is at least that RTT, exactly (the delay is added in process), and
+/// a point still on the previous point's delay would be 40 ms short at 60 ms. A
+/// handshake that paid the RTT twice (ARP delayed too, or both directions given the
+/// whole RTT) takes at least twice the RTT, so the upper bound is just under that:
+/// the rest, 20 ms or more, is scheduling slack (a loaded 2-core machine has delayed
+/// a handshake here by 10 ms). The total is at least 2 RTT (handshake, then request
+/// and response). The CSV has the header and a record per point, with the point's
+/// added delay among its settings.
+#[test]
+fn sweep_over_the_tap_adds_each_points_rtt() {
+    skip_unless_ready!("python3");
+    let ns = Netns::create("sweep");
+    let dir = TempDir::new("sweep");
+    std::fs::write(dir.join("hello.txt"), HELLO).expect("file");
+    let _server = python_http_server(&ns, &dir, "8000", "HTTP/1.1");
+    let url = format!("http://{KERNEL}:8000/hello.txt");
+    let csv = dir.join("sweep.csv");
+    let csv_arg = csv.to_str().expect("utf-8").to_string();
+    let args = [
+        BIN,
+        "sweep",
+        "--tap",
+        "tk0",
+        "--ip",
+        LAB_CIDR,
+        "--vary",
+        "rtt=20ms,60ms",
+        "--vary",
+        "client-nagle=on,off",
+        "--strategy",
+        "serial",
+        "--max-time",
+        "10s",
+        "--json",
+        "--out",
+        &csv_arg,
+        &url,
+        &url,
+    ];
+    let out = run_bounded(ns.exec(&args), "tcpknobs sweep --tap");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "sweep --tap failed: {stderr}");
+    let rows = json(&String::from_utf8_lossy(&out.stdout), "sweep --json");
+    let rows = rows.as_array().expect("an array of rows");
+    let grid = [
+        ("20ms", "on"),
+        ("20ms", "off"),
+        ("60ms", "on"),
+        ("60ms", "off"),
+    ];
+    assert_eq!(rows.len(), grid.len(), "one row per point: {rows:?}");
+    for (i, (row, (rtt, nagle))) in rows.iter().zip(grid).enumerate() {
+        assert_eq!(row["point"], i, "{row}");
+        assert_eq!(
+            row["values"],
+            serde_json::json!({"rtt": rtt, "client-nagle": nagle}),
+            "{row}"
+        );
+        assert_eq!(row["succeeded"], 2, "{row}");
+        assert_eq!(row["failed"], 0, "{row}");
+        assert_eq!(row["error"], Value::Null, "{row}");
+        let added: f64 = rtt.trim_end_matches("ms").parse().expect("ms");
+        let connect = ms(row, "connect_ms");
+        eprintln!("rtt {rtt}, client-nagle {nagle}: connect_ms {connect}");
+        assert!(
+            (added - 0.01..2.0 * added - 0.5).contains(&connect),
+            "connect_ms {connect} at an added rtt of {rtt}: {row}"
+        );
+        assert!(ms(row, "total_ms") >= 2.0 * added - 0.01, "{row}");
+    }
+
+    let text = std::fs::read_to_string(&csv).expect("the CSV");
+    let lines: Vec<Vec<String>> = text.lines().map(csv_cells).collect();
+    let head = &lines[0];
+    assert_eq!(head[..3], ["point", "rtt", "client-nagle"], "{head:?}");
+    let col = |name: &str| {
+        head.iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no {name} column: {head:?}"))
+    };
+    assert_eq!(lines.len(), 1 + grid.len(), "{text}");
+    for (i, (record, (rtt, _))) in lines[1..].iter().zip(grid).enumerate() {
+        assert_eq!(record.len(), head.len(), "{record:?}");
+        assert_eq!(record[0], i.to_string());
+        assert_eq!(record[1], rtt);
+        let half_ns = rtt.trim_end_matches("ms").parse::<u64>().expect("ms") * 500_000;
+        assert_eq!(record[col("added.one_way_delay_ns")], half_ns.to_string());
+        assert_eq!(record[col("succeeded")], "2", "{record:?}");
+        assert!(
+            record[col("connect_ms")].parse::<f64>().is_ok(),
+            "{record:?}"
+        );
+    }
+}

@@ -300,8 +300,24 @@ impl Rig {
         stop: Stop,
     ) -> Result<Rig, RigError> {
         let tap = TapDevice::open(&setup.tap)?;
+        Rig::on(tap, setup, knobs, time_limit, stop, Clock::start())
+    }
+
+    /// [`Rig::open`] on a TAP already open (`setup.tap` is not looked at), timed by
+    /// `clock`: a sweep runs its points one after another on one device, each with a
+    /// fresh host, and gives them one clock so that each point's initial sequence
+    /// numbers (which tick with the clock) lie above the last point's, as a new
+    /// connection's must for a kernel that still holds the tuple in TIME_WAIT.
+    /// Without `setup.seed` the seed is `clock`'s ([`Clock::run_seed`]).
+    pub fn on(
+        tap: TapDevice,
+        setup: &TapSetup,
+        knobs: Knobs,
+        time_limit: Option<StdDuration>,
+        stop: Stop,
+        clock: Clock,
+    ) -> Result<Rig, RigError> {
         let warnings = check_kernel_side(&tap, setup.ip)?;
-        let clock = Clock::start();
         let seed = setup.seed.unwrap_or_else(|| clock.run_seed());
         let config = tap_host_config(setup.ip, setup.gateway, tap.mtu(), seed, knobs);
         let host = Host::new(config, clock.now());

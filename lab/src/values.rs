@@ -30,6 +30,8 @@ const DELAYED_ACK_FORMS: &str =
     "use off (or none, 0) or a duration with a unit (ns, us, ms, s, m, h) and no space: 40ms, 200ms, 500us";
 const TIMEOUT_FORMS: &str =
     "use off (or none, 0) or a duration with a unit (ns, us, ms, s, m, h) and no space: 5s, 90s, 5m";
+const RTO_MIN_FORMS: &str =
+    "use whole milliseconds from 1ms to 60s with a unit and no space: 200ms (Linux), 1s (RFC 6298)";
 const ON_OFF_FORMS: &str = "use on/off, true/false, yes/no or 1/0";
 const RATE_FORMS: &str = "use bits per second as a number with a unit (bit, kbit, mbit, gbit; k = 1000) and no space: 800bit, 100kbit, 10mbit, 1.5gbit (or unlimited)";
 const BYTES_FORMS: &str = "use a whole number of bytes, optionally with a binary unit (k or kib = 1024, m or mib, g or gib) and no space: 65536, 64k, 1.5m, 1g";
@@ -290,6 +292,26 @@ pub fn parse_rtt(s: &str) -> Result<Duration, ValueError> {
         Err(ValueError::LongerThanRtt {
             input: s.to_owned(),
         })
+    }
+}
+
+/// The RTO's minimum for `--rto-min`: a whole number of milliseconds (smoltcp keeps
+/// its RTO in milliseconds, and our layer's estimator must compute the same value),
+/// from 1 ms up to the 60 s maximum RTO of RFC 6298 §2.5.
+pub fn parse_rto_min(s: &str) -> Result<Duration, ValueError> {
+    let d = parse_duration(s)?;
+    let detail = if d.subsec_nanos() % 1_000_000 != 0 {
+        Some("not a whole number of milliseconds")
+    } else if d < Duration::from_millis(1) {
+        Some("below 1 ms")
+    } else if d > Duration::from_secs(60) {
+        Some("above the 60 s maximum RTO")
+    } else {
+        None
+    };
+    match detail {
+        Some(detail) => Err(invalid(s, "an RTO minimum", Some(detail), RTO_MIN_FORMS)),
+        None => Ok(d),
     }
 }
 

@@ -83,11 +83,11 @@ fn runs() -> Vec<(&'static str, Experiment)> {
 #[test]
 fn seeded_reports_are_pinned() {
     let pins: [u64; 5] = [
-        0xe2b2_73a6_1bb4_993e,
-        0xaf53_cbf8_d1d4_0b21,
-        0x22a9_ab32_619f_4a7c,
-        0x01a9_a81c_cc4d_977d,
-        0x9727_597e_33b1_6af7,
+        0x4b01_52ab_8ea6_cb20,
+        0x6b76_a749_db0b_6f66,
+        0x375a_921f_9135_792e,
+        0x7834_e03c_83db_9bcc,
+        0x8471_fcb3_760b_b6bf,
     ];
     let mut got = Vec::new();
     for (name, e) in runs() {

@@ -95,6 +95,9 @@ impl Narrator {
                     SendReason::FastRetransmit => {
                         "fast retransmit: third duplicate ACK".to_string()
                     }
+                    SendReason::PartialAck => {
+                        "NewReno retransmission: a partial ACK showed the next hole".to_string()
+                    }
                     SendReason::Retransmit => "retransmission after a timeout".to_string(),
                     SendReason::DelayedAck => match self.owed.get(&key) {
                         Some(since) => {

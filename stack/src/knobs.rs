@@ -7,6 +7,7 @@ use serde::Serialize;
 use smoltcp::time::Duration;
 
 use crate::congestion::{IdleRestart, SlowStartConfig};
+use crate::retransmit::RetransmitConfig;
 
 /// What `connect` does when every ephemeral port toward a server is live or in TIME_WAIT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -41,12 +42,14 @@ pub enum Nagle {
 pub enum Profile {
     /// Today's Linux defaults: IW 10 (RFC 6928), slow start counting every
     /// acknowledged segment (`tcp_slow_start`), the window halved per idle RTO
-    /// (`tcp_cwnd_restart`), Nagle with Minshall's variant, quick-ACK for the first 16
+    /// (`tcp_cwnd_restart`), an RTO of at least SRTT + 200 ms (`TCP_RTO_MIN`) with
+    /// NewReno's partial-ACK recovery, Nagle with Minshall's variant, quick-ACK for the first 16
     /// segments, delayed ACK 40 ms (`TCP_DELACK_MIN`), TIME_WAIT 60 s
     /// (`TCP_TIMEWAIT_LEN`), ports 32768-60999 (`ip_local_port_range`).
     Linux,
     /// The book's classic values: IW 1, at most one MSS per ACK in slow start and
-    /// straight to the restart window after idle (RFC 5681 §3.1, §4.1), RFC 896
+    /// straight to the restart window after idle (RFC 5681 §3.1, §4.1), an RTO of at
+    /// least 1 s (RFC 6298 §2.4) and Reno's fast recovery (RFC 5681 §3.2), RFC 896
     /// Nagle, no quick-ACK, delayed ACK 200 ms, 2MSL 120 s, 60,000 ports.
     Book,
 }
@@ -69,6 +72,10 @@ pub struct Knobs {
     pub quickack: u32,
     /// Slow start: our congestion window above smoltcp (RFC 5681).
     pub slow_start: SlowStartConfig,
+    /// The retransmission timer's floor and how several losses in one window are
+    /// repaired: smoltcp's timer and fast retransmit, with the settings our patch
+    /// set on smoltcp adds (`vendor/smoltcp/PATCHES.md`).
+    pub retransmit: RetransmitConfig,
     /// How long the side that closes first holds the 4-tuple (2MSL, RFC 9293 §3.6.1).
     /// Linux: 60 s, fixed (`TCP_TIMEWAIT_LEN`); the book: about 2 minutes; RFC 793's
     /// 2-minute MSL would make it 4. Zero holds nothing.
@@ -159,6 +166,7 @@ impl Knobs {
                     idle_restart: IdleRestart::Linux,
                     abc_limit: None,
                 },
+                retransmit: RetransmitConfig::LINUX,
                 time_wait: Duration::from_secs(60),
                 ports: PortSpan {
                     lo: 32768,
@@ -183,6 +191,7 @@ impl Knobs {
                     idle_restart: IdleRestart::Rfc5681,
                     abc_limit: Some(1),
                 },
+                retransmit: RetransmitConfig::RFC,
                 time_wait: Duration::from_secs(120),
                 ports: PortSpan {
                     lo: 5536,
@@ -206,7 +215,7 @@ impl Default for Knobs {
 }
 
 /// Durations print in milliseconds in JSON (`40.0`), the unit every timing uses.
-fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.total_micros() as f64 / 1000.0)
 }
 

@@ -31,6 +31,7 @@ pub mod link;
 pub mod pcap;
 pub mod ports;
 pub mod realtime;
+pub mod retransmit;
 pub mod rng;
 pub mod segment;
 mod send_queue;

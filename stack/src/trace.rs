@@ -228,6 +228,9 @@ pub enum SendReason {
     Rto,
     /// Data sent again on the third duplicate ACK (RFC 5681 §3.2).
     FastRetransmit,
+    /// Data sent again because an ACK during fast recovery covered only part of what
+    /// was in flight: the next hole, resent at once (NewReno, RFC 6582 §3.2 step 5).
+    PartialAck,
     /// Data sent again ACK-clocked after a timeout (the rest of the flight).
     Retransmit,
     /// A bare ACK sent as soon as the data arrived (quick-ACK, or every second
@@ -245,6 +248,19 @@ pub enum SendReason {
     /// The ACK a connection in TIME_WAIT sends when the peer's FIN (or another
     /// segment) arrives again: its last ACK was lost (RFC 9293 §3.6.1).
     TimeWaitAck,
+}
+
+impl SendReason {
+    /// Whether the segment carried data sent before (by any timer or ACK rule).
+    pub fn resends_data(self) -> bool {
+        matches!(
+            self,
+            SendReason::Rto
+                | SendReason::FastRetransmit
+                | SendReason::PartialAck
+                | SendReason::Retransmit
+        )
+    }
 }
 
 /// What keeps written data from being sent.

@@ -10,6 +10,7 @@ use std::rc::Rc;
 use common::{run, Call, Capture, CaptureFormat, Script, PORT};
 use smoltcp::phy::Medium;
 use tcpknobs_stack::congestion::IdleRestart;
+use tcpknobs_stack::retransmit::RetransmitConfig;
 use tcpknobs_stack::segment::{seq_gt, Segment};
 use tcpknobs_stack::{HostId, Knobs, LinkProfile, SimNet};
 
@@ -161,11 +162,16 @@ fn abc_limit_two_counts_two_segments_per_ack() {
 
 /// The server sends [`BULK`] (rounds of 10, 20, 40, 80: the window ends at 160
 /// segments), pauses `idle_ms` after the last of it left at 451 ms, then sends
-/// [`AFTER_IDLE`]; the bursts of that second send. The RTO is smoltcp's 1 s minimum
+/// [`AFTER_IDLE`]; the bursts of that second send. The RTO is RFC 6298's 1 s minimum
 /// (the RTT is 100 ms), and the client ACKs every segment.
 fn after_idle(rule: IdleRestart, idle_ms: i64) -> Vec<usize> {
+    after_idle_with(RetransmitConfig::RFC, rule, idle_ms)
+}
+
+fn after_idle_with(retransmit: RetransmitConfig, rule: IdleRestart, idle_ms: i64) -> Vec<usize> {
     let mut knobs = common::knobs();
     knobs.slow_start.idle_restart = rule;
+    knobs.retransmit = retransmit;
     let (mut net, capture) = net(knobs);
     let mut server = Script::new(&[
         (0, Call::Listen),
@@ -206,6 +212,36 @@ fn linux_restart_after_idle_halves_per_rto() {
         after_idle(linux, 10_000),
         vec![10, 20, 40, 80, 50],
         "10 RTO: the floor, IW"
+    );
+}
+
+/// The same rule with Linux's timer: on this steady 100 ms path the RTO is SRTT +
+/// 200 ms, 300 ms and a few microseconds. The pause runs from the last segment of the
+/// 80-segment round (about 1 ms before `idle_ms` starts), so 290 ms stays under one
+/// RTO, 305 ms passes one (one halving), 605 ms two (two halvings); 2 s is six RTOs
+/// and more, down to IW.
+#[test]
+fn linux_restart_after_idle_counts_linux_rtos() {
+    let (timer, linux) = (RetransmitConfig::LINUX, IdleRestart::Linux);
+    assert_eq!(
+        after_idle_with(timer, linux, 290),
+        vec![160, 40],
+        "under 1 RTO"
+    );
+    assert_eq!(
+        after_idle_with(timer, linux, 305),
+        vec![80, 120],
+        "over 1 RTO"
+    );
+    assert_eq!(
+        after_idle_with(timer, linux, 605),
+        vec![40, 80, 80],
+        "over 2 RTOs"
+    );
+    assert_eq!(
+        after_idle_with(timer, linux, 2000),
+        vec![10, 20, 40, 80, 50],
+        "6 RTOs: the floor, IW"
     );
 }
 

@@ -31,10 +31,7 @@ impl Sent {
     }
 
     pub(super) fn is_retransmission(&self) -> bool {
-        matches!(
-            self.why,
-            SendReason::Rto | SendReason::FastRetransmit | SendReason::Retransmit
-        )
+        self.why.resends_data()
     }
 }
 

@@ -4,9 +4,9 @@
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
-use tcpknobs_http::blame::Cause;
+use tcpknobs_http::blame::{Blame, Cause};
 
-use crate::Report;
+use crate::{Report, Summary};
 
 /// The statistics of a metric across a point's seeds, in column order (`total_ms_mean`,
 /// `total_ms_median`, ...). p5 and p95 interpolate linearly between the two nearest
@@ -53,12 +53,28 @@ pub struct Metrics {
 impl Metrics {
     /// The figures of one report, from its summary aggregates and its blame.
     pub fn of(report: &Report) -> Metrics {
-        let t = &report.summary.timings;
+        Metrics::new(
+            &report.summary,
+            report
+                .connections
+                .iter()
+                .map(|c| c.stats.retransmissions)
+                .sum(),
+            report.blame.as_ref(),
+        )
+    }
+
+    /// The figures of a run from its summary aggregates, its retransmissions and
+    /// the sum of its transactions' blame (`None`: no trace kept). A simulated run
+    /// and a run over a TAP (which has no [`Report`]) give their figures here, so
+    /// the two mean the same.
+    pub fn new(summary: &Summary, retransmissions: u64, blame: Option<&Blame>) -> Metrics {
+        let t = &summary.timings;
         let mean = |s: &crate::summary::TimingSummary| {
             (s.count > 0).then(|| round_us(s.sum_ms / s.count as f64))
         };
-        let finished = report.summary.succeeded + report.summary.failed;
-        let blame_ms = report.blame.as_ref().map(|b| {
+        let finished = summary.succeeded + summary.failed;
+        let blame_ms = blame.map(|b| {
             Cause::ALL
                 .iter()
                 .map(|&c| {
@@ -75,13 +91,9 @@ impl Metrics {
             connect_ms: mean(&t.connect),
             ttfb_ms: mean(&t.ttfb),
             transfer_ms: mean(&t.transfer),
-            succeeded: report.summary.succeeded,
-            failed: report.summary.failed,
-            retransmissions: report
-                .connections
-                .iter()
-                .map(|c| c.stats.retransmissions)
-                .sum(),
+            succeeded: summary.succeeded,
+            failed: summary.failed,
+            retransmissions,
             blame_ms,
         }
     }

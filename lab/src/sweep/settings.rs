@@ -3,17 +3,17 @@
 //! settings), not only the values the sweep varied, so a row can be rerun or
 //! compared without the command line that made it.
 
+use serde::Serialize;
 use serde_json::Value;
 
-use crate::Experiment;
-
-/// The experiment's settings as `(name, value)`, in a fixed order: its JSON form
-/// (the names of `run --json`'s `knobs`, `link` and `workload`) flattened, nested
+/// A point's settings as `(name, value)`, in a fixed order: its JSON form flattened
+/// (for an [`Experiment`](crate::Experiment), the names of `run --json`'s `knobs`,
+/// `link` and `workload`; a sweep over a TAP passes what sets its `get`), nested
 /// names joined with dots (`client_knobs.delayed_ack_ms`); an array is its JSON text,
 /// `null` an empty cell.
-pub fn settings(experiment: &Experiment) -> Vec<(String, String)> {
+pub fn settings<T: Serialize + ?Sized>(point: &T) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    if let Ok(value) = serde_json::to_value(experiment) {
+    if let Ok(value) = serde_json::to_value(point) {
         flatten("", &value, &mut out);
     }
     out
@@ -40,6 +40,7 @@ fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Experiment;
     use tcpknobs_http::message::Method;
     use tcpknobs_http::workload::Workload;
     use tcpknobs_stack::LinkProfile;

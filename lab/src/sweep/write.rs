@@ -3,8 +3,9 @@
 
 use std::io::{Read, Write};
 
+use serde::Serialize;
+
 use super::{settings, Columns, Row};
-use crate::Experiment;
 
 /// The header of every format: the varied names, the columns, `error`.
 fn header(axes: &[String], columns: &Columns) -> Vec<String> {
@@ -120,15 +121,16 @@ pub fn markdown(axes: &[String], columns: &Columns, rows: &[Row]) -> String {
 }
 
 /// Write the rows as CSV: a header (`point`, the varied names, every setting of the
-/// experiment, every column, `error`), then one record per point. `experiments[i]`
-/// is row i's experiment: its settings ([`super::settings`]) are worked out as the
-/// record is written, so they cost no memory per point. Every column is there, empty
-/// or not, so that files of different sweeps with the same axes line up.
-pub fn csv<W: Write>(
+/// point, every column, `error`), then one record per point. `experiments[i]` is
+/// what set row i (an [`Experiment`](crate::Experiment), or a TAP sweep's `get`): its
+/// settings ([`super::settings`]) are worked out as the record is written, so they
+/// cost no memory per point. Every column is there, empty or not, so that files of
+/// different sweeps with the same axes line up.
+pub fn csv<W: Write, E: Serialize>(
     axes: &[String],
     columns: &Columns,
     rows: &[Row],
-    experiments: &[Experiment],
+    experiments: &[E],
     out: W,
 ) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);

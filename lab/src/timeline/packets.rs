@@ -53,13 +53,7 @@ pub(crate) struct Seg {
 impl Seg {
     /// Sent again: drawn dashed and red.
     fn retransmission(&self) -> bool {
-        matches!(
-            self.why,
-            SendReason::SynRetransmit
-                | SendReason::Rto
-                | SendReason::FastRetransmit
-                | SendReason::Retransmit
-        )
+        self.why == SendReason::SynRetransmit || self.why.resends_data()
     }
 
     /// The arrow's short label: flags or payload length, and why when it explains.
@@ -86,6 +80,7 @@ impl Seg {
             SendReason::SynRetransmit | SendReason::Retransmit => format!("{what} rtx"),
             SendReason::Rto => format!("{what} RTO"),
             SendReason::FastRetransmit => format!("{what} fast rtx"),
+            SendReason::PartialAck => format!("{what} partial-ACK rtx"),
             SendReason::DelayedAck => format!("delayed {what}"),
             SendReason::DuplicateAck => format!("dup {what}"),
             SendReason::WindowUpdate => format!("{what} win update"),

@@ -325,6 +325,7 @@ pub fn experiments(options: Options) -> Vec<TourExperiment> {
                 .mbit(1)
                 .page(1024, 4, 102_400)
                 .abc_limit(1)
+                .rfc6298_rto()
                 .initial_window(10)
                 .delayed_ack_ms(Some(40))
                 .nagle(Nagle::Minshall)

@@ -9,6 +9,8 @@ use tcpknobs_http::server::CloseMode;
 use tcpknobs_http::workload::Workload;
 use tcpknobs_stack::{Duration, Knobs, LinkProfile, Nagle, OnExhaustion, PortSpan, Profile};
 
+use tcpknobs_stack::retransmit::RtoRule;
+
 use crate::values::{format_bytes, workload_of, PageSpec};
 use crate::Experiment;
 
@@ -251,6 +253,16 @@ impl Setup {
     pub fn abc_limit(self, segments: u32) -> Setup {
         self.knobs(|k| k.slow_start.abc_limit = Some(segments))
             .flag("abc-limit", segments.to_string())
+    }
+
+    /// `--rto-min 1s --rto-rule rfc6298`: RFC 6298's floor whatever the profile.
+    pub fn rfc6298_rto(self) -> Setup {
+        self.knobs(|k| {
+            k.retransmit.rto_min = ms(1000);
+            k.retransmit.rto_rule = RtoRule::Rfc6298;
+        })
+        .flag("rto-min", "1s")
+        .flag("rto-rule", "rfc6298")
     }
 
     /// `--time-wait`.

@@ -92,7 +92,9 @@ fn why(name: Name) -> &'static str {
         Name::NarrowLink => {
             "the link is busy once the images are asked for: parallel 4 RTT + bytes on \
              the wire; persistent 2 RTT + 1 RTT per image + bytes on the wire (window \
-             growth pinned to one segment per ACK)"
+             growth pinned to one segment per ACK, and RFC 6298's 1 s RTO floor: as the \
+             queue builds, Linux's 200 ms floor fires spuriously, which Linux detects \
+             with F-RTO and this lab does not)"
         }
         Name::Persistent => "4 requests: serial 4 x 2 RTT; persistent (1 + 4) RTT",
         Name::KeepAlive => {

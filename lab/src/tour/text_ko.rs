@@ -94,7 +94,9 @@ fn why(name: Name) -> &'static str {
         Name::Parallel => "HTML 2 RTT, 그 다음 이미지 커넥션 N개씩 한 묶음마다 2 RTT",
         Name::NarrowLink => {
             "이미지를 요청하면 링크는 쉬지 않는다: 병렬 4 RTT + 전송 시간; 지속 2 RTT + \
-             이미지마다 1 RTT + 전송 시간 (윈도 증가는 ACK당 한 세그먼트로 고정)"
+             이미지마다 1 RTT + 전송 시간 (윈도 증가는 ACK당 한 세그먼트로, RTO 하한은 RFC 6298의 \
+             1초로 고정: 큐가 쌓이면 리눅스의 200 ms 하한은 헛되이 만료되는데, 리눅스는 이를 \
+             F-RTO로 알아채지만 이 실험실은 그렇지 않다)"
         }
         Name::Persistent => "요청 4개: 순차 4 x 2 RTT; 지속 (1 + 4) RTT",
         Name::KeepAlive => {

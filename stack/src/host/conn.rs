@@ -156,7 +156,7 @@ impl Host {
             time_wait_since: None,
             time_wait_until: None,
             cwnd: CongestionWindow::new(&self.config.knobs.slow_start, DEFAULT_MSS, self.now),
-            rtt: RttEstimator::new(SMOLTCP_MIN_RTO, SMOLTCP_MIN_RTO),
+            rtt: RttEstimator::for_config(&self.config.knobs.retransmit),
             track: WireTrack::default(),
             prev_send_queue: 0,
             stats: ConnStats::default(),

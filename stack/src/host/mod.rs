@@ -35,10 +35,11 @@ use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr};
 
-use crate::congestion::{CongestionWindow, RttEstimator};
+use crate::congestion::CongestionWindow;
 use crate::error::{ConnectError, SocketError};
 use crate::knobs::{Knobs, Nagle, OnExhaustion};
 use crate::ports::EphemeralPorts;
+use crate::retransmit::{LossRecovery, RttEstimator};
 use crate::segment::{
     build_ack, build_reack, clamp_window, rewrite_flags, seq_gt, seq_lt, shift_sequence, Segment,
     FLAG_FIN, FLAG_SYN,
@@ -73,9 +74,6 @@ use screen::Screen;
 use sockets::{SockId, Sockets};
 use tracing::{TraceLog, TraceState};
 
-/// smoltcp's fixed minimum and initial retransmission timeout; our RTT estimator
-/// mirrors it so "idle longer than the RTO" means what smoltcp would do.
-const SMOLTCP_MIN_RTO: Duration = Duration::from_millis(1000);
 /// smoltcp assumes this MSS until the peer's SYN says otherwise (RFC 9293 §3.7.1).
 const DEFAULT_MSS: usize = 536;
 /// IPv4 + TCP headers without options.
@@ -669,6 +667,8 @@ impl Host {
         // Minshall's variant is ours (in `top_up`): smoltcp must not hold anything.
         socket.set_nagle_enabled(knobs.nagle == Nagle::On);
         socket.set_ack_delay(knobs.delayed_ack);
+        socket.set_rto_floor(knobs.retransmit.smoltcp_floor());
+        socket.set_newreno(knobs.retransmit.recovery == LossRecovery::NewReno);
         socket
     }
 

@@ -198,6 +198,10 @@ impl Host {
                 SendReason::Rto
             } else if t.dup_acks >= 3 && t.recovery_until.is_none() {
                 SendReason::FastRetransmit
+            } else if t.fast_retransmitted.is_some() && seg.seq == t.snd_una && t.dup_acks == 0 {
+                // In fast recovery, ACK-clocked, from SND.UNA right after an ACK that
+                // advanced it: only NewReno's partial-ACK rule sends that.
+                SendReason::PartialAck
             } else {
                 SendReason::Retransmit
             };

@@ -167,6 +167,9 @@ pub fn knobs() -> Knobs {
         delayed_ack: None,
         nagle: tcpknobs_stack::Nagle::Off,
         time_wait: Duration::from_secs(10),
+        // The traces here are derived with RFC 6298's timer (1 s floor) and Reno's
+        // recovery; the tests of the linux profile's timer and NewReno set them.
+        retransmit: tcpknobs_stack::retransmit::RetransmitConfig::RFC,
         ..Knobs::default()
     }
 }
