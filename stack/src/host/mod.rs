@@ -15,6 +15,8 @@
 //! * this file: the [`Host`] itself, its socket API and the way a frame goes in
 //!   (`ingress`) and out (`egress`, `collect_tx`);
 //! * `device`: the smoltcp device adapter (one frame at a time, buffers reused);
+//! * `sockets`: the smoltcp sockets, each in a set of its own, so smoltcp's work per
+//!   frame does not grow with the connections open; their deadlines in a queue;
 //! * `conn`: one connection's state; `lifecycle`: ports, active opens, retiring
 //!   sockets into TIME_WAIT; `listener`: passive opens and the accept queue;
 //! * `observe`: the wire observer (sequence numbers, ACK accounting, statistics);
