@@ -413,6 +413,7 @@ fn recovery_name(recovery: LossRecovery) -> &'static str {
     match recovery {
         LossRecovery::Reno => "reno",
         LossRecovery::NewReno => "newreno",
+        LossRecovery::Sack => "sack",
     }
 }
 
@@ -557,9 +558,11 @@ fn parse_recovery(s: &str) -> Result<LossRecovery, String> {
     match s.trim().to_ascii_lowercase().as_str() {
         "reno" => Ok(LossRecovery::Reno),
         "newreno" => Ok(LossRecovery::NewReno),
+        "sack" => Ok(LossRecovery::Sack),
         _ => Err(format!(
             "{s:?} is not a loss recovery: use reno (RFC 5681: one fast retransmit per \
-             window) or newreno (RFC 6582: each partial ACK resends the next hole)"
+             window), newreno (RFC 6582: each partial ACK resends the next hole) or sack \
+             (NewReno plus the peer's SACK blocks, RFC 6675 in part)"
         )),
     }
 }
@@ -693,9 +696,11 @@ knob_flags! {
         |k, v| k.retransmit.rto_rule = v,
         shown |k| rto_rule_name(k.retransmit.rto_rule).to_string();
     "Loss recovery: reno = one fast retransmit per window, further holes wait for the timer \
-     (RFC 5681 §3.2); newreno = each partial ACK resends the next hole at once (RFC 6582; \
-     Linux has SACK and RACK, which go further)"
-    recovery, client_recovery, server_recovery: LossRecovery = parse_recovery, "reno|newreno",
+     (RFC 5681 §3.2); newreno = each partial ACK resends the next hole at once (RFC 6582); \
+     sack = NewReno plus the peer's SACK blocks: a hole with more than two segments SACKed \
+     above it is lost and resent, several per round trip (RFC 6675 in part; Linux also \
+     finds lost retransmissions and tails with RACK-TLP)"
+    recovery, client_recovery, server_recovery: LossRecovery = parse_recovery, "reno|newreno|sack",
         |k, v| k.retransmit.recovery = v,
         shown |k| recovery_name(k.retransmit.recovery).to_string();
     "TIME_WAIT (2MSL) held by the side that closes first"

@@ -83,11 +83,11 @@ fn runs() -> Vec<(&'static str, Experiment)> {
 #[test]
 fn seeded_reports_are_pinned() {
     let pins: [u64; 5] = [
-        0x4b01_52ab_8ea6_cb20,
-        0x6b76_a749_db0b_6f66,
-        0x375a_921f_9135_792e,
-        0x7834_e03c_83db_9bcc,
-        0x8471_fcb3_760b_b6bf,
+        0xc297_c43a_f24e_6810,
+        0x3348_d9bd_d6b6_375d,
+        0xbc3c_a9a5_4d9d_e5e2,
+        0x9c5e_d38d_7a58_55b1,
+        0xc480_cef2_8d16_6de7,
     ];
     let mut got = Vec::new();
     for (name, e) in runs() {

@@ -95,6 +95,10 @@ impl Narrator {
                     SendReason::FastRetransmit => {
                         "fast retransmit: third duplicate ACK".to_string()
                     }
+                    SendReason::SackHole => {
+                        "SACK retransmission: the peer's SACK blocks showed this hole lost"
+                            .to_string()
+                    }
                     SendReason::PartialAck => {
                         "NewReno retransmission: a partial ACK showed the next hole".to_string()
                     }

@@ -17,6 +17,10 @@ use smoltcp::time::{Duration, Instant};
 /// disabled congestion window. Serialises as `null`.
 pub const UNLIMITED: u64 = u64::MAX;
 
+/// Linux's timer tick as the idle restart counts it: HZ = 250, the `CONFIG_HZ` of the
+/// common distribution kernels (Debian, Ubuntu; some build 1000, i.e. 1 ms).
+pub const LINUX_JIFFY: Duration = Duration::from_millis(4);
+
 /// Knobs of the slow-start experiment.
 ///
 /// Why a struct of its own: the lab varies these per run and records them
@@ -372,10 +376,25 @@ impl CongestionWindow {
     ///   segments, rounded down, as `>> 1` does). Linux keeps ssthresh unchanged
     ///   while it is reducing the window after a loss (CWR or Recovery); with
     ///   nothing in flight that reduction is over, which this type assumes.
+    ///
+    /// Linux does this arithmetic in jiffies ([`LINUX_JIFFY`]): the RTO rounded up
+    /// (`usecs_to_jiffies` in `__tcp_set_rto`), the idle time as the difference of two
+    /// tick counts (`tcp_jiffies32 - lsndtime`). The Linux rule does the same, so a
+    /// pause that exceeds the RTO by less than a tick, as a think time plus one round
+    /// trip can on a steady path, restarts nothing, as on Linux. The RFC rule compares
+    /// microseconds.
     pub fn on_send(&mut self, in_flight: usize, rto: Duration, now: Instant) {
         if self.enabled && self.restart_after_idle && in_flight == 0 {
             if let Some(last) = self.last_send {
-                let idle = elapsed(last, now);
+                let (idle, rto) = match self.idle_restart {
+                    IdleRestart::Linux => {
+                        let tick = LINUX_JIFFY.total_micros();
+                        let ticks = |t: Instant| t.total_micros().div_euclid(tick as i64);
+                        let idle = ticks(now).saturating_sub(ticks(last)).max(0) as u64;
+                        (idle, rto.total_micros().div_ceil(tick))
+                    }
+                    IdleRestart::Rfc5681 => (elapsed(last, now).total_micros(), rto.total_micros()),
+                };
                 if idle > rto {
                     self.restart_after_idle(idle, rto, now);
                 }
@@ -384,8 +403,9 @@ impl CongestionWindow {
         self.last_send = Some(now);
     }
 
-    /// Applies the idle-restart rule after `idle` > `rto` of silence.
-    fn restart_after_idle(&mut self, idle: Duration, rto: Duration, now: Instant) {
+    /// Applies the idle-restart rule after `idle` > `rto` of silence (both in the
+    /// rule's units: jiffies for Linux's, microseconds for RFC 5681's).
+    fn restart_after_idle(&mut self, idle: u64, rto: u64, now: Instant) {
         let before = self.cwnd;
         let rw = self.initial_window_bytes().min(self.cwnd);
         match self.idle_restart {
@@ -394,8 +414,8 @@ impl CongestionWindow {
                 let segments = self.cwnd / self.mss;
                 let three_quarters = ((segments >> 1) + (segments >> 2)).saturating_mul(self.mss);
                 self.ssthresh = self.ssthresh.max(three_quarters);
-                let rto = rto.total_micros().max(1);
-                let mut left = idle.total_micros();
+                let rto = rto.max(1);
+                let mut left = idle;
                 let mut cwnd = self.cwnd;
                 while left > rto && cwnd > rw {
                     left -= rto;
@@ -828,14 +848,16 @@ mod tests {
             cw.on_send(0, rto, ms(200 + idle));
             cw.window() / MSS
         };
+        // In 4 ms jiffies: the RTO is 75, the last send at tick 50.
         assert_eq!(after(150), 80, "0.5 RTO: not idle");
         assert_eq!(after(300), 80, "exactly 1 RTO: not more than one");
-        assert_eq!(after(301), 40, "just over 1 RTO: one halving");
+        assert_eq!(after(303), 80, "under one tick more: still 75 ticks");
+        assert_eq!(after(304), 40, "76 ticks: one halving");
         assert_eq!(after(450), 40, "1.5 RTO: one halving");
-        assert_eq!(after(600), 40, "exactly 2 RTO: still one");
-        assert_eq!(after(601), 20, "just over 2 RTO: two halvings");
+        assert_eq!(after(603), 40, "150 ticks, exactly 2 RTO: still one");
+        assert_eq!(after(604), 20, "151 ticks: two halvings");
         assert_eq!(after(750), 20, "2.5 RTO: two halvings");
-        assert_eq!(after(901), 10, "just over 3 RTO: three, 80 → 10 = RW");
+        assert_eq!(after(904), 10, "just over 3 RTO: three, 80 → 10 = RW");
         assert_eq!(after(60_000), 10, "200 RTOs: the floor is RW");
 
         let mut cw = grown(IdleRestart::Linux);

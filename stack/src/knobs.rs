@@ -43,7 +43,7 @@ pub enum Profile {
     /// Today's Linux defaults: IW 10 (RFC 6928), slow start counting every
     /// acknowledged segment (`tcp_slow_start`), the window halved per idle RTO
     /// (`tcp_cwnd_restart`), an RTO of at least SRTT + 200 ms (`TCP_RTO_MIN`) with
-    /// NewReno's partial-ACK recovery, Nagle with Minshall's variant, quick-ACK for the first 16
+    /// SACK-driven recovery, Nagle with Minshall's variant, quick-ACK for the first 16
     /// segments, delayed ACK 40 ms (`TCP_DELACK_MIN`), TIME_WAIT 60 s
     /// (`TCP_TIMEWAIT_LEN`), ports 32768-60999 (`ip_local_port_range`).
     Linux,

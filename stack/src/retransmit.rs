@@ -50,9 +50,17 @@ pub enum LossRecovery {
     /// RFC 6582 NewReno: during recovery (until everything sent before the fast
     /// retransmit is acknowledged) each partial ACK resends the next unacknowledged
     /// segment at once, so a window with k losses is repaired in about k round trips
-    /// without a timeout. Linux does better still, with SACK (RFC 6675-style
-    /// recovery) and RACK-TLP (RFC 8985), which this lab does not model.
+    /// without a timeout.
     NewReno,
+    /// NewReno plus the receiver's SACK blocks (RFC 2018), in part as RFC 6675 uses
+    /// them: fast retransmit starts once more than two segments' worth of data above
+    /// the first hole is SACKed, even if duplicate ACKs were lost or changed the
+    /// window, and each ACK during recovery resends the lowest hole the SACK blocks
+    /// show lost, so several holes are repaired in one round trip. Linux's SACK
+    /// recovery goes further: after a timeout it resends only what was not SACKed, and
+    /// RACK-TLP (RFC 8985) detects lost retransmissions and probes a lost tail, which
+    /// this lab does not model.
+    Sack,
 }
 
 /// The retransmission knobs of one side.
@@ -77,12 +85,11 @@ impl RetransmitConfig {
         recovery: LossRecovery::Reno,
     };
 
-    /// Linux's floor (200 ms under the variance term) and NewReno's partial-ACK
-    /// recovery, the nearest this lab comes to Linux's SACK recovery.
+    /// Linux's floor (200 ms under the variance term) and SACK-driven recovery.
     pub const LINUX: RetransmitConfig = RetransmitConfig {
         rto_min: Duration::from_millis(200),
         rto_rule: RtoRule::Linux,
-        recovery: LossRecovery::NewReno,
+        recovery: LossRecovery::Sack,
     };
 
     /// The setting smoltcp's socket takes for this floor. smoltcp keeps its RTO in

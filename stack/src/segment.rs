@@ -46,6 +46,8 @@ pub struct Segment {
     pub mss: Option<u16>,
     /// Window-scale option (RFC 7323 §2), only present on SYNs.
     pub window_scale: Option<u8>,
+    /// Whether it carries SACK blocks (RFC 2018 §3): the peer holds data above a hole.
+    pub sack: bool,
 }
 
 impl Segment {
@@ -69,20 +71,20 @@ impl Segment {
         let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
         let mut mss = None;
         let mut window_scale = None;
-        if tcp.syn() {
-            let mut options = tcp.options();
-            while !options.is_empty() {
-                let Ok((rest, option)) = TcpOption::parse(options) else {
-                    break;
-                };
-                match option {
-                    TcpOption::EndOfList => break,
-                    TcpOption::MaxSegmentSize(m) => mss = Some(m),
-                    TcpOption::WindowScale(s) => window_scale = Some(s),
-                    _ => {}
-                }
-                options = rest;
+        let mut sack = false;
+        let mut options = tcp.options();
+        while !options.is_empty() {
+            let Ok((rest, option)) = TcpOption::parse(options) else {
+                break;
+            };
+            match option {
+                TcpOption::EndOfList => break,
+                TcpOption::MaxSegmentSize(m) if tcp.syn() => mss = Some(m),
+                TcpOption::WindowScale(s) if tcp.syn() => window_scale = Some(s),
+                TcpOption::SackRange(blocks) => sack = blocks.iter().any(Option::is_some),
+                _ => {}
             }
+            options = rest;
         }
         Some(Segment {
             src_addr: ip.src_addr(),
@@ -99,6 +101,7 @@ impl Segment {
             window: tcp.window_len(),
             mss,
             window_scale,
+            sack,
         })
     }
 
@@ -240,7 +243,7 @@ pub fn clamp_window(medium: Medium, frame: &mut [u8], limit: u16) -> bool {
     true
 }
 
-/// The fixed 20 bytes of the TCP header in `frame`, if it holds an IPv4 TCP segment.
+/// The TCP header of `frame`, options included, if it holds an IPv4 TCP segment.
 fn tcp_header_mut(medium: Medium, frame: &mut [u8]) -> Option<&mut [u8]> {
     let link_len = if medium == Medium::Ethernet {
         ETHERNET_HEADER
@@ -252,14 +255,16 @@ fn tcp_header_mut(medium: Medium, frame: &mut [u8]) -> Option<&mut [u8]> {
         return None;
     }
     let tcp_at = link_len + usize::from(packet.header_len());
-    frame.get_mut(tcp_at..tcp_at + 20)
+    let header_len = usize::from(*frame.get(tcp_at + 12)? >> 4) * 4;
+    frame.get_mut(tcp_at..tcp_at + header_len.max(20))
 }
 
 /// Add `delta` to the sequence number of the TCP segment in `frame` (or to its
-/// acknowledgment number with `ack`, if the segment has one), patching the checksum
-/// incrementally (RFC 1624). Our layer uses it to move smoltcp's sequence space to
-/// the one on the wire (see the host's initial sequence numbers). Returns whether
-/// the frame was a TCP segment it could change.
+/// acknowledgment number with `ack`, if the segment has one, and then to the edges of
+/// its SACK blocks, which name the same sequence space, RFC 2018 §3), patching the
+/// checksum incrementally (RFC 1624). Our layer uses it to move smoltcp's sequence
+/// space to the one on the wire (see the host's initial sequence numbers). Returns
+/// whether the frame was a TCP segment it could change.
 pub fn shift_sequence(medium: Medium, frame: &mut [u8], ack: bool, delta: u32) -> bool {
     let Some(tcp) = tcp_header_mut(medium, frame) else {
         return false;
@@ -268,7 +273,40 @@ pub fn shift_sequence(medium: Medium, frame: &mut [u8], ack: bool, delta: u32) -
     if ack && tcp[13] & ACK_FLAG == 0 {
         return false;
     }
-    let at = if ack { 8 } else { 4 };
+    shift_word(tcp, if ack { 8 } else { 4 }, delta);
+    if ack {
+        let header_len = usize::from(tcp[12] >> 4) * 4;
+        let mut at = 20;
+        while at < header_len.min(tcp.len()) {
+            match tcp[at] {
+                0 => break,
+                1 => at += 1,
+                kind => {
+                    let len = usize::from(*tcp.get(at + 1).unwrap_or(&0));
+                    if len < 2 || at + len > header_len.min(tcp.len()) {
+                        break;
+                    }
+                    if kind == TCP_OPTION_SACK {
+                        for edge in (at + 2..at + len).step_by(4) {
+                            if edge + 4 <= at + len {
+                                shift_word(tcp, edge, delta);
+                            }
+                        }
+                    }
+                    at += len;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// The SACK option's kind (RFC 2018 §3).
+const TCP_OPTION_SACK: u8 = 5;
+
+/// Adds `delta` to the 32-bit word at `at` of the TCP header `tcp`, patching its
+/// checksum.
+fn shift_word(tcp: &mut [u8], at: usize, delta: u32) {
     let old = u32::from_be_bytes([tcp[at], tcp[at + 1], tcp[at + 2], tcp[at + 3]]);
     let new = old.wrapping_add(delta);
     tcp[at..at + 4].copy_from_slice(&new.to_be_bytes());
@@ -277,7 +315,6 @@ pub fn shift_sequence(medium: Medium, frame: &mut [u8], ack: bool, delta: u32) -
         check = checksum_replace(check, o as u16, n as u16);
     }
     tcp[16..18].copy_from_slice(&check.to_be_bytes());
-    true
 }
 
 /// TCP flag bits, as in the header's 13th byte.
@@ -331,6 +368,7 @@ mod tests {
             window: 1024,
             mss: None,
             window_scale: None,
+            sack: false,
         }
     }
 
@@ -376,6 +414,64 @@ mod tests {
             ));
         }
         assert!(!shift_sequence(Medium::Ip, &mut [0u8; 10], false, 1));
+    }
+
+    #[test]
+    fn an_acks_shift_moves_its_sack_blocks_too() {
+        use smoltcp::phy::ChecksumCapabilities;
+        use smoltcp::wire::{Ipv4Repr, TcpControl, TcpRepr};
+        let (src, dst) = (
+            Ipv4Address::new(192, 0, 2, 1),
+            Ipv4Address::new(192, 0, 2, 2),
+        );
+        let repr = TcpRepr {
+            src_port: 40000,
+            dst_port: 80,
+            control: TcpControl::None,
+            seq_number: TcpSeqNumber(7),
+            ack_number: Some(TcpSeqNumber(1000)),
+            window_len: 100,
+            window_scale: None,
+            max_seg_size: None,
+            sack_permitted: false,
+            sack_ranges: [Some((2000, 3000)), Some((4000, 4500)), None],
+            timestamp: None,
+            payload: &[],
+        };
+        let ip = Ipv4Repr {
+            src_addr: src,
+            dst_addr: dst,
+            next_header: IpProtocol::Tcp,
+            payload_len: repr.buffer_len(),
+            hop_limit: 64,
+        };
+        let caps = ChecksumCapabilities::default();
+        let mut frame = vec![0u8; ip.buffer_len() + repr.buffer_len()];
+        let mut packet = Ipv4Packet::new_unchecked(&mut frame[..]);
+        ip.emit(&mut packet, &caps);
+        repr.emit(
+            &mut TcpPacket::new_unchecked(packet.payload_mut()),
+            &src.into(),
+            &dst.into(),
+            &caps,
+        );
+        let delta = 0u32.wrapping_sub(1500);
+        assert!(shift_sequence(Medium::Ip, &mut frame, true, delta));
+        let packet = Ipv4Packet::new_checked(&frame[..]).unwrap();
+        let tcp = TcpPacket::new_checked(packet.payload()).unwrap();
+        assert!(tcp.verify_checksum(&src.into(), &dst.into()));
+        let back = TcpRepr::parse(&tcp, &src.into(), &dst.into(), &caps).unwrap();
+        assert_eq!(back.seq_number, TcpSeqNumber(7));
+        assert_eq!(back.ack_number, Some(TcpSeqNumber(1000 - 1500)));
+        let shifted = |n: u32| n.wrapping_add(delta);
+        assert_eq!(
+            back.sack_ranges,
+            [
+                Some((shifted(2000), shifted(3000))),
+                Some((shifted(4000), shifted(4500))),
+                None
+            ]
+        );
     }
 
     #[test]

@@ -231,6 +231,9 @@ pub enum SendReason {
     /// Data sent again because an ACK during fast recovery covered only part of what
     /// was in flight: the next hole, resent at once (NewReno, RFC 6582 §3.2 step 5).
     PartialAck,
+    /// Data sent again during fast recovery because the peer's SACK blocks showed it
+    /// lost (more than two segments SACKed above it, RFC 6675's IsLost).
+    SackHole,
     /// Data sent again ACK-clocked after a timeout (the rest of the flight).
     Retransmit,
     /// A bare ACK sent as soon as the data arrived (quick-ACK, or every second
@@ -258,6 +261,7 @@ impl SendReason {
             SendReason::Rto
                 | SendReason::FastRetransmit
                 | SendReason::PartialAck
+                | SendReason::SackHole
                 | SendReason::Retransmit
         )
     }

@@ -216,10 +216,11 @@ fn linux_restart_after_idle_halves_per_rto() {
 }
 
 /// The same rule with Linux's timer: on this steady 100 ms path the RTO is SRTT +
-/// 200 ms, 300 ms and a few microseconds. The pause runs from the last segment of the
-/// 80-segment round (about 1 ms before `idle_ms` starts), so 290 ms stays under one
-/// RTO, 305 ms passes one (one halving), 605 ms two (two halvings); 2 s is six RTOs
-/// and more, down to IW.
+/// 200 ms, 300 ms and a few microseconds, which Linux's arithmetic rounds up to 76
+/// jiffies of 4 ms (304 ms). The pause runs from the last segment of the 80-segment
+/// round (about 1 ms before `idle_ms` starts): 290 ms is 72 or 73 ticks, under one
+/// RTO; 330 ms about 82, over one (one halving); 640 ms about 160, over two (two
+/// halvings); 2 s is six RTOs and more, down to IW.
 #[test]
 fn linux_restart_after_idle_counts_linux_rtos() {
     let (timer, linux) = (RetransmitConfig::LINUX, IdleRestart::Linux);
@@ -229,12 +230,12 @@ fn linux_restart_after_idle_counts_linux_rtos() {
         "under 1 RTO"
     );
     assert_eq!(
-        after_idle_with(timer, linux, 305),
+        after_idle_with(timer, linux, 330),
         vec![80, 120],
         "over 1 RTO"
     );
     assert_eq!(
-        after_idle_with(timer, linux, 605),
+        after_idle_with(timer, linux, 640),
         vec![40, 80, 80],
         "over 2 RTOs"
     );

@@ -207,6 +207,40 @@ fn newreno_repairs_two_and_three_losses_in_a_window_without_a_timeout() {
     }
 }
 
+/// SACK (the linux profile's recovery): the receiver's duplicate ACKs carry SACK
+/// blocks, so once more than two segments above the second hole are SACKed the
+/// sender knows it is lost too and resends it at once, in the same round trip as the
+/// first, instead of one round trip later on a partial ACK. Each lost segment leaves
+/// exactly twice, no timeout.
+#[test]
+fn sack_repairs_every_hole_of_a_window_in_one_round_trip() {
+    for lost in [&[40u32, 45][..], &[40, 45, 50][..]] {
+        let r = bulk_losing(LossRecovery::Sack, lost);
+        assert_eq!(r.timeouts, 0, "{lost:?}");
+        assert_eq!(r.fast_retransmits, 1, "{lost:?}");
+        assert_eq!(r.retransmissions, lost.len() as u64, "{lost:?}");
+        for c in &r.copies {
+            assert_eq!(c.len(), 2, "{lost:?}: sent at {c:?}");
+        }
+        // Every hole is resent while the first round trip of duplicate ACKs is still
+        // arriving: within the 12 us x (segments after it + 3) of the flight's
+        // serialization, far less than the 100 ms a partial ACK would take.
+        let first = r.copies[0][1];
+        for c in &r.copies[1..] {
+            assert!(c[1] - first < 2_000_000, "{lost:?}: {:?}", r.copies);
+        }
+        let why: Vec<SendReason> = r
+            .reasons
+            .iter()
+            .filter(|(_, why)| why.resends_data())
+            .map(|&(_, why)| why)
+            .collect();
+        let mut expected = vec![SendReason::FastRetransmit];
+        expected.extend(std::iter::repeat_n(SendReason::SackHole, lost.len() - 1));
+        assert_eq!(why, expected, "{lost:?}");
+    }
+}
+
 /// Reno (RFC 5681 §3.2), the same two losses: the fast retransmission repairs the
 /// first; the second hole is resent only by the retransmission timer (1 s after the
 /// partial ACK restarted it), and with it, go-back-N, whatever smoltcp still holds.

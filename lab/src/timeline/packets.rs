@@ -81,6 +81,7 @@ impl Seg {
             SendReason::Rto => format!("{what} RTO"),
             SendReason::FastRetransmit => format!("{what} fast rtx"),
             SendReason::PartialAck => format!("{what} partial-ACK rtx"),
+            SendReason::SackHole => format!("{what} SACK rtx"),
             SendReason::DelayedAck => format!("delayed {what}"),
             SendReason::DuplicateAck => format!("dup {what}"),
             SendReason::WindowUpdate => format!("{what} win update"),

@@ -22,6 +22,9 @@ pub(super) struct WireTrack {
     pub(super) link_header: [u8; crate::segment::ETHERNET_HEADER],
     pub(super) peer_mss: Option<u16>,
     pub(super) dup_acks: u32,
+    /// The peer's latest ACK carried SACK blocks: with SACK-driven recovery, smoltcp
+    /// may start a fast retransmit on it before the third duplicate ACK.
+    pub(super) peer_sacked: bool,
     /// While `Some`, fast retransmits belong to the loss episode that ends when this is
     /// acknowledged: the window is cut once per episode (RFC 5681 §3.2).
     pub(super) recovery_until: Option<u32>,
@@ -66,6 +69,14 @@ pub(super) struct WireTrack {
 }
 
 impl WireTrack {
+    /// Whether an ACK-clocked retransmission now is a fast retransmit starting a loss
+    /// episode: outside recovery, after the third duplicate ACK (RFC 5681 §3.2) or,
+    /// with SACK-driven recovery, on an ACK whose SACK blocks showed the first hole
+    /// lost. (A zero-window probe's byte resent on the peer's ACK is neither.)
+    pub(super) fn fast_retransmit_starts(&self, sack_recovery: bool) -> bool {
+        self.recovery_until.is_none() && (self.dup_acks >= 3 || (sack_recovery && self.peer_sacked))
+    }
+
     /// The shift of the windows the peer sends us: its scale, once both SYNs
     /// offered one; never on a SYN itself (RFC 7323 §2.2).
     pub(super) fn peer_shift(&self, syn: bool) -> u32 {

@@ -670,7 +670,9 @@ impl Host {
         socket.set_nagle_enabled(knobs.nagle == Nagle::On);
         socket.set_ack_delay(knobs.delayed_ack);
         socket.set_rto_floor(knobs.retransmit.smoltcp_floor());
-        socket.set_newreno(knobs.retransmit.recovery == LossRecovery::NewReno);
+        let recovery = knobs.retransmit.recovery;
+        socket.set_newreno(recovery != LossRecovery::Reno);
+        socket.set_sack_recovery(recovery == LossRecovery::Sack);
         socket
     }
 

@@ -43,6 +43,7 @@ impl Host {
             conn.cwnd.set_mss(mss, now);
         }
         if let Some(ack) = seg.ack {
+            t.peer_sacked = seg.sack;
             if !seq_lt(ack, t.snd_una) {
                 let window = usize::from(seg.window) << t.peer_shift(seg.syn);
                 t.peer_window = Some(window);
@@ -131,6 +132,7 @@ impl Host {
         }
         let now = self.now;
         let delayed_ack = self.config.knobs.delayed_ack;
+        let sack_recovery = self.config.knobs.retransmit.recovery == LossRecovery::Sack;
         let mss = self.mss_for(id);
         let conn = &mut self.conns[id];
         let t = &mut conn.track;
@@ -192,7 +194,7 @@ impl Host {
                     // A new episode: go-back-N may resend anything, once.
                     t.fast_retransmitted = None;
                     self.window_updates.push(id);
-                } else if t.dup_acks >= 3 && t.recovery_until.is_none() {
+                } else if t.fast_retransmit_starts(sack_recovery) {
                     s.fast_retransmits += 1;
                     conn.cwnd.on_fast_retransmit(flight, now);
                     t.recovery_until = Some(t.snd_max);

@@ -76,6 +76,7 @@ impl Host {
             window: 0,
             mss: None,
             window_scale: None,
+            sack: false,
         };
         // smoltcp's sequence space, not the wire's.
         let snd_una = t.snd_una.wrapping_sub(t.isn_offset.unwrap_or(0));

@@ -196,12 +196,17 @@ impl Host {
             let ack_clocked = t.last_in_at == Some(self.now);
             return if !ack_clocked && t.last_timeout_at != Some(self.now) {
                 SendReason::Rto
-            } else if t.dup_acks >= 3 && t.recovery_until.is_none() {
+            } else if t
+                .fast_retransmit_starts(self.config.knobs.retransmit.recovery == LossRecovery::Sack)
+            {
                 SendReason::FastRetransmit
             } else if t.fast_retransmitted.is_some() && seg.seq == t.snd_una && t.dup_acks == 0 {
                 // In fast recovery, ACK-clocked, from SND.UNA right after an ACK that
                 // advanced it: only NewReno's partial-ACK rule sends that.
                 SendReason::PartialAck
+            } else if t.fast_retransmitted.is_some() && seg.seq != t.snd_una {
+                // In fast recovery, above SND.UNA: a hole the SACK blocks showed.
+                SendReason::SackHole
             } else {
                 SendReason::Retransmit
             };

@@ -158,6 +158,98 @@ const RTTE_MIN_RTO: u32 = 1000;
 // seconds
 const RTTE_MAX_RTO: u32 = 60_000;
 
+/// The SACK scoreboard of a sender (RFC 6675 section 3): the blocks the receiver has
+/// reported holding above SND.UNA, merged, in sequence order. A fixed number of
+/// blocks; when a new one does not fit, the highest is dropped (the lowest decide
+/// which holes are lost).
+#[derive(Debug, Clone, Copy, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+struct SackScoreboard {
+    blocks: [Option<(TcpSeqNumber, TcpSeqNumber)>; SACK_SCOREBOARD_LEN],
+}
+
+const SACK_SCOREBOARD_LEN: usize = 8;
+
+impl SackScoreboard {
+    fn clear(&mut self) {
+        self.blocks = [None; SACK_SCOREBOARD_LEN];
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (TcpSeqNumber, TcpSeqNumber)> + '_ {
+        self.blocks.iter().map_while(|b| *b)
+    }
+
+    /// Adds a reported block, clipped to `(snd_una, snd_max]`; blocks below
+    /// `snd_una` are forgotten.
+    fn add(&mut self, left: TcpSeqNumber, right: TcpSeqNumber, snd_una: TcpSeqNumber, snd_max: TcpSeqNumber) {
+        let left = left.max(snd_una);
+        let right = right.min(snd_max);
+        let mut merged: [Option<(TcpSeqNumber, TcpSeqNumber)>; SACK_SCOREBOARD_LEN + 1] =
+            [None; SACK_SCOREBOARD_LEN + 1];
+        let mut n = 0;
+        let mut new = if left < right { Some((left, right)) } else { None };
+        for (l, r) in self.iter() {
+            if r <= snd_una {
+                continue;
+            }
+            let (l, r) = (l.max(snd_una), r);
+            match new {
+                Some((nl, nr)) if nr < l => {
+                    merged[n] = Some((nl, nr));
+                    n += 1;
+                    new = None;
+                    merged[n] = Some((l, r));
+                    n += 1;
+                }
+                Some((nl, _)) if r < nl => {
+                    merged[n] = Some((l, r));
+                    n += 1;
+                }
+                Some((nl, nr)) => new = Some((nl.min(l), nr.max(r))),
+                None => {
+                    merged[n] = Some((l, r));
+                    n += 1;
+                }
+            }
+        }
+        if let Some(b) = new {
+            merged[n] = Some(b);
+        }
+        self.blocks.copy_from_slice(&merged[..SACK_SCOREBOARD_LEN]);
+    }
+
+    /// Forgets what SND.UNA has passed.
+    fn prune(&mut self, snd_una: TcpSeqNumber, snd_max: TcpSeqNumber) {
+        self.add(snd_una, snd_una, snd_una, snd_max);
+    }
+
+    /// SACKed bytes above `seq`.
+    fn sacked_above(&self, seq: TcpSeqNumber) -> usize {
+        self.iter()
+            .filter(|&(_, r)| r > seq)
+            .map(|(l, r)| r - l.max(seq))
+            .sum()
+    }
+
+    /// RFC 6675's IsLost: more than (DupThresh - 1) * SMSS bytes SACKed above `seq`.
+    fn is_lost(&self, seq: TcpSeqNumber, mss: usize) -> bool {
+        self.sacked_above(seq) > 2 * mss
+    }
+
+    /// The first sequence number at or above `from` that is neither SACKed nor at or
+    /// beyond the highest SACKed byte, if it is lost (RFC 6675 NextSeg, rule 1).
+    fn next_lost(&self, from: TcpSeqNumber, mss: usize) -> Option<TcpSeqNumber> {
+        let mut at = from;
+        for (l, r) in self.iter() {
+            if at < l {
+                return self.is_lost(at, mss).then_some(at);
+            }
+            at = at.max(r);
+        }
+        None
+    }
+}
+
 /// The lower bound on the retransmission timeout, and how it applies.
 ///
 /// RFC 6298 (2.4) rounds a computed RTO up to a minimum (it recommends 1 second);
@@ -561,6 +653,15 @@ pub struct Socket<'a> {
     /// NewReno's `recover` (RFC 6582 section 3.2): the highest sequence number sent
     /// when fast retransmit began; `None` outside fast recovery.
     recover: Option<TcpSeqNumber>,
+    /// Whether the receiver's SACK blocks drive loss recovery, see
+    /// [`Socket::set_sack_recovery`].
+    sack_recovery: bool,
+    /// What the receiver has reported holding above SND.UNA.
+    scoreboard: SackScoreboard,
+    /// RFC 6675's HighRxt: the end of the highest retransmission of this recovery.
+    high_rxt: TcpSeqNumber,
+    /// A hole above SND.UNA to retransmit at the next dispatch.
+    pending_retransmit_at: Option<TcpSeqNumber>,
     /// If a fast retransmit needs to occur
     pending_fast_retransmit: bool,
 
@@ -655,6 +756,10 @@ impl<'a> Socket<'a> {
             local_rx_dup_acks: 0,
             newreno: false,
             recover: None,
+            sack_recovery: false,
+            scoreboard: SackScoreboard::default(),
+            high_rxt: TcpSeqNumber::default(),
+            pending_retransmit_at: None,
             pending_fast_retransmit: false,
             ack_delay: Some(ACK_DELAY_DEFAULT),
             ack_delay_timer: AckDelayTimer::Idle,
@@ -880,6 +985,32 @@ impl<'a> Socket<'a> {
         }
     }
 
+    /// Enable or disable loss recovery driven by the receiver's SACK blocks (RFC 6675,
+    /// in part); it implies NewReno's recovery ([`set_newreno`](#method.set_newreno)).
+    ///
+    /// Off (the default), SACK blocks are sent but those received are ignored. On,
+    /// they are kept in a scoreboard: fast retransmit starts once more than two
+    /// segments' worth of data above SND.UNA has been SACKed (IsLost), even if fewer
+    /// than three duplicate ACKs arrived (some were lost, or changed the window); and
+    /// during recovery each ACK resends the lowest hole that the scoreboard shows lost
+    /// and that has not been resent yet (NextSeg rule 1), one segment per ACK. Windows
+    /// (pipe) stay the caller's business; a retransmission timeout clears the
+    /// scoreboard and still goes back N.
+    pub fn set_sack_recovery(&mut self, enabled: bool) {
+        self.sack_recovery = enabled;
+        if enabled {
+            self.newreno = true;
+        } else {
+            self.scoreboard.clear();
+            self.pending_retransmit_at = None;
+        }
+    }
+
+    /// Return whether SACK-driven loss recovery is enabled.
+    pub fn sack_recovery(&self) -> bool {
+        self.sack_recovery
+    }
+
     /// Return whether NewReno's fast recovery is enabled.
     ///
     /// See also the [set_newreno](#method.set_newreno) method.
@@ -993,6 +1124,8 @@ impl<'a> Socket<'a> {
             ..RttEstimator::default()
         };
         self.recover = None;
+        self.scoreboard.clear();
+        self.pending_retransmit_at = None;
         self.assembler = Assembler::new();
         self.tx_buffer.clear();
         self.rx_buffer.clear();
@@ -2206,6 +2339,7 @@ impl<'a> Socket<'a> {
                         self.timer.set_for_fast_retransmit();
                         if self.newreno {
                             self.recover = Some(self.remote_last_seq);
+                            self.high_rxt = ack_number;
                         }
                         net_debug!("started fast retransmit");
                     }
@@ -2233,9 +2367,11 @@ impl<'a> Socket<'a> {
                         && ack_number > self.local_seq_no
                     {
                         if ack_number < recover {
-                            net_debug!("partial ACK: retransmitting the next hole");
-                            self.pending_fast_retransmit = true;
-                            self.rtte.on_retransmit();
+                            if !self.sack_recovery || self.high_rxt <= ack_number {
+                                net_debug!("partial ACK: retransmitting the next hole");
+                                self.pending_fast_retransmit = true;
+                                self.rtte.on_retransmit();
+                            }
                         } else {
                             self.recover = None;
                         }
@@ -2264,6 +2400,10 @@ impl<'a> Socket<'a> {
             // deallocated from the buffer.
             if self.remote_last_seq < self.local_seq_no {
                 self.remote_last_seq = self.local_seq_no
+            }
+
+            if self.sack_recovery {
+                self.on_sack(cx, ack_number, &repr.sack_ranges);
             }
         }
 
@@ -2391,6 +2531,40 @@ impl<'a> Socket<'a> {
         }
     }
 
+    /// Folds an ACK's SACK blocks into the scoreboard and decides what recovery
+    /// resends (see [`Socket::set_sack_recovery`]).
+    fn on_sack(&mut self, cx: &mut Context, snd_una: TcpSeqNumber, blocks: &[Option<(u32, u32)>; 3]) {
+        let snd_max = self.remote_last_seq;
+        self.scoreboard.prune(snd_una, snd_max);
+        for &(l, r) in blocks.iter().flatten() {
+            let (l, r) = (TcpSeqNumber(l as i32), TcpSeqNumber(r as i32));
+            self.scoreboard.add(l, r, snd_una, snd_max);
+        }
+        let mss = self.remote_mss.min(cx.ip_mtu().saturating_sub(40)).max(1);
+        match self.recover {
+            None => {
+                if !self.pending_fast_retransmit
+                    && !matches!(self.timer, Timer::FastRetransmit)
+                    && self.scoreboard.is_lost(snd_una, mss)
+                {
+                    net_debug!("SACK: the first hole is lost, starting fast retransmit");
+                    self.timer.set_for_fast_retransmit();
+                    self.recover = Some(snd_max);
+                    self.high_rxt = snd_una;
+                }
+            }
+            Some(_) if self.pending_fast_retransmit => {}
+            Some(_) => {
+                let from = self.high_rxt.max(snd_una);
+                if let Some(hole) = self.scoreboard.next_lost(from, mss) {
+                    net_debug!("SACK: retransmitting the hole at {}", hole);
+                    self.pending_retransmit_at = Some(hole);
+                    self.rtte.on_retransmit();
+                }
+            }
+        }
+    }
+
     fn timed_out(&self, timestamp: Instant) -> bool {
         match (self.remote_last_ts, self.timeout) {
             (Some(remote_last_ts), Some(timeout)) => timestamp >= remote_last_ts + timeout,
@@ -2400,7 +2574,9 @@ impl<'a> Socket<'a> {
 
     fn seq_to_transmit(&self, cx: &mut Context) -> bool {
         // Fast retransmits should always send, even if later congestion checks would disallow
-        if self.pending_fast_retransmit && !self.tx_buffer.is_empty() {
+        if (self.pending_fast_retransmit || self.pending_retransmit_at.is_some())
+            && !self.tx_buffer.is_empty()
+        {
             return true;
         }
 
@@ -2591,6 +2767,8 @@ impl<'a> Socket<'a> {
 
                 // Go-back-N resends everything: fast recovery is over.
                 self.recover = None;
+                self.scoreboard.clear();
+                self.pending_retransmit_at = None;
 
                 // Inform RTTE, so that it can can handle RTO backoff
                 self.rtte.on_rto();
@@ -2736,14 +2914,28 @@ impl<'a> Socket<'a> {
                 let local_mss = cx.ip_mtu() - ip_repr.header_len() - TCP_HEADER_LEN;
                 let effective_mss = local_mss.min(self.remote_mss).saturating_sub(options_len);
 
+                let hole = self
+                    .pending_retransmit_at
+                    .take()
+                    .filter(|&at| at >= self.local_seq_no && at < self.remote_last_seq)
+                    .map(|at| at - self.local_seq_no)
+                    .filter(|&offset| offset < self.tx_buffer.len());
                 let offset = if self.pending_fast_retransmit {
                     let size = effective_mss.min(self.tx_buffer.len());
                     repr.seq_number = self.local_seq_no;
                     repr.payload = self.tx_buffer.get_allocated(0, size);
 
                     self.pending_fast_retransmit = false;
+                    self.high_rxt = self.high_rxt.max(self.local_seq_no + size);
 
                     0
+                } else if let Some(offset) = hole {
+                    let size = effective_mss.min(self.tx_buffer.len() - offset);
+                    repr.seq_number = self.local_seq_no + offset;
+                    repr.payload = self.tx_buffer.get_allocated(offset, size);
+                    self.high_rxt = self.high_rxt.max(repr.seq_number + size);
+
+                    offset
                 } else {
                     // Right edge of window, ie the max sequence number we're allowed to send.
                     let win_right_edge = self.local_seq_no + self.remote_win_len;
@@ -9840,6 +10032,115 @@ mod test {
             });
         }
         recv_nothing!(s, time 1190);
+    }
+
+    fn sack_of(left: usize, right: usize) -> [Option<(u32, u32)>; 3] {
+        [
+            Some(((LOCAL_SEQ + 1 + left).0 as u32, (LOCAL_SEQ + 1 + right).0 as u32)),
+            None,
+            None,
+        ]
+    }
+
+    #[test]
+    fn test_sack_scoreboard_merges_and_finds_lost_holes() {
+        let una = LOCAL_SEQ + 1;
+        let max = una + 30;
+        let mut b = SackScoreboard::default();
+        b.add(una + 9, una + 12, una, max);
+        b.add(una + 3, una + 6, una, max);
+        b.add(una + 12, una + 15, una, max);
+        assert_eq!(
+            b.iter().collect::<Vec<_>>(),
+            [(una + 3, una + 6), (una + 9, una + 15)]
+        );
+        assert_eq!(b.sacked_above(una), 9);
+        // 9 bytes above: more than 2 x 3, the first hole is lost; the one at 6 has 6
+        // above it, not more than 2 segments.
+        assert!(b.is_lost(una, 3));
+        assert_eq!(b.next_lost(una, 3), Some(una));
+        assert_eq!(b.next_lost(una + 1, 3), Some(una + 1));
+        assert_eq!(b.next_lost(una + 4, 3), None);
+        b.add(una + 15, una + 18, una, max);
+        assert_eq!(b.next_lost(una + 4, 3), Some(una + 6));
+        // Blocks below SND.UNA are forgotten, a straddling one clipped.
+        b.prune(una + 10, max);
+        assert_eq!(b.iter().collect::<Vec<_>>(), [(una + 10, una + 18)]);
+    }
+
+    #[test]
+    fn test_sack_recovery_starts_without_three_duplicates_and_resends_each_lost_hole() {
+        let mut s = socket_established();
+        s.set_sack_recovery(true);
+        s.remote_has_sack = true;
+        s.remote_mss = 3;
+        send!(s, time 0, TcpRepr {
+            seq_number: REMOTE_SEQ + 1,
+            ack_number: Some(LOCAL_SEQ + 1),
+            ..SEND_TEMPL
+        });
+        s.send_slice(b"aaaBBBcccDDDeeeFFF").unwrap();
+        for (i, chunk) in [&b"aaa"[..], b"BBB", b"ccc", b"DDD", b"eee", b"FFF"]
+            .iter()
+            .enumerate()
+        {
+            recv!(s, time 1000, Ok(TcpRepr {
+                seq_number: LOCAL_SEQ + 1 + 3 * i,
+                ack_number: Some(REMOTE_SEQ + 1),
+                payload:    chunk,
+                ..RECV_TEMPL
+            }));
+        }
+        // aaa and ccc are lost. BBB, DDD and eee arrive, each with its SACK block,
+        // and the second duplicate ACK (for DDD) is itself lost: two duplicates reach
+        // the sender, but 9 bytes SACKed above the first hole make it lost.
+        send!(s, time 1050, TcpRepr {
+            seq_number: REMOTE_SEQ + 1,
+            ack_number: Some(LOCAL_SEQ + 1),
+            sack_ranges: sack_of(3, 6),
+            ..SEND_TEMPL
+        });
+        send!(s, time 1060, TcpRepr {
+            seq_number: REMOTE_SEQ + 1,
+            ack_number: Some(LOCAL_SEQ + 1),
+            sack_ranges: sack_of(9, 15),
+            ..SEND_TEMPL
+        });
+        recv!(s, time 1060, Ok(TcpRepr {
+            seq_number: LOCAL_SEQ + 1,
+            ack_number: Some(REMOTE_SEQ + 1),
+            payload:    &b"aaa"[..],
+            ..RECV_TEMPL
+        }));
+        // FFF's duplicate ACK: ccc has 9 bytes SACKed above it, lost too, and resent
+        // at once, before any partial ACK.
+        send!(s, time 1065, TcpRepr {
+            seq_number: REMOTE_SEQ + 1,
+            ack_number: Some(LOCAL_SEQ + 1),
+            sack_ranges: sack_of(9, 18),
+            ..SEND_TEMPL
+        });
+        recv!(s, time 1065, Ok(TcpRepr {
+            seq_number: LOCAL_SEQ + 1 + 6,
+            ack_number: Some(REMOTE_SEQ + 1),
+            payload:    &b"ccc"[..],
+            ..RECV_TEMPL
+        }));
+        recv_nothing!(s, time 1066);
+        // The partial ACK that the resent aaa brings resends nothing: ccc already was.
+        send!(s, time 1160, TcpRepr {
+            seq_number: REMOTE_SEQ + 1,
+            ack_number: Some(LOCAL_SEQ + 1 + 6),
+            sack_ranges: sack_of(9, 18),
+            ..SEND_TEMPL
+        });
+        recv_nothing!(s, time 1161);
+        send!(s, time 1165, TcpRepr {
+            seq_number: REMOTE_SEQ + 1,
+            ack_number: Some(LOCAL_SEQ + 1 + 18),
+            ..SEND_TEMPL
+        });
+        assert_eq!(s.recover, None);
     }
 
     #[test]
