@@ -586,6 +586,11 @@ pub fn parse_request(buf: &[u8]) -> Result<Parsed<Request>, ParseError> {
 /// Same contract as [`parse_request`]. Whether a body follows depends on the
 /// request too; see `body::response_framing`.
 pub fn parse_response(buf: &[u8]) -> Result<Parsed<Response>, ParseError> {
+    if buf.is_empty() {
+        // What httparse says of no bytes, without setting up its header array: a
+        // client asks each connection with nothing read yet on every poll.
+        return Ok(Parsed::Partial);
+    }
     let window = &buf[..buf.len().min(MAX_HEAD_BYTES)];
     let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut raw);
@@ -617,6 +622,14 @@ pub fn parse_response(buf: &[u8]) -> Result<Parsed<Response>, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_bytes_are_a_partial_response_as_httparse_says() {
+        let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut raw);
+        assert_eq!(resp.parse(b""), Ok(httparse::Status::Partial));
+        assert!(matches!(parse_response(b""), Ok(Parsed::Partial)));
+    }
 
     fn req(buf: &[u8]) -> Result<Parsed<Request>, ParseError> {
         parse_request(buf)

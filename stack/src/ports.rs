@@ -101,6 +101,39 @@ impl EphemeralPorts {
         })
     }
 
+    /// [`EphemeralPorts::allocate`] when only `candidates` can be free (every other
+    /// port is known to be in use): the same port, the first free one from the
+    /// cursor on, found without walking the range.
+    pub fn allocate_among(
+        &mut self,
+        candidates: &[u16],
+        mut in_use: impl FnMut(u16) -> bool,
+    ) -> Result<u16, PortError> {
+        let count = self.len();
+        let start = u32::from(self.next.saturating_sub(self.lo));
+        let distance = |p: u16| (u32::from(p - self.lo) + count - start) % count;
+        let mut best: Option<u16> = None;
+        for &p in candidates {
+            if !(self.lo..=self.hi).contains(&p) || in_use(p) {
+                continue;
+            }
+            if best.is_none_or(|b| distance(p) < distance(b)) {
+                best = Some(p);
+            }
+        }
+        match best {
+            Some(port) => {
+                self.next = if port >= self.hi { self.lo } else { port + 1 };
+                Ok(port)
+            }
+            None => Err(PortError::Exhausted {
+                lo: self.lo,
+                hi: self.hi,
+                count,
+            }),
+        }
+    }
+
     /// Number of ports in the range (1 to 65535), as `u32` because
     /// 1..=65535 holds 65535 ports but 0..=65535 would not fit a `u16` count.
     pub fn len(&self) -> u32 {
@@ -147,6 +180,25 @@ mod tests {
 
     fn free(_: u16) -> bool {
         false
+    }
+
+    #[test]
+    fn allocate_among_finds_the_port_a_walk_finds() {
+        // Every port of 100-109 in use but 101, 104 and 108; the cursor at 105.
+        let free_ports = [101, 104, 108];
+        let in_use = |p: u16| !free_ports.contains(&p);
+        for start in 0..10 {
+            let mut walk = EphemeralPorts::new(100, 109).with_offset(start);
+            let mut among = walk.clone();
+            let candidates = [108, 101, 104, 106, 200];
+            assert_eq!(
+                among.allocate_among(&candidates, in_use),
+                walk.allocate(in_use)
+            );
+            assert_eq!(among, walk, "the cursor moves the same way");
+        }
+        let mut p = EphemeralPorts::new(100, 109);
+        assert!(p.allocate_among(&[103], |_| true).is_err());
     }
 
     #[test]

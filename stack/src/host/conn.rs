@@ -98,7 +98,7 @@ impl WireTrack {
 
 pub(super) struct Conn {
     pub(super) tuple: FourTuple,
-    pub(super) handle: Option<SocketHandle>,
+    pub(super) handle: Option<SockId>,
     pub(super) role: Role,
     pub(super) opened: Instant,
     /// Written by the application, not yet inside smoltcp (the congestion window is
@@ -144,12 +144,7 @@ pub(super) enum Accept {
 }
 
 impl Host {
-    pub(super) fn new_conn(
-        &self,
-        tuple: FourTuple,
-        handle: Option<SocketHandle>,
-        role: Role,
-    ) -> Conn {
+    pub(super) fn new_conn(&self, tuple: FourTuple, handle: Option<SockId>, role: Role) -> Conn {
         Conn {
             tuple,
             handle,

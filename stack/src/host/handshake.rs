@@ -16,7 +16,7 @@ impl Host {
             let Some(handle) = conn.handle else {
                 continue;
             };
-            let state = self.sockets.get::<tcp::Socket>(handle).state();
+            let state = self.sockets.get(handle).state();
             if !matches!(state, tcp::State::SynSent | tcp::State::SynReceived) {
                 continue;
             }

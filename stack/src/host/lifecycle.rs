@@ -7,6 +7,7 @@ impl Host {
     /// Tuples that left TIME_WAIT: their connections record until when.
     pub(super) fn release_held(&mut self, held: Vec<HeldTuple>) {
         for h in held {
+            self.port_freed(h.tuple.local_port);
             if let Some(id) = self.held_by.remove(&h.tuple) {
                 if let Some(conn) = self.conns.get_mut(id) {
                     conn.time_wait_until = Some(h.expires);
@@ -43,11 +44,17 @@ impl Host {
         }
     }
 
+    /// Retire the sockets whose part is over. Only sockets this egress pass
+    /// visited can have reached such a state since the last pass (see `sockets`),
+    /// and they are looked at in slot order, as before.
     pub(super) fn retire_sockets(&mut self) {
-        let handles: Vec<(SocketHandle, ConnId)> =
-            self.by_handle.iter().map(|(h, c)| (*h, *c)).collect();
-        for (handle, id) in handles {
-            let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+        let mut touched = std::mem::take(&mut self.retire_scratch);
+        self.sockets.touched_into(&mut touched);
+        for handle in touched.drain(..) {
+            let Some(&id) = self.by_handle.get(&handle) else {
+                continue;
+            };
+            let socket = self.sockets.get_mut(handle);
             let state = socket.state();
             let conn = &mut self.conns[id];
             let done = match state {
@@ -91,6 +98,7 @@ impl Host {
             }
             self.release_socket(id);
         }
+        self.retire_scratch = touched;
     }
 
     /// The connection is over for TCP: its smoltcp socket and the memory behind it
@@ -108,6 +116,10 @@ impl Host {
         self.remove_socket(handle);
         self.by_handle.remove(&handle);
         self.live.remove(&tuple);
+        if !self.time_wait.is_held(&tuple, self.now) {
+            // Its port is free, unless TIME_WAIT took the tuple over.
+            self.port_freed(tuple.local_port);
+        }
         self.free_if_done(id);
     }
 
@@ -134,7 +146,34 @@ impl Host {
         port: u16,
     ) -> Result<u16, ConnectError> {
         let mut ports = std::mem::replace(&mut self.ports, EphemeralPorts::new(1, 1));
-        let result = ports.allocate(|p| self.port_in_use(p, remote, port));
+        let earliest_hold = self.time_wait.next_expiry();
+        let result = match self.ports_full.take() {
+            // No hold has lapsed unreleased since: only ports freed since can be free.
+            Some(mut full)
+                if full.remote == remote
+                    && full.port == port
+                    && earliest_hold.is_none_or(|t| self.now < t) =>
+            {
+                let result =
+                    ports.allocate_among(&full.freed, |p| self.port_in_use(p, remote, port));
+                // Whatever is still free stays a candidate; the rest is in use again.
+                full.freed
+                    .retain(|&p| result != Ok(p) && !self.port_in_use(p, remote, port));
+                self.ports_full = Some(full);
+                result
+            }
+            _ => {
+                let result = ports.allocate(|p| self.port_in_use(p, remote, port));
+                if result.is_err() {
+                    self.ports_full = Some(PortsFull {
+                        remote,
+                        port,
+                        freed: Vec::new(),
+                    });
+                }
+                result
+            }
+        };
         self.ports = ports;
         result.map_err(|_| ConnectError::PortsExhausted {
             ports: self.config.knobs.ports.len(),
@@ -153,9 +192,11 @@ impl Host {
         let mut socket = self.new_socket(&mut memory);
         // `context()` before `sockets.add()` (smoltcp: avoids a double borrow).
         let cx = self.iface.context();
-        socket
-            .connect(cx, (remote.remote_addr, remote.remote_port), local_port)
-            .map_err(|e| ConnectError::Stack(e.to_string()))?;
+        if let Err(e) = socket.connect(cx, (remote.remote_addr, remote.remote_port), local_port) {
+            // The port stays free.
+            self.port_freed(local_port);
+            return Err(ConnectError::Stack(e.to_string()));
+        }
         let handle = self.add_socket(socket, memory);
         let now = self.now;
         let conn = &mut self.conns[id];
@@ -195,6 +236,32 @@ impl Host {
                 let stats = self.snapshot(&conn);
                 self.closed_stats.insert(id, stats);
             }
+        }
+    }
+}
+
+/// Every ephemeral port toward one remote endpoint was live or held in TIME_WAIT at
+/// a full try, and the ports freed since. A full try walks the whole range: once
+/// ports run out, a client that opens connections as fast as TIME_WAIT lets it made
+/// one such walk per connection and per poll while it waited (60,000 ports, each a
+/// lookup in two tables). A port can become free only by leaving the live table or
+/// the TIME_WAIT table, which note it here, or by a hold lapsing before the table
+/// releases it, which ends the use of this record: so the first free port from the
+/// allocator's cursor is the first among those noted, the same port a walk finds.
+#[derive(Clone, Debug)]
+pub(super) struct PortsFull {
+    remote: Ipv4Address,
+    port: u16,
+    /// Local ports whose tuples left a table since (toward any remote: each is
+    /// checked again).
+    freed: Vec<u16>,
+}
+
+impl Host {
+    /// A tuple with this local port left the live or the TIME_WAIT table.
+    fn port_freed(&mut self, local_port: u16) {
+        if let Some(full) = self.ports_full.as_mut() {
+            full.freed.push(local_port);
         }
     }
 }

@@ -3,7 +3,7 @@
 use super::*;
 
 pub(super) struct Listener {
-    pub(super) pool: Vec<SocketHandle>,
+    pub(super) pool: Vec<SockId>,
     pub(super) accept_queue: VecDeque<ConnId>,
 }
 
@@ -53,11 +53,11 @@ impl Host {
         let Some(listener) = self.listeners.get(&port) else {
             return;
         };
-        let taken: Vec<(usize, SocketHandle)> = listener
+        let taken: Vec<(usize, SockId)> = listener
             .pool
             .iter()
             .enumerate()
-            .filter(|(_, h)| self.sockets.get::<tcp::Socket>(**h).state() != tcp::State::Listen)
+            .filter(|(_, h)| self.sockets.get(**h).state() != tcp::State::Listen)
             .map(|(i, h)| (i, *h))
             .collect();
         for (slot, handle) in taken {
@@ -65,7 +65,7 @@ impl Host {
             if let Some(l) = self.listeners.get_mut(&port) {
                 l.pool[slot] = fresh;
             }
-            let socket = self.sockets.get::<tcp::Socket>(handle);
+            let socket = self.sockets.get(handle);
             let (Some(local), Some(remote)) = (socket.local_endpoint(), socket.remote_endpoint())
             else {
                 self.remove_socket(handle);
@@ -99,7 +99,7 @@ impl Host {
         let Some(handle) = self.conns[id].handle else {
             return;
         };
-        let socket = self.sockets.get::<tcp::Socket>(handle);
+        let socket = self.sockets.get(handle);
         let queue = socket.send_queue();
         // A handshake reset in SYN-RECEIVED leaves the socket in LISTEN: not done.
         let handshake_done = is_synchronized(socket.state());
@@ -115,7 +115,7 @@ impl Host {
         self.top_up(id);
     }
 
-    pub(super) fn new_listening_socket(&mut self, port: u16) -> SocketHandle {
+    pub(super) fn new_listening_socket(&mut self, port: u16) -> SockId {
         let mut memory = SocketMemory::default();
         let mut socket = self.new_socket(&mut memory);
         // Listening on a fresh socket with a non-zero port cannot fail.

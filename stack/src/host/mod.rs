@@ -15,6 +15,8 @@
 //! * this file: the [`Host`] itself, its socket API and the way a frame goes in
 //!   (`ingress`) and out (`egress`, `collect_tx`);
 //! * `device`: the smoltcp device adapter (one frame at a time, buffers reused);
+//! * `sockets`: the smoltcp sockets, each in a set of its own, so smoltcp's work per
+//!   frame does not grow with the connections open; their deadlines in a queue;
 //! * `conn`: one connection's state; `lifecycle`: ports, active opens, retiring
 //!   sockets into TIME_WAIT; `listener`: passive opens and the accept queue;
 //! * `observe`: the wire observer (sequence numbers, ACK accounting, statistics);
@@ -61,6 +63,7 @@ mod observe;
 mod screen;
 mod send;
 mod sequence;
+mod sockets;
 mod tracing;
 
 use conn::{Accept, ConnTable};
@@ -70,6 +73,7 @@ use listener::Listener;
 pub use listener::LISTEN_POOL;
 use memory::SocketMemory;
 use screen::Screen;
+use sockets::{SockId, Sockets};
 use tracing::{TraceLog, TraceState};
 
 /// smoltcp assumes this MSS until the peer's SYN says otherwise (RFC 9293 §3.7.1).
@@ -132,10 +136,7 @@ pub enum ConnState {
 pub struct Host {
     config: HostConfig,
     iface: Interface,
-    sockets: SocketSet<'static>,
-    /// The memory behind each socket's buffers. Declared after `sockets`, so
-    /// that the sockets are dropped first.
-    socket_memory: BTreeMap<SocketHandle, SocketMemory>,
+    sockets: Sockets,
     device: FrameSlot,
     rx_queue: VecDeque<(Vec<u8>, Option<FrameRef>)>,
     out: Vec<Vec<u8>>,
@@ -145,12 +146,19 @@ pub struct Host {
     closed_stats: BTreeMap<ConnId, ConnStats>,
     keep_closed_stats: bool,
     live: BTreeMap<FourTuple, ConnId>,
-    by_handle: BTreeMap<SocketHandle, ConnId>,
+    by_handle: BTreeMap<SockId, ConnId>,
     listeners: BTreeMap<u16, Listener>,
+    /// Sockets of connections that an RST sent back to LISTEN during the handshake
+    /// (smoltcp does that), by port, until they are retired: they take SYNs too.
+    strays: BTreeSet<(u16, SockId)>,
+    /// Kept for its allocation (`retire_sockets`).
+    retire_scratch: Vec<SockId>,
     time_wait: TimeWaitTable,
     /// The connection each held tuple belonged to.
     held_by: BTreeMap<FourTuple, ConnId>,
     ports: EphemeralPorts,
+    /// The latest port allocation that found none free, while that still holds.
+    ports_full: Option<lifecycle::PortsFull>,
     awaiting_port: VecDeque<(ConnId, u16)>,
     /// See [`Host::listen_overflows`].
     listen_overflows: u64,
@@ -204,8 +212,7 @@ impl Host {
         Host {
             config,
             iface,
-            sockets: SocketSet::new(Vec::new()),
-            socket_memory: BTreeMap::new(),
+            sockets: Sockets::default(),
             device,
             rx_queue: VecDeque::new(),
             out: Vec::new(),
@@ -215,9 +222,12 @@ impl Host {
             live: BTreeMap::new(),
             by_handle: BTreeMap::new(),
             listeners: BTreeMap::new(),
+            strays: BTreeSet::new(),
+            retire_scratch: Vec::new(),
             time_wait,
             held_by: BTreeMap::new(),
             ports,
+            ports_full: None,
             awaiting_port: VecDeque::new(),
             handshakes: BTreeSet::new(),
             listen_overflows: 0,
@@ -296,7 +306,7 @@ impl Host {
 
     /// When the host next needs a poll even if no frame arrives.
     pub fn poll_at(&mut self) -> Option<Instant> {
-        let mut at = self.iface.poll_at(self.now, &self.sockets);
+        let mut at = self.sockets.poll_at(&mut self.iface, self.now);
         if !self.awaiting_port.is_empty() {
             if let Some(t) = self.time_wait.next_expiry() {
                 at = Some(at.map_or(t, |a| a.min(t)));
@@ -451,7 +461,9 @@ impl Host {
                 Readable::Nothing
             });
         };
-        let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+        // Touched only if something was read: an empty read changes nothing smoltcp
+        // sends or when (an application asks every connection on every poll).
+        let socket = self.sockets.get_mut_untouched(handle);
         let before = buf.len();
         let result = socket.recv(|data| {
             let n = data.len().min(max);
@@ -468,6 +480,9 @@ impl Host {
             });
         }
         let n = buf.len() - before;
+        if n > 0 {
+            self.sockets.touch(handle);
+        }
         self.trace_read(id, n);
         match result {
             Ok(()) if n > 0 => {
@@ -515,7 +530,7 @@ impl Host {
         let unread = !conn.leftover.is_empty()
             || conn
                 .handle
-                .is_some_and(|h| self.sockets.get::<tcp::Socket>(h).recv_queue() > 0);
+                .is_some_and(|h| self.sockets.get(h).recv_queue() > 0);
         if unread {
             self.abort(id);
         } else {
@@ -545,7 +560,7 @@ impl Host {
             conn.stats.closed_first = Some(Closer::Local);
         }
         if let Some(h) = conn.handle {
-            self.sockets.get_mut::<tcp::Socket>(h).abort();
+            self.sockets.get_mut(h).abort();
         }
         self.egress();
     }
@@ -568,7 +583,7 @@ impl Host {
         }
         match conn.handle {
             None => ConnState::Closed,
-            Some(h) => match self.sockets.get::<tcp::Socket>(h).state() {
+            Some(h) => match self.sockets.get(h).state() {
                 tcp::State::SynSent | tcp::State::SynReceived | tcp::State::Listen => {
                     ConnState::Connecting
                 }
@@ -630,9 +645,9 @@ impl Host {
         self.time_wait.len()
     }
 
-    /// smoltcp sockets in the socket set (each costs a scan on every poll).
+    /// smoltcp sockets the host keeps.
     pub fn socket_count(&self) -> usize {
-        self.sockets.iter().count()
+        self.sockets.len()
     }
 
     // ---- internals ----------------------------------------------------------------
@@ -661,26 +676,72 @@ impl Host {
         socket
     }
 
-    /// Put `socket` in the set, keeping `memory` (its buffers) until it leaves.
-    fn add_socket(&mut self, socket: tcp::Socket<'static>, memory: SocketMemory) -> SocketHandle {
-        let handle = self.sockets.add(socket);
-        self.socket_memory.insert(handle, memory);
-        handle
+    /// Keep `socket`, and `memory` (its buffers) until it leaves.
+    fn add_socket(&mut self, socket: tcp::Socket<'static>, memory: SocketMemory) -> SockId {
+        self.sockets.add(socket, memory)
     }
 
-    /// Take a socket out of the set and drop it, then the memory behind it.
-    fn remove_socket(&mut self, handle: SocketHandle) {
-        drop(self.sockets.remove(handle));
-        self.socket_memory.remove(&handle);
+    /// Drop a socket, then the memory behind it.
+    fn remove_socket(&mut self, handle: SockId) {
+        self.sockets.remove(handle);
+        self.strays.retain(|&(_, s)| s != handle);
+    }
+
+    /// Hand smoltcp one frame: to the socket that accepts it, as smoltcp would have
+    /// chosen among all the host's sockets. `seg` is the frame's TCP segment (`None`
+    /// if it has none), `own` the socket of the connection it names, if any.
+    fn feed(&mut self, frame: Vec<u8>, seg: Option<&Segment>, own: Option<SockId>) {
+        let target = match seg {
+            Some(seg) => self.target(seg, own),
+            None => {
+                if self.config.medium == Medium::Ethernet {
+                    // ARP may have answered a socket waiting for its neighbor.
+                    self.sockets.touch_all();
+                }
+                None
+            }
+        };
+        self.device.load(frame);
+        self.sockets
+            .ingress(&mut self.iface, self.now, &mut self.device, target);
+        if let Some(id) = target {
+            let socket = self.sockets.get(id);
+            if socket.state() == tcp::State::Listen && !self.in_pool(id) {
+                let port = socket.listen_endpoint().port;
+                self.strays.insert((port, id));
+            }
+        }
+    }
+
+    /// The socket smoltcp gives a segment to: the first, in slot order, whose
+    /// `accepts` takes it. Only the socket of the connection it names (`own`) and
+    /// sockets listening on its port can: the host's tables name them all.
+    fn target(&self, seg: &Segment, own: Option<SockId>) -> Option<SockId> {
+        let pool = self
+            .listeners
+            .get(&seg.dst_port)
+            .into_iter()
+            .flat_map(|l| l.pool.iter().copied());
+        let strays = self
+            .strays
+            .range((seg.dst_port, SockId::MIN)..=(seg.dst_port, SockId::MAX))
+            .map(|&(_, id)| id);
+        own.into_iter()
+            .chain(pool)
+            .chain(strays)
+            .filter(|&id| accepts(self.sockets.get(id), seg))
+            .min()
+    }
+
+    fn in_pool(&self, id: SockId) -> bool {
+        self.listeners.values().any(|l| l.pool.contains(&id))
     }
 
     fn ingress(&mut self, frame: Vec<u8>) {
         let medium = self.config.medium;
         let Some(seg) = Segment::parse(medium, &frame) else {
             // ARP and anything else: smoltcp's business.
-            self.device.load(frame);
-            self.iface
-                .poll_ingress_single(self.now, &mut self.device, &mut self.sockets);
+            self.feed(frame, None, None);
             self.collect_tx();
             return;
         };
@@ -784,9 +845,10 @@ impl Host {
                 shift_sequence(medium, &mut frame, true, offset.wrapping_neg());
             }
         }
-        self.device.load(frame);
-        self.iface
-            .poll_ingress_single(self.now, &mut self.device, &mut self.sockets);
+        // Sequence numbers may have been shifted and the window clamped, but not
+        // the tuple or the flags `accepts` looks at.
+        let own = conn_id.and_then(|id| self.conns[id].handle);
+        self.feed(frame, Some(&seg), own);
         match conn_id {
             Some(id) => self.after_ingress(id),
             None => self.adopt_from_pool(seg.dst_port, &seg),
@@ -827,12 +889,13 @@ impl Host {
 
     /// Transmit, then retire sockets whose part is over.
     fn egress(&mut self) {
-        // Each call sends at most one segment per socket; the bound only guards against
-        // a runaway.
+        self.sockets.take_due(self.now);
+        // Each round sends at most one segment per socket; the bound only guards
+        // against a runaway.
         for _ in 0..100_000 {
             let r = self
-                .iface
-                .poll_egress(self.now, &mut self.device, &mut self.sockets);
+                .sockets
+                .egress_round(&mut self.iface, self.now, &mut self.device);
             let sent = !self.device.tx.is_empty();
             self.collect_tx();
             for id in std::mem::take(&mut self.window_updates) {
@@ -843,7 +906,36 @@ impl Host {
             }
         }
         self.retire_sockets();
+        self.sockets.settle(&mut self.iface, self.now);
         self.trace_states();
+    }
+}
+
+/// smoltcp's `tcp::Socket::accepts` (crate-private there), from the socket's public
+/// state: a closed socket takes nothing; a listening one takes segments to its port
+/// without ACK or RST; a connected one, those of its 4-tuple.
+fn accepts(socket: &tcp::Socket, seg: &Segment) -> bool {
+    match socket.state() {
+        tcp::State::Closed => return false,
+        tcp::State::Listen if seg.ack.is_some() || seg.rst => return false,
+        _ => {}
+    }
+    use smoltcp::wire::IpAddress;
+    match (socket.local_endpoint(), socket.remote_endpoint()) {
+        (Some(local), Some(remote)) => {
+            local.addr == IpAddress::Ipv4(seg.dst_addr)
+                && local.port == seg.dst_port
+                && remote.addr == IpAddress::Ipv4(seg.src_addr)
+                && remote.port == seg.src_port
+        }
+        _ => {
+            let listen = socket.listen_endpoint();
+            listen
+                .addr
+                .is_none_or(|a| a == IpAddress::Ipv4(seg.dst_addr))
+                && seg.dst_port != 0
+                && seg.dst_port == listen.port
+        }
     }
 }
 

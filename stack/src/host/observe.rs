@@ -253,7 +253,7 @@ impl Host {
         };
         let quick = conn.track.data_segments_in <= knobs.quickack;
         let delay = if quick { None } else { knobs.delayed_ack };
-        let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+        let socket = self.sockets.get_mut(handle);
         if socket.ack_delay() != delay {
             socket.set_ack_delay(delay);
         }

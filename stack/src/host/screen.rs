@@ -22,7 +22,7 @@ impl Host {
         let Some(handle) = conn.handle else {
             return Screen::Pass;
         };
-        let socket = self.sockets.get::<tcp::Socket>(handle);
+        let socket = self.sockets.get(handle);
         let state = socket.state();
         let t = &conn.track;
         let acceptable = match t.rcv_edge {
@@ -183,7 +183,7 @@ impl Host {
             return;
         }
         t.last_challenge_at = Some(now);
-        let socket = self.sockets.get::<tcp::Socket>(handle);
+        let socket = self.sockets.get(handle);
         let free = socket.recv_capacity() - socket.recv_queue();
         let shift = t.our_shift(false);
         let window = u16::try_from(free >> shift).unwrap_or(u16::MAX);

@@ -64,7 +64,7 @@ impl Host {
         };
         // smoltcp answers an ACK in SYN-SENT or SYN-RECEIVED with `RST seq=ISS`: the
         // window of an unsynchronized connection is never touched.
-        if !is_synchronized(self.sockets.get::<tcp::Socket>(handle).state()) {
+        if !is_synchronized(self.sockets.get(handle).state()) {
             return;
         }
         let t = &conn.track;
@@ -95,9 +95,9 @@ impl Host {
             snd_una,
             limit,
         );
-        self.device.load(frame);
-        self.iface
-            .poll_ingress_single(self.now, &mut self.device, &mut self.sockets);
+        let seg = Segment::parse(self.config.medium, &frame);
+        let own = self.conns[id].handle;
+        self.feed(frame, seg.as_ref(), own);
     }
 
     /// How much of the connection's pending data may move into smoltcp now, and
@@ -110,7 +110,7 @@ impl Host {
         let Some(handle) = conn.handle else {
             return Admit::held(Hold::Handshake);
         };
-        let socket = self.sockets.get::<tcp::Socket>(handle);
+        let socket = self.sockets.get(handle);
         if !socket.may_send() {
             return Admit::held(Hold::Handshake);
         }
@@ -193,7 +193,7 @@ impl Host {
         let Some(handle) = conn.handle else {
             return;
         };
-        let socket = self.sockets.get::<tcp::Socket>(handle);
+        let socket = self.sockets.get(handle);
         if !socket.may_send() {
             return;
         }
@@ -204,7 +204,7 @@ impl Host {
             }
             let n = self.admit(id).bytes;
             let conn = &mut self.conns[id];
-            let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+            let socket = self.sockets.get_mut(handle);
             let mut moved = 0;
             while moved < n {
                 let front = conn.pending.front();
@@ -220,7 +220,7 @@ impl Host {
         }
         let conn = &mut self.conns[id];
         if conn.pending.is_empty() && conn.write_shut && !conn.fin_queued {
-            self.sockets.get_mut::<tcp::Socket>(handle).close();
+            self.sockets.get_mut(handle).close();
             conn.fin_queued = true;
         }
     }

@@ -270,7 +270,7 @@ impl Host {
         let Some(handle) = conn.handle else {
             return (pending > 0).then_some(Hold::Handshake);
         };
-        let socket = self.sockets.get::<tcp::Socket>(handle);
+        let socket = self.sockets.get(handle);
         let t = &conn.track;
         let buffered = socket.send_queue();
         let flight = (t.snd_max.wrapping_sub(t.snd_una) as usize).min(buffered);
