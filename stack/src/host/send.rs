@@ -43,7 +43,7 @@ impl Host {
         // of RFC 6675 §4 is what is in flight less what the peer holds).
         let sacked = conn
             .handle
-            .map_or(0, |h| self.sockets.get::<tcp::Socket>(h).sacked_bytes());
+            .map_or(0, |h| self.sockets.get(h).sacked_bytes());
         let units = cwnd
             .saturating_add(sacked)
             .div_ceil(1usize << conn.track.peer_shift(syn));
