@@ -171,6 +171,26 @@ fn bulk_losing(recovery: LossRecovery, lost: &'static [u32]) -> Lossy {
     }
 }
 
+/// One fast retransmission, then one retransmission by `later` per further loss, no
+/// timeout, each lost segment sent exactly twice.
+fn assert_repaired_without_a_timeout(r: &Lossy, lost: &[u32], later: SendReason) {
+    assert_eq!(r.timeouts, 0, "{lost:?}");
+    assert_eq!(r.fast_retransmits, 1, "{lost:?}");
+    assert_eq!(r.retransmissions, lost.len() as u64, "{lost:?}");
+    for c in &r.copies {
+        assert_eq!(c.len(), 2, "{lost:?}: sent at {c:?}");
+    }
+    let why: Vec<SendReason> = r
+        .reasons
+        .iter()
+        .filter(|(_, why)| why.resends_data())
+        .map(|&(_, why)| why)
+        .collect();
+    let mut expected = vec![SendReason::FastRetransmit];
+    expected.extend(std::iter::repeat_n(later, lost.len() - 1));
+    assert_eq!(why, expected, "{lost:?}");
+}
+
 /// NewReno (RFC 6582): the third duplicate ACK resends the first hole; the ACK for
 /// it covers everything up to the next hole (a partial ACK), which is resent at once,
 /// and so on: k losses in one window cost k retransmissions, one round trip apart,
@@ -179,13 +199,7 @@ fn bulk_losing(recovery: LossRecovery, lost: &'static [u32]) -> Lossy {
 fn newreno_repairs_two_and_three_losses_in_a_window_without_a_timeout() {
     for lost in [&[40u32, 45][..], &[40, 45, 50][..]] {
         let r = bulk_losing(LossRecovery::NewReno, lost);
-        let k = lost.len() as u64;
-        assert_eq!(r.timeouts, 0, "{lost:?}");
-        assert_eq!(r.fast_retransmits, 1, "{lost:?}");
-        assert_eq!(r.retransmissions, k, "{lost:?}");
-        for c in &r.copies {
-            assert_eq!(c.len(), 2, "{lost:?}: sent at {c:?}");
-        }
+        assert_repaired_without_a_timeout(&r, lost, SendReason::PartialAck);
         // The first retransmission is ACK-clocked (well within a round trip and a
         // burst); each next one follows the partial ACK of the one before, one
         // round trip (100 ms plus serialization) later.
@@ -195,15 +209,6 @@ fn newreno_repairs_two_and_three_losses_in_a_window_without_a_timeout() {
             let gap = w[1] - w[0];
             assert!((100_000_000..101_000_000).contains(&gap), "{again:?}");
         }
-        let why: Vec<SendReason> = r
-            .reasons
-            .iter()
-            .filter(|(_, why)| why.resends_data())
-            .map(|&(_, why)| why)
-            .collect();
-        let mut expected = vec![SendReason::FastRetransmit];
-        expected.extend(std::iter::repeat_n(SendReason::PartialAck, lost.len() - 1));
-        assert_eq!(why, expected, "{lost:?}");
     }
 }
 
@@ -216,12 +221,7 @@ fn newreno_repairs_two_and_three_losses_in_a_window_without_a_timeout() {
 fn sack_repairs_every_hole_of_a_window_in_one_round_trip() {
     for lost in [&[40u32, 45][..], &[40, 45, 50][..]] {
         let r = bulk_losing(LossRecovery::Sack, lost);
-        assert_eq!(r.timeouts, 0, "{lost:?}");
-        assert_eq!(r.fast_retransmits, 1, "{lost:?}");
-        assert_eq!(r.retransmissions, lost.len() as u64, "{lost:?}");
-        for c in &r.copies {
-            assert_eq!(c.len(), 2, "{lost:?}: sent at {c:?}");
-        }
+        assert_repaired_without_a_timeout(&r, lost, SendReason::SackHole);
         // Every hole is resent while the first round trip of duplicate ACKs is still
         // arriving: within the 12 us x (segments after it + 3) of the flight's
         // serialization, far less than the 100 ms a partial ACK would take.
@@ -229,15 +229,6 @@ fn sack_repairs_every_hole_of_a_window_in_one_round_trip() {
         for c in &r.copies[1..] {
             assert!(c[1] - first < 2_000_000, "{lost:?}: {:?}", r.copies);
         }
-        let why: Vec<SendReason> = r
-            .reasons
-            .iter()
-            .filter(|(_, why)| why.resends_data())
-            .map(|&(_, why)| why)
-            .collect();
-        let mut expected = vec![SendReason::FastRetransmit];
-        expected.extend(std::iter::repeat_n(SendReason::SackHole, lost.len() - 1));
-        assert_eq!(why, expected, "{lost:?}");
     }
 }
 
