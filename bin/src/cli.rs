@@ -12,7 +12,7 @@ use tcpknobs_http::message::{Method, Version};
 use tcpknobs_http::proxy::ProxyMode;
 use tcpknobs_http::server::{CloseMode, ServerConfig};
 use tcpknobs_lab::tap::TapSetup;
-use tcpknobs_stack::congestion::IdleRestart;
+use tcpknobs_stack::congestion::{IdleRestart, LossSsthresh};
 use tcpknobs_stack::realtime::MAX_RX_BATCH;
 use tcpknobs_stack::retransmit::{LossRecovery, RtoRule};
 use tcpknobs_stack::{
@@ -352,7 +352,8 @@ fn profile_summary(k: &Knobs) -> String {
     let ss = &k.slow_start;
     format!(
         "IW {}, Nagle {}, quick-ACK {}, delayed ACK {}, TIME_WAIT {}, ports {} ({} ports), \
-         ssthresh {}, slow start {}, ABC limit {}, slow start after idle {} ({}), RTO min {} \
+         ssthresh {}, slow start {}, ABC limit {}, slow start after idle {} ({}), loss ssthresh \
+         from {}, RTO min {} \
          ({}), recovery {}, backlog {}",
         ss.initial_window,
         nagle_name(k.nagle),
@@ -367,6 +368,7 @@ fn profile_summary(k: &Knobs) -> String {
         abc_limit_name(ss.abc_limit),
         on_off(ss.restart_after_idle),
         idle_restart_name(ss.idle_restart),
+        loss_ssthresh_name(ss.loss_ssthresh),
         format_smol(k.retransmit.rto_min),
         rto_rule_name(k.retransmit.rto_rule),
         recovery_name(k.retransmit.recovery),
@@ -399,6 +401,13 @@ fn idle_restart_name(rule: IdleRestart) -> &'static str {
     match rule {
         IdleRestart::Linux => "linux",
         IdleRestart::Rfc5681 => "rfc5681",
+    }
+}
+
+fn loss_ssthresh_name(rule: LossSsthresh) -> &'static str {
+    match rule {
+        LossSsthresh::Flight => "flight",
+        LossSsthresh::Cwnd => "cwnd",
     }
 }
 
@@ -537,6 +546,18 @@ fn parse_idle_restart(s: &str) -> Result<IdleRestart, String> {
         _ => Err(format!(
             "{s:?} is not an idle-restart rule: use linux (tcp_cwnd_restart: halve per idle \
              RTO) or rfc5681 (§4.1: straight to the restart window)"
+        )),
+    }
+}
+
+/// `--loss-ssthresh`: what a loss halves.
+fn parse_loss_ssthresh(s: &str) -> Result<LossSsthresh, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "flight" => Ok(LossSsthresh::Flight),
+        "cwnd" => Ok(LossSsthresh::Cwnd),
+        _ => Err(format!(
+            "{s:?} is not a loss threshold rule: use flight (RFC 5681: half the data in \
+             flight) or cwnd (Linux tcp_reno_ssthresh: half the congestion window)"
         )),
     }
 }
@@ -684,6 +705,11 @@ knob_flags! {
     idle_restart, client_idle_restart, server_idle_restart: IdleRestart = parse_idle_restart, "linux|rfc5681",
         |k, v| k.slow_start.idle_restart = v,
         shown |k| idle_restart_name(k.slow_start.idle_restart).to_string();
+    "What a loss halves into ssthresh: flight = the data in flight (RFC 5681 §3.1 eq. 4), \
+     cwnd = the congestion window (Linux tcp_reno_ssthresh)"
+    loss_ssthresh, client_loss_ssthresh, server_loss_ssthresh: LossSsthresh = parse_loss_ssthresh, "flight|cwnd",
+        |k, v| k.slow_start.loss_ssthresh = v,
+        shown |k| loss_ssthresh_name(k.slow_start.loss_ssthresh).to_string();
     "Minimum retransmission timeout: 1s = RFC 6298 §2.4, 200ms = Linux (TCP_RTO_MIN); every \
      loss the timer repairs costs at least this"
     rto_min, client_rto_min, server_rto_min: StdDuration = parse_rto_min, "DUR",

@@ -83,11 +83,11 @@ fn runs() -> Vec<(&'static str, Experiment)> {
 #[test]
 fn seeded_reports_are_pinned() {
     let pins: [u64; 5] = [
-        0xc297_c43a_f24e_6810,
-        0x33e5_6c60_73a0_e0b9,
-        0xbc3c_a9a5_4d9d_e5e2,
-        0x3392_8614_3bd1_7cf7,
-        0xc480_cef2_8d16_6de7,
+        0xf200_636a_bc5c_8a54,
+        0xf93f_d146_cc87_e628,
+        0x79e1_709b_b9a2_f9c2,
+        0xefdf_58a1_659e_416a,
+        0x724b_b11c_a286_408f,
     ];
     let mut got = Vec::new();
     for (name, e) in runs() {

@@ -53,6 +53,21 @@ pub struct SlowStartConfig {
     /// round trip however the receiver batches its ACKs. Implemented by
     /// [`CongestionWindow::on_ack`].
     pub abc_limit: Option<u32>,
+    /// What a loss halves into the new `ssthresh`: RFC 5681's FlightSize (§3.1 eq. 4,
+    /// §3.2 step 2) or Linux's congestion window (`tcp_reno_ssthresh`: cwnd / 2 in
+    /// whole segments). They differ when the sender is limited by the application
+    /// (flight below cwnd) or, with SACK, when flight counts data the peer holds.
+    pub loss_ssthresh: LossSsthresh,
+}
+
+/// What the slow-start threshold is computed from when a loss is detected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LossSsthresh {
+    /// `max(FlightSize / 2, 2 MSS)`, RFC 5681 §3.1 equation 4.
+    Flight,
+    /// `max(cwnd / 2, 2)` segments, Linux's `tcp_reno_ssthresh`.
+    Cwnd,
 }
 
 /// The rule that shrinks the congestion window when a connection sends again after
@@ -82,6 +97,7 @@ impl Default for SlowStartConfig {
             restart_after_idle: true,
             idle_restart: IdleRestart::Linux,
             abc_limit: None,
+            loss_ssthresh: LossSsthresh::Cwnd,
         }
     }
 }
@@ -147,6 +163,7 @@ pub struct CongestionWindow {
     /// Most bytes one ACK may add in slow start (`abc_limit` x MSS, kept as a count
     /// so that a later MSS change applies); `None`: no limit.
     abc_limit: Option<u64>,
+    loss_ssthresh: LossSsthresh,
     /// Initial window in segments, at least 1.
     initial_window: u64,
     /// Sender MSS in bytes, at least 1.
@@ -186,6 +203,7 @@ impl CongestionWindow {
             restart_after_idle: config.restart_after_idle,
             idle_restart: config.idle_restart,
             abc_limit: config.abc_limit.map(u64::from),
+            loss_ssthresh: config.loss_ssthresh,
             initial_window,
             mss,
             cwnd,
@@ -332,7 +350,7 @@ impl CongestionWindow {
             return;
         }
         if !self.timed_out {
-            self.ssthresh = self.half_flight(flight);
+            self.ssthresh = self.loss_ssthresh(flight);
         }
         self.timed_out = true;
         self.pristine = false;
@@ -353,7 +371,7 @@ impl CongestionWindow {
         if !self.enabled {
             return;
         }
-        self.ssthresh = self.half_flight(flight);
+        self.ssthresh = self.loss_ssthresh(flight);
         self.pristine = false;
         self.cwnd = self.ssthresh;
         self.bytes_acked = 0;
@@ -448,9 +466,17 @@ impl CongestionWindow {
         self.initial_window.saturating_mul(self.mss)
     }
 
-    /// `max(flight/2, 2*MSS)`, RFC 5681 §3.1 eq. 4.
-    fn half_flight(&self, flight: usize) -> u64 {
-        (to_u64(flight) / 2).max(self.mss.saturating_mul(2))
+    /// The threshold after a loss, by the `loss_ssthresh` rule: `max(flight/2,
+    /// 2*MSS)` (RFC 5681 §3.1 eq. 4), or half the window in whole segments, at least
+    /// two (Linux `tcp_reno_ssthresh`).
+    fn loss_ssthresh(&self, flight: usize) -> u64 {
+        let two = self.mss.saturating_mul(2);
+        match self.loss_ssthresh {
+            LossSsthresh::Flight => (to_u64(flight) / 2).max(two),
+            LossSsthresh::Cwnd => ((self.cwnd / self.mss) >> 1)
+                .saturating_mul(self.mss)
+                .max(two),
+        }
     }
 
     fn sample(&self, cause: CwndCause, now: Instant) -> CwndSample {
@@ -515,6 +541,7 @@ mod tests {
             restart_after_idle: true,
             idle_restart: IdleRestart::Rfc5681,
             abc_limit: Some(1),
+            loss_ssthresh: LossSsthresh::Flight,
         }
     }
 
@@ -758,6 +785,33 @@ mod tests {
             }
         }
         seen
+    }
+
+    #[test]
+    fn a_loss_halves_flight_or_cwnd_by_the_rule() {
+        let at = |rule: LossSsthresh, flight_segments: usize| {
+            let config = SlowStartConfig {
+                loss_ssthresh: rule,
+                ..cfg(10, None)
+            };
+            let mut cw = CongestionWindow::new(&config, MSS, ms(0));
+            cw.on_fast_retransmit(flight_segments * MSS, ms(1));
+            cw.ssthresh() / MSS
+        };
+        // IW 10. Flight 13 (SACKed data counted out of the window) or 4 (the
+        // application had no more): RFC 5681 halves it, Linux halves the window.
+        assert_eq!(at(LossSsthresh::Flight, 13), 6);
+        assert_eq!(at(LossSsthresh::Flight, 4), 2);
+        assert_eq!(at(LossSsthresh::Cwnd, 13), 5);
+        assert_eq!(at(LossSsthresh::Cwnd, 4), 5);
+        // Never below two segments: IW 3 halves to 1, raised to 2.
+        let config = SlowStartConfig {
+            loss_ssthresh: LossSsthresh::Cwnd,
+            ..cfg(3, None)
+        };
+        let mut cw = CongestionWindow::new(&config, MSS, ms(0));
+        cw.on_timeout(3 * MSS, ms(1));
+        assert_eq!(cw.ssthresh(), 2 * MSS);
     }
 
     fn abc(limit: Option<u32>) -> SlowStartConfig {

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use smoltcp::time::Duration;
 
-use crate::congestion::{IdleRestart, SlowStartConfig};
+use crate::congestion::{IdleRestart, LossSsthresh, SlowStartConfig};
 use crate::retransmit::RetransmitConfig;
 
 /// What `connect` does when every ephemeral port toward a server is live or in TIME_WAIT.
@@ -165,6 +165,7 @@ impl Knobs {
                     restart_after_idle: true,
                     idle_restart: IdleRestart::Linux,
                     abc_limit: None,
+                    loss_ssthresh: LossSsthresh::Cwnd,
                 },
                 retransmit: RetransmitConfig::LINUX,
                 time_wait: Duration::from_secs(60),
@@ -190,6 +191,7 @@ impl Knobs {
                     restart_after_idle: true,
                     idle_restart: IdleRestart::Rfc5681,
                     abc_limit: Some(1),
+                    loss_ssthresh: LossSsthresh::Flight,
                 },
                 retransmit: RetransmitConfig::RFC,
                 time_wait: Duration::from_secs(120),
