@@ -1357,6 +1357,10 @@ mod tests {
         });
         let mut knobs = Knobs::profile(Profile::Linux);
         knobs.delayed_ack = None;
+        // RFC 6298's 1 s floor on the client: the linux profile's RTO, SRTT + 200 ms on
+        // this sub-millisecond path, would expire just as the server's 200 ms delayed
+        // ACK leaves, and a retransmitted first half draws an immediate ACK instead.
+        knobs.retransmit = crate::retransmit::RetransmitConfig::RFC;
         let mut h = host(&clock, 2, knobs);
         let mut asker = Asker {
             server: Ipv4Address::new(10, 99, 0, 1),
