@@ -1,4 +1,4 @@
-//! The HTTP proxy (issue 4), as a sans-IO application over a [`Host`]: clients connect
+//! The HTTP proxy, as a sans-IO application over a [`Host`]: clients connect
 //! to it as if it were the origin, and it forwards to one fixed upstream server.
 //!
 //! Two modes, one per lesson of chapter 4:

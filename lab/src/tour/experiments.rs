@@ -251,6 +251,16 @@ pub fn experiments(options: Options) -> Vec<TourExperiment> {
 
     // Item 12: the book's page, serially and the ways out.
     let page = || base().page(1024, 3, 1024);
+    // The page over one persistent connection: items 12 and 20 both compare with it.
+    let persistent_page = || {
+        timed(
+            "--strategy persistent",
+            page().strategy(Strategy::Persistent),
+            predict::persistent_ms(4, RTT),
+            format!("(1 + 4) x 100 = {} ms", predict::persistent_ms(4, RTT)),
+            12,
+        )
+    };
     add(
         Name::Serial,
         vec![
@@ -261,13 +271,7 @@ pub fn experiments(options: Options) -> Vec<TourExperiment> {
                 format!("4 x (100 + 100) = {} ms", predict::serial_ms(4, RTT)),
                 16,
             ),
-            timed(
-                "--strategy persistent",
-                page().strategy(Strategy::Persistent),
-                predict::persistent_ms(4, RTT),
-                format!("(1 + 4) x 100 = {} ms", predict::persistent_ms(4, RTT)),
-                12,
-            ),
+            persistent_page(),
             timed(
                 "--strategy parallel",
                 page().strategy(Strategy::Parallel),
@@ -450,13 +454,7 @@ pub fn experiments(options: Options) -> Vec<TourExperiment> {
     add(
         Name::Pipelining,
         vec![
-            timed(
-                "--strategy persistent",
-                page().strategy(Strategy::Persistent),
-                predict::persistent_ms(4, RTT),
-                format!("(1 + 4) x 100 = {} ms", predict::persistent_ms(4, RTT)),
-                12,
-            ),
+            persistent_page(),
             timed(
                 "--strategy pipelined",
                 page().strategy(Strategy::Pipelined),

@@ -10080,6 +10080,57 @@ mod test {
     }
 
     #[test]
+    fn test_sack_blocks_outside_the_flight_are_ignored() {
+        let mut s = socket_established();
+        s.set_sack_recovery(true);
+        s.remote_mss = 3;
+        send!(s, time 0, TcpRepr {
+            seq_number: REMOTE_SEQ + 1,
+            ack_number: Some(LOCAL_SEQ + 1),
+            ..SEND_TEMPL
+        });
+        s.send_slice(b"aaaBBB").unwrap();
+        recv!(s, time 1000, Ok(TcpRepr {
+            seq_number: LOCAL_SEQ + 1,
+            ack_number: Some(REMOTE_SEQ + 1),
+            payload:    &b"aaa"[..],
+            ..RECV_TEMPL
+        }));
+        recv!(s, time 1000, Ok(TcpRepr {
+            seq_number: LOCAL_SEQ + 1 + 3,
+            ack_number: Some(REMOTE_SEQ + 1),
+            payload:    &b"BBB"[..],
+            ..RECV_TEMPL
+        }));
+        // A peer that claims data never sent, data already acknowledged, an inverted
+        // block and one across the whole sequence space: only what lies inside the
+        // flight counts, and nothing but the third duplicate's fast retransmission is
+        // resent.
+        let una = (LOCAL_SEQ + 1).0 as u32;
+        for blocks in [
+            [Some((una + 6, una + 600)), None, None],
+            [Some((una.wrapping_sub(600), una)), None, None],
+            [Some((una + 5, una + 4)), None, None],
+            [Some((una.wrapping_add(1 << 31), una.wrapping_sub(1))), None, None],
+        ] {
+            send!(s, time 1010, TcpRepr {
+                seq_number: REMOTE_SEQ + 1,
+                ack_number: Some(LOCAL_SEQ + 1),
+                sack_ranges: blocks,
+                ..SEND_TEMPL
+            });
+            assert!(s.sacked_bytes() <= 6, "{blocks:?}: {}", s.sacked_bytes());
+        }
+        recv!(s, time 1020, Ok(TcpRepr {
+            seq_number: LOCAL_SEQ + 1,
+            ack_number: Some(REMOTE_SEQ + 1),
+            payload:    &b"aaa"[..],
+            ..RECV_TEMPL
+        }));
+        recv_nothing!(s, time 1021);
+    }
+
+    #[test]
     fn test_sack_recovery_starts_without_three_duplicates_and_resends_each_lost_hole() {
         let mut s = socket_established();
         s.set_sack_recovery(true);
