@@ -7,7 +7,9 @@
 //! only those (`cargo bench -p tcpknobs-lab --bench scale -- c c1`). `RUNS=N` sets
 //! the runs per case (default 3): the table shows the best, since the machine may be
 //! shared and the fastest run is the least disturbed. `AT_ONCE=N` runs (c) and (c1)
-//! with N connections instead of 10,000.
+//! with N connections instead of 10,000; `SERIAL=N`, (d) with N instead of 100,000;
+//! `VIRTUAL_S=N`, (e) for N seconds of virtual time instead of 300 (memory that
+//! follows live state stays the same as these grow).
 //!
 //! Each run is a child process (this binary again), so its peak RSS (`VmHWM`) is its
 //! own and not the high-water mark of the cases before it. Frames are those the
@@ -61,12 +63,17 @@ fn experiment(
     e
 }
 
-/// Connections of (c) and (c1): 10,000, or `AT_ONCE=N` (to see how the cost grows).
-fn at_once() -> usize {
-    std::env::var("AT_ONCE")
+/// The number in environment variable `name`, or `default`.
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(10_000)
+        .unwrap_or(default)
+}
+
+/// Connections of (c) and (c1): 10,000, or `AT_ONCE=N` (to see how the cost grows).
+fn at_once() -> usize {
+    env_or("AT_ONCE", 10_000)
 }
 
 const CASES: &[Case] = &[
@@ -97,7 +104,8 @@ const CASES: &[Case] = &[
         name: "d",
         what: "100,000 serial connections, RTT 1 ms, through TIME_WAIT (linux, wait for ports)",
         experiment: || {
-            let mut e = experiment(1000, 100_000, 100, Strategy::Serial, None);
+            let n = env_or("SERIAL", 100_000);
+            let mut e = experiment(1000, n as u32, 100, Strategy::Serial, None);
             e.client_knobs.on_exhaustion = OnExhaustion::Wait;
             e.server_knobs.on_exhaustion = OnExhaustion::Wait;
             e
@@ -115,7 +123,7 @@ const CASES: &[Case] = &[
                 *knobs = Knobs::profile(Profile::Book);
                 knobs.on_exhaustion = OnExhaustion::Wait;
             }
-            e.max_time = Duration::from_secs(300);
+            e.max_time = Duration::from_secs(env_or("VIRTUAL_S", 300) as u64);
             e
         },
     },
