@@ -22,6 +22,7 @@
 //! seed a simulated run is fully deterministic.
 #![warn(missing_docs)]
 
+pub mod capture;
 pub mod comment;
 pub mod congestion;
 pub mod error;
@@ -35,6 +36,7 @@ pub mod retransmit;
 pub mod rng;
 pub mod segment;
 mod send_queue;
+mod settle;
 pub mod sim;
 pub mod stats;
 pub mod tap;

@@ -30,11 +30,10 @@
 //! stamped with wall time so it lines up with a tcpdump taken on the kernel side.
 
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
@@ -43,19 +42,17 @@ use smoltcp::phy::Medium;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, EthernetFrame, EthernetProtocol, Ipv4Address, Ipv4Cidr};
 
+use crate::capture::CapturedDevice;
 use crate::host::{Host, HostConfig};
 use crate::knobs::Knobs;
 use crate::link::{LinkDirection, LinkProfile, LinkStats};
-use crate::pcap::{Capture as CaptureWriter, CaptureError, CaptureFormat, InterfaceId, LinkType};
 use crate::rng::derive_seed;
 use crate::segment::Segment;
+use crate::settle::{next_deadline_ns, settle, AppDeadlines, Hosts, Outlet, Overdue, RoundTrace};
 use crate::sim::AppSlot;
 use crate::tap::TapDevice;
-use crate::trace::{Event, EventKind, Tracer};
+use crate::trace::Tracer;
 
-/// Settling rounds at one instant before the loop moves on; each round moves at least
-/// one frame, so only a feedback storm could reach it (as in the sim).
-const MAX_ROUNDS_PER_INSTANT: usize = 10_000;
 /// Frames read per wake-up before timers get their turn again; the descriptor stays
 /// readable, so the rest are read at once on the next turn.
 const MAX_READS_PER_WAKE: usize = 256;
@@ -141,7 +138,7 @@ impl Clock {
     }
 
     /// Unix time in ns of a moment `elapsed_ns` after the epoch.
-    fn wall_ns(&self, elapsed_ns: u64) -> u64 {
+    pub(crate) fn wall_ns(&self, elapsed_ns: u64) -> u64 {
         self.wall_start_ns.saturating_add(elapsed_ns)
     }
 }
@@ -360,32 +357,13 @@ pub fn run<D: FrameDevice>(
     // (prctl(2) PR_SET_TIMERSLACK; this thread only). Best effort.
     // SAFETY: integer arguments only.
     let _ = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, TIMER_SLACK_NS, 0, 0, 0) };
-    let capture = match &options.pcap {
-        Some(path) => {
-            let file = File::create(path).map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
-            })?;
-            let format = CaptureFormat::for_path(path);
-            let started = CaptureWriter::new(BufWriter::new(file), format).and_then(|mut w| {
-                let interface = w.add_interface(device.name(), LinkType::Ethernet)?;
-                Ok((w, interface))
-            });
-            let (writer, interface) = started.map_err(|e| capture_write_error(path, e))?;
-            Some(Capture {
-                writer,
-                interface,
-                path: path.clone(),
-            })
-        }
-        None => None,
-    };
+    let device = CapturedDevice::new(device, options.pcap.as_deref(), clock)?;
     host.set_tracing(options.tracer.is_some());
     let mut wire = Wire {
         device,
         clock,
-        capture,
         tracer: options.tracer.clone(),
-        trace_kinds: Vec::new(),
+        round: RoundTrace::default(),
         rx: AddedPath::new(options.rx.clone(), derive_seed(options.seed, RX_STREAM)),
         tx: AddedPath::new(options.tx.clone(), derive_seed(options.seed, TX_STREAM)),
         buf: vec![0; READ_BUFFER],
@@ -408,7 +386,7 @@ pub fn run<D: FrameDevice>(
     let linger_ns = u64::try_from(options.linger.as_nanos()).unwrap_or(u64::MAX);
     let has_clients = apps.iter().any(|s| !s.is_server);
     let has_servers = apps.iter().any(|s| s.is_server);
-    let mut deadlines: Vec<Option<Instant>> = vec![None; apps.len()];
+    let mut deadlines = AppDeadlines::new(apps.len());
     let mut clients_done_at: Option<u64> = None;
     let mut due_in_a_row = 0u32;
     let mut timer = Timer::new()?;
@@ -440,7 +418,7 @@ pub fn run<D: FrameDevice>(
                 if delivered == 0 && settled {
                     break;
                 }
-                moved |= wire.settle(host, apps, &mut deadlines, now_ns)?;
+                moved |= settle(Hosts::One(host), apps, &mut deadlines, &mut wire, now_ns)?;
                 settled = true;
                 if delivered == 0 {
                     break;
@@ -471,18 +449,19 @@ pub fn run<D: FrameDevice>(
         }
 
         // Sleep until the next deadline or a frame.
-        let to_ns = |t: Instant| u64::try_from(t.total_micros()).unwrap_or(0) * 1000;
-        let mut next = [
-            host.poll_at().map(to_ns),
+        let others = [
             wire.rx.next_arrival_ns(),
             wire.tx.next_arrival_ns(),
             limit_ns,
             clients_done_at.map(|since| since.saturating_add(linger_ns)),
-        ]
-        .into_iter()
-        .chain(deadlines.iter().map(|d| d.map(to_ns)))
-        .flatten()
-        .min();
+        ];
+        let hosts = std::slice::from_mut(&mut *host);
+        let mut next = next_deadline_ns(
+            hosts,
+            &deadlines,
+            Overdue::Now,
+            others.into_iter().flatten(),
+        );
         match next {
             Some(t) if t <= now_ns && !moved => {
                 // Due already, though this instant was just settled.
@@ -496,7 +475,7 @@ pub fn run<D: FrameDevice>(
         }
         let before_wait_ns = clock.elapsed_ns();
         if next.is_none_or(|t| t.saturating_sub(before_wait_ns) >= CAPTURE_FLUSH_WAIT_NS) {
-            wire.flush_capture()?;
+            wire.device.flush()?;
         }
         wait(
             wire.device.as_raw_fd(),
@@ -510,7 +489,7 @@ pub fn run<D: FrameDevice>(
     if let Some(stop) = &options.stop {
         stop.drain();
     }
-    wire.flush_capture()?;
+    wire.device.flush()?;
     let mut report = wire.report;
     report.end = end;
     report.tx = wire.tx.stats().clone();
@@ -518,14 +497,14 @@ pub fn run<D: FrameDevice>(
     Ok(report)
 }
 
-/// The device side of a run: the device, the in-process links, the capture, counts.
+/// The device side of a run: the device (captured or not), the in-process links, the
+/// trace, counts.
 struct Wire<'d, D> {
-    device: &'d mut D,
+    device: CapturedDevice<'d, D>,
     clock: Clock,
-    capture: Option<Capture>,
     tracer: Option<SharedTracer>,
-    /// The host's events of a round, before stamping (kept for the allocation).
-    trace_kinds: Vec<EventKind>,
+    /// The events of the round under way (kept for the allocation).
+    round: RoundTrace,
     rx: AddedPath,
     tx: AddedPath,
     report: RealtimeRun,
@@ -554,9 +533,6 @@ impl<D: FrameDevice> Wire<'_, D> {
             let at = self.clock.elapsed_ns();
             let mut frame = host.frame_buffer();
             frame.extend_from_slice(&self.buf[..n]);
-            if let Some(c) = self.capture.as_mut() {
-                c.write(self.clock.wall_ns(at), &frame)?;
-            }
             self.report.frames_read += 1;
             count += 1;
             // Only worth a look when another read would follow (not with `rx_batch` 1).
@@ -567,61 +543,8 @@ impl<D: FrameDevice> Wire<'_, D> {
                 break;
             }
         }
+        self.device.check()?;
         Ok(count)
-    }
-
-    /// Poll the host and the applications at `now_ns` until nothing moves, writing
-    /// frames as soon as they are due. True if the host sent anything.
-    fn settle(
-        &mut self,
-        host: &mut Host,
-        apps: &mut [AppSlot<'_>],
-        deadlines: &mut [Option<Instant>],
-        now_ns: u64,
-    ) -> io::Result<bool> {
-        let now = Instant::from_micros((now_ns / 1000) as i64);
-        let mut moved = false;
-        for _ in 0..MAX_ROUNDS_PER_INSTANT {
-            host.poll(now);
-            for (slot, deadline) in apps.iter_mut().zip(deadlines.iter_mut()) {
-                *deadline = slot.app.poll(host);
-            }
-            let frames = host.take_frames();
-            let sent = !frames.is_empty();
-            for frame in frames {
-                self.tx.transmit(now_ns, frame);
-            }
-            self.trace(host, now_ns);
-            self.write_due(host)?;
-            moved |= sent;
-            if !sent && !host.has_pending_input() {
-                break;
-            }
-        }
-        Ok(moved)
-    }
-
-    /// Hand the round's events, stamped with its time, to the tracer.
-    fn trace(&mut self, host: &mut Host, now_ns: u64) {
-        let Some(tracer) = &self.tracer else {
-            return;
-        };
-        host.take_trace(&mut self.trace_kinds);
-        if self.trace_kinds.is_empty() {
-            return;
-        }
-        let events: Vec<Event> = self
-            .trace_kinds
-            .drain(..)
-            .map(|kind| Event {
-                at_ns: now_ns,
-                host: 0,
-                kind,
-            })
-            .collect();
-        if let Ok(mut t) = tracer.lock() {
-            t.events(&events);
-        }
     }
 
     /// Write the frames whose in-process delay is over, each stamped as written, and
@@ -644,12 +567,7 @@ impl<D: FrameDevice> Wire<'_, D> {
             let written = self.device.write_frame(&frame);
             let name = self.device.name();
             match written {
-                Ok(()) => {
-                    self.report.frames_written += 1;
-                    if let Some(c) = self.capture.as_mut() {
-                        c.write(self.clock.wall_ns(self.clock.elapsed_ns()), &frame)?;
-                    }
-                }
+                Ok(()) => self.report.frames_written += 1,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.report.write_drops += 1,
                 Err(e) if e.raw_os_error() == Some(libc::EIO) => {
                     return Err(io::Error::other(format!(
@@ -660,14 +578,45 @@ impl<D: FrameDevice> Wire<'_, D> {
             }
             host.recycle_frame(frame);
         }
+        self.device.check()
+    }
+}
+
+impl<D: FrameDevice> Outlet for Wire<'_, D> {
+    type Error = io::Error;
+
+    fn trace(&mut self) -> Option<&mut RoundTrace> {
+        self.tracer.is_some().then_some(&mut self.round)
+    }
+
+    /// Offer the frames to the TX path, each stamped with the instant.
+    fn send(
+        &mut self,
+        _from: usize,
+        _host: &mut Host,
+        frames: Vec<Vec<u8>>,
+        now_ns: u64,
+    ) -> io::Result<()> {
+        for frame in frames {
+            self.tx.transmit(now_ns, frame);
+        }
         Ok(())
     }
 
-    fn flush_capture(&mut self) -> io::Result<()> {
-        match self.capture.as_mut() {
-            Some(c) => c.flush(),
-            None => Ok(()),
+    /// Hand the round's events to the tracer, then write the frames due (the host
+    /// gets their buffers back).
+    fn end_round(&mut self, hosts: &mut [Host]) -> io::Result<()> {
+        if let Some(tracer) = &self.tracer {
+            if !self.round.events().is_empty() {
+                if let Ok(mut t) = tracer.lock() {
+                    t.events(self.round.events());
+                }
+            }
         }
+        for host in hosts {
+            self.write_due(host)?;
+        }
+        Ok(())
     }
 }
 
@@ -728,35 +677,6 @@ impl AddedPath {
 /// Whether an Ethernet frame carries IPv4.
 fn is_ipv4(frame: &[u8]) -> bool {
     EthernetFrame::new_checked(frame).is_ok_and(|f| f.ethertype() == EthernetProtocol::Ipv4)
-}
-
-struct Capture {
-    writer: CaptureWriter<BufWriter<File>>,
-    interface: InterfaceId,
-    path: PathBuf,
-}
-
-impl Capture {
-    fn write(&mut self, ts_ns: u64, frame: &[u8]) -> io::Result<()> {
-        self.writer
-            .write_frame(ts_ns, self.interface, frame, None)
-            .map_err(|e| capture_write_error(&self.path, e))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.writer
-            .flush()
-            .map_err(|e| capture_write_error(&self.path, e))
-    }
-}
-
-/// A capture failure as the run's I/O error, naming the file.
-fn capture_write_error(path: &Path, e: CaptureError) -> io::Error {
-    let kind = match &e {
-        CaptureError::Io(io) => io.kind(),
-        _ => io::ErrorKind::InvalidData,
-    };
-    io::Error::new(kind, format!("cannot write {}: {e}", path.display()))
 }
 
 /// A timerfd(2): the wake-up for the next deadline. poll(2)'s own timeout is allowed
