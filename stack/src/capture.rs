@@ -85,8 +85,9 @@ impl<W: Write> FrameCapture<W> {
 }
 
 /// A [`FrameDevice`] that passes every frame to and from the device it wraps and, when
-/// capturing, records each frame it reads or writes successfully, stamped with wall
-/// time. A frame the device refuses is not recorded: it never crossed.
+/// capturing, records each frame it reads or writes successfully, stamped with the wall
+/// time of the run's [`Clock`] (the one clock of a real-time run). A frame the device
+/// refuses is not recorded: it never crossed.
 pub struct CapturedDevice<'d, D> {
     device: &'d mut D,
     capture: Option<FileCapture>,
@@ -195,4 +196,104 @@ fn capture_error(path: &Path, e: CaptureError) -> io::Error {
         _ => io::ErrorKind::InvalidData,
     };
     io::Error::new(kind, format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::pcap::{read_capture, CapturedInterface};
+
+    /// A device with frames waiting to be read, that accepts writes until told to
+    /// refuse them (a full queue).
+    struct Queue {
+        inbound: VecDeque<Vec<u8>>,
+        written: Vec<Vec<u8>>,
+        full: bool,
+    }
+
+    impl AsRawFd for Queue {
+        fn as_raw_fd(&self) -> RawFd {
+            -1
+        }
+    }
+
+    impl FrameDevice for Queue {
+        fn read_frame(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+            Ok(self.inbound.pop_front().map(|f| {
+                buf[..f.len()].copy_from_slice(&f);
+                f.len()
+            }))
+        }
+
+        fn write_frame(&mut self, frame: &[u8]) -> io::Result<()> {
+            if self.full {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            self.written.push(frame.to_vec());
+            Ok(())
+        }
+
+        fn name(&self) -> &str {
+            "q0"
+        }
+    }
+
+    /// What crosses the device is captured in order, on one interface named after it;
+    /// a frame the device refuses is not.
+    #[test]
+    fn a_captured_device_records_what_crosses_it() {
+        let dir = std::env::temp_dir().join(format!("tcpknobs-capture-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("q0.pcapng");
+        let mut queue = Queue {
+            inbound: VecDeque::from([vec![1; 60]]),
+            written: Vec::new(),
+            full: false,
+        };
+        {
+            let mut device = CapturedDevice::new(&mut queue, Some(&path), Clock::start())
+                .expect("capture created");
+            let mut buf = [0; 100];
+            assert_eq!(device.read_frame(&mut buf).expect("read"), Some(60));
+            assert_eq!(device.read_frame(&mut buf).expect("read"), None);
+            device.write_frame(&[2; 70]).expect("written");
+            device.device.full = true;
+            let refused = device.write_frame(&[3; 80]).expect_err("refused");
+            assert_eq!(refused.kind(), io::ErrorKind::WouldBlock);
+            device.flush().expect("flushed");
+        }
+        let contents = read_capture(&std::fs::read(&path).expect("file")).expect("readable");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            contents.interfaces,
+            [CapturedInterface {
+                name: "q0".into(),
+                link_type: LinkType::Ethernet,
+            }]
+        );
+        let frames: Vec<Vec<u8>> = contents.frames.into_iter().map(|f| f.data).collect();
+        assert_eq!(frames, [vec![1; 60], vec![2; 70]]);
+        assert_eq!(queue.written, [vec![2; 70]]);
+    }
+
+    /// A frame for a port never added is not written; the error waits for the runner,
+    /// and the frames after it are still recorded.
+    #[test]
+    fn a_failed_write_is_kept_for_the_runner() {
+        let mut capture = FrameCapture::new(Vec::new(), CaptureFormat::Pcap).expect("started");
+        capture.add_port("a", LinkType::RawIp);
+        capture.record(1, 1, &[0x45; 20], None);
+        capture.record(2, 0, &[0x45; 20], None);
+        assert!(matches!(
+            capture.check(),
+            Err(CaptureError::UnknownInterface(1))
+        ));
+        assert!(capture.check().is_ok());
+        let bytes = capture.writer.into_inner();
+        let contents = read_capture(&bytes).expect("readable");
+        assert_eq!(contents.frames.len(), 1);
+        assert_eq!(contents.frames[0].ts_ns, 2);
+    }
 }

@@ -12,7 +12,8 @@
 //! * [`sim`]: hosts on emulated [`link`]s driven by a virtual clock.
 //! * [`knobs`]: the per-side settings and the `linux`/`book` profiles.
 //! * [`segment`]: the wire view of frames our layer reads; [`stats`]: what it counts.
-//! * [`pcap`]: captures; [`rng`]: the seeded generator behind loss.
+//! * [`pcap`]: capture files; [`capture`]: writing the frames that pass a point of
+//!   either runner to one; [`rng`]: the seeded generator behind loss.
 //! * [`tap`]: a Linux TAP device; [`realtime`]: one host on it, driven by the wall
 //!   clock, so the same hosts and applications meet real peers.
 //!

@@ -1,6 +1,7 @@
 //! Real time: one host on a frame device (a [`TapDevice`]), driven by the wall clock,
-//! with the same applications and the same settle-at-each-instant semantics as
-//! [`SimNet::run`](crate::sim::SimNet::run).
+//! with the same applications and the same settle-at-each-instant loop as
+//! [`SimNet::run`](crate::sim::SimNet::run) (one routine serves both; this runner's
+//! part is where frames go and when to wake).
 //!
 //! This is the only module that reads a clock. A [`Clock`] fixes the run's epoch; the
 //! host is created with [`Clock::now`] and every later `now` comes from the same clock,
@@ -26,8 +27,9 @@
 //! not IPv4), which a real network resolves on the segment, passes at once and is never
 //! dropped: the first connection does not pay the added RTT twice. Both directions are
 //! seeded, so the loss pattern of a run depends only on its IPv4 frame sequence. A
-//! capture records frames as they cross the device (after TX delay, before RX delay),
-//! stamped with wall time so it lines up with a tcpdump taken on the kernel side.
+//! capture wraps the device ([`CapturedDevice`]) and records frames as they cross it
+//! (after TX delay, before RX delay), stamped with wall time so it lines up with a
+//! tcpdump taken on the kernel side.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
