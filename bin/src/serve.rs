@@ -5,6 +5,7 @@ use anyhow::Context;
 use tcpknobs_http::server::{Server, ServerConfig};
 use tcpknobs_lab::report::server_connections;
 use tcpknobs_lab::tap::{serve_timeline, ServeReport, SideKnobs, TapTrace};
+use tcpknobs_lab::ROWS_BY_DEFAULT;
 use tcpknobs_stack::{AppSlot, HostId, RealtimeRun};
 
 use crate::cli::{side_knobs, ServeArgs, Side};
@@ -30,6 +31,10 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Outcome> {
         port: args.port,
         ..args.server.config()
     });
+    // A server left running keeps rows for its first connections only, so that its
+    // memory follows the connections it is serving.
+    rig.host.keep_stats_below(ROWS_BY_DEFAULT);
+    server.keep_stats_below(ROWS_BY_DEFAULT);
     eprintln!(
         "serving http://{}:{}/bytes/N on {} (Ctrl-C stops); knobs: {}",
         args.tap.ip.address(),
@@ -66,7 +71,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Outcome> {
         let mut out = table::connections(&report.connections);
         out.push_str(&serve_summary(
             report.responses,
-            report.connections.len(),
+            rig.host.connection_count(),
             &report.tap.run,
         ));
         print_stdout(&out)?;

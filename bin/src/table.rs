@@ -47,6 +47,13 @@ pub fn render(r: &Report) -> String {
     out.push_str(&summary(&r.summary));
     out.push('\n');
     out.push_str(&connections(&r.connections));
+    if r.connections_omitted > 0 {
+        let _ = writeln!(
+            out,
+            "{} left out (as many as transaction rows are kept per host: --rows)",
+            plural(r.connections_omitted, "connection row", "connection rows")
+        );
+    }
     let w = &r.wire;
     if w.dropped_loss + w.dropped_queue + w.dropped_oversize > 0 {
         let _ = writeln!(

@@ -425,8 +425,10 @@ pub struct Client<S = Vec<Transaction>> {
     by_id: HashMap<ConnId, usize>,
     /// Connections opened so far (the next one's index).
     opened: usize,
-    /// What each closed connection carried, by index.
+    /// What each closed connection carried, by index, for those kept (see
+    /// [`Client::keep_summaries_below`]).
     closed: Vec<(usize, ClientConnSummary)>,
+    keep_summaries_below: usize,
     /// Requests carried and responses completed by the connections in `conns`, and
     /// how many of those are only draining the server's FIN.
     carried_open: usize,
@@ -508,6 +510,7 @@ impl<S: Sink> Client<S> {
             by_id: HashMap::new(),
             opened: 0,
             closed: Vec::new(),
+            keep_summaries_below: usize::MAX,
             carried_open: 0,
             answered_open: 0,
             draining: 0,
@@ -533,12 +536,26 @@ impl<S: Sink> Client<S> {
         self.connection_summaries().iter().map(|c| c.id).collect()
     }
 
-    /// What each connection carried, by client connection index.
+    /// What each connection carried, by client connection index (those whose
+    /// host id is below [`Client::keep_summaries_below`]).
     pub fn connection_summaries(&self) -> Vec<ClientConnSummary> {
         let mut all: Vec<(usize, ClientConnSummary)> = self.closed.clone();
-        all.extend(self.conns.iter().map(|(&ci, c)| (ci, c.summary())));
+        all.extend(
+            self.conns
+                .iter()
+                .filter(|(_, c)| c.id.0 < self.keep_summaries_below)
+                .map(|(&ci, c)| (ci, c.summary())),
+        );
         all.sort_by_key(|&(ci, _)| ci);
         all.into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// Keep what connections carried only for those whose host id is below `n`
+    /// (every one by default): a long run keeps a few, so that its memory follows
+    /// its live connections.
+    pub fn keep_summaries_below(&mut self, n: usize) {
+        self.keep_summaries_below = n;
+        self.closed.retain(|(_, s)| s.id.0 < n);
     }
 
     /// The run ended: every transaction not finished fails as unfinished (those
@@ -1267,7 +1284,9 @@ impl<S: Sink> Client<S> {
             if c.draining {
                 self.draining -= 1;
             }
-            self.closed.push((*ci, c.summary()));
+            if c.id.0 < self.keep_summaries_below {
+                self.closed.push((*ci, c.summary()));
+            }
         }
     }
 

@@ -383,8 +383,10 @@ enum Timer {
 /// Per-connection state.
 struct Conn {
     id: ConnId,
-    /// Index into [`Server::stats`].
-    stats: usize,
+    /// Its place in accept order.
+    accepted: u64,
+    /// Its figures, for [`Server::connection_stats`].
+    stats: ServerConnStats,
     /// Bytes read and not yet parsed.
     inbuf: Vec<u8>,
     /// The write being offered (the rest of one piece of a response).
@@ -506,7 +508,12 @@ pub struct Server {
     config: ServerConfig,
     listening: bool,
     conns: BTreeMap<ConnId, Conn>,
-    stats: Vec<ServerConnStats>,
+    /// Connections accepted so far.
+    accepted: u64,
+    /// The figures of closed connections kept (see [`Server::keep_stats_below`]),
+    /// with their place in accept order.
+    closed: Vec<(u64, ServerConnStats)>,
+    keep_stats_below: usize,
     responses: u64,
     /// Which connections to drive (see `wakeups`).
     wakeups: Wakeups,
@@ -525,20 +532,21 @@ impl Server {
                 break;
             };
             accepted.push(id);
-            self.stats.push(ServerConnStats {
-                conn: id,
-                accepted_ms: ms(now),
-                requests_served: 0,
-                response_bytes: 0,
-                closed_by_server: false,
-                reason: None,
-                closed_ms: None,
-            });
+            self.accepted += 1;
             self.conns.insert(
                 id,
                 Conn {
                     id,
-                    stats: self.stats.len() - 1,
+                    accepted: self.accepted,
+                    stats: ServerConnStats {
+                        conn: id,
+                        accepted_ms: ms(now),
+                        requests_served: 0,
+                        response_bytes: 0,
+                        closed_by_server: false,
+                        reason: None,
+                        closed_ms: None,
+                    },
                     inbuf: Vec::new(),
                     outbox: Outbox::new(),
                     reading: Reading::Head { since: Some(now) },
@@ -561,7 +569,9 @@ impl Server {
             config,
             listening: false,
             conns: BTreeMap::new(),
-            stats: Vec::new(),
+            accepted: 0,
+            closed: Vec::new(),
+            keep_stats_below: usize::MAX,
             responses: 0,
             wakeups: Wakeups::default(),
         }
@@ -572,9 +582,26 @@ impl Server {
         self.responses
     }
 
-    /// Figures for every connection accepted so far, open or closed, in accept order.
+    /// Figures for every connection accepted so far, open or closed, in accept
+    /// order (of those whose host id is below [`Server::keep_stats_below`]).
     pub fn connection_stats(&self) -> Vec<ServerConnStats> {
-        self.stats.clone()
+        let mut all = self.closed.clone();
+        all.extend(
+            self.conns
+                .values()
+                .filter(|c| c.id.0 < self.keep_stats_below)
+                .map(|c| (c.accepted, c.stats.clone())),
+        );
+        all.sort_by_key(|&(order, _)| order);
+        all.into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// Keep the figures of connections whose host id is below `n` once they close
+    /// (every one by default): a long-running server keeps a few, so that its
+    /// memory follows its live connections.
+    pub fn keep_stats_below(&mut self, n: usize) {
+        self.keep_stats_below = n;
+        self.closed.retain(|(_, s)| s.conn.0 < n);
     }
 
     /// Connections the server is serving or lingering on (it keeps state for them).
@@ -667,7 +694,7 @@ impl Server {
                         if conn.held {
                             conn.held = false;
                             match flush(&mut conn.outbox, host, conn.id) {
-                                Ok((_, taken)) => self.stats[conn.stats].response_bytes += taken,
+                                Ok((_, taken)) => conn.stats.response_bytes += taken,
                                 Err(_) => return Some(self.failed(conn, now)),
                             }
                         }
@@ -719,7 +746,7 @@ impl Server {
                         &mut conn.held,
                     ) {
                         Ok(pumped) => {
-                            self.stats[conn.stats].response_bytes += pumped.taken;
+                            conn.stats.response_bytes += pumped.taken;
                             if !pumped.done {
                                 if pumped.taken > 0 {
                                     // nginx's send_timeout counts from the last write
@@ -765,7 +792,7 @@ impl Server {
                 After::Close(CloseReason::ErrorStatus),
             ),
             Job::Request(request) => {
-                let stats = &mut self.stats[conn.stats];
+                let stats = &mut conn.stats;
                 stats.requests_served = stats.requests_served.saturating_add(1);
                 build_response(&self.config, &request, stats.requests_served)
             }
@@ -844,14 +871,14 @@ impl Server {
     }
 
     /// The socket failed (reset, or closed under us).
-    fn failed(&mut self, conn: &Conn, now: Instant) -> bool {
+    fn failed(&mut self, conn: &mut Conn, now: Instant) -> bool {
         self.finish(conn, now, CloseReason::Reset);
         false
     }
 
     /// Record the end of a connection (the first reason only).
-    fn finish(&mut self, conn: &Conn, now: Instant, reason: CloseReason) {
-        let stats = &mut self.stats[conn.stats];
+    fn finish(&mut self, conn: &mut Conn, now: Instant, reason: CloseReason) {
+        let stats = &mut conn.stats;
         if stats.reason.is_none() {
             stats.reason = Some(reason);
             stats.closed_ms = Some(ms(now));
@@ -1265,6 +1292,8 @@ impl Server {
                 let at = conn.deadline(&self.config);
                 self.wakeups.set_timer(key, at, &mut conn.timer_at);
                 self.conns.insert(id, conn);
+            } else if key < self.keep_stats_below {
+                self.closed.push((conn.accepted, conn.stats));
             }
         }
         let conns = &self.conns;

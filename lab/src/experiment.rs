@@ -303,6 +303,23 @@ impl Experiment {
             self.workload.clone(),
             Shared(Rc::clone(&collector)),
         );
+        // Connections get rows as transactions do: all of them when every
+        // transaction has its row, else the first that many of each host, so that
+        // a long run's memory follows its live connections.
+        let rows_below = self.rows.below(count);
+        let connection_rows = if rows_below >= count {
+            usize::MAX
+        } else {
+            rows_below
+        };
+        for h in [Some(client_host), Some(server_host), proxy_host]
+            .into_iter()
+            .flatten()
+        {
+            net.host_mut(h).keep_stats_below(connection_rows);
+        }
+        client.keep_summaries_below(connection_rows);
+        server.keep_stats_below(connection_rows);
         let end = {
             let mut apps = vec![
                 AppSlot {
@@ -337,11 +354,17 @@ impl Experiment {
                 })?;
         }
         let mut connections = client_connections(net.host(client_host), &client);
-        let opened = connections.len();
+        let opened = net.host(client_host).connection_count();
         if let Some(p) = proxy_host {
             connections.extend(host_connections(net.host(p), "proxy"));
         }
         connections.extend(server_connections(net.host(server_host), &server));
+        let all: usize = [Some(client_host), Some(server_host), proxy_host]
+            .into_iter()
+            .flatten()
+            .map(|h| net.host(h).connection_count())
+            .sum();
+        let connections_omitted = all.saturating_sub(connections.len());
         drop(client);
         let mut collector = collector.borrow_mut();
         if let Some(out) = collector.trace_out.take() {
@@ -362,7 +385,7 @@ impl Experiment {
             epoch,
             end,
             opened,
-            connections,
+            (connections, connections_omitted),
             WorkloadReport {
                 label: self.workload_label.clone(),
                 strategy: client_config.strategy,
@@ -401,7 +424,7 @@ fn report(
     epoch: Instant,
     end: RunEnd,
     opened: usize,
-    connections: Vec<ConnectionReport>,
+    (connections, connections_omitted): (Vec<ConnectionReport>, usize),
     workload: WorkloadReport,
 ) -> Report {
     let Transactions {
@@ -420,6 +443,7 @@ fn report(
         rows_omitted: RowsOmitted::of(rows.len(), count),
         transactions: rows,
         connections,
+        connections_omitted,
         knobs: SideKnobs {
             client: experiment.client_knobs.clone(),
             server: experiment.server_knobs.clone(),

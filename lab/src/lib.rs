@@ -61,6 +61,6 @@ pub mod trace_file;
 pub mod values;
 
 pub use error::LabError;
-pub use experiment::{Experiment, Outputs, Rows};
+pub use experiment::{Experiment, Outputs, Rows, ROWS_BY_DEFAULT};
 pub use report::Report;
 pub use summary::Summary;

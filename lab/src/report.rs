@@ -133,8 +133,11 @@ pub struct Report {
     pub rows_omitted: Option<RowsOmitted>,
     /// The transactions [`Rows`](crate::Rows) kept, in workload order.
     pub transactions: Vec<TransactionReport>,
-    /// Every connection, client side first.
+    /// Every connection, client side first; with transaction rows left out
+    /// (`--rows`), only the first that many connections of each host.
     pub connections: Vec<ConnectionReport>,
+    /// Connections without a row in `connections`, all hosts together.
+    pub connections_omitted: usize,
     /// The knobs of each side.
     pub knobs: SideKnobs,
     /// The most connections per second the client can open toward one server:

@@ -83,11 +83,11 @@ fn runs() -> Vec<(&'static str, Experiment)> {
 #[test]
 fn seeded_reports_are_pinned() {
     let pins: [u64; 5] = [
-        0xf200_636a_bc5c_8a54,
-        0xf93f_d146_cc87_e628,
-        0x79e1_709b_b9a2_f9c2,
-        0xefdf_58a1_659e_416a,
-        0x724b_b11c_a286_408f,
+        0xedb3_1937_b9a7_c0ae,
+        0x9f2b_fd68_4a54_afd6,
+        0x5c8f_e9fd_214d_c530,
+        0x871e_3690_1f4b_f3cc,
+        0x5813_b747_2af1_a7cd,
     ];
     let mut got = Vec::new();
     for (name, e) in runs() {

@@ -235,7 +235,7 @@ impl Host {
             return;
         }
         if let Some(conn) = self.conns.remove(id) {
-            if self.keep_closed_stats {
+            if id.0 < self.keep_stats_below {
                 let stats = self.snapshot(&conn);
                 self.closed_stats.insert(id, stats);
             }

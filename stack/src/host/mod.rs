@@ -144,10 +144,11 @@ pub struct Host {
     rx_queue: VecDeque<(Vec<u8>, Option<FrameRef>)>,
     out: Vec<Vec<u8>>,
     conns: ConnTable,
-    /// Final figures of connections that left the table, while they are kept
-    /// ([`Host::set_keep_closed_stats`]).
+    /// Final figures of connections that left the table, for those kept
+    /// ([`Host::keep_stats_below`]).
     closed_stats: BTreeMap<ConnId, ConnStats>,
-    keep_closed_stats: bool,
+    /// Connections with a lower id keep their figures once closed.
+    keep_stats_below: usize,
     live: BTreeMap<FourTuple, ConnId>,
     by_handle: BTreeMap<SockId, ConnId>,
     listeners: BTreeMap<u16, Listener>,
@@ -221,7 +222,7 @@ impl Host {
             out: Vec::new(),
             conns: ConnTable::default(),
             closed_stats: BTreeMap::new(),
-            keep_closed_stats: true,
+            keep_stats_below: usize::MAX,
             live: BTreeMap::new(),
             by_handle: BTreeMap::new(),
             listeners: BTreeMap::new(),
@@ -624,12 +625,13 @@ impl Host {
         }
     }
 
-    /// Figures for every connection this host has had, in opening order (closed
-    /// ones only while they are kept).
+    /// Figures for every connection this host has had whose id is below
+    /// [`Host::keep_stats_below`] (all by default), in opening order.
     pub fn all_stats(&self) -> Vec<ConnStats> {
         let mut all: Vec<(ConnId, ConnStats)> = self
             .conns
             .iter()
+            .filter(|(id, _)| id.0 < self.keep_stats_below)
             .map(|(id, c)| (*id, self.snapshot(c)))
             .collect();
         all.extend(self.closed_stats.iter().map(|(id, s)| (*id, s.clone())));
@@ -637,14 +639,18 @@ impl Host {
         all.into_iter().map(|(_, s)| s).collect()
     }
 
-    /// Whether the final figures of closed connections are kept for
-    /// [`Host::all_stats`] (the default, for a run's report). A long-running
-    /// server turns this off so its memory follows its live connections only.
+    /// Keep the figures of the first `n` connections for [`Host::all_stats`] and
+    /// let the others' go as they close (every one's by default, for a run's
+    /// report): a long run or a long-running server keeps a few rows, or none, so
+    /// that its memory follows its live connections, not all it ever had.
+    pub fn keep_stats_below(&mut self, n: usize) {
+        self.keep_stats_below = n;
+        self.closed_stats.retain(|id, _| id.0 < n);
+    }
+
+    /// Whether the final figures of closed connections are kept at all.
     pub fn set_keep_closed_stats(&mut self, keep: bool) {
-        self.keep_closed_stats = keep;
-        if !keep {
-            self.closed_stats.clear();
-        }
+        self.keep_stats_below(if keep { usize::MAX } else { 0 });
     }
 
     /// Connections this host has had.
