@@ -12,7 +12,8 @@
 //! * [`sim`]: hosts on emulated [`link`]s driven by a virtual clock.
 //! * [`knobs`]: the per-side settings and the `linux`/`book` profiles.
 //! * [`segment`]: the wire view of frames our layer reads; [`stats`]: what it counts.
-//! * [`pcap`]: captures; [`rng`]: the seeded generator behind loss.
+//! * [`pcap`]: capture files; [`capture`]: writing the frames that pass a point of
+//!   either runner to one; [`rng`]: the seeded generator behind loss.
 //! * [`tap`]: a Linux TAP device; [`realtime`]: one host on it, driven by the wall
 //!   clock, so the same hosts and applications meet real peers.
 //!
@@ -22,6 +23,7 @@
 //! seed a simulated run is fully deterministic.
 #![warn(missing_docs)]
 
+pub mod capture;
 pub mod comment;
 pub mod congestion;
 pub mod error;
@@ -35,6 +37,7 @@ pub mod retransmit;
 pub mod rng;
 pub mod segment;
 mod send_queue;
+mod settle;
 pub mod sim;
 pub mod stats;
 pub mod tap;

@@ -1,6 +1,7 @@
 //! Real time: one host on a frame device (a [`TapDevice`]), driven by the wall clock,
-//! with the same applications and the same settle-at-each-instant semantics as
-//! [`SimNet::run`](crate::sim::SimNet::run).
+//! with the same applications and the same settle-at-each-instant loop as
+//! [`SimNet::run`](crate::sim::SimNet::run) (one routine serves both; this runner's
+//! part is where frames go and when to wake).
 //!
 //! This is the only module that reads a clock. A [`Clock`] fixes the run's epoch; the
 //! host is created with [`Clock::now`] and every later `now` comes from the same clock,
@@ -26,36 +27,40 @@
 //! not IPv4), which a real network resolves on the segment, passes at once and is never
 //! dropped: the first connection does not pay the added RTT twice. Both directions are
 //! seeded, so the loss pattern of a run depends only on its IPv4 frame sequence. A
-//! capture records frames as they cross the device (after TX delay, before RX delay),
-//! stamped with wall time so it lines up with a tcpdump taken on the kernel side.
+//! capture wraps the device ([`CapturedDevice`]) and records frames as they cross it
+//! (after TX delay, before RX delay), stamped with wall time so it lines up with a
+//! tcpdump taken on the kernel side.
 
-use std::collections::VecDeque;
-use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
 
 use smoltcp::phy::Medium;
 use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, EthernetFrame, EthernetProtocol, Ipv4Address, Ipv4Cidr};
+use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 
+use crate::capture::CapturedDevice;
 use crate::host::{Host, HostConfig};
 use crate::knobs::Knobs;
-use crate::link::{LinkDirection, LinkProfile, LinkStats};
-use crate::pcap::{Capture as CaptureWriter, CaptureError, CaptureFormat, InterfaceId, LinkType};
+use crate::link::{LinkProfile, LinkStats};
 use crate::rng::derive_seed;
 use crate::segment::Segment;
+use crate::settle::{next_deadline_ns, settle, AppDeadlines, Hosts, Outlet, Overdue, RoundTrace};
 use crate::sim::AppSlot;
 use crate::tap::TapDevice;
-use crate::trace::{Event, EventKind, Tracer};
+use crate::trace::Tracer;
+use added_path::AddedPath;
+use wait::{wait, Timer};
 
-/// Settling rounds at one instant before the loop moves on; each round moves at least
-/// one frame, so only a feedback storm could reach it (as in the sim).
-const MAX_ROUNDS_PER_INSTANT: usize = 10_000;
+mod added_path;
+#[cfg(test)]
+mod tests;
+mod wait;
+
 /// Frames read per wake-up before timers get their turn again; the descriptor stays
 /// readable, so the rest are read at once on the next turn.
 const MAX_READS_PER_WAKE: usize = 256;
@@ -141,7 +146,7 @@ impl Clock {
     }
 
     /// Unix time in ns of a moment `elapsed_ns` after the epoch.
-    fn wall_ns(&self, elapsed_ns: u64) -> u64 {
+    pub(crate) fn wall_ns(&self, elapsed_ns: u64) -> u64 {
         self.wall_start_ns.saturating_add(elapsed_ns)
     }
 }
@@ -360,32 +365,13 @@ pub fn run<D: FrameDevice>(
     // (prctl(2) PR_SET_TIMERSLACK; this thread only). Best effort.
     // SAFETY: integer arguments only.
     let _ = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, TIMER_SLACK_NS, 0, 0, 0) };
-    let capture = match &options.pcap {
-        Some(path) => {
-            let file = File::create(path).map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
-            })?;
-            let format = CaptureFormat::for_path(path);
-            let started = CaptureWriter::new(BufWriter::new(file), format).and_then(|mut w| {
-                let interface = w.add_interface(device.name(), LinkType::Ethernet)?;
-                Ok((w, interface))
-            });
-            let (writer, interface) = started.map_err(|e| capture_write_error(path, e))?;
-            Some(Capture {
-                writer,
-                interface,
-                path: path.clone(),
-            })
-        }
-        None => None,
-    };
+    let device = CapturedDevice::new(device, options.pcap.as_deref(), clock)?;
     host.set_tracing(options.tracer.is_some());
     let mut wire = Wire {
         device,
         clock,
-        capture,
         tracer: options.tracer.clone(),
-        trace_kinds: Vec::new(),
+        round: RoundTrace::default(),
         rx: AddedPath::new(options.rx.clone(), derive_seed(options.seed, RX_STREAM)),
         tx: AddedPath::new(options.tx.clone(), derive_seed(options.seed, TX_STREAM)),
         buf: vec![0; READ_BUFFER],
@@ -408,7 +394,7 @@ pub fn run<D: FrameDevice>(
     let linger_ns = u64::try_from(options.linger.as_nanos()).unwrap_or(u64::MAX);
     let has_clients = apps.iter().any(|s| !s.is_server);
     let has_servers = apps.iter().any(|s| s.is_server);
-    let mut deadlines: Vec<Option<Instant>> = vec![None; apps.len()];
+    let mut deadlines = AppDeadlines::new(apps.len());
     let mut clients_done_at: Option<u64> = None;
     let mut due_in_a_row = 0u32;
     let mut timer = Timer::new()?;
@@ -440,7 +426,7 @@ pub fn run<D: FrameDevice>(
                 if delivered == 0 && settled {
                     break;
                 }
-                moved |= wire.settle(host, apps, &mut deadlines, now_ns)?;
+                moved |= settle(Hosts::One(host), apps, &mut deadlines, &mut wire, now_ns)?;
                 settled = true;
                 if delivered == 0 {
                     break;
@@ -471,18 +457,19 @@ pub fn run<D: FrameDevice>(
         }
 
         // Sleep until the next deadline or a frame.
-        let to_ns = |t: Instant| u64::try_from(t.total_micros()).unwrap_or(0) * 1000;
-        let mut next = [
-            host.poll_at().map(to_ns),
+        let others = [
             wire.rx.next_arrival_ns(),
             wire.tx.next_arrival_ns(),
             limit_ns,
             clients_done_at.map(|since| since.saturating_add(linger_ns)),
-        ]
-        .into_iter()
-        .chain(deadlines.iter().map(|d| d.map(to_ns)))
-        .flatten()
-        .min();
+        ];
+        let hosts = std::slice::from_mut(&mut *host);
+        let mut next = next_deadline_ns(
+            hosts,
+            &deadlines,
+            Overdue::Now,
+            others.into_iter().flatten(),
+        );
         match next {
             Some(t) if t <= now_ns && !moved => {
                 // Due already, though this instant was just settled.
@@ -496,7 +483,7 @@ pub fn run<D: FrameDevice>(
         }
         let before_wait_ns = clock.elapsed_ns();
         if next.is_none_or(|t| t.saturating_sub(before_wait_ns) >= CAPTURE_FLUSH_WAIT_NS) {
-            wire.flush_capture()?;
+            wire.device.flush()?;
         }
         wait(
             wire.device.as_raw_fd(),
@@ -510,7 +497,7 @@ pub fn run<D: FrameDevice>(
     if let Some(stop) = &options.stop {
         stop.drain();
     }
-    wire.flush_capture()?;
+    wire.device.flush()?;
     let mut report = wire.report;
     report.end = end;
     report.tx = wire.tx.stats().clone();
@@ -518,14 +505,14 @@ pub fn run<D: FrameDevice>(
     Ok(report)
 }
 
-/// The device side of a run: the device, the in-process links, the capture, counts.
+/// The device side of a run: the device (captured or not), the in-process links, the
+/// trace, counts.
 struct Wire<'d, D> {
-    device: &'d mut D,
+    device: CapturedDevice<'d, D>,
     clock: Clock,
-    capture: Option<Capture>,
     tracer: Option<SharedTracer>,
-    /// The host's events of a round, before stamping (kept for the allocation).
-    trace_kinds: Vec<EventKind>,
+    /// The events of the round under way (kept for the allocation).
+    round: RoundTrace,
     rx: AddedPath,
     tx: AddedPath,
     report: RealtimeRun,
@@ -554,9 +541,6 @@ impl<D: FrameDevice> Wire<'_, D> {
             let at = self.clock.elapsed_ns();
             let mut frame = host.frame_buffer();
             frame.extend_from_slice(&self.buf[..n]);
-            if let Some(c) = self.capture.as_mut() {
-                c.write(self.clock.wall_ns(at), &frame)?;
-            }
             self.report.frames_read += 1;
             count += 1;
             // Only worth a look when another read would follow (not with `rx_batch` 1).
@@ -567,61 +551,8 @@ impl<D: FrameDevice> Wire<'_, D> {
                 break;
             }
         }
+        self.device.check()?;
         Ok(count)
-    }
-
-    /// Poll the host and the applications at `now_ns` until nothing moves, writing
-    /// frames as soon as they are due. True if the host sent anything.
-    fn settle(
-        &mut self,
-        host: &mut Host,
-        apps: &mut [AppSlot<'_>],
-        deadlines: &mut [Option<Instant>],
-        now_ns: u64,
-    ) -> io::Result<bool> {
-        let now = Instant::from_micros((now_ns / 1000) as i64);
-        let mut moved = false;
-        for _ in 0..MAX_ROUNDS_PER_INSTANT {
-            host.poll(now);
-            for (slot, deadline) in apps.iter_mut().zip(deadlines.iter_mut()) {
-                *deadline = slot.app.poll(host);
-            }
-            let frames = host.take_frames();
-            let sent = !frames.is_empty();
-            for frame in frames {
-                self.tx.transmit(now_ns, frame);
-            }
-            self.trace(host, now_ns);
-            self.write_due(host)?;
-            moved |= sent;
-            if !sent && !host.has_pending_input() {
-                break;
-            }
-        }
-        Ok(moved)
-    }
-
-    /// Hand the round's events, stamped with its time, to the tracer.
-    fn trace(&mut self, host: &mut Host, now_ns: u64) {
-        let Some(tracer) = &self.tracer else {
-            return;
-        };
-        host.take_trace(&mut self.trace_kinds);
-        if self.trace_kinds.is_empty() {
-            return;
-        }
-        let events: Vec<Event> = self
-            .trace_kinds
-            .drain(..)
-            .map(|kind| Event {
-                at_ns: now_ns,
-                host: 0,
-                kind,
-            })
-            .collect();
-        if let Ok(mut t) = tracer.lock() {
-            t.events(&events);
-        }
     }
 
     /// Write the frames whose in-process delay is over, each stamped as written, and
@@ -644,12 +575,7 @@ impl<D: FrameDevice> Wire<'_, D> {
             let written = self.device.write_frame(&frame);
             let name = self.device.name();
             match written {
-                Ok(()) => {
-                    self.report.frames_written += 1;
-                    if let Some(c) = self.capture.as_mut() {
-                        c.write(self.clock.wall_ns(self.clock.elapsed_ns()), &frame)?;
-                    }
-                }
+                Ok(()) => self.report.frames_written += 1,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.report.write_drops += 1,
                 Err(e) if e.raw_os_error() == Some(libc::EIO) => {
                     return Err(io::Error::other(format!(
@@ -660,771 +586,44 @@ impl<D: FrameDevice> Wire<'_, D> {
             }
             host.recycle_frame(frame);
         }
-        Ok(())
-    }
-
-    fn flush_capture(&mut self) -> io::Result<()> {
-        match self.capture.as_mut() {
-            Some(c) => c.flush(),
-            None => Ok(()),
-        }
+        self.device.check()
     }
 }
 
-/// One direction of what the process adds to the path: IPv4 frames cross a
-/// [`LinkDirection`] (`--rtt`, `--loss`); every other frame (ARP) is due at once and
-/// never dropped, since `--rtt` stands for a path beyond the local segment and address
-/// resolution happens on the segment. Its statistics count the IPv4 frames only.
-#[derive(Debug)]
-struct AddedPath {
-    link: LinkDirection,
-    /// Frames that bypass the link, in order, each with when it was offered.
-    local: VecDeque<(u64, Vec<u8>)>,
-}
+impl<D: FrameDevice> Outlet for Wire<'_, D> {
+    type Error = io::Error;
 
-impl AddedPath {
-    fn new(profile: LinkProfile, seed: u64) -> AddedPath {
-        AddedPath {
-            link: LinkDirection::new(profile, seed),
-            local: VecDeque::new(),
-        }
+    fn trace(&mut self) -> Option<&mut RoundTrace> {
+        self.tracer.is_some().then_some(&mut self.round)
     }
 
-    /// Offer an Ethernet frame at `now_ns`.
-    fn transmit(&mut self, now_ns: u64, frame: Vec<u8>) {
-        if is_ipv4(&frame) {
-            self.link.transmit(now_ns, frame);
-        } else {
-            self.local.push_back((now_ns, frame));
-        }
-    }
-
-    /// When the next frame is due.
-    fn next_arrival_ns(&self) -> Option<u64> {
-        let local = self.local.front().map(|(t, _)| *t);
-        match (local, self.link.next_arrival_ns()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    /// The frame due earliest by `now_ns`, if any, one per call.
-    fn pop_arrived(&mut self, now_ns: u64) -> Option<Vec<u8>> {
-        let local_due = self.local.front().map(|(t, _)| *t);
-        match (local_due, self.link.next_arrival_ns()) {
-            (Some(l), link) if l <= now_ns && link.is_none_or(|t| l <= t) => {
-                self.local.pop_front().map(|(_, frame)| frame)
-            }
-            _ => self.link.pop_arrived(now_ns),
-        }
-    }
-
-    /// The link's counters (IPv4 frames).
-    fn stats(&self) -> &LinkStats {
-        self.link.stats()
-    }
-}
-
-/// Whether an Ethernet frame carries IPv4.
-fn is_ipv4(frame: &[u8]) -> bool {
-    EthernetFrame::new_checked(frame).is_ok_and(|f| f.ethertype() == EthernetProtocol::Ipv4)
-}
-
-struct Capture {
-    writer: CaptureWriter<BufWriter<File>>,
-    interface: InterfaceId,
-    path: PathBuf,
-}
-
-impl Capture {
-    fn write(&mut self, ts_ns: u64, frame: &[u8]) -> io::Result<()> {
-        self.writer
-            .write_frame(ts_ns, self.interface, frame, None)
-            .map_err(|e| capture_write_error(&self.path, e))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.writer
-            .flush()
-            .map_err(|e| capture_write_error(&self.path, e))
-    }
-}
-
-/// A capture failure as the run's I/O error, naming the file.
-fn capture_write_error(path: &Path, e: CaptureError) -> io::Error {
-    let kind = match &e {
-        CaptureError::Io(io) => io.kind(),
-        _ => io::ErrorKind::InvalidData,
-    };
-    io::Error::new(kind, format!("cannot write {}: {e}", path.display()))
-}
-
-/// A timerfd(2): the wake-up for the next deadline. poll(2)'s own timeout is allowed
-/// to fire late by 0.1% of its length (`select_estimate_accuracy`: 200 us on a 200 ms
-/// delayed ACK, measured 270-310 us); a timerfd fires within the thread's timer slack.
-///
-/// It is re-armed only when a deadline comes earlier than the armed one: a later
-/// deadline (a keep-alive or delayed-ACK timer pushed back by each exchange) keeps the
-/// earlier expiry, which then wakes the loop once for nothing. That saves a
-/// timerfd_settime(2) on nearly every wake-up of a request/response exchange.
-struct Timer {
-    fd: OwnedFd,
-    /// The armed expiry, in ns since the run's epoch, until it fires.
-    armed_ns: Option<u64>,
-}
-
-impl Timer {
-    fn new() -> io::Result<Timer> {
-        // SAFETY: integer arguments; the descriptor is owned by OwnedFd from here on.
-        let fd = unsafe {
-            libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a fresh descriptor nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Timer { fd, armed_ns: None })
-    }
-
-    /// Make sure the timer fires no later than `deadline_ns` (ns since the epoch; `now_ns`
-    /// is the current time there).
-    fn arm_by(&mut self, deadline_ns: u64, now_ns: u64) -> io::Result<()> {
-        if self
-            .armed_ns
-            .is_some_and(|armed| armed <= deadline_ns && armed > now_ns)
-        {
-            return Ok(());
-        }
-        self.arm(deadline_ns.saturating_sub(now_ns))?;
-        self.armed_ns = Some(deadline_ns);
-        Ok(())
-    }
-
-    /// Fire `ns` from now (at least 1 ns: zero would disarm it).
-    fn arm(&self, ns: u64) -> io::Result<()> {
-        let ns = ns.max(1);
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: libc::timespec {
-                tv_sec: (ns / 1_000_000_000).min(i64::MAX as u64) as libc::time_t,
-                tv_nsec: (ns % 1_000_000_000) as libc::c_long,
-            },
-        };
-        // SAFETY: `spec` outlives the call; the old value is not asked for.
-        if unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) } < 0
-        {
-            return Err(io::Error::last_os_error());
+    /// Offer the frames to the TX path, each stamped with the instant.
+    fn send(
+        &mut self,
+        _from: usize,
+        _host: &mut Host,
+        frames: Vec<Vec<u8>>,
+        now_ns: u64,
+    ) -> io::Result<()> {
+        for frame in frames {
+            self.tx.transmit(now_ns, frame);
         }
         Ok(())
     }
 
-    /// Consume an expiry, if any, so the descriptor is quiet again.
-    fn clear(&mut self) {
-        self.armed_ns = None;
-        let mut expirations = [0u8; 8];
-        // SAFETY: reading 8 bytes into an 8-byte buffer; EAGAIN when not expired.
-        let _ = unsafe {
-            libc::read(
-                self.fd.as_raw_fd(),
-                expirations.as_mut_ptr().cast(),
-                expirations.len(),
-            )
-        };
-    }
-}
-
-/// Wait until the device (or the stop socket) is readable or the deadline `next_ns`
-/// (ns since the clock's epoch) has come; `None` waits for the device alone (or an
-/// expiry armed earlier). An interrupted wait simply returns.
-fn wait(
-    device: RawFd,
-    stop: Option<RawFd>,
-    timer: &mut Timer,
-    next_ns: Option<u64>,
-    clock: Clock,
-) -> io::Result<()> {
-    let zero = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    let now_ns = clock.elapsed_ns();
-    let poll_timeout = match next_ns {
-        Some(t) if t <= now_ns => &zero as *const libc::timespec,
-        Some(t) => {
-            timer.arm_by(t, now_ns)?;
-            std::ptr::null()
-        }
-        None => std::ptr::null(),
-    };
-    let mut fds = [
-        libc::pollfd {
-            fd: device,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: stop.unwrap_or(-1),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            // Only while armed: an unarmed timerfd never becomes readable.
-            fd: if timer.armed_ns.is_some() {
-                timer.fd.as_raw_fd()
-            } else {
-                -1
-            },
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    // SAFETY: `fds` and `zero` outlive the call; a negative fd is ignored by poll(2).
-    let r = unsafe {
-        libc::ppoll(
-            fds.as_mut_ptr(),
-            fds.len() as libc::nfds_t,
-            poll_timeout,
-            std::ptr::null(),
-        )
-    };
-    if r < 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-    if fds[2].revents != 0 {
-        timer.clear();
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::net::UnixDatagram;
-
-    use crate::host::{ConnId, Readable};
-    use crate::knobs::{Knobs, Profile};
-    use crate::sim::{Application, HostId};
-
-    /// One end of a datagram socket pair: a wire between two runs, no privileges.
-    struct Wire {
-        sock: UnixDatagram,
-        name: String,
-    }
-
-    impl AsRawFd for Wire {
-        fn as_raw_fd(&self) -> RawFd {
-            self.sock.as_raw_fd()
-        }
-    }
-
-    impl FrameDevice for Wire {
-        fn read_frame(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-            match self.sock.recv(buf) {
-                Ok(n) => Ok(Some(n)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
-                Err(e) => Err(e),
-            }
-        }
-
-        fn write_frame(&mut self, frame: &[u8]) -> io::Result<()> {
-            self.sock.send(frame).map(|_| ())
-        }
-
-        fn name(&self) -> &str {
-            &self.name
-        }
-    }
-
-    fn wire() -> (Wire, Wire) {
-        let (a, b) = UnixDatagram::pair().expect("socketpair");
-        a.set_nonblocking(true).expect("nonblocking");
-        b.set_nonblocking(true).expect("nonblocking");
-        (
-            Wire {
-                sock: a,
-                name: "wire-a".into(),
-            },
-            Wire {
-                sock: b,
-                name: "wire-b".into(),
-            },
-        )
-    }
-
-    fn host(clock: &Clock, last: u8, knobs: Knobs) -> Host {
-        let addr = Ipv4Cidr::new(Ipv4Address::new(10, 99, 0, last), 24);
-        let config = tap_host_config(addr, None, 1500, u64::from(last), knobs);
-        assert_eq!(config.mac, EthernetAddress([2, 0x74, 0x6b, 99, 0, last]));
-        Host::new(config, clock.now())
-    }
-
-    /// Accepts connections and echoes one reply of `reply` bytes per `request` bytes
-    /// received, then closes after the peer does.
-    struct Echo {
-        port: u16,
-        reply: usize,
-        request: usize,
-        conns: Vec<(ConnId, usize, bool)>,
-        listening: bool,
-    }
-
-    impl Application for Echo {
-        fn poll(&mut self, host: &mut Host) -> Option<Instant> {
-            if !self.listening {
-                host.listen(self.port);
-                self.listening = true;
-            }
-            while let Some(id) = host.accept(self.port) {
-                self.conns.push((id, 0, false));
-            }
-            for (id, got, closed) in &mut self.conns {
-                let mut buf = Vec::new();
-                match host.recv(*id, &mut buf) {
-                    Ok(Readable::Data(n)) => {
-                        *got += n;
-                        while *got >= self.request {
-                            *got -= self.request;
-                            let _ = host.send(*id, &vec![b'x'; self.reply]);
-                        }
-                    }
-                    Ok(Readable::Eof) if !*closed => {
-                        host.close(*id);
-                        *closed = true;
-                    }
-                    _ => {}
+    /// Hand the round's events to the tracer, then write the frames due (the host
+    /// gets their buffers back).
+    fn end_round(&mut self, hosts: &mut [Host]) -> io::Result<()> {
+        if let Some(tracer) = &self.tracer {
+            if !self.round.events().is_empty() {
+                if let Ok(mut t) = tracer.lock() {
+                    t.events(self.round.events());
                 }
             }
-            None
         }
-
-        fn is_done(&self) -> bool {
-            false
+        for host in hosts {
+            self.write_due(host)?;
         }
-    }
-
-    /// Connects, sends `request` bytes (in two halves `gap` apart, unless `gap` is
-    /// zero), waits for `reply` bytes, closes.
-    struct Asker {
-        server: Ipv4Address,
-        port: u16,
-        request: usize,
-        reply: usize,
-        gap: Duration,
-        id: Option<ConnId>,
-        sent: usize,
-        first_at: Option<Instant>,
-        got: usize,
-        done_at: Option<Instant>,
-        closed: bool,
-    }
-
-    use smoltcp::time::Duration;
-
-    impl Application for Asker {
-        fn poll(&mut self, host: &mut Host) -> Option<Instant> {
-            let now = host.now();
-            let id = match self.id {
-                Some(id) => id,
-                None => {
-                    let id = host.connect(self.server, self.port).expect("port");
-                    self.id = Some(id);
-                    id
-                }
-            };
-            if host.state(id) != crate::host::ConnState::Open {
-                return None;
-            }
-            // No gap: the whole request in one write.
-            let half = if self.gap == Duration::ZERO {
-                self.request
-            } else {
-                self.request / 2
-            };
-            if self.sent == 0 {
-                self.sent = host.send(id, &vec![b'q'; half]).expect("send");
-                self.first_at = Some(now);
-            }
-            let second_due = self.first_at.map(|t| t + self.gap);
-            if self.sent < self.request {
-                match second_due {
-                    Some(t) if now >= t => {
-                        self.sent += host
-                            .send(id, &vec![b'q'; self.request - half])
-                            .expect("send");
-                    }
-                    _ => return second_due,
-                }
-            }
-            let mut buf = Vec::new();
-            if let Ok(Readable::Data(n)) = host.recv(id, &mut buf) {
-                self.got += n;
-            }
-            if self.got >= self.reply && !self.closed {
-                self.done_at = Some(now);
-                host.close(id);
-                self.closed = true;
-            }
-            None
-        }
-
-        fn is_done(&self) -> bool {
-            self.closed
-        }
-    }
-
-    /// Two hosts in real time across a socket pair with 40 ms of in-process RTT added
-    /// on the client's side: one request/response after the handshake takes about
-    /// 2 RTT (the first-packet ARP exchange is not delayed); the server thread stops on
-    /// request; nothing spins.
-    #[test]
-    fn two_runs_over_a_wire() {
-        let (mut a, mut b) = wire();
-        let clock = Clock::start();
-        let stop = Stop::new().expect("stop");
-        let server_stop = stop.clone();
-        let server = std::thread::spawn(move || {
-            let mut h = host(&clock, 1, Knobs::profile(Profile::Linux));
-            let mut echo = Echo {
-                port: 80,
-                reply: 3000,
-                request: 100,
-                conns: Vec::new(),
-                listening: false,
-            };
-            let mut options = RealtimeOptions::new(clock);
-            options.stop = Some(server_stop);
-            options.time_limit = Some(StdDuration::from_secs(10));
-            let mut apps = [AppSlot {
-                host: HostId(0),
-                app: &mut echo,
-                is_server: true,
-            }];
-            let run = run(&mut h, &mut apps, &mut a, &options).expect("server run");
-            (run, h.all_stats())
-        });
-        let mut h = host(&clock, 2, Knobs::profile(Profile::Linux));
-        let mut asker = Asker {
-            server: Ipv4Address::new(10, 99, 0, 1),
-            port: 80,
-            request: 100,
-            reply: 3000,
-            gap: Duration::ZERO,
-            id: None,
-            sent: 0,
-            first_at: None,
-            got: 0,
-            done_at: None,
-            closed: false,
-        };
-        let mut options = RealtimeOptions::new(clock);
-        options.add_impairment(StdDuration::from_millis(40), 0.0);
-        options.time_limit = Some(StdDuration::from_secs(10));
-        let start = h.now();
-        let client_run = {
-            let mut apps = [AppSlot {
-                host: HostId(0),
-                app: &mut asker,
-                is_server: false,
-            }];
-            run(&mut h, &mut apps, &mut b, &options).expect("client run")
-        };
-        stop.request();
-        let (server_run, server_stats) = server.join().expect("server thread");
-        assert_eq!(client_run.end, RealtimeEnd::Done);
-        assert_eq!(server_run.end, RealtimeEnd::Stopped);
-        let elapsed_ms = (asker.done_at.expect("answered") - start).total_millis();
-        eprintln!(
-            "answered after {elapsed_ms} ms; client {} wake-ups for {} frames in, {} out",
-            client_run.wakeups, client_run.frames_read, client_run.frames_written
-        );
-        // Handshake (1 RTT), request/response (1 RTT) = 80 ms at least. Late only by
-        // scheduling, which a loaded machine stretches by tens of ms; a lost frame
-        // would cost smoltcp's 1 s initial RTO, and no frame was resent.
-        assert!(
-            (80..1000).contains(&elapsed_ms),
-            "request answered after {elapsed_ms} ms"
-        );
-        assert_eq!(h.all_stats()[0].retransmissions, 0);
-        assert_eq!(server_stats.len(), 1);
-        assert_eq!(server_stats[0].bytes_out, 3000);
-        // The closing handshake finished before the client run ended.
-        assert_eq!(h.socket_count(), 0);
-        assert_eq!(client_run.spin_guards + server_run.spin_guards, 0);
-        // Event-driven: a few wake-ups per frame, not thousands of ticks.
-        let frames = client_run.frames_read + client_run.frames_written;
-        assert!(
-            client_run.wakeups < 20 * frames + 20,
-            "{} wake-ups for {frames} frames",
-            client_run.wakeups
-        );
-    }
-
-    /// The added path delays and drops IPv4 frames only: with certain loss an ARP frame
-    /// is still due at once and the IPv4 frame is lost; with 50 ms of one-way delay an
-    /// ARP frame offered behind an IPv4 frame leaves first, and the IPv4 frame is due
-    /// 50 ms after it was offered, not a nanosecond before.
-    #[test]
-    fn arp_bypasses_the_added_delay_and_loss() {
-        const MS: u64 = 1_000_000;
-        let frame = |ethertype: EthernetProtocol, tag: u8| {
-            let mut f = vec![tag; 60];
-            f[12..14].copy_from_slice(&u16::from(ethertype).to_be_bytes());
-            f
-        };
-        let arp = frame(EthernetProtocol::Arp, 1);
-        let ip = frame(EthernetProtocol::Ipv4, 2);
-        let added = |loss| LinkProfile {
-            one_way_delay_ns: 50 * MS,
-            loss,
-            ..transparent()
-        };
-
-        let mut lossy = AddedPath::new(added(1.0), 1);
-        lossy.transmit(0, ip.clone());
-        lossy.transmit(0, arp.clone());
-        assert_eq!(lossy.next_arrival_ns(), Some(0));
-        assert_eq!(lossy.pop_arrived(0), Some(arp.clone()));
-        assert_eq!(lossy.pop_arrived(u64::MAX), None);
-        assert_eq!(lossy.stats().dropped_loss, 1);
-
-        let mut slow = AddedPath::new(added(0.0), 1);
-        slow.transmit(0, ip.clone());
-        slow.transmit(MS, arp.clone());
-        assert_eq!(slow.next_arrival_ns(), Some(MS));
-        assert_eq!(slow.pop_arrived(MS), Some(arp));
-        assert_eq!(slow.next_arrival_ns(), Some(50 * MS));
-        assert_eq!(slow.pop_arrived(50 * MS - 1), None);
-        assert_eq!(slow.pop_arrived(50 * MS), Some(ip));
-        assert_eq!(slow.next_arrival_ns(), None);
-        assert_eq!(slow.stats().frames_sent, 1);
-    }
-
-    /// A bulk response (1 MB) crosses the wire intact with the client handing frames
-    /// over one at a time and in bursts (`rx_batch`), acknowledging at most about every
-    /// second segment either way (how much fewer in bursts depends on how the two
-    /// threads are scheduled: printed, not asserted).
-    #[test]
-    fn bulk_with_and_without_rx_batch() {
-        const REPLY: usize = 1_000_000;
-        for batch in [1, MAX_RX_BATCH] {
-            // The ACK frequency is measured on a run the socket pair delivered whole:
-            // when its buffer overflows (the threads are scheduled late on a loaded
-            // machine), every segment that arrives behind a hole is acknowledged at
-            // once (RFC 5681 §4.2), as it should be, and the count says nothing about
-            // in-order data. Up to four tries.
-            let mut measured = false;
-            for attempt in 1..=4 {
-                let (mut a, mut b) = wire();
-                let clock = Clock::start();
-                let stop = Stop::new().expect("stop");
-                let server_stop = stop.clone();
-                let server = std::thread::spawn(move || {
-                    // One MSS per ACK in slow start: Linux's faster growth overflows the
-                    // socket pair's buffer, and the duplicate ACKs for what it drops
-                    // would blur the ACK frequency of in-order data measured here.
-                    let mut knobs = Knobs::profile(Profile::Linux);
-                    knobs.slow_start.abc_limit = Some(1);
-                    // And a window of at most 40 segments, well inside what the socket
-                    // pair queues (about 90 datagrams of this size by default).
-                    knobs.slow_start.ssthresh = Some(40 * 1460);
-                    let mut h = host(&clock, 1, knobs);
-                    let mut echo = Echo {
-                        port: 80,
-                        reply: REPLY,
-                        request: 100,
-                        conns: Vec::new(),
-                        listening: false,
-                    };
-                    let mut options = RealtimeOptions::new(clock);
-                    options.stop = Some(server_stop);
-                    options.time_limit = Some(StdDuration::from_secs(20));
-                    let mut apps = [AppSlot {
-                        host: HostId(0),
-                        app: &mut echo,
-                        is_server: true,
-                    }];
-                    run(&mut h, &mut apps, &mut a, &options).expect("server run");
-                    h.all_stats()
-                });
-                let mut h = host(&clock, 2, Knobs::profile(Profile::Linux));
-                let mut asker = Asker {
-                    server: Ipv4Address::new(10, 99, 0, 1),
-                    port: 80,
-                    request: 100,
-                    reply: REPLY,
-                    gap: Duration::ZERO,
-                    id: None,
-                    sent: 0,
-                    first_at: None,
-                    got: 0,
-                    done_at: None,
-                    closed: false,
-                };
-                let mut options = RealtimeOptions::new(clock);
-                options.time_limit = Some(StdDuration::from_secs(20));
-                options.rx_batch = batch;
-                let client_run = {
-                    let mut apps = [AppSlot {
-                        host: HostId(0),
-                        app: &mut asker,
-                        is_server: false,
-                    }];
-                    run(&mut h, &mut apps, &mut b, &options).expect("client run")
-                };
-                stop.request();
-                let server_stats = server.join().expect("server thread");
-                assert_eq!(client_run.end, RealtimeEnd::Done, "rx_batch {batch}");
-                assert_eq!(asker.got, REPLY, "rx_batch {batch}");
-                // Retransmissions included: the socket pair drops what overflows its buffer.
-                assert!(
-                    server_stats[0].bytes_out >= REPLY as u64,
-                    "rx_batch {batch}"
-                );
-                let client = &h.all_stats()[0];
-                eprintln!(
-                    "rx_batch {batch}: {} segments in, {} pure ACKs out, {} wake-ups",
-                    client.segments_in, client.pure_acks_out, client_run.wakeups
-                );
-                // Data that arrives again (the socket pair drops what overflows its
-                // buffer, and the server resends it) is acknowledged at once (RFC 5681
-                // §4.2), however the rest is: each duplicate segment may add one ACK.
-                let duplicates = client.bytes_in.saturating_sub(REPLY as u64).div_ceil(1460);
-                if duplicates > 0 {
-                    eprintln!("rx_batch {batch}, try {attempt}: the socket pair dropped {duplicates} segments");
-                    continue;
-                }
-                assert!(
-                    client.pure_acks_out <= client.segments_in * 3 / 4,
-                    "rx_batch {batch}: {client:?}"
-                );
-                measured = true;
-                break;
-            }
-            if !measured {
-                eprintln!(
-                    "rx_batch {batch}: ACK frequency not measured: the socket pair dropped \
-                     segments in every try (a loaded machine)"
-                );
-            }
-        }
-    }
-
-    /// A delayed ACK leaves the host by its timer: the client writes half a request,
-    /// waits 600 ms, then the rest; the server's ACK of the first half is the delayed
-    /// one (200 ms, no quick-ACK in the book profile), never early.
-    #[test]
-    fn delayed_ack_fires_on_time() {
-        let (mut a, mut b) = wire();
-        let clock = Clock::start();
-        let stop = Stop::new().expect("stop");
-        let server_stop = stop.clone();
-        let dir = std::env::temp_dir().join(format!("tcpknobs-rt-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let pcap = dir.join("server.pcap");
-        let pcap_path = pcap.clone();
-        let server = std::thread::spawn(move || {
-            let mut knobs = Knobs::profile(Profile::Book);
-            knobs.delayed_ack = Some(Duration::from_millis(200));
-            let mut h = host(&clock, 1, knobs);
-            let mut echo = Echo {
-                port: 80,
-                reply: 10,
-                request: 200,
-                conns: Vec::new(),
-                listening: false,
-            };
-            let mut options = RealtimeOptions::new(clock);
-            options.stop = Some(server_stop);
-            options.pcap = Some(pcap_path);
-            options.time_limit = Some(StdDuration::from_secs(10));
-            let mut apps = [AppSlot {
-                host: HostId(0),
-                app: &mut echo,
-                is_server: true,
-            }];
-            run(&mut h, &mut apps, &mut a, &options).expect("server run");
-            h.all_stats()
-        });
-        let mut knobs = Knobs::profile(Profile::Linux);
-        knobs.delayed_ack = None;
-        // RFC 6298's 1 s floor on the client: the linux profile's RTO, SRTT + 200 ms on
-        // this sub-millisecond path, would expire just as the server's 200 ms delayed
-        // ACK leaves, and a retransmitted first half draws an immediate ACK instead.
-        knobs.retransmit = crate::retransmit::RetransmitConfig::RFC;
-        let mut h = host(&clock, 2, knobs);
-        let mut asker = Asker {
-            server: Ipv4Address::new(10, 99, 0, 1),
-            port: 80,
-            request: 200,
-            reply: 10,
-            gap: Duration::from_millis(600),
-            id: None,
-            sent: 0,
-            first_at: None,
-            got: 0,
-            done_at: None,
-            closed: false,
-        };
-        let mut options = RealtimeOptions::new(clock);
-        options.time_limit = Some(StdDuration::from_secs(10));
-        {
-            let mut apps = [AppSlot {
-                host: HostId(0),
-                app: &mut asker,
-                is_server: false,
-            }];
-            run(&mut h, &mut apps, &mut b, &options).expect("client run");
-        }
-        stop.request();
-        let stats = server.join().expect("server thread");
-        assert!(stats[0].delayed_acks >= 1, "{stats:?}");
-        let bytes = std::fs::read(&pcap).expect("capture written");
-        let _ = std::fs::remove_dir_all(&dir);
-        let offset_us =
-            first_delayed_ack_offset_us(&bytes, 100).expect("data then its ACK in the capture");
-        eprintln!("delayed ACK left {offset_us} us after the data it acknowledges");
-        // Never early, and sent by the timer: before the second half (600 ms after the
-        // first) could have drawn it. How late depends on the machine's load
-        // (scripts/interop.sh measures it on a quiet one), so only that is asserted.
-        assert!(
-            (199_000..=500_000).contains(&offset_us),
-            "ACK left {offset_us} us after the data"
-        );
-    }
-
-    /// In a capture (Ethernet): the time from the first inbound TCP segment carrying
-    /// exactly `len` payload bytes to the first outbound pure ACK covering it.
-    /// Inbound means sent by the peer (destination port 80 here).
-    fn first_delayed_ack_offset_us(pcap: &[u8], len: usize) -> Option<u64> {
-        use crate::segment::Segment;
-        let mut data: Option<(u64, u32)> = None;
-        for frame in crate::pcap::read_capture(pcap).ok()?.frames {
-            let t = frame.ts_ns;
-            let Some(seg) = Segment::parse(Medium::Ethernet, &frame.data) else {
-                continue;
-            };
-            match data {
-                None if seg.dst_port == 80 && seg.payload_len == len => {
-                    data = Some((t, seg.seq_end()));
-                }
-                Some((t0, end))
-                    if seg.src_port == 80 && seg.payload_len == 0 && seg.ack == Some(end) =>
-                {
-                    return Some((t - t0) / 1000);
-                }
-                _ => {}
-            }
-        }
-        None
+        Ok(())
     }
 }

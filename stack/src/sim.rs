@@ -11,19 +11,22 @@
 //! first packet pays no ARP round trip).
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::io::Write;
 
 use smoltcp::phy::Medium;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr, Ipv4Packet};
 
+use crate::capture::FrameCapture;
 use crate::comment::Narrator;
 use crate::host::{Host, HostConfig};
 use crate::knobs::Knobs;
 use crate::link::Transmit;
 use crate::link::{LinkDirection, LinkProfile, LinkStats};
-use crate::pcap::{Capture, CaptureError, CaptureFormat, InterfaceId, LinkType};
+use crate::pcap::{CaptureError, CaptureFormat, LinkType};
 use crate::rng::derive_seed;
+use crate::settle::{next_deadline_ns, settle, AppDeadlines, Hosts, Outlet, Overdue, RoundTrace};
 use crate::trace::{Event, EventKind, FrameRef, LinkFate, Tracer};
 
 /// Index of a host in a [`SimNet`].
@@ -70,29 +73,27 @@ pub struct AppSlot<'a> {
 /// pcapng). For tests that need one particular loss rather than a random one.
 pub type FaultRule = Box<dyn FnMut(u64, HostId, HostId, &[u8]) -> bool>;
 
-/// Settling rounds at one instant before the loop gives up on quiescence; each round
-/// moves at least one frame, so only a feedback storm could reach it.
-const MAX_ROUNDS_PER_INSTANT: usize = 10_000;
-
 /// The simulated network. See the module docs.
 pub struct SimNet {
     hosts: Vec<Host>,
-    links: BTreeMap<(usize, usize), LinkDirection>,
-    routes: BTreeMap<Ipv4Address, usize>,
+    wire: SimWire,
     profile: LinkProfile,
     seed: u64,
     now_ns: u64,
-    capture: Option<SimCapture>,
-    capture_error: Option<CaptureError>,
+}
+
+/// Where the hosts' frames go, and what watches them: the simulator's [`Outlet`].
+struct SimWire {
+    links: BTreeMap<(usize, usize), LinkDirection>,
+    routes: BTreeMap<Ipv4Address, usize>,
+    capture: Option<FrameCapture<Box<dyn Write>>>,
     fault: Option<FaultRule>,
     /// Where the trace goes, when one is kept.
     tracer: Option<Box<dyn Tracer>>,
     /// Words for each frame of a pcapng capture, from the trace.
     narrator: Option<Narrator>,
     /// Events of the round under way, stamped.
-    trace_round: Vec<Event>,
-    /// One host's events, before stamping (kept for its allocation).
-    trace_kinds: Vec<EventKind>,
+    round: RoundTrace,
 }
 
 /// The first address of the simulated subnet (TEST-NET-1, RFC 5737: it never leaves
@@ -105,18 +106,18 @@ impl SimNet {
     pub fn new(profile: LinkProfile, seed: u64) -> SimNet {
         SimNet {
             hosts: Vec::new(),
-            links: BTreeMap::new(),
-            routes: BTreeMap::new(),
+            wire: SimWire {
+                links: BTreeMap::new(),
+                routes: BTreeMap::new(),
+                capture: None,
+                fault: None,
+                tracer: None,
+                narrator: None,
+                round: RoundTrace::default(),
+            },
             profile,
             seed,
             now_ns: 0,
-            capture: None,
-            capture_error: None,
-            fault: None,
-            tracer: None,
-            narrator: None,
-            trace_round: Vec::new(),
-            trace_kinds: Vec::new(),
         }
     }
 
@@ -126,46 +127,7 @@ impl SimNet {
         for host in &mut self.hosts {
             host.set_tracing(true);
         }
-        self.tracer = Some(tracer);
-    }
-
-    /// Stamp the round's host events with the instant and hand them, with the link
-    /// events already stamped, to the tracer.
-    fn collect_trace(&mut self) {
-        if !self.tracing() {
-            return;
-        }
-        for (index, host) in self.hosts.iter_mut().enumerate() {
-            host.take_trace(&mut self.trace_kinds);
-            self.trace_round
-                .extend(self.trace_kinds.drain(..).map(|kind| Event {
-                    at_ns: self.now_ns,
-                    host: index,
-                    kind,
-                }));
-        }
-        if let Some(n) = self.narrator.as_mut() {
-            n.read(&self.trace_round);
-        }
-    }
-
-    /// Hand the round's events, the host events collected before its frames went
-    /// out and then the link's, to the tracer.
-    fn drain_trace(&mut self) {
-        if let Some(tracer) = self.tracer.as_mut() {
-            if !self.trace_round.is_empty() {
-                tracer.events(&self.trace_round);
-            }
-        }
-        self.trace_round.clear();
-        if let Some(n) = self.narrator.as_mut() {
-            n.end_round();
-        }
-    }
-
-    /// Whether events are recorded: for a tracer, or for the capture's comments.
-    fn tracing(&self) -> bool {
-        self.tracer.is_some() || self.narrator.is_some()
+        self.wire.tracer = Some(tracer);
     }
 
     /// Add a host at the next address of 192.0.2.0/24, linked to every host so far.
@@ -184,18 +146,17 @@ impl SimNet {
             knobs,
         };
         let mut host = Host::new(config, self.now());
-        host.set_tracing(self.tracing());
+        host.set_tracing(self.wire.tracing());
         self.hosts.push(host);
-        if let Some(c) = self.capture.as_mut() {
-            if let Err(e) = c.add_host(name) {
-                self.capture_error.get_or_insert(e);
-            }
+        if let Some(c) = self.wire.capture.as_mut() {
+            c.add_port(name, LinkType::RawIp);
         }
-        self.routes.insert(addr, index);
+        self.wire.routes.insert(addr, index);
         for other in 0..index {
             for (from, to) in [(other, index), (index, other)] {
                 let seed = derive_seed(self.seed, (from * 256 + to) as u64);
-                self.links
+                self.wire
+                    .links
                     .insert((from, to), LinkDirection::new(self.profile.clone(), seed));
             }
         }
@@ -221,31 +182,26 @@ impl SimNet {
         out: Box<dyn Write>,
         format: CaptureFormat,
     ) -> Result<(), CaptureError> {
-        let mut capture = SimCapture {
-            writer: Capture::new(out, format)?,
-            interfaces: Vec::new(),
-        };
+        let mut capture = FrameCapture::new(out, format)?;
         for host in &self.hosts {
-            capture.add_host(host.name())?;
+            capture.add_port(host.name(), LinkType::RawIp);
         }
+        capture.check()?;
         if format == CaptureFormat::Pcapng {
             // Comments need the trace's reasons: record them for the capture.
-            self.narrator = Some(Narrator::new());
+            self.wire.narrator = Some(Narrator::new());
             for host in &mut self.hosts {
                 host.set_tracing(true);
             }
         }
-        self.capture = Some(capture);
+        self.wire.capture = Some(capture);
         Ok(())
     }
 
     /// Flush the capture and report any write error that happened during the run.
     pub fn finish_capture(&mut self) -> Result<(), CaptureError> {
-        if let Some(e) = self.capture_error.take() {
-            return Err(e);
-        }
-        match self.capture.take() {
-            Some(mut c) => c.writer.flush(),
+        match self.wire.capture.take() {
+            Some(c) => c.finish(),
             None => Ok(()),
         }
     }
@@ -258,7 +214,7 @@ impl SimNet {
     /// Figures of every link together: what the wire did to the run's frames.
     pub fn wire_stats(&self) -> LinkStats {
         let mut total = LinkStats::default();
-        for l in self.links.values() {
+        for l in self.wire.links.values() {
             let s = l.stats();
             total.frames_sent += s.frames_sent;
             total.frames_delivered += s.frames_delivered;
@@ -272,33 +228,26 @@ impl SimNet {
 
     /// Drop the frames `rule` picks, from now on.
     pub fn set_fault(&mut self, rule: FaultRule) {
-        self.fault = Some(rule);
+        self.wire.fault = Some(rule);
     }
 
     /// Run until every client application is done, nothing more can happen, or the
     /// clock passes `limit`.
     pub fn run(&mut self, apps: &mut [AppSlot<'_>], limit: Instant) -> RunEnd {
-        let mut deadlines: Vec<Option<Instant>> = vec![None; apps.len()];
+        let mut deadlines = AppDeadlines::new(apps.len());
         loop {
-            let now = self.now();
             self.deliver();
-            for _ in 0..MAX_ROUNDS_PER_INSTANT {
-                for host in &mut self.hosts {
-                    host.poll(now);
-                }
-                for (slot, deadline) in apps.iter_mut().zip(deadlines.iter_mut()) {
-                    *deadline = slot.app.poll(&mut self.hosts[slot.host.0]);
-                }
-                self.collect_trace();
-                let moved = self.transmit();
-                self.drain_trace();
-                if !moved && !self.hosts.iter().any(Host::has_pending_input) {
-                    break;
-                }
-            }
+            let hosts = Hosts::Each(&mut self.hosts);
+            // Irrefutable: nothing fails in the simulator (its outlet's error is
+            // `Infallible`).
+            let Ok(_) = settle(hosts, apps, &mut deadlines, &mut self.wire, self.now_ns);
             // Done once the clients are and the wire is quiet, so closing handshakes
             // complete and every connection's figures are final.
-            let quiet = self.links.values().all(|l| l.next_arrival_ns().is_none());
+            let quiet = self
+                .wire
+                .links
+                .values()
+                .all(|l| l.next_arrival_ns().is_none());
             if quiet && apps.iter().all(|s| s.is_server || s.app.is_done()) {
                 return RunEnd::Done;
             }
@@ -312,8 +261,9 @@ impl SimNet {
         }
     }
 
+    /// Hand every frame whose link delivers it by now to the host it is for.
     fn deliver(&mut self) {
-        for (&(from, to), link) in self.links.iter_mut() {
+        for (&(from, to), link) in self.wire.links.iter_mut() {
             while let Some((frame_number, frame)) = link.pop_arrived_numbered(self.now_ns) {
                 let from = FrameRef {
                     host: from,
@@ -324,37 +274,32 @@ impl SimNet {
         }
     }
 
-    /// Put every frame the hosts sent on its link; true if any moved.
-    fn transmit(&mut self) -> bool {
-        let mut moved = false;
-        for from in 0..self.hosts.len() {
-            let frames = self.hosts[from].take_frames();
-            let first_number = self.hosts[from].frames_out() - frames.len() as u64;
-            for (frame_number, frame) in (first_number..).zip(frames) {
-                moved = true;
-                let captured = self.capture.is_some().then(|| frame.clone());
-                let dst = Ipv4Packet::new_checked(&frame[..])
-                    .ok()
-                    .and_then(|p| self.routes.get(&p.dst_addr()).copied());
-                let fate = self.put_on_link(from, dst, frame_number, frame);
-                if let (Some(c), Some(frame)) = (self.capture.as_mut(), captured) {
-                    let comment = match self.narrator.as_mut() {
-                        Some(n) => n.comment(from, frame_number, fate),
-                        None => None,
-                    };
-                    if let Err(e) = c.write(self.now_ns, from, &frame, comment.as_deref()) {
-                        self.capture_error.get_or_insert(e);
-                    }
-                }
-            }
-        }
-        moved
+    /// The earliest future event, in ns; a deadline at or before now means "as soon
+    /// as possible", which is the next microsecond (smoltcp's clock resolution).
+    fn next_event_ns(&mut self, deadlines: &AppDeadlines) -> Option<u64> {
+        let now_ns = self.now_ns;
+        let links = self
+            .wire
+            .links
+            .values()
+            .filter_map(LinkDirection::next_arrival_ns)
+            .map(|ns| ns.max(now_ns));
+        let overdue = Overdue::NextMicrosecond { now_ns };
+        next_deadline_ns(&mut self.hosts, deadlines, overdue, links)
+    }
+}
+
+impl SimWire {
+    /// Whether events are recorded: for a tracer, or for the capture's comments.
+    fn tracing(&self) -> bool {
+        self.tracer.is_some() || self.narrator.is_some()
     }
 
     /// Offer one frame of host `from` to the fault rule and then to its link toward
     /// host `dst`; what became of it (`None`: no host owns its destination).
     fn put_on_link(
         &mut self,
+        now_ns: u64,
         from: usize,
         dst: Option<usize>,
         frame_number: u64,
@@ -362,10 +307,12 @@ impl SimNet {
     ) -> Option<LinkFate> {
         let len = frame.len();
         if let (Some(to), Some(rule)) = (dst, self.fault.as_mut()) {
-            if rule(self.now_ns, HostId(from), HostId(to), &frame) {
+            if rule(now_ns, HostId(from), HostId(to), &frame) {
                 if self.tracing() {
-                    let at = (self.now_ns, self.now_ns);
-                    self.trace_link(from, to, frame_number, len, at, LinkFate::Fault);
+                    let at = (now_ns, now_ns);
+                    let fault = LinkFate::Fault;
+                    let event = link_event(now_ns, from, to, frame_number, len, at, fault);
+                    self.round.push(event);
                 }
                 return Some(LinkFate::Fault);
             }
@@ -374,10 +321,10 @@ impl SimNet {
         // link's own statistics count what it drops.
         let to = dst?;
         let link = self.links.get_mut(&(from, to))?;
-        let fate = link.transmit_numbered(self.now_ns, frame, frame_number);
+        let fate = link.transmit_numbered(now_ns, frame, frame_number);
         let serialization = match fate {
             Transmit::Scheduled { .. } | Transmit::DroppedLoss => link.last_serialization(),
-            _ => (self.now_ns, self.now_ns),
+            _ => (now_ns, now_ns),
         };
         let fate = match fate {
             Transmit::Scheduled { arrival_ns } => LinkFate::Delivered { arrival_ns },
@@ -386,83 +333,90 @@ impl SimNet {
             Transmit::DroppedOversize => LinkFate::Oversize,
         };
         if self.tracing() {
-            self.trace_link(from, to, frame_number, len, serialization, fate);
+            let event = link_event(now_ns, from, to, frame_number, len, serialization, fate);
+            self.round.push(event);
         }
         Some(fate)
     }
+}
 
-    fn trace_link(
+/// What a link (or the fault rule) did to frame `frame` of host `from`, sent at
+/// `at_ns` toward host `to`, as a trace event.
+fn link_event(
+    at_ns: u64,
+    from: usize,
+    to: usize,
+    frame: u64,
+    len: usize,
+    (serialization_start_ns, serialization_end_ns): (u64, u64),
+    fate: LinkFate,
+) -> Event {
+    Event {
+        at_ns,
+        host: from,
+        kind: EventKind::Link {
+            frame,
+            to,
+            len,
+            serialization_start_ns,
+            serialization_end_ns,
+            fate,
+        },
+    }
+}
+
+impl Outlet for SimWire {
+    /// Nothing fails in the simulator: a capture keeps its first write error for
+    /// [`SimNet::finish_capture`].
+    type Error = Infallible;
+
+    fn trace(&mut self) -> Option<&mut RoundTrace> {
+        self.tracing().then_some(&mut self.round)
+    }
+
+    fn traced(&mut self) {
+        if let Some(n) = self.narrator.as_mut() {
+            n.read(self.round.events());
+        }
+    }
+
+    /// Put each frame on its link, and record it, as sent, in the capture.
+    fn send(
         &mut self,
         from: usize,
-        to: usize,
-        frame: u64,
-        len: usize,
-        (serialization_start_ns, serialization_end_ns): (u64, u64),
-        fate: LinkFate,
-    ) {
-        self.trace_round.push(Event {
-            at_ns: self.now_ns,
-            host: from,
-            kind: EventKind::Link {
-                frame,
-                to,
-                len,
-                serialization_start_ns,
-                serialization_end_ns,
-                fate,
-            },
-        });
-    }
-
-    /// The earliest future event, in ns; a deadline at or before now means "as soon
-    /// as possible", which is the next microsecond (smoltcp's clock resolution).
-    fn next_event_ns(&mut self, deadlines: &[Option<Instant>]) -> Option<u64> {
-        let now_us = self.now_ns / 1000;
-        let floor_ns = (now_us + 1) * 1000;
-        let to_ns = |t: Instant| (t.total_micros().max(0) as u64 * 1000).max(floor_ns);
-        let links = self
-            .links
-            .values()
-            .filter_map(LinkDirection::next_arrival_ns);
-        let hosts = self
-            .hosts
-            .iter_mut()
-            .filter_map(|h| h.poll_at().map(to_ns))
-            .min();
-        let apps = deadlines.iter().flatten().map(|t| to_ns(*t));
-        links
-            .map(|ns| ns.max(self.now_ns))
-            .chain(hosts)
-            .chain(apps)
-            .min()
-    }
-}
-
-/// The capture of a [`SimNet`]: the writer and each host's interface, by host index.
-struct SimCapture {
-    writer: Capture<Box<dyn Write>>,
-    interfaces: Vec<InterfaceId>,
-}
-
-impl SimCapture {
-    fn add_host(&mut self, name: &str) -> Result<(), CaptureError> {
-        let id = self.writer.add_interface(name, LinkType::RawIp)?;
-        self.interfaces.push(id);
+        host: &mut Host,
+        frames: Vec<Vec<u8>>,
+        now_ns: u64,
+    ) -> Result<(), Infallible> {
+        let first_number = host.frames_out() - frames.len() as u64;
+        for (frame_number, frame) in (first_number..).zip(frames) {
+            let captured = self.capture.is_some().then(|| frame.clone());
+            let dst = Ipv4Packet::new_checked(&frame[..])
+                .ok()
+                .and_then(|p| self.routes.get(&p.dst_addr()).copied());
+            let fate = self.put_on_link(now_ns, from, dst, frame_number, frame);
+            if let (Some(c), Some(frame)) = (self.capture.as_mut(), captured) {
+                let comment = match self.narrator.as_mut() {
+                    Some(n) => n.comment(from, frame_number, fate),
+                    None => None,
+                };
+                c.record(now_ns, from, &frame, comment.as_deref());
+            }
+        }
         Ok(())
     }
 
-    fn write(
-        &mut self,
-        ts_ns: u64,
-        from: usize,
-        frame: &[u8],
-        comment: Option<&str>,
-    ) -> Result<(), CaptureError> {
-        let interface = self
-            .interfaces
-            .get(from)
-            .copied()
-            .ok_or(CaptureError::UnknownInterface(from as u32))?;
-        self.writer.write_frame(ts_ns, interface, frame, comment)
+    /// Hand the round's events, the host events collected before its frames went
+    /// out and then the link's, to the tracer.
+    fn end_round(&mut self, _hosts: &mut [Host]) -> Result<(), Infallible> {
+        if let Some(tracer) = self.tracer.as_mut() {
+            if !self.round.events().is_empty() {
+                tracer.events(self.round.events());
+            }
+        }
+        if let Some(n) = self.narrator.as_mut() {
+            n.end_round();
+        }
+        Ok(())
     }
 }

@@ -1,0 +1,343 @@
+//! Settling an instant, and finding the next one: the loop both runners share.
+//!
+//! At one instant a poll can make more work for the same instant: a host answers a
+//! frame another host just sent, an application writes what it just read, a host sends
+//! what the application just wrote. So a runner polls in rounds until a round moves no
+//! frame and no host has input waiting. The simulator ([`crate::sim`]) and the
+//! real-time runner ([`crate::realtime`]) differ only in where the frames go (onto
+//! emulated links; through the in-process path to a device) and in what else has a
+//! deadline (links, a time limit): an [`Outlet`] and the caller supply those parts,
+//! [`settle`] and [`next_deadline_ns`] the rest.
+//!
+//! The order inside a round is fixed, because seeded runs must repeat byte for byte:
+//! every host is polled, in index order; then every application, in slot order, on its
+//! host; then the round's host events are stamped; then each host's frames are handed
+//! on, host by host, in the order sent; then the round ends. After a host is polled,
+//! every application on it is polled before the host is polled again, so an
+//! application sees each state its host settles into.
+
+use smoltcp::time::Instant;
+
+use crate::host::Host;
+use crate::sim::{AppSlot, HostId};
+use crate::trace::{Event, EventKind};
+
+/// Rounds at one instant before the loop gives up on quiescence; each round moves at
+/// least one frame, so only a feedback storm could reach it.
+const MAX_ROUNDS_PER_INSTANT: usize = 10_000;
+
+/// The hosts a settle polls, and which one each application runs on.
+pub(crate) enum Hosts<'h> {
+    /// Each application runs on the host its slot names (the simulator).
+    Each(&'h mut [Host]),
+    /// One host runs every application, whatever its slot names (a real-time run has
+    /// one host, so a slot's host means nothing there).
+    One(&'h mut Host),
+}
+
+impl Hosts<'_> {
+    fn all(&mut self) -> &mut [Host] {
+        match self {
+            Hosts::Each(hosts) => hosts,
+            Hosts::One(host) => std::slice::from_mut(&mut **host),
+        }
+    }
+
+    fn of(&mut self, id: HostId) -> &mut Host {
+        match self {
+            Hosts::Each(hosts) => &mut hosts[id.0],
+            Hosts::One(host) => host,
+        }
+    }
+}
+
+/// Where the frames of a settle go, and who reads its trace: a runner's side of
+/// [`settle`].
+pub(crate) trait Outlet {
+    /// Why handing a frame on can fail (never, in the simulator).
+    type Error;
+
+    /// The round's trace when events are recorded, `None` when they are not. [`settle`]
+    /// stamps the hosts' events into it before any frame is handed on; the outlet may
+    /// add its own (what a link did to a frame) as frames pass.
+    fn trace(&mut self) -> Option<&mut RoundTrace>;
+
+    /// The hosts' events of the round are in [`Outlet::trace`], and no frame of the
+    /// round has been handed on yet (the moment a capture's narrator reads them).
+    fn traced(&mut self) {}
+
+    /// Hand on the frames host `from` sent in the round, oldest first, at `now_ns`.
+    /// `host` is that host: the frames' numbers end at its [`Host::frames_out`].
+    fn send(
+        &mut self,
+        from: usize,
+        host: &mut Host,
+        frames: Vec<Vec<u8>>,
+        now_ns: u64,
+    ) -> Result<(), Self::Error>;
+
+    /// The round is over: its frames were all handed on and [`Outlet::trace`] holds
+    /// its events, the hosts' first. `hosts` take back the buffers of frames done with.
+    fn end_round(&mut self, hosts: &mut [Host]) -> Result<(), Self::Error>;
+}
+
+/// One round's events, stamped with the instant and the host that recorded them, and
+/// the buffers reused from round to round.
+#[derive(Debug, Default)]
+pub(crate) struct RoundTrace {
+    /// One host's events before stamping.
+    kinds: Vec<EventKind>,
+    /// The round's events so far.
+    events: Vec<Event>,
+}
+
+impl RoundTrace {
+    /// Take every host's events, in host order, stamped with `now_ns`.
+    fn collect(&mut self, hosts: &mut [Host], now_ns: u64) {
+        for (index, host) in hosts.iter_mut().enumerate() {
+            host.take_trace(&mut self.kinds);
+            self.events.extend(self.kinds.drain(..).map(|kind| Event {
+                at_ns: now_ns,
+                host: index,
+                kind,
+            }));
+        }
+    }
+
+    /// Add an event the outlet recorded (it comes after the hosts' events).
+    pub(crate) fn push(&mut self, event: Event) {
+        self.events.push(event);
+    }
+
+    /// The round's events so far, in order.
+    pub(crate) fn events(&self) -> &[Event] {
+        &self.events
+    }
+}
+
+/// Each application's own deadline (a timeout, a think time), as its last poll
+/// returned it, by slot.
+#[derive(Debug)]
+pub(crate) struct AppDeadlines(Vec<Option<Instant>>);
+
+impl AppDeadlines {
+    /// No deadline yet for any of `apps` applications.
+    pub(crate) fn new(apps: usize) -> AppDeadlines {
+        AppDeadlines(vec![None; apps])
+    }
+}
+
+/// Poll `hosts` and the applications at `now_ns` in rounds until one moves no frame and
+/// no host has input waiting (see the module docs for the order), handing each round's
+/// frames and trace to `outlet`, and recording each application's deadline in
+/// `deadlines`. True if any frame moved.
+pub(crate) fn settle<O: Outlet>(
+    mut hosts: Hosts<'_>,
+    apps: &mut [AppSlot<'_>],
+    deadlines: &mut AppDeadlines,
+    outlet: &mut O,
+    now_ns: u64,
+) -> Result<bool, O::Error> {
+    let now = Instant::from_micros((now_ns / 1000) as i64);
+    let mut moved = false;
+    for _ in 0..MAX_ROUNDS_PER_INSTANT {
+        for host in hosts.all() {
+            host.poll(now);
+        }
+        for (slot, deadline) in apps.iter_mut().zip(deadlines.0.iter_mut()) {
+            *deadline = slot.app.poll(hosts.of(slot.host));
+        }
+        if let Some(trace) = outlet.trace() {
+            trace.collect(hosts.all(), now_ns);
+            outlet.traced();
+        }
+        let mut round_moved = false;
+        for (from, host) in hosts.all().iter_mut().enumerate() {
+            let frames = host.take_frames();
+            if frames.is_empty() {
+                continue;
+            }
+            round_moved = true;
+            outlet.send(from, host, frames, now_ns)?;
+        }
+        outlet.end_round(hosts.all())?;
+        if let Some(trace) = outlet.trace() {
+            trace.events.clear();
+        }
+        moved |= round_moved;
+        if !round_moved && !hosts.all().iter().any(Host::has_pending_input) {
+            break;
+        }
+    }
+    Ok(moved)
+}
+
+/// What a host's or an application's deadline that has already come means.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Overdue {
+    /// Due now: the real-time loop wakes at once (and its spin guard stops a loop that
+    /// keeps asking for that without moving a frame).
+    Now,
+    /// Due at the microsecond after `now_ns`, smoltcp's clock resolution: virtual time
+    /// must advance, or a deadline that a poll does not clear would stop the clock.
+    NextMicrosecond {
+        /// The instant just settled, in ns.
+        now_ns: u64,
+    },
+}
+
+/// The earliest of the hosts' timers ([`Host::poll_at`]), the applications' deadlines
+/// and `others` (in ns already: link arrivals, limits), in ns; host and application
+/// deadlines that have come are read as `overdue` says. `None`: nothing is pending.
+pub(crate) fn next_deadline_ns(
+    hosts: &mut [Host],
+    deadlines: &AppDeadlines,
+    overdue: Overdue,
+    others: impl IntoIterator<Item = u64>,
+) -> Option<u64> {
+    let floor_ns = match overdue {
+        Overdue::Now => 0,
+        Overdue::NextMicrosecond { now_ns } => (now_ns / 1000 + 1) * 1000,
+    };
+    let to_ns = |t: Instant| (t.total_micros().max(0) as u64 * 1000).max(floor_ns);
+    let hosts = hosts.iter_mut().filter_map(|h| h.poll_at().map(to_ns));
+    let apps = deadlines.0.iter().flatten().map(|t| to_ns(*t));
+    others.into_iter().chain(hosts).chain(apps).min()
+}
+
+#[cfg(test)]
+mod tests {
+    use smoltcp::phy::Medium;
+    use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+
+    use super::*;
+    use crate::host::{ConnState, HostConfig};
+    use crate::knobs::Knobs;
+    use crate::sim::Application;
+
+    fn host(last: u8) -> Host {
+        let config = HostConfig {
+            name: format!("h{last}"),
+            addr: Ipv4Cidr::new(Ipv4Address::new(192, 0, 2, last), 24),
+            medium: Medium::Ip,
+            mac: EthernetAddress([2, 0, 0, 0, 0, last]),
+            gateway: None,
+            mtu: 1500,
+            seed: u64::from(last),
+            knobs: Knobs::default(),
+        };
+        Host::new(config, Instant::ZERO)
+    }
+
+    /// Delivers each round's frames to the other of two hosts when the round ends
+    /// (a wire with no delay), and notes who sent in which round.
+    #[derive(Default)]
+    struct Mirror {
+        in_flight: Vec<(usize, Vec<u8>)>,
+        senders: Vec<Vec<usize>>,
+        round: Vec<usize>,
+    }
+
+    impl Outlet for Mirror {
+        type Error = ();
+
+        fn trace(&mut self) -> Option<&mut RoundTrace> {
+            None
+        }
+
+        fn send(
+            &mut self,
+            from: usize,
+            _: &mut Host,
+            frames: Vec<Vec<u8>>,
+            _: u64,
+        ) -> Result<(), ()> {
+            self.round.push(from);
+            self.in_flight
+                .extend(frames.into_iter().map(|f| (1 - from, f)));
+            Ok(())
+        }
+
+        fn end_round(&mut self, hosts: &mut [Host]) -> Result<(), ()> {
+            for (to, frame) in self.in_flight.drain(..) {
+                hosts[to].receive_frame(frame);
+            }
+            self.senders.push(std::mem::take(&mut self.round));
+            Ok(())
+        }
+    }
+
+    /// Asks to be polled again at a fixed time, and counts its polls.
+    struct Waiter {
+        at: Instant,
+        polls: usize,
+    }
+
+    impl Application for Waiter {
+        fn poll(&mut self, _: &mut Host) -> Option<Instant> {
+            self.polls += 1;
+            Some(self.at)
+        }
+
+        fn is_done(&self) -> bool {
+            false
+        }
+    }
+
+    /// A handshake between two hosts completes within one instant, a round per
+    /// segment, each round's frames handed on host by host; the loop stops at the
+    /// first round that moves nothing, with every application polled once a round.
+    #[test]
+    fn an_instant_settles_in_rounds_until_nothing_moves() {
+        let mut hosts = [host(1), host(2)];
+        hosts[1].listen(80);
+        let id = hosts[0]
+            .connect(Ipv4Address::new(192, 0, 2, 2), 80)
+            .expect("connect");
+        let mut waiter = Waiter {
+            at: Instant::from_millis(7),
+            polls: 0,
+        };
+        let mut apps = [AppSlot {
+            host: HostId(1),
+            app: &mut waiter,
+            is_server: true,
+        }];
+        let mut deadlines = AppDeadlines::new(1);
+        let mut outlet = Mirror::default();
+        let moved = settle(
+            Hosts::Each(&mut hosts),
+            &mut apps,
+            &mut deadlines,
+            &mut outlet,
+            0,
+        );
+        assert_eq!(moved, Ok(true));
+        assert_eq!(hosts[0].state(id), ConnState::Open);
+        // SYN, SYN-ACK, ACK, then a quiet round.
+        assert_eq!(outlet.senders, [vec![0], vec![1], vec![0], vec![]]);
+        assert_eq!(waiter.polls, 4);
+        assert_eq!(deadlines.0, [Some(Instant::from_millis(7))]);
+    }
+
+    /// A deadline already passed is due now in real time, and at the next microsecond
+    /// in the simulator; the earliest of all counts, whatever its kind.
+    #[test]
+    fn overdue_deadlines() {
+        let deadlines = AppDeadlines(vec![None, Some(Instant::from_micros(5))]);
+        let now_ns = 7_500;
+        let next = |overdue, others: &[u64]| {
+            next_deadline_ns(&mut [], &deadlines, overdue, others.iter().copied())
+        };
+        assert_eq!(next(Overdue::Now, &[]), Some(5_000));
+        assert_eq!(next(Overdue::NextMicrosecond { now_ns }, &[]), Some(8_000));
+        assert_eq!(
+            next(Overdue::NextMicrosecond { now_ns }, &[7_600]),
+            Some(7_600)
+        );
+        assert_eq!(
+            next_deadline_ns(&mut [], &AppDeadlines::new(2), Overdue::Now, []),
+            None
+        );
+    }
+}
