@@ -24,7 +24,7 @@
 //! moment it finishes, so a run of a million requests on one connection holds a
 //! transaction or two at a time. The default sink, a `Vec`, keeps every one.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Range;
 
 use tcpknobs_stack::{
@@ -36,6 +36,7 @@ use crate::message::{parse_response, Headers, Method, Parsed, Request, Response,
 use crate::outbox::Outbox;
 use crate::payload;
 use crate::transaction::{Transaction, TransactionError};
+use crate::wakeups::Wakeups;
 use crate::workload::{RequestSpec, Shape, Workload};
 use tcpknobs_stack::trace::HttpEvent;
 
@@ -51,6 +52,9 @@ use tcpknobs_stack::trace::HttpEvent;
 /// server not announced its close. The wait comes after the transaction is done and
 /// does not move its timing.
 pub const SERVER_FIN_WAIT: Duration = Duration::from_secs(2);
+
+/// Connections are driven, closed and abandoned only while the client keeps them.
+const OPEN: &str = "a connection the client keeps";
 
 /// How the client uses connections (chapter items 12-20).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -202,6 +206,12 @@ struct ClientConn {
     /// last body byte).
     fin_due: Option<Instant>,
     closed: bool,
+    /// Its deadline as queued in the client's wakeups (see `conn_deadline`).
+    timer_at: Option<Instant>,
+    /// Counted among the draining connections (`Client::draining`).
+    draining: bool,
+    /// Bytes read from the socket so far.
+    read_total: u64,
 }
 
 impl ClientConn {
@@ -209,10 +219,49 @@ impl ClientConn {
         self.in_flight.is_empty() && self.outbox.is_empty()
     }
 
+    /// What driving the connection can change. A drive that left it as it was
+    /// reached a fixed point: driving it again before something happens to it would
+    /// change nothing. One that moved it may have more to do (a read returns the
+    /// data before the end of the stream, a parsed response lets the connection
+    /// close), so it is driven again in the next pass, as every connection was.
+    fn print(&self) -> ConnPrint {
+        ConnPrint {
+            read_total: self.read_total,
+            inbuf: self.inbuf.len(),
+            pushed: self.pushed,
+            pending: self.outbox.pending_bytes(),
+            in_flight: self.in_flight.len(),
+            answered: self.answered,
+            reading_head: matches!(self.read, ReadState::Head),
+            connected: self.connected,
+            persistence: self.persistence,
+            retiring: self.retiring,
+            fin_due: self.fin_due,
+            closed: self.closed,
+        }
+    }
+
     /// Done with HTTP, only waiting for the server's FIN.
     fn is_draining(&self) -> bool {
         self.fin_due.is_some() && self.is_idle()
     }
+}
+
+/// See [`ClientConn::print`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ConnPrint {
+    read_total: u64,
+    inbuf: usize,
+    pushed: u64,
+    pending: u64,
+    in_flight: usize,
+    answered: usize,
+    reading_head: bool,
+    connected: bool,
+    persistence: Persistence,
+    retiring: bool,
+    fin_due: Option<Instant>,
+    closed: bool,
 }
 
 /// Figures for one client connection, for reports.
@@ -368,9 +417,26 @@ pub struct Client<S = Vec<Transaction>> {
     unissued: Unissued,
     /// Issued requests waiting for a connection, in order.
     queue: Queue,
-    conns: Vec<ClientConn>,
-    /// Indices of the connections not closed yet (each poll drives only these).
-    open: Vec<usize>,
+    /// The connections not closed yet, by client connection index (the order they
+    /// opened in, which is the order they are driven in). A connection closed in a
+    /// pass leaves at the end of it.
+    conns: BTreeMap<usize, ClientConn>,
+    /// The client connection index of each host connection in `conns`.
+    by_id: HashMap<ConnId, usize>,
+    /// Connections opened so far (the next one's index).
+    opened: usize,
+    /// What each closed connection carried, by index.
+    closed: Vec<(usize, ClientConnSummary)>,
+    /// Requests carried and responses completed by the connections in `conns`, and
+    /// how many of those are only draining the server's FIN.
+    carried_open: usize,
+    answered_open: usize,
+    draining: usize,
+    /// Whether no request was queued or unissued at the end of the latest pass: the
+    /// moment that becomes true, every idle connection closes.
+    nothing_left_seen: bool,
+    /// Which connections to drive (see `wakeups`).
+    wakeups: Wakeups,
     started: bool,
     /// Transactions handed to the sink since the last poll's trace: (connection,
     /// id, failed).
@@ -438,8 +504,15 @@ impl<S: Sink> Client<S> {
             outcomes: BTreeMap::new(),
             unissued,
             queue: Queue::default(),
-            conns: Vec::new(),
-            open: Vec::new(),
+            conns: BTreeMap::new(),
+            by_id: HashMap::new(),
+            opened: 0,
+            closed: Vec::new(),
+            carried_open: 0,
+            answered_open: 0,
+            draining: 0,
+            nothing_left_seen: false,
+            wakeups: Wakeups::default(),
             started: false,
             done_trace: Vec::new(),
         }
@@ -457,19 +530,15 @@ impl<S: Sink> Client<S> {
 
     /// The host connection behind each client connection index.
     pub fn connection_ids(&self) -> Vec<ConnId> {
-        self.conns.iter().map(|c| c.id).collect()
+        self.connection_summaries().iter().map(|c| c.id).collect()
     }
 
     /// What each connection carried, by client connection index.
     pub fn connection_summaries(&self) -> Vec<ClientConnSummary> {
-        self.conns
-            .iter()
-            .map(|c| ClientConnSummary {
-                id: c.id,
-                requests: c.carried,
-                responses: c.answered,
-            })
-            .collect()
+        let mut all: Vec<(usize, ClientConnSummary)> = self.closed.clone();
+        all.extend(self.conns.iter().map(|(&ci, c)| (ci, c.summary())));
+        all.sort_by_key(|&(ci, _)| ci);
+        all.into_iter().map(|(_, s)| s).collect()
     }
 
     /// The run ended: every transaction not finished fails as unfinished (those
@@ -523,7 +592,10 @@ impl<S: Sink> Client<S> {
             let Some(t) = self.live.remove(&tx).map(|t| *t) else {
                 continue;
             };
-            let conn = t.connection.and_then(|ci| self.conns.get(ci)).map(|c| c.id);
+            let conn = t
+                .connection
+                .and_then(|ci| self.conns.get(&ci))
+                .map(|c| c.id);
             let failed = t.error.is_some();
             self.done_trace.push((conn, tx, failed));
             if let Some(done) = t.timing.done {
@@ -566,10 +638,7 @@ impl<S: Sink> Client<S> {
     /// Connections that count against the strategy's limit: a connection only
     /// draining the server's FIN carries nothing and holds no place.
     fn open_connections(&self) -> usize {
-        self.open
-            .iter()
-            .filter(|&&ci| !self.conns[ci].is_draining())
-            .count()
+        self.conns.len() - self.draining
     }
 
     /// Issue the transactions whose time has come.
@@ -664,7 +733,7 @@ impl<S: Sink> Client<S> {
             return None;
         }
         let usable = |c: &ClientConn| !c.closed && !c.retiring;
-        if let Some(i) = self.conns.iter().position(|c| usable(c) && c.is_idle()) {
+        if let Some((&i, _)) = self.conns.iter().find(|(_, c)| usable(c) && c.is_idle()) {
             return Some(i);
         }
         if strategy != Strategy::Pipelined || !self.idempotent(tx) {
@@ -674,11 +743,10 @@ impl<S: Sink> Client<S> {
         // all idempotent (RFC 9112 §9.3.2), the least loaded first.
         self.conns
             .iter()
-            .enumerate()
             .filter(|(_, c)| usable(c) && c.persistence == Persistence::Yes)
             .filter(|(_, c)| c.in_flight.iter().all(|&(t, _)| self.idempotent(t)))
             .min_by_key(|(_, c)| c.in_flight.len())
-            .map(|(i, _)| i)
+            .map(|(&i, _)| i)
     }
 
     /// Take the first queued request off the queue, its transaction made now if it
@@ -700,23 +768,31 @@ impl<S: Sink> Client<S> {
                 None if self.open_connections() < self.max_connections() => {
                     match host.connect(self.config.server, self.config.port) {
                         Ok(id) => {
-                            self.conns.push(ClientConn {
-                                id,
-                                in_flight: VecDeque::new(),
-                                carried: 0,
-                                answered: 0,
-                                outbox: Outbox::new(),
-                                pushed: 0,
-                                inbuf: Vec::new(),
-                                read: ReadState::Head,
-                                connected: false,
-                                persistence: Persistence::Unknown,
-                                retiring: false,
-                                fin_due: None,
-                                closed: false,
-                            });
-                            self.open.push(self.conns.len() - 1);
-                            self.conns.len() - 1
+                            let ci = self.opened;
+                            self.opened += 1;
+                            self.by_id.insert(id, ci);
+                            self.conns.insert(
+                                ci,
+                                ClientConn {
+                                    id,
+                                    in_flight: VecDeque::new(),
+                                    carried: 0,
+                                    answered: 0,
+                                    outbox: Outbox::new(),
+                                    pushed: 0,
+                                    inbuf: Vec::new(),
+                                    read: ReadState::Head,
+                                    connected: false,
+                                    persistence: Persistence::Unknown,
+                                    retiring: false,
+                                    fin_due: None,
+                                    closed: false,
+                                    timer_at: None,
+                                    draining: false,
+                                    read_total: 0,
+                                },
+                            );
+                            ci
                         }
                         Err(e) => {
                             self.dequeue();
@@ -741,11 +817,12 @@ impl<S: Sink> Client<S> {
             };
             self.dequeue();
             self.send_on(host, conn, tx, now);
+            self.wakeups.wake(conn);
         }
     }
 
     fn send_on(&mut self, host: &mut Host, ci: usize, tx: usize, now: Instant) {
-        let c = &mut self.conns[ci];
+        let c = self.conns.get_mut(&ci).expect(OPEN);
         host.trace_http(Some(c.id), Some(tx), HttpEvent::Dispatched);
         let (Some(t), Some(spec)) = (self.live.get_mut(&tx), self.workload.request(tx)) else {
             return;
@@ -759,6 +836,7 @@ impl<S: Sink> Client<S> {
             t.local_port = Some(host.local_port(c.id));
         }
         c.carried += 1;
+        self.carried_open += 1;
         if !self.config.strategy.reuses() {
             c.retiring = true;
         }
@@ -808,7 +886,7 @@ impl<S: Sink> Client<S> {
     /// The connection ended with `err` for the response being read and its
     /// outstanding requests: retry or fail each, oldest first at the head of the queue.
     fn abandon(&mut self, ci: usize, err: TransactionError, now: Instant) {
-        let c = &mut self.conns[ci];
+        let c = self.conns.get_mut(&ci).expect(OPEN);
         c.closed = true;
         c.retiring = true;
         let in_flight: Vec<usize> = c.in_flight.drain(..).map(|(t, _)| t).collect();
@@ -844,10 +922,10 @@ impl<S: Sink> Client<S> {
     /// Advance one connection: write, read, parse, and close when it is done.
     fn drive(&mut self, host: &mut Host, ci: usize) {
         let now = host.now();
-        if self.conns[ci].closed {
+        if self.conns.get(&ci).is_none_or(|c| c.closed) {
             return;
         }
-        let id = self.conns[ci].id;
+        let id = self.conns[&ci].id;
         match host.state(id) {
             ConnState::AwaitingPort | ConnState::Connecting => {
                 self.check_timeouts(host, ci, now);
@@ -859,7 +937,7 @@ impl<S: Sink> Client<S> {
             }
             ConnState::Open | ConnState::Closed => {}
         }
-        let c = &mut self.conns[ci];
+        let c = self.conns.get_mut(&ci).expect(OPEN);
         if !c.connected {
             c.connected = true;
             // The port is known only now when the connect had to wait for one.
@@ -892,7 +970,8 @@ impl<S: Sink> Client<S> {
         }
         // Read whatever arrived.
         let eof = match host.recv(id, &mut c.inbuf) {
-            Ok(Readable::Data(_)) => {
+            Ok(Readable::Data(n)) => {
+                c.read_total += n as u64;
                 if let Some((tx, t)) = c
                     .in_flight
                     .front()
@@ -926,7 +1005,7 @@ impl<S: Sink> Client<S> {
         }
         self.check_timeouts(host, ci, now);
         let nothing_left = self.queue.is_empty() && self.unissued.is_empty();
-        let c = &mut self.conns[ci];
+        let c = self.conns.get_mut(&ci).expect(OPEN);
         if !c.closed && c.is_idle() && (c.retiring || nothing_left) {
             if c.fin_due.is_some_and(|due| now < due) {
                 // The server closes first and holds the TIME_WAIT; its FIN ends this
@@ -940,7 +1019,7 @@ impl<S: Sink> Client<S> {
     }
 
     fn check_timeouts(&mut self, host: &mut Host, ci: usize, now: Instant) {
-        let Some(&(tx, _)) = self.conns[ci].in_flight.front() else {
+        let Some(&(tx, _)) = self.conns[&ci].in_flight.front() else {
             return;
         };
         // The response's clock starts once the connection is there: the handshake
@@ -960,13 +1039,13 @@ impl<S: Sink> Client<S> {
             t.fail(TransactionError::Timeout { after_ms }, now);
         }
         self.finished.push(tx);
-        host.abort(self.conns[ci].id);
-        self.conns[ci].in_flight.pop_front();
+        host.abort(self.conns[&ci].id);
+        self.conns.get_mut(&ci).expect(OPEN).in_flight.pop_front();
         self.abandon(ci, TransactionError::ClosedEarly, now);
     }
 
     fn parse_responses(&mut self, ci: usize, now: Instant) -> Flow {
-        let c = &mut self.conns[ci];
+        let c = self.conns.get_mut(&ci).expect(OPEN);
         while let Some(&(tx, _)) = c.in_flight.front() {
             let (Some(t), Some(spec)) = (self.live.get_mut(&tx), self.workload.request(tx)) else {
                 c.in_flight.pop_front();
@@ -1081,6 +1160,7 @@ impl<S: Sink> Client<S> {
             t.timing.done = Some(now);
             self.finished.push(tx);
             c.answered += 1;
+            self.answered_open += 1;
             c.in_flight.pop_front();
             c.read = ReadState::Head;
         }
@@ -1090,7 +1170,7 @@ impl<S: Sink> Client<S> {
     /// The server closed: a close-delimited body ends here; anything else in flight
     /// was cut short.
     fn on_eof(&mut self, host: &mut Host, ci: usize, now: Instant) {
-        let c = &mut self.conns[ci];
+        let c = self.conns.get_mut(&ci).expect(OPEN);
         host.close(c.id);
         c.closed = true;
         let mut err = TransactionError::ClosedEarly;
@@ -1105,6 +1185,7 @@ impl<S: Sink> Client<S> {
                         t.timing.done.get_or_insert(now);
                         self.finished.push(t.id);
                         c.answered += 1;
+                        self.answered_open += 1;
                         c.in_flight.pop_front();
                     }
                     Err(BodyError::Truncated { received, expected }) => {
@@ -1129,28 +1210,65 @@ impl<S: Sink> Client<S> {
     }
 
     /// The earliest time the client must act without network input.
-    fn next_deadline(&self) -> Option<Instant> {
+    fn next_deadline(&mut self) -> Option<Instant> {
         let issues: Option<Instant> = match &self.unissued {
             Unissued::Listed(ids) => ids.iter().filter_map(|&(_, at)| at).min(),
             Unissued::Repeated {
                 next, count, at, ..
             } => at.filter(|_| next < count),
         };
-        // No response timeout, nothing to look up (this runs on every poll).
-        let timeouts = self.config.timeout.into_iter().flat_map(|limit| {
-            self.open
-                .iter()
-                .filter_map(|&ci| self.conns[ci].in_flight.front())
-                .filter_map(|(tx, _)| self.live.get(tx)?.timing.connected)
-                .map(move |s| s + limit)
+        let conns = &self.conns;
+        let timers = self.wakeups.next_timer(|ci, at| is_current(conns, ci, at));
+        issues.into_iter().chain(timers).min()
+    }
+
+    /// When connection `ci` must be driven with nothing arriving: its response
+    /// timeout, or the end of its wait for the server's FIN while it only waits
+    /// for that.
+    fn conn_deadline(&self, c: &ClientConn) -> Option<Instant> {
+        let timeout = self.config.timeout.and_then(|limit| {
+            let (tx, _) = c.in_flight.front()?;
+            Some(self.live.get(tx)?.timing.connected? + limit)
         });
-        let fins = self
-            .open
-            .iter()
-            .map(|&ci| &self.conns[ci])
-            .filter(|c| c.is_draining())
-            .filter_map(|c| c.fin_due);
-        issues.into_iter().chain(timeouts).chain(fins).min()
+        let fin = c.fin_due.filter(|_| c.is_draining());
+        timeout.into_iter().chain(fin).min()
+    }
+
+    /// After driving `ci`: queue its deadline and count it as draining or not.
+    fn settle(&mut self, ci: usize) {
+        let Some(c) = self.conns.get(&ci) else {
+            return;
+        };
+        let at = self.conn_deadline(c);
+        let draining = c.is_draining();
+        let Some(c) = self.conns.get_mut(&ci) else {
+            return;
+        };
+        self.wakeups.set_timer(ci, at, &mut c.timer_at);
+        if draining != c.draining {
+            c.draining = draining;
+            if draining {
+                self.draining += 1;
+            } else {
+                self.draining -= 1;
+            }
+        }
+    }
+
+    /// Let go of the connections closed in this pass, keeping what they carried.
+    fn forget_closed(&mut self, closed: &[usize]) {
+        for ci in closed {
+            let Some(c) = self.conns.remove(ci) else {
+                continue;
+            };
+            self.by_id.remove(&c.id);
+            self.carried_open -= c.carried;
+            self.answered_open -= c.answered;
+            if c.draining {
+                self.draining -= 1;
+            }
+            self.closed.push((*ci, c.summary()));
+        }
     }
 
     /// A measure that changes whenever the client moves on: a request issued or
@@ -1159,19 +1277,29 @@ impl<S: Sink> Client<S> {
     fn progress(&self) -> [usize; 6] {
         // Separate counts, never a sum: a response completing moves one request from
         // in flight to answered, which a sum would not see.
-        let (mut carried, mut answered) = (0, 0);
-        for &ci in &self.open {
-            carried += self.conns[ci].carried;
-            answered += self.conns[ci].answered;
-        }
         [
             self.queue.len(),
             self.unissued.len(),
+            self.opened,
             self.conns.len(),
-            self.open.len(),
-            carried,
-            answered,
+            self.carried_open,
+            self.answered_open,
         ]
+    }
+}
+
+/// Whether a deadline queued for connection `ci` is still its own.
+fn is_current(conns: &BTreeMap<usize, ClientConn>, ci: usize, at: Instant) -> bool {
+    conns.get(&ci).is_some_and(|c| c.timer_at == Some(at))
+}
+
+impl ClientConn {
+    fn summary(&self) -> ClientConnSummary {
+        ClientConnSummary {
+            id: self.id,
+            requests: self.carried,
+            responses: self.answered,
+        }
     }
 }
 
@@ -1217,20 +1345,53 @@ impl<S: Sink> Application for Client<S> {
     fn poll(&mut self, host: &mut Host) -> Option<Instant> {
         let now = host.now();
         self.started = true;
+        let mut closed = Vec::new();
         // A finished response or a closed connection can let the next request go at
         // this same instant: repeat until nothing changes.
         loop {
             let before = self.progress();
             self.issue(now);
             self.dispatch(host);
-            // `drive` never adds connections, so the list is stable during the pass.
-            for k in 0..self.open.len() {
-                let ci = self.open[k];
-                self.drive(host, ci);
+            let nothing_left = self.queue.is_empty() && self.unissued.is_empty();
+            if nothing_left && !self.nothing_left_seen {
+                // Idle connections kept for more requests close now.
+                for &ci in self.conns.keys() {
+                    self.wakeups.wake(ci);
+                }
             }
-            let conns = &self.conns;
-            self.open.retain(|&ci| !conns[ci].closed);
+            // Only connections something happened to: driving any other would change
+            // nothing (see `wakeups`), and they go in the order they opened.
+            let (by_id, conns) = (&self.by_id, &self.conns);
+            let mut pass = self.wakeups.begin_pass(
+                host,
+                now,
+                |id| by_id.get(&id).copied(),
+                |ci, at| is_current(conns, ci, at),
+                conns.keys().copied(),
+            );
+            while let Some(ci) = pass.pop_first() {
+                let before = self.conns.get(&ci).map(ClientConn::print);
+                self.drive(host, ci);
+                if self.conns.get(&ci).map(ClientConn::print) != before {
+                    self.wakeups.wake(ci);
+                }
+                self.settle(ci);
+                if self.conns.get(&ci).is_some_and(|c| c.closed) {
+                    closed.push(ci);
+                }
+                let (by_id, conns) = (&self.by_id, &self.conns);
+                self.wakeups.after_drive(
+                    host,
+                    ci,
+                    &mut pass,
+                    |id| by_id.get(&id).copied(),
+                    conns.keys().copied(),
+                );
+            }
+            self.nothing_left_seen = self.queue.is_empty() && self.unissued.is_empty();
             self.hand_over();
+            self.forget_closed(&closed);
+            closed.clear();
             for (conn, tx, failed) in self.done_trace.drain(..) {
                 host.trace_http(conn, Some(tx), HttpEvent::Done { failed });
             }
@@ -1244,7 +1405,7 @@ impl<S: Sink> Application for Client<S> {
     fn is_done(&self) -> bool {
         // Unfinished transactions are unissued, queued or in flight on an open
         // connection; with none of those left, every one has finished.
-        self.started && self.unissued.is_empty() && self.queue.is_empty() && self.open.is_empty()
+        self.started && self.unissued.is_empty() && self.queue.is_empty() && self.conns.is_empty()
     }
 }
 

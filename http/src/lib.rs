@@ -24,4 +24,5 @@ pub mod payload;
 pub mod proxy;
 pub mod server;
 pub mod transaction;
+mod wakeups;
 pub mod workload;

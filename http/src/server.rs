@@ -29,7 +29,7 @@
 //! Every timer is a deadline in the host's clock, reported by [`Application::poll`], so a
 //! simulated run wakes exactly when one is due.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::Serialize;
 use tcpknobs_stack::trace::HttpEvent;
@@ -39,6 +39,7 @@ use crate::body::{encode_chunk, encode_last_chunk, request_framing, BodyDecoder,
 use crate::message::{parse_request, Headers, Method, Parsed, Request, Response, Version};
 use crate::outbox::{plan_writes, Outbox, Piece, PlannedWrite};
 use crate::payload;
+use crate::wakeups::Wakeups;
 
 /// How the server ends a connection it has decided to close (`--close`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -399,9 +400,53 @@ struct Conn {
     /// The client closed its side; everything it sent has been read.
     peer_eof: bool,
     phase: Phase,
+    /// Bytes read from the socket so far.
+    read_total: u64,
+    /// Its deadline as queued in the server's wakeups.
+    timer_at: Option<Instant>,
+}
+
+/// What driving a connection can change: a drive that left it as it was reached a
+/// fixed point, and driving it again before something happens to it would change
+/// nothing; one that moved it is driven again at the next poll, as every connection
+/// was (see `wakeups`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ConnPrint {
+    read_total: u64,
+    inbuf: usize,
+    pending: u64,
+    jobs: usize,
+    reading: u8,
+    writing: u8,
+    held: bool,
+    peer_eof: bool,
+    phase: Phase,
 }
 
 impl Conn {
+    fn print(&self) -> ConnPrint {
+        ConnPrint {
+            read_total: self.read_total,
+            inbuf: self.inbuf.len(),
+            pending: self.outbox.pending_bytes(),
+            jobs: self.jobs.len(),
+            reading: match self.reading {
+                Reading::Head { since: None } => 0,
+                Reading::Head { since: Some(_) } => 1,
+                Reading::Body { .. } => 2,
+                Reading::Closed => 3,
+            },
+            writing: match self.writing {
+                Writing::Idle { .. } => 0,
+                Writing::Processing { .. } => 1,
+                Writing::Sending { .. } => 2,
+            },
+            held: self.held,
+            peer_eof: self.peer_eof,
+            phase: self.phase,
+        }
+    }
+
     /// Whether input has arrived that no response answered: an unparsed byte, a
     /// request queued, or a body half read. The server parses ahead for its own
     /// bookkeeping, but a server that reads one request at a time would have left all
@@ -463,6 +508,8 @@ pub struct Server {
     conns: BTreeMap<ConnId, Conn>,
     stats: Vec<ServerConnStats>,
     responses: u64,
+    /// Which connections to drive (see `wakeups`).
+    wakeups: Wakeups,
 }
 
 impl Server {
@@ -500,6 +547,8 @@ impl Server {
                     held: false,
                     peer_eof: false,
                     phase: Phase::Serving,
+                    read_total: 0,
+                    timer_at: None,
                 },
             );
         }
@@ -514,6 +563,7 @@ impl Server {
             conns: BTreeMap::new(),
             stats: Vec::new(),
             responses: 0,
+            wakeups: Wakeups::default(),
         }
     }
 
@@ -556,7 +606,8 @@ impl Server {
                 let room = MAX_BUFFERED - conn.inbuf.len();
                 match host.recv_at_most(conn.id, &mut conn.inbuf, room) {
                     Ok(Readable::Eof) => conn.peer_eof = true,
-                    Ok(Readable::Data(_)) => {
+                    Ok(Readable::Data(n)) => {
+                        conn.read_total += n as u64;
                         if let Reading::Body { since, .. } = &mut conn.reading {
                             // A read that brought body bytes restarts the body timer.
                             *since = now;
@@ -772,7 +823,10 @@ impl Server {
     fn linger(&mut self, host: &mut Host, conn: &mut Conn, now: Instant, until: Instant) -> bool {
         loop {
             match host.recv(conn.id, &mut conn.inbuf) {
-                Ok(Readable::Data(_)) => conn.inbuf.clear(),
+                Ok(Readable::Data(n)) => {
+                    conn.read_total += n as u64;
+                    conn.inbuf.clear();
+                }
                 Ok(Readable::Eof) => {
                     host.close(conn.id);
                     return false;
@@ -1196,6 +1250,41 @@ fn pump(
     }
 }
 
+impl Server {
+    /// Drive connection `key` of `pass`: keep it while it lasts, wake it for the
+    /// next poll if it moved, queue its deadline, and pass on what its calls did to
+    /// other connections.
+    fn drive_key(&mut self, host: &mut Host, key: usize, pass: &mut BTreeSet<usize>) {
+        let id = ConnId(key);
+        if let Some(mut conn) = self.conns.remove(&id) {
+            let before = conn.print();
+            if self.drive(host, &mut conn) {
+                if conn.print() != before {
+                    self.wakeups.wake(key);
+                }
+                let at = conn.deadline(&self.config);
+                self.wakeups.set_timer(key, at, &mut conn.timer_at);
+                self.conns.insert(id, conn);
+            }
+        }
+        let conns = &self.conns;
+        self.wakeups.after_drive(
+            host,
+            key,
+            pass,
+            |id| conns.contains_key(&id).then_some(id.0),
+            conns.keys().map(|id| id.0),
+        );
+    }
+}
+
+/// Whether a deadline queued for connection `key` is still its own.
+fn is_current(conns: &BTreeMap<ConnId, Conn>, key: usize, at: Instant) -> bool {
+    conns
+        .get(&ConnId(key))
+        .is_some_and(|c| c.timer_at == Some(at))
+}
+
 impl Application for Server {
     fn poll(&mut self, host: &mut Host) -> Option<Instant> {
         if !self.listening {
@@ -1203,22 +1292,34 @@ impl Application for Server {
             self.listening = true;
         }
         let now = host.now();
-        self.accept_new(host, now);
-        let mut conns = std::mem::take(&mut self.conns);
-        conns.retain(|_, conn| self.drive(host, conn));
-        self.conns = conns;
-        // Workers freed at this instant take the next waiting connections now.
         for id in self.accept_new(host, now) {
-            if let Some(mut conn) = self.conns.remove(&id) {
-                if self.drive(host, &mut conn) {
-                    self.conns.insert(id, conn);
-                }
+            self.wakeups.wake(id.0);
+        }
+        // Only connections something happened to, in id order: driving any other
+        // would change nothing (see `wakeups`).
+        let conns = &self.conns;
+        let mut pass = self.wakeups.begin_pass(
+            host,
+            now,
+            |id| conns.contains_key(&id).then_some(id.0),
+            |key, at| is_current(conns, key, at),
+            conns.keys().map(|id| id.0),
+        );
+        while let Some(key) = pass.pop_first() {
+            self.drive_key(host, key, &mut pass);
+        }
+        // Workers freed at this instant take the next waiting connections now; what
+        // driving them does to others waits for the next poll.
+        for id in self.accept_new(host, now) {
+            let mut later = BTreeSet::new();
+            self.drive_key(host, id.0, &mut later);
+            for key in later {
+                self.wakeups.wake(key);
             }
         }
-        self.conns
-            .values()
-            .filter_map(|c| c.deadline(&self.config))
-            .min()
+        let conns = &self.conns;
+        self.wakeups
+            .next_timer(|key, at| is_current(conns, key, at))
     }
 
     fn is_done(&self) -> bool {

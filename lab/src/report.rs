@@ -301,13 +301,17 @@ impl ServerReport {
 
 /// The client host's connections with what each carried.
 pub fn client_connections<S: Sink>(host: &Host, client: &Client<S>) -> Vec<ConnectionReport> {
-    let carried = client.connection_summaries();
+    let carried: std::collections::HashMap<usize, usize> = client
+        .connection_summaries()
+        .iter()
+        .map(|c| (c.id.0, c.requests))
+        .collect();
     host.all_stats()
         .into_iter()
         .enumerate()
         .map(|(i, stats)| ConnectionReport {
             host: "client",
-            requests: carried.iter().find(|c| c.id.0 == i).map(|c| c.requests),
+            requests: carried.get(&i).copied(),
             stats,
         })
         .collect()

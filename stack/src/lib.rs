@@ -42,7 +42,7 @@ pub mod time_wait;
 pub mod trace;
 
 pub use error::{ConnectError, SocketError};
-pub use host::{ConnId, ConnState, Host, HostConfig, Readable};
+pub use host::{ConnId, ConnState, Host, HostConfig, News, NewsReader, Readable};
 pub use knobs::{Knobs, Nagle, OnExhaustion, PortSpan, Profile};
 pub use link::LinkProfile;
 pub use realtime::{Clock, RealtimeEnd, RealtimeOptions, RealtimeRun, Stop};

@@ -128,6 +128,8 @@ pub(super) struct Conn {
     pub(super) stats: ConnStats,
     /// What the trace last said of it.
     pub(super) trace: TraceState,
+    /// When it was last noted in the table's news (see `news`).
+    pub(super) news_mark: u64,
 }
 
 /// A passive connection's way through the listener.
@@ -172,6 +174,7 @@ impl Host {
             prev_send_queue: 0,
             stats: ConnStats::default(),
             trace: TraceState::default(),
+            news_mark: 0,
         }
     }
 
@@ -232,6 +235,8 @@ pub(super) struct ConnTable {
     /// shows: [`ConnTable::iter`]'s callers sort.
     map: HashMap<ConnId, Box<Conn>, BuildHasherDefault<IdHasher>>,
     next: usize,
+    /// Every mutable access to an entry is news for the applications (see `news`).
+    pub(super) news: NewsLog,
 }
 
 impl ConnTable {
@@ -239,14 +244,16 @@ impl ConnTable {
     pub(super) fn insert(&mut self, conn: Conn) -> ConnId {
         let id = ConnId(self.next);
         self.next += 1;
-        self.map.insert(id, Box::new(conn));
+        let mut conn = Box::new(conn);
+        self.news.note(id, &mut conn.news_mark);
+        self.map.insert(id, conn);
         id
     }
 
     /// Take back the connection just inserted (a connect that failed at once), so
     /// the next one gets its id, as if it had never been.
     pub(super) fn undo_insert(&mut self, id: ConnId) {
-        if id.0 + 1 == self.next && self.map.remove(&id).is_some() {
+        if id.0 + 1 == self.next && self.remove(id).is_some() {
             self.next -= 1;
         }
     }
@@ -256,10 +263,21 @@ impl ConnTable {
     }
 
     pub(super) fn get_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
-        self.map.get_mut(&id).map(|c| &mut **c)
+        let conn = self.map.get_mut(&id)?;
+        self.news.note(id, &mut conn.news_mark);
+        Some(&mut **conn)
+    }
+
+    /// Note that connection `id` may have changed in a way the application could
+    /// see, without changing it here.
+    pub(super) fn note(&mut self, id: ConnId) {
+        if let Some(conn) = self.map.get_mut(&id) {
+            self.news.note(id, &mut conn.news_mark);
+        }
     }
 
     pub(super) fn remove(&mut self, id: ConnId) -> Option<Conn> {
+        self.news.note_gone(id);
         self.map.remove(&id).map(|c| *c)
     }
 
@@ -295,8 +313,6 @@ impl std::ops::Index<ConnId> for ConnTable {
 
 impl std::ops::IndexMut<ConnId> for ConnTable {
     fn index_mut(&mut self, id: ConnId) -> &mut Conn {
-        self.map
-            .get_mut(&id)
-            .expect("a connection the host still keeps")
+        self.get_mut(id).expect("a connection the host still keeps")
     }
 }

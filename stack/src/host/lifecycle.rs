@@ -54,6 +54,9 @@ impl Host {
             let Some(&id) = self.by_handle.get(&handle) else {
                 continue;
             };
+            // smoltcp looked at the socket: its state may have moved on its own (a
+            // timer), which the application sees.
+            self.conns.note(id);
             let socket = self.sockets.get_mut(handle);
             let state = socket.state();
             let conn = &mut self.conns[id];

@@ -59,6 +59,7 @@ mod handshake;
 mod lifecycle;
 mod listener;
 pub(crate) mod memory;
+mod news;
 mod observe;
 mod screen;
 mod send;
@@ -72,6 +73,8 @@ use handshake::{handshake_limit, HandshakeCheck, ARP_TIMEOUT};
 use listener::Listener;
 pub use listener::LISTEN_POOL;
 use memory::SocketMemory;
+use news::NewsLog;
+pub use news::{News, NewsReader};
 use screen::Screen;
 use sockets::{SockId, Sockets};
 use tracing::{TraceLog, TraceState};
@@ -302,6 +305,7 @@ impl Host {
         }
         self.trace.from = None;
         self.egress();
+        self.conns.news.bound(self.conns.len());
     }
 
     /// When the host next needs a poll even if no frame arrives.
@@ -319,6 +323,20 @@ impl Host {
     }
 
     // ---- socket API -------------------------------------------------------------
+
+    /// A place in this host's news for one application: see [`Host::read_news`].
+    pub fn news_reader(&mut self) -> NewsReader {
+        self.conns.news.new_reader()
+    }
+
+    /// Append to `out` the connections that may have changed since `reader` last
+    /// read (a superset, duplicates possible), so that an application need not ask
+    /// every connection it holds on every poll. [`News::Everything`] (always the
+    /// first time) means any connection may have changed. What the application did
+    /// itself and its own timers are its own to remember.
+    pub fn read_news(&mut self, reader: NewsReader, out: &mut Vec<ConnId>) -> News {
+        self.conns.news.read(reader, out)
+    }
 
     /// Open a connection to `remote` from the next free ephemeral port.
     pub fn connect(&mut self, remote: Ipv4Address, port: u16) -> Result<ConnId, ConnectError> {
@@ -752,7 +770,9 @@ impl Host {
             remote_port: seg.src_port,
         };
         let conn_id = self.live.get(&tuple).copied();
-        if conn_id.is_none() {
+        if let Some(id) = conn_id {
+            self.conns.note(id);
+        } else {
             let verdict = self
                 .time_wait
                 .on_segment(&tuple, Arrival::from(&seg), self.now);

@@ -1,0 +1,140 @@
+//! Which of an application's connections need driving at a poll, so that a poll
+//! costs what is happening rather than what is open.
+//!
+//! Driving a connection (write what is queued, read what arrived, parse, close when
+//! done) changes nothing unless something changed for it since it was last driven:
+//! the host says which connections that may be ([`Host::read_news`]), the
+//! application knows what it did itself (a request handed to a connection), and
+//! its own timers say when time alone matters (a response timeout, a wait for the
+//! server's FIN). An application drives exactly those, in key order, which is the
+//! order in which it would have driven every connection: what a pass does, and so
+//! every frame and every figure of a seeded run, is the same as when it drove them
+//! all.
+//!
+//! A connection's own calls into the host while it is driven are news about itself
+//! only, and it has just seen them; what they do to *other* connections (a close
+//! runs an egress pass over every socket touched so far) is news for those: a
+//! connection later in key order is driven later in the same pass, as it would have
+//! been, and one earlier in the next pass.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
+
+use tcpknobs_stack::{ConnId, Host, Instant, News, NewsReader};
+
+/// See the module docs. Keys are the application's names for its connections, in
+/// the order it drives them.
+#[derive(Default)]
+pub(crate) struct Wakeups {
+    reader: Option<NewsReader>,
+    /// Keys to drive in the next pass.
+    next_pass: BTreeSet<usize>,
+    /// Every connection's own deadline, earliest first: (when, key). An entry is
+    /// current while the application's record of that connection's deadline
+    /// matches it; others are skipped as they surface.
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    scratch: Vec<ConnId>,
+}
+
+impl Wakeups {
+    /// Drive `key` in the next pass.
+    pub(crate) fn wake(&mut self, key: usize) {
+        self.next_pass.insert(key);
+    }
+
+    /// Record connection `key`'s deadline, `at`, where the application keeps it
+    /// (`recorded`), queueing it if it changed.
+    pub(crate) fn set_timer(
+        &mut self,
+        key: usize,
+        at: Option<Instant>,
+        recorded: &mut Option<Instant>,
+    ) {
+        if at != *recorded {
+            *recorded = at;
+            if let Some(at) = at {
+                self.timers.push(Reverse((at, key)));
+            }
+        }
+    }
+
+    /// The keys to drive in a pass starting now, in order: those woken, those whose
+    /// deadline has come, and those the host has news of. `key_of` names the
+    /// application's key for a host connection (`None`: not one it drives);
+    /// `current(key, at)` says whether a queued deadline is still that connection's;
+    /// `all` lists every key, for when any connection may have changed.
+    pub(crate) fn begin_pass(
+        &mut self,
+        host: &mut Host,
+        now: Instant,
+        key_of: impl Fn(ConnId) -> Option<usize>,
+        current: impl Fn(usize, Instant) -> bool,
+        all: impl Iterator<Item = usize>,
+    ) -> BTreeSet<usize> {
+        let mut pass = std::mem::take(&mut self.next_pass);
+        let mut due = Vec::new();
+        while let Some(&Reverse((at, key))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            if current(key, at) {
+                pass.insert(key);
+                due.push(Reverse((at, key)));
+            }
+        }
+        // A deadline that has come stays the connection's until driving it moves
+        // it: it still counts for `next_timer`, and wakes the connection in every
+        // pass until then, as driving every connection did.
+        self.timers.extend(due);
+        let reader = *self.reader.get_or_insert_with(|| host.news_reader());
+        self.scratch.clear();
+        match host.read_news(reader, &mut self.scratch) {
+            News::Listed => pass.extend(self.scratch.iter().filter_map(|&id| key_of(id))),
+            News::Everything => pass.extend(all),
+        }
+        pass
+    }
+
+    /// After driving `driven` in `pass`: what its calls into the host did to other
+    /// connections is news for them, later in this pass or in the next.
+    pub(crate) fn after_drive(
+        &mut self,
+        host: &mut Host,
+        driven: usize,
+        pass: &mut BTreeSet<usize>,
+        key_of: impl Fn(ConnId) -> Option<usize>,
+        all: impl Iterator<Item = usize>,
+    ) {
+        let Some(reader) = self.reader else {
+            return;
+        };
+        self.scratch.clear();
+        if host.read_news(reader, &mut self.scratch) == News::Everything {
+            // Fell behind: look at everything again in the next pass.
+            self.next_pass.extend(all);
+            return;
+        }
+        for key in self.scratch.iter().filter_map(|&id| key_of(id)) {
+            if key > driven {
+                pass.insert(key);
+            } else if key < driven {
+                self.next_pass.insert(key);
+            }
+        }
+    }
+
+    /// The earliest current deadline, stale entries dropped on the way.
+    pub(crate) fn next_timer(
+        &mut self,
+        current: impl Fn(usize, Instant) -> bool,
+    ) -> Option<Instant> {
+        while let Some(&Reverse((at, key))) = self.timers.peek() {
+            if current(key, at) {
+                return Some(at);
+            }
+            self.timers.pop();
+        }
+        None
+    }
+}
