@@ -1,5 +1,6 @@
-# Sourced by scripts/interop.sh and scripts/bench-tap.sh: network namespaces, a TAP
-# and veth pairs of the script's own, all removed on every exit path.
+# Sourced by the scripts that run peers in namespaces (interop.sh, bench-tap.sh,
+# bench-rps.sh, kernel-fidelity.sh, ...): network namespaces, a TAP and veth pairs of
+# the script's own, all removed on every exit path.
 #
 # Every name carries the script's PID (tki-PID-a, ...), so two runs never share one and
 # nothing outside them is touched. Traffic stays inside these namespaces.
