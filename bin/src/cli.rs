@@ -1047,8 +1047,9 @@ pub struct RunArgs {
 
     /// Transactions that get a row in the table or JSON: all, none, or N (the first N
     /// in workload order). The summary (counts, sums, min, max, percentiles, failures
-    /// by kind) always covers every transaction. [default: all up to 10,000
-    /// transactions, none above]
+    /// by kind) always covers every transaction. When rows are left out, each host
+    /// lists only as many connections (its first N), so a long run's memory follows
+    /// its live connections. [default: all up to 10,000 transactions, none above]
     #[arg(long, value_name = "all|none|N", value_parser = parse_rows, help_heading = "Output")]
     pub rows: Option<Rows>,
 

@@ -476,6 +476,40 @@ mod tests {
         assert_eq!(RowsOmitted::of(5, 30).map(|o| o.count), Some(25));
     }
 
+    /// Connection rows follow transaction rows: with every transaction's row, every
+    /// connection's; with the first N, each host's first N connections, the others
+    /// counted. 20 serial requests open 20 connections on each side.
+    #[test]
+    fn connection_rows_follow_transaction_rows() {
+        let run = |rows: Rows| {
+            let mut e = Experiment::new(
+                LinkProfile::default(),
+                Workload::repeated(20, 100, Method::Get),
+                "20 x 100 B",
+            );
+            e.rows = rows;
+            e.blame = false;
+            e.run(None).expect("the run completes")
+        };
+        let all = run(Rows::All);
+        assert_eq!((all.connections.len(), all.connections_omitted), (40, 0));
+        let three = run(Rows::First(3));
+        assert_eq!(
+            (three.connections.len(), three.connections_omitted),
+            (6, 34)
+        );
+        let hosts: Vec<&str> = three.connections.iter().map(|c| c.host).collect();
+        assert_eq!(
+            hosts,
+            ["client", "client", "client", "server", "server", "server"]
+        );
+        assert!(three.connections.iter().all(|c| c.requests == Some(1)));
+        assert_eq!(three.connections[..3], all.connections[..3]);
+        let none = run(Rows::First(0));
+        assert_eq!((none.connections.len(), none.connections_omitted), (0, 40));
+        assert_eq!(none.totals, all.totals);
+    }
+
     /// A server host that accepts the connection in TCP but never answers: with no
     /// response timeout nothing is left to happen, and the run says so (`Stalled`);
     /// with one, the client gives up (`Done`, the transaction failed).
