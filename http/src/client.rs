@@ -1235,7 +1235,9 @@ impl<S: Sink> Client<S> {
             } => at.filter(|_| next < count),
         };
         let conns = &self.conns;
-        let timers = self.wakeups.next_timer(|ci, at| is_current(conns, ci, at));
+        let timers = self
+            .wakeups
+            .next_timer(conns.len(), |ci, at| is_current(conns, ci, at));
         issues.into_iter().chain(timers).min()
     }
 

@@ -1348,7 +1348,7 @@ impl Application for Server {
         }
         let conns = &self.conns;
         self.wakeups
-            .next_timer(|key, at| is_current(conns, key, at))
+            .next_timer(conns.len(), |key, at| is_current(conns, key, at))
     }
 
     fn is_done(&self) -> bool {

@@ -124,11 +124,19 @@ impl Wakeups {
         }
     }
 
-    /// The earliest current deadline, stale entries dropped on the way.
+    /// The earliest current deadline, stale entries dropped on the way. Should
+    /// stale entries pile up (a busy server moves every connection's keep-alive
+    /// deadline on each response, and an old entry leaves only when its time
+    /// comes), the queue is rebuilt from the `live` connections' current ones, so
+    /// it stays within a few entries per connection.
     pub(crate) fn next_timer(
         &mut self,
+        live: usize,
         current: impl Fn(usize, Instant) -> bool,
     ) -> Option<Instant> {
+        if self.timers.len() > 2 * live + 1024 {
+            self.timers.retain(|&Reverse((at, key))| current(key, at));
+        }
         while let Some(&Reverse((at, key))) = self.timers.peek() {
             if current(key, at) {
                 return Some(at);
@@ -136,5 +144,32 @@ impl Wakeups {
             self.timers.pop();
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deadline moved again and again leaves stale entries behind; the queue
+    /// answers with the current one and is rebuilt before they pile up.
+    #[test]
+    fn moved_deadlines_stay_bounded() {
+        let mut w = Wakeups::default();
+        let mut recorded = [None; 3];
+        for step in 0..10_000u64 {
+            let key = (step % 3) as usize;
+            let at = Instant::from_micros(1_000_000 + step as i64);
+            w.set_timer(key, Some(at), &mut recorded[key]);
+            let current = |k: usize, at: Instant| recorded[k] == Some(at);
+            let next = w.next_timer(3, current);
+            assert_eq!(next, recorded.iter().flatten().min().copied());
+            assert!(w.timers.len() <= 2 * 3 + 1024 + 1);
+        }
+        // A cleared deadline is no deadline.
+        for (key, r) in recorded.iter_mut().enumerate() {
+            w.set_timer(key, None, r);
+        }
+        assert_eq!(w.next_timer(3, |k, at| recorded[k] == Some(at)), None);
     }
 }
