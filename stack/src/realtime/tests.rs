@@ -70,6 +70,19 @@ struct Echo {
     listening: bool,
 }
 
+impl Echo {
+    /// Listens on port 80; answers each `request` bytes with `reply` bytes.
+    fn new(request: usize, reply: usize) -> Echo {
+        Echo {
+            port: 80,
+            reply,
+            request,
+            conns: Vec::new(),
+            listening: false,
+        }
+    }
+}
+
 impl Application for Echo {
     fn poll(&mut self, host: &mut Host) -> Option<Instant> {
         if !self.listening {
@@ -121,6 +134,26 @@ struct Asker {
 }
 
 use smoltcp::time::Duration;
+
+impl Asker {
+    /// Asks the server at 10.99.0.1:80 for `reply` bytes with `request` bytes, and
+    /// again `gap` after each answer.
+    fn new(request: usize, reply: usize, gap: Duration) -> Asker {
+        Asker {
+            server: Ipv4Address::new(10, 99, 0, 1),
+            port: 80,
+            request,
+            reply,
+            gap,
+            id: None,
+            sent: 0,
+            first_at: None,
+            got: 0,
+            done_at: None,
+            closed: false,
+        }
+    }
+}
 
 impl Application for Asker {
     fn poll(&mut self, host: &mut Host) -> Option<Instant> {
@@ -186,13 +219,7 @@ fn two_runs_over_a_wire() {
     let server_stop = stop.clone();
     let server = std::thread::spawn(move || {
         let mut h = host(&clock, 1, Knobs::profile(Profile::Linux));
-        let mut echo = Echo {
-            port: 80,
-            reply: 3000,
-            request: 100,
-            conns: Vec::new(),
-            listening: false,
-        };
+        let mut echo = Echo::new(100, 3000);
         let mut options = RealtimeOptions::new(clock);
         options.stop = Some(server_stop);
         options.time_limit = Some(StdDuration::from_secs(10));
@@ -205,19 +232,7 @@ fn two_runs_over_a_wire() {
         (run, h.all_stats())
     });
     let mut h = host(&clock, 2, Knobs::profile(Profile::Linux));
-    let mut asker = Asker {
-        server: Ipv4Address::new(10, 99, 0, 1),
-        port: 80,
-        request: 100,
-        reply: 3000,
-        gap: Duration::ZERO,
-        id: None,
-        sent: 0,
-        first_at: None,
-        got: 0,
-        done_at: None,
-        closed: false,
-    };
+    let mut asker = Asker::new(100, 3000, Duration::ZERO);
     let mut options = RealtimeOptions::new(clock);
     options.add_impairment(StdDuration::from_millis(40), 0.0);
     options.time_limit = Some(StdDuration::from_secs(10));
@@ -290,13 +305,7 @@ fn bulk_with_and_without_rx_batch() {
                 // pair queues (about 90 datagrams of this size by default).
                 knobs.slow_start.ssthresh = Some(40 * 1460);
                 let mut h = host(&clock, 1, knobs);
-                let mut echo = Echo {
-                    port: 80,
-                    reply: REPLY,
-                    request: 100,
-                    conns: Vec::new(),
-                    listening: false,
-                };
+                let mut echo = Echo::new(100, REPLY);
                 let mut options = RealtimeOptions::new(clock);
                 options.stop = Some(server_stop);
                 options.time_limit = Some(StdDuration::from_secs(20));
@@ -309,19 +318,7 @@ fn bulk_with_and_without_rx_batch() {
                 h.all_stats()
             });
             let mut h = host(&clock, 2, Knobs::profile(Profile::Linux));
-            let mut asker = Asker {
-                server: Ipv4Address::new(10, 99, 0, 1),
-                port: 80,
-                request: 100,
-                reply: REPLY,
-                gap: Duration::ZERO,
-                id: None,
-                sent: 0,
-                first_at: None,
-                got: 0,
-                done_at: None,
-                closed: false,
-            };
+            let mut asker = Asker::new(100, REPLY, Duration::ZERO);
             let mut options = RealtimeOptions::new(clock);
             options.time_limit = Some(StdDuration::from_secs(20));
             options.rx_batch = batch;
@@ -388,13 +385,7 @@ fn delayed_ack_fires_on_time() {
         let mut knobs = Knobs::profile(Profile::Book);
         knobs.delayed_ack = Some(Duration::from_millis(200));
         let mut h = host(&clock, 1, knobs);
-        let mut echo = Echo {
-            port: 80,
-            reply: 10,
-            request: 200,
-            conns: Vec::new(),
-            listening: false,
-        };
+        let mut echo = Echo::new(200, 10);
         let mut options = RealtimeOptions::new(clock);
         options.stop = Some(server_stop);
         options.pcap = Some(pcap_path);
@@ -414,19 +405,7 @@ fn delayed_ack_fires_on_time() {
     // ACK leaves, and a retransmitted first half draws an immediate ACK instead.
     knobs.retransmit = crate::retransmit::RetransmitConfig::RFC;
     let mut h = host(&clock, 2, knobs);
-    let mut asker = Asker {
-        server: Ipv4Address::new(10, 99, 0, 1),
-        port: 80,
-        request: 200,
-        reply: 10,
-        gap: Duration::from_millis(600),
-        id: None,
-        sent: 0,
-        first_at: None,
-        got: 0,
-        done_at: None,
-        closed: false,
-    };
+    let mut asker = Asker::new(200, 10, Duration::from_millis(600));
     let mut options = RealtimeOptions::new(clock);
     options.time_limit = Some(StdDuration::from_secs(10));
     {
