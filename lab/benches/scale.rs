@@ -7,7 +7,8 @@
 //! only those (`cargo bench -p tcpknobs-lab --bench scale -- c c1`). `RUNS=N` sets
 //! the runs per case (default 3): the table shows the best, since the machine may be
 //! shared and the fastest run is the least disturbed. `AT_ONCE=N` runs (c) and (c1)
-//! with N connections instead of 10,000; `SERIAL=N`, (d) with N instead of 100,000;
+//! with N connections instead of 10,000; `SMALL=N`, (a) with N transactions instead
+//! of 10,000 (a longer run, for a profiler); `SERIAL=N`, (d) with N instead of 100,000;
 //! `VIRTUAL_S=N`, (e) for N seconds of virtual time instead of 300 (memory that
 //! follows live state stays the same as these grow).
 //!
@@ -80,7 +81,10 @@ const CASES: &[Case] = &[
     Case {
         name: "a",
         what: "10,000 x 100 B on one persistent connection, RTT 1 ms",
-        experiment: || experiment(1000, 10_000, 100, Strategy::Persistent, None),
+        experiment: || {
+            let n = env_or("SMALL", 10_000);
+            experiment(1000, n as u32, 100, Strategy::Persistent, None)
+        },
     },
     Case {
         name: "b",
