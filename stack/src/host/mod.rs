@@ -29,7 +29,8 @@
 //! to come back. Incoming frames are fed to smoltcp one at a time, so the drop in a
 //! socket's send queue after each one is exactly what that ACK acknowledged.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
@@ -149,8 +150,11 @@ pub struct Host {
     closed_stats: BTreeMap<ConnId, ConnStats>,
     /// Connections with a lower id keep their figures once closed.
     keep_stats_below: usize,
-    live: BTreeMap<FourTuple, ConnId>,
-    by_handle: BTreeMap<SockId, ConnId>,
+    /// The connection of each live tuple, and of each socket. Hashed: every frame
+    /// in or out looks one up, and nothing walks them. Tuples come from the wire, so
+    /// their hash is keyed (a peer cannot aim its ports at one bucket).
+    live: HashMap<FourTuple, ConnId>,
+    by_handle: HashMap<SockId, ConnId, BuildHasherDefault<conn::IdHasher>>,
     listeners: BTreeMap<u16, Listener>,
     /// Sockets of connections that an RST sent back to LISTEN during the handshake
     /// (smoltcp does that), by port, until they are retired: they take SYNs too.
@@ -159,7 +163,7 @@ pub struct Host {
     retire_scratch: Vec<SockId>,
     time_wait: TimeWaitTable,
     /// The connection each held tuple belonged to.
-    held_by: BTreeMap<FourTuple, ConnId>,
+    held_by: HashMap<FourTuple, ConnId>,
     ports: EphemeralPorts,
     /// The latest port allocation that found none free, while that still holds.
     ports_full: Option<lifecycle::PortsFull>,
@@ -223,13 +227,13 @@ impl Host {
             conns: ConnTable::default(),
             closed_stats: BTreeMap::new(),
             keep_stats_below: usize::MAX,
-            live: BTreeMap::new(),
-            by_handle: BTreeMap::new(),
+            live: HashMap::new(),
+            by_handle: HashMap::default(),
             listeners: BTreeMap::new(),
             strays: BTreeSet::new(),
             retire_scratch: Vec::new(),
             time_wait,
-            held_by: BTreeMap::new(),
+            held_by: HashMap::new(),
             ports,
             ports_full: None,
             awaiting_port: VecDeque::new(),
