@@ -25,12 +25,18 @@
 //!
 //! The only timer is the smart proxy's lingering close ([`LINGER`]), reported as a
 //! deadline by [`Application::poll`]; nothing reads a clock.
+//!
+//! A poll drives only the client connections something happened to (see `wakeups`):
+//! news about an upstream connection is news for the client connection it works
+//! for, and an idle pooled connection is looked at only when the host has news of
+//! it, so a poll costs what is happening, not what is open.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use tcpknobs_stack::{
-    Application, ConnId, ConnState, Duration, Host, Instant, Ipv4Address, Readable,
+    Application, ConnId, ConnState, Duration, Host, Instant, Ipv4Address, News, NewsReader,
+    Readable, SocketError,
 };
 
 use crate::body::{
@@ -40,6 +46,7 @@ use crate::message::{
     parse_request, parse_response, Headers, Method, Parsed, Request, Response, Version,
 };
 use crate::outbox::Outbox;
+use crate::wakeups::Wakeups;
 
 /// The proxy's default listening port (the customary `http-alt`, 8080).
 pub const DEFAULT_PORT: u16 = 8080;
@@ -361,10 +368,102 @@ struct Upstream {
     record: usize,
     inbuf: Vec<u8>,
     outbox: Outbox,
-    /// Leased to one exchange (hyper's `Busy`); otherwise idle in the pool.
-    busy: bool,
+    /// Bytes read from it so far.
+    read: u64,
     /// Requests it has carried to completion.
     carried: u64,
+}
+
+/// The smart proxy's upstream connections, by record index, and what finding an
+/// idle one and noticing a server's close of one need without looking at them all.
+#[derive(Default)]
+struct Pool {
+    entries: BTreeMap<usize, Upstream>,
+    /// The entries not leased to an exchange (hyper's `Busy` is the rest), in the
+    /// order a lease prefers them.
+    idle: BTreeSet<usize>,
+    /// Entry keys by connection, to place the host's news.
+    keys: BTreeMap<ConnId, usize>,
+    /// The pool's own place in the host's news: an idle connection can only have
+    /// been closed by its server, or sent bytes nobody asked for, if the host has
+    /// news of it.
+    reader: Option<NewsReader>,
+    /// Idle entries to look at in the next sweep whatever the news says.
+    unseen: BTreeSet<usize>,
+    scratch: Vec<ConnId>,
+}
+
+impl Pool {
+    /// Adds a new connection, leased.
+    fn insert(&mut self, u: Upstream) {
+        self.keys.insert(u.id, u.record);
+        self.entries.insert(u.record, u);
+    }
+
+    fn remove(&mut self, key: usize) -> Option<Upstream> {
+        let u = self.entries.remove(&key)?;
+        self.keys.remove(&u.id);
+        self.idle.remove(&key);
+        self.unseen.remove(&key);
+        Some(u)
+    }
+
+    /// Takes an entry out of the idle ones.
+    fn lease(&mut self, key: usize) -> Option<&mut Upstream> {
+        self.idle.remove(&key);
+        self.entries.get_mut(&key)
+    }
+
+    /// Puts an entry back among the idle ones: the next sweep looks at it.
+    fn release(&mut self, key: usize) -> Option<&mut Upstream> {
+        let u = self.entries.get_mut(&key)?;
+        self.idle.insert(key);
+        self.unseen.insert(key);
+        Some(u)
+    }
+
+    fn all_idle(&self) -> bool {
+        self.idle.len() == self.entries.len()
+    }
+
+    /// The idle entries a sweep must look at: those the host has news of since the
+    /// last sweep (every one when it may be any), and those put back since. Any
+    /// other is as the last look left it, alive, and looking at it again would
+    /// change nothing.
+    fn worth_a_look(&mut self, host: &mut Host) -> BTreeSet<usize> {
+        if self.reader.is_none() && self.idle.is_empty() {
+            return BTreeSet::new();
+        }
+        let reader = *self.reader.get_or_insert_with(|| host.news_reader());
+        let mut look = std::mem::take(&mut self.unseen);
+        self.scratch.clear();
+        match host.read_news(reader, &mut self.scratch) {
+            News::Listed => look.extend(self.scratch.iter().filter_map(|id| self.keys.get(id))),
+            News::Everything => look.extend(self.idle.iter().copied()),
+        }
+        look.retain(|key| self.idle.contains(key));
+        look
+    }
+
+    /// After a sweep looked at `looked` and read nothing: its own reads are news
+    /// about those only, and it has seen them; news of any other entry waits for
+    /// the next sweep. (After a read that found bytes the news is left for the
+    /// next sweep whole.)
+    fn seen(&mut self, host: &mut Host, looked: &BTreeSet<usize>) {
+        let Some(reader) = self.reader.filter(|_| !looked.is_empty()) else {
+            return;
+        };
+        self.scratch.clear();
+        match host.read_news(reader, &mut self.scratch) {
+            News::Listed => {
+                let keys = &self.keys;
+                let news = self.scratch.iter().filter_map(|id| keys.get(id));
+                self.unseen
+                    .extend(news.filter(|key| !looked.contains(key)).copied());
+            }
+            News::Everything => self.unseen.extend(self.idle.iter().copied()),
+        }
+    }
 }
 
 /// Where the answer to the current request is.
@@ -415,6 +514,10 @@ struct SmartClient {
     closing: bool,
     /// Half-closed by us; read and discard until the client closes or this time.
     linger_until: Option<Instant>,
+    /// `linger_until` as queued in the proxy's wakeups.
+    timer_at: Option<Instant>,
+    /// Bytes read from it so far.
+    read: u64,
 }
 
 /// How far the dumb proxy got with one client connection.
@@ -441,6 +544,112 @@ struct DumbClient {
     up_inbuf: Vec<u8>,
     up_outbox: Outbox,
     up_eof: bool,
+    /// Bytes read from the client and from the upstream connection so far.
+    read: u64,
+    up_read: u64,
+}
+
+/// One side of a client connection as far as a drive can move it: bytes read from
+/// its socket, held unread, and queued for it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct SidePrint {
+    read: u64,
+    held: usize,
+    queued: u64,
+}
+
+impl SidePrint {
+    fn of(read: u64, inbuf: &[u8], outbox: &Outbox) -> SidePrint {
+        SidePrint {
+            read,
+            held: inbuf.len(),
+            queued: outbox.pending_bytes(),
+        }
+    }
+}
+
+/// What driving a client connection can change, its upstream connection included:
+/// a drive that left it as it was reached a fixed point, and driving it again
+/// before something happens to it would change nothing; one that moved it is
+/// driven again at the next poll, as every connection was (see `wakeups`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ClientPrint {
+    client: SidePrint,
+    /// The upstream connection (pool key or connection id) and its side.
+    upstream: Option<(usize, SidePrint)>,
+    /// Where it is, one bit a fact (see [`flags`]): which sides ended, how far its
+    /// exchange got.
+    stage: u8,
+    linger_until: Option<Instant>,
+}
+
+/// Facts as the bits of a byte, the first the lowest.
+fn flags(facts: [bool; 8]) -> u8 {
+    facts
+        .iter()
+        .rev()
+        .fold(0, |bits, &fact| bits << 1 | u8::from(fact))
+}
+
+impl SmartClient {
+    fn print(&self, pool: &Pool) -> ClientPrint {
+        let up = self
+            .exchange
+            .as_ref()
+            .and_then(|ex| Some((ex.up, pool.entries.get(&ex.up)?)));
+        let ex = self.exchange.as_ref();
+        ClientPrint {
+            client: SidePrint::of(self.read, &self.inbuf, &self.outbox),
+            upstream: up.map(|(key, u)| (key, SidePrint::of(u.read, &u.inbuf, &u.outbox))),
+            stage: flags([
+                self.peer_eof,
+                self.closing,
+                ex.is_some(),
+                ex.is_some_and(|ex| ex.request_body.is_some()),
+                ex.is_some_and(|ex| matches!(ex.response, ResponseState::Body { .. })),
+                ex.is_some_and(|ex| ex.retry.is_some()),
+                ex.is_some_and(|ex| ex.answered),
+                false,
+            ]),
+            linger_until: self.linger_until,
+        }
+    }
+}
+
+impl DumbClient {
+    fn print(&self) -> ClientPrint {
+        ClientPrint {
+            client: SidePrint::of(self.read, &self.inbuf, &self.outbox),
+            upstream: self.up.map(|up| {
+                let side = SidePrint::of(self.up_read, &self.up_inbuf, &self.up_outbox);
+                (up.0, side)
+            }),
+            stage: flags([
+                self.peer_eof,
+                self.up_eof,
+                matches!(self.state, DumbState::Body { .. }),
+                self.state == DumbState::Relaying,
+                false,
+                false,
+                false,
+                false,
+            ]),
+            linger_until: None,
+        }
+    }
+}
+
+/// [`Host::recv`], adding what it read to `total`.
+fn recv_counting(
+    host: &mut Host,
+    id: ConnId,
+    buf: &mut Vec<u8>,
+    total: &mut u64,
+) -> Result<Readable, SocketError> {
+    let before = buf.len();
+    let result = host.recv(id, buf);
+    *total += (buf.len() - before) as u64;
+    result
 }
 
 /// What happened to a drive step of the smart proxy.
@@ -457,8 +666,16 @@ pub struct Proxy {
     listening: bool,
     smart: BTreeMap<ConnId, SmartClient>,
     dumb: BTreeMap<ConnId, DumbClient>,
-    /// The smart proxy's upstream connections, by record index.
-    pool: BTreeMap<usize, Upstream>,
+    /// The smart proxy's upstream connections.
+    pool: Pool,
+    /// The client connection each upstream connection in use works for, by the
+    /// upstream connection's id: news of it is news for that client.
+    client_of: BTreeMap<ConnId, usize>,
+    /// Which client connections to drive (see `wakeups`).
+    wakeups: Wakeups,
+    /// Every dumb client connection is in the current pass and the next (see
+    /// [`Proxy::drive_key`]).
+    all_dumb_woken: bool,
     stats: ProxyStats,
 }
 
@@ -482,7 +699,10 @@ impl Proxy {
             listening: false,
             smart: BTreeMap::new(),
             dumb: BTreeMap::new(),
-            pool: BTreeMap::new(),
+            pool: Pool::default(),
+            client_of: BTreeMap::new(),
+            wakeups: Wakeups::default(),
+            all_dumb_woken: false,
             stats,
         }
     }
@@ -510,6 +730,7 @@ impl Proxy {
                 bytes_to_client: 0,
                 end: ClientEnd::Open,
             });
+            self.wakeups.wake(id.0);
             match self.config.mode {
                 ProxyMode::Smart => {
                     self.smart.insert(
@@ -523,6 +744,8 @@ impl Proxy {
                             peer_eof: false,
                             closing: false,
                             linger_until: None,
+                            timer_at: None,
+                            read: 0,
                         },
                     );
                 }
@@ -540,6 +763,8 @@ impl Proxy {
                             up_inbuf: Vec::new(),
                             up_outbox: Outbox::new(),
                             up_eof: false,
+                            read: 0,
+                            up_read: 0,
                         },
                     );
                 }
@@ -559,8 +784,9 @@ impl Proxy {
         }
     }
 
-    /// Opens a new upstream connection (counted), returning its key.
-    fn open_upstream(&mut self, host: &mut Host) -> Option<usize> {
+    /// Opens a new upstream connection (counted) for client connection `client`,
+    /// returning its key.
+    fn open_upstream(&mut self, host: &mut Host, client: ConnId) -> Option<usize> {
         let id = host
             .connect(self.config.upstream, self.config.upstream_port)
             .ok()?;
@@ -570,43 +796,51 @@ impl Proxy {
             local_port: host.local_port(id),
             requests: 0,
         });
-        self.pool.insert(
+        self.pool.insert(Upstream {
+            id,
             record,
-            Upstream {
-                id,
-                record,
-                inbuf: Vec::new(),
-                outbox: Outbox::new(),
-                busy: false,
-                carried: 0,
-            },
-        );
+            inbuf: Vec::new(),
+            outbox: Outbox::new(),
+            read: 0,
+            carried: 0,
+        });
+        self.client_of.insert(id, client.0);
         Some(record)
     }
 
     /// An idle pooled connection, else a new one (chapter item 16: reuse avoids the
-    /// handshake and slow start). Marks it busy.
-    fn lease_upstream(&mut self, host: &mut Host) -> Option<usize> {
+    /// handshake and slow start), leased to client connection `client`.
+    fn lease_upstream(&mut self, host: &mut Host, client: ConnId) -> Option<usize> {
         // A server may have closed an idle connection since the last look.
         self.sweep_pool(host);
+        let entries = &self.pool.entries;
         let idle = self
             .pool
-            .values()
-            .find(|u| !u.busy && matches!(host.state(u.id), ConnState::Open))
-            .map(|u| u.record);
-        let key = match idle {
-            Some(key) => key,
-            None => self.open_upstream(host)?,
+            .idle
+            .iter()
+            .copied()
+            .find(|key| matches!(host.state(entries[key].id), ConnState::Open));
+        let Some(key) = idle else {
+            return self.open_upstream(host, client);
         };
-        if let Some(u) = self.pool.get_mut(&key) {
-            u.busy = true;
+        if let Some(u) = self.pool.lease(key) {
+            self.client_of.insert(u.id, client.0);
         }
         Some(key)
     }
 
+    /// Puts an upstream connection that finished an exchange back in the pool.
+    fn release_upstream(&mut self, key: usize) {
+        if let Some(u) = self.pool.release(key) {
+            u.carried += 1;
+            self.client_of.remove(&u.id);
+        }
+    }
+
     /// Takes an upstream connection out of use: closes it and forgets it.
     fn retire_upstream(&mut self, host: &mut Host, key: usize) {
-        if let Some(u) = self.pool.remove(&key) {
+        if let Some(u) = self.pool.remove(key) {
+            self.client_of.remove(&u.id);
             host.close(u.id);
         }
     }
@@ -616,7 +850,7 @@ impl Proxy {
     /// Advances one client connection; false once it is gone.
     fn drive_smart(&mut self, host: &mut Host, c: &mut SmartClient) -> bool {
         if let Some(until) = c.linger_until {
-            let gone = match host.recv(c.id, &mut c.inbuf) {
+            let gone = match recv_counting(host, c.id, &mut c.inbuf, &mut c.read) {
                 Ok(Readable::Eof) | Err(_) => true,
                 Ok(_) => false,
             };
@@ -628,7 +862,7 @@ impl Proxy {
             return true;
         }
         if !c.peer_eof && !c.closing && (c.inbuf.len() as u64) < RELAY_HIGH_WATER {
-            match host.recv(c.id, &mut c.inbuf) {
+            match recv_counting(host, c.id, &mut c.inbuf, &mut c.read) {
                 Ok(Readable::Eof) => c.peer_eof = true,
                 Ok(_) => {}
                 Err(_) => {
@@ -644,7 +878,10 @@ impl Proxy {
                 break;
             }
         }
-        let up = c.exchange.as_ref().and_then(|ex| self.pool.get(&ex.up));
+        let up = c
+            .exchange
+            .as_ref()
+            .and_then(|ex| self.pool.entries.get(&ex.up));
         let held = c.inbuf.len() as u64
             + c.outbox.pending_bytes()
             + up.map_or(0, |u| u.inbuf.len() as u64 + u.outbox.pending_bytes());
@@ -687,7 +924,7 @@ impl Proxy {
         let Some(ex) = c.exchange.as_mut() else {
             return self.start_exchange(host, c);
         };
-        let Some(up) = self.pool.get_mut(&ex.up) else {
+        let Some(up) = self.pool.entries.get_mut(&ex.up) else {
             return self.upstream_failed(host, c);
         };
         let mut progress = false;
@@ -745,7 +982,7 @@ impl Proxy {
         // The answer, as far as the client socket takes it.
         let mut up_eof = false;
         if c.outbox.pending_bytes() < RELAY_HIGH_WATER {
-            match host.recv(up.id, &mut up.inbuf) {
+            match recv_counting(host, up.id, &mut up.inbuf, &mut up.read) {
                 Ok(Readable::Eof) => up_eof = true,
                 Ok(_) => {}
                 Err(_) => return self.upstream_failed(host, c),
@@ -873,10 +1110,7 @@ impl Proxy {
                     }
                     c.exchange = None;
                     if reusable {
-                        if let Some(u) = self.pool.get_mut(&key) {
-                            u.busy = false;
-                            u.carried += 1;
-                        }
+                        self.release_upstream(key);
                     } else {
                         self.retire_upstream(host, key);
                     }
@@ -956,13 +1190,13 @@ impl Proxy {
         let mut head = Vec::new();
         forward.write_head(&mut head);
 
-        let Some(key) = self.lease_upstream(host) else {
+        let Some(key) = self.lease_upstream(host, c.id) else {
             c.outbox.push_bytes(error_response(502));
             c.closing = true;
             self.end_client(c.record, ClientEnd::UpstreamFailed);
             return Step::Idle;
         };
-        let reused = self.pool.get(&key).is_some_and(|u| u.carried > 0);
+        let reused = self.pool.entries.get(&key).is_some_and(|u| u.carried > 0);
         let retry = (reused && framing == Framing::None && forward.method.is_idempotent())
             .then(|| head.clone());
         let mut body = BodyRelay::new(framing, chunked);
@@ -972,7 +1206,7 @@ impl Proxy {
             self.retire_upstream(host, key);
             return self.reject(c, 400);
         };
-        if let Some(u) = self.pool.get_mut(&key) {
+        if let Some(u) = self.pool.entries.get_mut(&key) {
             u.outbox.push_bytes(out);
         }
         self.count_forward(c.record, key);
@@ -1018,9 +1252,8 @@ impl Proxy {
         let old = ex.up;
         self.retire_upstream(host, old);
         if let Some(head) = ex.retry.take() {
-            if let Some(key) = self.open_upstream(host) {
-                if let Some(u) = self.pool.get_mut(&key) {
-                    u.busy = true;
+            if let Some(key) = self.open_upstream(host, c.id) {
+                if let Some(u) = self.pool.entries.get_mut(&key) {
                     u.outbox.push_bytes(head);
                 }
                 ex.up = key;
@@ -1047,25 +1280,38 @@ impl Proxy {
     }
 
     /// Idle pooled connections: notice a server that closed them (its keep-alive
-    /// timeout, chapter item 17) and close our side too.
+    /// timeout, chapter item 17) and close our side too. Only those the host has
+    /// news of can have changed (see [`Pool::worth_a_look`]).
     fn sweep_pool(&mut self, host: &mut Host) {
+        let look = self.pool.worth_a_look(host);
         let mut dead = Vec::new();
-        for (&key, u) in self.pool.iter_mut().filter(|(_, u)| !u.busy) {
+        // Whether every read found nothing: a read that finds bytes lets the stack
+        // send (a window update), which may be news of other connections too.
+        let mut quiet = true;
+        for &key in &look {
+            let Some(u) = self.pool.entries.get_mut(&key) else {
+                continue;
+            };
             let gone = match host.state(u.id) {
                 ConnState::Failed(_) | ConnState::Closed => true,
                 ConnState::AwaitingPort | ConnState::Connecting => false,
                 ConnState::Open => {
                     let before = u.inbuf.len();
-                    match host.recv(u.id, &mut u.inbuf) {
+                    let gone = match recv_counting(host, u.id, &mut u.inbuf, &mut u.read) {
                         // Bytes nobody asked for also end it: no request is waiting.
                         Ok(Readable::Eof) | Err(_) => true,
                         Ok(_) => u.inbuf.len() != before,
-                    }
+                    };
+                    quiet &= u.inbuf.len() == before;
+                    gone
                 }
             };
             if gone {
                 dead.push(key);
             }
+        }
+        if quiet {
+            self.pool.seen(host, &look);
         }
         for key in dead {
             self.retire_upstream(host, key);
@@ -1079,7 +1325,7 @@ impl Proxy {
         // Client side: the first request, then bytes nobody looks at.
         if !c.peer_eof {
             let before = c.inbuf.len();
-            match host.recv(c.id, &mut c.inbuf) {
+            match recv_counting(host, c.id, &mut c.inbuf, &mut c.read) {
                 Ok(Readable::Eof) => c.peer_eof = true,
                 Ok(_) => {}
                 Err(_) => {
@@ -1132,6 +1378,7 @@ impl Proxy {
                     });
                     self.count_forward(c.record, record);
                     c.up = Some(up);
+                    self.client_of.insert(up, c.id.0);
                     // The head exactly as received: every header unchanged.
                     c.up_outbox.push_bytes(c.inbuf.drain(..head_len).collect());
                     c.state = DumbState::Body { remaining: body };
@@ -1168,11 +1415,13 @@ impl Proxy {
             match host.state(up) {
                 ConnState::AwaitingPort | ConnState::Connecting => {}
                 ConnState::Failed(_) => up_failed = true,
-                ConnState::Open | ConnState::Closed => match host.recv(up, &mut c.up_inbuf) {
-                    Ok(Readable::Eof) => c.up_eof = true,
-                    Ok(_) => {}
-                    Err(_) => up_failed = true,
-                },
+                ConnState::Open | ConnState::Closed => {
+                    match recv_counting(host, up, &mut c.up_inbuf, &mut c.up_read) {
+                        Ok(Readable::Eof) => c.up_eof = true,
+                        Ok(_) => {}
+                        Err(_) => up_failed = true,
+                    }
+                }
             }
         }
         let held = (c.inbuf.len() + c.up_inbuf.len()) as u64
@@ -1224,6 +1473,97 @@ fn via_version(v: Version) -> &'static str {
     }
 }
 
+/// The client connections of both modes (one of them is empty), the keys of the
+/// proxy's wakeups.
+type Clients<'a> = (
+    &'a BTreeMap<ConnId, SmartClient>,
+    &'a BTreeMap<ConnId, DumbClient>,
+);
+
+/// The client connection that news of host connection `id` is for: that connection
+/// itself, or the one it works for as an upstream connection.
+fn client_key(
+    (smart, dumb): Clients,
+    client_of: &BTreeMap<ConnId, usize>,
+    id: ConnId,
+) -> Option<usize> {
+    let key = ConnId(client_of.get(&id).copied().unwrap_or(id.0));
+    (smart.contains_key(&key) || dumb.contains_key(&key)).then_some(key.0)
+}
+
+fn all_keys<'a>((smart, dumb): Clients<'a>) -> impl Iterator<Item = usize> + 'a {
+    smart.keys().chain(dumb.keys()).map(|id| id.0)
+}
+
+/// Whether a deadline queued for client connection `key` is still its own.
+fn is_current(smart: &BTreeMap<ConnId, SmartClient>, key: usize, at: Instant) -> bool {
+    smart
+        .get(&ConnId(key))
+        .is_some_and(|c| c.timer_at == Some(at))
+}
+
+impl Proxy {
+    /// Drives client connection `key` of `pass`: keeps it while it lasts, wakes it
+    /// for the next poll if it moved, queues its deadline, and passes on what its
+    /// calls did to other connections.
+    fn drive_key(&mut self, host: &mut Host, key: usize, pass: &mut BTreeSet<usize>) {
+        let id = ConnId(key);
+        if let Some(mut c) = self.smart.remove(&id) {
+            let before = c.print(&self.pool);
+            if self.drive_smart(host, &mut c) {
+                if c.print(&self.pool) != before {
+                    self.wakeups.wake(key);
+                }
+                self.wakeups.set_timer(key, c.linger_until, &mut c.timer_at);
+                self.smart.insert(id, c);
+            }
+        } else if let Some(mut c) = self.dumb.remove(&id) {
+            let before = c.print();
+            if self.drive_dumb(host, &mut c) {
+                if c.print() != before {
+                    self.wakeups.wake(key);
+                }
+                self.dumb.insert(id, c);
+            } else if let Some(up) = c.up {
+                self.client_of.remove(&up);
+            }
+            self.wake_dumb_for_port(key, pass);
+        }
+        let clients = (&self.smart, &self.dumb);
+        let client_of = &self.client_of;
+        self.wakeups.after_drive(
+            host,
+            key,
+            pass,
+            |id| client_key(clients, client_of, id),
+            all_keys(clients),
+        );
+    }
+
+    /// A blind relay fills in the local port of the newest upstream record, while
+    /// it is unknown (a connect waiting for a free port), from whichever client
+    /// connection with an upstream connection it drives next (see `drive_dumb`):
+    /// until then each is driven, as when every connection was driven on every
+    /// poll, so that it is the same one.
+    fn wake_dumb_for_port(&mut self, key: usize, pass: &mut BTreeSet<usize>) {
+        let unknown = self
+            .stats
+            .upstreams
+            .last()
+            .is_some_and(|r| r.local_port == 0);
+        if self.all_dumb_woken || !unknown {
+            return;
+        }
+        self.all_dumb_woken = true;
+        for &id in self.dumb.keys() {
+            if id.0 > key {
+                pass.insert(id.0);
+            }
+            self.wakeups.wake(id.0);
+        }
+    }
+}
+
 impl Application for Proxy {
     fn poll(&mut self, host: &mut Host) -> Option<Instant> {
         if !self.listening {
@@ -1231,30 +1571,31 @@ impl Application for Proxy {
             self.listening = true;
         }
         self.accept(host);
-        let ids: Vec<ConnId> = self.smart.keys().copied().collect();
-        for id in ids {
-            if let Some(mut c) = self.smart.remove(&id) {
-                if self.drive_smart(host, &mut c) {
-                    self.smart.insert(id, c);
-                }
-            }
+        // Only client connections something happened to, in id order: driving any
+        // other would change nothing (see `wakeups`).
+        let clients = (&self.smart, &self.dumb);
+        let client_of = &self.client_of;
+        let mut pass = self.wakeups.begin_pass(
+            host,
+            host.now(),
+            |id| client_key(clients, client_of, id),
+            |key, at| is_current(clients.0, key, at),
+            all_keys(clients),
+        );
+        self.all_dumb_woken = false;
+        while let Some(key) = pass.pop_first() {
+            self.drive_key(host, key, &mut pass);
         }
         self.sweep_pool(host);
-        let ids: Vec<ConnId> = self.dumb.keys().copied().collect();
-        for id in ids {
-            if let Some(mut c) = self.dumb.remove(&id) {
-                if self.drive_dumb(host, &mut c) {
-                    self.dumb.insert(id, c);
-                }
-            }
-        }
-        self.smart.values().filter_map(|c| c.linger_until).min()
+        let smart = &self.smart;
+        self.wakeups
+            .next_timer(smart.len(), |key, at| is_current(smart, key, at))
     }
 
     /// Done when no client connection is open and no upstream connection is busy;
     /// like a server it is normally run with `is_server: true`.
     fn is_done(&self) -> bool {
-        self.smart.is_empty() && self.dumb.is_empty() && self.pool.values().all(|u| !u.busy)
+        self.smart.is_empty() && self.dumb.is_empty() && self.pool.all_idle()
     }
 }
 
