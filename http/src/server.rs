@@ -517,6 +517,8 @@ pub struct Server {
     responses: u64,
     /// Which connections to drive (see `wakeups`).
     wakeups: Wakeups,
+    /// What the latest poll answered.
+    deadline: Option<Instant>,
 }
 
 impl Server {
@@ -574,6 +576,7 @@ impl Server {
             keep_stats_below: usize::MAX,
             responses: 0,
             wakeups: Wakeups::default(),
+            deadline: None,
         }
     }
 
@@ -1321,6 +1324,20 @@ impl Application for Server {
             self.listening = true;
         }
         let now = host.now();
+        let conns = &self.conns;
+        self.wakeups.collect_news(
+            host,
+            |id| conns.contains_key(&id).then_some(id.0),
+            conns.keys().map(|id| id.0),
+        );
+        // Nothing to accept, no news, nothing woken, no deadline come: this poll
+        // would end where the latest did.
+        if !host.has_pending_accept(self.config.port)
+            && self.wakeups.is_idle(now)
+            && self.deadline.is_none_or(|d| d > now)
+        {
+            return self.deadline;
+        }
         for id in self.accept_new(host, now) {
             self.wakeups.wake(id.0);
         }
@@ -1347,8 +1364,10 @@ impl Application for Server {
             }
         }
         let conns = &self.conns;
-        self.wakeups
-            .next_timer(conns.len(), |key, at| is_current(conns, key, at))
+        self.deadline = self
+            .wakeups
+            .next_timer(conns.len(), |key, at| is_current(conns, key, at));
+        self.deadline
     }
 
     fn is_done(&self) -> bool {
