@@ -507,7 +507,9 @@ impl Conn {
 pub struct Server {
     config: ServerConfig,
     listening: bool,
-    conns: BTreeMap<ConnId, Conn>,
+    /// Boxed: a connection leaves the map while it is driven, and a box moves as a
+    /// pointer where a connection is a few hundred bytes.
+    conns: BTreeMap<ConnId, Box<Conn>>,
     /// Connections accepted so far.
     accepted: u64,
     /// The figures of closed connections kept (see [`Server::keep_stats_below`]),
@@ -537,7 +539,7 @@ impl Server {
             self.accepted += 1;
             self.conns.insert(
                 id,
-                Conn {
+                Box::new(Conn {
                     id,
                     accepted: self.accepted,
                     stats: ServerConnStats {
@@ -559,7 +561,7 @@ impl Server {
                     phase: Phase::Serving,
                     read_total: 0,
                     timer_at: None,
-                },
+                }),
             );
         }
         accepted
@@ -1311,7 +1313,7 @@ impl Server {
 }
 
 /// Whether a deadline queued for connection `key` is still its own.
-fn is_current(conns: &BTreeMap<ConnId, Conn>, key: usize, at: Instant) -> bool {
+fn is_current(conns: &BTreeMap<ConnId, Box<Conn>>, key: usize, at: Instant) -> bool {
     conns
         .get(&ConnId(key))
         .is_some_and(|c| c.timer_at == Some(at))
