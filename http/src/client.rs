@@ -439,6 +439,8 @@ pub struct Client<S = Vec<Transaction>> {
     nothing_left_seen: bool,
     /// Which connections to drive (see `wakeups`).
     wakeups: Wakeups,
+    /// What the latest poll answered.
+    deadline: Option<Instant>,
     started: bool,
     /// Transactions handed to the sink since the last poll's trace: (connection,
     /// id, failed).
@@ -516,6 +518,7 @@ impl<S: Sink> Client<S> {
             draining: 0,
             nothing_left_seen: false,
             wakeups: Wakeups::default(),
+            deadline: None,
             started: false,
             done_trace: Vec::new(),
         }
@@ -1365,6 +1368,15 @@ fn response_persists(response: &Response, requested: Version) -> bool {
 impl<S: Sink> Application for Client<S> {
     fn poll(&mut self, host: &mut Host) -> Option<Instant> {
         let now = host.now();
+        let (by_id, conns) = (&self.by_id, &self.conns);
+        self.wakeups
+            .collect_news(host, |id| by_id.get(&id).copied(), conns.keys().copied());
+        // The latest poll ended where nothing more could move at its instant: with
+        // no news, no connection woken and no deadline come, this one would end
+        // there too (the settling loop polls every application in every round).
+        if self.started && self.wakeups.is_idle(now) && self.deadline.is_none_or(|d| d > now) {
+            return self.deadline;
+        }
         self.started = true;
         let mut closed = Vec::new();
         // A finished response or a closed connection can let the next request go at
@@ -1420,7 +1432,8 @@ impl<S: Sink> Application for Client<S> {
                 break;
             }
         }
-        self.next_deadline()
+        self.deadline = self.next_deadline();
+        self.deadline
     }
 
     fn is_done(&self) -> bool {

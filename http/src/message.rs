@@ -285,10 +285,20 @@ impl<N: Into<String>, V: Into<String>> FromIterator<(N, V)> for Headers {
 /// means a bad value can never inject a line (request/response splitting) —
 /// the head written always has exactly the fields the struct has.
 fn put_sanitized(out: &mut Vec<u8>, s: &str) {
-    out.extend(s.bytes().map(|b| match b {
-        b'\r' | b'\n' | 0 => b' ',
-        b => b,
-    }));
+    let unsafe_byte = |b: u8| matches!(b, b'\r' | b'\n' | 0);
+    if !s.bytes().any(unsafe_byte) {
+        // The usual case: copied whole.
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
+    out.extend(s.bytes().map(|b| if unsafe_byte(b) { b' ' } else { b }));
+}
+
+/// Room for `headers` as [`put_fields`] writes them, reserved at once instead of
+/// grown field by field.
+fn reserve_fields(out: &mut Vec<u8>, headers: &Headers, line: usize) {
+    let fields: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+    out.reserve(line + fields + 2);
 }
 
 fn put_fields(out: &mut Vec<u8>, headers: &Headers) {
@@ -331,6 +341,8 @@ impl Request {
     /// Nothing is validated; CR, LF and NUL are written as SP so no field
     /// value can start a new line (see RFC 9110 §5.5).
     pub fn write_head(&self, out: &mut Vec<u8>) {
+        let line = self.method.as_str().len() + self.target.len() + 12;
+        reserve_fields(out, &self.headers, line);
         put_sanitized(out, self.method.as_str());
         out.push(b' ');
         put_sanitized(out, &self.target);
@@ -373,8 +385,21 @@ impl Response {
     /// `status` is written as at least three digits; it should be in
     /// 100..=999. CR, LF and NUL are written as SP (RFC 9110 §5.5).
     pub fn write_head(&self, out: &mut Vec<u8>) {
+        reserve_fields(out, &self.headers, self.reason.len() + 15);
         out.extend_from_slice(self.version.as_str().as_bytes());
-        out.extend_from_slice(format!(" {:03} ", self.status).as_bytes());
+        // The status code as three digits (RFC 9112 §4), without a formatter.
+        let code = self.status;
+        if code <= 999 {
+            out.extend_from_slice(&[
+                b' ',
+                b'0' + (code / 100) as u8,
+                b'0' + (code / 10 % 10) as u8,
+                b'0' + (code % 10) as u8,
+                b' ',
+            ]);
+        } else {
+            out.extend_from_slice(format!(" {code} ").as_bytes());
+        }
         put_sanitized(out, &self.reason);
         out.extend_from_slice(b"\r\n");
         put_fields(out, &self.headers);

@@ -507,7 +507,9 @@ impl Conn {
 pub struct Server {
     config: ServerConfig,
     listening: bool,
-    conns: BTreeMap<ConnId, Conn>,
+    /// Boxed: a connection leaves the map while it is driven, and a box moves as a
+    /// pointer where a connection is a few hundred bytes.
+    conns: BTreeMap<ConnId, Box<Conn>>,
     /// Connections accepted so far.
     accepted: u64,
     /// The figures of closed connections kept (see [`Server::keep_stats_below`]),
@@ -517,6 +519,8 @@ pub struct Server {
     responses: u64,
     /// Which connections to drive (see `wakeups`).
     wakeups: Wakeups,
+    /// What the latest poll answered.
+    deadline: Option<Instant>,
 }
 
 impl Server {
@@ -535,7 +539,7 @@ impl Server {
             self.accepted += 1;
             self.conns.insert(
                 id,
-                Conn {
+                Box::new(Conn {
                     id,
                     accepted: self.accepted,
                     stats: ServerConnStats {
@@ -557,7 +561,7 @@ impl Server {
                     phase: Phase::Serving,
                     read_total: 0,
                     timer_at: None,
-                },
+                }),
             );
         }
         accepted
@@ -574,6 +578,7 @@ impl Server {
             keep_stats_below: usize::MAX,
             responses: 0,
             wakeups: Wakeups::default(),
+            deadline: None,
         }
     }
 
@@ -1308,7 +1313,7 @@ impl Server {
 }
 
 /// Whether a deadline queued for connection `key` is still its own.
-fn is_current(conns: &BTreeMap<ConnId, Conn>, key: usize, at: Instant) -> bool {
+fn is_current(conns: &BTreeMap<ConnId, Box<Conn>>, key: usize, at: Instant) -> bool {
     conns
         .get(&ConnId(key))
         .is_some_and(|c| c.timer_at == Some(at))
@@ -1321,6 +1326,20 @@ impl Application for Server {
             self.listening = true;
         }
         let now = host.now();
+        let conns = &self.conns;
+        self.wakeups.collect_news(
+            host,
+            |id| conns.contains_key(&id).then_some(id.0),
+            conns.keys().map(|id| id.0),
+        );
+        // Nothing to accept, no news, nothing woken, no deadline come: this poll
+        // would end where the latest did.
+        if !host.has_pending_accept(self.config.port)
+            && self.wakeups.is_idle(now)
+            && self.deadline.is_none_or(|d| d > now)
+        {
+            return self.deadline;
+        }
         for id in self.accept_new(host, now) {
             self.wakeups.wake(id.0);
         }
@@ -1347,8 +1366,10 @@ impl Application for Server {
             }
         }
         let conns = &self.conns;
-        self.wakeups
-            .next_timer(conns.len(), |key, at| is_current(conns, key, at))
+        self.deadline = self
+            .wakeups
+            .next_timer(conns.len(), |key, at| is_current(conns, key, at));
+        self.deadline
     }
 
     fn is_done(&self) -> bool {

@@ -58,11 +58,36 @@ impl Wakeups {
         }
     }
 
+    /// Wake the connections the host has news of. `key_of` names the application's
+    /// key for a host connection (`None`: not one it drives); `all` lists every key,
+    /// for when any connection may have changed.
+    pub(crate) fn collect_news(
+        &mut self,
+        host: &mut Host,
+        key_of: impl Fn(ConnId) -> Option<usize>,
+        all: impl Iterator<Item = usize>,
+    ) {
+        let reader = *self.reader.get_or_insert_with(|| host.news_reader());
+        self.scratch.clear();
+        match host.read_news(reader, &mut self.scratch) {
+            News::Listed => self
+                .next_pass
+                .extend(self.scratch.iter().filter_map(|&id| key_of(id))),
+            News::Everything => self.next_pass.extend(all),
+        }
+    }
+
+    /// Whether, news collected, no connection needs driving at `now`: none woken
+    /// and no deadline come (a stale one counts, to be safe). With nothing else
+    /// changed since its last poll, an application can then answer at once.
+    pub(crate) fn is_idle(&self, now: Instant) -> bool {
+        self.next_pass.is_empty() && self.timers.peek().is_none_or(|&Reverse((at, _))| at > now)
+    }
+
     /// The keys to drive in a pass starting now, in order: those woken, those whose
-    /// deadline has come, and those the host has news of. `key_of` names the
-    /// application's key for a host connection (`None`: not one it drives);
-    /// `current(key, at)` says whether a queued deadline is still that connection's;
-    /// `all` lists every key, for when any connection may have changed.
+    /// deadline has come, and those the host has news of (see
+    /// [`Wakeups::collect_news`] for `key_of` and `all`); `current(key, at)` says
+    /// whether a queued deadline is still that connection's.
     pub(crate) fn begin_pass(
         &mut self,
         host: &mut Host,
@@ -71,6 +96,7 @@ impl Wakeups {
         current: impl Fn(usize, Instant) -> bool,
         all: impl Iterator<Item = usize>,
     ) -> BTreeSet<usize> {
+        self.collect_news(host, key_of, all);
         let mut pass = std::mem::take(&mut self.next_pass);
         let mut due = Vec::new();
         while let Some(&Reverse((at, key))) = self.timers.peek() {
@@ -87,12 +113,6 @@ impl Wakeups {
         // it: it still counts for `next_timer`, and wakes the connection in every
         // pass until then, as driving every connection did.
         self.timers.extend(due);
-        let reader = *self.reader.get_or_insert_with(|| host.news_reader());
-        self.scratch.clear();
-        match host.read_news(reader, &mut self.scratch) {
-            News::Listed => pass.extend(self.scratch.iter().filter_map(|&id| key_of(id))),
-            News::Everything => pass.extend(all),
-        }
         pass
     }
 

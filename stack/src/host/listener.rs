@@ -33,6 +33,13 @@ impl Host {
         Some(id)
     }
 
+    /// Whether an established connection waits on `port` for [`Host::accept`].
+    pub fn has_pending_accept(&self, port: u16) -> bool {
+        self.listeners
+            .get(&port)
+            .is_some_and(|l| !l.accept_queue.is_empty())
+    }
+
     /// Linux's `sk_acceptq_is_full`: more connections wait to be accepted than the
     /// backlog allows (one more than the backlog fits, as in Linux).
     pub(super) fn accept_queue_full(&self, port: u16) -> bool {

@@ -302,6 +302,11 @@ impl Host {
     /// Process every received frame, run timers and transmit what may be sent.
     pub fn poll(&mut self, now: Instant) {
         self.now = now;
+        if !self.has_work(now) {
+            // Nothing below would do anything: the settling loop polls every host
+            // in every round, and most hosts are idle in most rounds.
+            return;
+        }
         self.expire_time_wait();
         self.expire_handshakes();
         while let Some((frame, from)) = self.rx_queue.pop_front() {
@@ -311,6 +316,21 @@ impl Host {
         self.trace.from = None;
         self.egress();
         self.conns.news.bound(self.conns.len());
+    }
+
+    /// Whether a poll at `now` has anything to do: a frame to take in, a socket to
+    /// visit, a timer of its own that has come, a port to wait for, a window update
+    /// or a trace state to record. False means [`Host::poll`] would change nothing.
+    fn has_work(&self, now: Instant) -> bool {
+        let due = |at: Option<Instant>| at.is_some_and(|at| at <= now);
+        !self.rx_queue.is_empty()
+            || self.sockets.has_work(now)
+            || !self.awaiting_port.is_empty()
+            || due(self.time_wait.next_expiry())
+            || due(self.handshakes.first().map(|&(at, _, _)| at))
+            || !self.window_updates.is_empty()
+            || !self.trace.dirty.is_empty()
+            || !self.device.tx.is_empty()
     }
 
     /// When the host next needs a poll even if no frame arrives.

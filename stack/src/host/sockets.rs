@@ -215,6 +215,16 @@ impl Sockets {
         None
     }
 
+    /// Whether an egress pass at `now` would visit any socket: one is touched, or
+    /// the earliest queued deadline (perhaps a stale one) has come.
+    pub(super) fn has_work(&self, now: Instant) -> bool {
+        !self.touched.is_empty()
+            || self
+                .deadlines
+                .peek()
+                .is_some_and(|&Reverse((at, _, _))| at <= now)
+    }
+
     /// Sockets whose deadline has come are touched.
     pub(super) fn take_due(&mut self, now: Instant) {
         while let Some((at, id)) = self.head() {

@@ -243,10 +243,15 @@ impl Host {
                 continue;
             }
             let hold = self.hold(id);
-            let owed = self.conns[id].track.unacked_since.is_some();
+            let conn = &self.conns[id];
+            let owed = conn.track.unacked_since.is_some();
+            let hold_changed = conn.trace.hold != hold;
+            let owed_changed = conn.trace.ack_owed != owed;
+            if !hold_changed && !owed_changed {
+                // Looked at, not changed: no news for the application either.
+                continue;
+            }
             let state = &mut self.conns[id].trace;
-            let hold_changed = state.hold != hold;
-            let owed_changed = state.ack_owed != owed;
             state.hold = hold;
             state.ack_owed = owed;
             if hold_changed {
