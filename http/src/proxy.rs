@@ -583,8 +583,8 @@ struct ClientPrint {
     linger_until: Option<Instant>,
 }
 
-/// Facts as the bits of a byte, the first the lowest.
-fn flags(facts: [bool; 8]) -> u8 {
+/// Facts as the bits of a byte, the first the lowest (eight at most).
+fn flags(facts: &[bool]) -> u8 {
     facts
         .iter()
         .rev()
@@ -601,7 +601,7 @@ impl SmartClient {
         ClientPrint {
             client: SidePrint::of(self.read, &self.inbuf, &self.outbox),
             upstream: up.map(|(key, u)| (key, SidePrint::of(u.read, &u.inbuf, &u.outbox))),
-            stage: flags([
+            stage: flags(&[
                 self.peer_eof,
                 self.closing,
                 ex.is_some(),
@@ -609,7 +609,6 @@ impl SmartClient {
                 ex.is_some_and(|ex| matches!(ex.response, ResponseState::Body { .. })),
                 ex.is_some_and(|ex| ex.retry.is_some()),
                 ex.is_some_and(|ex| ex.answered),
-                false,
             ]),
             linger_until: self.linger_until,
         }
@@ -624,15 +623,11 @@ impl DumbClient {
                 let side = SidePrint::of(self.up_read, &self.up_inbuf, &self.up_outbox);
                 (up.0, side)
             }),
-            stage: flags([
+            stage: flags(&[
                 self.peer_eof,
                 self.up_eof,
                 matches!(self.state, DumbState::Body { .. }),
                 self.state == DumbState::Relaying,
-                false,
-                false,
-                false,
-                false,
             ]),
             linger_until: None,
         }
