@@ -505,7 +505,7 @@ impl Host {
             });
         };
         // Touched only if something was read: an empty read changes nothing smoltcp
-        // sends or when (an application asks every connection on every poll).
+        // sends or when (an application may ask a connection that has nothing new).
         let socket = self.sockets.get_mut_untouched(handle);
         let before = buf.len();
         let result = socket.recv(|data| {
