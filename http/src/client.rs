@@ -206,8 +206,6 @@ struct ClientConn {
     /// last body byte).
     fin_due: Option<Instant>,
     closed: bool,
-    /// Its deadline as queued in the client's wakeups (see `conn_deadline`).
-    timer_at: Option<Instant>,
     /// Counted among the draining connections (`Client::draining`).
     draining: bool,
     /// Bytes read from the socket so far.
@@ -534,11 +532,6 @@ impl<S: Sink> Client<S> {
         self.sink
     }
 
-    /// The host connection behind each client connection index.
-    pub fn connection_ids(&self) -> Vec<ConnId> {
-        self.connection_summaries().iter().map(|c| c.id).collect()
-    }
-
     /// What each connection carried, by client connection index (those whose
     /// host id is below [`Client::keep_summaries_below`]).
     pub fn connection_summaries(&self) -> Vec<ClientConnSummary> {
@@ -807,7 +800,6 @@ impl<S: Sink> Client<S> {
                                     retiring: false,
                                     fin_due: None,
                                     closed: false,
-                                    timer_at: None,
                                     draining: false,
                                     read_total: 0,
                                 },
@@ -1237,11 +1229,7 @@ impl<S: Sink> Client<S> {
                 next, count, at, ..
             } => at.filter(|_| next < count),
         };
-        let conns = &self.conns;
-        let timers = self
-            .wakeups
-            .next_timer(conns.len(), |ci, at| is_current(conns, ci, at));
-        issues.into_iter().chain(timers).min()
+        issues.into_iter().chain(self.wakeups.next_timer()).min()
     }
 
     /// When connection `ci` must be driven with nothing arriving: its response
@@ -1263,10 +1251,10 @@ impl<S: Sink> Client<S> {
         };
         let at = self.conn_deadline(c);
         let draining = c.is_draining();
+        self.wakeups.set_timer(ci, at);
         let Some(c) = self.conns.get_mut(&ci) else {
             return;
         };
-        self.wakeups.set_timer(ci, at, &mut c.timer_at);
         if draining != c.draining {
             c.draining = draining;
             if draining {
@@ -1284,6 +1272,7 @@ impl<S: Sink> Client<S> {
                 continue;
             };
             self.by_id.remove(&c.id);
+            self.wakeups.forget(*ci);
             self.carried_open -= c.carried;
             self.answered_open -= c.answered;
             if c.draining {
@@ -1310,11 +1299,6 @@ impl<S: Sink> Client<S> {
             self.answered_open,
         ]
     }
-}
-
-/// Whether a deadline queued for connection `ci` is still its own.
-fn is_current(conns: &BTreeMap<usize, ClientConn>, ci: usize, at: Instant) -> bool {
-    conns.get(&ci).is_some_and(|c| c.timer_at == Some(at))
 }
 
 impl ClientConn {
@@ -1399,7 +1383,6 @@ impl<S: Sink> Application for Client<S> {
                 host,
                 now,
                 |id| by_id.get(&id).copied(),
-                |ci, at| is_current(conns, ci, at),
                 conns.keys().copied(),
             );
             while let Some(ci) = pass.pop_first() {

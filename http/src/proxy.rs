@@ -514,8 +514,6 @@ struct SmartClient {
     closing: bool,
     /// Half-closed by us; read and discard until the client closes or this time.
     linger_until: Option<Instant>,
-    /// `linger_until` as queued in the proxy's wakeups.
-    timer_at: Option<Instant>,
     /// Bytes read from it so far.
     read: u64,
 }
@@ -659,8 +657,10 @@ enum Step {
 pub struct Proxy {
     config: ProxyConfig,
     listening: bool,
-    smart: BTreeMap<ConnId, SmartClient>,
-    dumb: BTreeMap<ConnId, DumbClient>,
+    /// Boxed, as the server's connections are: a client connection leaves its
+    /// map while it is driven.
+    smart: BTreeMap<ConnId, Box<SmartClient>>,
+    dumb: BTreeMap<ConnId, Box<DumbClient>>,
     /// The smart proxy's upstream connections.
     pool: Pool,
     /// The client connection each upstream connection in use works for, by the
@@ -730,7 +730,7 @@ impl Proxy {
                 ProxyMode::Smart => {
                     self.smart.insert(
                         id,
-                        SmartClient {
+                        Box::new(SmartClient {
                             id,
                             record,
                             inbuf: Vec::new(),
@@ -739,15 +739,14 @@ impl Proxy {
                             peer_eof: false,
                             closing: false,
                             linger_until: None,
-                            timer_at: None,
                             read: 0,
-                        },
+                        }),
                     );
                 }
                 ProxyMode::Dumb => {
                     self.dumb.insert(
                         id,
-                        DumbClient {
+                        Box::new(DumbClient {
                             id,
                             record,
                             state: DumbState::Head,
@@ -760,7 +759,7 @@ impl Proxy {
                             up_eof: false,
                             read: 0,
                             up_read: 0,
-                        },
+                        }),
                     );
                 }
             }
@@ -1471,8 +1470,8 @@ fn via_version(v: Version) -> &'static str {
 /// The client connections of both modes (one of them is empty), the keys of the
 /// proxy's wakeups.
 type Clients<'a> = (
-    &'a BTreeMap<ConnId, SmartClient>,
-    &'a BTreeMap<ConnId, DumbClient>,
+    &'a BTreeMap<ConnId, Box<SmartClient>>,
+    &'a BTreeMap<ConnId, Box<DumbClient>>,
 );
 
 /// The client connection that news of host connection `id` is for: that connection
@@ -1490,13 +1489,6 @@ fn all_keys<'a>((smart, dumb): Clients<'a>) -> impl Iterator<Item = usize> + 'a 
     smart.keys().chain(dumb.keys()).map(|id| id.0)
 }
 
-/// Whether a deadline queued for client connection `key` is still its own.
-fn is_current(smart: &BTreeMap<ConnId, SmartClient>, key: usize, at: Instant) -> bool {
-    smart
-        .get(&ConnId(key))
-        .is_some_and(|c| c.timer_at == Some(at))
-}
-
 impl Proxy {
     /// Drives client connection `key` of `pass`: keeps it while it lasts, wakes it
     /// for the next poll if it moved, queues its deadline, and passes on what its
@@ -1509,8 +1501,10 @@ impl Proxy {
                 if c.print(&self.pool) != before {
                     self.wakeups.wake(key);
                 }
-                self.wakeups.set_timer(key, c.linger_until, &mut c.timer_at);
+                self.wakeups.set_timer(key, c.linger_until);
                 self.smart.insert(id, c);
+            } else {
+                self.wakeups.forget(key);
             }
         } else if let Some(mut c) = self.dumb.remove(&id) {
             let before = c.print();
@@ -1574,7 +1568,6 @@ impl Application for Proxy {
             host,
             host.now(),
             |id| client_key(clients, client_of, id),
-            |key, at| is_current(clients.0, key, at),
             all_keys(clients),
         );
         self.all_dumb_woken = false;
@@ -1582,9 +1575,7 @@ impl Application for Proxy {
             self.drive_key(host, key, &mut pass);
         }
         self.sweep_pool(host);
-        let smart = &self.smart;
-        self.wakeups
-            .next_timer(smart.len(), |key, at| is_current(smart, key, at))
+        self.wakeups.next_timer()
     }
 
     /// Done when no client connection is open and no upstream connection is busy;

@@ -404,8 +404,6 @@ struct Conn {
     phase: Phase,
     /// Bytes read from the socket so far.
     read_total: u64,
-    /// Its deadline as queued in the server's wakeups.
-    timer_at: Option<Instant>,
 }
 
 /// What driving a connection can change: a drive that left it as it was reached a
@@ -560,7 +558,6 @@ impl Server {
                     peer_eof: false,
                     phase: Phase::Serving,
                     read_total: 0,
-                    timer_at: None,
                 }),
             );
         }
@@ -1294,11 +1291,13 @@ impl Server {
                 if conn.print() != before {
                     self.wakeups.wake(key);
                 }
-                let at = conn.deadline(&self.config);
-                self.wakeups.set_timer(key, at, &mut conn.timer_at);
+                self.wakeups.set_timer(key, conn.deadline(&self.config));
                 self.conns.insert(id, conn);
-            } else if key < self.keep_stats_below {
-                self.closed.push((conn.accepted, conn.stats));
+            } else {
+                self.wakeups.forget(key);
+                if key < self.keep_stats_below {
+                    self.closed.push((conn.accepted, conn.stats));
+                }
             }
         }
         let conns = &self.conns;
@@ -1310,13 +1309,6 @@ impl Server {
             conns.keys().map(|id| id.0),
         );
     }
-}
-
-/// Whether a deadline queued for connection `key` is still its own.
-fn is_current(conns: &BTreeMap<ConnId, Box<Conn>>, key: usize, at: Instant) -> bool {
-    conns
-        .get(&ConnId(key))
-        .is_some_and(|c| c.timer_at == Some(at))
 }
 
 impl Application for Server {
@@ -1350,7 +1342,6 @@ impl Application for Server {
             host,
             now,
             |id| conns.contains_key(&id).then_some(id.0),
-            |key, at| is_current(conns, key, at),
             conns.keys().map(|id| id.0),
         );
         while let Some(key) = pass.pop_first() {
@@ -1365,10 +1356,7 @@ impl Application for Server {
                 self.wakeups.wake(key);
             }
         }
-        let conns = &self.conns;
-        self.deadline = self
-            .wakeups
-            .next_timer(conns.len(), |key, at| is_current(conns, key, at));
+        self.deadline = self.wakeups.next_timer();
         self.deadline
     }
 

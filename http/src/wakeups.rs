@@ -18,7 +18,7 @@
 //! been, and one earlier in the next pass.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
 use tcpknobs_stack::{ConnId, Host, Instant, News, NewsReader};
 
@@ -29,9 +29,10 @@ pub(crate) struct Wakeups {
     reader: Option<NewsReader>,
     /// Keys to drive in the next pass.
     next_pass: BTreeSet<usize>,
-    /// Every connection's own deadline, earliest first: (when, key). An entry is
-    /// current while the application's record of that connection's deadline
-    /// matches it; others are skipped as they surface.
+    /// Each connection's own deadline, by key, while it has one.
+    deadlines: HashMap<usize, Instant>,
+    /// The same deadlines, earliest first: (when, key). An entry is current while
+    /// `deadlines` still says so; others are skipped as they surface.
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
     scratch: Vec<ConnId>,
 }
@@ -42,20 +43,28 @@ impl Wakeups {
         self.next_pass.insert(key);
     }
 
-    /// Record connection `key`'s deadline, `at`, where the application keeps it
-    /// (`recorded`), queueing it if it changed.
-    pub(crate) fn set_timer(
-        &mut self,
-        key: usize,
-        at: Option<Instant>,
-        recorded: &mut Option<Instant>,
-    ) {
-        if at != *recorded {
-            *recorded = at;
-            if let Some(at) = at {
-                self.timers.push(Reverse((at, key)));
+    /// Connection `key`'s deadline is now `at` (`None`: it has none).
+    pub(crate) fn set_timer(&mut self, key: usize, at: Option<Instant>) {
+        match at {
+            Some(at) => {
+                if self.deadlines.insert(key, at) != Some(at) {
+                    self.timers.push(Reverse((at, key)));
+                }
+            }
+            None => {
+                self.deadlines.remove(&key);
             }
         }
+    }
+
+    /// Connection `key` is gone: its deadline with it.
+    pub(crate) fn forget(&mut self, key: usize) {
+        self.deadlines.remove(&key);
+    }
+
+    /// Whether a queued entry is still connection `key`'s deadline.
+    fn is_current(&self, key: usize, at: Instant) -> bool {
+        self.deadlines.get(&key) == Some(&at)
     }
 
     /// Wake the connections the host has news of. `key_of` names the application's
@@ -86,14 +95,12 @@ impl Wakeups {
 
     /// The keys to drive in a pass starting now, in order: those woken, those whose
     /// deadline has come, and those the host has news of (see
-    /// [`Wakeups::collect_news`] for `key_of` and `all`); `current(key, at)` says
-    /// whether a queued deadline is still that connection's.
+    /// [`Wakeups::collect_news`] for `key_of` and `all`).
     pub(crate) fn begin_pass(
         &mut self,
         host: &mut Host,
         now: Instant,
         key_of: impl Fn(ConnId) -> Option<usize>,
-        current: impl Fn(usize, Instant) -> bool,
         all: impl Iterator<Item = usize>,
     ) -> BTreeSet<usize> {
         self.collect_news(host, key_of, all);
@@ -104,7 +111,7 @@ impl Wakeups {
                 break;
             }
             self.timers.pop();
-            if current(key, at) {
+            if self.is_current(key, at) {
                 pass.insert(key);
                 due.push(Reverse((at, key)));
             }
@@ -147,18 +154,16 @@ impl Wakeups {
     /// The earliest current deadline, stale entries dropped on the way. Should
     /// stale entries pile up (a busy server moves every connection's keep-alive
     /// deadline on each response, and an old entry leaves only when its time
-    /// comes), the queue is rebuilt from the `live` connections' current ones, so
-    /// it stays within a few entries per connection.
-    pub(crate) fn next_timer(
-        &mut self,
-        live: usize,
-        current: impl Fn(usize, Instant) -> bool,
-    ) -> Option<Instant> {
-        if self.timers.len() > 2 * live + 1024 {
-            self.timers.retain(|&Reverse((at, key))| current(key, at));
+    /// comes), the queue is rebuilt from the current ones, so it stays within a
+    /// few entries per connection.
+    pub(crate) fn next_timer(&mut self) -> Option<Instant> {
+        if self.timers.len() > 2 * self.deadlines.len() + 1024 {
+            let deadlines = &self.deadlines;
+            self.timers
+                .retain(|&Reverse((at, key))| deadlines.get(&key) == Some(&at));
         }
         while let Some(&Reverse((at, key))) = self.timers.peek() {
-            if current(key, at) {
+            if self.is_current(key, at) {
                 return Some(at);
             }
             self.timers.pop();
@@ -180,16 +185,16 @@ mod tests {
         for step in 0..10_000u64 {
             let key = (step % 3) as usize;
             let at = Instant::from_micros(1_000_000 + step as i64);
-            w.set_timer(key, Some(at), &mut recorded[key]);
-            let current = |k: usize, at: Instant| recorded[k] == Some(at);
-            let next = w.next_timer(3, current);
-            assert_eq!(next, recorded.iter().flatten().min().copied());
+            w.set_timer(key, Some(at));
+            recorded[key] = Some(at);
+            assert_eq!(w.next_timer(), recorded.iter().flatten().min().copied());
             assert!(w.timers.len() <= 2 * 3 + 1024 + 1);
         }
-        // A cleared deadline is no deadline.
-        for (key, r) in recorded.iter_mut().enumerate() {
-            w.set_timer(key, None, r);
-        }
-        assert_eq!(w.next_timer(3, |k, at| recorded[k] == Some(at)), None);
+        // A cleared deadline is no deadline, nor is a forgotten connection's.
+        w.set_timer(0, None);
+        w.forget(1);
+        assert_eq!(w.next_timer(), recorded[2]);
+        w.set_timer(2, None);
+        assert_eq!(w.next_timer(), None);
     }
 }
