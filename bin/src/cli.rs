@@ -203,7 +203,9 @@ exec` runs programs as root; `sudo -u \"$(id -un)\"` runs tcpknobs as you, the T
 owner; as root, leave out every sudo):
   sudo ip netns exec tcpknobs sudo -u \"$(id -un)\" tcpknobs serve --tap tk0 --ip 10.77.0.2/24
   sudo ip netns exec tcpknobs curl -o /dev/null http://10.77.0.2/bytes/1000000
-Ctrl-C or SIGTERM prints the per-connection table (--json: one object).";
+Ctrl-C or SIGTERM prints the per-connection table (--json: one object): rows for the
+first 10,000 connections, so a server left running keeps no more; the last line counts
+them all.";
 
 const GET_EXAMPLES: &str = "\
 With `python3 -m http.server 8000 --bind 10.77.0.1 --protocol HTTP/1.1` running in the

@@ -353,18 +353,21 @@ impl Experiment {
                     source,
                 })?;
         }
-        let mut connections = client_connections(net.host(client_host), &client);
-        let opened = net.host(client_host).connection_count();
+        let mut rows = client_connections(net.host(client_host), &client);
         if let Some(p) = proxy_host {
-            connections.extend(host_connections(net.host(p), "proxy"));
+            rows.extend(host_connections(net.host(p), "proxy"));
         }
-        connections.extend(server_connections(net.host(server_host), &server));
+        rows.extend(server_connections(net.host(server_host), &server));
         let all: usize = [Some(client_host), Some(server_host), proxy_host]
             .into_iter()
             .flatten()
             .map(|h| net.host(h).connection_count())
             .sum();
-        let connections_omitted = all.saturating_sub(connections.len());
+        let connections = Connections {
+            client_opened: net.host(client_host).connection_count(),
+            omitted: all.saturating_sub(rows.len()),
+            rows,
+        };
         drop(client);
         let mut collector = collector.borrow_mut();
         if let Some(out) = collector.trace_out.take() {
@@ -384,8 +387,7 @@ impl Experiment {
             },
             epoch,
             end,
-            opened,
-            (connections, connections_omitted),
+            connections,
             WorkloadReport {
                 label: self.workload_label.clone(),
                 strategy: client_config.strategy,
@@ -418,13 +420,22 @@ struct Transactions {
     count: usize,
 }
 
+/// What a run kept of its connections.
+struct Connections {
+    /// The rows, each host's first that many (see [`Rows`]).
+    rows: Vec<ConnectionReport>,
+    /// Connections of all hosts without a row.
+    omitted: usize,
+    /// Connections the client opened, rows or not.
+    client_opened: usize,
+}
+
 fn report(
     experiment: &Experiment,
     transactions: Transactions,
     epoch: Instant,
     end: RunEnd,
-    opened: usize,
-    (connections, connections_omitted): (Vec<ConnectionReport>, usize),
+    connections: Connections,
     workload: WorkloadReport,
 ) -> Report {
     let Transactions {
@@ -433,7 +444,7 @@ fn report(
         count,
     } = transactions;
     Report {
-        totals: summarizer.totals(epoch, opened),
+        totals: summarizer.totals(epoch, connections.client_opened),
         end: match end {
             RunEnd::Done => "done",
             RunEnd::Stalled => "stalled",
@@ -442,8 +453,8 @@ fn report(
         summary: summarizer.summary(),
         rows_omitted: RowsOmitted::of(rows.len(), count),
         transactions: rows,
-        connections,
-        connections_omitted,
+        connections: connections.rows,
+        connections_omitted: connections.omitted,
         knobs: SideKnobs {
             client: experiment.client_knobs.clone(),
             server: experiment.server_knobs.clone(),
