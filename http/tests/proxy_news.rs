@@ -22,17 +22,13 @@ fn origin() -> Server {
     })
 }
 
-#[test]
-fn smart_serves_many_clients_at_once() {
-    // Forty clients, two requests each on one connection, all at once: each
-    // response comes back over an upstream connection of its own, whose news must
-    // wake the client connection it works for: 4 R, then 2 R more on warm
-    // connections.
+/// `n` raw clients sending `requests` at once through a proxy in `mode` to the lab's
+/// server, run until done: the clients and the proxy.
+fn many_at_once(mode: ProxyMode, n: usize, requests: &[&[u8]]) -> (Vec<RawClient>, Proxy) {
     let (mut net, c, p, s) = three_hosts();
-    let req = get("/bytes/1000", "HTTP/1.1", &[("Host", "origin")]);
-    let mut clients: Vec<RawClient> = (0..40).map(|_| RawClient::new(&[&req, &req])).collect();
+    let mut clients: Vec<RawClient> = (0..n).map(|_| RawClient::new(requests)).collect();
     let mut refs: Vec<&mut RawClient> = clients.iter_mut().collect();
-    let mut proxy = proxy(ProxyMode::Smart);
+    let mut proxy = proxy(mode);
     let mut server = origin();
     let end = run(
         &mut net,
@@ -43,6 +39,17 @@ fn smart_serves_many_clients_at_once() {
         10_000,
     );
     assert_eq!(end, RunEnd::Done);
+    (clients, proxy)
+}
+
+#[test]
+fn smart_serves_many_clients_at_once() {
+    // Forty clients, two requests each on one connection, all at once: each
+    // response comes back over an upstream connection of its own, whose news must
+    // wake the client connection it works for: 4 R, then 2 R more on warm
+    // connections.
+    let req = get("/bytes/1000", "HTTP/1.1", &[("Host", "origin")]);
+    let (clients, proxy) = many_at_once(ProxyMode::Smart, 40, &[&req, &req]);
     for client in &clients {
         assert_eq!(client.error, None);
         assert_eq!(client.times(), [4.0 * RTT_MS, 6.0 * RTT_MS]);
@@ -62,21 +69,8 @@ fn smart_serves_many_clients_at_once() {
 fn dumb_serves_many_clients_at_once() {
     // Twenty HTTP/1.0 clients without keep-alive: each answer ends with the
     // server's close, which only the upstream connection sees.
-    let (mut net, c, p, s) = three_hosts();
     let req = get("/bytes/500", "HTTP/1.0", &[]);
-    let mut clients: Vec<RawClient> = (0..20).map(|_| RawClient::new(&[&req])).collect();
-    let mut refs: Vec<&mut RawClient> = clients.iter_mut().collect();
-    let mut proxy = proxy(ProxyMode::Dumb);
-    let mut server = origin();
-    let end = run(
-        &mut net,
-        (c, p, s),
-        &mut refs,
-        &mut proxy,
-        &mut server,
-        10_000,
-    );
-    assert_eq!(end, RunEnd::Done);
+    let (clients, proxy) = many_at_once(ProxyMode::Dumb, 20, &[&req]);
     for client in &clients {
         assert_eq!(client.error, None);
         assert_eq!(client.responses.len(), 1);
