@@ -190,9 +190,7 @@ impl Host {
         local_port: u16,
     ) -> Result<(), ConnectError> {
         let remote = self.conns[id].tuple;
-        // Declared before the socket, so that it is dropped after it on an error.
-        let mut memory = SocketMemory::default();
-        let mut socket = self.new_socket(&mut memory);
+        let mut socket = self.new_socket();
         // `context()` before `sockets.add()` (smoltcp: avoids a double borrow).
         let cx = self.iface.context();
         if let Err(e) = socket.connect(cx, (remote.remote_addr, remote.remote_port), local_port) {
@@ -200,7 +198,7 @@ impl Host {
             self.port_freed(local_port);
             return Err(ConnectError::Stack(e.to_string()));
         }
-        let handle = self.add_socket(socket, memory);
+        let handle = self.add_socket(socket);
         let now = self.now;
         let conn = &mut self.conns[id];
         conn.tuple.local_port = local_port;

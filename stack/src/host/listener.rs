@@ -123,11 +123,10 @@ impl Host {
     }
 
     pub(super) fn new_listening_socket(&mut self, port: u16) -> SockId {
-        let mut memory = SocketMemory::default();
-        let mut socket = self.new_socket(&mut memory);
+        let mut socket = self.new_socket();
         // Listening on a fresh socket with a non-zero port cannot fail.
         let _ = socket.listen(port);
-        self.add_socket(socket, memory)
+        self.add_socket(socket)
     }
 }
 

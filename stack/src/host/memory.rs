@@ -1,15 +1,20 @@
 //! Socket buffer memory that costs what a connection uses.
 //!
 //! smoltcp's buffers are fixed-size slices given to a socket when it is made, and the
-//! default is 2 MiB each way so a bulk transfer is never limited by the window. A
-//! zero-filled `Vec` of that size costs a memset per socket whenever the allocator
-//! serves it from reused heap memory (glibc does, once a freed mapping has raised its
-//! mmap threshold): 90 % of a run that churns connections, and every touched page
-//! stays resident. Instead each buffer is an anonymous private mapping of its own: the
-//! kernel hands out zero pages as they are first touched, so a connection that moves
-//! a few kilobytes costs a few pages, like Linux's socket buffers that grow with use
-//! (`tcp_rmem` / `tcp_wmem` autotuning), and the memory goes back to the system the
-//! moment the socket is removed.
+//! default is 2 MiB each way so a bulk transfer is never limited by the window. Filled
+//! with zeros up front, that is a 4 MiB memset per connection (90 % of a run that
+//! churns connections); as an anonymous mapping per buffer, the kernel zero-fills
+//! pages only as they are touched, but every buffer still costs a page fault, a page
+//! of page table and an munmap, which was half of the time of 10,000 connections at
+//! once. So a socket's buffers are smoltcp ring buffers that grow (the patched
+//! `RingBuffer::growable`, vendor/smoltcp/PATCHES.md): the capacity, and so every
+//! window advertised and every segment sent, is the knob's, while storage is
+//! allocated as bytes are first written, doubling from 4 KiB, like Linux's socket
+//! buffers that grow with use (`tcp_rmem` / `tcp_wmem` autotuning). A connection
+//! that moves a few kilobytes costs a few kilobytes of heap.
+//!
+//! Large send queues (`send_queue.rs`) still take a [`Mapping`] of their own, so that
+//! their memory goes back to the system when they are dropped.
 
 use std::ptr::NonNull;
 
@@ -69,30 +74,7 @@ impl Drop for Mapping {
     }
 }
 
-/// The memory behind one socket's buffers. The host keeps it beside the socket and
-/// drops it only after the socket has left the socket set and been dropped itself.
-#[derive(Default)]
-pub(super) struct SocketMemory {
-    mappings: Vec<Mapping>,
-}
-
-impl SocketMemory {
-    /// A buffer of `len` zero bytes for a socket whose memory this is: a mapping of
-    /// its own when the system gives one, a heap allocation otherwise.
-    pub(super) fn buffer(&mut self, len: usize) -> smoltcp::storage::RingBuffer<'static, u8> {
-        match Mapping::new(len) {
-            Some(mapping) => {
-                // SAFETY: the mapping is `len` writable bytes, owned by `self`, and
-                // referenced by nothing else. The `'static` slice goes only to the
-                // socket this memory belongs to, and the host drops this memory only
-                // after that socket is gone (`Host::remove_socket`; when the host
-                // itself is dropped, its socket set goes first, being declared
-                // first).
-                let slice = unsafe { std::slice::from_raw_parts_mut(mapping.ptr.as_ptr(), len) };
-                self.mappings.push(mapping);
-                smoltcp::storage::RingBuffer::new(slice)
-            }
-            None => smoltcp::storage::RingBuffer::new(vec![0; len]),
-        }
-    }
+/// A socket buffer of `capacity` bytes that allocates as it is written.
+pub(super) fn socket_buffer(capacity: usize) -> smoltcp::storage::RingBuffer<'static, u8> {
+    smoltcp::storage::RingBuffer::growable(capacity)
 }

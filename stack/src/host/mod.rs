@@ -73,7 +73,6 @@ use device::FrameSlot;
 use handshake::{handshake_limit, HandshakeCheck, ARP_TIMEOUT};
 use listener::Listener;
 pub use listener::LISTEN_POOL;
-use memory::SocketMemory;
 use news::NewsLog;
 pub use news::{News, NewsReader};
 use screen::Screen;
@@ -704,12 +703,12 @@ impl Host {
         self.config.mtu.saturating_sub(TCP_IP_HEADERS).max(1)
     }
 
-    /// A socket with our settings, and the memory behind its buffers, which must
-    /// outlive it: keep it with [`Host::add_socket`].
-    fn new_socket(&self, memory: &mut SocketMemory) -> tcp::Socket<'static> {
+    /// A socket with our settings. Its buffers have the knobs' sizes but allocate
+    /// only as data arrives (see [`memory`]).
+    fn new_socket(&self) -> tcp::Socket<'static> {
         let knobs = &self.config.knobs;
-        let rx = memory.buffer(knobs.rx_buffer);
-        let tx = memory.buffer(self.segment_aligned(knobs.tx_buffer));
+        let rx = memory::socket_buffer(knobs.rx_buffer);
+        let tx = memory::socket_buffer(self.segment_aligned(knobs.tx_buffer));
         let mut socket = tcp::Socket::new(rx, tx);
         // Our layer is the congestion controller: smoltcp's own must be switched off
         // explicitly, or it limits the window too.
@@ -724,12 +723,12 @@ impl Host {
         socket
     }
 
-    /// Keep `socket`, and `memory` (its buffers) until it leaves.
-    fn add_socket(&mut self, socket: tcp::Socket<'static>, memory: SocketMemory) -> SockId {
-        self.sockets.add(socket, memory)
+    /// Keep `socket` until it leaves.
+    fn add_socket(&mut self, socket: tcp::Socket<'static>) -> SockId {
+        self.sockets.add(socket)
     }
 
-    /// Drop a socket, then the memory behind it.
+    /// Drop a socket.
     fn remove_socket(&mut self, handle: SockId) {
         self.sockets.remove(handle);
         self.strays.retain(|&(_, s)| s != handle);

@@ -39,9 +39,6 @@ struct Slot {
     /// A set of exactly this socket.
     set: SocketSet<'static>,
     handle: SocketHandle,
-    /// The memory behind the socket's buffers. Declared after `set`, so that the
-    /// socket is dropped first.
-    _memory: SocketMemory,
     /// In `Sockets::touched`.
     touched: bool,
     /// Its entry in the deadline queue, if it has one: (when, stamp). Entries that
@@ -81,14 +78,13 @@ impl Default for Sockets {
 }
 
 impl Sockets {
-    /// Keep `socket`, and `memory` (its buffers) until it is removed.
-    pub(super) fn add(&mut self, socket: tcp::Socket<'static>, memory: SocketMemory) -> SockId {
+    /// Keep `socket` until it is removed.
+    pub(super) fn add(&mut self, socket: tcp::Socket<'static>) -> SockId {
         let mut set = SocketSet::new(Vec::with_capacity(1));
         let handle = set.add(socket);
         let slot = Slot {
             set,
             handle,
-            _memory: memory,
             touched: false,
             queued: None,
         };
@@ -108,7 +104,7 @@ impl Sockets {
         id
     }
 
-    /// Drop a socket, then the memory behind it.
+    /// Drop a socket, and its buffers with it.
     pub(super) fn remove(&mut self, id: SockId) {
         if let Some(slot) = self.slots.get_mut(id.0).and_then(Option::take) {
             if slot.touched {

@@ -28,6 +28,12 @@ pub struct RingBuffer<'a, T: 'a> {
     storage: ManagedSlice<'a, T>,
     read_at: usize,
     length: usize,
+    /// The number of elements the buffer holds at most. Equal to the storage's
+    /// length, except in a growable buffer, whose storage is a prefix of this that
+    /// grows as elements are first written (see [`RingBuffer::growable`]).
+    capacity: usize,
+    /// How a growable buffer lengthens its storage; `None` for a fixed one.
+    grow: Option<fn(&mut ManagedSlice<'a, T>, usize)>,
 }
 
 impl<'a, T: 'a> RingBuffer<'a, T> {
@@ -38,11 +44,28 @@ impl<'a, T: 'a> RingBuffer<'a, T> {
     where
         S: Into<ManagedSlice<'a, T>>,
     {
+        let storage = storage.into();
         RingBuffer {
-            storage: storage.into(),
+            capacity: storage.len(),
+            storage,
             read_at: 0,
             length: 0,
+            grow: None,
         }
+    }
+
+    /// Make sure the storage covers indices `..end` (at most the capacity). Only a
+    /// growable buffer's storage can be shorter than its capacity.
+    fn cover(&mut self, end: usize) {
+        if end <= self.storage.len() {
+            return;
+        }
+        let grow = self
+            .grow
+            .expect("a fixed ring buffer's storage spans its capacity");
+        let doubled = self.storage.len().saturating_mul(2);
+        let len = cmp::min(cmp::max(cmp::max(end, doubled), GROW_FROM), self.capacity);
+        grow(&mut self.storage, len);
     }
 
     /// Clear the ring buffer.
@@ -53,7 +76,7 @@ impl<'a, T: 'a> RingBuffer<'a, T> {
 
     /// Return the maximum number of elements in the ring buffer.
     pub fn capacity(&self) -> usize {
-        self.storage.len()
+        self.capacity
     }
 
     /// Clear the ring buffer, and reset every element.
@@ -125,6 +148,7 @@ impl<'a, T: 'a> RingBuffer<'a, T> {
         }
 
         let index = self.get_idx_unchecked(self.length);
+        self.cover(index + 1);
         let res = f(&mut self.storage[index]);
         if res.is_ok() {
             self.length += 1;
@@ -182,6 +206,16 @@ impl<'a, T: 'a> RingBuffer<'a, T> {
     where
         F: FnOnce(&'b mut [T]) -> (usize, R),
     {
+        self.enqueue_at_most_with(usize::MAX, f)
+    }
+
+    /// `enqueue_many_with` for a caller that will take at most `limit` elements: a
+    /// growable buffer then grows only as far as those need, not over the whole
+    /// contiguous window.
+    fn enqueue_at_most_with<'b, R, F>(&'b mut self, limit: usize, f: F) -> (usize, R)
+    where
+        F: FnOnce(&'b mut [T]) -> (usize, R),
+    {
         if self.length == 0 {
             // Ring is currently empty. Reset `read_at` to optimize
             // for contiguous space.
@@ -189,8 +223,14 @@ impl<'a, T: 'a> RingBuffer<'a, T> {
         }
 
         let write_at = self.get_idx(self.length);
-        let max_size = self.contiguous_window();
-        let (size, result) = f(&mut self.storage[write_at..write_at + max_size]);
+        let max_size = cmp::min(self.contiguous_window(), limit);
+        let slice: &'b mut [T] = if max_size == 0 {
+            &mut []
+        } else {
+            self.cover(write_at + max_size);
+            &mut self.storage[write_at..write_at + max_size]
+        };
+        let (size, result) = f(slice);
         assert!(size <= max_size);
         self.length += size;
         (size, result)
@@ -203,7 +243,7 @@ impl<'a, T: 'a> RingBuffer<'a, T> {
     /// if the free space in the buffer is not contiguous.
     #[must_use]
     pub fn enqueue_many(&mut self, size: usize) -> &mut [T] {
-        self.enqueue_many_with(|buf| {
+        self.enqueue_at_most_with(size, |buf| {
             let size = cmp::min(size, buf.len());
             (size, &mut buf[..size])
         })
@@ -217,12 +257,12 @@ impl<'a, T: 'a> RingBuffer<'a, T> {
     where
         T: Copy,
     {
-        let (size_1, data) = self.enqueue_many_with(|buf| {
+        let (size_1, data) = self.enqueue_at_most_with(data.len(), |buf| {
             let size = cmp::min(buf.len(), data.len());
             buf[..size].copy_from_slice(&data[..size]);
             (size, &data[size..])
         });
-        let (size_2, ()) = self.enqueue_many_with(|buf| {
+        let (size_2, ()) = self.enqueue_at_most_with(data.len(), |buf| {
             let size = cmp::min(buf.len(), data.len());
             buf[..size].copy_from_slice(&data[..size]);
             (size, ())
@@ -242,7 +282,12 @@ impl<'a, T: 'a> RingBuffer<'a, T> {
     {
         let capacity = self.capacity();
         let max_size = cmp::min(self.len(), capacity - self.read_at);
-        let (size, result) = f(&mut self.storage[self.read_at..self.read_at + max_size]);
+        let slice: &'b mut [T] = if max_size == 0 {
+            &mut []
+        } else {
+            &mut self.storage[self.read_at..self.read_at + max_size]
+        };
+        let (size, result) = f(slice);
         assert!(size <= max_size);
         self.read_at = if capacity > 0 {
             (self.read_at + size) % capacity
@@ -310,7 +355,11 @@ impl<'a, T: 'a> RingBuffer<'a, T> {
         if size > until_end {
             size = until_end
         }
+        if size == 0 {
+            return &mut [];
+        }
 
+        self.cover(start_at + size);
         &mut self.storage[start_at..start_at + size]
     }
 
@@ -343,6 +392,14 @@ impl<'a, T: 'a> RingBuffer<'a, T> {
     /// Panics if the number of elements given exceeds the number of unallocated elements.
     pub fn enqueue_unallocated(&mut self, count: usize) {
         assert!(count <= self.window());
+        // Elements become readable here whether or not they were written, so a
+        // growable buffer's storage must reach them.
+        let write_at = self.get_idx(self.length);
+        if write_at + count > self.capacity() {
+            self.cover(self.capacity());
+        } else {
+            self.cover(write_at + count);
+        }
         self.length += count;
     }
 
@@ -364,6 +421,9 @@ impl<'a, T: 'a> RingBuffer<'a, T> {
         let until_end = self.capacity() - start_at;
         if size > until_end {
             size = until_end
+        }
+        if size == 0 {
+            return &[];
         }
 
         &self.storage[start_at..start_at + size]
@@ -398,6 +458,43 @@ impl<'a, T: 'a> RingBuffer<'a, T> {
         assert!(count <= self.len());
         self.length -= count;
         self.read_at = self.get_idx(count);
+    }
+}
+
+/// The smallest storage a growable buffer allocates once it is written to.
+const GROW_FROM: usize = 512;
+
+#[cfg(feature = "alloc")]
+impl<'a, T: Copy + Default + 'a> RingBuffer<'a, T> {
+    /// An empty ring buffer that holds up to `capacity` elements but allocates
+    /// storage only as elements are first written: a prefix that grows by doubling
+    /// (from 512 elements) and never shrinks. It behaves exactly as
+    /// `RingBuffer::new(vec![T::default(); capacity])` does (the same capacity,
+    /// windows, wrap-around points and contents), so a TCP socket given one advertises
+    /// the same windows and sends the same segments; a connection that moves a few
+    /// kilobytes simply never touches the rest.
+    pub fn growable(capacity: usize) -> RingBuffer<'a, T> {
+        RingBuffer {
+            storage: ManagedSlice::Owned(alloc::vec::Vec::new()),
+            read_at: 0,
+            length: 0,
+            capacity,
+            grow: Some(grow_owned::<T>),
+        }
+    }
+
+    /// How many elements of storage the buffer holds now (at most its capacity).
+    pub fn allocated_storage(&self) -> usize {
+        self.storage.len()
+    }
+}
+
+/// Lengthens a growable buffer's storage to `len` default elements.
+#[cfg(feature = "alloc")]
+fn grow_owned<T: Copy + Default>(storage: &mut ManagedSlice<'_, T>, len: usize) {
+    if let ManagedSlice::Owned(vec) = storage {
+        vec.reserve_exact(len.saturating_sub(vec.len()));
+        vec.resize(len, T::default());
     }
 }
 
@@ -799,5 +896,112 @@ mod test {
 
         let large = ring.enqueue_many(8);
         assert_eq!(large.len(), 8);
+    }
+
+    /// Runs the same operations on a fixed buffer and a growable one of the same
+    /// capacity and checks that every result, and every readable element, agrees.
+    #[test]
+    fn test_growable_behaves_as_fixed() {
+        for capacity in [1usize, 7, 4096, 10_000] {
+            let mut fixed = RingBuffer::new(vec![0u8; capacity]);
+            let mut growable = RingBuffer::<u8>::growable(capacity);
+            assert_eq!(growable.allocated_storage(), 0);
+            let mut state = 0x2545_f491_4f6c_dd1d_u64 ^ capacity as u64;
+            let mut next = move || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            let mut counter = 0u8;
+            for _ in 0..20_000 {
+                let pick = next();
+                let n = (next() % (capacity as u64 * 2 + 2)) as usize;
+                let data: std::vec::Vec<u8> = (0..n)
+                    .map(|_| {
+                        counter = counter.wrapping_add(1);
+                        counter
+                    })
+                    .collect();
+                match pick % 9 {
+                    0 => assert_eq!(fixed.enqueue_slice(&data), growable.enqueue_slice(&data)),
+                    1 => {
+                        let mut a = vec![0; n];
+                        let mut b = vec![0; n];
+                        assert_eq!(fixed.dequeue_slice(&mut a), growable.dequeue_slice(&mut b));
+                        assert_eq!(a, b);
+                    }
+                    2 => {
+                        let off = n / 2;
+                        assert_eq!(
+                            fixed.write_unallocated(off, &data),
+                            growable.write_unallocated(off, &data)
+                        );
+                    }
+                    3 => {
+                        let count = cmp::min(n, fixed.window());
+                        fixed.enqueue_unallocated(count);
+                        growable.enqueue_unallocated(count);
+                    }
+                    4 => {
+                        let count = cmp::min(n, fixed.len());
+                        fixed.dequeue_allocated(count);
+                        growable.dequeue_allocated(count);
+                    }
+                    5 => {
+                        let a = fixed.enqueue_many(n).len();
+                        let b = growable.enqueue_many(n).len();
+                        assert_eq!(a, b);
+                    }
+                    6 => {
+                        let a = fixed.dequeue_many(n).to_vec();
+                        let b = growable.dequeue_many(n).to_vec();
+                        assert_eq!(a, b);
+                    }
+                    7 => {
+                        let off = n % (fixed.len() + 1);
+                        assert_eq!(fixed.get_allocated(off, n), growable.get_allocated(off, n));
+                    }
+                    _ => {
+                        let a = fixed.enqueue_one().map(|e| *e = counter).is_ok();
+                        let b = growable.enqueue_one().map(|e| *e = counter).is_ok();
+                        assert_eq!(a, b);
+                    }
+                }
+                assert_eq!(fixed.len(), growable.len());
+                assert_eq!(fixed.window(), growable.window());
+                assert_eq!(fixed.contiguous_window(), growable.contiguous_window());
+                let mut a = vec![0; fixed.len()];
+                let mut b = vec![0; growable.len()];
+                assert_eq!(fixed.read_allocated(0, &mut a), growable.read_allocated(0, &mut b));
+                assert_eq!(a, b);
+                assert!(growable.allocated_storage() <= capacity);
+            }
+        }
+    }
+
+    #[test]
+    fn test_growable_allocates_only_what_is_written() {
+        let mut ring = RingBuffer::<u8>::growable(2 * 1024 * 1024);
+        assert_eq!(ring.capacity(), 2 * 1024 * 1024);
+        assert_eq!(ring.window(), 2 * 1024 * 1024);
+        for _ in 0..100 {
+            assert_eq!(ring.enqueue_slice(&[7; 300]), 300);
+            let mut out = [0; 300];
+            assert_eq!(ring.dequeue_slice(&mut out), 300);
+            assert_eq!(out, [7; 300]);
+        }
+        // An emptied buffer writes from its start again, so 100 small exchanges
+        // stay within the first allocation.
+        assert_eq!(ring.allocated_storage(), GROW_FROM);
+        // Out-of-order data far ahead grows the storage just far enough to reach
+        // it when that is more than doubling: the emptied buffer's next element is
+        // at index 300, so the 10 elements written 100,000 past it end at 100,310.
+        assert_eq!(ring.write_unallocated(100_000, &[1; 10]), 10);
+        assert_eq!(ring.allocated_storage(), 100_310);
+        // A small write past the end then doubles the storage.
+        ring.enqueue_unallocated(100_010);
+        assert_eq!(ring.write_unallocated(0, &[2; 10]), 10);
+        assert_eq!(ring.allocated_storage(), 200_620);
     }
 }
