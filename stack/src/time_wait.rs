@@ -30,7 +30,7 @@ pub const LINUX_TWO_MSL: Duration = Duration::from_secs(60);
 /// (RFC 9293 §3.3.1: a connection is named by its pair of sockets).
 ///
 /// Ordered field by field, so tables keyed by it iterate deterministically.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct FourTuple {
     /// Our IPv4 address.
     pub local_addr: Ipv4Address,
@@ -40,6 +40,20 @@ pub struct FourTuple {
     pub remote_addr: Ipv4Address,
     /// The peer's port.
     pub remote_port: u16,
+}
+
+impl std::hash::Hash for FourTuple {
+    /// All four fields as one 128-bit word: the tables keyed by tuples keep their
+    /// keyed hasher (a peer picks its address and port), which then takes one write
+    /// instead of four (two lookups per segment).
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u128(
+            u128::from(self.local_addr.to_bits()) << 64
+                | u128::from(self.remote_addr.to_bits()) << 32
+                | u128::from(self.local_port) << 16
+                | u128::from(self.remote_port),
+        );
+    }
 }
 
 impl fmt::Display for FourTuple {
