@@ -35,6 +35,21 @@ fn main() {
     rate("verify, 64 KiB pieces (same piece)", |_| {
         black_box(payload::verify(black_box(3), &body)).ok();
     });
+    // What a bulk client sees: one segment's payload at a time, at any offset.
+    const SEGMENT: usize = 1460;
+    rate("verify, 1,460-byte segments", |o| {
+        for (k, piece) in body.chunks_exact(SEGMENT).enumerate() {
+            let at = 3 + (k * SEGMENT) as u64;
+            black_box(payload::verify(black_box(at), piece)).ok();
+        }
+        black_box(o);
+    });
+    rate("fill, 1,460-byte segments", |o| {
+        for (k, piece) in buf.chunks_exact_mut(SEGMENT).enumerate() {
+            payload::fill(black_box(o + 3 + (k * SEGMENT) as u64), piece);
+        }
+        black_box(&buf);
+    });
     rate("byte_at per byte (the definition)", |o| {
         for (i, b) in buf.iter_mut().enumerate() {
             *b = payload::byte_at(o + i as u64);

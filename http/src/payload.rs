@@ -86,7 +86,7 @@ pub fn fill(offset: u64, buf: &mut [u8]) {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{byte_at, mix, Mismatch, ALPHABET};
+    use super::{letter, mix, Mismatch, ALPHABET};
 
     /// Whether this CPU has the features the functions below are compiled for.
     #[inline]
@@ -137,15 +137,28 @@ mod avx512 {
         (((8 - (offset & 7)) & 7) as usize).min(len)
     }
 
+    /// The pattern bytes from `offset` up to the next word boundary, `len` of them
+    /// (fewer than 8): one `mix` for them all.
+    fn head(offset: u64, len: usize) -> impl Iterator<Item = u8> {
+        let word = mix(offset >> 3);
+        let lane = offset & 7;
+        (0..len as u64).map(move |i| letter(word, lane + i))
+    }
+
+    /// The mask of the first `len` bytes of a block (`len` below 64).
+    fn first_bytes(len: usize) -> __mmask64 {
+        (1u64 << len) - 1
+    }
+
     /// [`super::fill`] for CPUs with AVX-512 F, DQ, BW and VBMI.
     #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vbmi")]
     pub(super) fn fill(offset: u64, buf: &mut [u8]) {
-        let head = head_len(offset, buf.len());
-        let (first, rest) = buf.split_at_mut(head);
-        for (i, b) in first.iter_mut().enumerate() {
-            *b = byte_at(offset.wrapping_add(i as u64));
+        let n = head_len(offset, buf.len());
+        let (first, rest) = buf.split_at_mut(n);
+        for (b, letter) in first.iter_mut().zip(head(offset, n)) {
+            *b = letter;
         }
-        let o = offset.wrapping_add(head as u64);
+        let o = offset.wrapping_add(n as u64);
         let alphabet = alphabet();
         let mut word = o >> 3;
         let mut blocks = rest.chunks_exact_mut(64);
@@ -155,26 +168,28 @@ mod avx512 {
             word = word.wrapping_add(8);
         }
         let tail = blocks.into_remainder();
-        let mut words = tail.chunks_exact_mut(8);
-        for bytes in &mut words {
-            bytes.copy_from_slice(&mix(word & WORD_MASK).to_le_bytes());
-            for b in bytes.iter_mut() {
-                *b = ALPHABET[(*b & 63) as usize];
-            }
-            word = word.wrapping_add(1);
-        }
-        for (k, b) in words.into_remainder().iter_mut().enumerate() {
-            *b = ALPHABET[((mix(word & WORD_MASK) >> (8 * k)) & 63) as usize];
+        if !tail.is_empty() {
+            // SAFETY: the mask selects `tail.len()` bytes from the start of `tail`,
+            // all writable; masked-out bytes are neither written nor touched.
+            unsafe {
+                _mm512_mask_storeu_epi8(
+                    tail.as_mut_ptr().cast(),
+                    first_bytes(tail.len()),
+                    block(word, alphabet),
+                )
+            };
         }
     }
 
     /// [`super::verify`] for CPUs with AVX-512 F, DQ, BW and VBMI.
     #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vbmi")]
     pub(super) fn verify(offset: u64, data: &[u8]) -> Result<(), Mismatch> {
-        let head = head_len(offset, data.len());
-        let (first, rest) = data.split_at(head);
-        super::verify_bytes(offset, first)?;
-        let o = offset.wrapping_add(head as u64);
+        let n = head_len(offset, data.len());
+        let (first, rest) = data.split_at(n);
+        if !first.iter().copied().eq(head(offset, n)) {
+            return super::verify_bytes(offset, first);
+        }
+        let o = offset.wrapping_add(n as u64);
         let alphabet = alphabet();
         let mut word = o >> 3;
         let mut blocks = rest.chunks_exact(64);
@@ -188,7 +203,17 @@ mod avx512 {
             word = word.wrapping_add(8);
             at = at.wrapping_add(64);
         }
-        super::verify_bytes(at, blocks.remainder())
+        let tail = blocks.remainder();
+        if !tail.is_empty() {
+            let mask = first_bytes(tail.len());
+            // SAFETY: the mask selects `tail.len()` bytes from the start of `tail`, all
+            // readable; masked-out bytes are not read (and read as zero).
+            let got = unsafe { _mm512_maskz_loadu_epi8(mask, tail.as_ptr().cast()) };
+            if _mm512_mask_cmpneq_epi8_mask(mask, got, block(word, alphabet)) != 0 {
+                return super::verify_bytes(at, tail);
+            }
+        }
+        Ok(())
     }
 }
 
