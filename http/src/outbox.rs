@@ -127,6 +127,10 @@ pub fn plan_writes(head: Vec<u8>, body_len: u64, writes: u32) -> VecDeque<Planne
     planned
 }
 
+/// Bodies this long or longer are handed to the host as a generator
+/// ([`Host::send_generated`]) rather than as bytes.
+const GENERATE_FROM: u64 = 64 * 1024;
+
 /// Writes waiting to be offered to one connection, in order.
 #[derive(Debug, Default)]
 pub struct Outbox {
@@ -206,8 +210,17 @@ impl Outbox {
         while let Some(Chunk { piece, sent }) = self.writes.front_mut() {
             let rest = usize::try_from(piece.len() - *sent).unwrap_or(usize::MAX);
             let at = *sent;
+            let literal = usize::try_from(at)
+                .ok()
+                .and_then(|p| piece.prefix.get(p..))
+                .unwrap_or_default();
             let fill = |pos: usize, dst: &mut [u8]| piece.write_at(at + pos as u64, dst);
-            let taken = if piece.more {
+            let taken = if piece.body_len >= GENERATE_FROM {
+                // The body is generated as TCP takes it, not queued as bytes.
+                let body_pos = (at + literal.len() as u64) - piece.prefix.len() as u64;
+                let body_at = piece.body_offset.wrapping_add(body_pos);
+                host.send_generated(id, rest, piece.more, literal, payload::fill, body_at)?
+            } else if piece.more {
                 host.send_more_with(id, rest, fill)?
             } else {
                 host.send_with(id, rest, fill)?

@@ -47,7 +47,7 @@ use crate::segment::{
     build_ack, build_reack, clamp_window, rewrite_flags, seq_gt, seq_lt, shift_sequence, Segment,
     FLAG_FIN, FLAG_SYN,
 };
-use crate::send_queue::SendQueue;
+use crate::send_queue::{QueueSource, SendQueue};
 use crate::stats::{Closer, ConnStats, Role};
 use crate::time_wait::{
     Arrival, FourTuple, HeldTuple, TimeWaitTable, Verdict, OUT_OF_WINDOW_ACK_INTERVAL,
@@ -441,7 +441,7 @@ impl Host {
         id: ConnId,
         len: usize,
         more: bool,
-        write: impl FnMut(usize, &mut [u8]),
+        source: impl QueueSource,
     ) -> Result<usize, SocketError> {
         let conn = self.conns.get_mut(id).ok_or(SocketError::NotFound)?;
         if let Some(e) = conn.error {
@@ -453,7 +453,7 @@ impl Host {
         let buffered = conn.pending.len() + conn.prev_send_queue;
         let room = (self.config.knobs.tx_buffer * 2).saturating_sub(buffered);
         let n = len.min(room);
-        conn.pending.push_with(n, write);
+        source.push_into(&mut conn.pending, n);
         // A write taken only in part keeps its caller blocked on the rest: more follows.
         conn.more = more || n < len;
         self.trace_write(id, n, more);

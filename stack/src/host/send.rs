@@ -2,9 +2,28 @@
 //! avoidance and Minshall's Nagle decide what smoltcp may send.
 
 use super::*;
+use crate::send_queue::Generated;
 use crate::trace::Hold;
 
 impl Host {
+    /// [`Host::send_more_with`] (or [`Host::send_with`], `more` false) of `literal`
+    /// and then `len - literal.len()` bytes that `fill(at, ..)` generates: one write.
+    /// The generated part stays unwritten in the queue until TCP takes it, so a bulk
+    /// body is not held as megabytes of queue (out of cache by the time TCP takes
+    /// them) nor copied once more; the bytes sent are the same.
+    pub fn send_generated(
+        &mut self,
+        id: ConnId,
+        len: usize,
+        more: bool,
+        literal: &[u8],
+        fill: fn(u64, &mut [u8]),
+        at: u64,
+    ) -> Result<usize, SocketError> {
+        let source = Generated { literal, fill, at };
+        self.offer(id, len, more, source)
+    }
+
     /// smoltcp's send buffer is a ring, and a segment never spans its wrap: the
     /// bytes before the end go out as one short segment and the rest as another
     /// (its `get_allocated` returns the contiguous part only). Once the buffer has
@@ -207,9 +226,8 @@ impl Host {
             let socket = self.sockets.get_mut(handle);
             let mut moved = 0;
             while moved < n {
-                let front = conn.pending.front();
-                let take = front.len().min(n - moved);
-                let sent = socket.send_slice(&front[..take]).unwrap_or(0);
+                let front = conn.pending.front(n - moved);
+                let sent = socket.send_slice(front).unwrap_or(0);
                 if sent == 0 {
                     break;
                 }
