@@ -32,6 +32,7 @@ use tcpknobs_stack::{
 };
 
 use crate::body::{response_framing, BodyDecoder, BodyError};
+use crate::in_flight::InFlight;
 use crate::message::{parse_response, Headers, Method, Parsed, Request, Response, Version};
 use crate::outbox::Outbox;
 use crate::payload;
@@ -184,9 +185,8 @@ enum Persistence {
 
 struct ClientConn {
     id: ConnId,
-    /// Transactions sent (or being sent) on this connection, oldest first, with the
-    /// outbox position at which each request ends.
-    in_flight: VecDeque<(usize, u64)>,
+    /// Transactions sent (or being sent) on this connection, oldest first.
+    in_flight: InFlight,
     /// Requests this connection has carried (each retry counts on its own connection).
     carried: usize,
     /// Responses completed on it.
@@ -777,7 +777,7 @@ impl<S: Sink> Client<S> {
         self.conns
             .iter()
             .filter(|(_, c)| usable(c) && c.persistence == Persistence::Yes)
-            .filter(|(_, c)| c.in_flight.iter().all(|&(t, _)| self.idempotent(t)))
+            .filter(|(_, c)| c.in_flight.all_idempotent())
             .min_by_key(|(_, c)| c.in_flight.len())
             .map(|(&i, _)| i)
     }
@@ -808,7 +808,7 @@ impl<S: Sink> Client<S> {
                                 ci,
                                 ClientConn {
                                     id,
-                                    in_flight: VecDeque::new(),
+                                    in_flight: InFlight::default(),
                                     carried: 0,
                                     answered: 0,
                                     outbox: Outbox::new(),
@@ -894,7 +894,8 @@ impl<S: Sink> Client<S> {
                 .push_message(head, spec.body_len, self.config.request_writes);
         }
         c.pushed += len;
-        c.in_flight.push_back((tx, c.pushed));
+        let idempotent = spec.method.is_idempotent();
+        c.in_flight.push_back(tx, c.pushed, idempotent);
     }
 
     /// Send `tx` again on another connection if that is safe, or fail it with `err`.
@@ -922,7 +923,7 @@ impl<S: Sink> Client<S> {
         let c = self.conns.get_mut(&ci).expect(OPEN);
         c.closed = true;
         c.retiring = true;
-        let in_flight: Vec<usize> = c.in_flight.drain(..).map(|(t, _)| t).collect();
+        let in_flight = c.in_flight.take_all();
         if err.is_connect_failure() {
             // Nothing was sent, and TCP already retried the handshake as often as
             // it was told to: a further connect would only repeat the wait (curl
@@ -975,7 +976,7 @@ impl<S: Sink> Client<S> {
             c.connected = true;
             // The port is known only now when the connect had to wait for one.
             let port = host.local_port(id);
-            for &(tx, _) in &c.in_flight {
+            for tx in c.in_flight.transactions() {
                 if let Some(t) = self.live.get_mut(&tx) {
                     t.timing.connected = Some(now);
                     t.local_port = Some(port);
@@ -986,11 +987,11 @@ impl<S: Sink> Client<S> {
         match c.outbox.flush(host, id) {
             Ok(_) => {
                 let offered = c.pushed - c.outbox.pending_bytes();
-                for &(tx, end) in &c.in_flight {
+                for (tx, end) in c.in_flight.newly_sent(offered) {
                     let Some(t) = self.live.get_mut(&tx) else {
                         continue;
                     };
-                    if end <= offered && t.timing.request_sent.is_none() {
+                    if t.timing.request_sent.is_none() {
                         t.timing.request_sent = Some(now);
                         host.trace_http(Some(id), Some(tx), HttpEvent::RequestSent { end });
                     }
@@ -1008,7 +1009,7 @@ impl<S: Sink> Client<S> {
                 if let Some((tx, t)) = c
                     .in_flight
                     .front()
-                    .and_then(|(tx, _)| Some((*tx, self.live.get_mut(tx)?)))
+                    .and_then(|tx| Some((tx, self.live.get_mut(&tx)?)))
                 {
                     if t.timing.first_byte.is_none() {
                         t.timing.first_byte = Some(now);
@@ -1052,7 +1053,7 @@ impl<S: Sink> Client<S> {
     }
 
     fn check_timeouts(&mut self, host: &mut Host, ci: usize, now: Instant) {
-        let Some(&(tx, _)) = self.conns[&ci].in_flight.front() else {
+        let Some(tx) = self.conns[&ci].in_flight.front() else {
             return;
         };
         // The response's clock starts once the connection is there: the handshake
@@ -1079,7 +1080,7 @@ impl<S: Sink> Client<S> {
 
     fn parse_responses(&mut self, ci: usize, now: Instant) -> Flow {
         let c = self.conns.get_mut(&ci).expect(OPEN);
-        while let Some(&(tx, _)) = c.in_flight.front() {
+        while let Some(tx) = c.in_flight.front() {
             let (Some(t), Some(spec)) = (self.live.get_mut(&tx), self.workload.request(tx)) else {
                 c.in_flight.pop_front();
                 continue;
@@ -1207,11 +1208,7 @@ impl<S: Sink> Client<S> {
         host.close(c.id);
         c.closed = true;
         let mut err = TransactionError::ClosedEarly;
-        if let Some(t) = c
-            .in_flight
-            .front()
-            .and_then(|(tx, _)| self.live.get_mut(tx))
-        {
+        if let Some(t) = c.in_flight.front().and_then(|tx| self.live.get_mut(&tx)) {
             match &mut c.read {
                 ReadState::Body { decoder, .. } => match decoder.on_eof() {
                     Ok(()) => {
@@ -1258,8 +1255,8 @@ impl<S: Sink> Client<S> {
     /// for that.
     fn conn_deadline(&self, c: &ClientConn) -> Option<Instant> {
         let timeout = self.config.timeout.and_then(|limit| {
-            let (tx, _) = c.in_flight.front()?;
-            Some(self.live.get(tx)?.timing.connected? + limit)
+            let tx = c.in_flight.front()?;
+            Some(self.live.get(&tx)?.timing.connected? + limit)
         });
         let fin = c.fin_due.filter(|_| c.is_draining());
         timeout.into_iter().chain(fin).min()
