@@ -217,6 +217,12 @@ impl ClientConn {
         self.in_flight.is_empty() && self.outbox.is_empty()
     }
 
+    /// Open for more requests and carrying none: the first such connection takes
+    /// the next request.
+    fn takes_request(&self) -> bool {
+        !self.closed && !self.retiring && self.is_idle()
+    }
+
     /// What driving the connection can change. A drive that left it as it was
     /// reached a fixed point: driving it again before something happens to it would
     /// change nothing. One that moved it may have more to do (a read returns the
@@ -421,6 +427,11 @@ pub struct Client<S = Vec<Transaction>> {
     conns: BTreeMap<usize, ClientConn>,
     /// The client connection index of each host connection in `conns`.
     by_id: HashMap<ConnId, usize>,
+    /// The connections in `conns` that may take a request now (open for more and
+    /// nothing outstanding), so that handing out a request does not look at every
+    /// connection. A connection changes only when it is driven or given a request,
+    /// and is looked at again after each (`Client::mark_ready`).
+    ready: BTreeSet<usize>,
     /// Connections opened so far (the next one's index).
     opened: usize,
     /// What each closed connection carried, by index, for those kept (see
@@ -508,6 +519,7 @@ impl<S: Sink> Client<S> {
             queue: Queue::default(),
             conns: BTreeMap::new(),
             by_id: HashMap::new(),
+            ready: BTreeSet::new(),
             opened: 0,
             closed: Vec::new(),
             keep_summaries_below: usize::MAX,
@@ -746,7 +758,15 @@ impl<S: Sink> Client<S> {
             return None;
         }
         let usable = |c: &ClientConn| !c.closed && !c.retiring;
-        if let Some((&i, _)) = self.conns.iter().find(|(_, c)| usable(c) && c.is_idle()) {
+        debug_assert_eq!(
+            self.ready.first().copied(),
+            self.conns
+                .iter()
+                .find(|(_, c)| c.takes_request())
+                .map(|(&i, _)| i),
+            "the ready set is the connections that take a request"
+        );
+        if let Some(&i) = self.ready.first() {
             return Some(i);
         }
         if strategy != Strategy::Pipelined || !self.idempotent(tx) {
@@ -829,6 +849,7 @@ impl<S: Sink> Client<S> {
             };
             self.dequeue();
             self.send_on(host, conn, tx, now);
+            self.mark_ready(conn);
             self.wakeups.wake(conn);
         }
     }
@@ -1244,8 +1265,19 @@ impl<S: Sink> Client<S> {
         timeout.into_iter().chain(fin).min()
     }
 
-    /// After driving `ci`: queue its deadline and count it as draining or not.
+    /// Whether `ci` may take a request now, kept in `ready`.
+    fn mark_ready(&mut self, ci: usize) {
+        if self.conns.get(&ci).is_some_and(ClientConn::takes_request) {
+            self.ready.insert(ci);
+        } else {
+            self.ready.remove(&ci);
+        }
+    }
+
+    /// After driving `ci`: queue its deadline, count it as draining or not, and
+    /// note whether it may take a request.
     fn settle(&mut self, ci: usize) {
+        self.mark_ready(ci);
         let Some(c) = self.conns.get(&ci) else {
             return;
         };
@@ -1271,6 +1303,7 @@ impl<S: Sink> Client<S> {
             let Some(c) = self.conns.remove(ci) else {
                 continue;
             };
+            self.ready.remove(ci);
             self.by_id.remove(&c.id);
             self.wakeups.forget(*ci);
             self.carried_open -= c.carried;
