@@ -32,6 +32,7 @@ use tcpknobs_stack::{
 };
 
 use crate::body::{response_framing, BodyDecoder, BodyError};
+use crate::in_flight::InFlight;
 use crate::message::{parse_response, Headers, Method, Parsed, Request, Response, Version};
 use crate::outbox::Outbox;
 use crate::payload;
@@ -184,9 +185,8 @@ enum Persistence {
 
 struct ClientConn {
     id: ConnId,
-    /// Transactions sent (or being sent) on this connection, oldest first, with the
-    /// outbox position at which each request ends.
-    in_flight: VecDeque<(usize, u64)>,
+    /// Transactions sent (or being sent) on this connection, oldest first.
+    in_flight: InFlight,
     /// Requests this connection has carried (each retry counts on its own connection).
     carried: usize,
     /// Responses completed on it.
@@ -215,6 +215,12 @@ struct ClientConn {
 impl ClientConn {
     fn is_idle(&self) -> bool {
         self.in_flight.is_empty() && self.outbox.is_empty()
+    }
+
+    /// Open for more requests and carrying none: the first such connection takes
+    /// the next request.
+    fn takes_request(&self) -> bool {
+        !self.closed && !self.retiring && self.is_idle()
     }
 
     /// What driving the connection can change. A drive that left it as it was
@@ -421,6 +427,11 @@ pub struct Client<S = Vec<Transaction>> {
     conns: BTreeMap<usize, ClientConn>,
     /// The client connection index of each host connection in `conns`.
     by_id: HashMap<ConnId, usize>,
+    /// The connections in `conns` that may take a request now (open for more and
+    /// nothing outstanding), so that handing out a request does not look at every
+    /// connection. A connection changes only when it is driven or given a request,
+    /// and is looked at again after each (`Client::mark_ready`).
+    ready: BTreeSet<usize>,
     /// Connections opened so far (the next one's index).
     opened: usize,
     /// What each closed connection carried, by index, for those kept (see
@@ -508,6 +519,7 @@ impl<S: Sink> Client<S> {
             queue: Queue::default(),
             conns: BTreeMap::new(),
             by_id: HashMap::new(),
+            ready: BTreeSet::new(),
             opened: 0,
             closed: Vec::new(),
             keep_summaries_below: usize::MAX,
@@ -746,7 +758,15 @@ impl<S: Sink> Client<S> {
             return None;
         }
         let usable = |c: &ClientConn| !c.closed && !c.retiring;
-        if let Some((&i, _)) = self.conns.iter().find(|(_, c)| usable(c) && c.is_idle()) {
+        debug_assert_eq!(
+            self.ready.first().copied(),
+            self.conns
+                .iter()
+                .find(|(_, c)| c.takes_request())
+                .map(|(&i, _)| i),
+            "the ready set is the connections that take a request"
+        );
+        if let Some(&i) = self.ready.first() {
             return Some(i);
         }
         if strategy != Strategy::Pipelined || !self.idempotent(tx) {
@@ -757,7 +777,7 @@ impl<S: Sink> Client<S> {
         self.conns
             .iter()
             .filter(|(_, c)| usable(c) && c.persistence == Persistence::Yes)
-            .filter(|(_, c)| c.in_flight.iter().all(|&(t, _)| self.idempotent(t)))
+            .filter(|(_, c)| c.in_flight.all_idempotent())
             .min_by_key(|(_, c)| c.in_flight.len())
             .map(|(&i, _)| i)
     }
@@ -788,7 +808,7 @@ impl<S: Sink> Client<S> {
                                 ci,
                                 ClientConn {
                                     id,
-                                    in_flight: VecDeque::new(),
+                                    in_flight: InFlight::default(),
                                     carried: 0,
                                     answered: 0,
                                     outbox: Outbox::new(),
@@ -829,6 +849,7 @@ impl<S: Sink> Client<S> {
             };
             self.dequeue();
             self.send_on(host, conn, tx, now);
+            self.mark_ready(conn);
             self.wakeups.wake(conn);
         }
     }
@@ -873,7 +894,8 @@ impl<S: Sink> Client<S> {
                 .push_message(head, spec.body_len, self.config.request_writes);
         }
         c.pushed += len;
-        c.in_flight.push_back((tx, c.pushed));
+        let idempotent = spec.method.is_idempotent();
+        c.in_flight.push_back(tx, c.pushed, idempotent);
     }
 
     /// Send `tx` again on another connection if that is safe, or fail it with `err`.
@@ -901,7 +923,7 @@ impl<S: Sink> Client<S> {
         let c = self.conns.get_mut(&ci).expect(OPEN);
         c.closed = true;
         c.retiring = true;
-        let in_flight: Vec<usize> = c.in_flight.drain(..).map(|(t, _)| t).collect();
+        let in_flight = c.in_flight.take_all();
         if err.is_connect_failure() {
             // Nothing was sent, and TCP already retried the handshake as often as
             // it was told to: a further connect would only repeat the wait (curl
@@ -954,7 +976,7 @@ impl<S: Sink> Client<S> {
             c.connected = true;
             // The port is known only now when the connect had to wait for one.
             let port = host.local_port(id);
-            for &(tx, _) in &c.in_flight {
+            for tx in c.in_flight.transactions() {
                 if let Some(t) = self.live.get_mut(&tx) {
                     t.timing.connected = Some(now);
                     t.local_port = Some(port);
@@ -965,11 +987,11 @@ impl<S: Sink> Client<S> {
         match c.outbox.flush(host, id) {
             Ok(_) => {
                 let offered = c.pushed - c.outbox.pending_bytes();
-                for &(tx, end) in &c.in_flight {
+                for (tx, end) in c.in_flight.newly_sent(offered) {
                     let Some(t) = self.live.get_mut(&tx) else {
                         continue;
                     };
-                    if end <= offered && t.timing.request_sent.is_none() {
+                    if t.timing.request_sent.is_none() {
                         t.timing.request_sent = Some(now);
                         host.trace_http(Some(id), Some(tx), HttpEvent::RequestSent { end });
                     }
@@ -987,7 +1009,7 @@ impl<S: Sink> Client<S> {
                 if let Some((tx, t)) = c
                     .in_flight
                     .front()
-                    .and_then(|(tx, _)| Some((*tx, self.live.get_mut(tx)?)))
+                    .and_then(|tx| Some((tx, self.live.get_mut(&tx)?)))
                 {
                     if t.timing.first_byte.is_none() {
                         t.timing.first_byte = Some(now);
@@ -1031,7 +1053,7 @@ impl<S: Sink> Client<S> {
     }
 
     fn check_timeouts(&mut self, host: &mut Host, ci: usize, now: Instant) {
-        let Some(&(tx, _)) = self.conns[&ci].in_flight.front() else {
+        let Some(tx) = self.conns[&ci].in_flight.front() else {
             return;
         };
         // The response's clock starts once the connection is there: the handshake
@@ -1058,7 +1080,7 @@ impl<S: Sink> Client<S> {
 
     fn parse_responses(&mut self, ci: usize, now: Instant) -> Flow {
         let c = self.conns.get_mut(&ci).expect(OPEN);
-        while let Some(&(tx, _)) = c.in_flight.front() {
+        while let Some(tx) = c.in_flight.front() {
             let (Some(t), Some(spec)) = (self.live.get_mut(&tx), self.workload.request(tx)) else {
                 c.in_flight.pop_front();
                 continue;
@@ -1186,11 +1208,7 @@ impl<S: Sink> Client<S> {
         host.close(c.id);
         c.closed = true;
         let mut err = TransactionError::ClosedEarly;
-        if let Some(t) = c
-            .in_flight
-            .front()
-            .and_then(|(tx, _)| self.live.get_mut(tx))
-        {
+        if let Some(t) = c.in_flight.front().and_then(|tx| self.live.get_mut(&tx)) {
             match &mut c.read {
                 ReadState::Body { decoder, .. } => match decoder.on_eof() {
                     Ok(()) => {
@@ -1237,15 +1255,26 @@ impl<S: Sink> Client<S> {
     /// for that.
     fn conn_deadline(&self, c: &ClientConn) -> Option<Instant> {
         let timeout = self.config.timeout.and_then(|limit| {
-            let (tx, _) = c.in_flight.front()?;
-            Some(self.live.get(tx)?.timing.connected? + limit)
+            let tx = c.in_flight.front()?;
+            Some(self.live.get(&tx)?.timing.connected? + limit)
         });
         let fin = c.fin_due.filter(|_| c.is_draining());
         timeout.into_iter().chain(fin).min()
     }
 
-    /// After driving `ci`: queue its deadline and count it as draining or not.
+    /// Whether `ci` may take a request now, kept in `ready`.
+    fn mark_ready(&mut self, ci: usize) {
+        if self.conns.get(&ci).is_some_and(ClientConn::takes_request) {
+            self.ready.insert(ci);
+        } else {
+            self.ready.remove(&ci);
+        }
+    }
+
+    /// After driving `ci`: queue its deadline, count it as draining or not, and
+    /// note whether it may take a request.
     fn settle(&mut self, ci: usize) {
+        self.mark_ready(ci);
         let Some(c) = self.conns.get(&ci) else {
             return;
         };
@@ -1271,6 +1300,7 @@ impl<S: Sink> Client<S> {
             let Some(c) = self.conns.remove(ci) else {
                 continue;
             };
+            self.ready.remove(ci);
             self.by_id.remove(&c.id);
             self.wakeups.forget(*ci);
             self.carried_open -= c.carried;

@@ -18,6 +18,7 @@
 pub mod blame;
 pub mod body;
 pub mod client;
+mod in_flight;
 pub mod message;
 pub mod outbox;
 pub mod payload;

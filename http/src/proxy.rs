@@ -29,7 +29,11 @@
 //! A poll drives only the client connections something happened to (see `wakeups`):
 //! news about an upstream connection is news for the client connection it works
 //! for, and an idle pooled connection is looked at only when the host has news of
-//! it, so a poll costs what is happening, not what is open.
+//! it, so a poll costs what is happening, not what is open. A poll with nothing to
+//! accept, nothing woken and no deadline come drives nothing at all.
+//!
+//! Its memory follows its live connections too: [`Proxy::keep_records_below`] keeps
+//! the records of the first connections only, and the totals count every one.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -161,8 +165,9 @@ pub struct ClientRecord {
     pub requests: u64,
     /// Responses relayed back whole (dumb mode: answers ended by the server's close).
     pub responses: u64,
-    /// For each forwarded request, the index in [`ProxyStats::upstreams`] of the
-    /// connection that carried it.
+    /// For each forwarded request, the connection that carried it, by its place in
+    /// opening order (0 the first): its index in [`ProxyStats::upstreams`] when
+    /// below that list's length, else one of the [`ProxyStats::upstreams_omitted`].
     pub upstreams: Vec<usize>,
     /// Dumb mode: bytes the client sent after its first request, read and never
     /// looked at (the ignored second request of chapter item 18).
@@ -205,9 +210,15 @@ pub struct ProxyStats {
     /// bodies stream through, so this stays below [`RELAY_HIGH_WATER`] plus what one
     /// read returns (a receive buffer), whatever the body size.
     pub peak_buffered_bytes: u64,
-    /// Every client connection, in accept order.
+    /// Client connections accepted without a record in [`ProxyStats::clients`]
+    /// (see [`Proxy::keep_records_below`]).
+    pub clients_omitted: u64,
+    /// The first client connections, in accept order (every one by default).
     pub clients: Vec<ClientRecord>,
-    /// Every upstream connection, in opening order.
+    /// Upstream connections opened without a record in [`ProxyStats::upstreams`]
+    /// (see [`Proxy::keep_records_below`]).
+    pub upstreams_omitted: u64,
+    /// The first upstream connections, in opening order (every one by default).
     pub upstreams: Vec<UpstreamRecord>,
 }
 
@@ -364,7 +375,8 @@ impl BodyRelay {
 #[derive(Debug)]
 struct Upstream {
     id: ConnId,
-    /// Index in [`ProxyStats::upstreams`].
+    /// Its place in opening order: its index in [`ProxyStats::upstreams`] while
+    /// records are kept, and its key in the pool.
     record: usize,
     inbuf: Vec<u8>,
     outbox: Outbox,
@@ -539,6 +551,9 @@ struct DumbClient {
     outbox: Outbox,
     peer_eof: bool,
     up: Option<ConnId>,
+    /// The upstream connection's place in opening order, once `up` is set (see
+    /// [`Upstream::record`]): the record whose port it fills in.
+    up_record: usize,
     up_inbuf: Vec<u8>,
     up_outbox: Outbox,
     up_eof: bool,
@@ -668,9 +683,9 @@ pub struct Proxy {
     client_of: BTreeMap<ConnId, usize>,
     /// Which client connections to drive (see `wakeups`).
     wakeups: Wakeups,
-    /// Every dumb client connection is in the current pass and the next (see
-    /// [`Proxy::drive_key`]).
-    all_dumb_woken: bool,
+    /// Client and upstream connections from this place in their order on have no
+    /// record (see [`Proxy::keep_records_below`]).
+    keep_records_below: usize,
     stats: ProxyStats,
 }
 
@@ -686,7 +701,9 @@ impl Proxy {
             hop_by_hop_removed: 0,
             retries: 0,
             peak_buffered_bytes: 0,
+            clients_omitted: 0,
             clients: Vec::new(),
+            upstreams_omitted: 0,
             upstreams: Vec::new(),
         };
         Proxy {
@@ -697,7 +714,7 @@ impl Proxy {
             pool: Pool::default(),
             client_of: BTreeMap::new(),
             wakeups: Wakeups::default(),
-            all_dumb_woken: false,
+            keep_records_below: usize::MAX,
             stats,
         }
     }
@@ -712,11 +729,54 @@ impl Proxy {
         self.stats.clone()
     }
 
+    /// Keep the records of the first `n` client connections and of the first `n`
+    /// upstream connections, and only count the others (every one is kept by
+    /// default): a long run keeps a few records, or none, so that the proxy's
+    /// memory follows its live connections, not all it ever had. Records already
+    /// kept beyond `n` are let go and counted. The totals count every connection
+    /// whatever `n` is.
+    pub fn keep_records_below(&mut self, n: usize) {
+        self.keep_records_below = n;
+        let stats = &mut self.stats;
+        if stats.clients.len() > n {
+            stats.clients_omitted += (stats.clients.len() - n) as u64;
+            stats.clients.truncate(n);
+        }
+        if stats.upstreams.len() > n {
+            stats.upstreams_omitted += (stats.upstreams.len() - n) as u64;
+            stats.upstreams.truncate(n);
+        }
+    }
+
+    /// Counts a new client connection and keeps its record if its place allows;
+    /// returns its place in accept order.
+    fn count_client(&mut self, record: ClientRecord) -> usize {
+        let place = usize::try_from(self.stats.client_connections).unwrap_or(usize::MAX);
+        self.stats.client_connections += 1;
+        if place < self.keep_records_below {
+            self.stats.clients.push(record);
+        } else {
+            self.stats.clients_omitted += 1;
+        }
+        place
+    }
+
+    /// Counts a new upstream connection and keeps its record if its place allows;
+    /// returns its place in opening order.
+    fn count_upstream(&mut self, record: UpstreamRecord) -> usize {
+        let place = usize::try_from(self.stats.upstream_connections).unwrap_or(usize::MAX);
+        self.stats.upstream_connections += 1;
+        if place < self.keep_records_below {
+            self.stats.upstreams.push(record);
+        } else {
+            self.stats.upstreams_omitted += 1;
+        }
+        place
+    }
+
     fn accept(&mut self, host: &mut Host) {
         while let Some(id) = host.accept(self.config.listen_port) {
-            let record = self.stats.clients.len();
-            self.stats.client_connections += 1;
-            self.stats.clients.push(ClientRecord {
+            let record = self.count_client(ClientRecord {
                 peer: host.stats(id).map(|s| s.remote).unwrap_or_default(),
                 requests: 0,
                 responses: 0,
@@ -754,6 +814,7 @@ impl Proxy {
                             outbox: Outbox::new(),
                             peer_eof: false,
                             up: None,
+                            up_record: 0,
                             up_inbuf: Vec::new(),
                             up_outbox: Outbox::new(),
                             up_eof: false,
@@ -784,9 +845,7 @@ impl Proxy {
         let id = host
             .connect(self.config.upstream, self.config.upstream_port)
             .ok()?;
-        let record = self.stats.upstreams.len();
-        self.stats.upstream_connections += 1;
-        self.stats.upstreams.push(UpstreamRecord {
+        let record = self.count_upstream(UpstreamRecord {
             local_port: host.local_port(id),
             requests: 0,
         });
@@ -1364,14 +1423,13 @@ impl Proxy {
                         host.close(c.id);
                         return false;
                     };
-                    let record = self.stats.upstreams.len();
-                    self.stats.upstream_connections += 1;
-                    self.stats.upstreams.push(UpstreamRecord {
+                    let record = self.count_upstream(UpstreamRecord {
                         local_port: host.local_port(up),
                         requests: 0,
                     });
                     self.count_forward(c.record, record);
                     c.up = Some(up);
+                    c.up_record = record;
                     self.client_of.insert(up, c.id.0);
                     // The head exactly as received: every header unchanged.
                     c.up_outbox.push_bytes(c.inbuf.drain(..head_len).collect());
@@ -1400,7 +1458,8 @@ impl Proxy {
         };
         // Server side: forward the request, relay the answer blindly.
         let mut up_failed = c.up_outbox.flush(host, up).is_err();
-        if let Some(r) = self.stats.upstreams.last_mut() {
+        // A connect that waited for a free ephemeral port learns its port later.
+        if let Some(r) = self.stats.upstreams.get_mut(c.up_record) {
             if r.local_port == 0 {
                 r.local_port = host.local_port(up);
             }
@@ -1516,7 +1575,6 @@ impl Proxy {
             } else if let Some(up) = c.up {
                 self.client_of.remove(&up);
             }
-            self.wake_dumb_for_port(key, pass);
         }
         let clients = (&self.smart, &self.dumb);
         let client_of = &self.client_of;
@@ -1528,34 +1586,27 @@ impl Proxy {
             all_keys(clients),
         );
     }
-
-    /// A blind relay fills in the local port of the newest upstream record, while
-    /// it is unknown (a connect waiting for a free port), from whichever client
-    /// connection with an upstream connection it drives next (see `drive_dumb`):
-    /// until then each is driven, as when every connection was driven on every
-    /// poll, so that it is the same one.
-    fn wake_dumb_for_port(&mut self, key: usize, pass: &mut BTreeSet<usize>) {
-        let unknown = self
-            .stats
-            .upstreams
-            .last()
-            .is_some_and(|r| r.local_port == 0);
-        if self.all_dumb_woken || !unknown {
-            return;
-        }
-        self.all_dumb_woken = true;
-        for &id in self.dumb.keys() {
-            if id.0 > key {
-                pass.insert(id.0);
-            }
-            self.wakeups.wake(id.0);
-        }
-    }
 }
 
 impl Application for Proxy {
     fn poll(&mut self, host: &mut Host) -> Option<Instant> {
-        if !self.listening {
+        let now = host.now();
+        if self.listening {
+            let clients = (&self.smart, &self.dumb);
+            let client_of = &self.client_of;
+            self.wakeups.collect_news(
+                host,
+                |id| client_key(clients, client_of, id),
+                all_keys(clients),
+            );
+            // Nothing to accept, no news for a client connection or the upstream
+            // connection it works for, nothing woken, no deadline come: driving
+            // would change nothing, and only the pool may have news of its own.
+            if !host.has_pending_accept(self.config.listen_port) && self.wakeups.is_idle(now) {
+                self.sweep_pool(host);
+                return self.wakeups.next_timer();
+            }
+        } else {
             host.listen(self.config.listen_port);
             self.listening = true;
         }
@@ -1566,11 +1617,10 @@ impl Application for Proxy {
         let client_of = &self.client_of;
         let mut pass = self.wakeups.begin_pass(
             host,
-            host.now(),
+            now,
             |id| client_key(clients, client_of, id),
             all_keys(clients),
         );
-        self.all_dumb_woken = false;
         while let Some(key) = pass.pop_first() {
             self.drive_key(host, key, &mut pass);
         }

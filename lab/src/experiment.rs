@@ -320,6 +320,9 @@ impl Experiment {
         }
         client.keep_summaries_below(connection_rows);
         server.keep_stats_below(connection_rows);
+        if let Some(proxy) = proxy.as_mut() {
+            proxy.keep_records_below(connection_rows);
+        }
         let end = {
             let mut apps = vec![
                 AppSlot {

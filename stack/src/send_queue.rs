@@ -23,7 +23,7 @@
 use crate::host::memory::Mapping;
 
 /// Smallest allocation once the queue holds anything.
-const MIN_CAPACITY: usize = 512;
+const MIN_CAPACITY: usize = 64;
 
 /// Rings this large or larger are mappings of their own.
 const MAPPED_FROM: usize = 64 * 1024;

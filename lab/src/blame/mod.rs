@@ -120,8 +120,13 @@ impl Tracer for Blamer {
     }
 }
 
-/// Prune once this many events arrived since the last pruning.
+/// Prune once this many events arrived since the last pruning, or
+/// [`PRUNE_PER_CONNECTION`] times the connections logged if that is more: a pruning
+/// visits every connection's log, so with thousands open a fixed interval would make
+/// each event cost in proportion to them.
 const PRUNE_EVERY: usize = 4096;
+/// See [`PRUNE_EVERY`].
+const PRUNE_PER_CONNECTION: usize = 4;
 
 impl Blamer {
     /// An empty blamer.
@@ -145,7 +150,8 @@ impl Blamer {
         }
         self.logs.end_of_round();
         self.events_since_prune += events.len();
-        if self.events_since_prune >= PRUNE_EVERY {
+        let interval = PRUNE_EVERY.max(PRUNE_PER_CONNECTION * self.logs.conns.len());
+        if self.events_since_prune >= interval {
             self.events_since_prune = 0;
             self.prune();
         }

@@ -9,7 +9,7 @@
 //! once. So a socket's buffers are smoltcp ring buffers that grow (the patched
 //! `RingBuffer::growable`, vendor/smoltcp/PATCHES.md): the capacity, and so every
 //! window advertised and every segment sent, is the knob's, while storage is
-//! allocated as bytes are first written, doubling from 4 KiB, like Linux's socket
+//! allocated as bytes are first written, doubling from 64 bytes, like Linux's socket
 //! buffers that grow with use (`tcp_rmem` / `tcp_wmem` autotuning). A connection
 //! that moves a few kilobytes costs a few kilobytes of heap.
 //!
