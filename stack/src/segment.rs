@@ -216,30 +216,23 @@ pub fn build_ack(
     frame
 }
 
-/// Lower the window field of the TCP segment in `frame` to at most `limit`, fixing
-/// the checksum; returns whether it changed. Used to make smoltcp's send window
-/// min(receive window, congestion window), as RFC 5681 §2 defines it.
+/// Lower the window field of the TCP segment in `frame` to at most `limit`,
+/// patching the checksum incrementally (RFC 1624); returns whether it changed. Used
+/// to make smoltcp's send window min(receive window, congestion window), as RFC 5681
+/// §2 defines it. The patch gives what recomputing would for a segment whose
+/// checksum was right, and keeps a wrong one wrong, so a segment damaged on the way
+/// is still dropped by smoltcp's check, as the kernel drops it.
 pub fn clamp_window(medium: Medium, frame: &mut [u8], limit: u16) -> bool {
-    let link_len = if medium == Medium::Ethernet {
-        ETHERNET_HEADER
-    } else {
-        0
-    };
-    let Some(ip_bytes) = frame.get_mut(link_len..) else {
+    let Some(tcp) = tcp_header_mut(medium, frame) else {
         return false;
     };
-    let Ok(mut ip) = Ipv4Packet::new_checked(ip_bytes) else {
-        return false;
-    };
-    let (src, dst) = (ip.src_addr(), ip.dst_addr());
-    let Ok(mut tcp) = TcpPacket::new_checked(ip.payload_mut()) else {
-        return false;
-    };
-    if tcp.window_len() <= limit {
+    let old = u16::from_be_bytes([tcp[14], tcp[15]]);
+    if old <= limit {
         return false;
     }
-    tcp.set_window_len(limit);
-    tcp.fill_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(dst));
+    tcp[14..16].copy_from_slice(&limit.to_be_bytes());
+    let check = checksum_replace(u16::from_be_bytes([tcp[16], tcp[17]]), old, limit);
+    tcp[16..18].copy_from_slice(&check.to_be_bytes());
     true
 }
 
@@ -486,5 +479,78 @@ mod tests {
         assert_eq!(Segment::parse(Medium::Ip, &[]), None);
         assert_eq!(Segment::parse(Medium::Ip, &[0x45; 30]), None);
         assert_eq!(Segment::parse(Medium::Ethernet, &[0; 10]), None);
+    }
+
+    /// The incremental patch agrees with recomputing the checksum over random
+    /// segments and windows, and a damaged segment stays damaged.
+    #[test]
+    fn clamping_the_window_patches_the_checksum_as_recomputing_would() {
+        use smoltcp::phy::ChecksumCapabilities;
+        use smoltcp::wire::{Ipv4Repr, TcpControl, TcpRepr};
+        let (src, dst) = (Ipv4Address::new(10, 0, 0, 1), Ipv4Address::new(10, 0, 0, 2));
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..2000 {
+            let payload: Vec<u8> = (0..next() % 300).map(|_| next() as u8).collect();
+            let repr = TcpRepr {
+                src_port: next() as u16,
+                dst_port: next() as u16,
+                control: TcpControl::None,
+                seq_number: TcpSeqNumber(next() as i32),
+                ack_number: Some(TcpSeqNumber(next() as i32)),
+                window_len: next() as u16,
+                window_scale: None,
+                max_seg_size: None,
+                sack_permitted: false,
+                sack_ranges: [None, None, None],
+                timestamp: None,
+                payload: &payload,
+            };
+            let ip = Ipv4Repr {
+                src_addr: src,
+                dst_addr: dst,
+                next_header: IpProtocol::Tcp,
+                payload_len: repr.buffer_len(),
+                hop_limit: 64,
+            };
+            let caps = ChecksumCapabilities::default();
+            let mut frame = vec![0u8; ip.buffer_len() + repr.buffer_len()];
+            let mut packet = Ipv4Packet::new_unchecked(&mut frame[..]);
+            ip.emit(&mut packet, &caps);
+            repr.emit(
+                &mut TcpPacket::new_unchecked(packet.payload_mut()),
+                &src.into(),
+                &dst.into(),
+                &caps,
+            );
+            let limit = next() as u16;
+            let mut recomputed = frame.clone();
+            let changed = clamp_window(Medium::Ip, &mut frame, limit);
+            assert_eq!(changed, repr.window_len > limit);
+            {
+                let mut packet = Ipv4Packet::new_unchecked(&mut recomputed[..]);
+                let mut tcp = TcpPacket::new_unchecked(packet.payload_mut());
+                tcp.set_window_len(repr.window_len.min(limit));
+                tcp.fill_checksum(&src.into(), &dst.into());
+            }
+            assert_eq!(frame, recomputed);
+            // One bit flipped in the payload: clamping does not make it valid.
+            if let (true, Some(last)) = (changed, payload.len().checked_sub(1)) {
+                let mut damaged = frame.clone();
+                let at = damaged.len() - 1 - last % 8;
+                damaged[at] ^= 0x10;
+                let mut packet = Ipv4Packet::new_unchecked(&mut damaged[..]);
+                TcpPacket::new_unchecked(packet.payload_mut()).set_window_len(u16::MAX);
+                assert!(clamp_window(Medium::Ip, &mut damaged, limit));
+                let packet = Ipv4Packet::new_checked(&damaged[..]).unwrap();
+                let tcp = TcpPacket::new_checked(packet.payload()).unwrap();
+                assert!(!tcp.verify_checksum(&src.into(), &dst.into()));
+            }
+        }
     }
 }
