@@ -751,27 +751,27 @@ impl Proxy {
     /// Counts a new client connection and keeps its record if its place allows;
     /// returns its place in accept order.
     fn count_client(&mut self, record: ClientRecord) -> usize {
-        let place = usize::try_from(self.stats.client_connections).unwrap_or(usize::MAX);
-        self.stats.client_connections += 1;
-        if place < self.keep_records_below {
-            self.stats.clients.push(record);
-        } else {
-            self.stats.clients_omitted += 1;
-        }
-        place
+        let s = &mut self.stats;
+        count_record(
+            &mut s.client_connections,
+            &mut s.clients,
+            &mut s.clients_omitted,
+            self.keep_records_below,
+            record,
+        )
     }
 
     /// Counts a new upstream connection and keeps its record if its place allows;
     /// returns its place in opening order.
     fn count_upstream(&mut self, record: UpstreamRecord) -> usize {
-        let place = usize::try_from(self.stats.upstream_connections).unwrap_or(usize::MAX);
-        self.stats.upstream_connections += 1;
-        if place < self.keep_records_below {
-            self.stats.upstreams.push(record);
-        } else {
-            self.stats.upstreams_omitted += 1;
-        }
-        place
+        let s = &mut self.stats;
+        count_record(
+            &mut s.upstream_connections,
+            &mut s.upstreams,
+            &mut s.upstreams_omitted,
+            self.keep_records_below,
+            record,
+        )
     }
 
     fn accept(&mut self, host: &mut Host) {
@@ -1586,6 +1586,26 @@ impl Proxy {
             all_keys(clients),
         );
     }
+}
+
+/// Counts one more connection in `total`, keeping its `record` in `kept` if fewer
+/// than `below` came before it and counting it in `omitted` otherwise; returns its
+/// place (the count before it).
+fn count_record<T>(
+    total: &mut u64,
+    kept: &mut Vec<T>,
+    omitted: &mut u64,
+    below: usize,
+    record: T,
+) -> usize {
+    let place = usize::try_from(*total).unwrap_or(usize::MAX);
+    *total += 1;
+    if place < below {
+        kept.push(record);
+    } else {
+        *omitted += 1;
+    }
+    place
 }
 
 impl Application for Proxy {

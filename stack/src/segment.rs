@@ -345,6 +345,29 @@ fn checksum_replace(check: u16, old: u16, new: u16) -> u16 {
 mod tests {
     use super::*;
 
+    /// `repr` in an IPv4 packet from `src` to `dst`, checksums filled in (raw IP, as
+    /// on the simulated link).
+    fn ip_frame(src: Ipv4Address, dst: Ipv4Address, repr: &smoltcp::wire::TcpRepr<'_>) -> Vec<u8> {
+        let ip = smoltcp::wire::Ipv4Repr {
+            src_addr: src,
+            dst_addr: dst,
+            next_header: IpProtocol::Tcp,
+            payload_len: repr.buffer_len(),
+            hop_limit: 64,
+        };
+        let caps = smoltcp::phy::ChecksumCapabilities::default();
+        let mut frame = vec![0u8; ip.buffer_len() + repr.buffer_len()];
+        let mut packet = Ipv4Packet::new_unchecked(&mut frame[..]);
+        ip.emit(&mut packet, &caps);
+        repr.emit(
+            &mut TcpPacket::new_unchecked(packet.payload_mut()),
+            &src.into(),
+            &dst.into(),
+            &caps,
+        );
+        frame
+    }
+
     fn fin_segment() -> Segment {
         Segment {
             src_addr: Ipv4Address::new(192, 0, 2, 2),
@@ -412,7 +435,7 @@ mod tests {
     #[test]
     fn an_acks_shift_moves_its_sack_blocks_too() {
         use smoltcp::phy::ChecksumCapabilities;
-        use smoltcp::wire::{Ipv4Repr, TcpControl, TcpRepr};
+        use smoltcp::wire::{TcpControl, TcpRepr};
         let (src, dst) = (
             Ipv4Address::new(192, 0, 2, 1),
             Ipv4Address::new(192, 0, 2, 2),
@@ -431,23 +454,8 @@ mod tests {
             timestamp: None,
             payload: &[],
         };
-        let ip = Ipv4Repr {
-            src_addr: src,
-            dst_addr: dst,
-            next_header: IpProtocol::Tcp,
-            payload_len: repr.buffer_len(),
-            hop_limit: 64,
-        };
         let caps = ChecksumCapabilities::default();
-        let mut frame = vec![0u8; ip.buffer_len() + repr.buffer_len()];
-        let mut packet = Ipv4Packet::new_unchecked(&mut frame[..]);
-        ip.emit(&mut packet, &caps);
-        repr.emit(
-            &mut TcpPacket::new_unchecked(packet.payload_mut()),
-            &src.into(),
-            &dst.into(),
-            &caps,
-        );
+        let mut frame = ip_frame(src, dst, &repr);
         let delta = 0u32.wrapping_sub(1500);
         assert!(shift_sequence(Medium::Ip, &mut frame, true, delta));
         let packet = Ipv4Packet::new_checked(&frame[..]).unwrap();
@@ -485,8 +493,7 @@ mod tests {
     /// segments and windows, and a damaged segment stays damaged.
     #[test]
     fn clamping_the_window_patches_the_checksum_as_recomputing_would() {
-        use smoltcp::phy::ChecksumCapabilities;
-        use smoltcp::wire::{Ipv4Repr, TcpControl, TcpRepr};
+        use smoltcp::wire::{TcpControl, TcpRepr};
         let (src, dst) = (Ipv4Address::new(10, 0, 0, 1), Ipv4Address::new(10, 0, 0, 2));
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
         let mut next = move || {
@@ -511,23 +518,7 @@ mod tests {
                 timestamp: None,
                 payload: &payload,
             };
-            let ip = Ipv4Repr {
-                src_addr: src,
-                dst_addr: dst,
-                next_header: IpProtocol::Tcp,
-                payload_len: repr.buffer_len(),
-                hop_limit: 64,
-            };
-            let caps = ChecksumCapabilities::default();
-            let mut frame = vec![0u8; ip.buffer_len() + repr.buffer_len()];
-            let mut packet = Ipv4Packet::new_unchecked(&mut frame[..]);
-            ip.emit(&mut packet, &caps);
-            repr.emit(
-                &mut TcpPacket::new_unchecked(packet.payload_mut()),
-                &src.into(),
-                &dst.into(),
-                &caps,
-            );
+            let mut frame = ip_frame(src, dst, &repr);
             let limit = next() as u16;
             let mut recomputed = frame.clone();
             let changed = clamp_window(Medium::Ip, &mut frame, limit);
