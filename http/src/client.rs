@@ -24,7 +24,7 @@
 //! moment it finishes, so a run of a million requests on one connection holds a
 //! transaction or two at a time. The default sink, a `Vec`, keeps every one.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Range;
 
 use tcpknobs_stack::{
@@ -39,6 +39,7 @@ use crate::payload;
 use crate::transaction::{Transaction, TransactionError};
 use crate::wakeups::Wakeups;
 use crate::workload::{RequestSpec, Shape, Workload};
+use tcpknobs_stack::id_hash::IdHashMap;
 use tcpknobs_stack::trace::HttpEvent;
 
 /// How long a connection whose server said it closes waits for the server's FIN
@@ -426,7 +427,7 @@ pub struct Client<S = Vec<Transaction>> {
     /// pass leaves at the end of it.
     conns: BTreeMap<usize, ClientConn>,
     /// The client connection index of each host connection in `conns`.
-    by_id: HashMap<ConnId, usize>,
+    by_id: IdHashMap<ConnId, usize>,
     /// The connections in `conns` that may take a request now (open for more and
     /// nothing outstanding), so that handing out a request does not look at every
     /// connection. A connection changes only when it is driven or given a request,
@@ -518,7 +519,7 @@ impl<S: Sink> Client<S> {
             unissued,
             queue: Queue::default(),
             conns: BTreeMap::new(),
-            by_id: HashMap::new(),
+            by_id: IdHashMap::default(),
             ready: BTreeSet::new(),
             opened: 0,
             closed: Vec::new(),

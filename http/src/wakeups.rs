@@ -18,8 +18,9 @@
 //! been, and one earlier in the next pass.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeSet, BinaryHeap};
 
+use tcpknobs_stack::id_hash::IdHashMap;
 use tcpknobs_stack::{ConnId, Host, Instant, News, NewsReader};
 
 /// See the module docs. Keys are the application's names for its connections, in
@@ -30,7 +31,7 @@ pub(crate) struct Wakeups {
     /// Keys to drive in the next pass.
     next_pass: BTreeSet<usize>,
     /// Each connection's own deadline, by key, while it has one.
-    deadlines: HashMap<usize, Instant>,
+    deadlines: IdHashMap<usize, Instant>,
     /// The same deadlines, earliest first: (when, key). An entry is current while
     /// `deadlines` still says so; others are skipped as they surface.
     timers: BinaryHeap<Reverse<(Instant, usize)>>,

@@ -28,6 +28,7 @@ pub mod comment;
 pub mod congestion;
 pub mod error;
 pub mod host;
+pub mod id_hash;
 pub mod knobs;
 pub mod link;
 pub mod pcap;

@@ -1,8 +1,7 @@
 //! One connection as the host keeps it: its smoltcp socket (while it has one), our
 //! send queue above it, the wire bookkeeping and its statistics.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use crate::id_hash::IdHashMap;
 
 use super::*;
 
@@ -201,27 +200,6 @@ pub(super) fn ms_since(epoch: Instant, t: Instant) -> f64 {
     (t - epoch).total_micros() as f64 / 1000.0
 }
 
-/// Hashes a connection id with one multiplication (Fibonacci hashing): ids are
-/// small consecutive integers, and a keyed hash would only cost time here.
-#[derive(Default)]
-pub(super) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
 /// Every connection the host still keeps, by id. Ids are handed out in opening
 /// order and never reused, so a stale id can only miss, never name another
 /// connection. A connection leaves the table once nothing can refer to it any more
@@ -233,7 +211,7 @@ pub(super) struct ConnTable {
     /// one (the application asks about each of its connections on every poll);
     /// boxed, so the table stays small. Nothing iterates it in an order that
     /// shows: [`ConnTable::iter`]'s callers sort.
-    map: HashMap<ConnId, Box<Conn>, BuildHasherDefault<IdHasher>>,
+    map: IdHashMap<ConnId, Box<Conn>>,
     next: usize,
     /// Every mutable access to an entry is news for the applications (see `news`).
     pub(super) news: NewsLog,

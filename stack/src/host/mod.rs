@@ -30,7 +30,6 @@
 //! socket's send queue after each one is exactly what that ACK acknowledged.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::hash::BuildHasherDefault;
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
@@ -40,6 +39,7 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4C
 
 use crate::congestion::CongestionWindow;
 use crate::error::{ConnectError, SocketError};
+use crate::id_hash::IdHashMap;
 use crate::knobs::{Knobs, Nagle, OnExhaustion};
 use crate::ports::EphemeralPorts;
 use crate::retransmit::{LossRecovery, RttEstimator};
@@ -153,7 +153,7 @@ pub struct Host {
     /// in or out looks one up, and nothing walks them. Tuples come from the wire, so
     /// their hash is keyed (a peer cannot aim its ports at one bucket).
     live: HashMap<FourTuple, ConnId>,
-    by_handle: HashMap<SockId, ConnId, BuildHasherDefault<conn::IdHasher>>,
+    by_handle: IdHashMap<SockId, ConnId>,
     listeners: BTreeMap<u16, Listener>,
     /// Sockets of connections that an RST sent back to LISTEN during the handshake
     /// (smoltcp does that), by port, until they are retired: they take SYNs too.
