@@ -56,10 +56,11 @@ const BLOCK: usize = 64;
 
 /// Fills `buf` with the pattern starting at body offset `offset`.
 ///
-/// Offsets wrap at `u64::MAX`. Computes one `mix` per 8 bytes and turns 64 bytes at a
-/// time into letters with [`letter_of`], which the compiler vectorizes: 32 bytes per
-/// instruction where the CPU has AVX2 (checked at run time; the portable build may
-/// assume only SSE2), which makes it about 1.8x faster (`benches/payload.rs`).
+/// Offsets wrap at `u64::MAX`. Computes one `mix` per 8 bytes. With AVX-512 (checked
+/// at run time) four at a time, see `avx512`; otherwise it turns 64 bytes at a time
+/// into letters with [`letter_of`], which the compiler vectorizes: 32 bytes per
+/// instruction where the CPU has AVX2 (the portable build may assume only SSE2), about
+/// 1.8x the portable rate (`benches/payload.rs`).
 pub fn fill(offset: u64, buf: &mut [u8]) {
     #[cfg(target_arch = "x86_64")]
     if avx512::available() {
@@ -91,7 +92,7 @@ pub fn fill(offset: u64, buf: &mut [u8]) {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{letter, mix, Mismatch, ALPHABET};
+    use super::{head_len, letter, mix, Mismatch, ALPHABET};
 
     /// Whether this CPU has the features the functions below are compiled for.
     #[inline]
@@ -148,11 +149,6 @@ mod avx512 {
         // Little-endian lanes: byte `8 * w + k` of the register is byte `k` of word
         // `w`, as in the definition; bit 5 of each byte picks the table's half.
         _mm256_permutex2var_epi8(table.0, z, table.1)
-    }
-
-    /// Bytes from `offset` up to the next word boundary (at most `len`).
-    fn head_len(offset: u64, len: usize) -> usize {
-        (((8 - (offset & 7)) & 7) as usize).min(len)
     }
 
     /// The pattern bytes from `offset` up to the next word boundary, `len` of them
@@ -235,6 +231,13 @@ mod avx512 {
     }
 }
 
+/// Bytes from `offset` up to the next word boundary (at most `len`): those before the
+/// first whole word, made or checked one by one.
+#[inline(always)]
+fn head_len(offset: u64, len: usize) -> usize {
+    (((8 - (offset & 7)) & 7) as usize).min(len)
+}
+
 /// [`verify`] byte by byte, with [`byte_at`].
 fn verify_bytes(offset: u64, data: &[u8]) -> Result<(), Mismatch> {
     for (i, &found) in data.iter().enumerate() {
@@ -261,7 +264,7 @@ fn fill_avx2(offset: u64, buf: &mut [u8]) {
 #[inline(always)]
 fn fill_portable(offset: u64, buf: &mut [u8]) {
     // Bytes before the first word boundary, one by one.
-    let head = (((8 - (offset & 7)) & 7) as usize).min(buf.len());
+    let head = head_len(offset, buf.len());
     let (first, rest) = buf.split_at_mut(head);
     for (i, b) in first.iter_mut().enumerate() {
         *b = byte_at(offset.wrapping_add(i as u64));
@@ -335,7 +338,7 @@ fn verify_avx2(offset: u64, data: &[u8]) -> Result<(), Mismatch> {
 
 #[inline(always)]
 fn verify_portable(offset: u64, data: &[u8]) -> Result<(), Mismatch> {
-    let head = (((8 - (offset & 7)) & 7) as usize).min(data.len());
+    let head = head_len(offset, data.len());
     let (first, rest) = data.split_at(head);
     verify_bytes(offset, first)?;
     let mut o = offset.wrapping_add(head as u64);

@@ -71,11 +71,7 @@ fn dumb_serves_many_clients_at_once() {
     // server's close, which only the upstream connection sees.
     let req = get("/bytes/500", "HTTP/1.0", &[]);
     let (clients, proxy) = many_at_once(ProxyMode::Dumb, 20, &[&req]);
-    for client in &clients {
-        assert_eq!(client.error, None);
-        assert_eq!(client.responses.len(), 1);
-        assert_eq!(client.responses[0].body.len(), 500);
-    }
+    assert_each_answered_once(&clients, 500);
     let stats = proxy.stats();
     assert_eq!(stats.upstream_connections, 20);
     assert!(stats
@@ -92,37 +88,16 @@ fn smart_closes_an_idle_pooled_connection_the_server_closed() {
     // proxy at 1.35 s, when no client connection is left to drive: the pool's own
     // news makes the proxy close its side then, not when the next client comes (at
     // 5 s).
-    let (mut net, c, p, s) = three_hosts();
-    let req = get("/x", "HTTP/1.1", &[("Host", "origin")]);
-    let mut a = RawClient::new(&[&req]);
-    let mut b = RawClient::new(&[&req]).starting_at(5_000);
-    let mut proxy = proxy(ProxyMode::Smart);
-    let mut server = RawServer::new(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-    server.idle_close_ms = Some(1_000);
-    let end = run(
-        &mut net,
-        (c, p, s),
-        &mut [&mut a, &mut b],
-        &mut proxy,
-        &mut server,
-        1_300,
-    );
-    assert_eq!(end, RunEnd::TimeLimit);
-    assert_eq!(a.times(), [4.0 * RTT_MS]);
+    let mut scene = IdleCloseScene::new(5_000);
+    let p = scene.hosts.1;
+    assert_eq!(scene.run(1_300), RunEnd::TimeLimit);
+    assert_eq!(scene.a.times(), [4.0 * RTT_MS]);
     let upstream = ConnId(1);
-    assert_eq!(net.host(p).state(upstream), ConnState::Open);
-    let end = run(
-        &mut net,
-        (c, p, s),
-        &mut [&mut a, &mut b],
-        &mut proxy,
-        &mut server,
-        2_000,
-    );
-    assert_eq!(end, RunEnd::TimeLimit);
-    assert_eq!(net.host(p).state(upstream), ConnState::Closed);
-    assert_eq!(open_connections(net.host(p)), 0);
-    assert_eq!(proxy.stats().upstream_connections, 1);
+    assert_eq!(scene.net.host(p).state(upstream), ConnState::Open);
+    assert_eq!(scene.run(2_000), RunEnd::TimeLimit);
+    assert_eq!(scene.net.host(p).state(upstream), ConnState::Closed);
+    assert_eq!(open_connections(scene.net.host(p)), 0);
+    assert_eq!(scene.proxy.stats().upstream_connections, 1);
 }
 
 /// A client that sends one request and then neither reads nor closes.

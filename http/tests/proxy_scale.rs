@@ -85,11 +85,7 @@ fn dumb_upstream_records_name_their_own_ports_while_ports_are_scarce() {
         hi: 40_001,
     };
     let (clients, proxy, used) = run_many(ProxyMode::Dumb, 6, ports, |_| {});
-    for client in &clients {
-        assert_eq!(client.error, None);
-        assert_eq!(client.responses.len(), 1);
-        assert_eq!(client.responses[0].body.len(), 300);
-    }
+    assert_each_answered_once(&clients, 300);
     let stats = proxy.stats();
     assert_eq!(stats.upstream_connections, 6);
     assert_eq!(used.len(), 6);

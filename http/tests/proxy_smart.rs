@@ -269,21 +269,15 @@ fn smart_retries_when_the_server_closed_an_idle_connection() {
     // The FIN reaches the proxy at 1.35 s: no answer can come, and a GET on a reused
     // connection is safe to retry (chapter item 19; RFC 9112 §9.3.1). New upstream
     // handshake 1 R, exchange 1 R, back to the client 0.5 R: 1.6 s.
-    let (mut net, c, p, s) = three_hosts();
-    let req = get("/x", "HTTP/1.1", &[("Host", "origin")]);
-    let mut a = RawClient::new(&[&req]);
-    let mut b = RawClient::new(&[&req]).starting_at(1_150);
-    let mut proxy = proxy(ProxyMode::Smart);
-    let mut server = RawServer::new(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-    server.idle_close_ms = Some(1_000);
-    let end = run(
-        &mut net,
-        (c, p, s),
-        &mut [&mut a, &mut b],
-        &mut proxy,
-        &mut server,
-        10_000,
-    );
+    let mut scene = IdleCloseScene::new(1_150);
+    let end = scene.run(10_000);
+    let IdleCloseScene {
+        a,
+        b,
+        proxy,
+        server,
+        ..
+    } = scene;
     assert_eq!(end, RunEnd::Done);
     assert_eq!(a.times(), [4.0 * RTT_MS]);
     assert_eq!(b.times(), [1_600.0]);

@@ -98,6 +98,58 @@ pub fn run_one(
     (end, proxy)
 }
 
+/// Two clients sending `GET /x` through a smart proxy, the second starting at a time
+/// of its own, to a server that answers `ok` and closes a connection left idle for
+/// 1 s after its last response: the pooled upstream connection's end.
+pub struct IdleCloseScene {
+    pub net: SimNet,
+    pub hosts: (HostId, HostId, HostId),
+    pub a: RawClient,
+    pub b: RawClient,
+    pub proxy: Proxy,
+    pub server: RawServer,
+}
+
+impl IdleCloseScene {
+    /// The scene with the second client starting at `b_starts_ms`.
+    pub fn new(b_starts_ms: i64) -> IdleCloseScene {
+        let (net, c, p, s) = three_hosts();
+        let req = get("/x", "HTTP/1.1", &[("Host", "origin")]);
+        let mut server = RawServer::new(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        server.idle_close_ms = Some(1_000);
+        IdleCloseScene {
+            net,
+            hosts: (c, p, s),
+            a: RawClient::new(&[&req]),
+            b: RawClient::new(&[&req]).starting_at(b_starts_ms),
+            proxy: proxy(ProxyMode::Smart),
+            server,
+        }
+    }
+
+    /// Runs it on until the clients are done or `limit_ms` of virtual time.
+    pub fn run(&mut self, limit_ms: i64) -> RunEnd {
+        run(
+            &mut self.net,
+            self.hosts,
+            &mut [&mut self.a, &mut self.b],
+            &mut self.proxy,
+            &mut self.server,
+            limit_ms,
+        )
+    }
+}
+
+/// Every client got exactly one response, without error, with a body of `body_len`
+/// bytes.
+pub fn assert_each_answered_once(clients: &[RawClient], body_len: usize) {
+    for (i, client) in clients.iter().enumerate() {
+        assert_eq!(client.error, None, "client {i}");
+        assert_eq!(client.responses.len(), 1, "client {i}");
+        assert_eq!(client.responses[0].body.len(), body_len, "client {i}");
+    }
+}
+
 /// Connections of a host that are still open (established, possibly half-closed).
 pub fn open_connections(host: &Host) -> usize {
     (0..host.connection_count())

@@ -13,6 +13,14 @@
 //! buffers that grow with use (`tcp_rmem` / `tcp_wmem` autotuning). A connection
 //! that moves a few kilobytes costs a few kilobytes of heap.
 //!
+//! The price is paid against a hostile peer: storage is a prefix, so one out-of-order
+//! byte at the far edge of the advertised window grows the receive buffer to nearly
+//! its whole capacity (2 MiB by default), where a mapping would have taken one page.
+//! That is what smoltcp's stock fixed buffers cost every connection anyway, and it
+//! stays bounded by the buffer knobs times the connections a listener admits (its
+//! backlog and the application's limits); Linux instead charges out-of-order data by
+//! the bytes received.
+//!
 //! Large send queues (`send_queue.rs`) still take a [`Mapping`] of their own, so that
 //! their memory goes back to the system when they are dropped.
 
