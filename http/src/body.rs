@@ -5,7 +5,7 @@
 //! the body is delimited; [`BodyDecoder`] then consumes exactly that body
 //! from whatever bytes arrive, leaving pipelined data for the next message.
 
-use crate::message::{is_tchar, Method, Request, Response, Version};
+use crate::message::{is_tchar, FieldLookup, Method, Request, Response, Version};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -83,11 +83,9 @@ impl FramingError {
 
 /// Transfer codings from every `Transfer-Encoding` field, in order
 /// (list syntax RFC 9110 §5.6.1; empty elements skipped).
-fn transfer_codings<'a>(
-    headers: &'a crate::message::Headers,
-) -> impl Iterator<Item = &'a str> + 'a {
+fn transfer_codings(headers: &impl FieldLookup) -> impl Iterator<Item = &str> {
     headers
-        .get_all("transfer-encoding")
+        .values("transfer-encoding")
         .flat_map(|v| v.split(','))
         .map(|c| c.trim_matches([' ', '\t']))
         .filter(|c| !c.is_empty())
@@ -96,14 +94,14 @@ fn transfer_codings<'a>(
 /// Checks the `Transfer-Encoding` of a message that has one.
 /// Coding names are case-insensitive (RFC 9112 §7).
 fn chunked_framing(
-    headers: &crate::message::Headers,
+    headers: &impl FieldLookup,
     version: Version,
     is_request: bool,
 ) -> Result<Framing, FramingError> {
     if version == Version::Http10 {
         return Err(FramingError::TransferEncodingInHttp10);
     }
-    if headers.contains("content-length") {
+    if headers.has("content-length") {
         return Err(FramingError::ConflictingFraming);
     }
     let mut count = 0usize;
@@ -122,8 +120,8 @@ fn chunked_framing(
 }
 
 /// Parses the single `Content-Length` (RFC 9112 §6.2: `1*DIGIT`).
-fn content_length(headers: &crate::message::Headers) -> Result<Option<u64>, FramingError> {
-    let mut values = headers.get_all("content-length");
+fn content_length(headers: &impl FieldLookup) -> Result<Option<u64>, FramingError> {
+    let mut values = headers.values("content-length");
     let Some(value) = values.next() else {
         return Ok(None);
     };
@@ -153,10 +151,18 @@ fn content_length(headers: &crate::message::Headers) -> Result<Option<u64>, Fram
 /// `Content-Length` (RFC 9112 §6.3 item 7); it is never [`Framing::UntilClose`]
 /// because the client could not then read a response.
 pub fn request_framing(req: &Request) -> Result<Framing, FramingError> {
-    if req.headers.contains("transfer-encoding") {
-        return chunked_framing(&req.headers, req.version, true);
+    request_body_framing(&req.headers, req.version)
+}
+
+/// [`request_framing`] of a head's `fields` and `version`, however the head is held.
+pub(crate) fn request_body_framing(
+    fields: &impl FieldLookup,
+    version: Version,
+) -> Result<Framing, FramingError> {
+    if fields.has("transfer-encoding") {
+        return chunked_framing(fields, version, true);
     }
-    Ok(match content_length(&req.headers)? {
+    Ok(match content_length(fields)? {
         Some(n) => Framing::Length(n),
         None => Framing::None,
     })
@@ -173,18 +179,43 @@ pub fn request_framing(req: &Request) -> Result<Framing, FramingError> {
 /// be decoded here); then `Content-Length` (item 5); otherwise the body runs
 /// until the server closes (item 8).
 pub fn response_framing(resp: &Response, request_method: &Method) -> Result<Framing, FramingError> {
+    response_body_framing(
+        Status {
+            code: resp.status,
+            version: resp.version,
+        },
+        &resp.headers,
+        request_method,
+    )
+}
+
+/// A response's status line, as far as framing depends on it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Status {
+    pub(crate) code: u16,
+    pub(crate) version: Version,
+}
+
+/// [`response_framing`] of a head's `status` line and `fields`, however the
+/// head is held.
+pub(crate) fn response_body_framing(
+    status: Status,
+    fields: &impl FieldLookup,
+    request_method: &Method,
+) -> Result<Framing, FramingError> {
+    let code = status.code;
     if *request_method == Method::Head
-        || (100..200).contains(&resp.status)
-        || resp.status == 204
-        || resp.status == 304
-        || (*request_method == Method::Connect && (200..300).contains(&resp.status))
+        || (100..200).contains(&code)
+        || code == 204
+        || code == 304
+        || (*request_method == Method::Connect && (200..300).contains(&code))
     {
         return Ok(Framing::None);
     }
-    if resp.headers.contains("transfer-encoding") {
-        return chunked_framing(&resp.headers, resp.version, false);
+    if fields.has("transfer-encoding") {
+        return chunked_framing(fields, status.version, false);
     }
-    Ok(match content_length(&resp.headers)? {
+    Ok(match content_length(fields)? {
         Some(n) => Framing::Length(n),
         None => Framing::UntilClose,
     })

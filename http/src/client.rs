@@ -31,9 +31,12 @@ use tcpknobs_stack::{
     Application, ConnId, ConnState, ConnectError, Duration, Host, Instant, Readable, SocketError,
 };
 
-use crate::body::{response_framing, BodyDecoder, BodyError};
+use crate::body::{response_body_framing, BodyDecoder, BodyError, Status};
 use crate::in_flight::InFlight;
-use crate::message::{parse_response, Headers, Method, Parsed, Request, Response, Version};
+use crate::message::{
+    parse_response_head, write_request_head, Decimal, FieldLookup, FieldSlots, Method, Parsed,
+    Version,
+};
 use crate::outbox::Outbox;
 use crate::payload;
 use crate::transaction::{Transaction, TransactionError};
@@ -404,6 +407,8 @@ enum Readiness {
 /// default keeps them all ([`Client::transactions`]).
 pub struct Client<S = Vec<Transaction>> {
     config: ClientConfig,
+    /// The `Host` field of every request: the server's address, formatted once.
+    host: String,
     workload: Workload,
     sink: S,
     /// The transactions made and not yet finished, by id (workload position). A
@@ -509,6 +514,7 @@ impl<S: Sink> Client<S> {
             },
         };
         Client {
+            host: config.server.to_string(),
             config,
             workload,
             sink,
@@ -614,7 +620,9 @@ impl<S: Sink> Client<S> {
     /// Give every transaction that finished to the sink, remembering how those that
     /// others wait for ended.
     fn hand_over(&mut self) {
-        for tx in std::mem::take(&mut self.finished) {
+        // Taken and put back, so its room is kept for the next step's.
+        let mut finished = std::mem::take(&mut self.finished);
+        for tx in finished.drain(..) {
             let Some(t) = self.live.remove(&tx).map(|t| *t) else {
                 continue;
             };
@@ -632,6 +640,7 @@ impl<S: Sink> Client<S> {
             }
             self.sink.finished(t);
         }
+        self.finished = finished;
     }
 
     /// How request `dep` ended, once it has: when, and whether it failed.
@@ -874,14 +883,8 @@ impl<S: Sink> Client<S> {
         if !self.config.strategy.reuses() {
             c.retiring = true;
         }
-        let request = Request {
-            method: spec.method.clone(),
-            target: spec.target.clone(),
-            version: self.config.version,
-            headers: request_headers(&self.config, spec),
-        };
         let mut head = Vec::new();
-        request.write_head(&mut head);
+        write_request(&self.config, &self.host, spec, &mut head);
         t.heads.request = head.clone();
         t.heads.request_body = spec.body_len;
         let len = head.len() as u64 + spec.body_len;
@@ -1087,7 +1090,8 @@ impl<S: Sink> Client<S> {
                 continue;
             };
             if let ReadState::Head = c.read {
-                let parsed = parse_response(&c.inbuf).map_err(|e| e.to_string());
+                let mut slots = FieldSlots::new();
+                let parsed = parse_response_head(&c.inbuf, &mut slots).map_err(|e| e.to_string());
                 let (message, head_len) = match parsed {
                     Ok(Parsed::Partial) => return Flow::Http,
                     Ok(Parsed::Complete { message, head_len }) => (message, head_len),
@@ -1100,12 +1104,22 @@ impl<S: Sink> Client<S> {
                         return Flow::Http;
                     }
                 };
-                if !(100..200).contains(&message.status) {
+                // What the head says, read before its bytes leave the buffer it
+                // borrows.
+                let status = message.status;
+                let status_line = Status {
+                    code: status,
+                    version: message.version,
+                };
+                let framing = response_body_framing(status_line, &message.fields, &spec.method);
+                let keep_alive =
+                    response_persists(message.version, &message.fields, self.config.version);
+                if !(100..200).contains(&status) {
                     t.heads.response = c.inbuf[..head_len].to_vec();
                 }
                 c.inbuf.drain(..head_len);
-                if (100..200).contains(&message.status) {
-                    if message.status == 101 {
+                if (100..200).contains(&status) {
+                    if status == 101 {
                         // The client never asks for an upgrade, so a switch is a protocol
                         // error (RFC 9110 §15.2.2) and the bytes after it are not HTTP/1.1.
                         t.fail(TransactionError::UnrequestedUpgrade, now);
@@ -1119,10 +1133,9 @@ impl<S: Sink> Client<S> {
                     t.interim_responses += 1;
                     continue;
                 }
-                t.status = Some(message.status);
-                match response_framing(&message, &spec.method) {
+                t.status = Some(status);
+                match framing {
                     Ok(framing) => {
-                        let keep_alive = response_persists(&message, self.config.version);
                         c.read = ReadState::Body {
                             decoder: BodyDecoder::new(framing),
                             keep_alive,
@@ -1354,29 +1367,38 @@ fn socket_error(e: SocketError) -> TransactionError {
     }
 }
 
-fn request_headers(config: &ClientConfig, spec: &RequestSpec) -> Headers {
-    let mut h = Headers::default();
-    h.append("Host", config.server.to_string());
-    if spec.body_len > 0 || matches!(spec.method, Method::Post | Method::Put) {
-        h.append("Content-Length", spec.body_len.to_string());
-    }
+/// Appends the head of request `spec` to `out`, with the fields the client sends;
+/// `host` is the `Host` value.
+fn write_request(config: &ClientConfig, host: &str, spec: &RequestSpec, out: &mut Vec<u8>) {
+    let length = (spec.body_len > 0 || matches!(spec.method, Method::Post | Method::Put))
+        .then(|| Decimal::new(spec.body_len));
     // Serial and parallel HTTP/1.1 send no `Connection: close`: the client closes after
     // the response, so the client (as a load generator would) holds the TIME_WAIT.
-    if config.version == Version::Http10 && config.strategy.reuses() {
-        h.append("Connection", "keep-alive");
-    }
-    h
+    let keep_alive = config.version == Version::Http10 && config.strategy.reuses();
+    let fields = [
+        Some(("Host", host)),
+        length.as_ref().map(|l| ("Content-Length", l.as_str())),
+        keep_alive.then_some(("Connection", "keep-alive")),
+    ];
+    write_request_head(
+        out,
+        &spec.method,
+        &spec.target,
+        config.version,
+        fields.into_iter().flatten(),
+    );
 }
 
-/// Whether the server will keep the connection open after this response (RFC 9112
-/// §9.3; for HTTP/1.0, only if it echoed keep-alive, chapter item 17).
-fn response_persists(response: &Response, requested: Version) -> bool {
-    if response.headers.has_connection_token("close") {
+/// Whether the server will keep the connection open after a response of `version`
+/// with `fields` (RFC 9112 §9.3; for HTTP/1.0, only if it echoed keep-alive, chapter
+/// item 17).
+fn response_persists(version: Version, fields: &impl FieldLookup, requested: Version) -> bool {
+    if fields.has_connection_token("close") {
         return false;
     }
-    match (requested, response.version) {
+    match (requested, version) {
         (Version::Http11, Version::Http11) => true,
-        _ => response.headers.has_connection_token("keep-alive"),
+        _ => fields.has_connection_token("keep-alive"),
     }
 }
 
@@ -1464,21 +1486,16 @@ mod tests {
 
     #[test]
     fn response_persistence() {
-        let mut r = Response {
-            version: Version::Http11,
-            status: 200,
-            reason: "OK".into(),
-            headers: Headers::default(),
-        };
-        assert!(response_persists(&r, Version::Http11));
+        let mut h = crate::message::Headers::default();
+        assert!(response_persists(Version::Http11, &h, Version::Http11));
         assert!(
-            !response_persists(&r, Version::Http10),
+            !response_persists(Version::Http11, &h, Version::Http10),
             "1.0 needs the echo"
         );
-        r.headers.append("Connection", "keep-alive");
-        assert!(response_persists(&r, Version::Http10));
-        r.headers.append("Connection", "close");
-        assert!(!response_persists(&r, Version::Http11));
+        h.append("Connection", "keep-alive");
+        assert!(response_persists(Version::Http11, &h, Version::Http10));
+        h.append("Connection", "close");
+        assert!(!response_persists(Version::Http11, &h, Version::Http11));
     }
 
     /// Counts what it is given and the distinct ids, keeping no transaction.

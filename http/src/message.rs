@@ -2,11 +2,15 @@
 //!
 //! Parsing is delegated to `httparse` (zero-copy, no allocation until a head
 //! is complete) and then lifted into owned types, so the connection state
-//! machines can keep a parsed head after the read buffer is drained. The
-//! syntax followed is RFC 9112 §2–§5; field semantics are RFC 9110 §5.
+//! machines can keep a parsed head after the read buffer is drained. A state
+//! machine that decides on a head and keeps nothing of it reads the borrowed
+//! form instead ([`parse_response_head`], [`parse_request_head`]), which costs
+//! no allocation. The syntax followed is RFC 9112 §2–§5; field semantics are
+//! RFC 9110 §5.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::mem::MaybeUninit;
 use thiserror::Error;
 
 /// Largest accepted head (start line + header section + final CRLF), in bytes.
@@ -230,7 +234,7 @@ impl Headers {
 
     /// All fields in order, as `(name, value)` with the original name case.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.pairs()
     }
 
     /// Number of field lines.
@@ -261,10 +265,67 @@ impl Headers {
     /// Whether any `Connection` field lists `token` (case-insensitive,
     /// RFC 9110 §7.6.1), e.g. `"close"` (RFC 9112 §9.6) or `"keep-alive"`.
     pub fn has_connection_token(&self, token: &str) -> bool {
-        self.get_all("connection")
+        FieldLookup::has_connection_token(self, token)
+    }
+}
+
+/// Looking fields up by name: all that the framing and persistence rules ask of
+/// a head, so that they are written once for the owned [`Headers`] and for the
+/// borrowed [`Fields`] of a head parsed in place.
+pub(crate) trait FieldLookup {
+    /// The values of every field named `name` (case-insensitive, RFC 9110 §5.1),
+    /// in order.
+    fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str>;
+
+    /// Whether at least one field named `name` is present.
+    fn has(&self, name: &str) -> bool {
+        self.values(name).next().is_some()
+    }
+
+    /// Whether any `Connection` field lists `token` (case-insensitive,
+    /// RFC 9110 §7.6.1; list syntax RFC 9110 §5.6.1).
+    fn has_connection_token(&self, token: &str) -> bool {
+        self.values("connection")
             .flat_map(|v| v.split(','))
             .map(trim_ows)
             .any(|t| !t.is_empty() && t.eq_ignore_ascii_case(token))
+    }
+}
+
+impl FieldLookup for Headers {
+    fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.get_all(name)
+    }
+}
+
+/// The field lines of a head parsed in place, borrowed from the buffer parsed.
+/// Every value was checked to be UTF-8 when parsed, as [`Headers`] requires.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fields<'a>(&'a [httparse::Header<'a>]);
+
+impl FieldLookup for Fields<'_> {
+    fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.0
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .filter_map(|h| std::str::from_utf8(h.value).ok())
+    }
+}
+
+impl Fields<'_> {
+    /// The owned list of the same fields.
+    fn to_headers(self) -> Headers {
+        Headers(
+            self.0
+                .iter()
+                .filter_map(|h| {
+                    Some((
+                        h.name.to_owned(),
+                        std::str::from_utf8(h.value).ok()?.to_owned(),
+                    ))
+                })
+                .collect(),
+        )
     }
 }
 
@@ -294,21 +355,117 @@ fn put_sanitized(out: &mut Vec<u8>, s: &str) {
     out.extend(s.bytes().map(|b| if unsafe_byte(b) { b' ' } else { b }));
 }
 
-/// Room for `headers` as [`put_fields`] writes them, reserved at once instead of
-/// grown field by field.
-fn reserve_fields(out: &mut Vec<u8>, headers: &Headers, line: usize) {
-    let fields: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+/// Field lines to write, as `(name, value)` pairs: a [`Headers`]' or ones
+/// borrowed where a head is made, so that writing a head needs no list of its own.
+/// Gone over twice: once to size the head, once to write it.
+pub(crate) trait FieldPairs<'f>: Iterator<Item = (&'f str, &'f str)> + Clone {}
+
+impl<'f, I: Iterator<Item = (&'f str, &'f str)> + Clone> FieldPairs<'f> for I {}
+
+impl Headers {
+    /// The fields as [`FieldPairs`].
+    fn pairs(&self) -> impl FieldPairs<'_> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+}
+
+/// Room for `fields` as [`put_fields`] writes them after a `line`-byte start
+/// line, reserved at once instead of grown field by field.
+fn reserve_fields<'f>(out: &mut Vec<u8>, fields: impl FieldPairs<'f>, line: usize) {
+    let fields: usize = fields.map(|(n, v)| n.len() + v.len() + 4).sum();
     out.reserve(line + fields + 2);
 }
 
-fn put_fields(out: &mut Vec<u8>, headers: &Headers) {
-    for (name, value) in headers.iter() {
+fn put_fields<'f>(out: &mut Vec<u8>, fields: impl FieldPairs<'f>) {
+    for (name, value) in fields {
         put_sanitized(out, name);
         out.extend_from_slice(b": ");
         put_sanitized(out, value);
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends a request head to `out`: `method SP target SP version CRLF`, one
+/// `name: value CRLF` per field, then the empty line (RFC 9112 §2.1, §3, §5).
+///
+/// Nothing is validated; CR, LF and NUL are written as SP so no field
+/// value can start a new line (see RFC 9110 §5.5).
+pub(crate) fn write_request_head<'f>(
+    out: &mut Vec<u8>,
+    method: &Method,
+    target: &str,
+    version: Version,
+    fields: impl FieldPairs<'f>,
+) {
+    let line = method.as_str().len() + target.len() + 12;
+    reserve_fields(out, fields.clone(), line);
+    put_sanitized(out, method.as_str());
+    out.push(b' ');
+    put_sanitized(out, target);
+    out.push(b' ');
+    out.extend_from_slice(version.as_str().as_bytes());
+    out.extend_from_slice(b"\r\n");
+    put_fields(out, fields);
+}
+
+/// Appends a response head to `out`: `version SP status SP reason CRLF`, the
+/// fields, then the empty line (RFC 9112 §4, §5). The SP before the
+/// reason is written even when the reason is empty, as §4 requires.
+///
+/// `status` is written as at least three digits; it should be in
+/// 100..=999. CR, LF and NUL are written as SP (RFC 9110 §5.5).
+pub(crate) fn write_response_head<'f>(
+    out: &mut Vec<u8>,
+    version: Version,
+    status: u16,
+    reason: &str,
+    fields: impl FieldPairs<'f>,
+) {
+    reserve_fields(out, fields.clone(), reason.len() + 15);
+    out.extend_from_slice(version.as_str().as_bytes());
+    // The status code as three digits (RFC 9112 §4), without a formatter.
+    if status <= 999 {
+        out.extend_from_slice(&[
+            b' ',
+            b'0' + (status / 100) as u8,
+            b'0' + (status / 10 % 10) as u8,
+            b'0' + (status % 10) as u8,
+            b' ',
+        ]);
+    } else {
+        out.extend_from_slice(format!(" {status} ").as_bytes());
+    }
+    put_sanitized(out, reason);
+    out.extend_from_slice(b"\r\n");
+    put_fields(out, fields);
+}
+
+/// A number's decimal digits, formatted without allocating: the
+/// `Content-Length` value of every message with a body.
+pub(crate) struct Decimal {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    pub(crate) fn new(mut n: u64) -> Decimal {
+        let mut digits = [0; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Decimal { digits, start }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.digits[self.start..]).expect("decimal digits are ASCII")
+    }
 }
 
 /// A request head (RFC 9112 §3 request line plus header section).
@@ -341,15 +498,13 @@ impl Request {
     /// Nothing is validated; CR, LF and NUL are written as SP so no field
     /// value can start a new line (see RFC 9110 §5.5).
     pub fn write_head(&self, out: &mut Vec<u8>) {
-        let line = self.method.as_str().len() + self.target.len() + 12;
-        reserve_fields(out, &self.headers, line);
-        put_sanitized(out, self.method.as_str());
-        out.push(b' ');
-        put_sanitized(out, &self.target);
-        out.push(b' ');
-        out.extend_from_slice(self.version.as_str().as_bytes());
-        out.extend_from_slice(b"\r\n");
-        put_fields(out, &self.headers);
+        write_request_head(
+            out,
+            &self.method,
+            &self.target,
+            self.version,
+            self.headers.pairs(),
+        );
     }
 }
 
@@ -385,24 +540,13 @@ impl Response {
     /// `status` is written as at least three digits; it should be in
     /// 100..=999. CR, LF and NUL are written as SP (RFC 9110 §5.5).
     pub fn write_head(&self, out: &mut Vec<u8>) {
-        reserve_fields(out, &self.headers, self.reason.len() + 15);
-        out.extend_from_slice(self.version.as_str().as_bytes());
-        // The status code as three digits (RFC 9112 §4), without a formatter.
-        let code = self.status;
-        if code <= 999 {
-            out.extend_from_slice(&[
-                b' ',
-                b'0' + (code / 100) as u8,
-                b'0' + (code / 10 % 10) as u8,
-                b'0' + (code % 10) as u8,
-                b' ',
-            ]);
-        } else {
-            out.extend_from_slice(format!(" {code} ").as_bytes());
-        }
-        put_sanitized(out, &self.reason);
-        out.extend_from_slice(b"\r\n");
-        put_fields(out, &self.headers);
+        write_response_head(
+            out,
+            self.version,
+            self.status,
+            &self.reason,
+            self.headers.pairs(),
+        );
     }
 }
 
@@ -536,15 +680,12 @@ fn convert_version(v: Option<u8>) -> Result<Version, ParseError> {
     }
 }
 
-fn convert_headers(raw: &[httparse::Header<'_>]) -> Result<Headers, ParseError> {
-    raw.iter()
-        .map(|h| {
-            std::str::from_utf8(h.value)
-                .map(|v| (h.name.to_owned(), v.to_owned()))
-                .map_err(|_| ParseError::BadHeader)
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Headers)
+/// Checks that every field value is UTF-8, as [`Headers`] holds them.
+fn checked_fields<'a>(raw: &'a [httparse::Header<'a>]) -> Result<Fields<'a>, ParseError> {
+    match raw.iter().all(|h| std::str::from_utf8(h.value).is_ok()) {
+        true => Ok(Fields(raw)),
+        false => Err(ParseError::BadHeader),
+    }
 }
 
 /// Turns "need more bytes" into the size verdict: with `MAX_HEAD_BYTES`
@@ -557,6 +698,73 @@ fn partial<T>(total_len: usize) -> Result<Parsed<T>, ParseError> {
     }
 }
 
+impl<T> Parsed<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Parsed<U> {
+        match self {
+            Parsed::Complete { message, head_len } => Parsed::Complete {
+                message: f(message),
+                head_len,
+            },
+            Parsed::Partial => Parsed::Partial,
+        }
+    }
+}
+
+/// Room for the field lines of one head, filled by the parser. Left
+/// uninitialised until then: a head rarely has more than a few of the
+/// [`MAX_HEADERS`] fields, so the slots are not written first.
+pub(crate) struct FieldSlots<'b>([MaybeUninit<httparse::Header<'b>>; MAX_HEADERS]);
+
+impl FieldSlots<'_> {
+    pub(crate) fn new() -> Self {
+        FieldSlots([const { MaybeUninit::uninit() }; MAX_HEADERS])
+    }
+}
+
+/// A request head parsed in place: what [`Request`] holds, borrowed from the
+/// buffer parsed (and `slots`).
+#[derive(Debug)]
+pub(crate) struct RequestHead<'a> {
+    pub(crate) method: Method,
+    pub(crate) target: &'a str,
+    pub(crate) version: Version,
+    pub(crate) fields: Fields<'a>,
+}
+
+impl RequestHead<'_> {
+    /// The owned head.
+    pub(crate) fn to_owned(&self) -> Request {
+        Request {
+            method: self.method.clone(),
+            target: self.target.to_owned(),
+            version: self.version,
+            headers: self.fields.to_headers(),
+        }
+    }
+}
+
+/// A response head parsed in place: what [`Response`] holds, borrowed from the
+/// buffer parsed (and `slots`).
+#[derive(Debug)]
+pub(crate) struct ResponseHead<'a> {
+    pub(crate) version: Version,
+    pub(crate) status: u16,
+    pub(crate) reason: &'a str,
+    pub(crate) fields: Fields<'a>,
+}
+
+impl ResponseHead<'_> {
+    /// The owned head.
+    pub(crate) fn to_owned(&self) -> Response {
+        Response {
+            version: self.version,
+            status: self.status,
+            reason: self.reason.to_owned(),
+            headers: self.fields.to_headers(),
+        }
+    }
+}
+
 /// Parses a request head from the start of `buf` (RFC 9112 §2.1, §3, §5).
 ///
 /// Sans-IO: call again with the whole accumulated buffer after each read
@@ -564,24 +772,38 @@ fn partial<T>(total_len: usize) -> Result<Parsed<T>, ParseError> {
 /// are examined, so the work per call is bounded. Bytes after `head_len`
 /// (body, pipelined requests) are left alone.
 pub fn parse_request(buf: &[u8]) -> Result<Parsed<Request>, ParseError> {
+    let mut slots = FieldSlots::new();
+    Ok(parse_request_head(buf, &mut slots)?.map(|head| head.to_owned()))
+}
+
+/// [`parse_request`] without making an owned [`Request`]: the head borrows
+/// `buf`, its fields `slots`.
+pub(crate) fn parse_request_head<'a>(
+    buf: &'a [u8],
+    slots: &'a mut FieldSlots<'a>,
+) -> Result<Parsed<RequestHead<'a>>, ParseError> {
     let window = &buf[..buf.len().min(MAX_HEAD_BYTES)];
-    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut raw);
-    match req.parse(window) {
+    let mut req = httparse::Request::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_request_with_uninit_headers(
+        &mut req,
+        window,
+        &mut slots.0,
+    );
+    match parsed {
         Ok(httparse::Status::Complete(head_len)) => {
             let method = req
                 .method
                 .and_then(Method::parse)
                 .ok_or(ParseError::BadStartLine)?;
-            let target = req.path.ok_or(ParseError::BadStartLine)?.to_owned();
+            let target = req.path.ok_or(ParseError::BadStartLine)?;
             let version = convert_version(req.version)?;
-            let headers = convert_headers(req.headers)?;
+            let fields = checked_fields(req.headers)?;
             Ok(Parsed::Complete {
-                message: Request {
+                message: RequestHead {
                     method,
                     target,
                     version,
-                    headers,
+                    fields,
                 },
                 head_len,
             })
@@ -611,26 +833,40 @@ pub fn parse_request(buf: &[u8]) -> Result<Parsed<Request>, ParseError> {
 /// Same contract as [`parse_request`]. Whether a body follows depends on the
 /// request too; see `body::response_framing`.
 pub fn parse_response(buf: &[u8]) -> Result<Parsed<Response>, ParseError> {
+    let mut slots = FieldSlots::new();
+    Ok(parse_response_head(buf, &mut slots)?.map(|head| head.to_owned()))
+}
+
+/// [`parse_response`] without making an owned [`Response`]: the head borrows
+/// `buf`, its fields `slots`.
+pub(crate) fn parse_response_head<'a>(
+    buf: &'a [u8],
+    slots: &'a mut FieldSlots<'a>,
+) -> Result<Parsed<ResponseHead<'a>>, ParseError> {
     if buf.is_empty() {
-        // What httparse says of no bytes, without setting up its header array: a
-        // client asks each connection with nothing read yet on every poll.
+        // What httparse says of no bytes: a client asks each connection with
+        // nothing read yet on every poll.
         return Ok(Parsed::Partial);
     }
     let window = &buf[..buf.len().min(MAX_HEAD_BYTES)];
-    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut raw);
-    match resp.parse(window) {
+    let mut resp = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut resp,
+        window,
+        &mut slots.0,
+    );
+    match parsed {
         Ok(httparse::Status::Complete(head_len)) => {
             let version = convert_version(resp.version)?;
             let status = resp.code.ok_or(ParseError::BadStartLine)?;
-            let reason = resp.reason.unwrap_or("").to_owned();
-            let headers = convert_headers(resp.headers)?;
+            let reason = resp.reason.unwrap_or("");
+            let fields = checked_fields(resp.headers)?;
             Ok(Parsed::Complete {
-                message: Response {
+                message: ResponseHead {
                     version,
                     status,
                     reason,
-                    headers,
+                    fields,
                 },
                 head_len,
             })

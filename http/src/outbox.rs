@@ -106,7 +106,8 @@ pub fn plan_writes(head: Vec<u8>, body_len: u64, writes: u32) -> VecDeque<Planne
                 body: body_len / n + u64::from(i < body_len % n),
             });
         }
-    } else if body_len > 0 {
+    } else if body_len > 0 || writes == 1 {
+        // One write: the head as it is, not a copy of it.
         planned.push_back(PlannedWrite {
             prefix: head,
             body: body_len,

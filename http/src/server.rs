@@ -35,8 +35,11 @@ use serde::Serialize;
 use tcpknobs_stack::trace::HttpEvent;
 use tcpknobs_stack::{Application, ConnId, Duration, Host, Instant, Readable, SocketError};
 
-use crate::body::{encode_chunk, encode_last_chunk, request_framing, BodyDecoder, Framing};
-use crate::message::{parse_request, Headers, Method, Parsed, Request, Response, Version};
+use crate::body::{encode_chunk, encode_last_chunk, request_body_framing, BodyDecoder, Framing};
+use crate::message::{
+    parse_request_head, write_response_head, Decimal, FieldLookup, FieldSlots, Headers, Method,
+    Parsed, Response, Version,
+};
 use crate::outbox::{plan_writes, Outbox, Piece, PlannedWrite};
 use crate::payload;
 use crate::wakeups::{Pass, Wakeups};
@@ -293,11 +296,38 @@ const MAX_QUEUED: usize = 32;
 /// Largest piece of a response generated at a time, so a big body costs no memory.
 const PIECE_BYTES: u64 = 64 * 1024;
 
+/// What answering a request needs of its head: kept in place of the head, whose
+/// bytes leave the read buffer it was parsed from.
+#[derive(Debug)]
+struct Asked {
+    method: Method,
+    /// The body size a `/bytes/N` target asks for.
+    size: Option<u64>,
+    version: Version,
+    /// A `Connection` field lists `close` (RFC 9112 §9.6).
+    close: bool,
+    /// A `Connection` field lists `keep-alive` (what an HTTP/1.0 client asks
+    /// persistence with, chapter item 17).
+    keep_alive: bool,
+}
+
+impl Asked {
+    fn new(method: &Method, target: &str, version: Version, fields: &impl FieldLookup) -> Asked {
+        Asked {
+            method: method.clone(),
+            size: requested_size(target),
+            version,
+            close: fields.has_connection_token("close"),
+            keep_alive: fields.has_connection_token("keep-alive"),
+        }
+    }
+}
+
 /// A unit of work for the write side, in request order.
 #[derive(Debug)]
 enum Job {
     /// A complete request (head parsed, body consumed and discarded) to answer.
-    Request(Request),
+    Request(Asked),
     /// Bad input: answer with this status and close.
     Reject {
         /// The status (RFC 9110 §15.5, §15.6).
@@ -317,7 +347,7 @@ enum Reading {
     /// A head is parsed; its body is arriving and being discarded. `since` starts the
     /// body timer: when the head completed, then at every read that brought bytes.
     Body {
-        request: Request,
+        request: Asked,
         decoder: BodyDecoder,
         since: Instant,
     },
@@ -903,14 +933,22 @@ fn parse(conn: &mut Conn, now: Instant, read: u64) {
                 }
                 // The first byte of this head starts its timer.
                 since.get_or_insert(now);
-                match parse_request(&conn.inbuf) {
+                let mut slots = FieldSlots::new();
+                match parse_request_head(&conn.inbuf, &mut slots) {
                     Ok(Parsed::Partial) => return,
                     Ok(Parsed::Complete { message, head_len }) => {
+                        let checked = check_request(message.version, &message.fields);
+                        let asked = Asked::new(
+                            &message.method,
+                            message.target,
+                            message.version,
+                            &message.fields,
+                        );
                         conn.inbuf.drain(..head_len);
-                        match check_request(&message) {
+                        match checked {
                             Ok(framing) => {
                                 conn.reading = Reading::Body {
-                                    request: message,
+                                    request: asked,
                                     decoder: BodyDecoder::new(framing),
                                     since: now,
                                 }
@@ -949,15 +987,15 @@ fn reject(conn: &mut Conn, status: u16, detail: String, read: u64) {
     conn.reading = Reading::Closed;
 }
 
-/// Checks a parsed head before its body is read: body framing (RFC 9112 §6.3: no
-/// guessing between Content-Length and Transfer-Encoding, which is how requests are
-/// smuggled) and Host (RFC 9112 §3.2). Returns the body framing, or the status to
-/// answer with.
-fn check_request(request: &Request) -> Result<Framing, (u16, String)> {
-    let framing = request_framing(request).map_err(|e| (e.status(), e.to_string()))?;
-    let mut hosts = request.headers.get_all("host");
+/// Checks a parsed head (its `version` and `fields`) before its body is read: body
+/// framing (RFC 9112 §6.3: no guessing between Content-Length and Transfer-Encoding,
+/// which is how requests are smuggled) and Host (RFC 9112 §3.2). Returns the body
+/// framing, or the status to answer with.
+fn check_request(version: Version, fields: &impl FieldLookup) -> Result<Framing, (u16, String)> {
+    let framing = request_body_framing(fields, version).map_err(|e| (e.status(), e.to_string()))?;
+    let mut hosts = fields.values("host");
     match (hosts.next(), hosts.next()) {
-        (None, _) if request.version == Version::Http11 => {
+        (None, _) if version == Version::Http11 => {
             Err((400, "HTTP/1.1 request without Host".to_string()))
         }
         (Some(_), Some(_)) => Err((400, "more than one Host".to_string())),
@@ -1003,14 +1041,13 @@ fn requested_size(target: &str) -> Option<u64> {
 /// after this one (RFC 9112 §9.3): every Connection option is looked at, `close` ends
 /// it, `keep-alive` matters for HTTP/1.0 only; the others name hop-by-hop fields or
 /// extensions (RFC 9110 §7.6.1) and change nothing for an origin server.
-fn persists(config: &ServerConfig, request: &Request) -> bool {
-    let options = request.headers.connection_tokens();
-    if !config.keep_alive || options.iter().any(|o| o == "close") {
+fn persists(config: &ServerConfig, request: &Asked) -> bool {
+    if !config.keep_alive || request.close {
         return false;
     }
     match request.version {
         Version::Http11 => true,
-        Version::Http10 => options.iter().any(|o| o == "keep-alive"),
+        Version::Http10 => request.keep_alive,
     }
 }
 
@@ -1025,12 +1062,8 @@ fn keep_alive_hint(config: &ServerConfig, served: u32) -> String {
 }
 
 /// The response to the `served`th request on a connection, and what follows it.
-fn build_response(
-    config: &ServerConfig,
-    request: &Request,
-    served: u32,
-) -> (ResponseStream, After) {
-    let (status, size) = match (&request.method, requested_size(&request.target)) {
+fn build_response(config: &ServerConfig, request: &Asked, served: u32) -> (ResponseStream, After) {
+    let (status, size) = match (&request.method, request.size) {
         // The lab answers every method the client can send (`--method`) with the
         // pattern: the method matters to the client's retry and pipelining rules.
         (Method::Get | Method::Head | Method::Post | Method::Put | Method::Delete, Some(n)) => {
@@ -1048,34 +1081,41 @@ fn build_response(
     } else {
         After::KeepAlive
     };
-    let mut headers = Headers::default();
-    headers.append("Content-Type", "application/octet-stream");
-    if status == 405 {
-        // RFC 9110 §15.5.6: a 405 lists the methods the resource supports.
-        headers.append("Allow", "GET, HEAD, POST, PUT, DELETE");
-    }
-    if chunked {
-        headers.append("Transfer-Encoding", "chunked");
+    let length = Decimal::new(size);
+    let framing = if chunked {
+        Some(("Transfer-Encoding", "chunked"))
     } else if !until_close {
         // HEAD: the length a GET would have had (RFC 9110 §8.6).
-        headers.append("Content-Length", size.to_string());
-    }
-    match then {
-        After::Close(_) => headers.append("Connection", "close"),
-        After::KeepAlive if request.version == Version::Http10 => {
-            headers.append("Connection", "keep-alive");
-            headers.append("Keep-Alive", keep_alive_hint(config, served));
-        }
-        After::KeepAlive => {}
-    }
-    let response = Response {
-        version: request.version,
-        status,
-        reason: reason(status).to_string(),
-        headers,
+        Some(("Content-Length", length.as_str()))
+    } else {
+        None
     };
+    let hint;
+    let connection = match then {
+        After::Close(_) => [Some(("Connection", "close")), None],
+        After::KeepAlive if request.version == Version::Http10 => {
+            hint = keep_alive_hint(config, served);
+            [
+                Some(("Connection", "keep-alive")),
+                Some(("Keep-Alive", hint.as_str())),
+            ]
+        }
+        After::KeepAlive => [None, None],
+    };
+    let fields = [
+        Some(("Content-Type", "application/octet-stream")),
+        // RFC 9110 §15.5.6: a 405 lists the methods the resource supports.
+        (status == 405).then_some(("Allow", "GET, HEAD, POST, PUT, DELETE")),
+        framing,
+    ];
     let mut head = Vec::new();
-    response.write_head(&mut head);
+    write_response_head(
+        &mut head,
+        request.version,
+        status,
+        reason(status),
+        fields.into_iter().chain(connection).flatten(),
+    );
     if request.method == Method::Head {
         // No body at all, not even a last-chunk (RFC 9112 §6.3 item 1).
         return (
@@ -1369,6 +1409,7 @@ impl Application for Server {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::Request;
 
     fn request(version: Version, fields: &[(&str, &str)]) -> Request {
         Request {
@@ -1377,6 +1418,14 @@ mod tests {
             version,
             headers: fields.iter().copied().collect(),
         }
+    }
+
+    fn asked(req: &Request) -> Asked {
+        Asked::new(&req.method, &req.target, req.version, &req.headers)
+    }
+
+    fn check(req: &Request) -> Result<Framing, (u16, String)> {
+        check_request(req.version, &req.headers)
     }
 
     /// Everything a stream would send, and the sizes of its send() calls.
@@ -1415,20 +1464,29 @@ mod tests {
     fn persistence_rules() {
         let config = ServerConfig::default();
         let mut req = request(Version::Http11, &[]);
-        assert!(persists(&config, &req), "HTTP/1.1 persists by default");
+        assert!(
+            persists(&config, &asked(&req)),
+            "HTTP/1.1 persists by default"
+        );
         req.headers.append("Connection", "x-trace, Upgrade");
-        assert!(persists(&config, &req), "other options change nothing");
+        assert!(
+            persists(&config, &asked(&req)),
+            "other options change nothing"
+        );
         req.headers.append("Connection", "keep-alive, CLOSE");
-        assert!(!persists(&config, &req), "close wins, in any field");
+        assert!(!persists(&config, &asked(&req)), "close wins, in any field");
         let mut req = request(Version::Http10, &[]);
-        assert!(!persists(&config, &req), "HTTP/1.0 closes by default");
+        assert!(
+            !persists(&config, &asked(&req)),
+            "HTTP/1.0 closes by default"
+        );
         req.headers.append("Connection", "x-foo , Keep-Alive");
-        assert!(persists(&config, &req));
+        assert!(persists(&config, &asked(&req)));
         let off = ServerConfig {
             keep_alive: false,
             ..ServerConfig::default()
         };
-        assert!(!persists(&off, &req));
+        assert!(!persists(&off, &asked(&req)));
     }
 
     #[test]
@@ -1448,23 +1506,12 @@ mod tests {
         for bad in ["a b", "a/b", "user@host", "a?b", "\u{e9}"] {
             assert!(!valid_host(bad), "{bad}");
         }
-        assert!(check_request(&request(Version::Http10, &[])).is_ok());
-        assert_eq!(
-            check_request(&request(Version::Http11, &[])).unwrap_err().0,
-            400
-        );
+        assert!(check(&request(Version::Http10, &[])).is_ok());
+        assert_eq!(check(&request(Version::Http11, &[])).unwrap_err().0, 400);
         let two = [("Host", "a"), ("host", "a")];
-        assert_eq!(
-            check_request(&request(Version::Http10, &two))
-                .unwrap_err()
-                .0,
-            400
-        );
+        assert_eq!(check(&request(Version::Http10, &two)).unwrap_err().0, 400);
         let te = [("Host", "a"), ("Transfer-Encoding", "gzip, chunked")];
-        assert_eq!(
-            check_request(&request(Version::Http11, &te)).unwrap_err().0,
-            501
-        );
+        assert_eq!(check(&request(Version::Http11, &te)).unwrap_err().0, 501);
     }
 
     #[test]
@@ -1541,7 +1588,7 @@ mod tests {
     #[test]
     fn responses_frame_and_persist() {
         let text = |config: &ServerConfig, req: &Request, served| {
-            let (stream, then) = build_response(config, req, served);
+            let (stream, then) = build_response(config, &asked(req), served);
             (String::from_utf8(drain(stream).0).unwrap(), then)
         };
         let config = ServerConfig::default();
