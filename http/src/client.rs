@@ -34,8 +34,8 @@ use tcpknobs_stack::{
 use crate::body::{response_body_framing, BodyDecoder, BodyError, Status};
 use crate::in_flight::InFlight;
 use crate::message::{
-    parse_response_head, write_request_head, Decimal, FieldLookup, FieldSlots, Method, Parsed,
-    Version,
+    parse_response_head, write_request_head, Decimal, FieldLookup, FieldSlots, LastHead, Method,
+    Parsed, Version,
 };
 use crate::outbox::Outbox;
 use crate::payload;
@@ -409,6 +409,8 @@ pub struct Client<S = Vec<Transaction>> {
     config: ClientConfig,
     /// The `Host` field of every request: the server's address, formatted once.
     host: String,
+    /// The latest request head written, by workload spec (`Workload::spec_index`).
+    head: LastHead<usize>,
     workload: Workload,
     sink: S,
     /// The transactions made and not yet finished, by id (workload position). A
@@ -515,6 +517,7 @@ impl<S: Sink> Client<S> {
         };
         Client {
             host: config.server.to_string(),
+            head: LastHead::default(),
             config,
             workload,
             sink,
@@ -883,8 +886,13 @@ impl<S: Sink> Client<S> {
         if !self.config.strategy.reuses() {
             c.retiring = true;
         }
-        let mut head = Vec::new();
-        write_request(&self.config, &self.host, spec, &mut head);
+        let (config, host) = (&self.config, &self.host);
+        let head = self
+            .head
+            .get_or_write(self.workload.spec_index(tx), |out| {
+                write_request(config, host, spec, out)
+            })
+            .to_vec();
         t.heads.request = head.clone();
         t.heads.request_body = spec.body_len;
         let len = head.len() as u64 + spec.body_len;

@@ -441,6 +441,37 @@ pub(crate) fn write_response_head<'f>(
     put_fields(out, fields);
 }
 
+/// The latest head written and what it was written from (`K`, a key that
+/// determines it): a run repeats one request and one response, and this way writes
+/// each head once, not once per message.
+#[derive(Debug)]
+pub(crate) struct LastHead<K> {
+    key: Option<K>,
+    bytes: Vec<u8>,
+}
+
+impl<K> Default for LastHead<K> {
+    fn default() -> Self {
+        LastHead {
+            key: None,
+            bytes: Vec::new(),
+        }
+    }
+}
+
+impl<K: PartialEq> LastHead<K> {
+    /// The head for `key`: the latest one if it had the same key, else the one
+    /// `write` appends to an empty buffer.
+    pub(crate) fn get_or_write(&mut self, key: K, write: impl FnOnce(&mut Vec<u8>)) -> &[u8] {
+        if self.key.as_ref() != Some(&key) {
+            self.bytes.clear();
+            write(&mut self.bytes);
+            self.key = Some(key);
+        }
+        &self.bytes
+    }
+}
+
 /// A number's decimal digits, formatted without allocating: the
 /// `Content-Length` value of every message with a body.
 pub(crate) struct Decimal {

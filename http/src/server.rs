@@ -37,8 +37,8 @@ use tcpknobs_stack::{Application, ConnId, Duration, Host, Instant, Readable, Soc
 
 use crate::body::{encode_chunk, encode_last_chunk, request_body_framing, BodyDecoder, Framing};
 use crate::message::{
-    parse_request_head, write_response_head, Decimal, FieldLookup, FieldSlots, Headers, Method,
-    Parsed, Response, Version,
+    parse_request_head, write_response_head, Decimal, FieldLookup, FieldSlots, Headers, LastHead,
+    Method, Parsed, Response, Version,
 };
 use crate::outbox::{plan_writes, Outbox, Piece, PlannedWrite};
 use crate::payload;
@@ -545,6 +545,8 @@ pub struct Server {
     closed: Vec<(u64, ServerConnStats)>,
     keep_stats_below: usize,
     responses: u64,
+    /// The latest response head written.
+    head: LastHead<HeadRecipe>,
     /// Which connections to drive (see `wakeups`).
     wakeups: Wakeups,
     /// What the latest poll answered.
@@ -604,6 +606,7 @@ impl Server {
             closed: Vec::new(),
             keep_stats_below: usize::MAX,
             responses: 0,
+            head: LastHead::default(),
             wakeups: Wakeups::default(),
             deadline: None,
         }
@@ -826,7 +829,12 @@ impl Server {
             Job::Request(request) => {
                 let stats = &mut conn.stats;
                 stats.requests_served = stats.requests_served.saturating_add(1);
-                build_response(&self.config, &request, stats.requests_served)
+                build_response(
+                    &self.config,
+                    &mut self.head,
+                    &request,
+                    stats.requests_served,
+                )
             }
         };
         if let After::Close(_) = then {
@@ -1052,17 +1060,97 @@ fn persists(config: &ServerConfig, request: &Asked) -> bool {
 }
 
 /// The `Keep-Alive` hint for HTTP/1.0 (chapter item 17; RFC 2068 §19.7.1.1): whole
-/// seconds of idle time allowed, and how many more requests this connection takes.
-fn keep_alive_hint(config: &ServerConfig, served: u32) -> String {
+/// seconds of idle time allowed, and how many more requests this connection takes
+/// (`left`, when limited).
+fn keep_alive_hint(config: &ServerConfig, left: Option<u32>) -> String {
     let timeout = config.keep_alive_timeout.total_millis() / 1000;
-    match config.keep_alive_max {
-        Some(max) => format!("timeout={timeout}, max={}", max.saturating_sub(served)),
+    match left {
+        Some(left) => format!("timeout={timeout}, max={left}"),
         None => format!("timeout={timeout}"),
     }
 }
 
-/// The response to the `served`th request on a connection, and what follows it.
-fn build_response(config: &ServerConfig, request: &Asked, served: u32) -> (ResponseStream, After) {
+/// What a response head is written from besides the server's configuration: the
+/// same recipe makes the same head, so a run of like responses writes it once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct HeadRecipe {
+    version: Version,
+    status: u16,
+    length: LengthField,
+    connection: ConnectionField,
+}
+
+/// The field that delimits a response body, if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LengthField {
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// `Content-Length`.
+    Length(u64),
+    /// None: the body ends when the connection closes.
+    UntilClose,
+}
+
+/// What a response head says of the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConnectionField {
+    /// Nothing: HTTP/1.1 persists by default.
+    Nothing,
+    /// `Connection: close`.
+    Close,
+    /// `Connection: keep-alive` and the `Keep-Alive` hint, with the requests the
+    /// connection still takes when they are limited (HTTP/1.0).
+    KeepAlive { left: Option<u32> },
+}
+
+impl HeadRecipe {
+    /// Appends the head to `out`.
+    fn write(self, config: &ServerConfig, out: &mut Vec<u8>) {
+        let length;
+        let framing = match self.length {
+            LengthField::Chunked => Some(("Transfer-Encoding", "chunked")),
+            LengthField::Length(n) => {
+                length = Decimal::new(n);
+                Some(("Content-Length", length.as_str()))
+            }
+            LengthField::UntilClose => None,
+        };
+        let hint;
+        let connection = match self.connection {
+            ConnectionField::Nothing => [None, None],
+            ConnectionField::Close => [Some(("Connection", "close")), None],
+            ConnectionField::KeepAlive { left } => {
+                hint = keep_alive_hint(config, left);
+                [
+                    Some(("Connection", "keep-alive")),
+                    Some(("Keep-Alive", hint.as_str())),
+                ]
+            }
+        };
+        let fields = [
+            Some(("Content-Type", "application/octet-stream")),
+            // RFC 9110 §15.5.6: a 405 lists the methods the resource supports.
+            (self.status == 405).then_some(("Allow", "GET, HEAD, POST, PUT, DELETE")),
+            framing,
+        ];
+        write_response_head(
+            out,
+            self.version,
+            self.status,
+            reason(self.status),
+            fields.into_iter().chain(connection).flatten(),
+        );
+    }
+}
+
+/// The response to the `served`th request on a connection, and what follows it;
+/// `head` is the latest head written, reused when this one is the same.
+fn build_response(
+    config: &ServerConfig,
+    head: &mut LastHead<HeadRecipe>,
+    request: &Asked,
+    served: u32,
+) -> (ResponseStream, After) {
     let (status, size) = match (&request.method, request.size) {
         // The lab answers every method the client can send (`--method`) with the
         // pattern: the method matters to the client's retry and pipelining rules.
@@ -1081,41 +1169,28 @@ fn build_response(config: &ServerConfig, request: &Asked, served: u32) -> (Respo
     } else {
         After::KeepAlive
     };
-    let length = Decimal::new(size);
-    let framing = if chunked {
-        Some(("Transfer-Encoding", "chunked"))
-    } else if !until_close {
-        // HEAD: the length a GET would have had (RFC 9110 §8.6).
-        Some(("Content-Length", length.as_str()))
-    } else {
-        None
-    };
-    let hint;
-    let connection = match then {
-        After::Close(_) => [Some(("Connection", "close")), None],
-        After::KeepAlive if request.version == Version::Http10 => {
-            hint = keep_alive_hint(config, served);
-            [
-                Some(("Connection", "keep-alive")),
-                Some(("Keep-Alive", hint.as_str())),
-            ]
-        }
-        After::KeepAlive => [None, None],
-    };
-    let fields = [
-        Some(("Content-Type", "application/octet-stream")),
-        // RFC 9110 §15.5.6: a 405 lists the methods the resource supports.
-        (status == 405).then_some(("Allow", "GET, HEAD, POST, PUT, DELETE")),
-        framing,
-    ];
-    let mut head = Vec::new();
-    write_response_head(
-        &mut head,
-        request.version,
+    let recipe = HeadRecipe {
+        version: request.version,
         status,
-        reason(status),
-        fields.into_iter().chain(connection).flatten(),
-    );
+        length: if chunked {
+            LengthField::Chunked
+        } else if until_close {
+            LengthField::UntilClose
+        } else {
+            // HEAD: the length a GET would have had (RFC 9110 §8.6).
+            LengthField::Length(size)
+        },
+        connection: match then {
+            After::Close(_) => ConnectionField::Close,
+            After::KeepAlive if request.version == Version::Http10 => ConnectionField::KeepAlive {
+                left: config.keep_alive_max.map(|max| max.saturating_sub(served)),
+            },
+            After::KeepAlive => ConnectionField::Nothing,
+        },
+    };
+    let head = head
+        .get_or_write(recipe, |out| recipe.write(config, out))
+        .to_vec();
     if request.method == Method::Head {
         // No body at all, not even a last-chunk (RFC 9112 §6.3 item 1).
         return (
@@ -1492,10 +1567,36 @@ mod tests {
     #[test]
     fn keep_alive_hints() {
         let mut config = ServerConfig::default();
-        assert_eq!(keep_alive_hint(&config, 1), "timeout=75");
-        config.keep_alive_max = Some(3);
+        assert_eq!(keep_alive_hint(&config, None), "timeout=75");
         config.keep_alive_timeout = Duration::from_millis(15_900);
-        assert_eq!(keep_alive_hint(&config, 1), "timeout=15, max=2");
+        assert_eq!(keep_alive_hint(&config, Some(2)), "timeout=15, max=2");
+    }
+
+    /// A head reused from the latest response is the head written afresh, whatever
+    /// came before it.
+    #[test]
+    fn reused_heads_are_written_heads() {
+        let config = ServerConfig {
+            keep_alive_max: Some(4),
+            ..ServerConfig::default()
+        };
+        let ka10 = request(Version::Http10, &[("Connection", "keep-alive")]);
+        let mut other = request(Version::Http11, &[]);
+        other.target = "/bytes/7".into();
+        let requests = [
+            request(Version::Http11, &[]),
+            request(Version::Http11, &[]),
+            ka10.clone(),
+            ka10,
+            other,
+            request(Version::Http11, &[]),
+        ];
+        let mut head = LastHead::default();
+        for (served, req) in (1..).zip(&requests) {
+            let reused = build_response(&config, &mut head, &asked(req), served);
+            let fresh = build_response(&config, &mut LastHead::default(), &asked(req), served);
+            assert_eq!(reused, fresh, "request {served}");
+        }
     }
 
     #[test]
@@ -1588,7 +1689,8 @@ mod tests {
     #[test]
     fn responses_frame_and_persist() {
         let text = |config: &ServerConfig, req: &Request, served| {
-            let (stream, then) = build_response(config, &asked(req), served);
+            let (stream, then) =
+                build_response(config, &mut LastHead::default(), &asked(req), served);
             (String::from_utf8(drain(stream).0).unwrap(), then)
         };
         let config = ServerConfig::default();

@@ -141,6 +141,15 @@ impl Workload {
         }
     }
 
+    /// Which spec request `i` is, for what is made once per spec: its place in a
+    /// listed workload; the one request of a repeated one.
+    pub(crate) fn spec_index(&self, i: usize) -> usize {
+        match &self.shape {
+            Shape::Listed { .. } => i,
+            Shape::Repeated { .. } => 0,
+        }
+    }
+
     /// The request that request `i` waits for, if any.
     pub fn after(&self, i: usize) -> Option<usize> {
         match &self.shape {
