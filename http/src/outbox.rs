@@ -91,42 +91,84 @@ pub struct PlannedWrite {
 /// the body is split evenly over the rest (headers and body written separately, as many
 /// servers do); with one write, head and body together; without a body the head itself
 /// is split evenly. Never an empty write.
-pub fn plan_writes(head: Vec<u8>, body_len: u64, writes: u32) -> VecDeque<PlannedWrite> {
+pub fn plan_writes(head: Vec<u8>, body_len: u64, writes: u32) -> WritePlan {
     let writes = u64::from(writes.max(1));
-    let mut planned = VecDeque::new();
-    if body_len > 0 && writes >= 2 {
-        planned.push_back(PlannedWrite {
-            prefix: head,
-            body: 0,
-        });
-        let n = (writes - 1).min(body_len);
-        for i in 0..n {
-            planned.push_back(PlannedWrite {
-                prefix: Vec::new(),
-                body: body_len / n + u64::from(i < body_len % n),
-            });
-        }
-    } else if body_len > 0 || writes == 1 {
-        // One write: the head as it is, not a copy of it.
-        planned.push_back(PlannedWrite {
-            prefix: head,
-            body: body_len,
-        });
+    let (head_writes, body_writes) = if body_len > 0 && writes >= 2 {
+        (1, (writes - 1).min(body_len))
+    } else if body_len > 0 {
+        (1, 0)
     } else {
-        let n = writes.clamp(1, head.len().max(1) as u64) as usize;
-        let mut rest = head.as_slice();
-        for i in 0..n {
-            let take = head.len() / n + usize::from(i < head.len() % n);
-            let (piece, tail) = rest.split_at(take.min(rest.len()));
-            planned.push_back(PlannedWrite {
-                prefix: piece.to_vec(),
-                body: 0,
-            });
-            rest = tail;
-        }
+        (writes.clamp(1, head.len().max(1) as u64), 0)
+    };
+    WritePlan {
+        head_len: head.len(),
+        head,
+        body_len,
+        head_writes,
+        body_writes,
+        taken: 0,
     }
-    planned
 }
+
+/// The writes [`plan_writes`] cuts a message into, each made as it is taken: most
+/// messages are one write, and planning them allocates nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WritePlan {
+    /// What is left of the head once the writes taken have had their pieces.
+    head: Vec<u8>,
+    /// The whole head's length, which the pieces are cut from.
+    head_len: usize,
+    body_len: u64,
+    /// Writes that carry the head or a piece of it (with the body too when there is
+    /// one write), then writes of body bytes only.
+    head_writes: u64,
+    body_writes: u64,
+    /// Writes taken so far.
+    taken: u64,
+}
+
+impl Iterator for WritePlan {
+    type Item = PlannedWrite;
+
+    fn next(&mut self) -> Option<PlannedWrite> {
+        let i = self.taken;
+        if i >= self.head_writes + self.body_writes {
+            return None;
+        }
+        self.taken += 1;
+        if i < self.head_writes {
+            let n = self.head_writes;
+            // Even pieces, the first `head_len % n` a byte longer; the last is the rest
+            // of the head, moved rather than copied.
+            let prefix = if i + 1 == n {
+                std::mem::take(&mut self.head)
+            } else {
+                let len = self.head_len as u64;
+                let take = len / n + u64::from(i < len % n);
+                let rest = self.head.split_off(take as usize);
+                std::mem::replace(&mut self.head, rest)
+            };
+            let body = if self.body_writes == 0 {
+                self.body_len
+            } else {
+                0
+            };
+            return Some(PlannedWrite { prefix, body });
+        }
+        let (j, n) = (i - self.head_writes, self.body_writes);
+        Some(PlannedWrite {
+            prefix: Vec::new(),
+            body: self.body_len / n + u64::from(j < self.body_len % n),
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = (self.head_writes + self.body_writes - self.taken) as usize;
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for WritePlan {}
 
 /// Bodies this long or longer are handed to the host as a generator
 /// ([`Host::send_generated`]) rather than as bytes.
@@ -289,6 +331,24 @@ mod tests {
             piece.write_at(pos as u64, &mut dst);
             assert_eq!(dst, &whole[pos..pos + len], "{pos}+{len}");
         }
+    }
+
+    #[test]
+    fn a_plan_knows_its_writes_left() {
+        let mut plan = plan_writes(b"head".to_vec(), 5, 4);
+        // head; then 5 bytes over 3 writes: 2 + 2 + 1.
+        assert_eq!(plan.len(), 4);
+        assert_eq!(
+            plan.next().map(|w| (w.prefix, w.body)),
+            Some((b"head".to_vec(), 0))
+        );
+        assert_eq!(plan.len(), 3);
+        assert_eq!(plan.map(|w| w.body).collect::<Vec<_>>(), [2, 2, 1]);
+        let pieces: Vec<_> = plan_writes(b"abcdefg".to_vec(), 0, 3).collect();
+        assert_eq!(
+            pieces.iter().map(|w| &w.prefix[..]).collect::<Vec<_>>(),
+            [&b"abc"[..], b"de", b"fg"]
+        );
     }
 
     #[test]

@@ -40,7 +40,7 @@ use crate::message::{
     parse_request_head, write_response_head, Decimal, FieldLookup, FieldSlots, Headers, LastHead,
     Method, Parsed, Response, Version,
 };
-use crate::outbox::{plan_writes, Outbox, Piece, PlannedWrite};
+use crate::outbox::{plan_writes, Outbox, Piece, PlannedWrite, WritePlan};
 use crate::payload;
 use crate::wakeups::{Pass, Wakeups};
 
@@ -1274,7 +1274,9 @@ enum Chunking {
 /// calls in a row, as the outbox does for long writes; chunked, each piece is a chunk.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct ResponseStream {
-    writes: VecDeque<PlannedWrite>,
+    /// The write being offered, taken from `writes` when the one before it is out.
+    current: Option<PlannedWrite>,
+    writes: WritePlan,
     /// Pattern offset of the next body byte.
     offset: u64,
     chunking: Chunking,
@@ -1291,9 +1293,9 @@ impl ResponseStream {
             // An empty chunked body is just the last-chunk: part of the literal.
             encode_last_chunk(&mut head);
         }
-        let planned = plan_writes(head, body_len, writes);
         ResponseStream {
-            writes: planned,
+            current: None,
+            writes: plan_writes(head, body_len, writes),
             offset: 0,
             chunking: if body_len > 0 {
                 chunking
@@ -1309,7 +1311,10 @@ impl ResponseStream {
     /// body bytes stay a pattern range, generated only as the socket takes them.
     fn next_piece(&mut self) -> Option<Piece> {
         loop {
-            let write = self.writes.front_mut()?;
+            if self.current.is_none() {
+                self.current = self.writes.next();
+            }
+            let write = self.current.as_mut()?;
             let mut piece = Piece::literal(std::mem::take(&mut write.prefix));
             let take = write.body.min(PIECE_BYTES);
             if take > 0 {
@@ -1327,8 +1332,8 @@ impl ResponseStream {
             // The rest of this write comes in the next piece.
             piece.more = write.body > 0;
             if write.body == 0 {
-                self.writes.pop_front();
-                if self.writes.is_empty() && self.chunking == Chunking::Complete {
+                self.current = None;
+                if self.is_out() && self.chunking == Chunking::Complete {
                     // Only chunked pieces get here, and they have no pattern range.
                     encode_last_chunk(&mut piece.prefix);
                 }
@@ -1337,6 +1342,11 @@ impl ResponseStream {
                 return Some(piece);
             }
         }
+    }
+
+    /// Whether every write has been taken whole by [`ResponseStream::next_piece`].
+    fn is_out(&self) -> bool {
+        self.current.is_none() && self.writes.len() == 0
     }
 }
 
@@ -1387,7 +1397,7 @@ fn pump(
                 None => return Ok(Pumped { taken, done: true }),
             }
         }
-        if hold && stream.writes.is_empty() {
+        if hold && stream.is_out() {
             *held = true;
             return Ok(Pumped { taken, done: true });
         }
