@@ -713,9 +713,10 @@ fn convert_version(v: Option<u8>) -> Result<Version, ParseError> {
 
 /// Checks that every field value is UTF-8, as [`Headers`] holds them.
 fn checked_fields<'a>(raw: &'a [httparse::Header<'a>]) -> Result<Fields<'a>, ParseError> {
-    match raw.iter().all(|h| std::str::from_utf8(h.value).is_ok()) {
-        true => Ok(Fields(raw)),
-        false => Err(ParseError::BadHeader),
+    if raw.iter().all(|h| std::str::from_utf8(h.value).is_ok()) {
+        Ok(Fields(raw))
+    } else {
+        Err(ParseError::BadHeader)
     }
 }
 
@@ -764,7 +765,7 @@ pub(crate) struct RequestHead<'a> {
 
 impl RequestHead<'_> {
     /// The owned head.
-    pub(crate) fn to_owned(&self) -> Request {
+    pub(crate) fn to_request(&self) -> Request {
         Request {
             method: self.method.clone(),
             target: self.target.to_owned(),
@@ -786,7 +787,7 @@ pub(crate) struct ResponseHead<'a> {
 
 impl ResponseHead<'_> {
     /// The owned head.
-    pub(crate) fn to_owned(&self) -> Response {
+    pub(crate) fn to_response(&self) -> Response {
         Response {
             version: self.version,
             status: self.status,
@@ -804,7 +805,7 @@ impl ResponseHead<'_> {
 /// (body, pipelined requests) are left alone.
 pub fn parse_request(buf: &[u8]) -> Result<Parsed<Request>, ParseError> {
     let mut slots = FieldSlots::new();
-    Ok(parse_request_head(buf, &mut slots)?.map(|head| head.to_owned()))
+    Ok(parse_request_head(buf, &mut slots)?.map(|head| head.to_request()))
 }
 
 /// [`parse_request`] without making an owned [`Request`]: the head borrows
@@ -865,7 +866,7 @@ pub(crate) fn parse_request_head<'a>(
 /// request too; see `body::response_framing`.
 pub fn parse_response(buf: &[u8]) -> Result<Parsed<Response>, ParseError> {
     let mut slots = FieldSlots::new();
-    Ok(parse_response_head(buf, &mut slots)?.map(|head| head.to_owned()))
+    Ok(parse_response_head(buf, &mut slots)?.map(|head| head.to_response()))
 }
 
 /// [`parse_response`] without making an owned [`Response`]: the head borrows
