@@ -462,6 +462,9 @@ pub struct Client<S = Vec<Transaction>> {
     /// Transactions handed to the sink since the last poll's trace: (connection,
     /// id, failed).
     done_trace: Vec<(Option<ConnId>, usize, bool)>,
+    /// The connections closed in a poll's pass, let go of at its end; empty between
+    /// passes, and kept for its room.
+    closing: Vec<usize>,
 }
 
 impl Client {
@@ -541,6 +544,7 @@ impl<S: Sink> Client<S> {
             deadline: None,
             started: false,
             done_trace: Vec::new(),
+            closing: Vec::new(),
         }
     }
 
@@ -1316,22 +1320,23 @@ impl<S: Sink> Client<S> {
         }
     }
 
-    /// Let go of the connections closed in this pass, keeping what they carried.
-    fn forget_closed(&mut self, closed: &[usize]) {
-        for ci in closed {
-            let Some(c) = self.conns.remove(ci) else {
+    /// Let go of the connections closed in this pass (`closing`), keeping what they
+    /// carried.
+    fn forget_closed(&mut self) {
+        for ci in self.closing.drain(..) {
+            let Some(c) = self.conns.remove(&ci) else {
                 continue;
             };
-            self.ready.remove(ci);
+            self.ready.remove(&ci);
             self.by_id.remove(&c.id);
-            self.wakeups.forget(*ci);
+            self.wakeups.forget(ci);
             self.carried_open -= c.carried;
             self.answered_open -= c.answered;
             if c.draining {
                 self.draining -= 1;
             }
             if c.id.0 < self.keep_summaries_below {
-                self.closed.push((*ci, c.summary()));
+                self.closed.push((ci, c.summary()));
             }
         }
     }
@@ -1423,7 +1428,6 @@ impl<S: Sink> Application for Client<S> {
             return self.deadline;
         }
         self.started = true;
-        let mut closed = Vec::new();
         // A finished response or a closed connection can let the next request go at
         // this same instant: repeat until nothing changes.
         loop {
@@ -1454,7 +1458,7 @@ impl<S: Sink> Application for Client<S> {
                 }
                 self.settle(ci);
                 if self.conns.get(&ci).is_some_and(|c| c.closed) {
-                    closed.push(ci);
+                    self.closing.push(ci);
                 }
                 let (by_id, conns) = (&self.by_id, &self.conns);
                 self.wakeups.after_drive(
@@ -1468,8 +1472,7 @@ impl<S: Sink> Application for Client<S> {
             self.wakeups.end_pass(pass);
             self.nothing_left_seen = self.queue.is_empty() && self.unissued.is_empty();
             self.hand_over();
-            self.forget_closed(&closed);
-            closed.clear();
+            self.forget_closed();
             for (conn, tx, failed) in self.done_trace.drain(..) {
                 host.trace_http(conn, Some(tx), HttpEvent::Done { failed });
             }

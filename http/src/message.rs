@@ -711,9 +711,11 @@ fn convert_version(v: Option<u8>) -> Result<Version, ParseError> {
     }
 }
 
-/// Checks that every field value is UTF-8, as [`Headers`] holds them.
+/// Checks that every field value is UTF-8, as [`Headers`] holds them; ASCII, the
+/// usual case, is told a word at a time, quicker than UTF-8 is.
 fn checked_fields<'a>(raw: &'a [httparse::Header<'a>]) -> Result<Fields<'a>, ParseError> {
-    if raw.iter().all(|h| std::str::from_utf8(h.value).is_ok()) {
+    let utf8 = |v: &[u8]| v.is_ascii() || std::str::from_utf8(v).is_ok();
+    if raw.iter().all(|h| utf8(h.value)) {
         Ok(Fields(raw))
     } else {
         Err(ParseError::BadHeader)

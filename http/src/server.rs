@@ -547,6 +547,9 @@ pub struct Server {
     responses: u64,
     /// The latest response head written.
     head: LastHead<HeadRecipe>,
+    /// The connections just accepted, until they are woken or driven; empty
+    /// otherwise, and kept for its room.
+    accepting: Vec<ConnId>,
     /// Which connections to drive (see `wakeups`).
     wakeups: Wakeups,
     /// What the latest poll answered.
@@ -554,9 +557,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Accept waiting connections while a worker is free; returns them.
-    fn accept_new(&mut self, host: &mut Host, now: Instant) -> Vec<ConnId> {
-        let mut accepted = Vec::new();
+    /// Accept waiting connections while a worker is free, adding them to `accepting`.
+    fn accept_new(&mut self, host: &mut Host, now: Instant) {
         while self
             .config
             .workers
@@ -565,7 +567,7 @@ impl Server {
             let Some(id) = host.accept(self.config.port) else {
                 break;
             };
-            accepted.push(id);
+            self.accepting.push(id);
             self.accepted += 1;
             self.conns.insert(
                 id,
@@ -593,7 +595,6 @@ impl Server {
                 }),
             );
         }
-        accepted
     }
 
     /// A server that starts listening on its first poll.
@@ -607,6 +608,7 @@ impl Server {
             keep_stats_below: usize::MAX,
             responses: 0,
             head: LastHead::default(),
+            accepting: Vec::new(),
             wakeups: Wakeups::default(),
             deadline: None,
         }
@@ -1457,7 +1459,8 @@ impl Application for Server {
         {
             return self.deadline;
         }
-        for id in self.accept_new(host, now) {
+        self.accept_new(host, now);
+        for id in self.accepting.drain(..) {
             self.wakeups.wake(id.0);
         }
         // Only connections something happened to, in id order: driving any other
@@ -1475,13 +1478,15 @@ impl Application for Server {
         self.wakeups.end_pass(pass);
         // Workers freed at this instant take the next waiting connections now; what
         // driving them does to others waits for the next poll.
-        for id in self.accept_new(host, now) {
+        self.accept_new(host, now);
+        for i in 0..self.accepting.len() {
             let mut later = Pass::default();
-            self.drive_key(host, id.0, &mut later);
+            self.drive_key(host, self.accepting[i].0, &mut later);
             while let Some(key) = later.pop_first() {
                 self.wakeups.wake(key);
             }
         }
+        self.accepting.clear();
         self.deadline = self.wakeups.next_timer();
         self.deadline
     }
