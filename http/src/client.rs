@@ -303,6 +303,9 @@ impl Sink for Vec<Transaction> {
 #[derive(Default)]
 struct Queue {
     entries: VecDeque<Waiting>,
+    /// Requests in `entries`, counted as they come and go: every poll asks, several
+    /// times.
+    len: usize,
 }
 
 /// An entry of the [`Queue`].
@@ -318,14 +321,17 @@ enum Waiting {
 impl Queue {
     fn push_back(&mut self, tx: usize) {
         self.entries.push_back(Waiting::One(tx));
+        self.len += 1;
     }
 
     fn push_front(&mut self, tx: usize) {
         self.entries.push_front(Waiting::One(tx));
+        self.len += 1;
     }
 
     fn push_range(&mut self, ids: Range<usize>, queued: Instant) {
         if !ids.is_empty() {
+            self.len += ids.len();
             self.entries.push_back(Waiting::Range { ids, queued });
         }
     }
@@ -347,17 +353,12 @@ impl Queue {
                 self.entries.pop_front();
             }
         }
+        self.len -= 1;
         Some(first)
     }
 
     fn len(&self) -> usize {
-        self.entries
-            .iter()
-            .map(|w| match w {
-                Waiting::One(_) => 1,
-                Waiting::Range { ids, .. } => ids.len(),
-            })
-            .sum()
+        self.len
     }
 
     fn is_empty(&self) -> bool {
