@@ -1435,6 +1435,7 @@ impl<S: Sink> Application for Client<S> {
                     conns.keys().copied(),
                 );
             }
+            self.wakeups.end_pass(pass);
             self.nothing_left_seen = self.queue.is_empty() && self.unissued.is_empty();
             self.hand_over();
             self.forget_closed(&closed);

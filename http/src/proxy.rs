@@ -50,7 +50,7 @@ use crate::message::{
     parse_request, parse_response, Headers, Method, Parsed, Request, Response, Version,
 };
 use crate::outbox::Outbox;
-use crate::wakeups::Wakeups;
+use crate::wakeups::{Pass, Wakeups};
 
 /// The proxy's default listening port (the customary `http-alt`, 8080).
 pub const DEFAULT_PORT: u16 = 8080;
@@ -1552,7 +1552,7 @@ impl Proxy {
     /// Drives client connection `key` of `pass`: keeps it while it lasts, wakes it
     /// for the next poll if it moved, queues its deadline, and passes on what its
     /// calls did to other connections.
-    fn drive_key(&mut self, host: &mut Host, key: usize, pass: &mut BTreeSet<usize>) {
+    fn drive_key(&mut self, host: &mut Host, key: usize, pass: &mut Pass) {
         let id = ConnId(key);
         if let Some(mut c) = self.smart.remove(&id) {
             let before = c.print(&self.pool);
@@ -1644,6 +1644,7 @@ impl Application for Proxy {
         while let Some(key) = pass.pop_first() {
             self.drive_key(host, key, &mut pass);
         }
+        self.wakeups.end_pass(pass);
         self.sweep_pool(host);
         self.wakeups.next_timer()
     }

@@ -29,7 +29,7 @@
 //! Every timer is a deadline in the host's clock, reported by [`Application::poll`], so a
 //! simulated run wakes exactly when one is due.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use serde::Serialize;
 use tcpknobs_stack::trace::HttpEvent;
@@ -39,7 +39,7 @@ use crate::body::{encode_chunk, encode_last_chunk, request_framing, BodyDecoder,
 use crate::message::{parse_request, Headers, Method, Parsed, Request, Response, Version};
 use crate::outbox::{plan_writes, Outbox, Piece, PlannedWrite};
 use crate::payload;
-use crate::wakeups::Wakeups;
+use crate::wakeups::{Pass, Wakeups};
 
 /// How the server ends a connection it has decided to close (`--close`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -1283,7 +1283,7 @@ impl Server {
     /// Drive connection `key` of `pass`: keep it while it lasts, wake it for the
     /// next poll if it moved, queue its deadline, and pass on what its calls did to
     /// other connections.
-    fn drive_key(&mut self, host: &mut Host, key: usize, pass: &mut BTreeSet<usize>) {
+    fn drive_key(&mut self, host: &mut Host, key: usize, pass: &mut Pass) {
         let id = ConnId(key);
         if let Some(mut conn) = self.conns.remove(&id) {
             let before = conn.print();
@@ -1347,12 +1347,13 @@ impl Application for Server {
         while let Some(key) = pass.pop_first() {
             self.drive_key(host, key, &mut pass);
         }
+        self.wakeups.end_pass(pass);
         // Workers freed at this instant take the next waiting connections now; what
         // driving them does to others waits for the next poll.
         for id in self.accept_new(host, now) {
-            let mut later = BTreeSet::new();
+            let mut later = Pass::default();
             self.drive_key(host, id.0, &mut later);
-            for key in later {
+            while let Some(key) = later.pop_first() {
                 self.wakeups.wake(key);
             }
         }

@@ -18,7 +18,7 @@
 //! been, and one earlier in the next pass.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BinaryHeap;
 
 use tcpknobs_stack::id_hash::IdHashMap;
 use tcpknobs_stack::{ConnId, Host, Instant, News, NewsReader};
@@ -28,8 +28,11 @@ use tcpknobs_stack::{ConnId, Host, Instant, News, NewsReader};
 #[derive(Default)]
 pub(crate) struct Wakeups {
     reader: Option<NewsReader>,
-    /// Keys to drive in the next pass.
-    next_pass: BTreeSet<usize>,
+    /// Keys to drive in the next pass (a key may be in it more than once).
+    next_pass: BinaryHeap<Reverse<usize>>,
+    /// The storage of the latest pass, kept for the next: a pass then allocates
+    /// nothing.
+    spare: BinaryHeap<Reverse<usize>>,
     /// Each connection's own deadline, by key, while it has one.
     deadlines: IdHashMap<usize, Instant>,
     /// The same deadlines, earliest first: (when, key). An entry is current while
@@ -41,7 +44,7 @@ pub(crate) struct Wakeups {
 impl Wakeups {
     /// Drive `key` in the next pass.
     pub(crate) fn wake(&mut self, key: usize) {
-        self.next_pass.insert(key);
+        self.next_pass.push(Reverse(key));
     }
 
     /// Connection `key`'s deadline is now `at` (`None`: it has none).
@@ -80,10 +83,12 @@ impl Wakeups {
         let reader = *self.reader.get_or_insert_with(|| host.news_reader());
         self.scratch.clear();
         match host.read_news(reader, &mut self.scratch) {
-            News::Listed => self
-                .next_pass
-                .extend(self.scratch.iter().filter_map(|&id| key_of(id))),
-            News::Everything => self.next_pass.extend(all),
+            News::Listed => self.next_pass.extend(
+                self.scratch
+                    .iter()
+                    .filter_map(|&id| key_of(id).map(Reverse)),
+            ),
+            News::Everything => self.next_pass.extend(all.map(Reverse)),
         }
     }
 
@@ -103,9 +108,13 @@ impl Wakeups {
         now: Instant,
         key_of: impl Fn(ConnId) -> Option<usize>,
         all: impl Iterator<Item = usize>,
-    ) -> BTreeSet<usize> {
+    ) -> Pass {
         self.collect_news(host, key_of, all);
-        let mut pass = std::mem::take(&mut self.next_pass);
+        let spare = std::mem::take(&mut self.spare);
+        let mut pass = Pass {
+            keys: std::mem::replace(&mut self.next_pass, spare),
+            last: None,
+        };
         let mut due = Vec::new();
         while let Some(&Reverse((at, key))) = self.timers.peek() {
             if at > now {
@@ -124,13 +133,20 @@ impl Wakeups {
         pass
     }
 
+    /// The pass is over: keep its storage for the next.
+    pub(crate) fn end_pass(&mut self, pass: Pass) {
+        let mut keys = pass.keys;
+        keys.clear();
+        self.spare = keys;
+    }
+
     /// After driving `driven` in `pass`: what its calls into the host did to other
     /// connections is news for them, later in this pass or in the next.
     pub(crate) fn after_drive(
         &mut self,
         host: &mut Host,
         driven: usize,
-        pass: &mut BTreeSet<usize>,
+        pass: &mut Pass,
         key_of: impl Fn(ConnId) -> Option<usize>,
         all: impl Iterator<Item = usize>,
     ) {
@@ -140,14 +156,14 @@ impl Wakeups {
         self.scratch.clear();
         if host.read_news(reader, &mut self.scratch) == News::Everything {
             // Fell behind: look at everything again in the next pass.
-            self.next_pass.extend(all);
+            self.next_pass.extend(all.map(Reverse));
             return;
         }
         for key in self.scratch.iter().filter_map(|&id| key_of(id)) {
             if key > driven {
                 pass.insert(key);
             } else if key < driven {
-                self.next_pass.insert(key);
+                self.next_pass.push(Reverse(key));
             }
         }
     }
@@ -173,9 +189,79 @@ impl Wakeups {
     }
 }
 
+/// The keys of one pass, driven smallest first, each once however often it was
+/// added. Keys added while a pass runs come after the one being driven
+/// ([`Wakeups::after_drive`] sends the others to the next pass), so taking them
+/// from a heap gives the order a sorted set would. A heap rather than a B-tree set
+/// because a pass is filled and emptied at every poll: its storage is reused, where
+/// a B-tree allocates and frees its nodes each time.
+#[derive(Debug, Default)]
+pub(crate) struct Pass {
+    keys: BinaryHeap<Reverse<usize>>,
+    /// The key last taken, to skip its copies.
+    last: Option<usize>,
+}
+
+impl Pass {
+    /// Drive `key` in this pass (later than any key taken so far, or not at all if it
+    /// was taken already).
+    pub(crate) fn insert(&mut self, key: usize) {
+        self.keys.push(Reverse(key));
+    }
+
+    /// The smallest key not yet taken.
+    pub(crate) fn pop_first(&mut self) -> Option<usize> {
+        while let Some(Reverse(key)) = self.keys.pop() {
+            if self.last.is_none_or(|last| key > last) {
+                self.last = Some(key);
+                return Some(key);
+            }
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pass gives what a sorted set would: its keys smallest first, each once,
+    /// with keys added while it runs (always after the one being driven) in their
+    /// place; and a reused pass starts afresh.
+    #[test]
+    fn a_pass_is_a_sorted_set() {
+        let mut w = Wakeups::default();
+        let mut seed = 7u64;
+        let mut next = |bound: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % bound
+        };
+        for _ in 0..200 {
+            let mut oracle = std::collections::BTreeSet::new();
+            for _ in 0..next(20) {
+                let key = next(30);
+                w.wake(key);
+                oracle.insert(key);
+            }
+            let mut pass = Pass {
+                keys: std::mem::replace(&mut w.next_pass, std::mem::take(&mut w.spare)),
+                last: None,
+            };
+            while let Some(key) = pass.pop_first() {
+                assert_eq!(Some(key), oracle.pop_first());
+                for _ in 0..next(3) {
+                    let later = key + 1 + next(10);
+                    pass.insert(later);
+                    oracle.insert(later);
+                }
+            }
+            assert!(oracle.is_empty());
+            w.end_pass(pass);
+            assert!(w.spare.is_empty());
+        }
+    }
 
     /// A deadline moved again and again leaves stale entries behind; the queue
     /// answers with the current one and is rebuilt before they pile up.

@@ -221,9 +221,14 @@ impl SendQueue {
             }
             Some(Run::Generated { fill, at, len }) => {
                 let n = len.min(max).min(GENERATE_STEP);
-                self.made.resize(n, 0);
-                fill(at, &mut self.made);
-                &self.made
+                // Sized once to the step: resizing to each `n` would zero the
+                // bytes about to be made whenever `n` grew.
+                if self.made.len() < GENERATE_STEP {
+                    self.made.resize(GENERATE_STEP, 0);
+                }
+                let made = &mut self.made[..n];
+                fill(at, made);
+                made
             }
         }
     }
