@@ -71,7 +71,16 @@ pub(super) struct ConnLog {
     /// Our initial sequence number and the peer's.
     iss: Option<u32>,
     irs: Option<u32>,
+    /// In time order (the trace is), hence in frame order too.
     pub(super) sent: Vec<Sent>,
+    /// For each of `sent`, the highest stream offset the data segments sent up to it
+    /// reached (those pruned since included): none before the first to reach past an
+    /// offset carried it, so the first transmission of an offset is found by
+    /// bisection instead of a scan from the log's start.
+    reach: Vec<u64>,
+    /// The frames of `sent` the link dropped, so the walk finds losses without
+    /// visiting every segment.
+    pub(super) lost: Vec<u64>,
     pub(super) advances: Vec<Advance>,
     /// (time, stream offset after the write).
     pub(super) writes: Vec<(u64, u64)>,
@@ -90,7 +99,12 @@ pub(super) struct ConnLog {
     /// When each SYN (or SYN-ACK) from the peer arrived, and which frame it was.
     pub(super) syns_in: Vec<(u64, Option<FrameRef>)>,
     pub(super) port_waits: Vec<(u64, bool)>,
-    pub(super) answers: Vec<Answer>,
+    /// In the order the server started on them.
+    answers: Vec<Answer>,
+    /// Some answer's request ended before the one started before it: a server
+    /// answers a connection's requests in turn, so this is not expected, but then
+    /// [`ConnLog::answer`] cannot bisect.
+    answers_unordered: bool,
     /// Highest send offset seen and receive edge, for unwrapping sequence numbers.
     sent_max: u64,
     edge: u64,
@@ -144,9 +158,36 @@ impl ConnLog {
 
     /// The first transmission that carried stream offset `offset`.
     pub(super) fn first_sent(&self, offset: u64) -> Option<&Sent> {
+        // No segment before the first to reach past `offset` carried it.
+        let from = self.reach.partition_point(|r| *r <= offset);
         self.sent
+            .get(from..)?
             .iter()
             .find(|s| s.len > 0 && s.start <= offset && offset < s.end())
+    }
+
+    /// A segment left: after every segment sent before it.
+    pub(super) fn record_sent(&mut self, sent: Sent) {
+        let before = self.reach.last().copied().unwrap_or(0);
+        let reach = if sent.len > 0 {
+            before.max(sent.end())
+        } else {
+            before
+        };
+        self.reach.push(reach);
+        self.sent.push(sent);
+    }
+
+    /// What the link did with `sent[index]`.
+    pub(super) fn set_stage(&mut self, index: usize, stage: Stage) {
+        let Some(sent) = self.sent.get_mut(index) else {
+            return;
+        };
+        let was_lost = sent.link.is_some_and(|l| l.arrival.is_none());
+        sent.link = Some(stage);
+        if stage.arrival.is_none() && !was_lost {
+            self.lost.push(sent.frame);
+        }
     }
 
     /// When the peer first acknowledged everything before `offset`.
@@ -162,10 +203,81 @@ impl ConnLog {
         self.advances.get(i).copied()
     }
 
+    /// The server's latest answer to the request that ended at receive offset
+    /// `request_end`.
+    pub(super) fn answer(&self, request_end: u64) -> Option<Answer> {
+        if self.answers_unordered {
+            return self
+                .answers
+                .iter()
+                .rev()
+                .find(|a| a.request_end == request_end)
+                .copied();
+        }
+        let i = self
+            .answers
+            .partition_point(|a| a.request_end <= request_end);
+        let latest = self.answers.get(i.checked_sub(1)?)?;
+        (latest.request_end == request_end).then_some(*latest)
+    }
+
+    fn push_answer(&mut self, answer: Answer) {
+        if self
+            .answers
+            .last()
+            .is_some_and(|a| a.request_end > answer.request_end)
+        {
+            self.answers_unordered = true;
+        }
+        self.answers.push(answer);
+    }
+
     /// The segment sent as frame `frame`.
     pub(super) fn by_frame(&self, frame: u64) -> Option<&Sent> {
         let i = self.sent.partition_point(|s| s.frame < frame);
         self.sent.get(i).filter(|s| s.frame == frame)
+    }
+
+    /// Drop what happened before `watermark`, keeping the state each time series
+    /// was in then. Every list is in time order (the trace is), so what goes is a
+    /// prefix, found by bisection: a pruning that drops nothing costs next to nothing
+    /// however long the logs.
+    pub(super) fn prune(&mut self, watermark: u64) {
+        fn keep_state<T: Copy>(series: &mut Vec<(u64, T)>, watermark: u64) {
+            let i = series.partition_point(|(t, _)| *t < watermark);
+            if i > 1 {
+                series.drain(..i - 1);
+            }
+        }
+        fn drop_before<T>(list: &mut Vec<T>, watermark: u64, at: impl Fn(&T) -> u64) {
+            let i = list.partition_point(|x| at(x) < watermark);
+            list.drain(..i);
+        }
+        self.prune_sent(watermark);
+        drop_before(&mut self.advances, watermark, |a| a.at);
+        keep_state(&mut self.writes, watermark);
+        keep_state(&mut self.holds, watermark);
+        keep_state(&mut self.owed, watermark);
+        keep_state(&mut self.acks, watermark);
+        keep_state(&mut self.port_waits, watermark);
+        drop_before(&mut self.syns, watermark, |t| *t);
+        drop_before(&mut self.syns_in, watermark, |(t, _)| *t);
+        drop_before(&mut self.answers, watermark, |a| a.started);
+    }
+
+    /// Drop the segments sent before `watermark`, and with them their losses.
+    fn prune_sent(&mut self, watermark: u64) {
+        let gone = self.sent.partition_point(|s| s.at < watermark);
+        if gone == 0 {
+            return;
+        }
+        self.sent.drain(..gone);
+        self.reach.drain(..gone);
+        // Frames are numbered in the order they left.
+        match self.sent.first() {
+            Some(first) => self.lost.retain(|f| *f >= first.frame),
+            None => self.lost.clear(),
+        }
     }
 
     /// Send offset of `seq`, once our ISN is known.
@@ -214,7 +326,7 @@ impl ConnLog {
         };
         let len = u64::from(seg.len);
         self.sent_max = self.sent_max.max(start + len);
-        self.sent.push(Sent {
+        self.record_sent(Sent {
             at,
             frame,
             start,
@@ -336,16 +448,15 @@ impl Logs {
                     LinkFate::Delivered { arrival_ns } => Some(*arrival_ns),
                     _ => None,
                 };
-                if let Some(sent) = self
-                    .conns
-                    .get_mut(&(host, conn))
-                    .and_then(|l| l.sent.get_mut(index))
-                {
-                    sent.link = Some(Stage {
-                        serialization_start: host_clock(*serialization_start_ns),
-                        serialization_end: host_clock(*serialization_end_ns),
-                        arrival: arrival.map(host_clock),
-                    });
+                if let Some(log) = self.conns.get_mut(&(host, conn)) {
+                    log.set_stage(
+                        index,
+                        Stage {
+                            serialization_start: host_clock(*serialization_start_ns),
+                            serialization_end: host_clock(*serialization_end_ns),
+                            arrival: arrival.map(host_clock),
+                        },
+                    );
                 }
             }
             EventKind::Http {
@@ -354,7 +465,7 @@ impl Logs {
                 ..
             } => match *event {
                 HttpEvent::ProcessingStarted { request_end } => {
-                    self.log(host, *conn, at).answers.push(Answer {
+                    self.log(host, *conn, at).push_answer(Answer {
                         request_end,
                         started: at,
                         head: None,
@@ -393,28 +504,13 @@ impl Logs {
     /// was in then; connections closed (or never opened in the trace) and idle
     /// since go altogether.
     pub(super) fn prune(&mut self, watermark: u64) {
-        fn keep_state<T: Copy>(series: &mut Vec<(u64, T)>, watermark: u64) {
-            let i = series.partition_point(|(t, _)| *t < watermark);
-            if i > 1 {
-                series.drain(..i - 1);
-            }
-        }
         let mut gone = Vec::new();
         for (key, log) in self.conns.iter_mut() {
             if (log.closed || log.tuple.is_none()) && log.last_event < watermark {
                 gone.push(*key);
                 continue;
             }
-            log.sent.retain(|s| s.at >= watermark);
-            log.advances.retain(|a| a.at >= watermark);
-            keep_state(&mut log.writes, watermark);
-            keep_state(&mut log.holds, watermark);
-            keep_state(&mut log.owed, watermark);
-            keep_state(&mut log.acks, watermark);
-            keep_state(&mut log.port_waits, watermark);
-            log.syns.retain(|t| *t >= watermark);
-            log.syns_in.retain(|(t, _)| *t >= watermark);
-            log.answers.retain(|a| a.started >= watermark);
+            log.prune(watermark);
         }
         for key in gone {
             if let Some(log) = self.conns.remove(&key) {
@@ -430,7 +526,38 @@ impl Logs {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 500,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0xa5_5e7),
+            ..ProptestConfig::default()
+        })]
+
+        /// Bisecting the answers finds the latest answer to a request, as a scan from
+        /// the end does, whether or not the server answered in turn.
+        #[test]
+        fn answer_is_the_latest_to_its_request(
+            mut ends in prop::collection::vec(0u64..60, 0..40),
+            in_turn in any::<bool>(),
+            asked in prop::collection::vec(0u64..62, 1..20),
+        ) {
+            if in_turn {
+                ends.sort_unstable();
+            }
+            let mut log = ConnLog::default();
+            for (started, request_end) in ends.into_iter().enumerate() {
+                log.push_answer(Answer { request_end, started: started as u64, head: None });
+            }
+            for end in asked {
+                let scan = log.answers.iter().rev().find(|a| a.request_end == end);
+                prop_assert_eq!(log.answer(end).map(|a| a.started), scan.map(|a| a.started));
+            }
+        }
+    }
 
     #[test]
     fn sequence_numbers_unwrap_past_four_gib() {

@@ -73,6 +73,8 @@
 mod log;
 mod path;
 
+use std::collections::BTreeMap;
+
 use rustc_hash::FxHashMap as HashMap;
 
 pub use tcpknobs_http::blame::{Blame, BlameSpan, Cause};
@@ -109,6 +111,10 @@ struct TxLog {
 pub struct Blamer {
     logs: Logs,
     txs: HashMap<usize, TxLog>,
+    /// How many of `txs` were given their connection at each moment: the earliest is
+    /// what pruning keeps, and a deep pipeline has thousands of transactions under
+    /// way, too many to look through at every pruning.
+    dispatched: BTreeMap<u64, usize>,
     /// Time of the latest event, ns.
     now: u64,
     events_since_prune: usize,
@@ -158,9 +164,14 @@ impl Blamer {
     }
 
     fn http(&mut self, at: u64, host: usize, conn: Option<ConnId>, tx: usize, event: HttpEvent) {
-        let log = self.txs.entry(tx).or_default();
+        let log = self.txs.entry(tx).or_insert_with(|| {
+            count(&mut self.dispatched, TxLog::default().dispatched_at, true);
+            TxLog::default()
+        });
         match event {
             HttpEvent::Dispatched => {
+                count(&mut self.dispatched, log.dispatched_at, false);
+                count(&mut self.dispatched, at, true);
                 log.conn = conn.map(|c| (host, c));
                 log.dispatched_at = at;
                 log.request_end = None;
@@ -174,7 +185,13 @@ impl Blamer {
     /// `None` if it never was queued or never ended. Call once every event up to
     /// its end has been ingested; what it needed is then let go.
     pub fn blame(&mut self, transaction: &Transaction) -> Option<Blamed> {
-        let log = self.txs.remove(&transaction.id).unwrap_or_default();
+        let log = match self.txs.remove(&transaction.id) {
+            Some(log) => {
+                count(&mut self.dispatched, log.dispatched_at, false);
+                log
+            }
+            None => TxLog::default(),
+        };
         path::blame(&self.logs, transaction, &log)
     }
 
@@ -183,11 +200,21 @@ impl Blamer {
     /// that finished is under way until it has been blamed.
     fn prune(&mut self) {
         let watermark = self
-            .txs
-            .values()
-            .map(|t| t.dispatched_at)
-            .min()
-            .unwrap_or(self.now);
+            .dispatched
+            .first_key_value()
+            .map_or(self.now, |(at, _)| *at);
         self.logs.prune(watermark);
+    }
+}
+
+/// Count one more (`add`) or one fewer transaction given its connection at `at`.
+fn count(dispatched: &mut BTreeMap<u64, usize>, at: u64, add: bool) {
+    if add {
+        *dispatched.entry(at).or_default() += 1;
+    } else if let Some(n) = dispatched.get_mut(&at) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            dispatched.remove(&at);
+        }
     }
 }

@@ -128,14 +128,7 @@ fn response(logs: &Logs, client: Key, log: &TxLog, walk: &mut Walk) {
     let Some(advance) = i.checked_sub(1).map(|i| client_log.advances[i]) else {
         return;
     };
-    let answer = log.request_end.and_then(|end| {
-        server_log
-            .answers
-            .iter()
-            .rev()
-            .find(|a| a.request_end == end)
-            .copied()
-    });
+    let answer = log.request_end.and_then(|end| server_log.answer(end));
     let critical = advance
         .from
         .filter(|f| f.host == server.0)
@@ -248,36 +241,76 @@ fn deliver(sender: &ConnLog, receiver: Option<&ConnLog>, seg: &Sent, upto: u64, 
 }
 
 /// Blame `[from, cursor]` instant by instant on what held the sender's data then.
+///
+/// What held it changes only at the instants [`holding`] and [`link_stage`] read
+/// off the logs: where a hold or an owed ACK began, where a loss began or was
+/// repaired, where a frame left or started or ended serializing. Each stretch
+/// between two of them is blamed on the cause at its start. Only where the link
+/// decides (no loss, no ACK owed, nothing holding the data but a full send buffer)
+/// do the frames' instants matter: a window that held the data through a deep
+/// pipeline's thousands of frames is one cause throughout, so the walk steps over
+/// the holds, ACK debts and losses in the window and visits frames only in the
+/// stretches the link decides.
 fn held(sender: &ConnLog, receiver: Option<&ConnLog>, from: u64, walk: &mut Walk) {
-    if from >= walk.cursor {
+    // The walk never goes below its start, so neither does the blame here.
+    let (low, high) = (from.max(walk.start), walk.cursor);
+    if low >= high {
         return;
     }
-    let losses = loss_intervals(sender);
-    let mut points: Vec<u64> = Vec::new();
-    let within = |t: u64| t > from && t < walk.cursor;
-    points.extend(sender.holds.iter().map(|(t, _)| *t).filter(|t| within(*t)));
+    // Only losses overlapping the window can hold anything in it.
+    let losses: Vec<(u64, u64)> = loss_intervals(sender)
+        .into_iter()
+        .filter(|(a, b)| *a < high && *b > low)
+        .collect();
+    let within = |t: &u64| *t > low && *t < high;
+    let mut steps: Vec<u64> = changes_within(&sender.holds, low, high).collect();
     if let Some(r) = receiver {
-        points.extend(r.owed.iter().map(|(t, _)| *t).filter(|t| within(*t)));
+        steps.extend(changes_within(&r.owed, low, high));
     }
-    for (a, b) in &losses {
-        points.extend([*a, *b].into_iter().filter(|t| within(*t)));
-    }
-    for s in sender.sent.iter().filter(|s| s.at < walk.cursor) {
-        points.extend([s.at].into_iter().filter(|t| within(*t)));
-        if let Some(stage) = s.link {
-            points.extend(
-                [stage.serialization_start, stage.serialization_end]
-                    .into_iter()
-                    .chain(stage.arrival)
-                    .filter(|t| within(*t)),
-            );
+    steps.extend(losses.iter().flat_map(|(a, b)| [*a, *b]).filter(within));
+    steps.sort_unstable();
+    steps.dedup();
+    let mut upper = high;
+    for &at in steps.iter().rev().chain(std::iter::once(&low)) {
+        match holding(sender, receiver, &losses, at) {
+            Holding::Throughout(cause) => walk.back_to(at, cause),
+            Holding::Link => link_stages(sender, at, upper, walk),
         }
+        upper = at;
+    }
+}
+
+/// The instants in `(low, high)` at which a time series (in time order) changed.
+fn changes_within<T>(series: &[(u64, T)], low: u64, high: u64) -> impl Iterator<Item = u64> + '_ {
+    let first = series.partition_point(|(t, _)| *t <= low);
+    let end = series.partition_point(|(t, _)| *t < high).max(first);
+    series[first..end].iter().map(|(t, _)| *t)
+}
+
+/// Blame `[low, high)`, during which nothing but the link held the sender's data,
+/// on where its frames were: the stage changes only where a frame left, or started
+/// or ended serializing, and only the frames [`link_stage`] looks at from `low` on
+/// can change it.
+fn link_stages(sender: &ConnLog, low: u64, high: u64, walk: &mut Walk) {
+    let first = sender
+        .sent
+        .partition_point(|s| s.at <= low)
+        .saturating_sub(LINK_LOOKBACK);
+    let end = sender.sent.partition_point(|s| s.at < high).max(first);
+    let within = |t: &u64| *t > low && *t < high;
+    let mut points: Vec<u64> = Vec::new();
+    for s in &sender.sent[first..end] {
+        let stage = s.link.map(|l| [l.serialization_start, l.serialization_end]);
+        points.extend(
+            std::iter::once(s.at)
+                .chain(stage.into_iter().flatten())
+                .filter(within),
+        );
     }
     points.sort_unstable();
     points.dedup();
-    for &p in points.iter().rev().chain(std::iter::once(&from)) {
-        let cause = cause_at(sender, receiver, &losses, p);
-        walk.back_to(p, cause);
+    for &p in points.iter().rev().chain(std::iter::once(&low)) {
+        walk.back_to(p, link_stage(sender, p));
     }
 }
 
@@ -292,28 +325,47 @@ fn blocked_writer(logs: &Logs, key: Key, from: u64, walk: &mut Walk) {
     held(log, peer, from, walk);
 }
 
+/// What held the sender's data at an instant: one cause, or the link, whose stage
+/// [`link_stage`] tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Holding {
+    Throughout(Cause),
+    Link,
+}
+
 /// What held the sender's data at instant `at`.
-fn cause_at(sender: &ConnLog, receiver: Option<&ConnLog>, losses: &[(u64, u64)], at: u64) -> Cause {
+fn holding(
+    sender: &ConnLog,
+    receiver: Option<&ConnLog>,
+    losses: &[(u64, u64)],
+    at: u64,
+) -> Holding {
     if losses.iter().any(|(a, b)| *a <= at && at < *b) {
-        return Cause::LossRecovery;
+        return Holding::Throughout(Cause::LossRecovery);
     }
     let owed = receiver.is_some_and(|r| ConnLog::state_at(&r.owed, at));
-    let waiting_for_ack = |cause: Cause| if owed { Cause::DelayedAck } else { cause };
+    let waiting_for_ack =
+        |cause: Cause| Holding::Throughout(if owed { Cause::DelayedAck } else { cause });
     match ConnLog::state_at(&sender.holds, at) {
         Some(Hold::CongestionWindow) => waiting_for_ack(Cause::SlowStart),
         Some(Hold::ReceiveWindow) => waiting_for_ack(Cause::ReceiveWindow),
         Some(Hold::Nagle | Hold::Minshall) => waiting_for_ack(Cause::Nagle),
-        Some(Hold::Handshake) => Cause::Handshake,
-        Some(Hold::Cork | Hold::Other) => Cause::Other,
-        Some(Hold::SendBuffer) | None => waiting_for_ack(link_stage(sender, at)),
+        Some(Hold::Handshake) => Holding::Throughout(Cause::Handshake),
+        Some(Hold::Cork | Hold::Other) => Holding::Throughout(Cause::Other),
+        // Waiting for an ACK the timer holds, whatever the link does.
+        Some(Hold::SendBuffer) | None if owed => Holding::Throughout(Cause::DelayedAck),
+        Some(Hold::SendBuffer) | None => Holding::Link,
     }
 }
+
+/// How many of the sender's latest frames [`link_stage`] looks at.
+const LINK_LOOKBACK: usize = 64;
 
 /// Where the sender's latest frames were at `at`: queued, being serialized, or on
 /// their way (or their ACKs on theirs).
 fn link_stage(sender: &ConnLog, at: u64) -> Cause {
     let i = sender.sent.partition_point(|s| s.at <= at);
-    for s in sender.sent[..i].iter().rev().take(64) {
+    for s in sender.sent[..i].iter().rev().take(LINK_LOOKBACK) {
         let Some(stage) = s.link else { continue };
         if at < stage.serialization_start {
             return Cause::LinkQueue;
@@ -329,8 +381,9 @@ fn link_stage(sender: &ConnLog, at: u64) -> Cause {
 /// yet acknowledged: from its transmission to the ACK that covered it.
 fn loss_intervals(sender: &ConnLog) -> Vec<(u64, u64)> {
     sender
-        .sent
+        .lost
         .iter()
+        .filter_map(|frame| sender.by_frame(*frame))
         .filter(|s| s.len > 0 && s.link.is_some_and(|l| l.arrival.is_none()))
         .map(|s| (s.at, sender.acked_at(s.end()).unwrap_or(u64::MAX)))
         .collect()
@@ -409,4 +462,248 @@ fn answered_syn(logs: &Logs, key: Key, log: &ConnLog, floor: u64, walk: &mut Wal
         walk.back_to(sent.at.max(floor), Cause::Handshake);
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use tcpknobs_stack::trace::SendReason;
+
+    use super::super::log::Stage;
+    use super::*;
+
+    /// The plain walk: every instant at which anything in the logs happened inside
+    /// the window, each blamed on what held the data then. Slow (it visits every
+    /// frame the window spans) and plainly right: the oracle `held` is held to.
+    fn held_by_every_instant(
+        sender: &ConnLog,
+        receiver: Option<&ConnLog>,
+        from: u64,
+        walk: &mut Walk,
+    ) {
+        if from >= walk.cursor {
+            return;
+        }
+        let losses: Vec<(u64, u64)> = sender
+            .sent
+            .iter()
+            .filter(|s| s.len > 0 && s.link.is_some_and(|l| l.arrival.is_none()))
+            .map(|s| (s.at, sender.acked_at(s.end()).unwrap_or(u64::MAX)))
+            .collect();
+        let mut points: Vec<u64> = Vec::new();
+        let within = |t: u64| t > from && t < walk.cursor;
+        points.extend(sender.holds.iter().map(|(t, _)| *t).filter(|t| within(*t)));
+        if let Some(r) = receiver {
+            points.extend(r.owed.iter().map(|(t, _)| *t).filter(|t| within(*t)));
+        }
+        for (a, b) in &losses {
+            points.extend([*a, *b].into_iter().filter(|t| within(*t)));
+        }
+        for s in sender.sent.iter().filter(|s| s.at < walk.cursor) {
+            points.extend([s.at].into_iter().filter(|t| within(*t)));
+            if let Some(stage) = s.link {
+                points.extend(
+                    [stage.serialization_start, stage.serialization_end]
+                        .into_iter()
+                        .chain(stage.arrival)
+                        .filter(|t| within(*t)),
+                );
+            }
+        }
+        points.sort_unstable();
+        points.dedup();
+        for &p in points.iter().rev().chain(std::iter::once(&from)) {
+            let cause = cause_at(sender, receiver, &losses, p);
+            walk.back_to(p, cause);
+        }
+    }
+
+    /// What held the sender's data at `at`, every rule applied at that instant.
+    fn cause_at(
+        sender: &ConnLog,
+        receiver: Option<&ConnLog>,
+        losses: &[(u64, u64)],
+        at: u64,
+    ) -> Cause {
+        if losses.iter().any(|(a, b)| *a <= at && at < *b) {
+            return Cause::LossRecovery;
+        }
+        let owed = receiver.is_some_and(|r| ConnLog::state_at(&r.owed, at));
+        let waiting_for_ack = |cause: Cause| if owed { Cause::DelayedAck } else { cause };
+        match ConnLog::state_at(&sender.holds, at) {
+            Some(Hold::CongestionWindow) => waiting_for_ack(Cause::SlowStart),
+            Some(Hold::ReceiveWindow) => waiting_for_ack(Cause::ReceiveWindow),
+            Some(Hold::Nagle | Hold::Minshall) => waiting_for_ack(Cause::Nagle),
+            Some(Hold::Handshake) => Cause::Handshake,
+            Some(Hold::Cork | Hold::Other) => Cause::Other,
+            Some(Hold::SendBuffer) | None => waiting_for_ack(link_stage(sender, at)),
+        }
+    }
+
+    /// Times on a coarse grid, so that instants coincide as often as they do on the
+    /// hosts' microsecond clocks.
+    const TICK: u64 = 1000;
+
+    const HOLDS: [Option<Hold>; 9] = [
+        None,
+        Some(Hold::Handshake),
+        Some(Hold::CongestionWindow),
+        Some(Hold::ReceiveWindow),
+        Some(Hold::Nagle),
+        Some(Hold::Minshall),
+        Some(Hold::Cork),
+        Some(Hold::SendBuffer),
+        Some(Hold::Other),
+    ];
+
+    /// One segment: time since the previous one, whether it resends from an earlier
+    /// offset, its length, and its link stage as offsets from its departure
+    /// (serialization may even start before it, which the walk must not assume away)
+    /// with its fate.
+    type SegmentPlan = (u64, Option<u64>, u64, Option<(u64, u64, u64, bool)>);
+
+    fn segment() -> impl Strategy<Value = SegmentPlan> {
+        (
+            0u64..4,
+            prop_oneof![4 => Just(None), 1 => (0u64..20_000).prop_map(Some)],
+            prop_oneof![Just(0u64), 1u64..1500],
+            prop_oneof![
+                1 => Just(None),
+                8 => (0u64..80, 0u64..40, 0u64..60, prop::bool::weighted(0.15)).prop_map(Some),
+            ],
+        )
+    }
+
+    /// Instants in `[0, span)` ticks, in order, each with a state.
+    fn series<T: std::fmt::Debug + Clone>(
+        states: impl Strategy<Value = T>,
+        span: u64,
+        max: usize,
+    ) -> impl Strategy<Value = Vec<(u64, T)>> {
+        prop::collection::vec((0..span, states), 0..max).prop_map(|mut v| {
+            v.sort_by_key(|(t, _)| *t);
+            v.into_iter().map(|(t, s)| (t * TICK, s)).collect()
+        })
+    }
+
+    #[derive(Debug)]
+    struct Case {
+        sender: ConnLog,
+        receiver: ConnLog,
+        with_receiver: bool,
+        start: u64,
+        cursor: u64,
+        from: u64,
+        /// The cause of a stretch already blamed just above the cursor.
+        above: Option<Cause>,
+    }
+
+    prop_compose! {
+        fn case()(
+            segments in prop::collection::vec(segment(), 0..300),
+            holds in series(prop::sample::select(HOLDS.to_vec()), 600, 24),
+            owed in series(any::<bool>(), 600, 12),
+            acks in prop::collection::vec((0u64..600, 0u64..3000), 0..24),
+            prune in prop_oneof![3 => Just(None), 1 => (0u64..600).prop_map(Some)],
+            with_receiver in any::<bool>(),
+            window in (0u64..700, 0u64..700, 0u64..700),
+            above in prop::option::of(prop::sample::select(Cause::ALL.to_vec())),
+        ) -> Case {
+            let mut sender = ConnLog::default();
+            let (mut at, mut offset) = (0u64, 0u64);
+            for (frame, (gap, resend, len, link)) in segments.into_iter().enumerate() {
+                at += gap * TICK;
+                let start = resend.map_or(offset, |back| offset.saturating_sub(back));
+                offset = offset.max(start + len);
+                let frame = 2 * frame as u64;
+                sender.record_sent(Sent {
+                    at,
+                    frame,
+                    start,
+                    len,
+                    why: SendReason::NewData,
+                    link: None,
+                });
+                if let Some((queue, serialization, flight, lost)) = link {
+                    // Serialization may start a little before the departure.
+                    let serialization_start = (at + queue * TICK).saturating_sub(5 * TICK);
+                    let serialization_end = serialization_start + serialization * TICK;
+                    let arrival = (!lost).then_some(serialization_end + flight * TICK);
+                    let index = sender.sent.len() - 1;
+                    sender.set_stage(index, Stage { serialization_start, serialization_end, arrival });
+                }
+            }
+            sender.holds = holds;
+            let mut acks: Vec<(u64, u64)> = acks.into_iter().map(|(t, a)| (t * TICK, a * 8)).collect();
+            acks.sort_unstable();
+            let mut acked = 0;
+            for (_, a) in acks.iter_mut() {
+                acked = acked.max(*a);
+                *a = acked;
+            }
+            sender.acks = acks;
+            let mut receiver = ConnLog::default();
+            receiver.owed = owed;
+            if let Some(watermark) = prune {
+                sender.prune(watermark * TICK);
+                receiver.prune(watermark * TICK);
+            }
+            let (start, cursor, from) = window;
+            let (start, cursor) = (start.min(cursor) * TICK, start.max(cursor) * TICK);
+            Case { sender, receiver, with_receiver, start, cursor, from: from * TICK, above }
+        }
+    }
+
+    /// A walk at the case's cursor, with a stretch already blamed above it if the
+    /// case has one (the first stretch `held` blames may merge with it).
+    fn walk(case: &Case) -> Walk {
+        let above = if case.above.is_some() { 7 * TICK } else { 0 };
+        let mut walk = Walk {
+            start: case.start,
+            cursor: case.cursor + above,
+            blame: Blame::default(),
+            spans: Vec::new(),
+        };
+        if let Some(cause) = case.above {
+            walk.back_to(case.cursor, cause);
+        }
+        walk
+    }
+
+    proptest! {
+        // A fixed seed: the same cases on every run, so CI cannot fail by chance;
+        // change it (or set PROPTEST_CASES) to explore further.
+        #![proptest_config(ProptestConfig {
+            cases: 2000,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x6e1d_b1a3),
+            ..ProptestConfig::default()
+        })]
+
+        /// Stepping over the stretches one cause holds blames exactly what visiting
+        /// every instant does: the same time per cause and the same stretches.
+        #[test]
+        fn held_blames_as_every_instant_would(case in case()) {
+            let receiver = case.with_receiver.then_some(&case.receiver);
+            let mut fast = walk(&case);
+            held(&case.sender, receiver, case.from, &mut fast);
+            let mut oracle = walk(&case);
+            held_by_every_instant(&case.sender, receiver, case.from, &mut oracle);
+            prop_assert_eq!(fast.cursor, oracle.cursor);
+            prop_assert_eq!(fast.rest(Cause::Queued), oracle.rest(Cause::Queued));
+        }
+
+        /// The first transmission of an offset, found by bisection, is the one a
+        /// scan from the log's start finds.
+        #[test]
+        fn first_sent_finds_what_a_scan_finds(case in case(), offsets in prop::collection::vec(0u64..40_000, 1..40)) {
+            for offset in offsets {
+                let scan = case
+                    .sender
+                    .sent
+                    .iter()
+                    .find(|s| s.len > 0 && s.start <= offset && offset < s.end());
+                prop_assert_eq!(case.sender.first_sent(offset).map(|s| s.frame), scan.map(|s| s.frame));
+            }
+        }
+    }
 }
