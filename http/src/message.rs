@@ -4,8 +4,8 @@
 //! is complete) and then lifted into owned types, so the connection state
 //! machines can keep a parsed head after the read buffer is drained. A state
 //! machine that decides on a head and keeps nothing of it reads the borrowed
-//! form instead ([`parse_response_head`], [`parse_request_head`]), which costs
-//! no allocation. The syntax followed is RFC 9112 §2–§5; field semantics are
+//! form instead (`parse_response_head`, `parse_request_head`), which costs no
+//! allocation. The syntax followed is RFC 9112 §2–§5; field semantics are
 //! RFC 9110 §5.
 
 use serde::{Deserialize, Serialize};
