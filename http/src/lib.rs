@@ -23,6 +23,7 @@ pub mod message;
 pub mod outbox;
 pub mod payload;
 pub mod proxy;
+mod read_buffer;
 pub mod server;
 pub mod transaction;
 mod wakeups;

@@ -43,6 +43,7 @@ use crate::message::{
 };
 use crate::outbox::{plan_writes, Outbox, Piece, PlannedWrite, WritePlan};
 use crate::payload;
+use crate::read_buffer::ReadBuffer;
 use crate::wakeups::{Pass, Wakeups};
 
 /// How the server ends a connection it has decided to close (`--close`).
@@ -419,7 +420,7 @@ struct Conn {
     /// Its figures, for [`Server::connection_stats`].
     stats: ServerConnStats,
     /// Bytes read and not yet parsed.
-    inbuf: Vec<u8>,
+    inbuf: ReadBuffer,
     /// The write being offered (the rest of one piece of a response).
     outbox: Outbox,
     reading: Reading,
@@ -587,7 +588,7 @@ impl Server {
                         reason: None,
                         closed_ms: None,
                     },
-                    inbuf: Vec::new(),
+                    inbuf: ReadBuffer::default(),
                     outbox: Outbox::new(),
                     reading: Reading::Head { since: Some(now) },
                     jobs: VecDeque::new(),
@@ -672,7 +673,7 @@ impl Server {
             let reading_open = !matches!(conn.reading, Reading::Closed);
             if reading_open && !conn.peer_eof && conn.inbuf.len() < MAX_BUFFERED {
                 let room = MAX_BUFFERED - conn.inbuf.len();
-                match host.recv_at_most(conn.id, &mut conn.inbuf, room) {
+                match host.recv_at_most(conn.id, conn.inbuf.appender(), room) {
                     Ok(Readable::Eof) => conn.peer_eof = true,
                     Ok(Readable::Data(n)) => {
                         conn.read_total += n as u64;
@@ -895,7 +896,7 @@ impl Server {
     /// Read and discard until the peer closes or `until`, then close. False once done.
     fn linger(&mut self, host: &mut Host, conn: &mut Conn, now: Instant, until: Instant) -> bool {
         loop {
-            match host.recv(conn.id, &mut conn.inbuf) {
+            match host.recv(conn.id, conn.inbuf.appender()) {
                 Ok(Readable::Data(n)) => {
                     conn.read_total += n as u64;
                     conn.inbuf.clear();
@@ -948,7 +949,7 @@ fn parse(conn: &mut Conn, now: Instant, read: u64) {
                 // The first byte of this head starts its timer.
                 since.get_or_insert(now);
                 let mut slots = FieldSlots::new();
-                match parse_request_head(&conn.inbuf, &mut slots) {
+                match parse_request_head(conn.inbuf.as_slice(), &mut slots) {
                     Ok(Parsed::Partial) => return,
                     Ok(Parsed::Complete { message, head_len }) => {
                         let checked = check_request(message.version, &message.fields);
@@ -958,7 +959,7 @@ fn parse(conn: &mut Conn, now: Instant, read: u64) {
                             message.version,
                             &message.fields,
                         );
-                        conn.inbuf.drain(..head_len);
+                        conn.inbuf.consume(head_len);
                         match checked {
                             Ok(framing) => {
                                 conn.reading = Reading::Body {
@@ -974,9 +975,9 @@ fn parse(conn: &mut Conn, now: Instant, read: u64) {
                 }
             }
             Reading::Body { decoder, .. } => {
-                match decoder.decode(&conn.inbuf, &mut |_| {}) {
+                match decoder.decode(conn.inbuf.as_slice(), &mut |_| {}) {
                     Ok(used) => {
-                        conn.inbuf.drain(..used);
+                        conn.inbuf.consume(used);
                     }
                     Err(e) => return reject(conn, e.status(), e.to_string(), read),
                 }
