@@ -39,6 +39,7 @@ use crate::message::{
 };
 use crate::outbox::Outbox;
 use crate::payload;
+use crate::read_buffer::ReadBuffer;
 use crate::transaction::{Transaction, TransactionError};
 use crate::wakeups::Wakeups;
 use crate::workload::{RequestSpec, Shape, Workload};
@@ -198,7 +199,8 @@ struct ClientConn {
     outbox: Outbox,
     /// Bytes pushed into the outbox so far.
     pushed: u64,
-    inbuf: Vec<u8>,
+    /// Bytes read and not yet parsed.
+    inbuf: ReadBuffer,
     read: ReadState,
     connected: bool,
     persistence: Persistence,
@@ -834,7 +836,7 @@ impl<S: Sink> Client<S> {
                                     answered: 0,
                                     outbox: Outbox::new(),
                                     pushed: 0,
-                                    inbuf: Vec::new(),
+                                    inbuf: ReadBuffer::default(),
                                     read: ReadState::Head,
                                     connected: false,
                                     persistence: Persistence::Unknown,
@@ -1023,7 +1025,7 @@ impl<S: Sink> Client<S> {
             }
         }
         // Read whatever arrived.
-        let eof = match host.recv(id, &mut c.inbuf) {
+        let eof = match host.recv(id, c.inbuf.appender()) {
             Ok(Readable::Data(n)) => {
                 c.read_total += n as u64;
                 if let Some((tx, t)) = c
@@ -1107,7 +1109,8 @@ impl<S: Sink> Client<S> {
             };
             if let ReadState::Head = c.read {
                 let mut slots = FieldSlots::new();
-                let parsed = parse_response_head(&c.inbuf, &mut slots).map_err(|e| e.to_string());
+                let parsed =
+                    parse_response_head(c.inbuf.as_slice(), &mut slots).map_err(|e| e.to_string());
                 let (message, head_len) = match parsed {
                     Ok(Parsed::Partial) => return Flow::Http,
                     Ok(Parsed::Complete { message, head_len }) => (message, head_len),
@@ -1131,9 +1134,9 @@ impl<S: Sink> Client<S> {
                 let keep_alive =
                     response_persists(message.version, &message.fields, self.config.version);
                 if !(100..200).contains(&status) {
-                    t.heads.response = c.inbuf[..head_len].to_vec();
+                    t.heads.response = c.inbuf.as_slice()[..head_len].to_vec();
                 }
-                c.inbuf.drain(..head_len);
+                c.inbuf.consume(head_len);
                 if (100..200).contains(&status) {
                     if status == 101 {
                         // The client never asks for an upgrade, so a switch is a protocol
@@ -1182,7 +1185,7 @@ impl<S: Sink> Client<S> {
             let mut mismatch = None;
             let verify = spec.verify && t.status == Some(200);
             let mut offset = t.bytes;
-            let used = decoder.decode(&c.inbuf, &mut |data: &[u8]| {
+            let used = decoder.decode(c.inbuf.as_slice(), &mut |data: &[u8]| {
                 if verify && mismatch.is_none() {
                     if let Err(m) = payload::verify(offset, data) {
                         mismatch = Some(m.offset);
@@ -1193,7 +1196,7 @@ impl<S: Sink> Client<S> {
             t.bytes = offset;
             let error = match used {
                 Ok(n) => {
-                    c.inbuf.drain(..n);
+                    c.inbuf.consume(n);
                     mismatch.map(|offset| TransactionError::BodyMismatch { offset })
                 }
                 Err(e) => Some(TransactionError::MalformedResponse {

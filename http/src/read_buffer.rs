@@ -7,7 +7,8 @@
 //! pipeline's depth: a client pipelining 20,000 requests on each of 10 connections
 //! spent 12 % of the run in that move. Here a start index advances instead, and the
 //! bytes left move only once the consumed part is at least as long as they are, so
-//! each byte moves at most about once however it is consumed.
+//! each byte moves at most about once however it is consumed. The client reads its
+//! responses the same way.
 
 /// See the module docs.
 #[derive(Debug, Default)]
