@@ -28,3 +28,16 @@ pub mod server;
 pub mod transaction;
 mod wakeups;
 pub mod workload;
+
+/// Seeded numbers for the unit tests' random operations: each call gives one below
+/// its bound, and a seed always gives the same sequence (a linear congruential
+/// generator's high bits: plenty for shuffling test operations, no dependency).
+#[cfg(test)]
+pub(crate) fn test_numbers(mut seed: u64) -> impl FnMut(usize) -> usize {
+    move |bound| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize % bound
+    }
+}

@@ -67,13 +67,7 @@ mod tests {
     fn consuming_is_draining_the_front() {
         let mut buffer = ReadBuffer::default();
         let mut plain: Vec<u8> = Vec::new();
-        let mut seed = 11u64;
-        let mut next = |bound: usize| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize % bound
-        };
+        let mut next = crate::test_numbers(11);
         let mut byte = 0u8;
         for _ in 0..20_000 {
             match next(4) {

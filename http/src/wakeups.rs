@@ -231,13 +231,7 @@ mod tests {
     #[test]
     fn a_pass_is_a_sorted_set() {
         let mut w = Wakeups::default();
-        let mut seed = 7u64;
-        let mut next = |bound: usize| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize % bound
-        };
+        let mut next = crate::test_numbers(7);
         for _ in 0..200 {
             let mut oracle = std::collections::BTreeSet::new();
             for _ in 0..next(20) {
