@@ -58,7 +58,7 @@ const BLOCK: usize = 64;
 ///
 /// Offsets wrap at `u64::MAX`. Computes one `mix` per 8 bytes. With AVX-512 (checked
 /// at run time) four at a time, see `avx512`; otherwise it turns 64 bytes at a time
-/// into letters with [`letter_of`], which the compiler vectorizes: 32 bytes per
+/// into letters with `letter_of`, which the compiler vectorizes: 32 bytes per
 /// instruction where the CPU has AVX2 (the portable build may assume only SSE2), about
 /// 1.8x the portable rate (`benches/payload.rs`).
 pub fn fill(offset: u64, buf: &mut [u8]) {

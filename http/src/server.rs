@@ -24,8 +24,8 @@
 //!   beyond the socket is bounded ([`Server::buffered`]).
 //!
 //! Each connection is three small state machines, named after hyper's `Reading`,
-//! `Writing` and `KeepAlive`: [`Reading`] turns bytes into [`Job`]s, [`Writing`] turns
-//! jobs into responses one at a time, and [`After`] says what a response leaves behind.
+//! `Writing` and `KeepAlive`: `Reading` turns bytes into `Job`s, `Writing` turns
+//! jobs into responses one at a time, and `After` says what a response leaves behind.
 //! Every timer is a deadline in the host's clock, reported by [`Application::poll`], so a
 //! simulated run wakes exactly when one is due.
 

@@ -21,7 +21,7 @@
 //! settled alone. README "Performance" has the figures and what bounds them.
 //!
 //! Optional in-process impairment: IPv4 frames from the host pass through a
-//! [`LinkDirection`] before they are written to the device (TX), IPv4 frames read from
+//! [`LinkDirection`](crate::link::LinkDirection) before they are written to the device (TX), IPv4 frames read from
 //! the device pass through another before the host sees them (RX). The added delay and
 //! loss stand for a path beyond the local segment, so ARP (and anything else that is
 //! not IPv4), which a real network resolves on the segment, passes at once and is never

@@ -7,7 +7,7 @@
 //! module expands the lists, runs the experiments in parallel, each with one or more
 //! seeds ([`run_points`]), folds each point's runs into a [`Row`] (the metrics, or
 //! their statistics across seeds) and writes rows as a table, CSV, JSON, JSON lines,
-//! Markdown ([`write`]) or a plot ([`plot`]). Results are collected in point order,
+//! Markdown ([`write`](mod@write)) or a plot ([`plot`]). Results are collected in point order,
 //! so every output is the same for any number of threads.
 
 mod axis;
