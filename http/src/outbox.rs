@@ -138,13 +138,12 @@ impl Iterator for WritePlan {
         self.taken += 1;
         if i < self.head_writes {
             let n = self.head_writes;
-            // Even pieces, the first `head_len % n` a byte longer; the last is the rest
-            // of the head, moved rather than copied.
+            // Even pieces (`even_share`); the last is the rest of the head, moved
+            // rather than copied.
             let prefix = if i + 1 == n {
                 std::mem::take(&mut self.head)
             } else {
-                let len = self.head_len as u64;
-                let take = len / n + u64::from(i < len % n);
+                let take = even_share(self.head_len as u64, n, i);
                 let rest = self.head.split_off(take as usize);
                 std::mem::replace(&mut self.head, rest)
             };
@@ -158,7 +157,7 @@ impl Iterator for WritePlan {
         let (j, n) = (i - self.head_writes, self.body_writes);
         Some(PlannedWrite {
             prefix: Vec::new(),
-            body: self.body_len / n + u64::from(j < self.body_len % n),
+            body: even_share(self.body_len, n, j),
         })
     }
 
@@ -169,6 +168,12 @@ impl Iterator for WritePlan {
 }
 
 impl ExactSizeIterator for WritePlan {}
+
+/// Piece `i` of `total` split into `n` pieces as evenly as can be: the first
+/// `total % n` are one longer.
+fn even_share(total: u64, n: u64, i: u64) -> u64 {
+    total / n + u64::from(i < total % n)
+}
 
 /// Bodies this long or longer are handed to the host as a generator
 /// ([`Host::send_generated`]) rather than as bytes.

@@ -110,11 +110,7 @@ impl Wakeups {
         all: impl Iterator<Item = usize>,
     ) -> Pass {
         self.collect_news(host, key_of, all);
-        let spare = std::mem::take(&mut self.spare);
-        let mut pass = Pass {
-            keys: std::mem::replace(&mut self.next_pass, spare),
-            last: None,
-        };
+        let mut pass = self.take_woken();
         let mut due = Vec::new();
         while let Some(&Reverse((at, key))) = self.timers.peek() {
             if at > now {
@@ -131,6 +127,16 @@ impl Wakeups {
         // pass until then, as driving every connection did.
         self.timers.extend(due);
         pass
+    }
+
+    /// The keys woken so far, as a pass; the next pass starts empty in the room
+    /// of the latest one.
+    fn take_woken(&mut self) -> Pass {
+        let spare = std::mem::take(&mut self.spare);
+        Pass {
+            keys: std::mem::replace(&mut self.next_pass, spare),
+            last: None,
+        }
     }
 
     /// The pass is over: keep its storage for the next.
@@ -239,10 +245,7 @@ mod tests {
                 w.wake(key);
                 oracle.insert(key);
             }
-            let mut pass = Pass {
-                keys: std::mem::replace(&mut w.next_pass, std::mem::take(&mut w.spare)),
-                last: None,
-            };
+            let mut pass = w.take_woken();
             while let Some(key) = pass.pop_first() {
                 assert_eq!(Some(key), oracle.pop_first());
                 for _ in 0..next(3) {
