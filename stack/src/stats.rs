@@ -90,6 +90,53 @@ pub struct ConnStats {
     pub cwnd_history: Vec<CwndSample>,
 }
 
+/// What a host counts on a connection while it lives: the counting fields of
+/// [`ConnStats`], kept apart from the ones a snapshot fills in (the peer's address
+/// as text, the window history, ...), so that the host's per-connection record, which
+/// every segment touches, stays a few cache lines shorter.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Counters {
+    pub(crate) closed_first: Option<Closer>,
+    pub(crate) segments_out: u64,
+    pub(crate) segments_in: u64,
+    pub(crate) bytes_out: u64,
+    pub(crate) bytes_in: u64,
+    pub(crate) pure_acks_out: u64,
+    pub(crate) delayed_acks: u64,
+    pub(crate) retransmissions: u64,
+    pub(crate) timeouts: u64,
+    pub(crate) fast_retransmits: u64,
+    pub(crate) syn_retransmits: u64,
+    pub(crate) challenge_acks: u64,
+    pub(crate) dropped_in: u64,
+    pub(crate) resets_in: u64,
+    pub(crate) resets_out: u64,
+}
+
+impl Counters {
+    /// The figures so far, the snapshot's own fields left at their defaults.
+    pub(crate) fn to_stats(self) -> ConnStats {
+        ConnStats {
+            closed_first: self.closed_first,
+            segments_out: self.segments_out,
+            segments_in: self.segments_in,
+            bytes_out: self.bytes_out,
+            bytes_in: self.bytes_in,
+            pure_acks_out: self.pure_acks_out,
+            delayed_acks: self.delayed_acks,
+            retransmissions: self.retransmissions,
+            timeouts: self.timeouts,
+            fast_retransmits: self.fast_retransmits,
+            syn_retransmits: self.syn_retransmits,
+            challenge_acks: self.challenge_acks,
+            dropped_in: self.dropped_in,
+            resets_in: self.resets_in,
+            resets_out: self.resets_out,
+            ..ConnStats::default()
+        }
+    }
+}
+
 /// Serializes a byte count whose "no limit" value is [`crate::congestion::UNLIMITED`]
 /// as `null`, so JSON carries no sentinel number (`ssthresh` before the first loss).
 pub(crate) fn unlimited_as_null<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {

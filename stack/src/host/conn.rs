@@ -2,6 +2,7 @@
 //! send queue above it, the wire bookkeeping and its statistics.
 
 use crate::id_hash::IdHashMap;
+use crate::stats::Counters;
 
 use super::*;
 
@@ -124,7 +125,7 @@ pub(super) struct Conn {
     pub(super) rtt: RttEstimator,
     pub(super) track: WireTrack,
     pub(super) prev_send_queue: usize,
-    pub(super) stats: ConnStats,
+    pub(super) stats: Counters,
     /// What the trace last said of it.
     pub(super) trace: TraceState,
     /// When it was last noted in the table's news (see `news`).
@@ -171,14 +172,14 @@ impl Host {
             rtt: RttEstimator::for_config(&self.config.knobs.retransmit),
             track: WireTrack::default(),
             prev_send_queue: 0,
-            stats: ConnStats::default(),
+            stats: Counters::default(),
             trace: TraceState::default(),
             news_mark: 0,
         }
     }
 
     pub(super) fn snapshot(&self, c: &Conn) -> ConnStats {
-        let mut s = c.stats.clone();
+        let mut s = c.stats.to_stats();
         s.local_port = c.tuple.local_port;
         s.remote = format!("{}:{}", c.tuple.remote_addr, c.tuple.remote_port);
         s.role = Some(c.role);
