@@ -50,6 +50,7 @@ use crate::message::{
     parse_request, parse_response, Headers, Method, Parsed, Request, Response, Version,
 };
 use crate::outbox::Outbox;
+use crate::read_buffer::ReadBuffer;
 use crate::wakeups::{Pass, Wakeups};
 
 /// The proxy's default listening port (the customary `http-alt`, 8080).
@@ -334,14 +335,14 @@ impl BodyRelay {
     }
 
     /// Moves body bytes from the front of `input` to `out`; true once complete.
-    fn relay(&mut self, input: &mut Vec<u8>, out: &mut Vec<u8>) -> Result<bool, ()> {
+    fn relay(&mut self, input: &mut ReadBuffer, out: &mut Vec<u8>) -> Result<bool, ()> {
         if self.decoder.is_complete() {
             return Ok(true);
         }
         let chunked = self.chunked;
         let used = self
             .decoder
-            .decode(input, &mut |data: &[u8]| {
+            .decode(input.as_slice(), &mut |data: &[u8]| {
                 if chunked {
                     encode_chunk(data, out);
                 } else {
@@ -349,7 +350,7 @@ impl BodyRelay {
                 }
             })
             .map_err(|_| ())?;
-        input.drain(..used);
+        input.consume(used);
         let done = self.decoder.is_complete();
         if done && chunked {
             encode_last_chunk(out);
@@ -378,7 +379,7 @@ struct Upstream {
     /// Its place in opening order: its index in [`ProxyStats::upstreams`] while
     /// records are kept, and its key in the pool.
     record: usize,
-    inbuf: Vec<u8>,
+    inbuf: ReadBuffer,
     outbox: Outbox,
     /// Bytes read from it so far.
     read: u64,
@@ -518,7 +519,7 @@ struct Exchange {
 struct SmartClient {
     id: ConnId,
     record: usize,
-    inbuf: Vec<u8>,
+    inbuf: ReadBuffer,
     outbox: Outbox,
     exchange: Option<Exchange>,
     peer_eof: bool,
@@ -547,13 +548,14 @@ struct DumbClient {
     id: ConnId,
     record: usize,
     state: DumbState,
-    inbuf: Vec<u8>,
+    inbuf: ReadBuffer,
     outbox: Outbox,
     peer_eof: bool,
     up: Option<ConnId>,
     /// The upstream connection's place in opening order, once `up` is set (see
     /// [`Upstream::record`]): the record whose port it fills in.
     up_record: usize,
+    /// Taken whole at every drive, never consumed from the front: a plain vector.
     up_inbuf: Vec<u8>,
     up_outbox: Outbox,
     up_eof: bool,
@@ -612,8 +614,9 @@ impl SmartClient {
             .and_then(|ex| Some((ex.up, pool.entries.get(&ex.up)?)));
         let ex = self.exchange.as_ref();
         ClientPrint {
-            client: SidePrint::of(self.read, &self.inbuf, &self.outbox),
-            upstream: up.map(|(key, u)| (key, SidePrint::of(u.read, &u.inbuf, &u.outbox))),
+            client: SidePrint::of(self.read, self.inbuf.as_slice(), &self.outbox),
+            upstream: up
+                .map(|(key, u)| (key, SidePrint::of(u.read, u.inbuf.as_slice(), &u.outbox))),
             stage: flags(&[
                 self.peer_eof,
                 self.closing,
@@ -631,7 +634,7 @@ impl SmartClient {
 impl DumbClient {
     fn print(&self) -> ClientPrint {
         ClientPrint {
-            client: SidePrint::of(self.read, &self.inbuf, &self.outbox),
+            client: SidePrint::of(self.read, self.inbuf.as_slice(), &self.outbox),
             upstream: self.up.map(|up| {
                 let side = SidePrint::of(self.up_read, &self.up_inbuf, &self.up_outbox);
                 (up.0, side)
@@ -793,7 +796,7 @@ impl Proxy {
                         Box::new(SmartClient {
                             id,
                             record,
-                            inbuf: Vec::new(),
+                            inbuf: ReadBuffer::default(),
                             outbox: Outbox::new(),
                             exchange: None,
                             peer_eof: false,
@@ -810,7 +813,7 @@ impl Proxy {
                             id,
                             record,
                             state: DumbState::Head,
-                            inbuf: Vec::new(),
+                            inbuf: ReadBuffer::default(),
                             outbox: Outbox::new(),
                             peer_eof: false,
                             up: None,
@@ -852,7 +855,7 @@ impl Proxy {
         self.pool.insert(Upstream {
             id,
             record,
-            inbuf: Vec::new(),
+            inbuf: ReadBuffer::default(),
             outbox: Outbox::new(),
             read: 0,
             carried: 0,
@@ -903,7 +906,7 @@ impl Proxy {
     /// Advances one client connection; false once it is gone.
     fn drive_smart(&mut self, host: &mut Host, c: &mut SmartClient) -> bool {
         if let Some(until) = c.linger_until {
-            let gone = match recv_counting(host, c.id, &mut c.inbuf, &mut c.read) {
+            let gone = match recv_counting(host, c.id, c.inbuf.appender(), &mut c.read) {
                 Ok(Readable::Eof) | Err(_) => true,
                 Ok(_) => false,
             };
@@ -915,7 +918,7 @@ impl Proxy {
             return true;
         }
         if !c.peer_eof && !c.closing && (c.inbuf.len() as u64) < RELAY_HIGH_WATER {
-            match recv_counting(host, c.id, &mut c.inbuf, &mut c.read) {
+            match recv_counting(host, c.id, c.inbuf.appender(), &mut c.read) {
                 Ok(Readable::Eof) => c.peer_eof = true,
                 Ok(_) => {}
                 Err(_) => {
@@ -1035,7 +1038,7 @@ impl Proxy {
         // The answer, as far as the client socket takes it.
         let mut up_eof = false;
         if c.outbox.pending_bytes() < RELAY_HIGH_WATER {
-            match recv_counting(host, up.id, &mut up.inbuf, &mut up.read) {
+            match recv_counting(host, up.id, up.inbuf.appender(), &mut up.read) {
                 Ok(Readable::Eof) => up_eof = true,
                 Ok(_) => {}
                 Err(_) => return self.upstream_failed(host, c),
@@ -1047,13 +1050,13 @@ impl Proxy {
         loop {
             match &mut ex.response {
                 ResponseState::Head => {
-                    let (message, head_len) = match parse_response(&up.inbuf) {
+                    let (message, head_len) = match parse_response(up.inbuf.as_slice()) {
                         Ok(Parsed::Partial) if up_eof => return self.upstream_failed(host, c),
                         Ok(Parsed::Partial) => break,
                         Err(_) => return self.upstream_failed(host, c),
                         Ok(Parsed::Complete { message, head_len }) => (message, head_len),
                     };
-                    up.inbuf.drain(..head_len);
+                    up.inbuf.consume(head_len);
                     progress = true;
                     ex.retry = None;
                     if (100..200).contains(&message.status) {
@@ -1192,12 +1195,12 @@ impl Proxy {
 
     /// Parses the next request in the client's buffer and forwards its head.
     fn start_exchange(&mut self, host: &mut Host, c: &mut SmartClient) -> Step {
-        let (request, head_len) = match parse_request(&c.inbuf) {
+        let (request, head_len) = match parse_request(c.inbuf.as_slice()) {
             Ok(Parsed::Partial) => return Step::Idle,
             Ok(Parsed::Complete { message, head_len }) => (message, head_len),
             Err(e) => return self.reject(c, e.status()),
         };
-        c.inbuf.drain(..head_len);
+        c.inbuf.consume(head_len);
         let framing = match request_framing(&request) {
             Ok(f) => f,
             Err(e) => return self.reject(c, e.status()),
@@ -1350,7 +1353,7 @@ impl Proxy {
                 ConnState::AwaitingPort | ConnState::Connecting => false,
                 ConnState::Open => {
                     let before = u.inbuf.len();
-                    let gone = match recv_counting(host, u.id, &mut u.inbuf, &mut u.read) {
+                    let gone = match recv_counting(host, u.id, u.inbuf.appender(), &mut u.read) {
                         // Bytes nobody asked for also end it: no request is waiting.
                         Ok(Readable::Eof) | Err(_) => true,
                         Ok(_) => u.inbuf.len() != before,
@@ -1378,7 +1381,7 @@ impl Proxy {
         // Client side: the first request, then bytes nobody looks at.
         if !c.peer_eof {
             let before = c.inbuf.len();
-            match recv_counting(host, c.id, &mut c.inbuf, &mut c.read) {
+            match recv_counting(host, c.id, c.inbuf.appender(), &mut c.read) {
                 Ok(Readable::Eof) => c.peer_eof = true,
                 Ok(_) => {}
                 Err(_) => {
@@ -1399,7 +1402,7 @@ impl Proxy {
             }
         }
         if c.state == DumbState::Head {
-            match parse_request(&c.inbuf) {
+            match parse_request(c.inbuf.as_slice()) {
                 Ok(Parsed::Partial) if !c.peer_eof => return true,
                 Ok(Parsed::Partial) => {
                     self.end_client(c.record, ClientEnd::ClientClosed);
@@ -1432,14 +1435,17 @@ impl Proxy {
                     c.up_record = record;
                     self.client_of.insert(up, c.id.0);
                     // The head exactly as received: every header unchanged.
-                    c.up_outbox.push_bytes(c.inbuf.drain(..head_len).collect());
+                    c.up_outbox
+                        .push_bytes(c.inbuf.as_slice()[..head_len].to_vec());
+                    c.inbuf.consume(head_len);
                     c.state = DumbState::Body { remaining: body };
                 }
             }
         }
         if let DumbState::Body { remaining } = c.state {
             let n = usize::try_from(remaining).map_or(c.inbuf.len(), |r| r.min(c.inbuf.len()));
-            c.up_outbox.push_bytes(c.inbuf.drain(..n).collect());
+            c.up_outbox.push_bytes(c.inbuf.as_slice()[..n].to_vec());
+            c.inbuf.consume(n);
             let remaining = remaining - n as u64;
             if remaining == 0 {
                 c.state = DumbState::Relaying;
@@ -1739,24 +1745,31 @@ mod tests {
         assert_eq!(split_absolute_form(""), None);
     }
 
+    /// A read buffer holding `bytes`, not consumed.
+    fn read_buffer(bytes: &[u8]) -> ReadBuffer {
+        let mut buffer = ReadBuffer::default();
+        buffer.appender().extend_from_slice(bytes);
+        buffer
+    }
+
     #[test]
     fn relay_rechunks_and_stops_at_the_end() {
         let mut relay = BodyRelay::new(Framing::Length(5), true);
-        let mut input = b"abcdeNEXT".to_vec();
+        let mut input = read_buffer(b"abcdeNEXT");
         let mut out = Vec::new();
         assert_eq!(relay.relay(&mut input, &mut out), Ok(true));
         assert_eq!(out, b"5\r\nabcde\r\n0\r\n\r\n");
-        assert_eq!(input, b"NEXT");
+        assert_eq!(input.as_slice(), b"NEXT");
 
         let mut relay = BodyRelay::new(Framing::Chunked, false);
-        let mut input = b"3\r\nabc\r\n0\r\n\r\nNEXT".to_vec();
+        let mut input = read_buffer(b"3\r\nabc\r\n0\r\n\r\nNEXT");
         let mut out = Vec::new();
         assert_eq!(relay.relay(&mut input, &mut out), Ok(true));
         assert_eq!(out, b"abc");
-        assert_eq!(input, b"NEXT");
+        assert_eq!(input.as_slice(), b"NEXT");
 
         let mut relay = BodyRelay::new(Framing::UntilClose, true);
-        let mut input = b"xy".to_vec();
+        let mut input = read_buffer(b"xy");
         let mut out = Vec::new();
         assert_eq!(relay.relay(&mut input, &mut out), Ok(false));
         assert_eq!(relay.finish_at_eof(&mut out), Ok(()));
@@ -1764,7 +1777,7 @@ mod tests {
 
         let mut relay = BodyRelay::new(Framing::Length(5), false);
         let mut out = Vec::new();
-        assert_eq!(relay.relay(&mut b"ab".to_vec(), &mut out), Ok(false));
+        assert_eq!(relay.relay(&mut read_buffer(b"ab"), &mut out), Ok(false));
         assert_eq!(relay.finish_at_eof(&mut out), Err(()));
     }
 
