@@ -602,10 +602,10 @@ impl<D: FrameDevice> Outlet for Wire<'_, D> {
         &mut self,
         _from: usize,
         _host: &mut Host,
-        frames: Vec<Vec<u8>>,
+        frames: &mut Vec<Vec<u8>>,
         now_ns: u64,
     ) -> io::Result<()> {
-        for frame in frames {
+        for frame in frames.drain(..) {
             self.tx.transmit(now_ns, frame);
         }
         Ok(())

@@ -66,13 +66,14 @@ pub(crate) trait Outlet {
     /// round has been handed on yet (the moment a capture's narrator reads them).
     fn traced(&mut self) {}
 
-    /// Hand on the frames host `from` sent in the round, oldest first, at `now_ns`.
+    /// Hand on the frames host `from` sent in the round, oldest first, at `now_ns`,
+    /// taking them out of `frames` (the emptied list goes back to the host).
     /// `host` is that host: the frames' numbers end at its [`Host::frames_out`].
     fn send(
         &mut self,
         from: usize,
         host: &mut Host,
-        frames: Vec<Vec<u8>>,
+        frames: &mut Vec<Vec<u8>>,
         now_ns: u64,
     ) -> Result<(), Self::Error>;
 
@@ -153,12 +154,12 @@ pub(crate) fn settle<O: Outlet>(
         }
         let mut round_moved = false;
         for (from, host) in hosts.all().iter_mut().enumerate() {
-            let frames = host.take_frames();
-            if frames.is_empty() {
-                continue;
+            let mut frames = host.take_frames();
+            if !frames.is_empty() {
+                round_moved = true;
+                outlet.send(from, host, &mut frames, now_ns)?;
             }
-            round_moved = true;
-            outlet.send(from, host, frames, now_ns)?;
+            host.give_back_frame_list(frames);
         }
         outlet.end_round(hosts.all())?;
         if let Some(trace) = outlet.trace() {
@@ -249,12 +250,12 @@ mod tests {
             &mut self,
             from: usize,
             _: &mut Host,
-            frames: Vec<Vec<u8>>,
+            frames: &mut Vec<Vec<u8>>,
             _: u64,
         ) -> Result<(), ()> {
             self.round.push(from);
             self.in_flight
-                .extend(frames.into_iter().map(|f| (1 - from, f)));
+                .extend(frames.drain(..).map(|f| (1 - from, f)));
             Ok(())
         }
 

@@ -385,11 +385,11 @@ impl Outlet for SimWire {
         &mut self,
         from: usize,
         host: &mut Host,
-        frames: Vec<Vec<u8>>,
+        frames: &mut Vec<Vec<u8>>,
         now_ns: u64,
     ) -> Result<(), Infallible> {
         let first_number = host.frames_out() - frames.len() as u64;
-        for (frame_number, frame) in (first_number..).zip(frames) {
+        for (frame_number, frame) in (first_number..).zip(frames.drain(..)) {
             let captured = self.capture.is_some().then(|| frame.clone());
             let dst = Ipv4Packet::new_checked(&frame[..])
                 .ok()

@@ -51,6 +51,10 @@ impl phy::RxToken for RxToken<'_> {
 impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let mut frame = self.spare.pop().unwrap_or_default();
+        if frame.capacity() < len {
+            // Growing the spare would copy its old bytes, about to be overwritten.
+            frame = Vec::with_capacity(len);
+        }
         frame.resize(len, 0);
         let r = f(&mut frame);
         self.tx.push(frame);
