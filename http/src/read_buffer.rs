@@ -8,7 +8,8 @@
 //! spent 12 % of the run in that move. Here a start index advances instead, and the
 //! bytes left move only once the consumed part is at least as long as they are, so
 //! each byte moves at most about once however it is consumed. The client reads its
-//! responses the same way.
+//! responses the same way, and the proxy what its clients and its upstream
+//! connections send it.
 
 /// See the module docs.
 #[derive(Debug, Default)]
