@@ -114,6 +114,8 @@ pub struct SweepArgs {
     /// With --tap: the URLs each point fetches, as `get`'s (http://IP[:PORT]/PATH, one
     /// server).
     #[arg(value_name = "URL", value_parser = parse_url, requires = "tap", help_heading = "Sweep over a TAP")]
+    // `[:PORT]` is help text for clap, not a rustdoc link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     pub urls: Vec<Url>,
 
     #[command(flatten)]

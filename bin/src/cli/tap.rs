@@ -111,6 +111,8 @@ pub struct GetArgs {
     /// http://IP[:PORT]/PATH, one request each, all to the same server (no DNS, no
     /// https). /bytes/N targets are checked byte by byte against the lab's pattern.
     #[arg(value_name = "URL", required = true, value_parser = parse_url)]
+    // `[:PORT]` is help text for clap, not a rustdoc link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     pub urls: Vec<Url>,
 
     #[command(flatten)]
