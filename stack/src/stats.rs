@@ -93,7 +93,7 @@ pub struct ConnStats {
 /// What a host counts on a connection while it lives: the counting fields of
 /// [`ConnStats`], kept apart from the ones a snapshot fills in (the peer's address
 /// as text, the window history, ...), so that the host's per-connection record, which
-/// every segment touches, stays a few cache lines shorter.
+/// every segment reads, is 96 bytes (a cache line and a half) shorter.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct Counters {
     pub(crate) closed_first: Option<Closer>,

@@ -289,7 +289,7 @@ impl Host {
     /// Give back the list [`Host::take_frames`] returned, emptied, so the next
     /// round's frames go into it instead of a new allocation (with thousands of
     /// connections at once, a list per host per round was a sixth of all
-    /// allocations, each on memory no longer in the cache).
+    /// allocations).
     pub fn give_back_frame_list(&mut self, mut list: Vec<Vec<u8>>) {
         if self.out.is_empty() && list.capacity() > self.out.capacity() {
             list.clear();
