@@ -155,6 +155,44 @@ struct GeneratedRuns {
     made: Vec<u8>,
 }
 
+impl GeneratedRuns {
+    /// `n` bytes were written to the ring after everything queued.
+    fn ring_written(&mut self, n: usize) {
+        match self.runs.back_mut() {
+            None => {}
+            Some(Run::Ring(k)) => *k += n,
+            Some(Run::Generated { .. }) => self.runs.push_back(Run::Ring(n)),
+        }
+    }
+
+    /// The first `n` queued bytes were taken; how many of them were the ring's.
+    fn consume(&mut self, n: usize) -> usize {
+        let from_ring = match self.runs.front_mut() {
+            None => n,
+            Some(Run::Ring(k)) => {
+                *k -= n;
+                if *k == 0 {
+                    self.runs.pop_front();
+                }
+                n
+            }
+            Some(Run::Generated { at, len, .. }) => {
+                *at = at.wrapping_add(n as u64);
+                *len -= n;
+                if *len == 0 {
+                    self.runs.pop_front();
+                }
+                0
+            }
+        };
+        // Only ring bytes left: the ring alone says it.
+        if self.runs.len() == 1 && matches!(self.runs.front(), Some(Run::Ring(_))) {
+            self.runs.clear();
+        }
+        from_ring
+    }
+}
+
 impl SendQueue {
     /// Bytes queued.
     pub(crate) fn len(&self) -> usize {
@@ -207,11 +245,7 @@ impl SendQueue {
         self.ring_len += n;
         self.len += n;
         if let Some(g) = &mut self.generated {
-            match g.runs.back_mut() {
-                None => {}
-                Some(Run::Ring(k)) => *k += n,
-                Some(Run::Generated { .. }) => g.runs.push_back(Run::Ring(n)),
-            }
+            g.ring_written(n);
         }
     }
 
@@ -262,30 +296,7 @@ impl SendQueue {
         self.len -= n;
         let from_ring = match &mut self.generated {
             None => n,
-            Some(g) => {
-                let from_ring = match g.runs.front_mut() {
-                    None => n,
-                    Some(Run::Ring(k)) => {
-                        *k -= n;
-                        if *k == 0 {
-                            g.runs.pop_front();
-                        }
-                        n
-                    }
-                    Some(Run::Generated { at, len, .. }) => {
-                        *at = at.wrapping_add(n as u64);
-                        *len -= n;
-                        if *len == 0 {
-                            g.runs.pop_front();
-                        }
-                        0
-                    }
-                };
-                if g.runs.len() == 1 && matches!(g.runs.front(), Some(Run::Ring(_))) {
-                    g.runs.clear();
-                }
-                from_ring
-            }
+            Some(g) => g.consume(n),
         };
         self.ring_len -= from_ring;
         self.head = if self.ring_len == 0 {

@@ -58,16 +58,20 @@ pub(super) fn parse(conn: &mut Conn, now: Instant, read: u64) {
                 match parse_request_head(conn.inbuf.as_slice(), &mut slots) {
                     Ok(Parsed::Partial) => return,
                     Ok(Parsed::Complete { message, head_len }) => {
-                        let checked = check_request(message.version, &message.fields);
-                        let asked = Asked::new(
-                            &message.method,
-                            message.target,
-                            message.version,
-                            &message.fields,
-                        );
+                        // Read off the head before its bytes leave the buffer.
+                        let checked =
+                            check_request(message.version, &message.fields).map(|framing| {
+                                let asked = Asked::new(
+                                    &message.method,
+                                    message.target,
+                                    message.version,
+                                    &message.fields,
+                                );
+                                (framing, asked)
+                            });
                         conn.inbuf.consume(head_len);
                         match checked {
-                            Ok(framing) => {
+                            Ok((framing, asked)) => {
                                 conn.reading = Reading::Body {
                                     request: asked,
                                     decoder: BodyDecoder::new(framing),

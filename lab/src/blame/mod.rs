@@ -165,8 +165,9 @@ impl Blamer {
 
     fn http(&mut self, at: u64, host: usize, conn: Option<ConnId>, tx: usize, event: HttpEvent) {
         let log = self.txs.entry(tx).or_insert_with(|| {
-            count(&mut self.dispatched, TxLog::default().dispatched_at, true);
-            TxLog::default()
+            let fresh = TxLog::default();
+            count(&mut self.dispatched, fresh.dispatched_at, true);
+            fresh
         });
         match event {
             HttpEvent::Dispatched => {
