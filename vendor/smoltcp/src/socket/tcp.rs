@@ -2462,6 +2462,14 @@ impl<'a> Socket<'a> {
         }
 
         let assembler_was_empty = self.assembler.is_empty();
+        if assembler_was_empty && self.rx_buffer.is_empty() {
+            // Nothing is held: start again at the front of the buffer, as sending
+            // into an empty ring does. Only where the octets lie changes (windows
+            // and offsets count from the first unread octet), and a reader that
+            // keeps up then stays in the buffer's first few kilobytes instead of
+            // walking all of it, which a large buffer would push out of the cache.
+            self.rx_buffer.clear();
+        }
 
         // Try adding payload octets to the assembler.
         let Ok(contig_len) = self
@@ -4836,6 +4844,92 @@ mod test {
             }]
         );
         assert_eq!(s.rx_buffer.dequeue_many(6), &b"abcdef"[..]);
+    }
+
+    #[test]
+    fn test_empty_rx_buffer_starts_again_at_the_front() {
+        // 40 octets read leave the first unread octet at index 40 of 64: without the
+        // restart, the next 40 would wrap and one read would return only 24.
+        let mut s = socket_established();
+        let first = [b'a'; 40];
+        let second = [b'b'; 40];
+        send!(
+            s,
+            TcpRepr {
+                seq_number: REMOTE_SEQ + 1,
+                ack_number: Some(LOCAL_SEQ + 1),
+                payload: &first[..],
+                ..SEND_TEMPL
+            }
+        );
+        assert_eq!(s.recv(|data| (data.len(), data.len())), Ok(40));
+        recv!(
+            s,
+            [TcpRepr {
+                seq_number: LOCAL_SEQ + 1,
+                ack_number: Some(REMOTE_SEQ + 1 + 40),
+                window_len: 64,
+                ..RECV_TEMPL
+            }]
+        );
+        send!(
+            s,
+            TcpRepr {
+                seq_number: REMOTE_SEQ + 1 + 40,
+                ack_number: Some(LOCAL_SEQ + 1),
+                payload: &second[..],
+                ..SEND_TEMPL
+            }
+        );
+        assert_eq!(s.recv(|data| (data.len(), data.to_vec())), Ok(second.to_vec()));
+    }
+
+    #[test]
+    fn test_out_of_order_data_keeps_the_rx_buffer_in_place() {
+        // Octets held beyond a hole pin the buffer's positions: no restart then.
+        let mut s = socket_established();
+        send!(
+            s,
+            TcpRepr {
+                seq_number: REMOTE_SEQ + 1,
+                ack_number: Some(LOCAL_SEQ + 1),
+                payload: &b"abcdef"[..],
+                ..SEND_TEMPL
+            }
+        );
+        assert_eq!(s.recv(|data| (data.len(), data.len())), Ok(6));
+        send!(
+            s,
+            TcpRepr {
+                seq_number: REMOTE_SEQ + 1 + 9,
+                ack_number: Some(LOCAL_SEQ + 1),
+                payload: &b"jkl"[..],
+                ..SEND_TEMPL
+            },
+            Some(TcpRepr {
+                seq_number: LOCAL_SEQ + 1,
+                ack_number: Some(REMOTE_SEQ + 1 + 6),
+                window_len: 64,
+                sack_ranges: [None, None, None],
+                ..RECV_TEMPL
+            })
+        );
+        send!(
+            s,
+            TcpRepr {
+                seq_number: REMOTE_SEQ + 1 + 6,
+                ack_number: Some(LOCAL_SEQ + 1),
+                payload: &b"ghi"[..],
+                ..SEND_TEMPL
+            },
+            Some(TcpRepr {
+                seq_number: LOCAL_SEQ + 1,
+                ack_number: Some(REMOTE_SEQ + 1 + 12),
+                window_len: 58,
+                ..RECV_TEMPL
+            })
+        );
+        assert_eq!(s.recv(|data| (data.len(), data.to_vec())), Ok(b"ghijkl".to_vec()));
     }
 
     #[test]
