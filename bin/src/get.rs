@@ -116,7 +116,7 @@ pub fn fetch(
         .iter()
         .map(|u| RequestSpec {
             method: Method::Get,
-            target: u.target.clone(),
+            target: u.target.as_str().into(),
             body_len: 0,
             verify: is_pattern_target(&u.target),
         })

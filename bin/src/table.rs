@@ -16,6 +16,11 @@ fn cell(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
 }
 
+/// A value, or `-` where there is none.
+fn or_dash<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
 /// Render the report as plain-text tables.
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
@@ -200,8 +205,8 @@ pub fn transactions(rows: &[TransactionReport]) -> String {
             out,
             "{:>4} {:>6} {:>6} {:>10} {:>6} {:>5} {:>7} {:>10} {:>10} {:>10} {:>11} {:>10}  {}",
             t.id,
-            t.status.map_or_else(|| "-".into(), |s| s.to_string()),
-            t.connection.map_or_else(|| "-".into(), |c| c.to_string()),
+            or_dash(t.status),
+            or_dash(t.connection),
             t.bytes,
             yes_no(t.reused),
             yes_no(t.pipelined),
@@ -308,9 +313,9 @@ pub fn connections(rows: &[ConnectionReport]) -> String {
             out,
             "{:>6} {:>6} {:>21} {:>4} {:>7} {:>7} {:>9} {:>9} {:>6} {:>6} {:>7} {:>6} {:>6} {:>8} {:>10}",
             c.host,
-            s.local_port,
+            or_dash(s.local_port),
             s.remote,
-            c.requests.map_or_else(|| "-".into(), |n| n.to_string()),
+            or_dash(c.requests),
             s.segments_out,
             s.segments_in,
             s.bytes_out,

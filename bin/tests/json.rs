@@ -196,3 +196,44 @@ fn the_tests_read_only_documented_fields() {
         }
     }
 }
+
+/// A connection still waiting for a free ephemeral port when the run ends has no
+/// port: `null` in the JSON, `-` in the table, never 0. Two proxy ports and four
+/// upstream connections, each held open by the dumb proxy's keep-alive hang: two
+/// wait until the time limit ends the run.
+#[test]
+fn a_connection_waiting_for_a_port_has_no_port() {
+    const ARGS: &str = "--via-proxy dumb --strategy parallel --connections 4 --requests 4 \
+                        --server-ports 40000-40001 --on-exhaustion wait --max-time 5s";
+    let r = run_json(ARGS);
+    assert_eq!(r["end"], "time_limit");
+    let upstreams: Vec<Option<u64>> = r["proxy"]["upstreams"]
+        .as_array()
+        .expect("upstream records")
+        .iter()
+        .map(|u| u["local_port"].as_u64())
+        .collect();
+    assert_eq!(upstreams, [Some(40001), Some(40000), None, None]);
+    let portless: Vec<&serde_json::Value> = connections_of(&r, "proxy")
+        .into_iter()
+        .filter(|c| c["local_port"].is_null())
+        .collect();
+    assert_eq!(portless.len(), 2);
+    assert!(portless
+        .iter()
+        .all(|c| c["role"] == "client" && c["segments_out"] == 0));
+    assert!(r["connections"]
+        .as_array()
+        .expect("connections")
+        .iter()
+        .all(|c| c["local_port"] != 0));
+
+    let mut args = vec!["run"];
+    args.extend(ARGS.split_whitespace());
+    let table = String::from_utf8(tcpknobs(&args).stdout).expect("UTF-8");
+    let rows: Vec<&str> = table
+        .lines()
+        .filter(|l| l.split_whitespace().take(2).eq(["proxy", "-"]))
+        .collect();
+    assert_eq!(rows.len(), 2, "{table}");
+}

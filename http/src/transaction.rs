@@ -4,9 +4,12 @@
 //! table's columns and `docs/json.md`); chapter item 5 splits latency the same way:
 //! connect, send request, server processing, response transfer.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::blame::{Blame, BlameSpan};
+use crate::message::Method;
 use tcpknobs_stack::{Duration, Instant};
 
 /// The moments of one transaction, in the client host's clock.
@@ -187,9 +190,9 @@ pub struct Transaction {
     /// Position in the workload.
     pub id: usize,
     /// Request method.
-    pub method: String,
-    /// Request target.
-    pub target: String,
+    pub method: Method,
+    /// Request target (its workload spec's, shared).
+    pub target: Arc<str>,
     /// The heads sent and received.
     pub heads: Heads,
     /// When things happened.
@@ -217,11 +220,11 @@ pub struct Transaction {
 
 impl Transaction {
     /// A fresh, unissued transaction.
-    pub fn new(id: usize, method: &str, target: &str) -> Transaction {
+    pub fn new(id: usize, method: Method, target: Arc<str>) -> Transaction {
         Transaction {
             id,
-            method: method.to_string(),
-            target: target.to_string(),
+            method,
+            target,
             heads: Heads::default(),
             timing: Timing::default(),
             status: None,
@@ -273,8 +276,8 @@ impl Transaction {
         let spans = t.spans();
         TransactionReport {
             id: self.id,
-            method: self.method.clone(),
-            target: self.target.clone(),
+            method: self.method.as_str().to_string(),
+            target: self.target.to_string(),
             heads: self.heads.clone(),
             status: self.status,
             interim_responses: self.interim_responses,

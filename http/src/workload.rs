@@ -5,6 +5,8 @@
 //! million requests cost what is in flight rather than a million specs up front. A
 //! page is small and is listed request by request, each with what it waits for.
 
+use std::sync::Arc;
+
 use crate::message::Method;
 
 /// One request of a workload.
@@ -12,8 +14,9 @@ use crate::message::Method;
 pub struct RequestSpec {
     /// Method.
     pub method: Method,
-    /// Target, `/bytes/N` for N body bytes from the server.
-    pub target: String,
+    /// Target, `/bytes/N` for N body bytes from the server. Shared with every
+    /// transaction made from this spec (a repeated workload makes a million).
+    pub target: Arc<str>,
     /// Request body bytes (POST/PUT).
     pub body_len: u64,
     /// Check the response body against the [`payload`](crate::payload) pattern: true
@@ -26,7 +29,7 @@ impl RequestSpec {
     pub fn bytes(method: Method, size: u64) -> RequestSpec {
         RequestSpec {
             method,
-            target: format!("/bytes/{size}"),
+            target: format!("/bytes/{size}").into(),
             body_len: 0,
             verify: true,
         }
@@ -188,8 +191,8 @@ mod tests {
     fn page_objects_wait_for_the_html() {
         let w = Workload::page(1024, &[(3, 2048), (1, 10)], Method::Get);
         assert_eq!(w.len(), 5);
-        assert_eq!(w.request(0).map(|r| r.target.as_str()), Some("/bytes/1024"));
-        assert_eq!(w.request(4).map(|r| r.target.as_str()), Some("/bytes/10"));
+        assert_eq!(w.request(0).map(|r| &*r.target), Some("/bytes/1024"));
+        assert_eq!(w.request(4).map(|r| &*r.target), Some("/bytes/10"));
         assert_eq!(w.request(5), None);
         assert_eq!(afters(&w), vec![None, Some(0), Some(0), Some(0), Some(0)]);
     }

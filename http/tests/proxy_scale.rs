@@ -69,7 +69,7 @@ fn run_many(
         .all_stats()
         .into_iter()
         .filter(|s| s.role == Some(Role::Client))
-        .map(|s| s.local_port)
+        .map(|s| s.local_port.expect("a finished connection had a port"))
         .collect();
     (clients, proxy, used)
 }
@@ -90,7 +90,8 @@ fn dumb_upstream_records_name_their_own_ports_while_ports_are_scarce() {
     assert_eq!(stats.upstream_connections, 6);
     assert_eq!(used.len(), 6);
     assert!(used.iter().all(|&p| ports.contains(p)));
-    let recorded: Vec<u16> = stats.upstreams.iter().map(|u| u.local_port).collect();
+    let recorded: Vec<Option<u16>> = stats.upstreams.iter().map(|u| u.local_port).collect();
+    let used: Vec<Option<u16>> = used.into_iter().map(Some).collect();
     assert_eq!(recorded, used);
     // And each client's index leads to its own connection's record.
     for (i, c) in stats.clients.iter().enumerate() {

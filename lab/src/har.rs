@@ -412,10 +412,11 @@ mod tests {
     /// `time`; in order, `time` is queued to done.
     #[test]
     fn phases_add_up() {
+        use tcpknobs_http::message::Method;
         use tcpknobs_http::transaction::Transaction;
         use tcpknobs_stack::Instant;
         let values = [None, Some(0.0), Some(50.0), Some(120.5)];
-        let mut row = Transaction::new(0, "GET", "/").report(Instant::from_millis(0));
+        let mut row = Transaction::new(0, Method::Get, "/".into()).report(Instant::from_millis(0));
         for code in 0..values.len().pow(6) * 2 {
             let pick = |k: u32| values[code / values.len().pow(k) % values.len()];
             row.queued = pick(0);

@@ -31,8 +31,9 @@ pub enum Closer {
 /// What one connection did, as seen from one host.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ConnStats {
-    /// Local port (ephemeral for clients).
-    pub local_port: u16,
+    /// Local port (ephemeral for clients); `None` while the connection waits for a
+    /// free one.
+    pub local_port: Option<u16>,
     /// The peer, as `addr:port`.
     pub remote: String,
     /// Active or passive open.

@@ -236,7 +236,10 @@ fn live(side: Side) -> Live {
     assert_eq!(end, RunEnd::Done);
     assert_eq!(server.stream().0, REQUEST);
     assert_eq!(client.stream().0, RESPONSE);
-    let port = net.host(HostId(0)).local_port(ConnId(0));
+    let port = net
+        .host(HostId(0))
+        .local_port(ConnId(0))
+        .expect("connected");
     let (a, b, a_end, b_end) = match side {
         Side::Client => (HostId(0), HostId(1), (CLIENT, port), (SERVER, PORT)),
         Side::Server => (HostId(1), HostId(0), (SERVER, PORT), (CLIENT, port)),

@@ -260,7 +260,10 @@ fn blind_resets_and_syns_get_challenge_acks() {
         .unwrap()
         .seq_end();
     let rcv_nxt = iss.wrapping_add(1 + 5);
-    let port = net.host(HostId(0)).local_port(ConnId(0));
+    let port = net
+        .host(HostId(0))
+        .local_port(ConnId(0))
+        .expect("connected");
     let forged = |control: TcpControl, seq: u32| {
         let mut raw = Raw::new((SERVER, PORT), (CLIENT, port));
         raw.control = control;

@@ -195,7 +195,7 @@ fn time_wait_reacks_a_retransmitted_fin_and_old_data() {
         0,
         "TIME_WAIT lives in our table only"
     );
-    let port = client_host.local_port(ConnId(0));
+    let port = client_host.local_port(ConnId(0)).expect("connected");
 
     let now = client_host.now() + Duration::from_millis(100);
     let probe = |host: &mut Host, frame: Vec<u8>, at: Instant| {

@@ -143,7 +143,7 @@ impl<S: Sink> Client<S> {
         t.pipelined = !c.in_flight.is_empty();
         if c.connected {
             t.timing.connected = Some(now);
-            t.local_port = Some(host.local_port(c.id));
+            t.local_port = host.local_port(c.id);
         }
         c.carried += 1;
         self.carried_open += 1;

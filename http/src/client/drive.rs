@@ -92,7 +92,7 @@ impl<S: Sink> Client<S> {
             for tx in c.in_flight.transactions() {
                 if let Some(t) = self.live.get_mut(&tx) {
                     t.timing.connected = Some(now);
-                    t.local_port = Some(port);
+                    t.local_port = port;
                 }
             }
         }

@@ -2,18 +2,21 @@
 //! the one it waits for, and the think time), queueing it, and handing each finished
 //! transaction to the sink while remembering how those that others wait for ended.
 
+use std::sync::Arc;
+
 use tcpknobs_stack::Instant;
 
 use super::queue::{Readiness, Unissued};
 use super::{Client, Sink};
+use crate::message::Method;
 use crate::transaction::{Transaction, TransactionError};
 
 impl<S: Sink> Client<S> {
     /// A fresh transaction for request `tx`.
     pub(super) fn make(&self, tx: usize) -> Transaction {
         match self.workload.request(tx) {
-            Some(r) => Transaction::new(tx, r.method.as_str(), &r.target),
-            None => Transaction::new(tx, "", ""),
+            Some(r) => Transaction::new(tx, r.method.clone(), r.target.clone()),
+            None => Transaction::new(tx, Method::Other(String::new()), Arc::from("")),
         }
     }
 

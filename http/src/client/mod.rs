@@ -176,7 +176,7 @@ impl<S: Sink> Client<S> {
                 for (i, r) in requests.iter().enumerate() {
                     live.insert(
                         i,
-                        Box::new(Transaction::new(i, r.method.as_str(), &r.target)),
+                        Box::new(Transaction::new(i, r.method.clone(), r.target.clone())),
                     );
                 }
                 awaited.extend(after.iter().flatten().copied());

@@ -137,7 +137,7 @@ impl Proxy {
         let mut up_failed = c.up_outbox.flush(host, up).is_err();
         // A connect that waited for a free ephemeral port learns its port later.
         if let Some(r) = self.stats.upstreams.get_mut(c.up_record) {
-            if r.local_port == 0 {
+            if r.local_port.is_none() {
                 r.local_port = host.local_port(up);
             }
         }

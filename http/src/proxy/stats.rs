@@ -59,8 +59,9 @@ pub struct ClientRecord {
 /// What one upstream connection carried.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct UpstreamRecord {
-    /// The proxy's local port (0 until known).
-    pub local_port: u16,
+    /// The proxy's local port; `None` until the connection has one (it may wait
+    /// for a free ephemeral port, and never get one).
+    pub local_port: Option<u16>,
     /// Requests sent on it.
     pub requests: u64,
 }

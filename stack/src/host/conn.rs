@@ -132,6 +132,15 @@ pub(super) struct Conn {
     pub(super) news_mark: u64,
 }
 
+impl Conn {
+    /// The local port, once it has one. An active open's tuple carries port 0 while
+    /// it waits for a free ephemeral port; 0 is never handed out (RFC 6335 §6
+    /// reserves it, and `--ports` accepts 1-65535 only).
+    pub(super) fn local_port(&self) -> Option<u16> {
+        (self.tuple.local_port != 0).then_some(self.tuple.local_port)
+    }
+}
+
 /// A passive connection's way through the listener.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Accept {
@@ -180,7 +189,7 @@ impl Host {
 
     pub(super) fn snapshot(&self, c: &Conn) -> ConnStats {
         let mut s = c.stats.to_stats();
-        s.local_port = c.tuple.local_port;
+        s.local_port = c.local_port();
         s.remote = format!("{}:{}", c.tuple.remote_addr, c.tuple.remote_port);
         s.role = Some(c.role);
         s.opened_ms = ms_since(self.epoch, c.opened);

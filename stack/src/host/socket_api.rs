@@ -292,8 +292,9 @@ impl Host {
         }
     }
 
-    /// The local port of a connection (0 while it waits for one).
-    pub fn local_port(&self, id: ConnId) -> u16 {
-        self.conns.get(id).map_or(0, |c| c.tuple.local_port)
+    /// The local port of a connection: `None` while it waits for a free ephemeral
+    /// port (`--on-exhaustion wait`), or for a connection this host does not keep.
+    pub fn local_port(&self, id: ConnId) -> Option<u16> {
+        self.conns.get(id).and_then(|c| c.local_port())
     }
 }
