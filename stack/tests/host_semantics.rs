@@ -294,3 +294,69 @@ fn a_simultaneous_close_is_reported_as_both() {
         assert_eq!(net.host(tcpknobs_stack::HostId(host)).time_wait_len(), 1);
     }
 }
+
+/// Six KiB the server writes at once: more than the client's 4 KiB receive buffer.
+static SIX_KIB: [u8; 6144] = [b'w'; 6144];
+
+/// A read that opens the receive window far enough is announced at once, as a pure
+/// ACK at the instant of the read (smoltcp's rule: the window has at least doubled
+/// since it was last advertised, here from 0); a read that opens it less sends
+/// nothing. The client's receive buffer holds 4 KiB; the server writes 6 KiB at
+/// 150 ms (when the handshake's ACK arrives), 4 KiB arrive at 200 ms and close the
+/// window. The client reads them at 500 ms: the update leaves at 500 ms, the last 2
+/// KiB arrive a round trip later (600 ms), and the ACK of those advertises 2 KiB.
+/// Reading them at 800 ms opens 2 KiB to 4 KiB, a doubling: announced at 800 ms.
+/// The server then writes 1 KiB more at 900 ms (arrives 950 ms, window 3 KiB): the
+/// read at 1,100 ms takes the window to 4 KiB, under double, and sends nothing.
+#[test]
+fn a_read_announces_a_window_only_when_it_opened_far_enough() {
+    let mut client_knobs = common::knobs();
+    client_knobs.rx_buffer = 4096;
+    let mut net = common::net_with(100, client_knobs, common::knobs());
+    let capture = Capture::default();
+    capture.attach(&mut net, CaptureFormat::Pcap);
+    let mut server = Script::new(&[
+        (0, Call::Listen),
+        (150, Call::Accept),
+        (150, Call::Send(&SIX_KIB)),
+        (900, Call::Send(&SIX_KIB[..1024])),
+    ]);
+    let mut client = Script::new(&[
+        (0, Call::Connect),
+        (500, Call::Recv),
+        (800, Call::Recv),
+        (1100, Call::Recv),
+    ]);
+    run(&mut net, &mut client, &mut server, 2000);
+    let lens: Vec<usize> = client
+        .got
+        .iter()
+        .map(|(_, g)| match g {
+            Got::Data(d) => d.len(),
+            other => panic!("a read got {other:?}"),
+        })
+        .collect();
+    assert_eq!(lens, [4096, 2048, 1024]);
+    let from_client: Vec<(u64, Segment)> = capture
+        .timed_segments()
+        .into_iter()
+        .filter(|(_, s)| s.src_port != PORT && !s.syn)
+        .collect();
+    let at = |ms: u64| -> Vec<u16> {
+        from_client
+            .iter()
+            .filter(|(t, _)| *t == ms * 1_000_000)
+            .map(|(_, s)| s.window)
+            .collect()
+    };
+    assert_eq!(at(500), [4096], "the update from a closed window");
+    assert_eq!(at(800), [4096], "the update from 2 KiB");
+    assert_eq!(
+        at(1100),
+        Vec::<u16>::new(),
+        "3 KiB to 4 KiB is not announced"
+    );
+    // The ACKs of the data in between say what the window was.
+    assert_eq!(at(600), [2048]);
+    assert_eq!(at(950), [3072]);
+}

@@ -179,14 +179,23 @@ impl Host {
             });
         }
         let n = buf.len() - before;
-        if n > 0 {
+        // Reading opens the receive window, and smoltcp announces it if it opened far
+        // enough; nothing else it sends, or when, depends on what was read. So when
+        // no announcement is due and no other socket waits for a pass, the pass would
+        // send nothing and change no deadline, and it is left out.
+        let announce = n > 0
+            && (socket.window_update_due()
+                || self.sockets.has_work(self.now)
+                || !self.window_updates.is_empty());
+        if announce {
             self.sockets.touch(handle);
         }
         self.trace_read(id, n);
         match result {
             Ok(()) if n > 0 => {
-                // Reading opens the receive window; let smoltcp announce it.
-                self.egress();
+                if announce {
+                    self.egress();
+                }
                 Ok(Readable::Data(n))
             }
             Ok(()) => Ok(Readable::Nothing),

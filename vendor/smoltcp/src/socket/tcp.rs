@@ -1011,6 +1011,15 @@ impl<'a> Socket<'a> {
         self.sack_recovery
     }
 
+    /// Whether the receive window has opened far enough since it was last
+    /// advertised that the next dispatch sends a window update (the rule
+    /// `dispatch` and `poll_at` apply). An application that has just read from the
+    /// socket can ask this to learn whether the read changed anything the socket
+    /// sends or when.
+    pub fn window_update_due(&self) -> bool {
+        self.window_to_update()
+    }
+
     /// Bytes above SND.UNA that the peer has SACKed (0 unless SACK-driven recovery
     /// is on): they have left the network, so a congestion window kept outside the
     /// socket can count them out of what is in flight (RFC 6675's pipe).
