@@ -5,7 +5,10 @@
 
 mod common;
 
-use common::{assert_all_ok, assert_between, run_json, serialization_ms, total_ms, GBIT};
+use common::{
+    assert_all_ok, assert_between, connections_of, run_json, serialization_ms, total_ms,
+    transactions, GBIT,
+};
 use tcpknobs_stack::pcap::read_capture;
 
 /// No connection of the run sent or received an RST.
@@ -202,4 +205,41 @@ fn a_full_accept_queue_drops_handshakes() {
         total_ms(&r) > 2700.0 + 1000.0,
         "at least one SYN-ACK timeout more"
     );
+}
+
+/// `--max-time` bounds the run, so what is unfinished is unfinished at the limit, even
+/// when the last thing that happened was long before it. 300 serial requests on 10
+/// ports with a 10 s TIME_WAIT: the first 10 take 2 ms each (1 ms handshake, 1 ms
+/// request), then every port is held and nothing can happen until the first is
+/// freed at 10 s, after the 2 s limit. The run ends at 2 s: its total is 2,000 ms,
+/// each unfinished transaction has waited until then since it was queued, and each
+/// client connection in TIME_WAIT has held its tuple until then. (Before, the run
+/// reported the moment of its last event instead: a total of 21.5 ms.)
+#[test]
+fn a_time_limit_ends_the_run_at_the_limit() {
+    let r = run_json(
+        "--rtt 1ms --bandwidth unlimited --requests 300 --ports 50000-50009 --time-wait 10s \
+         --on-exhaustion wait --max-time 2s",
+    );
+    assert_eq!(r["end"], "time_limit");
+    assert_eq!(
+        (r["succeeded"].as_u64(), r["failed"].as_u64()),
+        (Some(10), Some(290))
+    );
+    assert_eq!(total_ms(&r), 2000.0);
+    for t in transactions(&r).iter().filter(|t| !t["error"].is_null()) {
+        let queued = t["queued_at_ms"].as_f64().expect("queued");
+        assert_eq!(t["total_ms"].as_f64(), Some(2000.0 - queued), "{t}");
+    }
+    let held: Vec<f64> = connections_of(&r, "client")
+        .iter()
+        .filter_map(|c| Some(c["time_wait_held_ms"].as_f64()? + c["opened_at_ms"].as_f64()?))
+        .collect();
+    assert_eq!(held.len(), 10);
+    // Connection k opens at 2k ms; its response is in 2 ms later (handshake and
+    // request), when the client closes; the FINs cross in one more round trip, so
+    // TIME_WAIT starts at 2k + 3 ms and lasts until the limit: opened + held = 1,997.
+    for h in held {
+        assert!((h - 1997.0).abs() < 1e-6, "{h}");
+    }
 }

@@ -254,7 +254,17 @@ impl SimNet {
             let Some(next_ns) = self.next_event_ns(&deadlines) else {
                 return RunEnd::Stalled;
             };
-            if next_ns > limit.total_micros().max(0) as u64 * 1000 {
+            let limit_ns = limit.total_micros().max(0) as u64 * 1000;
+            if next_ns > limit_ns {
+                // Nothing happens before the limit, so the clocks reach it: what
+                // is unfinished is unfinished at the limit, and every figure "until
+                // the run ended" is taken there (a host with nothing due only
+                // moves its clock).
+                self.now_ns = self.now_ns.max(limit_ns);
+                let now = self.now();
+                for host in &mut self.hosts {
+                    host.poll(now);
+                }
                 return RunEnd::TimeLimit;
             }
             self.now_ns = next_ns;
