@@ -364,21 +364,26 @@ fn link_stages_in_order(
             .take(LINK_LOOKBACK)
             .find_map(|s| s.link)
     };
+    // Below the cursor and down to `upper` the stage is `link_queue`, not blamed yet:
+    // a backlog (each frame still queued when the next one left) is blamed in one
+    // step when it ends.
     let mut upper = high;
     for i in (first..end).rev() {
         let from = sent[i].at.max(low);
         if from < upper {
             match staged(i) {
+                Some(stage) if stage.serialization_start >= upper => {}
                 Some(stage) => {
+                    walk.back_to(upper, Cause::LinkQueue);
                     if stage.serialization_end < upper {
                         walk.back_to(stage.serialization_end.max(from), Cause::Propagation);
                     }
-                    if stage.serialization_start < walk.cursor.min(upper) {
-                        walk.back_to(stage.serialization_start.max(from), Cause::Serialization);
-                    }
-                    walk.back_to(from, Cause::LinkQueue);
+                    walk.back_to(stage.serialization_start.max(from), Cause::Serialization);
                 }
-                None => walk.back_to(from, Cause::Propagation),
+                None => {
+                    walk.back_to(upper, Cause::LinkQueue);
+                    walk.back_to(from, Cause::Propagation);
+                }
             }
             upper = from;
         }
@@ -386,6 +391,7 @@ fn link_stages_in_order(
             break;
         }
     }
+    walk.back_to(upper, Cause::LinkQueue);
     // Before the first frame of the window left, none had.
     walk.back_to(low, Cause::Propagation);
 }
@@ -685,11 +691,13 @@ mod tests {
             window in (0u64..700, 0u64..700, 0u64..700),
             above in prop::option::of(prop::sample::select(Cause::ALL.to_vec())),
             in_link_order in any::<bool>(),
+            short_queues in any::<bool>(),
         ) -> Case {
             let mut sender = ConnLog::default();
             let (mut at, mut offset) = (0u64, 0u64);
             // In link order (half the cases, as a real link direction sends them),
-            // a frame's serialization starts once the one before it has ended.
+            // a frame's serialization starts once the one before it has ended. With
+            // short queues too, the link goes idle now and then between backlogs.
             let mut link_free = 0u64;
             for (frame, (gap, resend, len, link)) in segments.into_iter().enumerate() {
                 at += gap * TICK;
@@ -706,6 +714,7 @@ mod tests {
                 });
                 if let Some((queue, serialization, flight, lost)) = link {
                     // Serialization may start a little before the departure.
+                    let queue = if in_link_order && short_queues { queue % 8 } else { queue };
                     let mut serialization_start = (at + queue * TICK).saturating_sub(5 * TICK);
                     if in_link_order {
                         serialization_start = serialization_start.max(link_free);
