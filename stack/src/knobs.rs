@@ -6,7 +6,7 @@
 use serde::Serialize;
 use smoltcp::time::Duration;
 
-use crate::congestion::{IdleRestart, LossSsthresh, SlowStartConfig};
+use crate::congestion::SlowStartConfig;
 use crate::retransmit::RetransmitConfig;
 
 /// What `connect` does when every ephemeral port toward a server is live or in TIME_WAIT.
@@ -158,15 +158,7 @@ impl Knobs {
                 nagle: Nagle::Minshall,
                 delayed_ack: Some(Duration::from_millis(40)),
                 quickack: 16,
-                slow_start: SlowStartConfig {
-                    initial_window: 10,
-                    ssthresh: None,
-                    enabled: true,
-                    restart_after_idle: true,
-                    idle_restart: IdleRestart::Linux,
-                    abc_limit: None,
-                    loss_ssthresh: LossSsthresh::Cwnd,
-                },
+                slow_start: SlowStartConfig::LINUX,
                 retransmit: RetransmitConfig::LINUX,
                 time_wait: Duration::from_secs(60),
                 ports: PortSpan {
@@ -184,15 +176,7 @@ impl Knobs {
                 nagle: Nagle::On,
                 delayed_ack: Some(Duration::from_millis(200)),
                 quickack: 0,
-                slow_start: SlowStartConfig {
-                    initial_window: 1,
-                    ssthresh: None,
-                    enabled: true,
-                    restart_after_idle: true,
-                    idle_restart: IdleRestart::Rfc5681,
-                    abc_limit: Some(1),
-                    loss_ssthresh: LossSsthresh::Flight,
-                },
+                slow_start: SlowStartConfig::BOOK,
                 retransmit: RetransmitConfig::RFC,
                 time_wait: Duration::from_secs(120),
                 ports: PortSpan {

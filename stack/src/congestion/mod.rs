@@ -85,20 +85,37 @@ pub enum IdleRestart {
     Rfc5681,
 }
 
+impl SlowStartConfig {
+    /// Linux's: IW 10 (RFC 6928), infinite `ssthresh`, congestion control on, slow
+    /// start after idle on by Linux's rule, no per-ACK limit in slow start, a loss
+    /// halving the window.
+    pub const LINUX: SlowStartConfig = SlowStartConfig {
+        initial_window: 10,
+        ssthresh: None,
+        enabled: true,
+        restart_after_idle: true,
+        idle_restart: IdleRestart::Linux,
+        abc_limit: None,
+        loss_ssthresh: LossSsthresh::Cwnd,
+    };
+
+    /// The book's classic stack: IW 1, one segment of growth per ACK (RFC 5681's
+    /// limit), RFC 5681's restart after idle, a loss halving the data in flight.
+    pub const BOOK: SlowStartConfig = SlowStartConfig {
+        initial_window: 1,
+        ssthresh: None,
+        enabled: true,
+        restart_after_idle: true,
+        idle_restart: IdleRestart::Rfc5681,
+        abc_limit: Some(1),
+        loss_ssthresh: LossSsthresh::Flight,
+    };
+}
+
 impl Default for SlowStartConfig {
-    /// Linux's defaults: IW 10 (RFC 6928), infinite `ssthresh`, congestion
-    /// control on, slow start after idle on by Linux's rule, no per-ACK limit
-    /// in slow start.
+    /// [`SlowStartConfig::LINUX`].
     fn default() -> Self {
-        SlowStartConfig {
-            initial_window: 10,
-            ssthresh: None,
-            enabled: true,
-            restart_after_idle: true,
-            idle_restart: IdleRestart::Linux,
-            abc_limit: None,
-            loss_ssthresh: LossSsthresh::Cwnd,
-        }
+        SlowStartConfig::LINUX
     }
 }
 
