@@ -60,6 +60,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Outcome> {
             client: None,
             server: Some(knobs),
         },
+        listen: rig.host.listen_counters(),
         seed: rig.seed,
     };
     if let Some(file) = timeline {

@@ -77,7 +77,7 @@ fn every_field_is_documented_and_every_documented_field_is_emitted() {
 /// `run --trace` and docs/json.md describe the same event fields, both ways, over
 /// runs that between them record every kind of event: loss (lost frames, RTO and
 /// fast retransmissions), a drop-tail queue, delayed ACKs and Nagle holds, waiting
-/// for a port, TIME_WAIT.
+/// for a port, TIME_WAIT, a SYN cookie.
 #[test]
 fn every_trace_field_is_documented_and_emitted() {
     let documented = documented_fields("## Fields of `run --trace`");
@@ -90,6 +90,7 @@ fn every_trace_field_is_documented_and_emitted() {
         "--bandwidth 10mbit --queue 8k --requests 2 --size 200k --strategy parallel",
         "--requests 2 --request-writes 2 --nagle on --delayed-ack 200ms --quickack 0 --strategy persistent",
         "--rtt 1ms --requests 3 --ports 50000-50001 --time-wait 1s --on-exhaustion wait",
+        "--backlog 1 --strategy parallel --connections 3 --requests 3",
     ] {
         run_json(&format!("{args} --trace {}", file.display()));
         let text = std::fs::read_to_string(&file).expect("the trace");

@@ -166,9 +166,20 @@ fn an_unanswered_handshake_is_a_connect_timeout() {
 /// workers, 50 parallel connections are served 4 at a time while the rest wait
 /// in the accept queue: with nginx's backlog of 511 they all fit, and the run takes
 /// the handshake plus ceil(50 / 4) = 13 rounds of (1 RTT + 100 ms of processing) =
-/// 100 + 13 x 200 = 2,700 ms. With a backlog of 1 the queue overflows: the ACKs that
-/// would complete the other handshakes are dropped, as Linux drops them, and those
-/// connections pay SYN-ACK retransmissions.
+/// 100 + 13 x 200 = 2,700 ms.
+///
+/// With a backlog of 1 both of Linux's queues overflow. The 50 SYNs arrive together;
+/// backlog + 1 = 2 fit in the SYN queue, and the other 48 are answered with SYN
+/// cookies. Their ACKs, and the requests behind them, find the accept queue full
+/// (2 waiting) most of the time and are dropped, as Linux drops them; the clients
+/// resend their requests on their retransmission timers, each time bringing the
+/// cookie back, until one finds room.
+///
+/// With cookies off (`tcp_syncookies` = 0) the 48 SYNs are dropped instead, and
+/// the clients resend them together at 1, 3, 7, 15, 31 and 63 s: each time the
+/// queue is empty again and takes 2 of them. So 2 + 6 x 2 = 14 connections are
+/// made and 36 fail at 127 s (six retries, Linux's `tcp_syn_retries`), having lost
+/// 48 + 46 + 44 + 42 + 40 + 38 + 36 = 294 SYNs.
 #[test]
 fn a_full_accept_queue_drops_handshakes() {
     let base = "--strategy parallel --connections 50 --requests 50 --server-delay 100ms \
@@ -188,22 +199,83 @@ fn a_full_accept_queue_drops_handshakes() {
 
     let r = run_json(&format!("{base} --backlog 1"));
     assert_all_ok(&r, 50, 100);
-    let server = common::connections_of(&r, "server");
-    let dropped: u64 = server
+    let listen = &r["listen"]["server"];
+    assert_eq!(listen["syncookies_sent"], 48);
+    assert_eq!(listen["syn_queue_drops"], 0);
+    let overflows = listen["listen_overflows"].as_u64().unwrap();
+    assert!(overflows > 0, "{listen}");
+    // Every cookie ACK dropped for the full accept queue came back until it made one
+    // of the 48 connections.
+    assert_eq!(listen["syncookies_recv"].as_u64().unwrap(), 48 + overflows);
+    let resent: u64 = common::connections_of(&r, "client")
         .iter()
-        .map(|c| c["dropped_in"].as_u64().unwrap())
+        .map(|c| c["retransmissions"].as_u64().unwrap())
         .sum();
-    let synacks: u64 = server
-        .iter()
-        .map(|c| c["syn_retransmits"].as_u64().unwrap())
-        .sum();
-    assert!(
-        dropped > 0 && synacks > 0,
-        "dropped {dropped}, SYN-ACKs resent {synacks}"
-    );
+    assert!(resent > 0);
     assert!(
         total_ms(&r) > 2700.0 + 1000.0,
-        "at least one SYN-ACK timeout more"
+        "at least one retransmission timeout more"
+    );
+
+    let r = run_json(&format!("{base} --backlog 1 --server-syn-cookies off"));
+    assert_eq!(
+        (r["succeeded"].as_u64(), r["failed"].as_u64()),
+        (Some(14), Some(36))
+    );
+    assert_eq!(r["listen"]["server"]["syn_queue_drops"], 294);
+    assert_eq!(r["listen"]["server"]["syncookies_sent"], 0);
+    assert_eq!(total_ms(&r), 127_000.0);
+}
+
+/// A connection made by a SYN cookie costs what any other does, and the blame says
+/// why. Six parallel connections meet a backlog of 1 at 100 ms RTT: 2 handshakes fit
+/// in the SYN queue and the other 4 SYNs get cookies; the server accepts each
+/// connection as it comes, so no accept queue fills and no cookie ACK is dropped.
+/// Every transaction takes a handshake round trip plus one for the request and its
+/// response, 200 ms: `handshake` 100 and `propagation` 100 (plus serialization and
+/// queueing of microseconds, each trip split into its stages), nothing `other`. The server saw neither the SYN nor
+/// its cookie SYN-ACK as a connection's, so its side counts one segment less each
+/// way than a stateful handshake's: the SYN in, the SYN-ACK out.
+#[test]
+fn connections_made_by_syn_cookies_are_blamed_like_any_other() {
+    let r = run_json("--backlog 1 --strategy parallel --connections 6 --requests 6 --blame");
+    assert_all_ok(&r, 6, 100);
+    assert_eq!(r["listen"]["server"]["syncookies_sent"], 4);
+    assert_eq!(r["listen"]["server"]["syncookies_recv"], 4);
+    for t in r["transactions"].as_array().unwrap() {
+        let b = &t["blame"];
+        let id = &t["id"];
+        assert_between(
+            &format!("{id} total"),
+            t["total_ms"].as_f64().unwrap(),
+            200.0,
+            0.1,
+        );
+        assert_between(
+            &format!("{id} handshake"),
+            b["handshake_ms"].as_f64().unwrap(),
+            100.0,
+            0.01,
+        );
+        assert_between(
+            &format!("{id} propagation"),
+            b["propagation_ms"].as_f64().unwrap(),
+            100.0,
+            0.01,
+        );
+        assert!(b["serialization_ms"].as_f64().unwrap() > 0.0, "{id}: {b}");
+        assert_eq!(b["other_ms"], 0.0, "{id}: {b}");
+    }
+    let server = common::connections_of(&r, "server");
+    let ins: Vec<u64> = server
+        .iter()
+        .map(|c| c["segments_in"].as_u64().unwrap())
+        .collect();
+    let stateful = ins.iter().copied().max().unwrap();
+    assert_eq!(
+        ins.iter().filter(|&&n| n == stateful - 1).count(),
+        4,
+        "{ins:?}"
     );
 }
 

@@ -572,6 +572,77 @@ fn serve_over_a_path_slower_than_the_initial_rto() {
     );
 }
 
+/// The kernel's TCP takes our SYN cookies. 30 python3 clients connect at once to a
+/// server with a backlog of 8 behind 400 ms of added round trip, so every SYN
+/// arrives before the first handshake can complete: 9 fit in the SYN queue and the
+/// other 21 are answered with cookies (MSS only: the kernel then turns off window
+/// scaling, SACK and timestamps for them). The kernel's ACKs bring the cookies back,
+/// and each client gets its 1,000-byte response whole. ACKs that find the accept
+/// queue full (9 waiting: they arrive together, before the server's next accept)
+/// are dropped; the kernel resends its request, and the cookie with it, on its
+/// retransmission timer, so a few rounds of backoff pass before all are in.
+#[test]
+fn kernel_clients_connect_through_syn_cookies() {
+    skip_unless_ready!("python3");
+    let ns = Netns::create("cookie");
+    let serve = tcpknobs_serve(&ns, &["--backlog", "8", "--rtt", "400ms"]);
+    let script = format!(
+        "import select, socket, time\n\
+         socks = []\n\
+         for i in range(30):\n\
+         \x20   s = socket.socket()\n\
+         \x20   s.setblocking(False)\n\
+         \x20   s.connect_ex(('{LAB}', 80))\n\
+         \x20   socks.append(s)\n\
+         pending, deadline = set(socks), time.time() + 20\n\
+         while pending and time.time() < deadline:\n\
+         \x20   _, w, _ = select.select([], list(pending), [], 1)\n\
+         \x20   pending -= set(w)\n\
+         whole = 0\n\
+         for s in socks:\n\
+         \x20   s.setblocking(True)\n\
+         \x20   s.settimeout(20)\n\
+         \x20   s.sendall(b'GET /bytes/1000 HTTP/1.1\\r\\nHost: lab\\r\\nConnection: close\\r\\n\\r\\n')\n\
+         for s in socks:\n\
+         \x20   buf = b''\n\
+         \x20   while True:\n\
+         \x20       d = s.recv(65536)\n\
+         \x20       if not d:\n\
+         \x20           break\n\
+         \x20       buf += d\n\
+         \x20   head, _, body = buf.partition(b'\\r\\n\\r\\n')\n\
+         \x20   whole += head.startswith(b'HTTP/1.1 200') and len(body) == 1000\n\
+         print(whole)\n"
+    );
+    let clients = run_bounded(ns.exec(&["python3", "-c", &script]), "python3 clients");
+    let out = serve.terminate();
+    let report = json(&String::from_utf8_lossy(&out.stdout), "serve --json");
+    assert!(
+        clients.status.success(),
+        "python3 failed: {}\nserver: {} {:#}",
+        String::from_utf8_lossy(&clients.stderr),
+        report["listen"],
+        report["connections"]
+    );
+    assert_eq!(String::from_utf8_lossy(&clients.stdout).trim(), "30");
+    assert_eq!(report["responses"], 30);
+    let listen = &report["listen"];
+    assert_eq!(listen["syncookies_sent"], 21, "{listen}");
+    assert_eq!(listen["syncookies_failed"], 0, "{listen}");
+    let recv = listen["syncookies_recv"].as_u64().expect("syncookies_recv");
+    let overflows = listen["listen_overflows"]
+        .as_u64()
+        .expect("listen_overflows");
+    // Each cookie came back once to make its connection, and once more for each of
+    // its ACKs the full accept queue dropped (the overflows also count the stateful
+    // handshakes' dropped ACKs).
+    assert!(recv >= 21 && recv - 21 <= overflows, "{listen}");
+    assert_eq!(
+        report["connections"].as_array().expect("connections").len(),
+        30
+    );
+}
+
 /// The resident memory of `pid` once it is at most `bound`, waiting up to 30 s for it
 /// (on a machine whose cores are all busy the last aborts and frees can lag the
 /// client's exit by seconds; the wait ends as soon as the bound is met), or the last

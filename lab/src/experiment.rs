@@ -27,7 +27,7 @@ use crate::trace_file::TraceWriter;
 
 use crate::report::{
     client_connections, host_connections, server_connections, time_wait_ceiling, ClientReport,
-    ConnectionReport, Report, RowsOmitted, ServerReport, SideKnobs, WorkloadReport,
+    ConnectionReport, ListenReport, Report, RowsOmitted, ServerReport, SideKnobs, WorkloadReport,
 };
 use crate::summary::Summarizer;
 use crate::LabError;
@@ -399,6 +399,10 @@ impl Experiment {
             },
         );
         report.proxy = proxy.map(|p| p.stats());
+        report.listen = ListenReport {
+            server: net.host(server_host).listen_counters(),
+            proxy: proxy_host.map(|h| net.host(h).listen_counters()),
+        };
         report.blame = run_blame;
         if let (Some(path), Some(recorder)) = (&outputs.timeline, timeline) {
             std::fs::write(path, render(&report, &recorder)).map_err(|source| {
@@ -467,6 +471,7 @@ fn report(
         wire: LinkStats::default(),
         workload,
         proxy: None,
+        listen: ListenReport::default(),
         blame: None,
         seed: experiment.seed,
     }

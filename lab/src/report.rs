@@ -8,6 +8,7 @@ use tcpknobs_http::client::{Client, ClientConfig, Sink, Strategy};
 use tcpknobs_http::proxy::ProxyStats;
 use tcpknobs_http::server::{CloseMode, Server, ServerConfig};
 use tcpknobs_http::transaction::TransactionReport;
+use tcpknobs_stack::host::ListenCounters;
 use tcpknobs_stack::link::LinkStats;
 use tcpknobs_stack::{ConnStats, Duration, Host, Instant, Knobs, LinkProfile};
 
@@ -153,11 +154,23 @@ pub struct Report {
     pub workload: WorkloadReport,
     /// What the proxy did, when there was one.
     pub proxy: Option<ProxyStats>,
+    /// What the listeners did with SYNs beyond their queues and with SYN cookies.
+    pub listen: ListenReport,
     /// Where the time of every transaction went, summed over the run (`null` when
     /// the run kept no trace): the same causes as each transaction's `blame`.
     pub blame: Option<Blame>,
     /// Seed.
     pub seed: u64,
+}
+
+/// The listening hosts' [`ListenCounters`]: the server's, and the proxy's when there
+/// is one.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ListenReport {
+    /// The server host's.
+    pub server: ListenCounters,
+    /// The proxy host's; `None` without a proxy.
+    pub proxy: Option<ListenCounters>,
 }
 
 /// The workload part of a report.

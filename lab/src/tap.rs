@@ -410,6 +410,8 @@ pub struct ServeReport {
     pub connections: Vec<ConnectionReport>,
     /// The server's knobs.
     pub knobs: SideKnobs,
+    /// What the listener did with SYNs beyond its queues and with SYN cookies.
+    pub listen: tcpknobs_stack::host::ListenCounters,
     /// The network part.
     pub tap: TapReport,
     /// Seed.

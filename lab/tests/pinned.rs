@@ -83,11 +83,11 @@ fn runs() -> Vec<(&'static str, Experiment)> {
 #[test]
 fn seeded_reports_are_pinned() {
     let pins: [u64; 5] = [
-        0xedb3_1937_b9a7_c0ae,
-        0x9f2b_fd68_4a54_afd6,
-        0x5c8f_e9fd_214d_c530,
-        0x871e_3690_1f4b_f3cc,
-        0x5813_b747_2af1_a7cd,
+        0x174b_4732_a86b_d370,
+        0xc929_0b77_cebe_b67c,
+        0x461b_274c_cff0_7ac2,
+        0x2db9_9af6_5f2c_3a36,
+        0x797d_4999_2b82_c6e3,
     ];
     let mut got = Vec::new();
     for (name, e) in runs() {

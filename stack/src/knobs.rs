@@ -107,6 +107,14 @@ pub struct Knobs {
     /// (Linux `tcp_synack_retries`, 5: given up 63 s after the SYN), so a SYN that
     /// never completes its handshake holds a socket only so long.
     pub synack_retries: u32,
+    /// What a listener does with a SYN when more handshakes are under way than the
+    /// backlog (Linux's SYN queue, `inet_csk_reqsk_queue_is_full`): answer with a SYN
+    /// cookie and keep no state (Linux `tcp_syncookies` = 1, its default), or drop
+    /// the SYN (`tcp_syncookies` = 0), so the client tries again after its SYN
+    /// timeout. Either way a flood of SYNs that never complete holds at most
+    /// backlog + 1 connections. A cookie connection has no window scaling and no
+    /// SACK (see [`crate::syn_cookie`]).
+    pub syn_cookies: bool,
 }
 
 /// An inclusive range of port numbers.
@@ -171,6 +179,7 @@ impl Knobs {
                 backlog: 511,
                 syn_retries: 6,
                 synack_retries: 5,
+                syn_cookies: true,
             },
             Profile::Book => Knobs {
                 nagle: Nagle::On,
@@ -189,6 +198,7 @@ impl Knobs {
                 backlog: 511,
                 syn_retries: 6,
                 synack_retries: 5,
+                syn_cookies: true,
             },
         }
     }

@@ -11,7 +11,8 @@
 //!   kernel-like socket API (connect, listen/accept, send, recv, shutdown, close, abort).
 //! * [`sim`]: hosts on emulated [`link`]s driven by a virtual clock.
 //! * [`knobs`]: the per-side settings and the `linux`/`book` profiles.
-//! * [`segment`]: the wire view of frames our layer reads; [`stats`]: what it counts.
+//! * [`segment`]: the wire view of frames our layer reads; [`stats`]: what it counts;
+//!   [`syn_cookie`]: the stateless answer of a listener whose SYN queue is full.
 //! * [`pcap`]: capture files; [`capture`]: writing the frames that pass a point of
 //!   either runner to one; [`rng`]: the seeded generator behind loss.
 //! * [`tap`]: a Linux TAP device; [`realtime`]: one host on it, driven by the wall
@@ -41,6 +42,7 @@ mod send_queue;
 mod settle;
 pub mod sim;
 pub mod stats;
+pub mod syn_cookie;
 pub mod tap;
 pub mod time_wait;
 pub mod trace;

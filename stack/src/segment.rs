@@ -151,6 +151,41 @@ pub fn build_reack(
     ack: u32,
     window: u16,
 ) -> Vec<u8> {
+    let (link, reply) = reply_to(medium, incoming, seg);
+    build_ack(medium, &link, &reply, seq, ack, window)
+}
+
+/// A SYN-ACK answering the SYN in `incoming` without a socket: a SYN cookie
+/// ([`crate::syn_cookie`]). It carries our MSS and nothing else: no window scale and
+/// no SACK-permitted, which a cookie cannot remember.
+pub fn build_synack_reply(
+    medium: Medium,
+    incoming: &[u8],
+    seg: &Segment,
+    seq: u32,
+    window: u16,
+    mss: u16,
+) -> Vec<u8> {
+    let (link, reply) = reply_to(medium, incoming, seg);
+    let ack = Some(seg.seq.wrapping_add(1));
+    build_segment(medium, &link, &reply, seq, ack, window, Some(mss))
+}
+
+/// The SYN that an ACK carrying a valid SYN cookie stands for, replayed to a listening
+/// socket: from the same peer, sequence number one below the ACK's, the MSS the cookie
+/// kept, no other option (the frame `incoming` lends its link header).
+pub fn build_syn_replay(medium: Medium, incoming: &[u8], ack: &Segment, mss: u16) -> Vec<u8> {
+    let mut link = [0u8; ETHERNET_HEADER];
+    if medium == Medium::Ethernet && incoming.len() >= ETHERNET_HEADER {
+        link.copy_from_slice(&incoming[..ETHERNET_HEADER]);
+    }
+    let seq = ack.seq.wrapping_sub(1);
+    build_segment(medium, &link, ack, seq, None, ack.window, Some(mss))
+}
+
+/// The link header and addresses of an answer to `seg`, which came in `incoming`: on
+/// Ethernet its addresses are swapped, so no neighbour lookup is needed.
+fn reply_to(medium: Medium, incoming: &[u8], seg: &Segment) -> ([u8; ETHERNET_HEADER], Segment) {
     let mut link = [0u8; ETHERNET_HEADER];
     if medium == Medium::Ethernet && incoming.len() >= ETHERNET_HEADER {
         // Destination = the incoming source, source = the incoming destination.
@@ -165,7 +200,7 @@ pub fn build_reack(
         dst_port: seg.src_port,
         ..*seg
     };
-    build_ack(medium, &link, &reply, seq, ack, window)
+    (link, reply)
 }
 
 /// A bare ACK segment with the addresses and ports of `addrs` (its other fields are
@@ -178,20 +213,35 @@ pub fn build_ack(
     ack: u32,
     window: u16,
 ) -> Vec<u8> {
+    build_segment(medium, link, addrs, seq, Some(ack), window, None)
+}
+
+/// A segment without payload with the addresses and ports of `addrs`: an ACK when
+/// `ack` is given, a SYN (with an MSS option) when `syn_mss` is, a SYN-ACK with both.
+fn build_segment(
+    medium: Medium,
+    link: &[u8; ETHERNET_HEADER],
+    addrs: &Segment,
+    seq: u32,
+    ack: Option<u32>,
+    window: u16,
+    syn_mss: Option<u16>,
+) -> Vec<u8> {
     const IP_HEADER: usize = 20;
-    const TCP_HEADER: usize = 20;
+    // The MSS option, 4 bytes, keeps the header a multiple of 32 bits.
+    let tcp_header = if syn_mss.is_some() { 24 } else { 20 };
     let link_len = if medium == Medium::Ethernet {
         ETHERNET_HEADER
     } else {
         0
     };
-    let mut frame = vec![0u8; link_len + IP_HEADER + TCP_HEADER];
+    let mut frame = vec![0u8; link_len + IP_HEADER + tcp_header];
     frame[..link_len].copy_from_slice(&link[..link_len]);
     {
         let mut ip = Ipv4Packet::new_unchecked(&mut frame[link_len..]);
         ip.set_version(4);
         ip.set_header_len(IP_HEADER as u8);
-        ip.set_total_len((IP_HEADER + TCP_HEADER) as u16);
+        ip.set_total_len((IP_HEADER + tcp_header) as u16);
         ip.set_dont_frag(true);
         ip.set_hop_limit(64);
         ip.set_next_header(IpProtocol::Tcp);
@@ -203,10 +253,15 @@ pub fn build_ack(
     tcp.set_src_port(addrs.src_port);
     tcp.set_dst_port(addrs.dst_port);
     tcp.set_seq_number(TcpSeqNumber(seq as i32));
-    tcp.set_ack_number(TcpSeqNumber(ack as i32));
-    tcp.set_header_len(TCP_HEADER as u8);
+    tcp.set_ack_number(TcpSeqNumber(ack.unwrap_or(0) as i32));
+    tcp.set_header_len(tcp_header as u8);
     tcp.clear_flags();
-    tcp.set_ack(true);
+    tcp.set_ack(ack.is_some());
+    if let Some(mss) = syn_mss {
+        tcp.set_syn(true);
+        // Within the 4 bytes made for it just above.
+        let _ = TcpOption::MaxSegmentSize(mss).emit(tcp.options_mut());
+    }
     tcp.set_window_len(window);
     tcp.set_urgent_at(0);
     tcp.fill_checksum(

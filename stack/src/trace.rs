@@ -50,6 +50,17 @@ pub enum EventKind {
         /// We sent the SYN.
         active: bool,
     },
+    /// A SYN cookie came back and made this connection (just opened): its SYN and
+    /// our cookie SYN-ACK crossed the wire before it existed, the SYN-ACK sent
+    /// without state (it shows only as a `link` event and in captures).
+    SynCookie {
+        /// The connection.
+        conn: ConnId,
+        /// Our initial sequence number: the cookie.
+        iss: u32,
+        /// The peer's initial sequence number.
+        irs: u32,
+    },
     /// A segment left the host.
     SegmentOut {
         /// The connection.

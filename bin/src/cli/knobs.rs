@@ -388,6 +388,13 @@ knob_flags! {
     synack_retries, client_synack_retries, server_synack_retries: u32 = parse_count, "N",
         |k, v| k.synack_retries = v,
         shown |k| k.synack_retries.to_string();
+    "When more handshakes are under way than the backlog: on = answer further SYNs with \
+     SYN cookies, keeping no state until the client's ACK (Linux tcp_syncookies=1; such a \
+     connection has no window scaling or SACK); off = drop them, the client's SYN timer \
+     sends them again (tcp_syncookies=0)"
+    syn_cookies, client_syn_cookies, server_syn_cookies: bool = parse_on_off, "on|off",
+        |k, v| k.syn_cookies = v,
+        shown |k| on_off(k.syn_cookies).to_string();
 }
 
 /// Which side a set of knobs is for.

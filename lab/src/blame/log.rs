@@ -397,6 +397,13 @@ impl Logs {
                 log.last_event = at;
                 self.by_tuple.insert((*local, *remote), (host, *conn));
             }
+            EventKind::SynCookie { conn, iss, irs } => {
+                // The handshake the cookie stood for is not in this log: its
+                // sequence numbers come from the cookie.
+                let log = self.log(host, *conn, at);
+                log.iss.get_or_insert(*iss);
+                log.irs.get_or_insert(*irs);
+            }
             EventKind::SegmentOut {
                 conn,
                 frame,

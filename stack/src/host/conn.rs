@@ -55,6 +55,10 @@ pub(super) struct WireTrack {
     /// Wire sequence number minus smoltcp's, for our side's sequence space (see
     /// [`Host::initial_sequence`]); `None` until our SYN or SYN-ACK leaves.
     pub(super) isn_offset: Option<u32>,
+    /// The initial sequence number a SYN cookie gave this connection on the wire
+    /// before it existed, until smoltcp's own SYN-ACK is renumbered to it and kept
+    /// back (see `syn_queue`).
+    pub(super) cookie: Option<u32>,
     /// The peer's receive window as of its latest acceptable segment, bytes (`None`
     /// before its SYN), and the largest it has offered (RFC 9293 §3.8.6.2.1's
     /// "maximum window").
@@ -69,6 +73,16 @@ pub(super) struct WireTrack {
 }
 
 impl WireTrack {
+    /// Our SYN or SYN-ACK left: our sequence space starts at its number.
+    pub(super) fn note_syn_out(&mut self, seg: &Segment) {
+        if seg.syn && !self.syn_out {
+            self.syn_out = true;
+            self.our_window_scale = seg.window_scale;
+            self.snd_una = seg.seq;
+            self.snd_max = seg.seq;
+        }
+    }
+
     /// Whether an ACK-clocked retransmission now is a fast retransmit starting a loss
     /// episode: outside recovery, after the third duplicate ACK (RFC 5681 §3.2) or,
     /// with SACK-driven recovery, on an ACK whose SACK blocks showed the first hole

@@ -58,7 +58,7 @@ impl Host {
         self.listeners.values().any(|l| l.pool.contains(&id))
     }
 
-    pub(super) fn ingress(&mut self, frame: Vec<u8>) {
+    pub(super) fn ingress(&mut self, mut frame: Vec<u8>) {
         let medium = self.config.medium;
         let Some(seg) = Segment::parse(medium, &frame) else {
             // ARP and anything else: smoltcp's business.
@@ -96,14 +96,28 @@ impl Host {
                 // A new connection on the tuple: the listener takes the SYN.
                 Verdict::Reopen | Verdict::NotHeld => {}
             }
-            if seg.syn && seg.ack.is_none() && !seg.rst && self.accept_queue_full(seg.dst_port) {
-                // Linux `tcp_conn_request`: a full accept queue drops the SYN; the
-                // client tries again after its SYN timeout.
-                self.listen_overflows += 1;
-                return;
+            let listening = self.listeners.contains_key(&seg.dst_port);
+            if listening && seg.syn && seg.ack.is_none() && !seg.rst {
+                // Linux `tcp_conn_request`: a full SYN queue (unless the SYN reopens
+                // a tuple from TIME_WAIT) means a cookie or a drop; then a full
+                // accept queue drops the SYN, and the client tries again after its
+                // SYN timeout.
+                if verdict != Verdict::Reopen && self.syn_queue_full(seg.dst_port) {
+                    self.syn_beyond_queue(&frame, &seg, &tuple);
+                    return;
+                }
+                if self.accept_queue_full(seg.dst_port) {
+                    self.listen.listen_overflows += 1;
+                    return;
+                }
+            }
+            if listening && seg.ack.is_some() && !seg.syn && !seg.rst {
+                match self.cookie_ack(frame, &seg, &tuple) {
+                    Some(back) => frame = back,
+                    None => return,
+                }
             }
         }
-        let mut frame = frame;
         let mut seg = seg;
         if let Some(id) = conn_id {
             let mut acceptable = true;
@@ -131,7 +145,7 @@ impl Host {
                 Screen::Overflow => {
                     self.count_in(id, &seg);
                     self.conns[id].stats.dropped_in += 1;
-                    self.listen_overflows += 1;
+                    self.listen.listen_overflows += 1;
                     return;
                 }
             }
@@ -174,7 +188,7 @@ impl Host {
         self.feed(frame, Some(&seg), own);
         match conn_id {
             Some(id) => self.after_ingress(id),
-            None => self.adopt_from_pool(seg.dst_port, &seg),
+            None => self.adopt_from_pool(seg.dst_port, &seg, true),
         }
         self.collect_tx();
     }
@@ -188,6 +202,10 @@ impl Host {
             if let Some((id, mut seg)) =
                 parsed.and_then(|s| Some((*self.live.get(&outgoing_tuple(&s))?, s)))
             {
+                if self.take_replayed_synack(id, &seg) {
+                    self.device.recycle(frame);
+                    continue;
+                }
                 if let Some(delta) = self.outgoing_offset(id, &seg) {
                     shift_sequence(self.config.medium, &mut frame, false, delta);
                     seg.seq = seg.seq.wrapping_add(delta);

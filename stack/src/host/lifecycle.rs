@@ -116,6 +116,10 @@ impl Host {
         // Nothing more can be sent: give the queue's memory back now.
         conn.pending = SendQueue::default();
         let tuple = conn.tuple;
+        if conn.role == Role::Server && conn.accept == Accept::Backlog {
+            // A handshake that never completed (Linux drops the request socket).
+            self.leave_syn_queue(tuple.local_port);
+        }
         self.remove_socket(handle);
         self.by_handle.remove(&handle);
         self.live.remove(&tuple);

@@ -5,6 +5,10 @@ use super::*;
 pub(super) struct Listener {
     pub(super) pool: Vec<SockId>,
     pub(super) accept_queue: VecDeque<ConnId>,
+    /// Connections whose handshake is under way (Linux's SYN queue length).
+    pub(super) half_open: usize,
+    /// When the latest SYN cookie was sent (see `syn_queue`).
+    pub(super) last_cookie_at: Option<Instant>,
 }
 
 impl Host {
@@ -22,6 +26,8 @@ impl Host {
             Listener {
                 pool,
                 accept_queue: VecDeque::new(),
+                half_open: 0,
+                last_cookie_at: None,
             },
         );
     }
@@ -51,12 +57,13 @@ impl Host {
     /// SYNs and handshake-completing ACKs dropped because an accept queue was full
     /// (Linux's `ListenOverflows` counter, `nstat`).
     pub fn listen_overflows(&self) -> u64 {
-        self.listen_overflows
+        self.listen.listen_overflows
     }
 
-    /// A listening socket took a SYN: it becomes a connection and a fresh socket takes
-    /// its place in the pool.
-    pub(super) fn adopt_from_pool(&mut self, port: u16, seg: &Segment) {
+    /// A listening socket took a SYN: it becomes a connection, in the SYN queue, and a
+    /// fresh socket takes its place in the pool. `observe`: the SYN crossed the wire
+    /// now (a SYN replayed from a cookie did not, see `syn_queue`).
+    pub(super) fn adopt_from_pool(&mut self, port: u16, seg: &Segment, observe: bool) {
         let Some(listener) = self.listeners.get(&port) else {
             return;
         };
@@ -88,13 +95,16 @@ impl Host {
             };
             let conn = self.new_conn(tuple, Some(handle), Role::Server);
             let id = self.conns.insert(conn);
+            if let Some(l) = self.listeners.get_mut(&port) {
+                l.half_open += 1;
+            }
             self.live.insert(tuple, id);
             self.by_handle.insert(handle, id);
             self.trace_open(id);
             let limit = handshake_limit(self.config.knobs.synack_retries);
             self.handshakes
                 .insert((self.now + limit, id, HandshakeCheck::Answered));
-            if tuple.remote_port == seg.src_port && tuple.remote_addr == seg.src_addr {
+            if observe && tuple.remote_port == seg.src_port && tuple.remote_addr == seg.src_addr {
                 self.on_segment_in(id, seg);
             }
         }
@@ -111,14 +121,16 @@ impl Host {
         // A handshake reset in SYN-RECEIVED leaves the socket in LISTEN: not done.
         let handshake_done = is_synchronized(socket.state());
         let conn = &mut self.conns[id];
+        conn.prev_send_queue = queue;
         if conn.accept == Accept::Backlog && handshake_done {
             // The handshake completed: the connection enters the accept queue.
             conn.accept = Accept::Queued;
-            if let Some(l) = self.listeners.get_mut(&conn.tuple.local_port) {
+            let port = conn.tuple.local_port;
+            if let Some(l) = self.listeners.get_mut(&port) {
                 l.accept_queue.push_back(id);
             }
+            self.leave_syn_queue(port);
         }
-        conn.prev_send_queue = queue;
         self.top_up(id);
     }
 

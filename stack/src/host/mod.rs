@@ -4,8 +4,8 @@
 //! smoltcp leaves several things to applications that the chapter depends on; the host
 //! owns them:
 //! * ephemeral ports and 4-tuple uniqueness, with our own TIME_WAIT table;
-//! * a listening socket per port, refilled as it takes SYNs, and an accept queue
-//!   bounded by the backlog as Linux bounds it;
+//! * a listening socket per port, refilled as it takes SYNs, and a SYN queue and an
+//!   accept queue bounded by the backlog as Linux bounds them, with SYN cookies;
 //! * the congestion window (slow start) above smoltcp, whose own controller is off;
 //! * kernel-like close: close() with unread input sends RST, data arriving after a full
 //!   close is answered with RST, a received RST discards unread input;
@@ -26,6 +26,7 @@
 //! * `observe`: the wire observer (sequence numbers, ACK accounting, statistics);
 //! * `send`: the send path (congestion window, silly-window avoidance, Minshall);
 //! * `screen`: RFC 5961 against blind resets; `handshake`: SYN retries and ARP;
+//!   `syn_queue`: the SYN queue's bound and the SYN cookies beyond it;
 //!   `sequence`: Linux-like initial sequence numbers.
 //!
 //! Frames go in with [`Host::receive_frame`] and come out of [`Host::take_frames`]; the
@@ -72,6 +73,7 @@ mod send;
 mod sequence;
 mod socket_api;
 mod sockets;
+mod syn_queue;
 mod tracing;
 
 use conn::{Accept, ConnTable};
@@ -83,6 +85,7 @@ use news::NewsLog;
 pub use news::{News, NewsReader};
 use screen::Screen;
 use sockets::{SockId, Sockets};
+pub use syn_queue::ListenCounters;
 use tracing::{TraceLog, TraceState};
 
 /// smoltcp assumes this MSS until the peer's SYN says otherwise (RFC 9293 §3.7.1).
@@ -173,8 +176,10 @@ pub struct Host {
     /// The latest port allocation that found none free, while that still holds.
     ports_full: Option<lifecycle::PortsFull>,
     awaiting_port: VecDeque<(ConnId, u16)>,
-    /// See [`Host::listen_overflows`].
-    listen_overflows: u64,
+    /// What the listeners did beyond their queues ([`Host::listen_counters`]).
+    listen: ListenCounters,
+    /// Makes and checks this host's SYN cookies.
+    cookies: crate::syn_cookie::SynCookies,
     /// When handshakes must have got somewhere, earliest first (entries of
     /// connections that have moved on are skipped when they come due).
     handshakes: BTreeSet<(Instant, ConnId, HandshakeCheck)>,
@@ -222,6 +227,7 @@ impl Host {
         // while a simulated run stays reproducible.
         let ports = EphemeralPorts::new(config.knobs.ports.lo, config.knobs.ports.hi)
             .with_offset(crate::rng::derive_seed(config.seed, 6056));
+        let cookies = crate::syn_cookie::SynCookies::new(config.seed);
         Host {
             config,
             iface,
@@ -243,7 +249,8 @@ impl Host {
             ports_full: None,
             awaiting_port: VecDeque::new(),
             handshakes: BTreeSet::new(),
-            listen_overflows: 0,
+            listen: ListenCounters::default(),
+            cookies,
             window_updates: Vec::new(),
             epoch: now,
             now,

@@ -31,17 +31,10 @@ impl Host {
             return;
         }
         if seg.syn {
-            t.syn_seen = true;
-            t.rcv_nxt = seg.seq.wrapping_add(1);
-            if let Some(mss) = seg.mss {
-                t.peer_mss = Some(mss);
-            }
-            t.peer_window_scale = seg.window_scale;
-            let mss = usize::from(t.peer_mss.unwrap_or(DEFAULT_MSS as u16))
-                .min(self.config.mtu.saturating_sub(TCP_IP_HEADERS))
-                .max(1);
-            conn.cwnd.set_mss(mss, now);
+            self.learn_peer_syn(id, seg);
         }
+        let conn = &mut self.conns[id];
+        let t = &mut conn.track;
         if let Some(ack) = seg.ack {
             t.peer_sacked = seg.sack;
             if !seq_lt(ack, t.snd_una) {
@@ -125,6 +118,22 @@ impl Host {
         }
     }
 
+    /// What the peer's SYN tells: its initial sequence number, MSS and window scale.
+    pub(super) fn learn_peer_syn(&mut self, id: ConnId, seg: &Segment) {
+        let conn = &mut self.conns[id];
+        let t = &mut conn.track;
+        t.syn_seen = true;
+        t.rcv_nxt = seg.seq.wrapping_add(1);
+        if let Some(mss) = seg.mss {
+            t.peer_mss = Some(mss);
+        }
+        t.peer_window_scale = seg.window_scale;
+        let mss = usize::from(t.peer_mss.unwrap_or(DEFAULT_MSS as u16))
+            .min(self.config.mtu.saturating_sub(TCP_IP_HEADERS))
+            .max(1);
+        conn.cwnd.set_mss(mss, self.now);
+    }
+
     pub(super) fn on_segment_out(&mut self, id: ConnId, seg: &Segment) {
         if self.tracing() {
             let why = self.send_reason(id, seg);
@@ -143,12 +152,7 @@ impl Host {
             s.resets_out += 1;
             return;
         }
-        if seg.syn && !t.syn_out {
-            t.syn_out = true;
-            t.our_window_scale = seg.window_scale;
-            t.snd_una = seg.seq;
-            t.snd_max = seg.seq;
-        }
+        t.note_syn_out(seg);
         if seg.is_pure_ack() {
             s.pure_acks_out += 1;
             if let (Some(since), Some(delay)) = (t.unacked_since, delayed_ack) {

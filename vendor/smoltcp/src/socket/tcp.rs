@@ -1020,6 +1020,16 @@ impl<'a> Socket<'a> {
         self.window_to_update()
     }
 
+    /// Forget the round-trip measurement under way, so that the ACK of what was last
+    /// sent gives no RTT sample: Karn's rule (RFC 6298 section 3), applied from
+    /// outside for a segment the socket sent that never reached the wire in that
+    /// form. A host answering with SYN cookies (RFC 4987 section 3.6) replays the
+    /// handshake to a listening socket when the cookie comes back, and drops that
+    /// socket's SYN-ACK: the ACK that follows at once measures nothing.
+    pub fn discard_rtt_sample(&mut self) {
+        self.rtte.on_retransmit();
+    }
+
     /// Bytes above SND.UNA that the peer has SACKed (0 unless SACK-driven recovery
     /// is on): they have left the network, so a congestion window kept outside the
     /// socket can count them out of what is in flight (RFC 6675's pipe).
@@ -10033,6 +10043,43 @@ mod test {
         };
         r.sample(200);
         assert_eq!(r.retransmission_timeout(), Duration::from_millis(200 + 400));
+    }
+
+    #[test]
+    fn test_discard_rtt_sample_withholds_the_handshake_sample() {
+        // A SYN-ACK sent at 0 and ACKed at 500 ms: with the sample discarded, the
+        // estimator keeps its initial RTO; without, it learns the 500 ms.
+        for discard in [false, true] {
+            let mut s = socket_listen();
+            send!(s, time 0, TcpRepr {
+                control: TcpControl::Syn,
+                seq_number: REMOTE_SEQ,
+                ack_number: None,
+                ..SEND_TEMPL
+            });
+            recv!(s, time 0, [TcpRepr {
+                control: TcpControl::Syn,
+                seq_number: LOCAL_SEQ,
+                ack_number: Some(REMOTE_SEQ + 1),
+                max_seg_size: Some(BASE_MSS),
+                ..RECV_TEMPL
+            }]);
+            if discard {
+                s.discard_rtt_sample();
+            }
+            send!(s, time 500, TcpRepr {
+                seq_number: REMOTE_SEQ + 1,
+                ack_number: Some(LOCAL_SEQ + 1),
+                ..SEND_TEMPL
+            });
+            assert_eq!(s.state, State::Established);
+            let rto = s.rtte.retransmission_timeout();
+            if discard {
+                assert_eq!(rto, RttEstimator::default().retransmission_timeout());
+            } else {
+                assert_ne!(rto, RttEstimator::default().retransmission_timeout());
+            }
+        }
     }
 
     #[test]

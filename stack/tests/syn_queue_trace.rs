@@ -1,0 +1,246 @@
+//! A listener's SYN queue off the happy path, as packet traces: a flood of SYNs that
+//! never complete, SYN cookies coming back, forged ACKs, and cookies turned off.
+//!
+//! Linux bounds the handshakes under way on a listener by its backlog
+//! (`inet_csk_reqsk_queue_is_full`: more than `backlog`), so backlog + 1 fit; beyond
+//! that a SYN gets a SYN cookie (`tcp_syncookies` = 1) or is dropped (= 0).
+
+mod common;
+
+use common::{probe, Raw, PORT};
+use smoltcp::phy::Medium;
+use smoltcp::wire::{Ipv4Address, TcpControl};
+use tcpknobs_stack::host::LISTEN_POOL;
+use tcpknobs_stack::segment::Segment;
+use tcpknobs_stack::{Host, HostConfig, Instant, Knobs, Readable};
+
+const CLIENT: Ipv4Address = Ipv4Address::new(192, 0, 2, 1);
+const SERVER: Ipv4Address = Ipv4Address::new(192, 0, 2, 2);
+const BACKLOG: usize = 4;
+
+fn server(cookies: bool) -> Host {
+    let knobs = Knobs {
+        backlog: BACKLOG,
+        syn_cookies: cookies,
+        delayed_ack: None,
+        ..Knobs::default()
+    };
+    let config = HostConfig {
+        name: "server".into(),
+        addr: tcpknobs_stack::Ipv4Cidr::new(SERVER, 24),
+        medium: Medium::Ip,
+        mac: smoltcp::wire::EthernetAddress([2, 0, 0, 0, 0, 2]),
+        gateway: None,
+        mtu: 1500,
+        seed: 1,
+        knobs,
+    };
+    let mut host = Host::new(config, Instant::from_millis(0));
+    host.listen(PORT);
+    host
+}
+
+fn syn(port: u16, isn: u32) -> Raw {
+    let mut syn = Raw::new((CLIENT, port), (SERVER, PORT));
+    syn.control = TcpControl::Syn;
+    syn.seq = isn;
+    syn
+}
+
+fn ack(port: u16, seq: u32, ack: u32, payload: &[u8]) -> Raw {
+    let mut seg = Raw::new((CLIENT, port), (SERVER, PORT));
+    seg.seq = seq;
+    seg.ack = Some(ack);
+    seg.payload = payload.to_vec();
+    seg
+}
+
+fn at(ms: i64) -> Instant {
+    Instant::from_millis(ms)
+}
+
+fn ms_poll(host: &mut Host, ms: i64) -> Vec<Segment> {
+    host.poll(at(ms));
+    host.take_frames()
+        .iter()
+        .filter_map(|f| Segment::parse(Medium::Ip, f))
+        .collect()
+}
+
+/// 1,000 SYNs from different ports at once, none ever completed: the first
+/// backlog + 1 = 5 become connections in SYN-RECEIVED, the other 995 are answered
+/// with cookies and leave nothing behind. All 1,000 get a SYN-ACK; the cookie ones
+/// carry our MSS (1500 - 40) and no window scale. At 63 s (5 SYN-ACK retries, Linux's
+/// `tcp_synack_retries`) the five are given up and only the listening socket is left.
+#[test]
+fn a_syn_flood_holds_at_most_backlog_plus_one_handshakes() {
+    let mut host = server(true);
+    let mut answers = Vec::new();
+    for i in 0..1000u16 {
+        answers.extend(probe(
+            &mut host,
+            syn(10_000 + i, 7 * u32::from(i)).frame(),
+            at(0),
+        ));
+    }
+    assert_eq!(answers.len(), 1000);
+    for (i, a) in answers.iter().enumerate() {
+        assert!(
+            a.syn && !a.rst && a.ack == Some(7 * i as u32 + 1),
+            "{i}: {a:?}"
+        );
+        assert_eq!(a.dst_port, 10_000 + i as u16);
+        if i > BACKLOG {
+            assert_eq!((a.mss, a.window_scale), (Some(1460), None), "{i}: a cookie");
+        }
+    }
+    assert_eq!(host.socket_count(), LISTEN_POOL + BACKLOG + 1);
+    assert_eq!(host.live_connection_count(), BACKLOG + 1);
+    let c = host.listen_counters();
+    assert_eq!(c.syncookies_sent, 1000 - (BACKLOG as u64 + 1));
+    assert_eq!(
+        (c.syncookies_recv, c.syncookies_failed, c.syn_queue_drops),
+        (0, 0, 0)
+    );
+    for s in (1..=63).map(|s| s * 1000) {
+        ms_poll(&mut host, s);
+    }
+    assert_eq!(host.socket_count(), LISTEN_POOL);
+    assert_eq!(host.live_connection_count(), 0);
+}
+
+/// With cookies off (`tcp_syncookies` = 0) the SYNs beyond the queue get nothing:
+/// their clients' SYN timers try again.
+#[test]
+fn without_cookies_syns_beyond_the_queue_are_dropped() {
+    let mut host = server(false);
+    let mut answered = 0;
+    for i in 0..100u16 {
+        answered += probe(&mut host, syn(10_000 + i, 1).frame(), at(0)).len();
+    }
+    assert_eq!(answered, BACKLOG + 1);
+    assert_eq!(host.socket_count(), LISTEN_POOL + BACKLOG + 1);
+    assert_eq!(
+        host.listen_counters().syn_queue_drops,
+        100 - (BACKLOG as u64 + 1)
+    );
+}
+
+/// Fill the queue, then one more SYN from port 20,000 with ISN 5,000: the cookie
+/// SYN-ACK it gets.
+fn cookie_handshake(host: &mut Host) -> Segment {
+    for i in 0..=BACKLOG as u16 {
+        probe(host, syn(10_000 + i, 1).frame(), at(0));
+    }
+    let answer = probe(host, syn(20_000, 5000).frame(), at(0));
+    assert_eq!(answer.len(), 1);
+    assert_eq!(host.listen_counters().syncookies_sent, 1);
+    answer[0]
+}
+
+/// The cookie comes back 100 ms later in the ACK that carries the client's first
+/// bytes: the connection is made then, in the accept queue, the data readable, and
+/// our ACK of it follows the cookie's sequence space (SEQ = cookie + 1). The SYN and
+/// SYN-ACK were never this connection's: it counts one segment in and one out.
+#[test]
+fn a_returning_cookie_makes_the_connection() {
+    let mut host = server(true);
+    let synack = cookie_handshake(&mut host);
+    let cookie = synack.seq;
+    let live = host.live_connection_count();
+    let out = probe(
+        &mut host,
+        ack(20_000, 5001, cookie + 1, b"GET /").frame(),
+        at(100),
+    );
+    assert_eq!(host.live_connection_count(), live + 1);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(
+        (out[0].seq, out[0].ack),
+        (cookie.wrapping_add(1), Some(5001 + 5))
+    );
+    assert!(!out[0].syn && !out[0].rst);
+    // Without window scaling the window field is the window, at most 65,535.
+    assert_eq!(out[0].window, u16::MAX);
+    let id = host
+        .accept(PORT)
+        .expect("the cookie connection is in the accept queue");
+    assert!(host.accept(PORT).is_none(), "the others never completed");
+    let mut buf = Vec::new();
+    assert_eq!(host.recv(id, &mut buf), Ok(Readable::Data(5)));
+    assert_eq!(buf, b"GET /");
+    let stats = host.stats(id).unwrap();
+    assert_eq!((stats.segments_in, stats.segments_out), (1, 1));
+    let c = host.listen_counters();
+    assert_eq!((c.syncookies_recv, c.syncookies_failed), (1, 0));
+    // Its first data leaves in the cookie's sequence space.
+    host.send(id, b"HTTP/1.1 200 OK\r\n\r\n").unwrap();
+    let out = ms_poll(&mut host, 100);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].seq, cookie.wrapping_add(1));
+}
+
+/// The handshake gave no RTT sample (Linux takes none for a cookie without TCP
+/// timestamps): data the server sends and nobody ACKs is resent after the initial
+/// RTO, 1 s, not after the 200 ms a zero-length sample would give with Linux's
+/// minimum. A stateful handshake, whose SYN-ACK left at 0 and was ACKed at 100 ms,
+/// resends at SRTT + max(4 RTTVAR, 200 ms) = 100 + max(4 x 50, 200) = 300 ms after.
+#[test]
+fn a_cookie_handshake_gives_no_rtt_sample() {
+    let resent_after = |host: &mut Host, from: i64| -> i64 {
+        let id = host.accept(PORT).expect("a connection");
+        host.send(id, b"response").unwrap();
+        assert_eq!(ms_poll(host, from).len(), 1);
+        let mut t = from;
+        loop {
+            t += 1;
+            if ms_poll(host, t).iter().any(|s| s.payload_len > 0) {
+                return t - from;
+            }
+            assert!(t < from + 5000, "no retransmission");
+        }
+    };
+    let mut host = server(true);
+    let synack = cookie_handshake(&mut host);
+    probe(
+        &mut host,
+        ack(20_000, 5001, synack.seq + 1, b"").frame(),
+        at(100),
+    );
+    assert_eq!(resent_after(&mut host, 100), 1000);
+
+    let mut host = server(true);
+    let synack = probe(&mut host, syn(20_000, 5000).frame(), at(0))[0];
+    probe(
+        &mut host,
+        ack(20_000, 5001, synack.seq + 1, b"").frame(),
+        at(100),
+    );
+    assert_eq!(resent_after(&mut host, 100), 300);
+}
+
+/// An ACK for no connection whose cookie does not check out (a guess, or a cookie
+/// for another port) is answered with RST and makes nothing; so is any ACK when no
+/// cookie has been sent for two minutes (Linux `tcp_synq_no_recent_overflow`), and
+/// then the cookie is not even looked at.
+#[test]
+fn a_forged_cookie_gets_a_reset() {
+    let mut host = server(true);
+    let synack = cookie_handshake(&mut host);
+    let live = host.live_connection_count();
+    for (port, ack_no) in [(20_000, synack.seq + 2), (20_001, synack.seq + 1)] {
+        let out = probe(&mut host, ack(port, 5001, ack_no, b"").frame(), at(100));
+        assert!(out.len() == 1 && out[0].rst, "{out:?}");
+    }
+    assert_eq!(host.live_connection_count(), live);
+    assert_eq!(host.listen_counters().syncookies_failed, 2);
+    // 120 s after the cookie the right ACK is refused unchecked, at 121 s too.
+    let out = probe(
+        &mut host,
+        ack(20_000, 5001, synack.seq + 1, b"").frame(),
+        at(120_001),
+    );
+    assert!(out.len() == 1 && out[0].rst, "{out:?}");
+    let c = host.listen_counters();
+    assert_eq!((c.syncookies_recv, c.syncookies_failed), (0, 2));
+}
