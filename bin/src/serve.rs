@@ -70,6 +70,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Outcome> {
         print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?;
     } else {
         let mut out = table::connections(&report.connections);
+        out.push_str(&table::listen(&report.listen, "server"));
         out.push_str(&serve_summary(
             report.responses,
             rig.host.connection_count(),

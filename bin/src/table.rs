@@ -11,6 +11,7 @@ use crate::cli::format_smol;
 use tcpknobs_lab::report::{ConnectionReport, Report, RowsOmitted, Totals};
 use tcpknobs_lab::summary::{Summary, TimingSummary, PERCENTILES};
 use tcpknobs_lab::values::{format_duration, format_rate};
+use tcpknobs_stack::host::ListenCounters;
 
 fn cell(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
@@ -66,6 +67,10 @@ pub fn render(r: &Report) -> String {
             "\nwire: {} frames sent, {} dropped by loss, {} by the queue limit",
             w.frames_sent, w.dropped_loss, w.dropped_queue
         );
+    }
+    out.push_str(&listen(&r.listen.server, "server"));
+    if let Some(proxy) = &r.listen.proxy {
+        out.push_str(&listen(proxy, "proxy"));
     }
     out.push_str(&totals(&r.totals, r.end));
     if let Some(ceiling) = r.time_wait_ceiling_per_s {
@@ -144,6 +149,45 @@ pub fn blame_rows(rows: &[TransactionReport]) -> String {
     }
     row(&mut out, "sum", Some(sum.total_ns() as f64 / 1e6), &sum);
     out
+}
+
+/// A line on what a listener did beyond its queues (`listen` in the JSON), if
+/// anything: `who` names the host.
+pub fn listen(c: &ListenCounters, who: &str) -> String {
+    let mut parts = Vec::new();
+    if c.syncookies_sent > 0 {
+        parts.push(format!(
+            "{} answered with a SYN cookie (SYN queue full), cookies back in {}",
+            plural(c.syncookies_sent, "SYN", "SYNs"),
+            plural(c.syncookies_recv, "ACK", "ACKs")
+        ));
+    }
+    if c.syn_queue_drops > 0 {
+        parts.push(format!(
+            "{} dropped for a full SYN queue (cookies off)",
+            plural(c.syn_queue_drops, "SYN", "SYNs")
+        ));
+    }
+    if c.listen_overflows > 0 {
+        parts.push(format!(
+            "{} dropped for a full accept queue",
+            plural(
+                c.listen_overflows,
+                "SYN or handshake ACK",
+                "SYNs or handshake ACKs"
+            )
+        ));
+    }
+    if c.syncookies_failed > 0 {
+        parts.push(format!(
+            "{} with no valid cookie reset",
+            plural(c.syncookies_failed, "ACK", "ACKs")
+        ));
+    }
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!("\n{who} listen queues (--backlog): {}\n", parts.join(", "))
 }
 
 /// The summary line: the same figures as the JSON's top level.

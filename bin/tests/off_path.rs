@@ -277,6 +277,26 @@ fn connections_made_by_syn_cookies_are_blamed_like_any_other() {
         4,
         "{ins:?}"
     );
+    // The table says so under the connections.
+    let out = common::tcpknobs(&[
+        "run",
+        "--backlog",
+        "1",
+        "--strategy",
+        "parallel",
+        "--connections",
+        "6",
+        "--requests",
+        "6",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "server listen queues (--backlog): 4 SYNs answered with a SYN cookie \
+             (SYN queue full), cookies back in 4 ACKs\n"
+        ),
+        "{text}"
+    );
 }
 
 /// `--max-time` bounds the run, so what is unfinished is unfinished at the limit, even
