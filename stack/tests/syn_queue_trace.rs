@@ -244,3 +244,48 @@ fn a_forged_cookie_gets_a_reset() {
     let c = host.listen_counters();
     assert_eq!((c.syncookies_recv, c.syncookies_failed), (0, 2));
 }
+
+/// The cookie keeps the client's MSS, rounded down to Linux's table: a client that
+/// announced 1,400 gets segments of 1,300 bytes (the table's entry below 1,400), the
+/// most the server may send it if the cookie rounded the MSS down.
+#[test]
+fn a_cookie_connection_sends_segments_of_the_mss_the_cookie_kept() {
+    let mut host = server(true);
+    for i in 0..=BACKLOG as u16 {
+        probe(&mut host, syn(10_000 + i, 1).frame(), at(0));
+    }
+    let mut first = syn(20_000, 5000);
+    first.mss = 1400;
+    let synack = probe(&mut host, first.frame(), at(0))[0];
+    probe(
+        &mut host,
+        ack(20_000, 5001, synack.seq + 1, b"").frame(),
+        at(100),
+    );
+    let id = host.accept(PORT).expect("the cookie connection");
+    host.send(id, &[7u8; 5000]).unwrap();
+    let sizes: Vec<usize> = ms_poll(&mut host, 100)
+        .iter()
+        .map(|s| s.payload_len)
+        .collect();
+    // The initial window (10 segments) takes all 5,000 bytes: 3 full and the rest.
+    assert_eq!(sizes, vec![1300, 1300, 1300, 1100]);
+}
+
+/// A cookie ACK may carry the whole request and the client's FIN: the connection is
+/// made, the request is readable, then the end of the stream, and the server's ACK
+/// covers the FIN too.
+#[test]
+fn a_cookie_ack_with_data_and_fin_makes_a_half_closed_connection() {
+    let mut host = server(true);
+    let synack = cookie_handshake(&mut host);
+    let mut last = ack(20_000, 5001, synack.seq + 1, b"GET / HTTP/1.0\r\n\r\n");
+    last.control = TcpControl::Fin;
+    let out = probe(&mut host, last.frame(), at(100));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].ack, Some(5001 + 18 + 1), "data and FIN acknowledged");
+    let id = host.accept(PORT).expect("the cookie connection");
+    let mut buf = Vec::new();
+    assert_eq!(host.recv(id, &mut buf), Ok(Readable::Data(18)));
+    assert_eq!(host.recv(id, &mut buf), Ok(Readable::Eof));
+}

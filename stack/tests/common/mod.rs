@@ -212,6 +212,8 @@ pub struct Raw {
     pub ack: Option<u32>,
     pub control: smoltcp::wire::TcpControl,
     pub window: u16,
+    /// The MSS option a SYN carries.
+    pub mss: u16,
     pub payload: Vec<u8>,
 }
 
@@ -228,6 +230,7 @@ impl Raw {
             ack: None,
             control: smoltcp::wire::TcpControl::None,
             window: 65535,
+            mss: 1460,
             payload: Vec::new(),
         }
     }
@@ -246,7 +249,7 @@ impl Raw {
             ack_number: self.ack.map(|a| TcpSeqNumber(a as i32)),
             window_len: self.window,
             window_scale: None,
-            max_seg_size: syn.then_some(1460),
+            max_seg_size: syn.then_some(self.mss),
             sack_permitted: false,
             sack_ranges: [None; 3],
             timestamp: None,
