@@ -54,12 +54,6 @@ impl Host {
             .is_some_and(|l| l.accept_queue.len() > self.config.knobs.backlog)
     }
 
-    /// SYNs and handshake-completing ACKs dropped because an accept queue was full
-    /// (Linux's `ListenOverflows` counter, `nstat`).
-    pub fn listen_overflows(&self) -> u64 {
-        self.listen.listen_overflows
-    }
-
     /// A listening socket took a SYN: it becomes a connection, in the SYN queue, and a
     /// fresh socket takes its place in the pool. `observe`: the SYN crossed the wire
     /// now (a SYN replayed from a cookie did not, see `syn_queue`).
@@ -145,5 +139,5 @@ impl Host {
 /// Listening sockets kept per port. smoltcp has no accept queue: a SYN goes to a
 /// socket in LISTEN, which becomes the connection; the host hands a fresh one to
 /// the port before the next frame, so one is always enough. The backlog is
-/// enforced on the accept queue instead ([`Host::listen_overflows`]).
+/// enforced on the SYN queue and the accept queue instead ([`Host::listen_counters`]).
 pub const LISTEN_POOL: usize = 1;
