@@ -106,10 +106,9 @@ impl Host {
             .get(&seg.dst_port)
             .and_then(|l| l.last_cookie_at)
             .is_some_and(|at| self.now <= at + COOKIES_RECENT);
-        let ack = seg.ack?;
-        if !recent || !self.config.knobs.syn_cookies {
+        let Some(ack) = seg.ack.filter(|_| recent && self.config.knobs.syn_cookies) else {
             return Some(frame);
-        }
+        };
         let Some(decoded) = self.cookies.check(tuple, seg.seq, ack, self.now) else {
             self.listen.syncookies_failed += 1;
             return Some(frame);
