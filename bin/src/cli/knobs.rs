@@ -50,7 +50,7 @@ fn profile_summary(k: &Knobs) -> String {
         "IW {}, Nagle {}, quick-ACK {}, delayed ACK {}, TIME_WAIT {}, ports {} ({} ports), \
          ssthresh {}, slow start {}, ABC limit {}, slow start after idle {} ({}), loss ssthresh \
          from {}, RTO min {} \
-         ({}), recovery {}, backlog {}",
+         ({}), recovery {}, backlog {}, SYN retries {}, SYN-ACK retries {}, SYN cookies {}",
         ss.initial_window,
         nagle_name(k.nagle),
         k.quickack,
@@ -69,6 +69,9 @@ fn profile_summary(k: &Knobs) -> String {
         rto_rule_name(k.retransmit.rto_rule),
         recovery_name(k.retransmit.recovery),
         k.backlog,
+        k.syn_retries,
+        k.synack_retries,
+        on_off(k.syn_cookies),
     )
 }
 
