@@ -198,7 +198,7 @@ pub fn totals(t: &Totals, end: &str) -> String {
         t.succeeded,
         t.failed,
         plural(t.retries, "retry", "retries"),
-        significant(t.connections_per_s)
+        t.connections_per_s.map_or("-".to_string(), significant)
     )
 }
 

@@ -47,8 +47,9 @@ pub struct Totals {
     pub failed: usize,
     /// Retries, summed over transactions.
     pub retries: u32,
-    /// Client connections opened per second of `total_ms`.
-    pub connections_per_s: f64,
+    /// Client connections opened per second of `total_ms`; `None` when `total_ms` is
+    /// 0 (no rate over no time).
+    pub connections_per_s: Option<f64>,
 }
 
 impl Totals {
@@ -91,11 +92,7 @@ impl Totals {
             succeeded,
             failed,
             retries,
-            connections_per_s: if total_ms > 0.0 {
-                opened as f64 / (total_ms / 1000.0)
-            } else {
-                0.0
-            },
+            connections_per_s: (total_ms > 0.0).then(|| opened as f64 / (total_ms / 1000.0)),
         }
     }
 }
@@ -364,4 +361,19 @@ pub fn time_wait_ceiling(knobs: &Knobs) -> Option<f64> {
 
 pub(crate) fn ms(d: Duration) -> f64 {
     d.total_micros() as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rate needs time: 4 connections over 200 ms are 20 a second; over no time
+    /// there is no rate, not a rate of 0.
+    #[test]
+    fn the_connection_rate_is_over_the_run_and_absent_without_one() {
+        let t = Totals::new(Duration::from_millis(200), 4, 0, 0, 4);
+        assert_eq!(t.connections_per_s, Some(20.0));
+        let t = Totals::new(Duration::ZERO, 0, 1, 0, 1);
+        assert_eq!(t.connections_per_s, None);
+    }
 }
