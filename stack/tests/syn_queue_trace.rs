@@ -289,3 +289,114 @@ fn a_cookie_ack_with_data_and_fin_makes_a_half_closed_connection() {
     assert_eq!(host.recv(id, &mut buf), Ok(Readable::Data(18)));
     assert_eq!(host.recv(id, &mut buf), Ok(Readable::Eof));
 }
+
+const SERVER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
+const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+
+/// `ip` in an Ethernet frame from the client to the server.
+fn on_ethernet(ip: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(14 + ip.len());
+    frame.extend_from_slice(&SERVER_MAC);
+    frame.extend_from_slice(&CLIENT_MAC);
+    frame.extend_from_slice(&[0x08, 0x00]);
+    frame.extend_from_slice(ip);
+    frame
+}
+
+/// The client's answer to the server's ARP request for it.
+fn arp_reply() -> Vec<u8> {
+    use smoltcp::wire::{
+        ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
+        EthernetRepr,
+    };
+    let arp = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Reply,
+        source_hardware_addr: EthernetAddress(CLIENT_MAC),
+        source_protocol_addr: CLIENT,
+        target_hardware_addr: EthernetAddress(SERVER_MAC),
+        target_protocol_addr: SERVER,
+    };
+    let eth = EthernetRepr {
+        src_addr: EthernetAddress(CLIENT_MAC),
+        dst_addr: EthernetAddress(SERVER_MAC),
+        ethertype: EthernetProtocol::Arp,
+    };
+    let mut frame = vec![0u8; eth.buffer_len() + arp.buffer_len()];
+    let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
+    eth.emit(&mut f);
+    arp.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
+    frame
+}
+
+/// On Ethernet (a TAP), smoltcp learns a neighbour's address only from ARP, and a
+/// SYN answered with a cookie never reached it: when the cookie comes back, the
+/// listening socket asks ARP for the client before it can answer the replayed SYN.
+/// The ACK that brought the cookie is dropped then. Once ARP answers, the socket's
+/// SYN-ACK is taken back all the same (it never reaches the wire), and the client's
+/// retransmission of its request makes the connection: its data is read whole, and
+/// the server's ACK of it is in the cookie's sequence space.
+#[test]
+fn a_cookie_waits_for_arp_on_ethernet() {
+    let config = HostConfig {
+        name: "server".into(),
+        addr: tcpknobs_stack::Ipv4Cidr::new(SERVER, 24),
+        medium: Medium::Ethernet,
+        mac: smoltcp::wire::EthernetAddress(SERVER_MAC),
+        gateway: None,
+        mtu: 1500,
+        seed: 1,
+        knobs: Knobs {
+            backlog: 0,
+            delayed_ack: None,
+            ..Knobs::default()
+        },
+    };
+    let mut host = Host::new(config, at(0));
+    host.listen(PORT);
+    let eth = |host: &mut Host, frame: Vec<u8>, ms: i64| -> Vec<Vec<u8>> {
+        host.receive_frame(frame);
+        host.poll(at(ms));
+        host.take_frames()
+    };
+    let tcp = |frames: &[Vec<u8>]| -> Vec<Segment> {
+        frames
+            .iter()
+            .filter_map(|f| Segment::parse(Medium::Ethernet, f))
+            .collect()
+    };
+    // The first SYN fills the queue (backlog 0: one fits); its SYN-ACK waits for ARP.
+    let out = eth(&mut host, on_ethernet(&syn(10_000, 1).frame()), 0);
+    assert!(tcp(&out).is_empty(), "an ARP request, no SYN-ACK yet");
+    // The second gets a cookie at once, addressed back to the frame's sender.
+    let out = eth(&mut host, on_ethernet(&syn(20_000, 5000).frame()), 0);
+    let cookie = tcp(&out)[0];
+    assert!(cookie.syn && cookie.ack == Some(5001));
+    assert_eq!(&out[0][0..6], &CLIENT_MAC);
+    let live = host.live_connection_count();
+    // The cookie comes back with the request: the connection is made, but smoltcp
+    // must ask ARP before its SYN-ACK, so the ACK is dropped.
+    let request = ack(20_000, 5001, cookie.seq + 1, b"GET /").frame();
+    let out = eth(&mut host, on_ethernet(&request), 100);
+    assert!(tcp(&out).is_empty(), "{:?}", tcp(&out));
+    assert_eq!(host.live_connection_count(), live + 1);
+    assert!(host.accept(PORT).is_none(), "not established yet");
+    // ARP answers: the first handshake's SYN-ACK leaves, the cookie one's does not.
+    let out = tcp(&eth(&mut host, arp_reply(), 101));
+    assert!(out.iter().all(|s| s.dst_port == 10_000), "{out:?}");
+    // The client resends its request: now it finds the connection.
+    let out = tcp(&eth(&mut host, on_ethernet(&request), 400));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!((out[0].seq, out[0].ack), (cookie.seq + 1, Some(5001 + 5)));
+    let id = host.accept(PORT).expect("established");
+    let mut buf = Vec::new();
+    assert_eq!(host.recv(id, &mut buf), Ok(Readable::Data(5)));
+    // The cookie was checked once: the retransmission found the connection it made.
+    assert_eq!(host.listen_counters().syncookies_recv, 1);
+    // The dropped ACK never reached the connection's figures, nor its window: one
+    // segment in, and the window the initial 10 segments (of the default MSS until
+    // the replayed SYN told the client's, as for any passive open).
+    let stats = host.stats(id).unwrap();
+    assert_eq!(stats.segments_in, 1);
+    let cwnd: Vec<u64> = stats.cwnd_history.iter().map(|c| c.cwnd).collect();
+    assert_eq!(cwnd, vec![10 * 536, 10 * 1460]);
+}
