@@ -138,12 +138,14 @@ pub struct ServerFlags {
     #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_span)]
     pub server_send_timeout: StdDuration,
 
-    /// The server's listen backlog: connections that may wait to be accepted; past it,
-    /// SYNs and handshake ACKs are dropped, as Linux does. The default is the
-    /// profile's (nginx's 511).
+    /// The server's listen backlog: connections that may wait to be accepted (past it,
+    /// SYNs and handshake ACKs are dropped) and handshakes that may be under way (past
+    /// it, SYNs get SYN cookies or are dropped, `--syn-cookies`), as Linux does. The
+    /// default is the profile's (nginx's 511).
     #[arg(long, value_name = "N", value_parser = parse_positive_u32, help = knob_help(
-        "The server's listen backlog: connections that may wait to be accepted; past it, \
-         SYNs and handshake ACKs are dropped, as Linux does",
+        "The server's listen backlog: connections that may wait to be accepted (past it, \
+         SYNs and handshake ACKs are dropped) and handshakes that may be under way (past it, \
+         SYNs get SYN cookies, or are dropped with --syn-cookies off), as Linux does",
         |k| k.backlog.to_string(),
     ))]
     pub backlog: Option<u32>,
