@@ -107,6 +107,38 @@ fn a_syn_flood_holds_at_most_backlog_plus_one_handshakes() {
     }
     assert_eq!(host.socket_count(), LISTEN_POOL);
     assert_eq!(host.live_connection_count(), 0);
+    // The handshakes given up left the queue: the next SYN is kept, not a cookie.
+    let sent = host.listen_counters().syncookies_sent;
+    probe(&mut host, syn(30_000, 1).frame(), at(63_000));
+    assert_eq!(host.socket_count(), LISTEN_POOL + 1);
+    assert_eq!(host.listen_counters().syncookies_sent, sent);
+}
+
+/// A completed handshake leaves the SYN queue: backlog + 1 = 5 handshakes, completed
+/// and accepted, make room for 5 more kept ones; the 6th of those gets a cookie.
+#[test]
+fn completed_handshakes_leave_the_syn_queue() {
+    let mut host = server(true);
+    for round in 0..2u16 {
+        for i in 0..=BACKLOG as u16 {
+            let port = 10_000 + 100 * round + i;
+            let synack = probe(&mut host, syn(port, 1).frame(), at(0))[0];
+            assert_eq!(synack.window_scale, None, "a Raw SYN offers no scaling");
+            probe(
+                &mut host,
+                ack(port, 2, synack.seq + 1, b"").frame(),
+                at(100),
+            );
+            assert!(host.accept(PORT).is_some(), "round {round}, {i}");
+        }
+    }
+    assert_eq!(host.listen_counters().syncookies_sent, 0);
+    for i in 0..=BACKLOG as u16 {
+        probe(&mut host, syn(20_000 + i, 1).frame(), at(200));
+    }
+    assert_eq!(host.listen_counters().syncookies_sent, 0);
+    probe(&mut host, syn(30_000, 1).frame(), at(200));
+    assert_eq!(host.listen_counters().syncookies_sent, 1);
 }
 
 /// With cookies off (`tcp_syncookies` = 0) the SYNs beyond the queue get nothing:

@@ -83,6 +83,16 @@ impl WireTrack {
         }
     }
 
+    /// The right edge of the window a segment we send offers, what the peer may send
+    /// up to. The latest offer counts, as in smoltcp's acceptance test, even when
+    /// rounding to the window scale moved the edge back a little.
+    pub(super) fn note_offer(&mut self, seg: &Segment) {
+        if let Some(ack) = seg.ack {
+            self.rcv_edge =
+                Some(ack.wrapping_add(u32::from(seg.window) << self.our_shift(seg.syn)));
+        }
+    }
+
     /// Whether an ACK-clocked retransmission now is a fast retransmit starting a loss
     /// episode: outside recovery, after the third duplicate ACK (RFC 5681 §3.2) or,
     /// with SACK-driven recovery, on an ACK whose SACK blocks showed the first hole

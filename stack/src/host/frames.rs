@@ -193,7 +193,7 @@ impl Host {
         self.collect_tx();
     }
 
-    fn collect_tx(&mut self) {
+    pub(super) fn collect_tx(&mut self) {
         let mut frames = std::mem::take(&mut self.device.tx);
         for mut frame in frames.drain(..) {
             let parsed = Segment::parse(self.config.medium, &frame);

@@ -161,11 +161,8 @@ impl Host {
                 }
             }
         }
+        t.note_offer(seg);
         if let Some(ack) = seg.ack {
-            // The right edge of the window we offer, what the peer may send up to.
-            // The latest offer counts, as in smoltcp's acceptance test, even when
-            // rounding to the window scale moved the edge back a little.
-            t.rcv_edge = Some(ack.wrapping_add(u32::from(seg.window) << t.our_shift(seg.syn)));
             if !seq_lt(ack, t.rcv_nxt) {
                 t.unacked_since = None;
             }

@@ -254,6 +254,21 @@ impl Sockets {
         result
     }
 
+    /// One egress call on socket `id` alone, whatever else is touched: for a socket
+    /// that must answer now, in the middle of a batch of arrivals that the other
+    /// sockets answer together when the batch is done.
+    pub(super) fn egress_one(
+        &mut self,
+        id: SockId,
+        iface: &mut Interface,
+        now: Instant,
+        device: &mut FrameSlot,
+    ) {
+        if let Some(slot) = self.slots[id.0].as_mut() {
+            iface.poll_egress(now, device, &mut slot.set);
+        }
+    }
+
     fn sort(&mut self) {
         if !self.sorted {
             self.touched.sort_unstable();

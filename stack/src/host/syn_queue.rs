@@ -132,8 +132,13 @@ impl Host {
             irs: syn_seg.seq,
         });
         // smoltcp's SYN-ACK goes out of the socket now, and is taken back
-        // (`take_replayed_synack`); then the ACK finds the connection.
-        self.egress();
+        // (`take_replayed_synack`); then the ACK finds the connection. Only this
+        // socket sends: the others answer the frames of this poll together, after
+        // the last of them, as they would without the cookie.
+        let handle = self.conns[id].handle?;
+        self.sockets
+            .egress_one(handle, &mut self.iface, self.now, &mut self.device);
+        self.collect_tx();
         if self.conns[id].track.cookie.is_some() {
             // On Ethernet smoltcp asked ARP for the client first (it learns
             // neighbours only from ARP, and the SYN never reached it). The ACK is
@@ -167,10 +172,7 @@ impl Host {
         };
         conn.track.note_syn_out(&wire);
         conn.track.snd_max = wire.seq_end();
-        if let Some(ack) = wire.ack {
-            // A SYN's window is never scaled (RFC 7323 §2.2).
-            conn.track.rcv_edge = Some(ack.wrapping_add(u32::from(wire.window)));
-        }
+        conn.track.note_offer(&wire);
         if let Some(handle) = conn.handle {
             self.sockets.get_mut(handle).discard_rtt_sample();
         }
