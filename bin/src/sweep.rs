@@ -22,7 +22,7 @@ use tcpknobs_http::blame::Blame;
 use tcpknobs_http::client::ClientConfig;
 use tcpknobs_lab::sweep::plot::{self, PlotKind};
 use tcpknobs_lab::sweep::{self, write, Axis, Columns, Metrics, Row};
-use tcpknobs_lab::tap::{Rig, TapTrace};
+use tcpknobs_lab::tap::{KernelDrops, Rig, TapTrace};
 use tcpknobs_lab::Experiment;
 use tcpknobs_stack::{Clock, Knobs, LinkProfile, RealtimeEnd, Stop, TapDevice};
 
@@ -477,6 +477,12 @@ fn run_tap(
     let mut rows = Vec::with_capacity(gets.len());
     let mut settings = Vec::with_capacity(gets.len());
     let mut warned = false;
+    // The kernel's drops at the TAP over all runs: said once, at the end.
+    let mut queue_drops = KernelDrops {
+        queue_len: 0,
+        to_host: 0,
+        from_host: 0,
+    };
     for ((point, values), get) in points.into_iter().zip(gets) {
         let knobs = side_knobs(get.profile, &get.knobs, Side::Client);
         let first_seed = get.tap.seed.unwrap_or(sweep_seed);
@@ -524,6 +530,10 @@ fn run_tap(
                 Some(TapTrace::attach(&mut rig, None)?)
             };
             let fetched = get::fetch(&mut rig, get, knobs.clone(), trace.as_ref());
+            if let Some(d) = rig.kernel_drops {
+                queue_drops.to_host += d.to_host;
+                queue_drops.queue_len = d.queue_len;
+            }
             device = Some(rig.tap);
             runs.push(match fetched {
                 Ok(f) if f.report.end == RealtimeEnd::Stopped => Err(STOPPED.to_owned()),
@@ -567,6 +577,9 @@ fn run_tap(
     }
     if let Some(b) = &bar {
         b.finish_and_clear();
+    }
+    if let Some(sentence) = crate::table::queue_drops(&first.tap.tap, &queue_drops) {
+        eprintln!("warning: over the sweep's runs, {sentence}");
     }
     Ok((rows, settings))
 }

@@ -10,6 +10,7 @@ use tcpknobs_http::transaction::TransactionReport;
 use crate::cli::format_smol;
 use tcpknobs_lab::report::{ConnectionReport, Report, RowsOmitted, Totals};
 use tcpknobs_lab::summary::{Summary, TimingSummary, PERCENTILES};
+use tcpknobs_lab::tap::{KernelDrops, TapReport};
 use tcpknobs_lab::values::{format_duration, format_rate};
 use tcpknobs_stack::host::ListenCounters;
 
@@ -188,6 +189,43 @@ pub fn listen(c: &ListenCounters, who: &str) -> String {
         return String::new();
     }
     format!("\n{who} listen queues (--backlog): {}\n", parts.join(", "))
+}
+
+/// A line on frames the kernel dropped at the TAP (`tap.kernel_drops` in the JSON),
+/// if any: losses outside the path being measured, with what to do about them.
+pub fn kernel_drops(tap: &TapReport) -> String {
+    let Some(d) = tap.kernel_drops else {
+        return String::new();
+    };
+    let mut out = String::new();
+    if let Some(sentence) = queue_drops(&tap.tap, &d) {
+        let _ = writeln!(out, "\n{sentence}");
+    }
+    if d.from_host > 0 {
+        let _ = writeln!(
+            out,
+            "\nthe kernel dropped {} this host wrote to {}",
+            plural(d.from_host, "frame", "frames"),
+            tap.tap
+        );
+    }
+    out
+}
+
+/// What the kernel dropped at `tap`'s queue toward this host, and what to do about
+/// it, in one sentence; `None` if nothing.
+pub fn queue_drops(tap: &str, d: &KernelDrops) -> Option<String> {
+    (d.to_host > 0).then(|| {
+        format!(
+            "the kernel dropped {} at {tap}'s queue toward this host (txqueuelen {}, full \
+             while tcpknobs was too slow for a burst): its side resent them after a \
+             timeout, delays the path did not cause; a longer queue: sudo ip link set {tap} \
+             txqueuelen {}",
+            plural(d.to_host, "frame", "frames"),
+            d.queue_len,
+            d.suggested_queue_len()
+        )
+    })
 }
 
 /// The summary line: the same figures as the JSON's top level.
@@ -379,4 +417,60 @@ pub fn connections(rows: &[ConnectionReport]) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use tcpknobs_stack::{Ipv4Address, Ipv4Cidr, LinkProfile, RealtimeEnd, RealtimeRun};
+
+    use super::*;
+
+    fn tap(kernel_drops: Option<KernelDrops>) -> TapReport {
+        TapReport {
+            tap: "tk0".into(),
+            ip: Ipv4Cidr::new(Ipv4Address::new(10, 77, 0, 2), 24),
+            gateway: None,
+            mtu: 1500,
+            added: LinkProfile::default(),
+            run: RealtimeRun {
+                end: RealtimeEnd::Stopped,
+                frames_read: 0,
+                frames_written: 0,
+                write_drops: 0,
+                tx: Default::default(),
+                rx: Default::default(),
+                wakeups: 0,
+                spin_guards: 0,
+            },
+            kernel_drops,
+        }
+    }
+
+    /// Nothing is said when the kernel dropped nothing (or could not be asked); drops
+    /// toward the host come with the command that lengthens the queue.
+    #[test]
+    fn kernel_drops_in_words() {
+        let drops = |queue_len, to_host, from_host| {
+            kernel_drops(&tap(Some(KernelDrops {
+                queue_len,
+                to_host,
+                from_host,
+            })))
+        };
+        assert_eq!(kernel_drops(&tap(None)), "");
+        assert_eq!(drops(1000, 0, 0), "");
+        assert_eq!(
+            drops(1000, 1309, 0),
+            "\nthe kernel dropped 1309 frames at tk0's queue toward this host (txqueuelen \
+             1000, full while tcpknobs was too slow for a burst): its side resent them \
+             after a timeout, delays the path did not cause; a longer queue: sudo ip link \
+             set tk0 txqueuelen 10000\n"
+        );
+        assert!(drops(5000, 1, 0).contains("1 frame at tk0's queue"));
+        assert!(drops(5000, 1, 0).ends_with("txqueuelen 20000\n"));
+        assert_eq!(
+            drops(1000, 0, 2),
+            "\nthe kernel dropped 2 frames this host wrote to tk0\n"
+        );
+    }
 }

@@ -643,6 +643,92 @@ fn kernel_clients_connect_through_syn_cookies() {
     );
 }
 
+/// The kernel's count of frames it dropped on their way to the TAP's reader
+/// (`tx_dropped` of tk0 in the namespace, from `ip -s link`).
+fn kernel_tx_dropped(ns: &Netns) -> u64 {
+    let out = run_bounded(
+        ns.exec(&["ip", "-s", "-s", "link", "show", "tk0"]),
+        "ip -s link",
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    // "TX:  bytes packets errors dropped carrier collsns" and the numbers below it.
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("TX:"))
+        .unwrap_or_else(|| panic!("no TX counters in:\n{text}"));
+    let column = lines[at]
+        .split_whitespace()
+        .position(|w| w == "dropped")
+        .expect("a dropped column");
+    lines[at + 1]
+        .split_whitespace()
+        .nth(column - 1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no TX dropped count in:\n{text}"))
+}
+
+/// Frames the kernel sends while the TAP's queue toward tcpknobs is full are dropped
+/// before tcpknobs can read them, which only the kernel's counters show; `serve`
+/// reports them as the kernel counts them. The queue is made 4 frames long and `serve`
+/// is stopped (SIGSTOP) while the kernel sends it 20 UDP datagrams: 4 wait in the
+/// queue and 16 are dropped.
+#[test]
+fn frames_the_kernel_drops_at_the_taps_queue_are_reported() {
+    skip_unless_ready!("python3");
+    let ns = Netns::create("qlen");
+    ip(&["-n", &ns.name, "link", "set", "tk0", "txqueuelen", "4"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let serve = tcpknobs_serve(&ns, &[]);
+    // One request first, so the kernel knows our MAC address and sends the datagrams
+    // at once (unresolved, it would hold them in its neighbour queue instead).
+    let fetch = format!(
+        "import urllib.request, time\n\
+         assert len(urllib.request.urlopen('http://{LAB}/bytes/10', timeout=20).read()) == 10\n\
+         time.sleep(0.3)\n"
+    );
+    let fetched = run_bounded(ns.exec(&["python3", "-c", &fetch]), "python3 fetch");
+    assert!(
+        fetched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    let before = kernel_tx_dropped(&ns);
+    let pid = serve.child.id().to_string();
+    let signal = |sig: &str| {
+        let status = Command::new("kill").args([sig, &pid]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill {sig} {pid}");
+    };
+    signal("-STOP");
+    // A dropped datagram may come back as ENOBUFS: that is the drop, not a failure.
+    let burst = format!(
+        "import socket\n\
+         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         for i in range(20):\n\
+         \x20   try:\n\
+         \x20       s.sendto(b'x' * 100, ('{LAB}', 9))\n\
+         \x20   except OSError:\n\
+         \x20       pass\n"
+    );
+    let sent = run_bounded(ns.exec(&["python3", "-c", &burst]), "python3 burst");
+    let after = kernel_tx_dropped(&ns);
+    signal("-CONT");
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let out = serve.terminate();
+    let report = json(&String::from_utf8_lossy(&out.stdout), "serve --json");
+    assert_documented(&report, "serve");
+    assert_eq!(after - before, 16, "the kernel's own count");
+    let drops = &report["tap"]["kernel_drops"];
+    assert_eq!(drops["queue_len"], 4, "{drops}");
+    assert_eq!(drops["to_host"], 16, "{drops}");
+    assert_eq!(drops["from_host"], 0, "{drops}");
+    assert_eq!(report["responses"], 1);
+}
+
 /// The resident memory of `pid` once it is at most `bound`, waiting up to 30 s for it
 /// (on a machine whose cores are all busy the last aborts and frees can lag the
 /// client's exit by seconds; the wait ends as soon as the bound is met), or the last

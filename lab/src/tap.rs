@@ -24,8 +24,8 @@ use tcpknobs_http::transaction::{Transaction, TransactionReport};
 use tcpknobs_stack::realtime::{self, tap_host_config, SharedTracer, MAX_RX_BATCH};
 use tcpknobs_stack::trace::{Event, Tracer};
 use tcpknobs_stack::{
-    AppSlot, Clock, Host, Instant, Ipv4Cidr, Knobs, LinkProfile, RealtimeEnd, RealtimeOptions,
-    RealtimeRun, Stop, TapDevice,
+    AppSlot, Clock, Host, Instant, Ipv4Cidr, KernelCounters, Knobs, LinkProfile, RealtimeEnd,
+    RealtimeOptions, RealtimeRun, Stop, TapDevice,
 };
 
 use crate::blame::Blamer;
@@ -288,6 +288,9 @@ pub struct Rig {
     /// What the set-up found that may not work, in words (the kernel's side of the
     /// TAP outside our subnet).
     pub warnings: Vec<String>,
+    /// What the kernel dropped at the TAP during the last [`Rig::run`]; `None` before
+    /// one, or when its counters could not be read.
+    pub kernel_drops: Option<KernelDrops>,
 }
 
 impl Rig {
@@ -337,17 +340,23 @@ impl Rig {
             options,
             seed,
             warnings,
+            kernel_drops: None,
         })
     }
 
     /// Drive `apps` on the host until they are done, stopped or out of time.
+    /// The kernel's drops at the TAP over the run are kept in [`Rig::kernel_drops`].
     pub fn run(&mut self, apps: &mut [AppSlot<'_>]) -> Result<RealtimeRun, RigError> {
-        realtime::run(&mut self.host, apps, &mut self.tap, &self.options).map_err(|source| {
-            RigError::Run {
+        let before = self.tap.kernel_counters().ok();
+        let run = realtime::run(&mut self.host, apps, &mut self.tap, &self.options).map_err(
+            |source| RigError::Run {
                 tap: self.tap.name().to_string(),
                 source,
-            }
-        })
+            },
+        )?;
+        let after = self.tap.kernel_counters().ok();
+        self.kernel_drops = before.zip(after).map(|(b, a)| KernelDrops::between(b, a));
+        Ok(run)
     }
 
     /// The network part of a report on `run`.
@@ -359,7 +368,41 @@ impl Rig {
             mtu: self.tap.mtu(),
             added: setup.added_link(),
             run,
+            kernel_drops: self.kernel_drops,
         }
+    }
+}
+
+/// What the kernel dropped at the TAP over a run: frames lost outside the host and
+/// outside the path being measured, which its counters alone can show (see
+/// [`KernelCounters`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct KernelDrops {
+    /// The TAP's transmit queue toward this host (`txqueuelen`) at the end, frames.
+    pub queue_len: u32,
+    /// Frames the kernel dropped at that queue, on their way to this host.
+    pub to_host: u64,
+    /// Frames this host wrote that the kernel dropped.
+    pub from_host: u64,
+}
+
+impl KernelDrops {
+    /// The drops from `before` to `after` (the counters wrap as the kernel's do).
+    pub fn between(before: KernelCounters, after: KernelCounters) -> KernelDrops {
+        KernelDrops {
+            queue_len: after.queue_len,
+            to_host: after.to_host_dropped.wrapping_sub(before.to_host_dropped),
+            from_host: after
+                .from_host_dropped
+                .wrapping_sub(before.from_host_dropped),
+        }
+    }
+
+    /// A queue long enough for the bursts that overflowed this one, to suggest: four
+    /// times as long, and at least 10,000 frames (what a reader that takes 10 ms to
+    /// come back needs at a million frames a second).
+    pub fn suggested_queue_len(&self) -> u64 {
+        (u64::from(self.queue_len) * 4).max(10_000)
     }
 }
 
@@ -447,6 +490,8 @@ pub struct TapReport {
     /// What the runner counted.
     #[serde(flatten)]
     pub run: RealtimeRun,
+    /// What the kernel dropped at the TAP; `null` when its counters could not be read.
+    pub kernel_drops: Option<KernelDrops>,
 }
 
 fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {

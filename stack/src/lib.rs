@@ -56,4 +56,4 @@ pub use sim::{AppSlot, Application, FaultRule, HostId, RunEnd, SimNet};
 pub use smoltcp::time::{Duration, Instant};
 pub use smoltcp::wire::{Ipv4Address, Ipv4Cidr};
 pub use stats::{Closer, ConnStats, Role};
-pub use tap::{TapDevice, TapError};
+pub use tap::{KernelCounters, TapDevice, TapError};

@@ -190,6 +190,28 @@ impl TapDevice {
         interface_ipv4_addrs(&self.name)
     }
 
+    /// What the kernel counts on this interface: its transmit queue's length and the
+    /// frames it dropped each way (see [`KernelCounters`]). Read from
+    /// `/proc/self/net/dev`, which shows the calling process's network namespace (a
+    /// namespace entered without remounting `/sys` would make `/sys/class/net` show
+    /// another's).
+    pub fn kernel_counters(&self) -> io::Result<KernelCounters> {
+        let dev = std::fs::read_to_string(NET_DEV)?;
+        let (from_host_dropped, to_host_dropped) = parse_net_dev_drops(&dev, &self.name)
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{} has no line for {}", NET_DEV, self.name),
+                )
+            })?;
+        let queue_len = InterfaceInfo::tx_queue_len(&self.name)?;
+        Ok(KernelCounters {
+            queue_len,
+            to_host_dropped,
+            from_host_dropped,
+        })
+    }
+
     /// Read one frame into `buf`; `Ok(None)` when none is waiting. A frame longer than
     /// `buf` is truncated by the kernel, so give at least MTU + 14 bytes.
     pub fn read_frame(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
@@ -214,6 +236,45 @@ impl TapDevice {
             }
         }
     }
+}
+
+/// The kernel's figures for a TAP, as [`TapDevice::kernel_counters`] reads them. The
+/// kernel's "transmit" side of a TAP is the way toward the process that reads it: a
+/// frame the kernel sends while its queue toward the reader (`txqueuelen` frames) is
+/// full is dropped there and counted, before the reader could see it, exactly as a
+/// NIC drops what arrives while its receive ring is full. A burst the reader is too
+/// slow for is lost there, and the kernel's TCP resends it after a timeout (a tail-loss
+/// probe or an RTO, 200 ms or more): a delay the network being measured did not cause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelCounters {
+    /// The interface's transmit queue, in frames (`ip link set DEV txqueuelen N`).
+    pub queue_len: u32,
+    /// Frames the kernel dropped on their way to the process (its `tx_dropped`).
+    pub to_host_dropped: u64,
+    /// Frames the process wrote that the kernel dropped (its `rx_dropped`).
+    pub from_host_dropped: u64,
+}
+
+/// The kernel's per-interface counters for the calling process's network namespace.
+const NET_DEV: &str = "/proc/self/net/dev";
+
+/// The receive and transmit drop counts of interface `name` in the text of
+/// `/proc/net/dev`: after `name:`, eight receive fields (bytes, packets, errs, drop,
+/// fifo, frame, compressed, multicast) and eight transmit ones (bytes, packets, errs,
+/// drop, ...). `None` if the interface has no well-formed line.
+fn parse_net_dev_drops(text: &str, name: &str) -> Option<(u64, u64)> {
+    text.lines().find_map(|line| {
+        let (iface, fields) = line.split_once(':')?;
+        if iface.trim() != name {
+            return None;
+        }
+        let fields: Vec<u64> = fields
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .ok()?;
+        Some((*fields.get(3)?, *fields.get(11)?))
+    })
 }
 
 /// The descriptor, to wait on with poll(2).
@@ -271,13 +332,7 @@ struct InterfaceInfo {
 impl InterfaceInfo {
     /// `Ok(None)` when no interface of that name exists in this network namespace.
     fn query(name: &str) -> io::Result<Option<InterfaceInfo>> {
-        // SAFETY: a plain socket(2) call; the descriptor is closed by OwnedFd.
-        let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh descriptor nobody else owns.
-        let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+        let sock = inet_socket()?;
         let flags = match ifreq_ioctl(sock.as_raw_fd(), name, libc::SIOCGIFFLAGS) {
             // SAFETY: SIOCGIFFLAGS filled the flags member of the union.
             Ok(req) => unsafe { req.ifr_ifru.ifru_flags },
@@ -292,6 +347,29 @@ impl InterfaceInfo {
             mtu: usize::try_from(mtu).unwrap_or(1500),
         }))
     }
+}
+
+impl InterfaceInfo {
+    /// The transmit queue length of interface `name` (SIOCGIFTXQLEN).
+    fn tx_queue_len(name: &str) -> io::Result<u32> {
+        let sock = inet_socket()?;
+        let req = ifreq_ioctl(sock.as_raw_fd(), name, libc::SIOCGIFTXQLEN)?;
+        // SAFETY: SIOCGIFTXQLEN filled `ifr_qlen`, the union's int member (which
+        // libc names `ifru_ifindex`).
+        let len = unsafe { req.ifr_ifru.ifru_ifindex };
+        Ok(u32::try_from(len).unwrap_or(0))
+    }
+}
+
+/// A socket to address netdevice(7) ioctls to.
+fn inet_socket() -> io::Result<std::os::fd::OwnedFd> {
+    // SAFETY: a plain socket(2) call; the descriptor is closed by OwnedFd.
+    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh descriptor nobody else owns.
+    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) })
 }
 
 /// One netdevice(7) ioctl that reads a `struct ifreq` for `name` (already validated:
@@ -354,6 +432,24 @@ fn interface_ipv4_addrs(name: &str) -> io::Result<Vec<(Ipv4Addr, u8)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The drop columns of `/proc/net/dev` as Linux 6.18 prints them (the `tk0` line
+    /// is the one `ip -s link show tk0` gave as RX dropped 0, TX dropped 1309); a name
+    /// that is only a prefix of another does not match it, and a short line is none.
+    #[test]
+    fn drops_from_proc_net_dev() {
+        let text = "Inter-|   Receive                                                |  Transmit\n \
+             face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    \
+             lo:    1200      12    0    0    0     0          0         0     1200      12    0    0    0     0       0          0\n  \
+             tk0: 66375102  296683    0    0    0     0          0         0 27641872  283936    0 1309    0     0       0          0\n \
+             tk01: 1 2 3 7 5 6 7 8 9 10 11 12 13 14 15 16\n  \
+             tk9: 1 2 3\n";
+        assert_eq!(parse_net_dev_drops(text, "tk0"), Some((0, 1309)));
+        assert_eq!(parse_net_dev_drops(text, "tk01"), Some((7, 12)));
+        assert_eq!(parse_net_dev_drops(text, "tk"), None);
+        assert_eq!(parse_net_dev_drops(text, "tk9"), None);
+        assert_eq!(parse_net_dev_drops(text, "eth0"), None);
+    }
 
     #[test]
     fn names() {
