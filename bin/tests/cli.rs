@@ -103,6 +103,47 @@ fn help_documents_the_exit_statuses() {
     }
 }
 
+/// Every file of the repository a `--help` or the README sends the reader to exists.
+#[test]
+fn help_and_readme_name_only_files_that_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root");
+    let mut texts = vec![(
+        "README.md".to_string(),
+        std::fs::read_to_string(root.join("README.md")).expect("README.md"),
+    )];
+    for cmd in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["serve", "--help"],
+        &["get", "--help"],
+        &["sweep", "--help"],
+        &["sweep", "merge", "--help"],
+        &["tour", "--help"],
+    ] {
+        texts.push((format!("{cmd:?}"), stdout(&tcpknobs(cmd))));
+    }
+    let mut named = 0;
+    for (what, text) in &texts {
+        for (at, _) in text.match_indices("docs/") {
+            let path: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '-' | '_'))
+                .collect();
+            let path = path.trim_end_matches('.');
+            if path.ends_with(".md") || path.ends_with(".svg") {
+                named += 1;
+                assert!(
+                    root.join(path).is_file(),
+                    "{what} names {path}, which does not exist"
+                );
+            }
+        }
+    }
+    assert!(named >= 10, "only {named} files named: the scan is broken");
+}
+
 /// A stack error wrapped by the client reads once.
 #[test]
 fn errors_do_not_repeat_themselves() {

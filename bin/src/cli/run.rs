@@ -99,7 +99,7 @@ pub struct RunArgs {
     /// every segment sent (and why: new data, delayed ACK, RTO retransmission, ...)
     /// and received, what held written data (congestion window, Nagle, ...), when
     /// an ACK was owed, what the link did with each frame, and the HTTP moments.
-    /// docs/trace.md lists the fields.
+    /// docs/json.md ("Fields of `run --trace`") lists the fields.
     #[arg(long, value_name = "FILE.jsonl", help_heading = "Output")]
     pub trace: Option<PathBuf>,
 
