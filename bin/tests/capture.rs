@@ -136,6 +136,32 @@ fn pcapng_has_an_interface_per_host_and_a_comment_on_each_lost_frame() {
     assert!(again == bytes, "pcapng differs between identical runs");
 }
 
+/// A SYN-ACK sent for no connection (a SYN cookie: the server's SYN queue holds two
+/// handshakes, `--backlog 1`, and six SYNs come at once) says why too, like every
+/// other frame.
+#[test]
+fn cookie_syn_acks_say_why() {
+    let dir = TempDir::new("cookies");
+    let args = "--backlog 1 --strategy parallel --connections 6 --requests 6";
+    let (r, bytes) = run_captured(args, &dir.join("run.pcapng"));
+    let contents = read(&bytes);
+    assert!(contents.frames.iter().all(|f| f.comment.is_some()));
+    let cookies = contents
+        .frames
+        .iter()
+        .filter(|f| {
+            f.comment
+                .as_deref()
+                .is_some_and(|c| c.starts_with("SYN-ACK with a SYN cookie"))
+        })
+        .count() as u64;
+    assert_eq!(
+        r["listen"]["server"]["syncookies_sent"].as_u64(),
+        Some(cookies)
+    );
+    assert_eq!(cookies, 4, "six SYNs at once, two kept");
+}
+
 /// Classic pcap is what it was: nanosecond magic, version 2.4, no time zone or
 /// accuracy, snaplen 65535, LINKTYPE_RAW, records tiling the file; the same frames
 /// and timestamps as the pcapng capture of the same run, without comments.

@@ -88,7 +88,8 @@ fn with_class<'a>(doc: &'a roxmltree::Document<'a>, class: &str) -> Vec<roxmltre
         .collect()
 }
 
-/// The segments of the trace the diagram should draw (those the link saw, the
+/// The segments of the trace the diagram should draw (those the link saw, for a
+/// connection or for none, the
 /// first [`MAX_DRAWN`] by send time, or all sent before the first one left out),
 /// as (sender, frame, lost).
 fn drawn_segments(trace: &[serde_json::Value]) -> Vec<(u64, u64, bool)> {
@@ -101,7 +102,7 @@ fn drawn_segments(trace: &[serde_json::Value]) -> Vec<(u64, u64, bool)> {
     }
     let segs: Vec<(u64, u64, u64, bool)> = trace
         .iter()
-        .filter(|e| e["kind"] == "segment_out")
+        .filter(|e| e["kind"] == "segment_out" || e["kind"] == "stateless_segment_out")
         .filter_map(|e| {
             let key = (e["host"].as_u64().unwrap(), e["frame"].as_u64().unwrap());
             fate.get(&key)
@@ -171,6 +172,36 @@ fn a_page_on_six_parallel_connections() {
     // One row per connection: 21 of them, each with its label.
     assert_eq!(r.svg.matches(">connection ").count(), 21);
     assert!(r.svg.len() < 200_000, "{} bytes", r.svg.len());
+}
+
+/// A server whose SYN queue holds one handshake (`--backlog 1`) answers the other
+/// five SYNs of the page's six connections with cookies, sent for no connection:
+/// each is drawn, labelled, with the others.
+#[test]
+fn syn_cookies_are_drawn_with_the_handshakes() {
+    let mut e = page(0.0, 1);
+    e.server_knobs.backlog = 1;
+    let r = run(&e, "cookies");
+    check(&r);
+    assert_eq!(r.report.totals.succeeded, 21);
+    let drawn: BTreeSet<(u64, u64)> = drawn_segments(&r.trace)
+        .into_iter()
+        .map(|(host, frame, _)| (host, frame))
+        .collect();
+    let cookies = r
+        .trace
+        .iter()
+        .filter(|e| e["kind"] == "stateless_segment_out" && e["why"] == "syn_cookie")
+        .filter(|e| drawn.contains(&(e["host"].as_u64().unwrap(), e["frame"].as_u64().unwrap())))
+        .count();
+    // At least the first six at once: two kept, four cookies.
+    assert!(cookies >= 4, "{cookies} cookies drawn");
+    // Each arrow's title names it; labels go where they do not cover another.
+    assert_eq!(
+        r.svg.matches(" no connection: SYN-ACK cookie, ").count(),
+        cookies
+    );
+    assert!(r.svg.contains(">SYN-ACK cookie<"));
 }
 
 #[test]

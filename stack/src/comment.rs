@@ -12,7 +12,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::host::ConnId;
-use crate::trace::{Event, EventKind, Hold, LinkFate, SendReason};
+use crate::trace::{Event, EventKind, Hold, LinkFate, SendReason, StatelessReason};
 
 /// Turns events into per-frame comments. See the module docs.
 #[derive(Debug, Default)]
@@ -139,6 +139,15 @@ impl Narrator {
                 }
                 self.round.insert((e.host, *frame), text);
             }
+            EventKind::StatelessSegmentOut { frame, why, .. } => {
+                let text = match why {
+                    StatelessReason::SynCookie => {
+                        "SYN-ACK with a SYN cookie: the SYN queue is full, nothing is kept"
+                    }
+                    StatelessReason::Rst => "reset: no connection takes the segment",
+                };
+                self.round.insert((e.host, *frame), text.to_string());
+            }
             EventKind::AppWrite { conn, len, .. } => {
                 if let Some((isn, writes)) = self.writes.get_mut(&(e.host, *conn)) {
                     let last = writes.back().map_or(isn.wrapping_add(1), |(end, _)| *end);
@@ -192,7 +201,7 @@ impl Narrator {
 
     /// The comment for frame `frame` of host `host`, with what the link did to it
     /// (`fate`: `None` when no host had its destination). Frames the trace did not
-    /// name (ARP, a reset for no connection) get the fate alone, if it is a drop.
+    /// name (ARP) get the fate alone, if it is a drop.
     pub fn comment(&mut self, host: usize, frame: u64, fate: Option<LinkFate>) -> Option<String> {
         let reason = self.round.remove(&(host, frame));
         let drop = match fate {

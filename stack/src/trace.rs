@@ -52,7 +52,7 @@ pub enum EventKind {
     },
     /// A SYN cookie came back and made this connection (just opened): its SYN and
     /// our cookie SYN-ACK crossed the wire before it existed, the SYN-ACK sent
-    /// without state (it shows only as a `link` event and in captures).
+    /// without state (a [`EventKind::StatelessSegmentOut`]).
     SynCookie {
         /// The connection.
         conn: ConnId,
@@ -72,6 +72,21 @@ pub enum EventKind {
         seg: SegmentInfo,
         /// Why it was sent.
         why: SendReason,
+    },
+    /// A segment left the host for no connection it keeps (so there is no
+    /// `segment_out`): a SYN cookie's SYN-ACK, or an RST to a segment nothing takes.
+    StatelessSegmentOut {
+        /// This host's running number of the frame, so link events can name it.
+        frame: u64,
+        /// Our address and port (the segment's source).
+        local: Endpoint,
+        /// The peer's (its destination).
+        remote: Endpoint,
+        /// Its header.
+        #[serde(flatten)]
+        seg: SegmentInfo,
+        /// Why it was sent.
+        why: StatelessReason,
     },
     /// A segment arrived and was processed.
     SegmentIn {
@@ -262,6 +277,19 @@ pub enum SendReason {
     /// The ACK a connection in TIME_WAIT sends when the peer's FIN (or another
     /// segment) arrives again: its last ACK was lost (RFC 9293 §3.6.1).
     TimeWaitAck,
+}
+
+/// Why a segment was sent for no connection the host keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatelessReason {
+    /// A SYN-ACK whose sequence number is a SYN cookie: the listener's SYN queue was
+    /// full, so nothing is kept until the cookie comes back in the client's ACK
+    /// (RFC 4987 §3.6; Linux `tcp_syncookies`).
+    SynCookie,
+    /// A reset answering a segment no connection or listener takes (RFC 9293
+    /// §3.10.7.1), such as a SYN to a closed port or an ACK with no valid cookie.
+    Rst,
 }
 
 impl SendReason {

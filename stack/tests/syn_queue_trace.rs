@@ -12,6 +12,7 @@ use smoltcp::phy::Medium;
 use smoltcp::wire::{Ipv4Address, TcpControl};
 use tcpknobs_stack::host::LISTEN_POOL;
 use tcpknobs_stack::segment::Segment;
+use tcpknobs_stack::trace::{Endpoint, EventKind, SegmentInfo, StatelessReason};
 use tcpknobs_stack::{Host, HostConfig, Instant, Knobs, Readable};
 
 const CLIENT: Ipv4Address = Ipv4Address::new(192, 0, 2, 1);
@@ -275,6 +276,102 @@ fn a_forged_cookie_gets_a_reset() {
     assert!(out.len() == 1 && out[0].rst, "{out:?}");
     let c = host.listen_counters();
     assert_eq!((c.syncookies_recv, c.syncookies_failed), (0, 2));
+}
+
+/// Every segment the server sends is in its trace, those sent for no connection
+/// too: the cookie SYN-ACK as a `stateless_segment_out` (why `syn_cookie`) under the
+/// frame number it left with, from our endpoint to the client's, the cookie its
+/// sequence number; the RST to a forged cookie (why `rst`). The `syn_cookie` event
+/// of the connection the cookie makes names the same cookie. Counted over the run,
+/// the out events (`segment_out` and `stateless_segment_out`) are the frames sent.
+#[test]
+fn segments_sent_for_no_connection_are_traced() {
+    let mut host = server(true);
+    host.set_tracing(true);
+    let synack = cookie_handshake(&mut host);
+    let mut events = Vec::new();
+    host.take_trace(&mut events);
+    let stateless =
+        |events: &[EventKind]| -> Vec<(u64, Endpoint, Endpoint, SegmentInfo, StatelessReason)> {
+            events
+                .iter()
+                .filter_map(|e| match e {
+                    EventKind::StatelessSegmentOut {
+                        frame,
+                        local,
+                        remote,
+                        seg,
+                        why,
+                    } => Some((*frame, *local, *remote, *seg, *why)),
+                    _ => None,
+                })
+                .collect()
+        };
+    let endpoint = |addr: Ipv4Address, port| Endpoint {
+        addr: addr.octets(),
+        port,
+    };
+    let out_events = |events: &[EventKind]| {
+        events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    EventKind::SegmentOut { .. } | EventKind::StatelessSegmentOut { .. }
+                )
+            })
+            .count() as u64
+    };
+    // The five stateful SYN-ACKs were frames 0-4; the cookie's is the last.
+    assert_eq!(host.frames_out(), BACKLOG as u64 + 2);
+    assert_eq!(
+        stateless(&events),
+        [(
+            host.frames_out() - 1,
+            endpoint(SERVER, PORT),
+            endpoint(CLIENT, 20_000),
+            SegmentInfo::from(&synack),
+            StatelessReason::SynCookie
+        )]
+    );
+    let mut sent = out_events(&events);
+
+    let out = probe(
+        &mut host,
+        ack(20_001, 5001, synack.seq + 1, b"").frame(),
+        at(100),
+    );
+    assert!(out.len() == 1 && out[0].rst, "{out:?}");
+    events.clear();
+    host.take_trace(&mut events);
+    assert_eq!(
+        stateless(&events),
+        [(
+            host.frames_out() - 1,
+            endpoint(SERVER, PORT),
+            endpoint(CLIENT, 20_001),
+            SegmentInfo::from(&out[0]),
+            StatelessReason::Rst
+        )]
+    );
+    sent += out_events(&events);
+
+    probe(
+        &mut host,
+        ack(20_000, 5001, synack.seq + 1, b"GET /").frame(),
+        at(200),
+    );
+    events.clear();
+    host.take_trace(&mut events);
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            EventKind::SynCookie { iss, irs: 5000, .. } if *iss == synack.seq
+        )),
+        "{events:?}"
+    );
+    sent += out_events(&events);
+    assert_eq!(sent, host.frames_out());
 }
 
 /// The cookie keeps the client's MSS, rounded down to Linux's table: a client that

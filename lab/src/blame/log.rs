@@ -417,6 +417,9 @@ impl Logs {
                     self.round_frames.insert((host, *frame), (*conn, index));
                 }
             }
+            // Sent for no connection: nothing of a transaction waits on it (a cookie
+            // connection's handshake is placed by its `SynCookie` event).
+            EventKind::StatelessSegmentOut { .. } => {}
             EventKind::SegmentIn {
                 conn,
                 from,

@@ -54,6 +54,7 @@ impl TimelineRecorder {
             let drawn = matches!(
                 e.kind,
                 EventKind::SegmentOut { .. }
+                    | EventKind::StatelessSegmentOut { .. }
                     | EventKind::SegmentIn { .. }
                     | EventKind::Link { .. }
                     | EventKind::Hold { .. }

@@ -20,7 +20,9 @@
 use std::collections::BTreeMap;
 
 use tcpknobs_http::blame::Cause;
-use tcpknobs_stack::trace::{EventKind, Hold, LinkFate, SegmentInfo, SendReason};
+use tcpknobs_stack::trace::{
+    Event, EventKind, Hold, LinkFate, SegmentInfo, SendReason, StatelessReason,
+};
 
 use super::svg::{esc, ms, n, Svg};
 use super::Picture;
@@ -39,7 +41,8 @@ pub const MAX_DRAWN: usize = 300;
 pub(crate) struct Seg {
     pub(crate) from: usize,
     pub(crate) to: usize,
-    pub(crate) conn: usize,
+    /// The connection it was sent for; `None` for a segment sent for none.
+    pub(crate) conn: Option<usize>,
     pub(crate) sent_ns: u64,
     /// Delivery time; `None` when the link dropped it.
     pub(crate) arrival_ns: Option<u64>,
@@ -47,13 +50,60 @@ pub(crate) struct Seg {
     pub(crate) would_arrive_ns: u64,
     pub(crate) fate: &'static str,
     pub(crate) info: SegmentInfo,
-    pub(crate) why: SendReason,
+    pub(crate) why: Why,
 }
 
+/// Why a drawn segment was sent: for a connection, or for none (`conn` is then the
+/// connection the segment's tuple names on the host, if it has one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Why {
+    Conn(SendReason),
+    Stateless(StatelessReason),
+}
+
+/// What the link did with each frame, by (sending host, frame): (the receiving host,
+/// when its serialization ended, its fate).
+type Links = BTreeMap<(usize, u64), (usize, u64, LinkFate)>;
+
 impl Seg {
+    /// Segment `info`, sent in `e` as frame `frame`, with what the link did to it;
+    /// `None` if no link event names the frame.
+    fn on_link(
+        e: &Event,
+        frame: u64,
+        conn: Option<usize>,
+        info: SegmentInfo,
+        why: Why,
+        links: &Links,
+        one_way_ns: u64,
+    ) -> Option<Seg> {
+        let &(to, ser_end, fate) = links.get(&(e.host, frame))?;
+        let (arrival_ns, fate) = match fate {
+            LinkFate::Delivered { arrival_ns } => (Some(arrival_ns), "delivered"),
+            LinkFate::Lost => (None, "lost"),
+            LinkFate::QueueFull => (None, "queue full"),
+            LinkFate::Oversize => (None, "oversize"),
+            LinkFate::Fault => (None, "fault"),
+        };
+        Some(Seg {
+            from: e.host,
+            to,
+            conn,
+            sent_ns: e.at_ns,
+            arrival_ns,
+            would_arrive_ns: ser_end.max(e.at_ns).saturating_add(one_way_ns),
+            fate,
+            info,
+            why,
+        })
+    }
+
     /// Sent again: drawn dashed and red.
     fn retransmission(&self) -> bool {
-        self.why == SendReason::SynRetransmit || self.why.resends_data()
+        match self.why {
+            Why::Conn(why) => why == SendReason::SynRetransmit || why.resends_data(),
+            Why::Stateless(_) => false,
+        }
     }
 
     /// The arrow's short label: flags or payload length, and why when it explains.
@@ -76,7 +126,12 @@ impl Seg {
             }
             parts.join(" ")
         };
-        match self.why {
+        let why = match self.why {
+            Why::Conn(why) => why,
+            Why::Stateless(StatelessReason::SynCookie) => return format!("{what} cookie"),
+            Why::Stateless(StatelessReason::Rst) => return what,
+        };
+        match why {
             SendReason::SynRetransmit | SendReason::Retransmit => format!("{what} rtx"),
             SendReason::Rto => format!("{what} RTO"),
             SendReason::FastRetransmit => format!("{what} fast rtx"),
@@ -127,7 +182,7 @@ impl Trace {
     /// `one_way_ns` to place lost frames.
     pub(crate) fn of(recorder: &TimelineRecorder, one_way_ns: u64) -> Trace {
         let events = recorder.events();
-        let mut links = BTreeMap::new();
+        let mut links = Links::new();
         for e in events {
             if let EventKind::Link {
                 frame,
@@ -153,27 +208,22 @@ impl Trace {
                     seg,
                     why,
                 } => {
-                    let Some(&(to, ser_end, fate)) = links.get(&(e.host, *frame)) else {
-                        continue;
-                    };
-                    let (arrival_ns, fate) = match fate {
-                        LinkFate::Delivered { arrival_ns } => (Some(arrival_ns), "delivered"),
-                        LinkFate::Lost => (None, "lost"),
-                        LinkFate::QueueFull => (None, "queue full"),
-                        LinkFate::Oversize => (None, "oversize"),
-                        LinkFate::Fault => (None, "fault"),
-                    };
-                    segs.push(Seg {
-                        from: e.host,
-                        to,
-                        conn: conn.0,
-                        sent_ns: e.at_ns,
-                        arrival_ns,
-                        would_arrive_ns: ser_end.max(e.at_ns).saturating_add(one_way_ns),
-                        fate,
-                        info: *seg,
-                        why: *why,
-                    });
+                    let why = Why::Conn(*why);
+                    segs.extend(Seg::on_link(
+                        e,
+                        *frame,
+                        Some(conn.0),
+                        *seg,
+                        why,
+                        &links,
+                        one_way_ns,
+                    ));
+                }
+                EventKind::StatelessSegmentOut {
+                    frame, seg, why, ..
+                } => {
+                    let why = Why::Stateless(*why);
+                    segs.extend(Seg::on_link(e, *frame, None, *seg, why, &links, one_way_ns));
                 }
                 EventKind::AckOwed { conn, owed: now } => {
                     let key = (e.host, conn.0);
@@ -491,10 +541,11 @@ fn arrow(svg: &mut Svg, s: &Seg, lane: &BTreeMap<usize, f64>, scale: &Scale, lab
     };
     let label = s.label();
     let title = format!(
-        "{}→{} conn {}: {}, seq {}{}, win {}; {}→{}",
+        "{}→{} {}: {}, seq {}{}, win {}; {}→{}",
         host_name(s.from),
         host_name(s.to),
-        s.conn,
+        s.conn
+            .map_or_else(|| "no connection".to_string(), |c| format!("conn {c}")),
         label,
         s.info.seq,
         s.info.ack.map(|a| format!(" ack {a}")).unwrap_or_default(),
@@ -584,15 +635,22 @@ mod tests {
 
     fn seg(info: SegmentInfo, why: SendReason) -> Seg {
         Seg {
+            why: Why::Conn(why),
+            ..stateless(info, StatelessReason::Rst)
+        }
+    }
+
+    fn stateless(info: SegmentInfo, why: StatelessReason) -> Seg {
+        Seg {
             from: 0,
             to: 1,
-            conn: 0,
+            conn: None,
             sent_ns: 0,
             arrival_ns: Some(1),
             would_arrive_ns: 1,
             fate: "delivered",
             info,
-            why,
+            why: Why::Stateless(why),
         }
     }
 
@@ -631,6 +689,11 @@ mod tests {
         assert_eq!(seg(fin, SendReason::NewData).label(), "1460 FIN");
         let rst = SegmentInfo { rst: true, ..BARE };
         assert_eq!(seg(rst, SendReason::Rst).label(), "RST");
+        assert_eq!(
+            stateless(syn_ack, StatelessReason::SynCookie).label(),
+            "SYN-ACK cookie"
+        );
+        assert_eq!(stateless(rst, StatelessReason::Rst).label(), "RST");
     }
 
     #[test]

@@ -219,6 +219,9 @@ impl Host {
                     seg.seq = seg.seq.wrapping_add(delta);
                 }
                 self.on_segment_out(id, &seg);
+            } else if let Some(seg) = parsed.filter(|s| s.rst) {
+                // smoltcp answers a segment for no connection only with its RST.
+                self.trace_stateless_out(&seg, StatelessReason::Rst);
             }
             self.push_out(frame);
         }

@@ -57,7 +57,7 @@ use crate::stats::{Closer, ConnStats, Role};
 use crate::time_wait::{
     Arrival, FourTuple, HeldTuple, TimeWaitTable, Verdict, OUT_OF_WINDOW_ACK_INTERVAL,
 };
-use crate::trace::{EventKind, FrameRef, SendReason};
+use crate::trace::{EventKind, FrameRef, SendReason, StatelessReason};
 
 mod conn;
 mod device;

@@ -4,7 +4,9 @@
 //! acknowledgment is owed.
 
 use super::*;
-use crate::trace::{Endpoint, EventKind, FrameRef, Hold, HttpEvent, SegmentInfo, SendReason};
+use crate::trace::{
+    Endpoint, EventKind, FrameRef, Hold, HttpEvent, SegmentInfo, SendReason, StatelessReason,
+};
 
 /// The host's trace buffer and what recording needs between events.
 #[derive(Debug, Default)]
@@ -123,6 +125,20 @@ impl Host {
         self.trace.events.push(EventKind::SegmentOut {
             conn: id,
             frame,
+            seg: SegmentInfo::from(seg),
+            why,
+        });
+    }
+
+    /// Record `seg`, about to leave as the next frame, for no connection we keep.
+    pub(super) fn trace_stateless_out(&mut self, seg: &Segment, why: StatelessReason) {
+        if !self.trace.on {
+            return;
+        }
+        self.trace.events.push(EventKind::StatelessSegmentOut {
+            frame: self.trace.next_frame,
+            local: endpoint(seg.src_addr, seg.src_port),
+            remote: endpoint(seg.dst_addr, seg.dst_port),
             seg: SegmentInfo::from(seg),
             why,
         });
