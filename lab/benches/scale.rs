@@ -10,7 +10,8 @@
 //! with N connections instead of 10,000; `SMALL=N`, (a) with N transactions instead
 //! of 10,000 (a longer run, for a profiler); `SERIAL=N`, (d) with N instead of 100,000;
 //! `VIRTUAL_S=N`, (e) for N seconds of virtual time instead of 300 (memory that
-//! follows live state stays the same as these grow).
+//! follows live state stays the same as these grow). Under the table, each goal the
+//! cases that ran can be held to, met or not (at the default sizes).
 //!
 //! Each run is a child process (this binary again), so its peak RSS (`VmHWM`) is its
 //! own and not the high-water mark of the cases before it. Frames are those the
@@ -209,6 +210,7 @@ fn main() {
         "{:<3} {:>10} {:>9} {:>12} {:>9} {:>9}  run (best of {runs})",
         "", "frames", "wall s", "frames/s", "us/frame", "peak MB"
     );
+    let mut best_of = Vec::new();
     for case in CASES {
         if !wanted.is_empty() && !wanted.iter().any(|w| w == case.name) {
             continue;
@@ -218,6 +220,7 @@ fn main() {
             .iter()
             .min_by(|a, b| a.wall.total_cmp(&b.wall))
             .expect("at least one run");
+        best_of.push((case.name, best.frames, best.wall));
         let rss = all.iter().map(|r| r.rss_kb).max().unwrap_or(0);
         println!(
             "{:<3} {:>10} {:>9.3} {:>12.0} {:>9.2} {:>9.1}  {} ({})",
@@ -231,4 +234,49 @@ fn main() {
             best.ok,
         );
     }
+    let goals = goals(&best_of);
+    if !goals.is_empty() {
+        println!("\nthe goals (best runs above; at the default sizes only):");
+        for line in goals {
+            println!("  {line}");
+        }
+    }
+}
+
+/// Each goal the cases run here can be held to, with the figure and whether it is
+/// met: frames per wall-second for (a), (b) and (c), (c)'s wall time, and its cost per
+/// frame against (c1)'s. `best` holds (case, frames, wall s).
+fn goals(best: &[(&str, u64, f64)]) -> Vec<String> {
+    let default_sizes = ["AT_ONCE", "SMALL"]
+        .iter()
+        .all(|v| std::env::var(v).is_err());
+    if !default_sizes {
+        return Vec::new();
+    }
+    let find = |name: &str| best.iter().find(|(n, _, _)| *n == name);
+    let verdict = |met: bool| if met { "met" } else { "not met" };
+    let mut lines = Vec::new();
+    for (name, goal) in [("a", 500_000.0), ("b", 1_000_000.0), ("c", 500_000.0)] {
+        if let Some((_, frames, wall)) = find(name) {
+            let rate = *frames as f64 / wall;
+            lines.push(format!(
+                "({name}) {rate:.0} frames/s, at least {goal:.0} asked: {}",
+                verdict(rate >= goal)
+            ));
+        }
+    }
+    if let Some((_, _, wall)) = find("c") {
+        lines.push(format!(
+            "(c) {wall:.3} s, under 2 s asked: {}",
+            verdict(*wall < 2.0)
+        ));
+    }
+    if let (Some((_, fc, wc)), Some((_, f1, w1))) = (find("c"), find("c1")) {
+        let ratio = (wc / *fc as f64) / (w1 / *f1 as f64);
+        lines.push(format!(
+            "(c) over (c1), cost per frame: {ratio:.2}x, at most 2x asked: {}",
+            verdict(ratio <= 2.0)
+        ));
+    }
+    lines
 }
