@@ -529,3 +529,58 @@ fn a_cookie_waits_for_arp_on_ethernet() {
     let cwnd: Vec<u64> = stats.cwnd_history.iter().map(|c| c.cwnd).collect();
     assert_eq!(cwnd, vec![10 * 536, 10 * 1460]);
 }
+
+/// A connection a cookie made is not in the SYN queue, even while smoltcp's socket
+/// waits for ARP to finish the handshake the cookie stood for: Linux makes a cookie's
+/// connection a full socket at once (`cookie_v4_check`). With a backlog of 1 (two
+/// handshakes fit), two SYNs fill the queue and a third gets a cookie, which comes
+/// back before ARP has answered. Once ARP answers and one of the two handshakes
+/// completes, the queue holds one, so the next SYN is kept, not given a cookie.
+#[test]
+fn a_cookie_connection_waiting_for_arp_is_not_in_the_syn_queue() {
+    let config = HostConfig {
+        name: "server".into(),
+        addr: tcpknobs_stack::Ipv4Cidr::new(SERVER, 24),
+        medium: Medium::Ethernet,
+        mac: smoltcp::wire::EthernetAddress(SERVER_MAC),
+        gateway: None,
+        mtu: 1500,
+        seed: 1,
+        knobs: Knobs {
+            backlog: 1,
+            delayed_ack: None,
+            ..Knobs::default()
+        },
+    };
+    let mut host = Host::new(config, at(0));
+    host.listen(PORT);
+    let eth = |host: &mut Host, frame: Vec<u8>, ms: i64| -> Vec<Segment> {
+        host.receive_frame(frame);
+        host.poll(at(ms));
+        host.take_frames()
+            .iter()
+            .filter_map(|f| Segment::parse(Medium::Ethernet, f))
+            .collect()
+    };
+    let h = &mut host;
+    assert!(eth(h, on_ethernet(&syn(10_000, 1).frame()), 0).is_empty());
+    assert!(eth(h, on_ethernet(&syn(10_001, 1).frame()), 0).is_empty());
+    let cookie = eth(h, on_ethernet(&syn(20_000, 5000).frame()), 0)[0];
+    assert!(cookie.syn && cookie.dst_port == 20_000);
+    let request = ack(20_000, 5001, cookie.seq + 1, b"GET /").frame();
+    assert!(
+        eth(h, on_ethernet(&request), 100).is_empty(),
+        "waits for ARP"
+    );
+    let out = eth(h, arp_reply(), 101);
+    let first = out
+        .iter()
+        .find(|s| s.dst_port == 10_000)
+        .expect("the first handshake's SYN-ACK");
+    let done = ack(10_000, 2, first.seq + 1, b"").frame();
+    assert!(eth(h, on_ethernet(&done), 102).is_empty());
+    let out = eth(h, on_ethernet(&syn(30_000, 7000).frame()), 103);
+    assert!(out.len() == 1 && out[0].syn, "{out:?}");
+    assert_eq!(host.listen_counters().syncookies_sent, 1, "kept, no cookie");
+    assert!(host.accept(PORT).is_some(), "the completed handshake");
+}

@@ -172,10 +172,23 @@ pub(super) enum Accept {
     NotListening,
     /// Handshake under way (the SYN queue).
     Backlog,
+    /// Made by a returning SYN cookie, while smoltcp's socket finishes the handshake
+    /// the cookie stood for (on Ethernet it may first wait for ARP). Not in the SYN
+    /// queue: Linux's cookie connection never is (`cookie_v4_check` makes the full
+    /// socket at once).
+    Cookie,
     /// In the accept queue.
     Queued,
     /// Returned by `accept`.
     Accepted,
+}
+
+impl Accept {
+    /// Passive, and its handshake not yet complete: in the SYN queue or made by a
+    /// cookie.
+    pub(super) fn handshaking(self) -> bool {
+        matches!(self, Accept::Backlog | Accept::Cookie)
+    }
 }
 
 impl Host {

@@ -188,7 +188,7 @@ impl Host {
         self.feed(frame, Some(&seg), own);
         match conn_id {
             Some(id) => self.after_ingress(id),
-            None => self.adopt_from_pool(seg.dst_port, &seg, true),
+            None => self.adopt_from_pool(seg.dst_port, &seg, false),
         }
         self.collect_tx();
     }

@@ -231,7 +231,7 @@ impl Host {
         let Some(c) = self.conns.get(id) else {
             return;
         };
-        let released = c.app_closed || (c.role == Role::Server && c.accept == Accept::Backlog);
+        let released = c.app_closed || (c.role == Role::Server && c.accept.handshaking());
         let held = self.held_by.get(&c.tuple) == Some(&id);
         if !c.finished || c.handle.is_some() || c.awaiting_port || !released || held {
             return;

@@ -55,9 +55,10 @@ impl Host {
     }
 
     /// A listening socket took a SYN: it becomes a connection, in the SYN queue, and a
-    /// fresh socket takes its place in the pool. `observe`: the SYN crossed the wire
-    /// now (a SYN replayed from a cookie did not, see `syn_queue`).
-    pub(super) fn adopt_from_pool(&mut self, port: u16, seg: &Segment, observe: bool) {
+    /// fresh socket takes its place in the pool. `from_cookie`: the SYN is one a
+    /// returning cookie stood for, replayed (see `syn_queue`): it did not cross the
+    /// wire now, and its connection is not in the SYN queue.
+    pub(super) fn adopt_from_pool(&mut self, port: u16, seg: &Segment, from_cookie: bool) {
         let Some(listener) = self.listeners.get(&port) else {
             return;
         };
@@ -87,18 +88,23 @@ impl Host {
                 remote_addr: ra,
                 remote_port: remote.port,
             };
-            let conn = self.new_conn(tuple, Some(handle), Role::Server);
-            let id = self.conns.insert(conn);
-            if let Some(l) = self.listeners.get_mut(&port) {
+            let mut conn = self.new_conn(tuple, Some(handle), Role::Server);
+            if from_cookie {
+                conn.accept = Accept::Cookie;
+            } else if let Some(l) = self.listeners.get_mut(&port) {
                 l.half_open += 1;
             }
+            let id = self.conns.insert(conn);
             self.live.insert(tuple, id);
             self.by_handle.insert(handle, id);
             self.trace_open(id);
             let limit = handshake_limit(self.config.knobs.synack_retries);
             self.handshakes
                 .insert((self.now + limit, id, HandshakeCheck::Answered));
-            if observe && tuple.remote_port == seg.src_port && tuple.remote_addr == seg.src_addr {
+            if !from_cookie
+                && tuple.remote_port == seg.src_port
+                && tuple.remote_addr == seg.src_addr
+            {
                 self.on_segment_in(id, seg);
             }
         }
@@ -116,14 +122,16 @@ impl Host {
         let handshake_done = is_synchronized(socket.state());
         let conn = &mut self.conns[id];
         conn.prev_send_queue = queue;
-        if conn.accept == Accept::Backlog && handshake_done {
+        if conn.accept.handshaking() && handshake_done {
             // The handshake completed: the connection enters the accept queue.
-            conn.accept = Accept::Queued;
+            let was = std::mem::replace(&mut conn.accept, Accept::Queued);
             let port = conn.tuple.local_port;
             if let Some(l) = self.listeners.get_mut(&port) {
                 l.accept_queue.push_back(id);
             }
-            self.leave_syn_queue(port);
+            if was == Accept::Backlog {
+                self.leave_syn_queue(port);
+            }
         }
         self.top_up(id);
     }

@@ -52,7 +52,7 @@ impl Host {
         if seg.syn && is_synchronized(state) {
             return Screen::ChallengeAck;
         }
-        if conn.accept == Accept::Backlog
+        if conn.accept.handshaking()
             && state == tcp::State::SynReceived
             && seg.ack.is_some()
             && !seg.syn

@@ -124,7 +124,7 @@ impl Host {
         let syn = crate::segment::build_syn_replay(self.config.medium, &frame, seg, decoded.mss);
         let syn_seg = Segment::parse(self.config.medium, &syn)?;
         self.feed(syn, Some(&syn_seg), None);
-        self.adopt_from_pool(seg.dst_port, &syn_seg, false);
+        self.adopt_from_pool(seg.dst_port, &syn_seg, true);
         let id = *self.live.get(tuple)?;
         self.learn_peer_syn(id, &syn_seg);
         let iss = ack.wrapping_sub(1);
