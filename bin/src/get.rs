@@ -217,6 +217,7 @@ fn render_get(r: &GetReport) -> String {
     out.push('\n');
     out.push_str(&table::connections(&r.connections));
     out.push_str(&table::kernel_drops(&r.tap));
+    out.push_str(&table::kernel_tcp(&r.tap));
     out.push_str(&table::totals(&r.totals, end_name(r.end)));
     out
 }

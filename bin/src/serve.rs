@@ -72,6 +72,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Outcome> {
         let mut out = table::connections(&report.connections);
         out.push_str(&table::listen(&report.listen, "server"));
         out.push_str(&table::kernel_drops(&report.tap));
+        out.push_str(&table::kernel_tcp(&report.tap));
         out.push_str(&serve_summary(
             report.responses,
             rig.host.connection_count(),

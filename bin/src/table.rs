@@ -228,6 +228,63 @@ pub fn queue_drops(tap: &str, d: &KernelDrops) -> Option<String> {
     })
 }
 
+/// A line on what the kernel's TCP in this network namespace (the peer's side, in the
+/// lab's own namespace) counted during a TAP run (`tap.kernel_tcp` in the JSON), when
+/// it dropped handshakes, sent cookies, resent or reset: what delayed the transactions
+/// on the side the lab cannot see.
+pub fn kernel_tcp(tap: &TapReport) -> String {
+    let Some(k) = tap.kernel_tcp else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    if k.listen_overflows > 0 {
+        parts.push(format!(
+            "{} dropped for a full accept queue (a listener's backlog: the handshake \
+             then waits for a timer, 1 s or more)",
+            plural(
+                k.listen_overflows,
+                "SYN or handshake ACK",
+                "SYNs or handshake ACKs"
+            )
+        ));
+    }
+    if k.syn_queue_drops > 0 {
+        parts.push(format!(
+            "{} dropped for a full SYN queue",
+            plural(k.syn_queue_drops, "SYN", "SYNs")
+        ));
+    }
+    if k.syncookies_sent > 0 {
+        parts.push(plural(
+            k.syncookies_sent,
+            "SYN cookie sent",
+            "SYN cookies sent",
+        ));
+    }
+    if k.retrans_segs > 0 {
+        parts.push(format!(
+            "{} resent ({} after a timeout, {}, {})",
+            plural(k.retrans_segs, "segment", "segments"),
+            k.timeouts,
+            plural(k.loss_probes, "tail-loss probe", "tail-loss probes"),
+            plural(k.syn_retrans, "SYN or SYN-ACK", "SYNs or SYN-ACKs")
+        ));
+    }
+    if k.out_rsts > 0 {
+        parts.push(plural(k.out_rsts, "reset sent", "resets sent"));
+    }
+    if parts.is_empty() {
+        return String::new();
+    }
+    if k.delayed_acks > 0 {
+        parts.push(plural(k.delayed_acks, "delayed ACK", "delayed ACKs"));
+    }
+    format!(
+        "\nthe kernel's TCP in this namespace during the run: {}\n",
+        parts.join(", ")
+    )
+}
+
 /// The summary line: the same figures as the JSON's top level.
 pub fn totals(t: &Totals, end: &str) -> String {
     format!(
@@ -421,7 +478,7 @@ pub fn connections(rows: &[ConnectionReport]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use tcpknobs_stack::{Ipv4Address, Ipv4Cidr, LinkProfile, RealtimeEnd, RealtimeRun};
+    use tcpknobs_stack::{Ipv4Address, Ipv4Cidr, KernelTcp, LinkProfile, RealtimeEnd, RealtimeRun};
 
     use super::*;
 
@@ -443,6 +500,7 @@ mod tests {
                 spin_guards: 0,
             },
             kernel_drops,
+            kernel_tcp: None,
         }
     }
 
@@ -471,6 +529,47 @@ mod tests {
         assert_eq!(
             drops(1000, 0, 2),
             "\nthe kernel dropped 2 frames this host wrote to tk0\n"
+        );
+    }
+
+    /// Said only when the kernel's side dropped, cookied, resent or reset; its delayed
+    /// ACKs then come along.
+    #[test]
+    fn kernel_tcp_in_words() {
+        let line = |k: KernelTcp| {
+            kernel_tcp(&TapReport {
+                kernel_tcp: Some(k),
+                ..tap(None)
+            })
+        };
+        assert_eq!(kernel_tcp(&tap(None)), "");
+        let quiet = KernelTcp {
+            delayed_acks: 3,
+            ..KernelTcp::default()
+        };
+        assert_eq!(line(quiet), "");
+        assert_eq!(
+            line(KernelTcp {
+                listen_overflows: 281,
+                syncookies_sent: 58,
+                retrans_segs: 12,
+                timeouts: 3,
+                loss_probes: 1,
+                syn_retrans: 5,
+                ..quiet
+            }),
+            "\nthe kernel's TCP in this namespace during the run: 281 SYNs or handshake \
+             ACKs dropped for a full accept queue (a listener's backlog: the handshake \
+             then waits for a timer, 1 s or more), 58 SYN cookies sent, 12 segments \
+             resent (3 after a timeout, 1 tail-loss probe, 5 SYNs or SYN-ACKs), 3 \
+             delayed ACKs\n"
+        );
+        assert_eq!(
+            line(KernelTcp {
+                out_rsts: 1,
+                ..KernelTcp::default()
+            }),
+            "\nthe kernel's TCP in this namespace during the run: 1 reset sent\n"
         );
     }
 }

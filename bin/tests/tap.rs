@@ -932,6 +932,79 @@ fn get_from_a_refused_port_exits_3() {
         r["transactions"][0]["error_kind"]["kind"],
         "connection_refused"
     );
+    // The kernel's side of it: the one reset that refused our SYN.
+    assert_eq!(r["tap"]["kernel_tcp"]["out_rsts"], 1, "{}", r["tap"]);
+}
+
+/// The kernel's TCP counters of the namespace (`nstat`'s), read from inside it.
+fn kernel_nstat(ns: &Netns) -> Value {
+    let script = "import json\n\
+                  d = {}\n\
+                  for path in ('/proc/net/snmp', '/proc/net/netstat'):\n\
+                  \x20   lines = open(path).read().splitlines()\n\
+                  \x20   for names, values in zip(lines[::2], lines[1::2]):\n\
+                  \x20       group = names.split(':')[0]\n\
+                  \x20       for n, v in zip(names.split()[1:], values.split()[1:]):\n\
+                  \x20           d[group + n] = int(v)\n\
+                  print(json.dumps(d))\n";
+    let out = run_bounded(ns.exec(&["python3", "-c", script]), "python3 nstat");
+    json(&String::from_utf8_lossy(&out.stdout), "nstat")
+}
+
+/// What the peer's kernel did, which the lab cannot see, is in `get`'s report as the
+/// kernel counted it. A server that listens with a backlog of 1 (its accept queue holds
+/// two, its SYN queue two) and accepts nothing for its first second gets four
+/// connections at once: two handshakes complete into the accept queue, the two SYNs
+/// beyond the SYN queue get cookies, and the ACKs that bring those back are dropped for
+/// the full queue (each again as our client resends its request, until the server
+/// accepts). The report's counts are the kernel's own, read by the test around the run.
+#[test]
+fn get_reports_what_the_kernels_tcp_did() {
+    skip_unless_ready!("python3");
+    let ns = Netns::create("ktcp");
+    let server = format!(
+        "import socket, time\n\
+         s = socket.socket()\n\
+         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('{KERNEL}', 8081))\n\
+         s.listen(1)\n\
+         print('listening', flush=True)\n\
+         time.sleep(1)\n\
+         for _ in range(4):\n\
+         \x20   c, _ = s.accept()\n\
+         \x20   buf = b''\n\
+         \x20   while b'\\r\\n\\r\\n' not in buf:\n\
+         \x20       buf += c.recv(4096)\n\
+         \x20   c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok')\n\
+         \x20   c.close()\n"
+    );
+    let mut python = Running::spawn(ns.exec(&["python3", "-c", &server]), "python3 server");
+    python.wait_for_line("listening", true);
+    let before = kernel_nstat(&ns);
+    let urls: Vec<String> = (0..4)
+        .map(|i| format!("http://{KERNEL}:8081/{i}"))
+        .collect();
+    let mut args = vec!["--strategy", "parallel", "--connections", "4"];
+    args.extend(urls.iter().map(String::as_str));
+    let (out, r) = tcpknobs_get(&ns, &args);
+    let after = kernel_nstat(&ns);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(r["succeeded"], 4, "{r}");
+    let k = &r["tap"]["kernel_tcp"];
+    let delta = |name: &str| after[name].as_u64().unwrap() - before[name].as_u64().unwrap();
+    assert_eq!(k["syncookies_sent"], 2, "{k}");
+    assert_eq!(k["syncookies_sent"], delta("TcpExtSyncookiesSent"), "{k}");
+    let overflows = k["listen_overflows"].as_u64().expect("listen_overflows");
+    assert!(overflows >= 2, "{k}");
+    assert_eq!(overflows, delta("TcpExtListenOverflows"), "{k}");
+    assert_eq!(k["retrans_segs"], delta("TcpRetransSegs"), "{k}");
+    assert_eq!(k["out_rsts"], delta("TcpOutRsts"), "{k}");
+    drop(python);
 }
 
 /// `get --har`: the archive of a real exchange, read back by the `har` crate (HAR 1.2):

@@ -24,8 +24,8 @@ use tcpknobs_http::transaction::{Transaction, TransactionReport};
 use tcpknobs_stack::realtime::{self, tap_host_config, SharedTracer, MAX_RX_BATCH};
 use tcpknobs_stack::trace::{Event, Tracer};
 use tcpknobs_stack::{
-    AppSlot, Clock, Host, Instant, Ipv4Cidr, KernelCounters, Knobs, LinkProfile, RealtimeEnd,
-    RealtimeOptions, RealtimeRun, Stop, TapDevice,
+    AppSlot, Clock, Host, Instant, Ipv4Cidr, KernelCounters, KernelTcp, Knobs, LinkProfile,
+    RealtimeEnd, RealtimeOptions, RealtimeRun, Stop, TapDevice,
 };
 
 use crate::blame::Blamer;
@@ -291,6 +291,9 @@ pub struct Rig {
     /// What the kernel dropped at the TAP during the last [`Rig::run`]; `None` before
     /// one, or when its counters could not be read.
     pub kernel_drops: Option<KernelDrops>,
+    /// What the kernel's TCP in this network namespace counted during the last
+    /// [`Rig::run`]; `None` before one, or when its counters could not be read.
+    pub kernel_tcp: Option<KernelTcp>,
 }
 
 impl Rig {
@@ -341,12 +344,15 @@ impl Rig {
             seed,
             warnings,
             kernel_drops: None,
+            kernel_tcp: None,
         })
     }
 
     /// Drive `apps` on the host until they are done, stopped or out of time.
-    /// The kernel's drops at the TAP over the run are kept in [`Rig::kernel_drops`].
+    /// The kernel's drops at the TAP and its TCP counters over the run are kept in
+    /// [`Rig::kernel_drops`] and [`Rig::kernel_tcp`].
     pub fn run(&mut self, apps: &mut [AppSlot<'_>]) -> Result<RealtimeRun, RigError> {
+        let tcp_before = KernelTcp::read().ok();
         let before = self.tap.kernel_counters().ok();
         let run = realtime::run(&mut self.host, apps, &mut self.tap, &self.options).map_err(
             |source| RigError::Run {
@@ -356,6 +362,9 @@ impl Rig {
         )?;
         let after = self.tap.kernel_counters().ok();
         self.kernel_drops = before.zip(after).map(|(b, a)| KernelDrops::between(b, a));
+        self.kernel_tcp = tcp_before
+            .zip(KernelTcp::read().ok())
+            .map(|(b, a)| a.since(&b));
         Ok(run)
     }
 
@@ -369,6 +378,7 @@ impl Rig {
             added: setup.added_link(),
             run,
             kernel_drops: self.kernel_drops,
+            kernel_tcp: self.kernel_tcp,
         }
     }
 }
@@ -492,6 +502,9 @@ pub struct TapReport {
     pub run: RealtimeRun,
     /// What the kernel dropped at the TAP; `null` when its counters could not be read.
     pub kernel_drops: Option<KernelDrops>,
+    /// What the kernel's TCP in this network namespace (the peer, in the lab's own
+    /// namespace) counted during the run; `null` when its counters could not be read.
+    pub kernel_tcp: Option<KernelTcp>,
 }
 
 fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {

@@ -30,6 +30,7 @@ pub mod congestion;
 pub mod error;
 pub mod host;
 pub mod id_hash;
+pub mod kernel_tcp;
 pub mod knobs;
 pub mod link;
 pub mod pcap;
@@ -49,6 +50,7 @@ pub mod trace;
 
 pub use error::{ConnectError, SocketError};
 pub use host::{ConnId, ConnState, Host, HostConfig, News, NewsReader, Readable};
+pub use kernel_tcp::KernelTcp;
 pub use knobs::{Knobs, Nagle, OnExhaustion, PortSpan, Profile};
 pub use link::LinkProfile;
 pub use realtime::{Clock, RealtimeEnd, RealtimeOptions, RealtimeRun, Stop};
