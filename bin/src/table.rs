@@ -155,6 +155,15 @@ pub fn blame_rows(rows: &[TransactionReport]) -> String {
 /// A line on what a listener did beyond its queues (`listen` in the JSON), if
 /// anything: `who` names the host.
 pub fn listen(c: &ListenCounters, who: &str) -> String {
+    let parts = listen_parts(c);
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!("\n{who} listen queues (--backlog): {}\n", parts.join(", "))
+}
+
+/// What listeners did beyond their queues, in words, a part per counter that is not 0.
+fn listen_parts(c: &ListenCounters) -> Vec<String> {
     let mut parts = Vec::new();
     if c.syncookies_sent > 0 {
         parts.push(format!(
@@ -185,10 +194,7 @@ pub fn listen(c: &ListenCounters, who: &str) -> String {
             plural(c.syncookies_failed, "ACK", "ACKs")
         ));
     }
-    if parts.is_empty() {
-        return String::new();
-    }
-    format!("\n{who} listen queues (--backlog): {}\n", parts.join(", "))
+    parts
 }
 
 /// A line on frames the kernel dropped at the TAP (`tap.kernel_drops` in the JSON),
@@ -236,31 +242,7 @@ pub fn kernel_tcp(tap: &TapReport) -> String {
     let Some(k) = tap.kernel_tcp else {
         return String::new();
     };
-    let mut parts = Vec::new();
-    if k.listen_overflows > 0 {
-        parts.push(format!(
-            "{} dropped for a full accept queue (a listener's backlog: the handshake \
-             then waits for a timer, 1 s or more)",
-            plural(
-                k.listen_overflows,
-                "SYN or handshake ACK",
-                "SYNs or handshake ACKs"
-            )
-        ));
-    }
-    if k.syn_queue_drops > 0 {
-        parts.push(format!(
-            "{} dropped for a full SYN queue",
-            plural(k.syn_queue_drops, "SYN", "SYNs")
-        ));
-    }
-    if k.syncookies_sent > 0 {
-        parts.push(plural(
-            k.syncookies_sent,
-            "SYN cookie sent",
-            "SYN cookies sent",
-        ));
-    }
+    let mut parts = listen_parts(&k.listen);
     if k.retrans_segs > 0 {
         parts.push(format!(
             "{} resent ({} after a timeout, {}, {})",
@@ -550,19 +532,22 @@ mod tests {
         assert_eq!(line(quiet), "");
         assert_eq!(
             line(KernelTcp {
-                listen_overflows: 281,
-                syncookies_sent: 58,
+                listen: ListenCounters {
+                    listen_overflows: 281,
+                    syncookies_sent: 58,
+                    syncookies_recv: 30,
+                    ..ListenCounters::default()
+                },
                 retrans_segs: 12,
                 timeouts: 3,
                 loss_probes: 1,
                 syn_retrans: 5,
                 ..quiet
             }),
-            "\nthe kernel's TCP in this namespace during the run: 281 SYNs or handshake \
-             ACKs dropped for a full accept queue (a listener's backlog: the handshake \
-             then waits for a timer, 1 s or more), 58 SYN cookies sent, 12 segments \
-             resent (3 after a timeout, 1 tail-loss probe, 5 SYNs or SYN-ACKs), 3 \
-             delayed ACKs\n"
+            "\nthe kernel's TCP in this namespace during the run: 58 SYNs answered with \
+             a SYN cookie (SYN queue full), cookies back in 30 ACKs, 281 SYNs or \
+             handshake ACKs dropped for a full accept queue, 12 segments resent (3 after \
+             a timeout, 1 tail-loss probe, 5 SYNs or SYN-ACKs), 3 delayed ACKs\n"
         );
         assert_eq!(
             line(KernelTcp {

@@ -997,9 +997,16 @@ fn get_reports_what_the_kernels_tcp_did() {
     assert_eq!(r["succeeded"], 4, "{r}");
     let k = &r["tap"]["kernel_tcp"];
     let delta = |name: &str| after[name].as_u64().unwrap() - before[name].as_u64().unwrap();
-    assert_eq!(k["syncookies_sent"], 2, "{k}");
-    assert_eq!(k["syncookies_sent"], delta("TcpExtSyncookiesSent"), "{k}");
-    let overflows = k["listen_overflows"].as_u64().expect("listen_overflows");
+    let listen = &k["listen"];
+    assert_eq!(listen["syncookies_sent"], 2, "{k}");
+    assert_eq!(
+        listen["syncookies_sent"],
+        delta("TcpExtSyncookiesSent"),
+        "{k}"
+    );
+    let overflows = listen["listen_overflows"]
+        .as_u64()
+        .expect("listen_overflows");
     assert!(overflows >= 2, "{k}");
     assert_eq!(overflows, delta("TcpExtListenOverflows"), "{k}");
     assert_eq!(k["retrans_segs"], delta("TcpRetransSegs"), "{k}");

@@ -16,6 +16,8 @@ use std::io;
 
 use serde::Serialize;
 
+use crate::host::ListenCounters;
+
 /// The kernel's counters for its TCP, summed over its whole network namespace. Each
 /// is a Linux counter, named as `nstat` names it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -33,17 +35,10 @@ pub struct KernelTcp {
     pub delayed_acks: u64,
     /// Resets sent (`TcpOutRsts`).
     pub out_rsts: u64,
-    /// SYNs and handshake ACKs dropped for a full accept queue
-    /// (`TcpExtListenOverflows`: the listener's backlog).
-    pub listen_overflows: u64,
-    /// SYNs dropped for a full SYN queue with cookies off (`TcpExtTCPReqQFullDrop`).
-    pub syn_queue_drops: u64,
-    /// SYN cookies sent (`TcpExtSyncookiesSent`).
-    pub syncookies_sent: u64,
-    /// ACKs that brought a valid cookie back (`TcpExtSyncookiesRecv`).
-    pub syncookies_recv: u64,
-    /// ACKs whose cookie was not valid (`TcpExtSyncookiesFailed`).
-    pub syncookies_failed: u64,
+    /// What its listeners did beyond their queues: the counters the lab's own hosts
+    /// keep under the same names (`ListenOverflows`, `TCPReqQFullDrop`, the SYN
+    /// cookie counters).
+    pub listen: ListenCounters,
 }
 
 /// Where the kernel shows them, for the calling process's network namespace (`/proc/net`
@@ -100,16 +95,19 @@ impl KernelTcp {
             syn_retrans: ext("TCPSynRetrans"),
             delayed_acks: ext("DelayedACKs"),
             out_rsts: tcp("OutRsts"),
-            listen_overflows: ext("ListenOverflows"),
-            syn_queue_drops: ext("TCPReqQFullDrop"),
-            syncookies_sent: ext("SyncookiesSent"),
-            syncookies_recv: ext("SyncookiesRecv"),
-            syncookies_failed: ext("SyncookiesFailed"),
+            listen: ListenCounters {
+                listen_overflows: ext("ListenOverflows"),
+                syn_queue_drops: ext("TCPReqQFullDrop"),
+                syncookies_sent: ext("SyncookiesSent"),
+                syncookies_recv: ext("SyncookiesRecv"),
+                syncookies_failed: ext("SyncookiesFailed"),
+            },
         })
     }
 
     /// What was counted from `before` to `self` (the counters wrap as the kernel's do).
     pub fn since(&self, before: &KernelTcp) -> KernelTcp {
+        let (now, then) = (&self.listen, &before.listen);
         KernelTcp {
             retrans_segs: self.retrans_segs.wrapping_sub(before.retrans_segs),
             timeouts: self.timeouts.wrapping_sub(before.timeouts),
@@ -117,13 +115,13 @@ impl KernelTcp {
             syn_retrans: self.syn_retrans.wrapping_sub(before.syn_retrans),
             delayed_acks: self.delayed_acks.wrapping_sub(before.delayed_acks),
             out_rsts: self.out_rsts.wrapping_sub(before.out_rsts),
-            listen_overflows: self.listen_overflows.wrapping_sub(before.listen_overflows),
-            syn_queue_drops: self.syn_queue_drops.wrapping_sub(before.syn_queue_drops),
-            syncookies_sent: self.syncookies_sent.wrapping_sub(before.syncookies_sent),
-            syncookies_recv: self.syncookies_recv.wrapping_sub(before.syncookies_recv),
-            syncookies_failed: self
-                .syncookies_failed
-                .wrapping_sub(before.syncookies_failed),
+            listen: ListenCounters {
+                listen_overflows: now.listen_overflows.wrapping_sub(then.listen_overflows),
+                syn_queue_drops: now.syn_queue_drops.wrapping_sub(then.syn_queue_drops),
+                syncookies_sent: now.syncookies_sent.wrapping_sub(then.syncookies_sent),
+                syncookies_recv: now.syncookies_recv.wrapping_sub(then.syncookies_recv),
+                syncookies_failed: now.syncookies_failed.wrapping_sub(then.syncookies_failed),
+            },
         }
     }
 }
@@ -154,11 +152,13 @@ mod tests {
                 syn_retrans: 11,
                 delayed_acks: 11,
                 out_rsts: 49,
-                listen_overflows: 281,
-                syn_queue_drops: 0,
-                syncookies_sent: 58,
-                syncookies_recv: 334,
-                syncookies_failed: 2,
+                listen: ListenCounters {
+                    listen_overflows: 281,
+                    syn_queue_drops: 0,
+                    syncookies_sent: 58,
+                    syncookies_recv: 334,
+                    syncookies_failed: 2,
+                },
             }
         );
         let later = KernelTcp {
