@@ -53,8 +53,8 @@ pub(crate) struct Seg {
     pub(crate) why: Why,
 }
 
-/// Why a drawn segment was sent: for a connection, or for none (`conn` is then the
-/// connection the segment's tuple names on the host, if it has one).
+/// Why a drawn segment was sent: for a connection, or for none (its `conn` is then
+/// `None`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Why {
     Conn(SendReason),
