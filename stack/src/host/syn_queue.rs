@@ -87,8 +87,10 @@ impl Host {
             l.last_cookie_at = Some(self.now);
         }
         self.listen.syncookies_sent += 1;
-        if let Some(out) = Segment::parse(self.config.medium, &reply).filter(|_| self.tracing()) {
-            self.trace_stateless_out(&out, StatelessReason::SynCookie);
+        if self.tracing() {
+            if let Some(out) = Segment::parse(self.config.medium, &reply) {
+                self.trace_stateless_out(&out, StatelessReason::SynCookie);
+            }
         }
         self.push_out(reply);
     }
