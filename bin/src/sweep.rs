@@ -24,6 +24,7 @@ use tcpknobs_lab::sweep::plot::{self, PlotKind};
 use tcpknobs_lab::sweep::{self, write, Axis, Columns, Metrics, Row};
 use tcpknobs_lab::tap::{KernelDrops, Rig, TapTrace};
 use tcpknobs_lab::Experiment;
+use tcpknobs_stack::host::ListenCounters;
 use tcpknobs_stack::{Clock, Knobs, LinkProfile, RealtimeEnd, Stop, TapDevice};
 
 use crate::cli::{
@@ -487,6 +488,9 @@ fn run_tap(
         let knobs = side_knobs(get.profile, &get.knobs, Side::Client);
         let first_seed = get.tap.seed.unwrap_or(sweep_seed);
         let mut runs = Vec::with_capacity(repeat);
+        // What the server's listeners did beyond their queues in this point's runs:
+        // no knob of the sweep asks for it, so it is said, per point.
+        let mut listen = ListenCounters::default();
         for i in 0..repeat {
             if stop.is_requested() {
                 runs.push(Err(STOPPED.to_owned()));
@@ -534,6 +538,9 @@ fn run_tap(
                 queue_drops.to_host += d.to_host;
                 queue_drops.queue_len = d.queue_len;
             }
+            if let Some(k) = rig.kernel_tcp {
+                listen.add(&k.listen);
+            }
             device = Some(rig.tap);
             runs.push(match fetched {
                 Ok(f) if f.report.end == RealtimeEnd::Stopped => Err(STOPPED.to_owned()),
@@ -573,6 +580,14 @@ fn run_tap(
             },
             urls: get.urls.iter().map(ToString::to_string).collect(),
         });
+        if let Some(what) = crate::table::listen_words(&listen) {
+            let set: Vec<String> = values.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            eprintln!(
+                "warning: point {} ({}): the kernel's listeners over its runs: {what}",
+                point,
+                set.join(" ")
+            );
+        }
         rows.push(Row::new(point, values, &runs, first_seed));
     }
     if let Some(b) = &bar {

@@ -155,11 +155,15 @@ pub fn blame_rows(rows: &[TransactionReport]) -> String {
 /// A line on what a listener did beyond its queues (`listen` in the JSON), if
 /// anything: `who` names the host.
 pub fn listen(c: &ListenCounters, who: &str) -> String {
+    listen_words(c).map_or_else(String::new, |words| {
+        format!("\n{who} listen queues (--backlog): {words}\n")
+    })
+}
+
+/// What listeners did beyond their queues, in words; `None` if nothing.
+pub fn listen_words(c: &ListenCounters) -> Option<String> {
     let parts = listen_parts(c);
-    if parts.is_empty() {
-        return String::new();
-    }
-    format!("\n{who} listen queues (--backlog): {}\n", parts.join(", "))
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// What listeners did beyond their queues, in words, a part per counter that is not 0.

@@ -348,6 +348,13 @@ fn lab_command<'a>(command: &'a str, max_time: &'a str, extra: &[&'a str]) -> Ve
     args
 }
 
+/// `tcpknobs sweep` on the namespace's TAP, `extra` after the set-up flags.
+fn sweep_command<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![BIN, "sweep", "--tap", "tk0", "--ip", LAB_CIDR];
+    args.extend_from_slice(extra);
+    args
+}
+
 fn tcpknobs_serve(ns: &Netns, extra: &[&str]) -> Running {
     let args = lab_command("serve", "30s", extra);
     let mut serve = Running::spawn(ns.exec(&args), "tcpknobs serve");
@@ -951,6 +958,30 @@ fn kernel_nstat(ns: &Netns) -> Value {
     json(&String::from_utf8_lossy(&out.stdout), "nstat")
 }
 
+/// A kernel server on port 8081 that listens with a backlog of 1 and accepts nothing
+/// for its first second, then answers each request with `ok` and closes.
+fn slow_listener(ns: &Netns) -> Running {
+    let server = format!(
+        "import socket, time\n\
+         s = socket.socket()\n\
+         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('{KERNEL}', 8081))\n\
+         s.listen(1)\n\
+         print('listening', flush=True)\n\
+         time.sleep(1)\n\
+         while True:\n\
+         \x20   c, _ = s.accept()\n\
+         \x20   buf = b''\n\
+         \x20   while b'\\r\\n\\r\\n' not in buf:\n\
+         \x20       buf += c.recv(4096)\n\
+         \x20   c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok')\n\
+         \x20   c.close()\n"
+    );
+    let mut python = Running::spawn(ns.exec(&["python3", "-c", &server]), "python3 server");
+    python.wait_for_line("listening", true);
+    python
+}
+
 /// What the peer's kernel did, which the lab cannot see, is in `get`'s report as the
 /// kernel counted it. A server that listens with a backlog of 1 (its accept queue holds
 /// two, its SYN queue two) and accepts nothing for its first second gets four
@@ -962,24 +993,7 @@ fn kernel_nstat(ns: &Netns) -> Value {
 fn get_reports_what_the_kernels_tcp_did() {
     skip_unless_ready!("python3");
     let ns = Netns::create("ktcp");
-    let server = format!(
-        "import socket, time\n\
-         s = socket.socket()\n\
-         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
-         s.bind(('{KERNEL}', 8081))\n\
-         s.listen(1)\n\
-         print('listening', flush=True)\n\
-         time.sleep(1)\n\
-         for _ in range(4):\n\
-         \x20   c, _ = s.accept()\n\
-         \x20   buf = b''\n\
-         \x20   while b'\\r\\n\\r\\n' not in buf:\n\
-         \x20       buf += c.recv(4096)\n\
-         \x20   c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok')\n\
-         \x20   c.close()\n"
-    );
-    let mut python = Running::spawn(ns.exec(&["python3", "-c", &server]), "python3 server");
-    python.wait_for_line("listening", true);
+    let python = slow_listener(&ns);
     let before = kernel_nstat(&ns);
     let urls: Vec<String> = (0..4)
         .map(|i| format!("http://{KERNEL}:8081/{i}"))
@@ -1380,13 +1394,7 @@ fn sweep_over_the_tap_adds_each_points_rtt() {
     let url = format!("http://{KERNEL}:8000/hello.txt");
     let csv = dir.join("sweep.csv");
     let csv_arg = csv.to_str().expect("utf-8").to_string();
-    let args = [
-        BIN,
-        "sweep",
-        "--tap",
-        "tk0",
-        "--ip",
-        LAB_CIDR,
+    let args = sweep_command(&[
         "--vary",
         "rtt=20ms,60ms",
         "--vary",
@@ -1400,10 +1408,11 @@ fn sweep_over_the_tap_adds_each_points_rtt() {
         &csv_arg,
         &url,
         &url,
-    ];
+    ]);
     let out = run_bounded(ns.exec(&args), "tcpknobs sweep --tap");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "sweep --tap failed: {stderr}");
+    assert!(!stderr.contains("warning: point"), "{stderr}");
     let rows = json(&String::from_utf8_lossy(&out.stdout), "sweep --json");
     let rows = rows.as_array().expect("an array of rows");
     let grid = [
@@ -1455,4 +1464,43 @@ fn sweep_over_the_tap_adds_each_points_rtt() {
             "{record:?}"
         );
     }
+}
+
+/// A TAP sweep names the points whose runs met a kernel listener's full queues (no
+/// knob of the sweep asks for that): four connections at once to the slow listener
+/// (backlog 1), two of them by SYN cookie, as in `get_reports_what_the_kernels_tcp_did`.
+#[test]
+fn sweep_over_the_tap_names_points_that_met_full_listen_queues() {
+    skip_unless_ready!("python3");
+    let ns = Netns::create("sweepq");
+    let _python = slow_listener(&ns);
+    let urls: Vec<String> = (0..4)
+        .map(|i| format!("http://{KERNEL}:8081/{i}"))
+        .collect();
+    let mut args = sweep_command(&[
+        "--vary",
+        "rtt=1ms",
+        "--strategy",
+        "parallel",
+        "--connections",
+        "4",
+        "--max-time",
+        "10s",
+        "--json",
+    ]);
+    args.extend(urls.iter().map(String::as_str));
+    let out = run_bounded(ns.exec(&args), "tcpknobs sweep --tap");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "sweep --tap failed: {stderr}");
+    assert!(
+        stderr.contains(
+            "warning: point 0 (rtt=1ms): the kernel's listeners over its runs: 2 SYNs \
+             answered with a SYN cookie (SYN queue full)"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("dropped for a full accept queue"),
+        "{stderr}"
+    );
 }

@@ -36,6 +36,17 @@ pub struct ListenCounters {
     pub syncookies_failed: u64,
 }
 
+impl ListenCounters {
+    /// Add `other`'s counts to these (several runs' worth).
+    pub fn add(&mut self, other: &ListenCounters) {
+        self.listen_overflows += other.listen_overflows;
+        self.syn_queue_drops += other.syn_queue_drops;
+        self.syncookies_sent += other.syncookies_sent;
+        self.syncookies_recv += other.syncookies_recv;
+        self.syncookies_failed += other.syncookies_failed;
+    }
+}
+
 /// How long after the last cookie was sent an ACK is checked for one (Linux's
 /// `TCP_SYNCOOKIE_VALID`: two cookie periods): at other times an ACK for no
 /// connection is answered with RST without looking.
