@@ -11,7 +11,7 @@ use tcpknobs_stack::{AppSlot, HostId, RealtimeRun};
 use crate::cli::{side_knobs, ServeArgs, Side};
 use crate::output::{create_output, print_stdout, Outcome, OutputFile};
 use crate::table::{self, plural};
-use crate::tap::{end_name, open_rig};
+use crate::tap::{end_name, open_rig, QueueWatch};
 
 /// `tcpknobs serve`: the lab's server on the TAP until Ctrl-C/SIGTERM (or --max-time),
 /// then its per-connection statistics.
@@ -42,11 +42,13 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Outcome> {
         args.tap.tap,
         serde_json::to_string(&knobs)?
     );
+    let watch = QueueWatch::start(&args.tap.tap);
     let run = rig.run(&mut [AppSlot {
         host: HostId(0),
         app: &mut server,
         is_server: true,
     }])?;
+    drop(watch);
     if let Some(trace) = &trace {
         trace.finish_trace().context("--trace")?;
     }

@@ -677,21 +677,29 @@ fn kernel_tx_dropped(ns: &Netns) -> u64 {
 
 /// Frames the kernel sends while the TAP's queue toward tcpknobs is full are dropped
 /// before tcpknobs can read them, which only the kernel's counters show; `serve`
-/// reports them as the kernel counts them. The queue is made 4 frames long and `serve`
-/// is stopped (SIGSTOP) while the kernel sends it 20 UDP datagrams: 4 wait in the
-/// queue and 16 are dropped.
+/// reports them as the kernel counts them, and says so while it runs. The queue is
+/// made 4 frames long and `serve` is stopped (SIGSTOP) while the kernel sends it 20
+/// UDP datagrams: 4 wait in the queue and 16 are dropped.
 #[test]
 fn frames_the_kernel_drops_at_the_taps_queue_are_reported() {
     skip_unless_ready!("python3");
     let ns = Netns::create("qlen");
     ip(&["-n", &ns.name, "link", "set", "tk0", "txqueuelen", "4"])
         .unwrap_or_else(|e| panic!("{e}"));
-    let serve = tcpknobs_serve(&ns, &[]);
+    // Its stderr is read once, below, for the warning; that it serves shows in the
+    // fetch, which tries again until it does.
+    let mut serve = Running::spawn(ns.exec(&lab_command("serve", "30s", &[])), "tcpknobs serve");
     // One request first, so the kernel knows our MAC address and sends the datagrams
     // at once (unresolved, it would hold them in its neighbour queue instead).
     let fetch = format!(
         "import urllib.request, time\n\
-         assert len(urllib.request.urlopen('http://{LAB}/bytes/10', timeout=20).read()) == 10\n\
+         for attempt in range(100):\n\
+         \x20   try:\n\
+         \x20       body = urllib.request.urlopen('http://{LAB}/bytes/10', timeout=20).read()\n\
+         \x20       break\n\
+         \x20   except OSError:\n\
+         \x20       time.sleep(0.1)\n\
+         assert len(body) == 10\n\
          time.sleep(0.3)\n"
     );
     let fetched = run_bounded(ns.exec(&["python3", "-c", &fetch]), "python3 fetch");
@@ -724,6 +732,14 @@ fn frames_the_kernel_drops_at_the_taps_queue_are_reported() {
         sent.status.success(),
         "{}",
         String::from_utf8_lossy(&sent.stderr)
+    );
+    // Said while serving, within a second or so of the drops.
+    let said = serve.wait_for_line("warning: while serving", false);
+    assert!(
+        said.contains(
+            "the kernel dropped 16 frames at tk0's queue toward this host (txqueuelen 4,"
+        ),
+        "{said}"
     );
     let out = serve.terminate();
     let report = json(&String::from_utf8_lossy(&out.stdout), "serve --json");

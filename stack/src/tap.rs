@@ -190,26 +190,9 @@ impl TapDevice {
         interface_ipv4_addrs(&self.name)
     }
 
-    /// What the kernel counts on this interface: its transmit queue's length and the
-    /// frames it dropped each way (see [`KernelCounters`]). Read from
-    /// `/proc/self/net/dev`, which shows the calling process's network namespace (a
-    /// namespace entered without remounting `/sys` would make `/sys/class/net` show
-    /// another's).
+    /// What the kernel counts on this interface (see [`KernelCounters::read`]).
     pub fn kernel_counters(&self) -> io::Result<KernelCounters> {
-        let dev = std::fs::read_to_string(NET_DEV)?;
-        let (from_host_dropped, to_host_dropped) = parse_net_dev_drops(&dev, &self.name)
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("{} has no line for {}", NET_DEV, self.name),
-                )
-            })?;
-        let queue_len = InterfaceInfo::tx_queue_len(&self.name)?;
-        Ok(KernelCounters {
-            queue_len,
-            to_host_dropped,
-            from_host_dropped,
-        })
+        KernelCounters::read(&self.name)
     }
 
     /// Read one frame into `buf`; `Ok(None)` when none is waiting. A frame longer than
@@ -253,6 +236,29 @@ pub struct KernelCounters {
     pub to_host_dropped: u64,
     /// Frames the process wrote that the kernel dropped (its `rx_dropped`).
     pub from_host_dropped: u64,
+}
+
+impl KernelCounters {
+    /// What the kernel counts on interface `name` now: its transmit queue's length and
+    /// the frames it dropped each way. Read from `/proc/self/net/dev`, which shows the
+    /// calling process's network namespace (a namespace entered without remounting
+    /// `/sys` would make `/sys/class/net` show another's). Needs no privilege.
+    pub fn read(name: &str) -> io::Result<KernelCounters> {
+        let dev = std::fs::read_to_string(NET_DEV)?;
+        let (from_host_dropped, to_host_dropped) =
+            parse_net_dev_drops(&dev, name).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{NET_DEV} has no line for {name}"),
+                )
+            })?;
+        let queue_len = InterfaceInfo::tx_queue_len(name)?;
+        Ok(KernelCounters {
+            queue_len,
+            to_host_dropped,
+            from_host_dropped,
+        })
+    }
 }
 
 /// The kernel's per-interface counters for the calling process's network namespace.
