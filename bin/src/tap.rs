@@ -6,8 +6,7 @@
 //! namespace to see the TAP.
 
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration as StdDuration;
 
@@ -53,33 +52,28 @@ pub fn end_name(end: RealtimeEnd) -> &'static str {
     }
 }
 
-/// How often [`QueueWatch`] looks at the TAP's counters, and how soon it notices the
-/// end of the run.
+/// How often [`QueueWatch`] looks at the TAP's counters.
 const WATCH_EVERY: StdDuration = StdDuration::from_secs(1);
-const WATCH_STEP: StdDuration = StdDuration::from_millis(50);
 
 /// While a long run goes on (`serve`), says once on stderr that the kernel has begun
 /// to drop frames at the TAP's queue toward this host: otherwise only the report at
 /// the end would, and the delays its side's resends cause would go unexplained until
-/// then. A thread of its own reads the TAP's counters once a second; it ends when the
-/// watch is dropped.
+/// then. A thread of its own reads the TAP's counters once a second (and wakes for
+/// nothing else); it ends when the watch is dropped.
 pub struct QueueWatch {
-    done: Arc<AtomicBool>,
+    /// Dropped to end the thread at once.
+    done: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl QueueWatch {
     /// Watch TAP `tap` from now on (nothing, if its counters cannot be read).
     pub fn start(tap: &str) -> QueueWatch {
-        let done = Arc::new(AtomicBool::new(false));
+        let (done, ended) = mpsc::channel::<()>();
         let thread = KernelCounters::read(tap).ok().map(|start| {
-            let (tap, done) = (tap.to_string(), Arc::clone(&done));
+            let tap = tap.to_string();
             std::thread::spawn(move || {
-                while !done.load(Ordering::Relaxed) {
-                    let due = std::time::Instant::now() + WATCH_EVERY;
-                    while std::time::Instant::now() < due && !done.load(Ordering::Relaxed) {
-                        std::thread::sleep(WATCH_STEP);
-                    }
+                while let Err(mpsc::RecvTimeoutError::Timeout) = ended.recv_timeout(WATCH_EVERY) {
                     let Ok(now) = KernelCounters::read(&tap) else {
                         return;
                     };
@@ -91,13 +85,16 @@ impl QueueWatch {
                 }
             })
         });
-        QueueWatch { done, thread }
+        QueueWatch {
+            done: Some(done),
+            thread,
+        }
     }
 }
 
 impl Drop for QueueWatch {
     fn drop(&mut self) {
-        self.done.store(true, Ordering::Relaxed);
+        drop(self.done.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
