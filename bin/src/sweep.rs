@@ -479,11 +479,7 @@ fn run_tap(
     let mut settings = Vec::with_capacity(gets.len());
     let mut warned = false;
     // The kernel's drops at the TAP over all runs: said once, at the end.
-    let mut queue_drops = KernelDrops {
-        queue_len: 0,
-        to_host: 0,
-        from_host: 0,
-    };
+    let mut queue_drops = KernelDrops::default();
     for ((point, values), get) in points.into_iter().zip(gets) {
         let knobs = side_knobs(get.profile, &get.knobs, Side::Client);
         let first_seed = get.tap.seed.unwrap_or(sweep_seed);

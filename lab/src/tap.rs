@@ -386,7 +386,7 @@ impl Rig {
 /// What the kernel dropped at the TAP over a run: frames lost outside the host and
 /// outside the path being measured, which its counters alone can show (see
 /// [`KernelCounters`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct KernelDrops {
     /// The TAP's transmit queue toward this host (`txqueuelen`) at the end, frames.
     pub queue_len: u32,

@@ -107,7 +107,6 @@ impl KernelTcp {
 
     /// What was counted from `before` to `self` (the counters wrap as the kernel's do).
     pub fn since(&self, before: &KernelTcp) -> KernelTcp {
-        let (now, then) = (&self.listen, &before.listen);
         KernelTcp {
             retrans_segs: self.retrans_segs.wrapping_sub(before.retrans_segs),
             timeouts: self.timeouts.wrapping_sub(before.timeouts),
@@ -115,13 +114,7 @@ impl KernelTcp {
             syn_retrans: self.syn_retrans.wrapping_sub(before.syn_retrans),
             delayed_acks: self.delayed_acks.wrapping_sub(before.delayed_acks),
             out_rsts: self.out_rsts.wrapping_sub(before.out_rsts),
-            listen: ListenCounters {
-                listen_overflows: now.listen_overflows.wrapping_sub(then.listen_overflows),
-                syn_queue_drops: now.syn_queue_drops.wrapping_sub(then.syn_queue_drops),
-                syncookies_sent: now.syncookies_sent.wrapping_sub(then.syncookies_sent),
-                syncookies_recv: now.syncookies_recv.wrapping_sub(then.syncookies_recv),
-                syncookies_failed: now.syncookies_failed.wrapping_sub(then.syncookies_failed),
-            },
+            listen: self.listen.since(&before.listen),
         }
     }
 }

@@ -72,23 +72,15 @@ impl SynCookies {
 
     /// The initial sequence number of a cookie SYN-ACK answering a SYN with sequence
     /// number `peer_isn` and MSS option `peer_mss` (536 if it had none, RFC 9293
-    /// §3.7.1) on `tuple` (named from the listener's side), and the MSS the
-    /// connection will use if the cookie comes back.
-    pub fn make(
-        &self,
-        tuple: &FourTuple,
-        peer_isn: u32,
-        peer_mss: u16,
-        now: Instant,
-    ) -> (u32, u16) {
+    /// §3.7.1) on `tuple` (named from the listener's side). [`SynCookies::check`]
+    /// gives back the MSS the connection will use.
+    pub fn make(&self, tuple: &FourTuple, peer_isn: u32, peer_mss: u16, now: Instant) -> u32 {
         let index = MSS_TABLE.iter().rposition(|&m| m <= peer_mss).unwrap_or(0);
         let count = Self::clock(now);
-        let cookie = self
-            .hash(tuple, 0, 0)
+        self.hash(tuple, 0, 0)
             .wrapping_add(peer_isn)
             .wrapping_add(count << COOKIE_BITS)
-            .wrapping_add(self.hash(tuple, count, 1).wrapping_add(index as u32) & COOKIE_MASK);
-        (cookie, MSS_TABLE[index])
+            .wrapping_add(self.hash(tuple, count, 1).wrapping_add(index as u32) & COOKIE_MASK)
     }
 
     /// Whether an ACK with sequence number `seq` and acknowledgment number `ack`
@@ -155,8 +147,7 @@ mod tests {
             (100, 536),
             (9000, 1460),
         ] {
-            let (cookie, mss) = c.make(&tuple(), 1000, announced, at_s(5));
-            assert_eq!(mss, kept);
+            let cookie = c.make(&tuple(), 1000, announced, at_s(5));
             let back = c.check(&tuple(), 1001, cookie.wrapping_add(1), at_s(5));
             assert_eq!(back, Some(Decoded { mss: kept }), "announced {announced}");
         }
@@ -165,7 +156,7 @@ mod tests {
     #[test]
     fn a_cookie_is_valid_this_minute_and_the_next_only() {
         let c = SynCookies::new(7);
-        let (cookie, _) = c.make(&tuple(), u32::MAX, 1460, at_s(59));
+        let cookie = c.make(&tuple(), u32::MAX, 1460, at_s(59));
         // The peer's ISN wraps: its ACK carries ISN + 1 = 0.
         let ok = |s| {
             c.check(&tuple(), 0, cookie.wrapping_add(1), at_s(s))
@@ -180,7 +171,7 @@ mod tests {
     #[test]
     fn a_cookie_names_its_tuple_peer_isn_and_secret() {
         let c = SynCookies::new(7);
-        let (cookie, _) = c.make(&tuple(), 5000, 1460, at_s(1));
+        let cookie = c.make(&tuple(), 5000, 1460, at_s(1));
         let ack = cookie.wrapping_add(1);
         let mut other = tuple();
         other.remote_port += 1;

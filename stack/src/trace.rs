@@ -270,7 +270,7 @@ pub enum SendReason {
     /// A bare ACK repeating the last acknowledgment with a new window.
     WindowUpdate,
     /// A bare ACK that acknowledged nothing new and opened no window (a duplicate
-    /// ACK, an answer to an out-of-window segment).
+    /// ACK, an answer to an out-of-window segment, RFC 5961's challenge ACK).
     DuplicateAck,
     /// A reset.
     Rst,

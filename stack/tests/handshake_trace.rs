@@ -13,6 +13,7 @@ use smoltcp::phy::Medium;
 use smoltcp::wire::{Ipv4Address, TcpControl};
 use tcpknobs_stack::congestion::CwndCause;
 use tcpknobs_stack::segment::Segment;
+use tcpknobs_stack::trace::{EventKind, SendReason};
 use tcpknobs_stack::{ConnId, HostId, Instant, RunEnd};
 
 const CLIENT: Ipv4Address = Ipv4Address::new(192, 0, 2, 1);
@@ -271,6 +272,7 @@ fn blind_resets_and_syns_get_challenge_acks() {
         raw.frame()
     };
     let host = net.host_mut(HostId(0));
+    host.set_tracing(true);
     let t0 = host.now();
     let ms = |n: u64| t0 + tcpknobs_stack::Duration::from_millis(n);
 
@@ -297,6 +299,26 @@ fn blind_resets_and_syns_get_challenge_acks() {
     let syn = probe(host, forged(TcpControl::Syn, 12345), ms(800));
     assert_eq!(syn.len(), 1, "{syn:?}");
     assert!(syn[0].is_pure_ack() && syn[0].ack == Some(rcv_nxt));
+    // Both challenge ACKs are in the trace, as the last two frames the host sent,
+    // ACKs that acknowledge nothing new.
+    let mut events = Vec::new();
+    host.take_trace(&mut events);
+    let out: Vec<(u64, SendReason)> = events
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::SegmentOut { frame, why, .. } => Some((*frame, *why)),
+            EventKind::StatelessSegmentOut { frame, .. } => Some((*frame, SendReason::Rst)),
+            _ => None,
+        })
+        .collect();
+    let n = host.frames_out();
+    assert_eq!(
+        out,
+        [
+            (n - 2, SendReason::DuplicateAck),
+            (n - 1, SendReason::DuplicateAck)
+        ]
+    );
     let s = stats(&net, 0);
     assert_eq!((s.challenge_acks, s.resets_in, s.dropped_in), (2, 3, 1));
 

@@ -18,25 +18,46 @@ use tcpknobs_stack::{Host, HostConfig, Instant, Knobs, Readable};
 const CLIENT: Ipv4Address = Ipv4Address::new(192, 0, 2, 1);
 const SERVER: Ipv4Address = Ipv4Address::new(192, 0, 2, 2);
 const BACKLOG: usize = 4;
+const SERVER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
+const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 
+/// The server, listening on `PORT` with a backlog of `BACKLOG`, cookies on or off.
 fn server(cookies: bool) -> Host {
-    let knobs = Knobs {
-        backlog: BACKLOG,
-        syn_cookies: cookies,
-        delayed_ack: None,
-        ..Knobs::default()
-    };
+    listening(
+        Medium::Ip,
+        Knobs {
+            backlog: BACKLOG,
+            syn_cookies: cookies,
+            delayed_ack: None,
+            ..Knobs::default()
+        },
+    )
+}
+
+/// The server on Ethernet (a TAP), with `backlog`.
+fn ethernet_server(backlog: usize) -> Host {
+    listening(
+        Medium::Ethernet,
+        Knobs {
+            backlog,
+            delayed_ack: None,
+            ..Knobs::default()
+        },
+    )
+}
+
+fn listening(medium: Medium, knobs: Knobs) -> Host {
     let config = HostConfig {
         name: "server".into(),
         addr: tcpknobs_stack::Ipv4Cidr::new(SERVER, 24),
-        medium: Medium::Ip,
-        mac: smoltcp::wire::EthernetAddress([2, 0, 0, 0, 0, 2]),
+        medium,
+        mac: smoltcp::wire::EthernetAddress(SERVER_MAC),
         gateway: None,
         mtu: 1500,
         seed: 1,
         knobs,
     };
-    let mut host = Host::new(config, Instant::from_millis(0));
+    let mut host = Host::new(config, at(0));
     host.listen(PORT);
     host
 }
@@ -419,9 +440,6 @@ fn a_cookie_ack_with_data_and_fin_makes_a_half_closed_connection() {
     assert_eq!(host.recv(id, &mut buf), Ok(Readable::Eof));
 }
 
-const SERVER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
-const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
-
 /// `ip` in an Ethernet frame from the client to the server.
 fn on_ethernet(ip: &[u8]) -> Vec<u8> {
     let mut frame = Vec::with_capacity(14 + ip.len());
@@ -457,6 +475,21 @@ fn arp_reply() -> Vec<u8> {
     frame
 }
 
+/// Hand `frame` to `host` at `ms` and return the frames it sent.
+fn eth(host: &mut Host, frame: Vec<u8>, ms: i64) -> Vec<Vec<u8>> {
+    host.receive_frame(frame);
+    host.poll(at(ms));
+    host.take_frames()
+}
+
+/// The TCP segments among Ethernet `frames`.
+fn tcp(frames: &[Vec<u8>]) -> Vec<Segment> {
+    frames
+        .iter()
+        .filter_map(|f| Segment::parse(Medium::Ethernet, f))
+        .collect()
+}
+
 /// On Ethernet (a TAP), smoltcp learns a neighbour's address only from ARP, and a
 /// SYN answered with a cookie never reached it: when the cookie comes back, the
 /// listening socket asks ARP for the client before it can answer the replayed SYN.
@@ -466,33 +499,7 @@ fn arp_reply() -> Vec<u8> {
 /// the server's ACK of it is in the cookie's sequence space.
 #[test]
 fn a_cookie_waits_for_arp_on_ethernet() {
-    let config = HostConfig {
-        name: "server".into(),
-        addr: tcpknobs_stack::Ipv4Cidr::new(SERVER, 24),
-        medium: Medium::Ethernet,
-        mac: smoltcp::wire::EthernetAddress(SERVER_MAC),
-        gateway: None,
-        mtu: 1500,
-        seed: 1,
-        knobs: Knobs {
-            backlog: 0,
-            delayed_ack: None,
-            ..Knobs::default()
-        },
-    };
-    let mut host = Host::new(config, at(0));
-    host.listen(PORT);
-    let eth = |host: &mut Host, frame: Vec<u8>, ms: i64| -> Vec<Vec<u8>> {
-        host.receive_frame(frame);
-        host.poll(at(ms));
-        host.take_frames()
-    };
-    let tcp = |frames: &[Vec<u8>]| -> Vec<Segment> {
-        frames
-            .iter()
-            .filter_map(|f| Segment::parse(Medium::Ethernet, f))
-            .collect()
-    };
+    let mut host = ethernet_server(0);
     // The first SYN fills the queue (backlog 0: one fits); its SYN-ACK waits for ARP.
     let out = eth(&mut host, on_ethernet(&syn(10_000, 1).frame()), 0);
     assert!(tcp(&out).is_empty(), "an ARP request, no SYN-ACK yet");
@@ -538,30 +545,8 @@ fn a_cookie_waits_for_arp_on_ethernet() {
 /// completes, the queue holds one, so the next SYN is kept, not given a cookie.
 #[test]
 fn a_cookie_connection_waiting_for_arp_is_not_in_the_syn_queue() {
-    let config = HostConfig {
-        name: "server".into(),
-        addr: tcpknobs_stack::Ipv4Cidr::new(SERVER, 24),
-        medium: Medium::Ethernet,
-        mac: smoltcp::wire::EthernetAddress(SERVER_MAC),
-        gateway: None,
-        mtu: 1500,
-        seed: 1,
-        knobs: Knobs {
-            backlog: 1,
-            delayed_ack: None,
-            ..Knobs::default()
-        },
-    };
-    let mut host = Host::new(config, at(0));
-    host.listen(PORT);
-    let eth = |host: &mut Host, frame: Vec<u8>, ms: i64| -> Vec<Segment> {
-        host.receive_frame(frame);
-        host.poll(at(ms));
-        host.take_frames()
-            .iter()
-            .filter_map(|f| Segment::parse(Medium::Ethernet, f))
-            .collect()
-    };
+    let mut host = ethernet_server(1);
+    let eth = |host: &mut Host, frame: Vec<u8>, ms: i64| tcp(&eth(host, frame, ms));
     let h = &mut host;
     assert!(eth(h, on_ethernet(&syn(10_000, 1).frame()), 0).is_empty());
     assert!(eth(h, on_ethernet(&syn(10_001, 1).frame()), 0).is_empty());

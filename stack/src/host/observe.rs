@@ -120,6 +120,7 @@ impl Host {
 
     /// What the peer's SYN tells: its initial sequence number, MSS and window scale.
     pub(super) fn learn_peer_syn(&mut self, id: ConnId, seg: &Segment) {
+        let (our_mss, now) = (self.mss(), self.now);
         let conn = &mut self.conns[id];
         let t = &mut conn.track;
         t.syn_seen = true;
@@ -128,10 +129,8 @@ impl Host {
             t.peer_mss = Some(mss);
         }
         t.peer_window_scale = seg.window_scale;
-        let mss = usize::from(t.peer_mss.unwrap_or(DEFAULT_MSS as u16))
-            .min(self.config.mtu.saturating_sub(TCP_IP_HEADERS))
-            .max(1);
-        conn.cwnd.set_mss(mss, self.now);
+        let peer_mss = usize::from(t.peer_mss.unwrap_or(DEFAULT_MSS as u16));
+        conn.cwnd.set_mss(peer_mss.min(our_mss).max(1), now);
     }
 
     pub(super) fn on_segment_out(&mut self, id: ConnId, seg: &Segment) {

@@ -192,6 +192,11 @@ impl Host {
         s.challenge_acks += 1;
         s.segments_out += 1;
         s.pure_acks_out += 1;
+        if self.tracing() {
+            if let Some(out) = Segment::parse(medium, &ack) {
+                self.trace_segment_out(id, &out, SendReason::DuplicateAck);
+            }
+        }
         self.push_out(ack);
     }
 }

@@ -37,6 +37,19 @@ pub struct ListenCounters {
 }
 
 impl ListenCounters {
+    /// What was counted from `before` to these (the kernel's counters wrap).
+    pub fn since(&self, before: &ListenCounters) -> ListenCounters {
+        ListenCounters {
+            listen_overflows: self.listen_overflows.wrapping_sub(before.listen_overflows),
+            syn_queue_drops: self.syn_queue_drops.wrapping_sub(before.syn_queue_drops),
+            syncookies_sent: self.syncookies_sent.wrapping_sub(before.syncookies_sent),
+            syncookies_recv: self.syncookies_recv.wrapping_sub(before.syncookies_recv),
+            syncookies_failed: self
+                .syncookies_failed
+                .wrapping_sub(before.syncookies_failed),
+        }
+    }
+
     /// Add `other`'s counts to these (several runs' worth).
     pub fn add(&mut self, other: &ListenCounters) {
         self.listen_overflows += other.listen_overflows;
@@ -79,13 +92,9 @@ impl Host {
             return;
         }
         let peer_mss = seg.mss.unwrap_or(DEFAULT_MSS as u16);
-        let (cookie, _) = self.cookies.make(tuple, seg.seq, peer_mss, self.now);
+        let cookie = self.cookies.make(tuple, seg.seq, peer_mss, self.now);
         let window = self.config.knobs.rx_buffer.min(usize::from(u16::MAX)) as u16;
-        let our_mss = self
-            .config
-            .mtu
-            .saturating_sub(TCP_IP_HEADERS)
-            .min(usize::from(u16::MAX)) as u16;
+        let our_mss = self.mss().min(usize::from(u16::MAX)) as u16;
         let reply = crate::segment::build_synack_reply(
             self.config.medium,
             frame,
