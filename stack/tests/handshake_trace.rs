@@ -533,3 +533,54 @@ fn no_arp_reply_fails_the_connect() {
         "no ARP reply from 192.0.2.2"
     );
 }
+
+/// A SYN answered by an old connection's ACK (a peer still holding the tuple in
+/// TIME_WAIT answers a SYN whose sequence number is not above the old one with its
+/// ACK, RFC 9293 §3.10.7.4 and Linux `tcp_timewait_state_process`), then a fresh
+/// handshake: the connection must carry data afterwards. The client sends an RST at
+/// the ACK's acknowledgment number (§3.10.7.3, SYN-SENT, "if the ACK bit is set ...
+/// if SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset <SEQ=SEG.ACK><CTL=RST>"), which
+/// clears the peer's old state, and its SYN timer sends the SYN again at 1 s.
+///
+/// RTT 100 ms. The client's first SYN (at 0) is lost on the way; at 60 ms the forged
+/// old ACK arrives (seq 7,000, ack 9,000). The second SYN leaves at 1,000 and the
+/// server answers; the server sends `hello` once it accepts, at 1,200, and the client
+/// reads it at 1,300. Before the fix the client's wire bookkeeping kept the old ACK's
+/// numbers and dropped every segment of the new connection as outside its window: the
+/// data never arrived.
+#[test]
+fn an_old_connections_ack_in_syn_sent_leaves_the_next_handshake_whole() {
+    let mut net = net_with_rtt(100);
+    let capture = Capture::default();
+    capture.attach(&mut net, CaptureFormat::Pcap);
+    let dropped = Rc::new(Cell::new(false));
+    let first = dropped.clone();
+    net.set_fault(Box::new(move |_, from, _, frame| {
+        let syn = Segment::parse(Medium::Ip, frame).is_some_and(|s| s.syn);
+        let drop = from == HostId(0) && syn && !first.get();
+        first.set(first.get() || drop);
+        drop
+    }));
+    let mut server = Script::new(&[
+        (0, Call::Listen),
+        (1200, Call::Accept),
+        (1200, Call::Send(b"hello")),
+    ]);
+    let mut client = Script::new(&[(0, Call::Connect)]);
+    run(&mut net, &mut client, &mut server, 60);
+    assert!(dropped.get(), "the first SYN is lost");
+    let port = net.host(HostId(0)).local_port(ConnId(0)).expect("a port");
+    let mut old_ack = Raw::new((SERVER, PORT), (CLIENT, port));
+    old_ack.seq = 7_000;
+    old_ack.ack = Some(9_000);
+    let host = net.host_mut(HostId(0));
+    let at = host.now() + tcpknobs_stack::Duration::from_millis(1);
+    let answer = probe(host, old_ack.frame(), at);
+    assert_eq!(answer.len(), 1, "{answer:?}");
+    assert!(answer[0].rst && answer[0].seq == 9_000, "{answer:?}");
+
+    let mut client = Script::new(&[(1300, Call::Recv)]);
+    client.conn = Some(ConnId(0));
+    run(&mut net, &mut client, &mut server, 1500);
+    assert_eq!(client.got, vec![(1300, Got::Data(b"hello".to_vec()))]);
+}

@@ -1,5 +1,6 @@
 //! The checks RFC 5961 puts in front of TCP's own, against blind resets and SYNs.
 
+use super::conn::WireTrack;
 use super::*;
 
 impl Host {
@@ -48,6 +49,14 @@ impl Host {
                 _ if acceptable && seq_gt(seg.seq, t.rcv_nxt) => Screen::ChallengeAck,
                 _ => Screen::Drop,
             };
+        }
+        if state == tcp::State::SynSent && seg.ack.is_some_and(|ack| !acks_our_syn(t, ack)) {
+            // §3.10.7.3: an ACK that does not acknowledge our SYN (ISS < SEG.ACK =<
+            // SND.NXT fails) gets an RST at SEG.ACK and changes nothing else. A peer
+            // still holding the tuple from an earlier connection sends one (its
+            // TIME_WAIT's ACK to our SYN); taking its numbers as ours would make every
+            // segment of the handshake that follows look old.
+            return Screen::Unacceptable;
         }
         if seg.syn && is_synchronized(state) {
             return Screen::ChallengeAck;
@@ -212,8 +221,8 @@ pub(super) enum Screen {
     ChallengeAck,
     /// Discard it: it would complete a handshake, and the accept queue is full.
     Overflow,
-    /// Hand it to TCP, which answers it with an ACK and drops it; the observer
-    /// leaves the connection's numbers alone.
+    /// Hand it to TCP, which answers it (with an ACK; in SYN-SENT, with an RST) and
+    /// drops it; the observer leaves the connection's numbers alone.
     Unacceptable,
     /// Hand TCP this segment in another form.
     Rewrite(Rewrite),
@@ -228,6 +237,12 @@ pub(super) enum Rewrite {
     Ack,
     /// Old data ending at RCV.NXT with a FIN: the FIN alone, at RCV.NXT.
     Fin,
+}
+
+/// Whether `ack` acknowledges our SYN and nothing beyond it: ISS < SEG.ACK =<
+/// SND.NXT (RFC 9293 §3.10.7.3), SND.UNA being the ISS until the SYN is acknowledged.
+fn acks_our_syn(t: &WireTrack, ack: u32) -> bool {
+    seq_gt(ack, t.snd_una) && !seq_gt(ack, t.snd_max)
 }
 
 /// RFC 9293 §3.10.7.4, first check: a segment is acceptable if any of it falls in
