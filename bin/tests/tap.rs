@@ -998,6 +998,42 @@ fn slow_listener(ns: &Netns) -> Running {
     python
 }
 
+/// A second `get` with the same `--seed` reuses the first one's port, and python3's
+/// HTTP/1.0 server closed first, so the kernel still holds the tuple in TIME_WAIT. The
+/// first request is 40 kB long (its path), so the old connection's RCV.NXT is 40 kB
+/// above its initial sequence number, and the second SYN's (the same hash plus the
+/// microseconds since its run began) is below it: the kernel answers the SYN with the
+/// old connection's ACK (Linux `tcp_timewait_state_process`). Our client answers that
+/// with an RST at its acknowledgment number (RFC 9293 §3.10.7.3), which ends the
+/// TIME_WAIT (Linux follows RFC 1337 only with `tcp_rfc1337`), and its SYN timer sends
+/// the SYN again 1 s later: one SYN timeout, then the exchange. It used to take the old
+/// ACK's numbers as its own and drop everything after, until `--max-time`.
+#[test]
+fn get_again_with_the_same_seed_meets_the_kernels_time_wait_and_recovers() {
+    skip_unless_ready!("python3");
+    let ns = Netns::create("twseed");
+    let dir = TempDir::new("twseed");
+    std::fs::write(dir.join("hello.txt"), HELLO).expect("file");
+    let _server = python_http_server(&ns, &dir, "8000", "HTTP/1.0");
+    let long = format!("http://{KERNEL}:8000/{}", "a".repeat(40_000));
+    let (_, first) = tcpknobs_get(&ns, &["--seed", "5", &long]);
+    assert_eq!(first["transactions"][0]["status"], 404, "{first}");
+    assert_eq!(first["connections"][0]["closed_first"], "peer", "{first}");
+    let url = format!("http://{KERNEL}:8000/hello.txt");
+    let (out, again) = tcpknobs_get(&ns, &["--seed", "5", &url]);
+    assert_eq!(out.status.code(), Some(0), "{again}");
+    assert_eq!(again["succeeded"], 1, "{again}");
+    let conn = &again["connections"][0];
+    assert_eq!(conn["local_port"], first["connections"][0]["local_port"]);
+    assert_eq!(
+        (&conn["syn_retransmits"], &conn["resets_out"]),
+        (&1.into(), &1.into()),
+        "{conn}"
+    );
+    let connect = ms(&again["transactions"][0], "connect_ms");
+    assert!((1000.0..3000.0).contains(&connect), "connect_ms {connect}");
+}
+
 /// What the peer's kernel did, which the lab cannot see, is in `get`'s report as the
 /// kernel counted it. A server that listens with a backlog of 1 (its accept queue holds
 /// two, its SYN queue two) and accepts nothing for its first second gets four
