@@ -232,6 +232,18 @@ fn sack_repairs_every_hole_of_a_window_in_one_round_trip() {
     }
 }
 
+/// Six holes in one window: the receiver keeps every segment that arrives above them
+/// (six ranges out of order at once), as Linux does, so the sender resends the six
+/// lost segments and nothing else. smoltcp's receiver kept at most four such ranges
+/// and dropped, unanswered, each segment that would have opened a fifth: those had to
+/// be sent again as well.
+#[test]
+fn sack_repairs_six_holes_and_resends_nothing_that_arrived() {
+    let lost = &[40u32, 43, 46, 49, 52, 55];
+    let r = bulk_losing(LossRecovery::Sack, lost);
+    assert_repaired_without_a_timeout(&r, lost, SendReason::SackHole);
+}
+
 /// Reno (RFC 5681 §3.2), the same two losses: the fast retransmission repairs the
 /// first; the second hole is resent only by the retransmission timer (1 s after the
 /// partial ACK restarted it), and with it, go-back-N, whatever smoltcp still holds.

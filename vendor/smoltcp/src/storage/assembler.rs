@@ -1,3 +1,4 @@
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::config::ASSEMBLER_MAX_SEGMENT_COUNT;
@@ -92,11 +93,26 @@ impl Contig {
 
 /// A buffer (re)assembler.
 ///
-/// Currently, up to a hardcoded limit of 4 or 32 holes can be tracked in the buffer.
-#[derive(Debug, PartialEq, Eq, Clone)]
+/// Up to `ASSEMBLER_MAX_SEGMENT_COUNT` holes can be tracked in the buffer. The list of
+/// contigs grows as holes appear (doubling, from 4), so an assembler that never sees
+/// data out of order allocates nothing, and the limit can be as large as a receive
+/// window holds segments without every socket paying for it up front.
+#[derive(Debug, Clone)]
 pub struct Assembler {
-    contigs: [Contig; ASSEMBLER_MAX_SEGMENT_COUNT],
+    contigs: Vec<Contig>,
 }
+
+/// Assemblers are equal when they hold the same ranges, however many unused contigs
+/// each has grown.
+impl PartialEq for Assembler {
+    fn eq(&self, other: &Assembler) -> bool {
+        let used = |a: &Assembler| a.contigs.iter().take_while(|c| c.has_data()).count();
+        let (n, m) = (used(self), used(other));
+        n == m && self.contigs[..n] == other.contigs[..m]
+    }
+}
+
+impl Eq for Assembler {}
 
 impl fmt::Display for Assembler {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -133,9 +149,8 @@ impl defmt::Format for Assembler {
 impl Assembler {
     /// Create a new buffer assembler.
     pub const fn new() -> Assembler {
-        const EMPTY: Contig = Contig::empty();
         Assembler {
-            contigs: [EMPTY; ASSEMBLER_MAX_SEGMENT_COUNT],
+            contigs: Vec::new(),
         }
     }
 
@@ -144,7 +159,7 @@ impl Assembler {
     }
 
     fn front(&self) -> Contig {
-        self.contigs[0]
+        self.contigs.first().copied().unwrap_or(Contig::empty())
     }
 
     /// Return length of the front contiguous range without removing it from the assembler
@@ -154,7 +169,22 @@ impl Assembler {
     }
 
     fn back(&self) -> Contig {
-        self.contigs[self.contigs.len() - 1]
+        self.contigs.last().copied().unwrap_or(Contig::empty())
+    }
+
+    /// Make room for more contigs (twice as many, at least 4, at most
+    /// `ASSEMBLER_MAX_SEGMENT_COUNT`), or return `Err(TooManyHolesError)` if the list is
+    /// at its limit. The new contigs are empty, so the invariant below holds.
+    fn grow(&mut self) -> Result<(), TooManyHolesError> {
+        let len = self.contigs.len();
+        if len >= ASSEMBLER_MAX_SEGMENT_COUNT {
+            return Err(TooManyHolesError);
+        }
+        // Not `clamp`: the limit may be below 4 (the features offer 1 to 3 too).
+        #[allow(clippy::manual_clamp)]
+        let new_len = (len * 2).max(4).min(ASSEMBLER_MAX_SEGMENT_COUNT);
+        self.contigs.resize(new_len, Contig::empty());
+        Ok(())
     }
 
     /// Return whether the assembler contains no data.
@@ -174,13 +204,14 @@ impl Assembler {
         }
 
         // Removing the last one.
-        self.contigs[self.contigs.len() - 1] = Contig::empty();
+        let last = self.contigs.len() - 1;
+        self.contigs[last] = Contig::empty();
     }
 
     /// Add a contig at the given index, and return a pointer to it.
     fn add_contig_at(&mut self, at: usize) -> Result<&mut Contig, TooManyHolesError> {
-        if self.back().has_data() {
-            return Err(TooManyHolesError);
+        if self.contigs.is_empty() || self.back().has_data() {
+            self.grow()?;
         }
 
         for i in (at + 1..self.contigs.len()).rev() {
@@ -203,8 +234,9 @@ impl Assembler {
         // Find index of the contig containing the start of the range.
         loop {
             if i == self.contigs.len() {
-                // The new range is after all the previous ranges, but there/s no space to add it.
-                return Err(TooManyHolesError);
+                // The new range is after all the previous ranges: make room for it, if
+                // the limit allows.
+                self.grow()?;
             }
             let contig = &mut self.contigs[i];
             if !contig.has_data() {
@@ -304,7 +336,13 @@ impl Assembler {
         // This is the only case where a segment at offset=0 would cause the
         // total amount of contigs to rise (and therefore can potentially cause
         // a TooManyHolesError). Handle it in a way that is guaranteed to succeed.
-        if offset == 0 && size < self.contigs[0].hole_size {
+        if offset == 0 && !self.front().has_data() {
+            // In order, and nothing is held: the segment goes straight to the front,
+            // with no contig made for it (an assembler that only ever sees data in
+            // order never allocates).
+            return Ok(size);
+        }
+        if offset == 0 && size < self.front().hole_size {
             self.contigs[0].hole_size -= size;
             return Ok(size);
         }
@@ -345,15 +383,14 @@ mod test {
 
     impl From<Vec<(usize, usize)>> for Assembler {
         fn from(vec: Vec<(usize, usize)>) -> Assembler {
-            const EMPTY: Contig = Contig::empty();
-
-            let mut contigs = [EMPTY; ASSEMBLER_MAX_SEGMENT_COUNT];
-            for (i, &(hole_size, data_size)) in vec.iter().enumerate() {
-                contigs[i] = Contig {
+            assert!(vec.len() <= ASSEMBLER_MAX_SEGMENT_COUNT);
+            let contigs = vec
+                .iter()
+                .map(|&(hole_size, data_size)| Contig {
                     hole_size,
                     data_size,
-                };
-            }
+                })
+                .collect();
             Assembler { contigs }
         }
     }
@@ -700,6 +737,61 @@ mod test {
                         assert_eq!(assr, Assembler::from(contigs));
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn test_in_order_data_allocates_nothing() {
+        let mut assr = Assembler::new();
+        for _ in 0..100 {
+            assert_eq!(assr.add_then_remove_front(0, 1460), Ok(1460));
+        }
+        assert!(assr.is_empty());
+        assert_eq!(assr.contigs.capacity(), 0);
+    }
+
+    /// Random segments against a model that keeps every byte: the ranges agree after
+    /// each, the list grows as holes appear, and a segment refused for too many holes
+    /// leaves the assembler as it was.
+    #[test]
+    fn test_growing_list_matches_a_byte_model() {
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..20 {
+            let mut assr = Assembler::new();
+            let mut model = [false; 4096];
+            for _ in 0..300 {
+                let offset = next(4000);
+                let size = 1 + next(40);
+                let before = assr.clone();
+                match assr.add(offset, size) {
+                    Ok(()) => model[offset..offset + size].fill(true),
+                    Err(TooManyHolesError) => {
+                        assert_eq!(assr, before);
+                        continue;
+                    }
+                }
+                let mut ranges = Vec::new();
+                let mut at = 0;
+                while at < model.len() {
+                    if model[at] {
+                        let start = at;
+                        while at < model.len() && model[at] {
+                            at += 1;
+                        }
+                        ranges.push((start, at));
+                    } else {
+                        at += 1;
+                    }
+                }
+                assert_eq!(assr.iter_data().collect::<Vec<_>>(), ranges);
+                assert!(assr.contigs.len() <= ASSEMBLER_MAX_SEGMENT_COUNT);
             }
         }
     }
