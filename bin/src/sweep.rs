@@ -534,8 +534,12 @@ fn run_tap(
                 queue_drops.to_host += d.to_host;
                 queue_drops.queue_len = d.queue_len;
             }
+            // The peer's retransmissions are the kernel's: with ours, the column
+            // counts both ends, as it does in the simulator.
+            let mut peer_retransmissions = 0;
             if let Some(k) = rig.kernel_tcp {
                 listen.add(&k.listen);
+                peer_retransmissions = k.retrans_segs;
             }
             device = Some(rig.tap);
             runs.push(match fetched {
@@ -549,8 +553,8 @@ fn run_tap(
                         }
                         sum
                     });
-                    let retransmissions =
-                        r.connections.iter().map(|c| c.stats.retransmissions).sum();
+                    let ours: u64 = r.connections.iter().map(|c| c.stats.retransmissions).sum();
+                    let retransmissions = ours + peer_retransmissions;
                     Ok(Metrics::new(&f.summary, retransmissions, blame.as_ref()))
                 }
                 Err(e) => Err(crate::causes_once(&e)),

@@ -1545,6 +1545,54 @@ fn sweep_over_the_tap_adds_each_points_rtt() {
     }
 }
 
+/// A TAP sweep's `retransmissions` counts both ends, as a simulated sweep's does: the
+/// server is the kernel's, so its resent segments are the kernel's `TcpRetransSegs`
+/// over the run. One point fetches 1 MB from python3's http.server with 5 % loss added
+/// each way: about 36 of the kernel's 720 data segments are lost and resent, and
+/// our client, which sends one request, resends a segment or two at most. The test
+/// reads the kernel's counter around the whole sweep; only segments the kernel resends
+/// after the run's last reading (its FIN, lost, in the moments before the process
+/// exits) can be in the test's count and not the sweep's, hence the slack of 3.
+#[test]
+fn sweep_over_the_tap_counts_the_kernels_retransmissions() {
+    skip_unless_ready!("python3");
+    let ns = Netns::create("sweepr");
+    let dir = TempDir::new("sweepr");
+    std::fs::write(dir.join("big.bin"), pattern(1 << 20)).expect("file");
+    let _server = python_http_server(&ns, &dir, "8000", "HTTP/1.1");
+    let url = format!("http://{KERNEL}:8000/big.bin");
+    let args = sweep_command(&[
+        "--vary",
+        "loss=5%",
+        "--seed",
+        "7",
+        "--max-time",
+        "60s",
+        "--json",
+        &url,
+    ]);
+    let before = kernel_nstat(&ns);
+    let out = run_bounded(ns.exec(&args), "tcpknobs sweep --tap");
+    let after = kernel_nstat(&ns);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "sweep --tap failed: {stderr}");
+    let rows = json(&String::from_utf8_lossy(&out.stdout), "sweep --json");
+    let row = &rows[0];
+    assert_eq!(row["succeeded"], 1, "{row}");
+    let kernel = after["TcpRetransSegs"].as_u64().expect("a count")
+        - before["TcpRetransSegs"].as_u64().expect("a count");
+    let counted = row["retransmissions"].as_u64().expect("a count");
+    eprintln!("kernel resent {kernel} segments; the sweep counted {counted}");
+    assert!(
+        kernel >= 10,
+        "5 % of 720 segments lost, yet the kernel resent {kernel}"
+    );
+    assert!(
+        counted + 3 >= kernel,
+        "the sweep counted {counted} retransmissions, the kernel resent {kernel}: {row}"
+    );
+}
+
 /// A TAP sweep names the points whose runs met a kernel listener's full queues (no
 /// knob of the sweep asks for that): four connections at once to the slow listener
 /// (backlog 1), two of them by SYN cookie, as in `get_reports_what_the_kernels_tcp_did`.

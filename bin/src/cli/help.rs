@@ -54,7 +54,8 @@ strategy, connections and the other client options, and --rtt and --loss added i
 the process (--repeat K: seeds --seed .. --seed + K - 1, or from the clock, for the
 loss draws). Server knobs and options, the simulated link (--bandwidth, --mtu,
 --queue) and workload (--page, --requests) are refused before anything runs: vary the
-server with scripts/sweep-tap-server.sh. retransmissions counts this host's only.
+server with scripts/sweep-tap-server.sh. retransmissions counts both ends: this
+host's and the kernel's (TcpRetransSegs over each run, its whole network namespace's).
   sudo ip netns exec tcpknobs tcpknobs sweep --tap tk0 --ip 10.77.0.2/24 \\
       --vary rtt=20ms,60ms,100ms --vary client-nagle=on,off --strategy serial \\
       --out tap.csv http://10.77.0.1:8000/ http://10.77.0.1:8000/
