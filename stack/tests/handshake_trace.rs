@@ -584,3 +584,53 @@ fn an_old_connections_ack_in_syn_sent_leaves_the_next_handshake_whole() {
     run(&mut net, &mut client, &mut server, 1500);
     assert_eq!(client.got, vec![(1300, Got::Data(b"hello".to_vec()))]);
 }
+
+/// The server's side of the same rule: in SYN-RECEIVED an ACK that does not
+/// acknowledge our SYN-ACK (RFC 9293 §3.10.7.4, SYN-RECEIVED: "If the segment
+/// acknowledgment is not acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST>") is
+/// answered with an RST and changes nothing, so the client's real ACK still completes
+/// the handshake.
+///
+/// RTT 100 ms: the SYN reaches the server at 50 ms and the client's ACK with its
+/// request at 150. At 60 ms a forged ACK from the client's tuple acknowledges 1,000
+/// bytes the server never sent. The server answers the request; the client reads it,
+/// and its ACK of the answer counts. Before the fix the server took the forged number
+/// as SND.UNA (and 1,000 bytes into its congestion window) and then dropped that ACK
+/// as older than SND.UNA.
+#[test]
+fn a_bogus_ack_in_syn_received_leaves_the_handshake_whole() {
+    let mut net = net_with_rtt(100);
+    let capture = Capture::default();
+    capture.attach(&mut net, CaptureFormat::Pcap);
+    let mut server = Script::new(&[
+        (0, Call::Listen),
+        (200, Call::Accept),
+        (200, Call::Send(b"hello")),
+    ]);
+    let mut client = Script::new(&[(0, Call::Connect)]);
+    run(&mut net, &mut client, &mut server, 59);
+    let syn_ack = capture
+        .segments()
+        .into_iter()
+        .find(|s| s.syn && s.src_port == PORT)
+        .expect("the SYN-ACK left at 50 ms");
+    let mut bogus = Raw::new((CLIENT, syn_ack.dst_port), (SERVER, PORT));
+    bogus.seq = syn_ack.ack.expect("it acknowledges the SYN");
+    bogus.ack = Some(syn_ack.seq.wrapping_add(1 + 1000));
+    let host = net.host_mut(HostId(1));
+    let at = host.now() + tcpknobs_stack::Duration::from_millis(1);
+    let answer = probe(host, bogus.frame(), at);
+    assert_eq!(answer.len(), 1, "{answer:?}");
+    assert!(
+        answer[0].rst && answer[0].seq == bogus.ack.unwrap(),
+        "{answer:?}"
+    );
+
+    let mut client = Script::new(&[(400, Call::Recv)]);
+    client.conn = Some(ConnId(0));
+    run(&mut net, &mut client, &mut server, 3000);
+    assert_eq!(client.got, vec![(400, Got::Data(b"hello".to_vec()))]);
+    // The client's ACK of `hello` counted: nothing was resent, nothing dropped.
+    let s = stats(&net, 1);
+    assert_eq!((s.retransmissions, s.dropped_in), (0, 0), "{s:?}");
+}

@@ -13,6 +13,8 @@ impl Host {
     ///   outside it is dropped (§3.2);
     /// * an RST in SYN-SENT is accepted only if it acknowledges our SYN
     ///   (RFC 9293 §3.10.7.3);
+    /// * an ACK in SYN-SENT or SYN-RECEIVED that does not acknowledge our SYN is
+    ///   answered with smoltcp's RST and changes nothing (§3.10.7.3, §3.10.7.4);
     /// * a SYN on a synchronized connection is answered with a challenge ACK
     ///   whatever its sequence number (§4.2). A retransmitted SYN-ACK that reaches
     ///   an established client gets the same ACK, which is what its sender needs;
@@ -50,12 +52,15 @@ impl Host {
                 _ => Screen::Drop,
             };
         }
-        if state == tcp::State::SynSent && seg.ack.is_some_and(|ack| !acks_our_syn(t, ack)) {
-            // §3.10.7.3: an ACK that does not acknowledge our SYN (ISS < SEG.ACK =<
-            // SND.NXT fails) gets an RST at SEG.ACK and changes nothing else. A peer
-            // still holding the tuple from an earlier connection sends one (its
-            // TIME_WAIT's ACK to our SYN); taking its numbers as ours would make every
-            // segment of the handshake that follows look old.
+        if matches!(state, tcp::State::SynSent | tcp::State::SynReceived)
+            && seg.ack.is_some_and(|ack| !acks_our_syn(t, ack))
+        {
+            // §3.10.7.3 (SYN-SENT) and §3.10.7.4 (SYN-RECEIVED): an ACK that does not
+            // acknowledge our SYN (ISS < SEG.ACK =< SND.NXT fails) gets an RST at
+            // SEG.ACK and changes nothing else. A peer still holding the tuple from an
+            // earlier connection sends one (its TIME_WAIT's ACK to our SYN), and so
+            // may a forger; taking its numbers as ours would make every segment of
+            // the connection that follows look old.
             return Screen::Unacceptable;
         }
         if seg.syn && is_synchronized(state) {
