@@ -265,8 +265,13 @@ pub fn kernel_tcp(tap: &TapReport) -> String {
     if k.delayed_acks > 0 {
         parts.push(plural(k.delayed_acks, "delayed ACK", "delayed ACKs"));
     }
+    // Its congestion control explains most of what its sender did after a loss.
+    let control = tap
+        .kernel_congestion_control
+        .as_deref()
+        .map_or(String::new(), |c| format!(" ({c})"));
     format!(
-        "\nthe kernel's TCP in this namespace during the run: {}\n",
+        "\nthe kernel's TCP{control} in this namespace during the run: {}\n",
         parts.join(", ")
     )
 }
@@ -487,6 +492,7 @@ mod tests {
             },
             kernel_drops,
             kernel_tcp: None,
+            kernel_congestion_control: None,
         }
     }
 
@@ -519,7 +525,7 @@ mod tests {
     }
 
     /// Said only when the kernel's side dropped, cookied, resent or reset; its delayed
-    /// ACKs then come along.
+    /// ACKs then come along, and its congestion control when known.
     #[test]
     fn kernel_tcp_in_words() {
         let line = |k: KernelTcp| {
@@ -559,6 +565,20 @@ mod tests {
                 ..KernelTcp::default()
             }),
             "\nthe kernel's TCP in this namespace during the run: 1 reset sent\n"
+        );
+        // Its congestion control, when known, explains what its sender did.
+        let bbr = kernel_tcp(&TapReport {
+            kernel_tcp: Some(KernelTcp {
+                retrans_segs: 49,
+                ..KernelTcp::default()
+            }),
+            kernel_congestion_control: Some("bbr".into()),
+            ..tap(None)
+        });
+        assert_eq!(
+            bbr,
+            "\nthe kernel's TCP (bbr) in this namespace during the run: 49 segments resent \
+             (0 after a timeout, 0 tail-loss probes, 0 SYNs or SYN-ACKs)\n"
         );
     }
 }

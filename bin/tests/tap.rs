@@ -1067,11 +1067,23 @@ fn get_over_a_lossy_path_keeps_what_arrives_out_of_order() {
 /// connections at once: two handshakes complete into the accept queue, the two SYNs
 /// beyond the SYN queue get cookies, and the ACKs that bring those back are dropped for
 /// the full queue (each again as our client resends its request, until the server
-/// accepts). The report's counts are the kernel's own, read by the test around the run.
+/// accepts). The report's counts are the kernel's own, read by the test around the run,
+/// and it names the congestion control the test set for the namespace.
 #[test]
 fn get_reports_what_the_kernels_tcp_did() {
     skip_unless_ready!("python3");
     let ns = Netns::create("ktcp");
+    // The namespace's own congestion control, whatever the first namespace's is (any
+    // namespace may choose reno).
+    let set = run_bounded(
+        ns.exec(&["sysctl", "-qw", "net.ipv4.tcp_congestion_control=reno"]),
+        "sysctl",
+    );
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
     let python = slow_listener(&ns);
     let before = kernel_nstat(&ns);
     let urls: Vec<String> = (0..4)
@@ -1104,6 +1116,11 @@ fn get_reports_what_the_kernels_tcp_did() {
     assert_eq!(overflows, delta("TcpExtListenOverflows"), "{k}");
     assert_eq!(k["retrans_segs"], delta("TcpRetransSegs"), "{k}");
     assert_eq!(k["out_rsts"], delta("TcpOutRsts"), "{k}");
+    assert_eq!(
+        r["tap"]["kernel_congestion_control"], "reno",
+        "{}",
+        r["tap"]
+    );
     drop(python);
 }
 

@@ -294,6 +294,9 @@ pub struct Rig {
     /// What the kernel's TCP in this network namespace counted during the last
     /// [`Rig::run`]; `None` before one, or when its counters could not be read.
     pub kernel_tcp: Option<KernelTcp>,
+    /// The congestion control the kernel gives new sockets in this namespace
+    /// ([`KernelTcp::default_congestion_control`]); `None` if it could not be read.
+    pub kernel_congestion_control: Option<String>,
 }
 
 impl Rig {
@@ -345,6 +348,7 @@ impl Rig {
             warnings,
             kernel_drops: None,
             kernel_tcp: None,
+            kernel_congestion_control: KernelTcp::default_congestion_control().ok(),
         })
     }
 
@@ -379,6 +383,7 @@ impl Rig {
             run,
             kernel_drops: self.kernel_drops,
             kernel_tcp: self.kernel_tcp,
+            kernel_congestion_control: self.kernel_congestion_control.clone(),
         }
     }
 }
@@ -505,6 +510,9 @@ pub struct TapReport {
     /// What the kernel's TCP in this network namespace (the peer, in the lab's own
     /// namespace) counted during the run; `null` when its counters could not be read.
     pub kernel_tcp: Option<KernelTcp>,
+    /// The congestion control the kernel gives new sockets in this namespace (`reno`,
+    /// `cubic`, `bbr`); `null` when it could not be read.
+    pub kernel_congestion_control: Option<String>,
 }
 
 fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {

@@ -45,6 +45,9 @@ pub struct KernelTcp {
 /// is the namespace of whoever reads it; `/proc/self/net` says so explicitly).
 const SNMP: &str = "/proc/self/net/snmp";
 const NETSTAT: &str = "/proc/self/net/netstat";
+/// The namespace's default congestion control: `/proc/sys/net` shows the sysctls of
+/// the network namespace of whoever reads it.
+const CONGESTION_CONTROL: &str = "/proc/sys/net/ipv4/tcp_congestion_control";
 
 impl KernelTcp {
     /// The counters now.
@@ -103,6 +106,17 @@ impl KernelTcp {
                 syncookies_failed: ext("SyncookiesFailed"),
             },
         })
+    }
+
+    /// The congestion control the kernel gives a new TCP socket in this namespace
+    /// (`net.ipv4.tcp_congestion_control`), which decides most of what the peer's
+    /// sender does after a loss: Reno and CUBIC cut their window for each loss
+    /// episode, BBR paces at the rate it measured and largely ignores random loss. A
+    /// program may choose another for its own sockets (`TCP_CONGESTION`); python3's
+    /// http.server and nginx do not unless told to.
+    pub fn default_congestion_control() -> io::Result<String> {
+        let name = std::fs::read_to_string(CONGESTION_CONTROL)?;
+        Ok(name.trim().to_string())
     }
 
     /// What was counted from `before` to `self` (the counters wrap as the kernel's do).
