@@ -427,6 +427,28 @@ fn python_http_server(ns: &Netns, root: &Path, port: &str, protocol: &str) -> Ru
     s
 }
 
+/// A namespace of its own (`tag`) whose kernel serves 1 MiB of the pattern at `url`,
+/// from python3's http.server (HTTP/1.1). Fields drop in order: the server stops
+/// before its directory and the namespace go.
+struct BigFile {
+    _server: Running,
+    _dir: TempDir,
+    ns: Netns,
+    url: String,
+}
+
+fn big_file_from_python(tag: &str) -> BigFile {
+    let ns = Netns::create(tag);
+    let dir = TempDir::new(tag);
+    std::fs::write(dir.join("big.bin"), pattern(1 << 20)).expect("file");
+    BigFile {
+        _server: python_http_server(&ns, &dir, "8000", "HTTP/1.1"),
+        _dir: dir,
+        ns,
+        url: format!("http://{KERNEL}:8000/big.bin"),
+    }
+}
+
 /// In a namespace of its own (`tag`), `get` with `flags` of a small file `count` times
 /// from python3's http.server (HTTP/1.0); it must succeed with every response a 200.
 /// The report and its transactions.
@@ -1045,12 +1067,9 @@ fn get_again_with_the_same_seed_meets_the_kernels_time_wait_and_recovers() {
 #[test]
 fn get_over_a_lossy_path_keeps_what_arrives_out_of_order() {
     skip_unless_ready!("python3");
-    let ns = Netns::create("ooo");
-    let dir = TempDir::new("ooo");
-    std::fs::write(dir.join("big.bin"), pattern(1 << 20)).expect("file");
-    let _server = python_http_server(&ns, &dir, "8000", "HTTP/1.1");
-    let url = format!("http://{KERNEL}:8000/big.bin");
-    let (_, r) = tcpknobs_get(&ns, &["--rtt", "20ms", "--loss", "5%", "--seed", "1", &url]);
+    let big = big_file_from_python("ooo");
+    let (ns, url) = (&big.ns, &big.url);
+    let (_, r) = tcpknobs_get(ns, &["--rtt", "20ms", "--loss", "5%", "--seed", "1", url]);
     assert_eq!(r["succeeded"], 1, "{r}");
     let lost = r["tap"]["rx"]["dropped_loss"].as_u64().expect("a count");
     let resent = r["tap"]["kernel_tcp"]["retrans_segs"]
@@ -1573,11 +1592,8 @@ fn sweep_over_the_tap_adds_each_points_rtt() {
 #[test]
 fn sweep_over_the_tap_counts_the_kernels_retransmissions() {
     skip_unless_ready!("python3");
-    let ns = Netns::create("sweepr");
-    let dir = TempDir::new("sweepr");
-    std::fs::write(dir.join("big.bin"), pattern(1 << 20)).expect("file");
-    let _server = python_http_server(&ns, &dir, "8000", "HTTP/1.1");
-    let url = format!("http://{KERNEL}:8000/big.bin");
+    let big = big_file_from_python("sweepr");
+    let (ns, url) = (&big.ns, &big.url);
     let args = sweep_command(&[
         "--vary",
         "loss=5%",
@@ -1586,11 +1602,11 @@ fn sweep_over_the_tap_counts_the_kernels_retransmissions() {
         "--max-time",
         "60s",
         "--json",
-        &url,
+        url,
     ]);
-    let before = kernel_nstat(&ns);
+    let before = kernel_nstat(ns);
     let out = run_bounded(ns.exec(&args), "tcpknobs sweep --tap");
-    let after = kernel_nstat(&ns);
+    let after = kernel_nstat(ns);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "sweep --tap failed: {stderr}");
     let rows = json(&String::from_utf8_lossy(&out.stdout), "sweep --json");
