@@ -86,7 +86,7 @@ fn seeded_reports_are_pinned() {
         0x174b_4732_a86b_d370,
         0xc929_0b77_cebe_b67c,
         0x461b_274c_cff0_7ac2,
-        0xc432_101e_559b_7ffa,
+        0xd64b_1e58_0bb1_b0ea,
         0x797d_4999_2b82_c6e3,
     ];
     let mut got = Vec::new();

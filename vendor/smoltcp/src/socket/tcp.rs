@@ -159,63 +159,51 @@ const RTTE_MIN_RTO: u32 = 1000;
 const RTTE_MAX_RTO: u32 = 60_000;
 
 /// The SACK scoreboard of a sender (RFC 6675 section 3): the blocks the receiver has
-/// reported holding above SND.UNA, merged, in sequence order. A fixed number of
-/// blocks; when a new one does not fit, the highest is dropped (the lowest decide
-/// which holes are lost).
-#[derive(Debug, Clone, Copy, Default)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+/// reported holding above SND.UNA, merged, in sequence order. As many blocks as there
+/// are holes in the flight, as Linux keeps (it tags every segment), up to
+/// `SACK_SCOREBOARD_MAX`; beyond that the highest is dropped (the lowest decide which
+/// holes are lost). A sender that never sees a SACK block allocates nothing.
+#[derive(Debug, Clone, Default)]
 struct SackScoreboard {
-    blocks: [Option<(TcpSeqNumber, TcpSeqNumber)>; SACK_SCOREBOARD_LEN],
+    blocks: alloc::vec::Vec<(TcpSeqNumber, TcpSeqNumber)>,
 }
 
-const SACK_SCOREBOARD_LEN: usize = 8;
+/// A block per hole: a flight of a 2 MiB window at a 1,460-byte MSS has at most 718
+/// holes between SACKed segments.
+const SACK_SCOREBOARD_MAX: usize = 1024;
 
 impl SackScoreboard {
     fn clear(&mut self) {
-        self.blocks = [None; SACK_SCOREBOARD_LEN];
+        self.blocks.clear();
     }
 
     fn iter(&self) -> impl Iterator<Item = (TcpSeqNumber, TcpSeqNumber)> + '_ {
-        self.blocks.iter().map_while(|b| *b)
+        self.blocks.iter().copied()
     }
 
     /// Adds a reported block, clipped to `(snd_una, snd_max]`; blocks below
     /// `snd_una` are forgotten.
     fn add(&mut self, left: TcpSeqNumber, right: TcpSeqNumber, snd_una: TcpSeqNumber, snd_max: TcpSeqNumber) {
+        self.blocks.retain_mut(|(l, r)| {
+            *l = (*l).max(snd_una);
+            *r > snd_una
+        });
         let left = left.max(snd_una);
         let right = right.min(snd_max);
-        let mut merged: [Option<(TcpSeqNumber, TcpSeqNumber)>; SACK_SCOREBOARD_LEN + 1] =
-            [None; SACK_SCOREBOARD_LEN + 1];
-        let mut n = 0;
-        let mut new = if left < right { Some((left, right)) } else { None };
-        for (l, r) in self.iter() {
-            if r <= snd_una {
-                continue;
-            }
-            let (l, r) = (l.max(snd_una), r);
-            match new {
-                Some((nl, nr)) if nr < l => {
-                    merged[n] = Some((nl, nr));
-                    n += 1;
-                    new = None;
-                    merged[n] = Some((l, r));
-                    n += 1;
-                }
-                Some((nl, _)) if r < nl => {
-                    merged[n] = Some((l, r));
-                    n += 1;
-                }
-                Some((nl, nr)) => new = Some((nl.min(l), nr.max(r))),
-                None => {
-                    merged[n] = Some((l, r));
-                    n += 1;
-                }
-            }
+        if left >= right {
+            return;
         }
-        if let Some(b) = new {
-            merged[n] = Some(b);
+        // The blocks wholly below the new one stay before it; those it overlaps or
+        // touches merge into it.
+        let start = self.blocks.partition_point(|&(_, r)| r < left);
+        let mut merged = (left, right);
+        let mut end = start;
+        while let Some(&(l, r)) = self.blocks.get(end).filter(|&&(l, _)| l <= merged.1) {
+            merged = (merged.0.min(l), merged.1.max(r));
+            end += 1;
         }
-        self.blocks.copy_from_slice(&merged[..SACK_SCOREBOARD_LEN]);
+        self.blocks.splice(start..end, [merged]);
+        self.blocks.truncate(SACK_SCOREBOARD_MAX);
     }
 
     /// Forgets what SND.UNA has passed.
@@ -10227,6 +10215,32 @@ mod test {
         // Blocks below SND.UNA are forgotten, a straddling one clipped.
         b.prune(una + 10, max);
         assert_eq!(b.iter().collect::<Vec<_>>(), [(una + 10, una + 18)]);
+    }
+
+    #[test]
+    fn test_sack_scoreboard_keeps_a_block_per_hole() {
+        let una = LOCAL_SEQ + 1;
+        let max = una + 100_000;
+        let mut b = SackScoreboard::default();
+        // Every other 10-byte stretch, reported highest first: all are kept, in order.
+        for i in (0..40).rev() {
+            b.add(una + 20 * i + 10, una + 20 * i + 20, una, max);
+        }
+        let blocks: Vec<_> = b.iter().collect();
+        assert_eq!(blocks.len(), 40);
+        assert!(blocks.windows(2).all(|w| w[0].1 < w[1].0));
+        assert_eq!(b.sacked_above(una), 400);
+        // A block that spans three of them merges them.
+        b.add(una + 15, una + 65, una, max);
+        assert_eq!(b.iter().count(), 38);
+        assert_eq!(b.iter().next(), Some((una + 10, una + 65)));
+        // Past the limit the highest blocks go.
+        let mut b = SackScoreboard::default();
+        for i in 0..SACK_SCOREBOARD_MAX + 5 {
+            b.add(una + 20 * i + 10, una + 20 * i + 20, una, max);
+        }
+        assert_eq!(b.iter().count(), SACK_SCOREBOARD_MAX);
+        assert_eq!(b.iter().last(), Some((una + 20 * (SACK_SCOREBOARD_MAX - 1) + 10, una + 20 * (SACK_SCOREBOARD_MAX - 1) + 20)));
     }
 
     #[test]
