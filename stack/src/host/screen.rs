@@ -226,8 +226,8 @@ pub(super) enum Screen {
     ChallengeAck,
     /// Discard it: it would complete a handshake, and the accept queue is full.
     Overflow,
-    /// Hand it to TCP, which answers it (with an ACK; in SYN-SENT, with an RST) and
-    /// drops it; the observer leaves the connection's numbers alone.
+    /// Hand it to TCP, which answers it (with an ACK; during the handshake, with an
+    /// RST) and drops it; the observer leaves the connection's numbers alone.
     Unacceptable,
     /// Hand TCP this segment in another form.
     Rewrite(Rewrite),
@@ -244,8 +244,9 @@ pub(super) enum Rewrite {
     Fin,
 }
 
-/// Whether `ack` acknowledges our SYN and nothing beyond it: ISS < SEG.ACK =<
-/// SND.NXT (RFC 9293 §3.10.7.3), SND.UNA being the ISS until the SYN is acknowledged.
+/// Whether `ack` acknowledges our SYN (or SYN-ACK) and nothing beyond it: ISS <
+/// SEG.ACK =< SND.NXT (RFC 9293 §3.10.7.3-4), SND.UNA being the ISS until the SYN is
+/// acknowledged.
 fn acks_our_syn(t: &WireTrack, ack: u32) -> bool {
     seq_gt(ack, t.snd_una) && !seq_gt(ack, t.snd_max)
 }
