@@ -641,6 +641,10 @@ pub struct Socket<'a> {
     /// NewReno's `recover` (RFC 6582 section 3.2): the highest sequence number sent
     /// when fast retransmit began; `None` outside fast recovery.
     recover: Option<TcpSeqNumber>,
+    /// With NewReno, the highest sequence number sent when the retransmission timer
+    /// last fired, until an ACK covers it (RFC 6582 section 4): duplicate ACKs below it
+    /// were sent before the go-back-N arrived and start no fast retransmit.
+    rto_recover: Option<TcpSeqNumber>,
     /// Whether the receiver's SACK blocks drive loss recovery, see
     /// [`Socket::set_sack_recovery`].
     sack_recovery: bool,
@@ -744,6 +748,7 @@ impl<'a> Socket<'a> {
             local_rx_dup_acks: 0,
             newreno: false,
             recover: None,
+            rto_recover: None,
             sack_recovery: false,
             scoreboard: SackScoreboard::default(),
             high_rxt: TcpSeqNumber::default(),
@@ -965,11 +970,13 @@ impl<'a> Socket<'a> {
     /// covers it, every ACK that advances SND.UNA (a partial ACK) retransmits the
     /// next unacknowledged segment at once (section 3.2 step 5), and duplicate ACKs
     /// do not start another fast retransmit (step 2). A retransmission timeout
-    /// ends recovery.
+    /// ends recovery, and until an ACK covers what had been sent when it fired,
+    /// duplicate ACKs start no fast retransmit either (section 4).
     pub fn set_newreno(&mut self, enabled: bool) {
         self.newreno = enabled;
         if !enabled {
             self.recover = None;
+            self.rto_recover = None;
         }
     }
 
@@ -1142,6 +1149,7 @@ impl<'a> Socket<'a> {
             ..RttEstimator::default()
         };
         self.recover = None;
+        self.rto_recover = None;
         self.scoreboard.clear();
         self.pending_retransmit_at = None;
         self.assembler = Assembler::new();
@@ -2353,7 +2361,8 @@ impl<'a> Socket<'a> {
                     );
 
                     let recovering = self.newreno && self.recover.is_some();
-                    if self.local_rx_dup_acks == 3 && !recovering {
+                    let after_timeout = self.rto_recover.is_some_and(|r| ack_number < r);
+                    if self.local_rx_dup_acks == 3 && !recovering && !after_timeout {
                         self.timer.set_for_fast_retransmit();
                         if self.newreno {
                             self.recover = Some(self.remote_last_seq);
@@ -2379,6 +2388,10 @@ impl<'a> Socket<'a> {
                         net_debug!("reset duplicate ACK count");
                     }
                     self.local_rx_last_ack = Some(ack_number);
+
+                    if self.rto_recover.is_some_and(|r| ack_number >= r) {
+                        self.rto_recover = None;
+                    }
 
                     // RFC 6582 section 3.2 steps 5 and 6
                     if let Some(recover) = self.recover
@@ -2571,6 +2584,7 @@ impl<'a> Socket<'a> {
             None => {
                 if !self.pending_fast_retransmit
                     && !matches!(self.timer, Timer::FastRetransmit)
+                    && self.rto_recover.is_none()
                     && self.scoreboard.is_lost(snd_una, mss)
                 {
                     net_debug!("SACK: the first hole is lost, starting fast retransmit");
@@ -2785,6 +2799,13 @@ impl<'a> Socket<'a> {
                 self.congestion_controller
                     .inner_mut()
                     .on_rto(cx.now(), in_flight);
+
+                // RFC 6582 section 4: what had been sent when the timer fired; the
+                // duplicate ACKs that arrive before the go-back-N covers it were sent
+                // for the old flight.
+                if self.newreno {
+                    self.rto_recover = Some(self.remote_last_seq);
+                }
 
                 // Rewind "last sequence number sent", as if we never
                 // had sent them. This will cause all data in the queue
@@ -10181,6 +10202,55 @@ mod test {
             });
         }
         recv_nothing!(s, time 1190);
+    }
+
+    #[test]
+    fn test_newreno_duplicate_acks_after_a_timeout_start_no_fast_retransmit() {
+        let mut s = socket_established();
+        s.set_newreno(true);
+        s.remote_mss = 3;
+        send!(s, time 0, TcpRepr {
+            seq_number: REMOTE_SEQ + 1,
+            ack_number: Some(LOCAL_SEQ + 1),
+            ..SEND_TEMPL
+        });
+        s.send_slice(b"aaaBBBccc").unwrap();
+        for (i, chunk) in [&b"aaa"[..], b"BBB", b"ccc"].iter().enumerate() {
+            recv!(s, time 1000, Ok(TcpRepr {
+                seq_number: LOCAL_SEQ + 1 + 3 * i,
+                ack_number: Some(REMOTE_SEQ + 1),
+                payload:    chunk,
+                ..RECV_TEMPL
+            }));
+        }
+        // Nothing is acknowledged: the timer resends from aaa, going back N.
+        recv_nothing!(s, time 1999);
+        for (i, chunk) in [&b"aaa"[..], b"BBB", b"ccc"].iter().enumerate() {
+            recv!(s, time 2000, Ok(TcpRepr {
+                seq_number: LOCAL_SEQ + 1 + 3 * i,
+                ack_number: Some(REMOTE_SEQ + 1),
+                payload:    chunk,
+                ..RECV_TEMPL
+            }));
+        }
+        // Three duplicate ACKs the peer sent before the resent aaa reached it (for BBB
+        // and ccc, and a window probe, say): they say nothing the timeout did not, so
+        // no fast retransmission of aaa follows (RFC 6582 section 4).
+        for t in [2010, 2015, 2020] {
+            send!(s, time t, TcpRepr {
+                seq_number: REMOTE_SEQ + 1,
+                ack_number: Some(LOCAL_SEQ + 1),
+                ..SEND_TEMPL
+            });
+        }
+        recv_nothing!(s, time 2025);
+        // The resent aaa arrives: everything is acknowledged.
+        send!(s, time 2030, TcpRepr {
+            seq_number: REMOTE_SEQ + 1,
+            ack_number: Some(LOCAL_SEQ + 1 + 9),
+            ..SEND_TEMPL
+        });
+        recv_nothing!(s, time 2035);
     }
 
     fn sack_of(left: usize, right: usize) -> [Option<(u32, u32)>; 3] {
