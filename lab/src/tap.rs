@@ -48,8 +48,9 @@ pub struct TapSetup {
     /// Drop probability added inside the process, each direction.
     pub loss: Option<f64>,
     /// Seed for the added loss and the initial sequence numbers; `None`: one from the
-    /// clock, so a run does not repeat the last run's initial sequence numbers on the
-    /// same ports, which a kernel still holding them in TIME_WAIT refuses.
+    /// clock, so a run does not repeat the last run's ports and initial sequence
+    /// numbers (a kernel still holding that tuple answers the SYN with the old
+    /// connection's ACK, which costs an RST and a 1 s SYN timeout).
     pub seed: Option<u64>,
     /// Capture the frames crossing the TAP to this file: pcapng if its name ends in
     /// `.pcapng`, classic pcap otherwise.

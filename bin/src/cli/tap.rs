@@ -23,8 +23,9 @@ pub struct TapFlags {
     #[arg(long, value_name = "P", value_parser = parse_probability)]
     pub loss: Option<f64>,
     /// Seed for the added loss and the initial sequence numbers (default: from the
-    /// clock, so a run does not repeat the last run's initial sequence numbers on the
-    /// same ports, which a kernel still holding them in TIME_WAIT refuses).
+    /// clock, so a run does not repeat the last run's ports and initial sequence
+    /// numbers: a kernel still holding that tuple answers the SYN with the old
+    /// connection's ACK, which costs an RST and a 1 s SYN timeout).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Capture the frames crossing the TAP to FILE (Ethernet, wall-clock ns); the format
