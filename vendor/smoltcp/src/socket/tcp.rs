@@ -181,13 +181,9 @@ impl SackScoreboard {
         self.blocks.iter().copied()
     }
 
-    /// Adds a reported block, clipped to `(snd_una, snd_max]`; blocks below
-    /// `snd_una` are forgotten.
+    /// Adds a reported block, clipped to `(snd_una, snd_max]` (the blocks kept are
+    /// already, by [`SackScoreboard::prune`]).
     fn add(&mut self, left: TcpSeqNumber, right: TcpSeqNumber, snd_una: TcpSeqNumber, snd_max: TcpSeqNumber) {
-        self.blocks.retain_mut(|(l, r)| {
-            *l = (*l).max(snd_una);
-            *r > snd_una
-        });
         let left = left.max(snd_una);
         let right = right.min(snd_max);
         if left >= right {
@@ -206,9 +202,12 @@ impl SackScoreboard {
         self.blocks.truncate(SACK_SCOREBOARD_MAX);
     }
 
-    /// Forgets what SND.UNA has passed.
-    fn prune(&mut self, snd_una: TcpSeqNumber, snd_max: TcpSeqNumber) {
-        self.add(snd_una, snd_una, snd_una, snd_max);
+    /// Forgets what SND.UNA has passed: blocks below it go, one across it is clipped.
+    fn prune(&mut self, snd_una: TcpSeqNumber) {
+        self.blocks.retain_mut(|(l, r)| {
+            *l = (*l).max(snd_una);
+            *r > snd_una
+        });
     }
 
     /// SACKed bytes above `seq`.
@@ -2574,7 +2573,7 @@ impl<'a> Socket<'a> {
     /// resends (see [`Socket::set_sack_recovery`]).
     fn on_sack(&mut self, cx: &mut Context, snd_una: TcpSeqNumber, blocks: &[Option<(u32, u32)>; 3]) {
         let snd_max = self.remote_last_seq;
-        self.scoreboard.prune(snd_una, snd_max);
+        self.scoreboard.prune(snd_una);
         for &(l, r) in blocks.iter().flatten() {
             let (l, r) = (TcpSeqNumber(l as i32), TcpSeqNumber(r as i32));
             self.scoreboard.add(l, r, snd_una, snd_max);
@@ -2804,7 +2803,10 @@ impl<'a> Socket<'a> {
                 // duplicate ACKs that arrive before the go-back-N covers it were sent
                 // for the old flight.
                 if self.newreno {
-                    self.rto_recover = Some(self.remote_last_seq);
+                    // After a second timeout SND.NXT may lie below what the first saw
+                    // sent: the highest of the two is what has been sent so far.
+                    let sent = self.remote_last_seq;
+                    self.rto_recover = Some(self.rto_recover.map_or(sent, |r| r.max(sent)));
                 }
 
                 // Rewind "last sequence number sent", as if we never
@@ -10253,6 +10255,67 @@ mod test {
         recv_nothing!(s, time 2035);
     }
 
+    #[test]
+    fn test_newreno_a_second_timeout_keeps_the_highest_sent() {
+        let mut s = socket_established();
+        s.set_newreno(true);
+        s.remote_mss = 3;
+        send!(s, time 0, TcpRepr {
+            seq_number: REMOTE_SEQ + 1,
+            ack_number: Some(LOCAL_SEQ + 1),
+            ..SEND_TEMPL
+        });
+        s.send_slice(b"aaaBBBccc").unwrap();
+        for (i, chunk) in [&b"aaa"[..], b"BBB", b"ccc"].iter().enumerate() {
+            recv!(s, time 1000, Ok(TcpRepr {
+                seq_number: LOCAL_SEQ + 1 + 3 * i,
+                ack_number: Some(REMOTE_SEQ + 1),
+                payload:    chunk,
+                ..RECV_TEMPL
+            }));
+        }
+        // The peer's window shrinks to one segment: each go-back-N resends aaa alone.
+        send!(s, time 1500, TcpRepr {
+            seq_number: REMOTE_SEQ + 1,
+            ack_number: Some(LOCAL_SEQ + 1),
+            window_len: 3,
+            ..SEND_TEMPL
+        });
+        for t in [2000, 4000] {
+            recv!(s, time t, Ok(TcpRepr {
+                seq_number: LOCAL_SEQ + 1,
+                ack_number: Some(REMOTE_SEQ + 1),
+                payload:    &b"aaa"[..],
+                ..RECV_TEMPL
+            }));
+            recv_nothing!(s, time t + 1);
+        }
+        // aaa arrives; BBB and ccc had arrived long before, and their duplicate ACKs
+        // (for aaa's gap) come now, behind it. They are older than ccc, the highest
+        // ever sent, though the second timeout saw only aaa sent: no fast retransmit.
+        send!(s, time 4010, TcpRepr {
+            seq_number: REMOTE_SEQ + 1,
+            ack_number: Some(LOCAL_SEQ + 1 + 3),
+            window_len: 3,
+            ..SEND_TEMPL
+        });
+        recv!(s, time 4011, Ok(TcpRepr {
+            seq_number: LOCAL_SEQ + 1 + 3,
+            ack_number: Some(REMOTE_SEQ + 1),
+            payload:    &b"BBB"[..],
+            ..RECV_TEMPL
+        }));
+        for t in [4015, 4020, 4025] {
+            send!(s, time t, TcpRepr {
+                seq_number: REMOTE_SEQ + 1,
+                ack_number: Some(LOCAL_SEQ + 1 + 3),
+                window_len: 3,
+                ..SEND_TEMPL
+            });
+        }
+        recv_nothing!(s, time 4030);
+    }
+
     fn sack_of(left: usize, right: usize) -> [Option<(u32, u32)>; 3] {
         [
             Some(((LOCAL_SEQ + 1 + left).0 as u32, (LOCAL_SEQ + 1 + right).0 as u32)),
@@ -10283,7 +10346,7 @@ mod test {
         b.add(una + 15, una + 18, una, max);
         assert_eq!(b.next_lost(una + 4, 3), Some(una + 6));
         // Blocks below SND.UNA are forgotten, a straddling one clipped.
-        b.prune(una + 10, max);
+        b.prune(una + 10);
         assert_eq!(b.iter().collect::<Vec<_>>(), [(una + 10, una + 18)]);
     }
 
