@@ -450,6 +450,9 @@ struct TapSettings {
     client_knobs: Knobs,
     client: ClientConfig,
     urls: Vec<String>,
+    /// The congestion control the kernel gives new sockets in the namespace, as the
+    /// point's runs found it: what its sender did after a loss depends on it.
+    kernel_congestion_control: Option<String>,
 }
 
 /// Why a run of a TAP sweep was not done after Ctrl-C or SIGTERM.
@@ -487,6 +490,7 @@ fn run_tap(
         // What the server's listeners did beyond their queues in this point's runs:
         // no knob of the sweep asks for it, so it is said, per point.
         let mut listen = ListenCounters::default();
+        let mut congestion_control = None;
         for i in 0..repeat {
             if stop.is_requested() {
                 runs.push(Err(STOPPED.to_owned()));
@@ -534,13 +538,13 @@ fn run_tap(
                 queue_drops.to_host += d.to_host;
                 queue_drops.queue_len = d.queue_len;
             }
-            // The peer's retransmissions are the kernel's: with ours, the column
-            // counts both ends, as it does in the simulator.
-            let mut peer_retransmissions = 0;
             if let Some(k) = rig.kernel_tcp {
                 listen.add(&k.listen);
-                peer_retransmissions = k.retrans_segs;
             }
+            // The peer's retransmissions are the kernel's: with ours, the column
+            // counts both ends, as it does in the simulator.
+            let peer_retransmissions = rig.kernel_tcp.map_or(0, |k| k.retrans_segs);
+            congestion_control = rig.kernel_congestion_control.clone();
             device = Some(rig.tap);
             runs.push(match fetched {
                 Ok(f) if f.report.end == RealtimeEnd::Stopped => Err(STOPPED.to_owned()),
@@ -579,6 +583,7 @@ fn run_tap(
                 ..get.client.config(GET_RESPONSE_TIMEOUT)
             },
             urls: get.urls.iter().map(ToString::to_string).collect(),
+            kernel_congestion_control: congestion_control,
         });
         if let Some(what) = crate::table::listen_words(&listen) {
             let set: Vec<String> = values.iter().map(|(n, v)| format!("{n}={v}")).collect();

@@ -1538,6 +1538,12 @@ fn sweep_over_the_tap_adds_each_points_rtt() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "sweep --tap failed: {stderr}");
     assert!(!stderr.contains("warning: point"), "{stderr}");
+    let sysctl = run_bounded(
+        ns.exec(&["sysctl", "-n", "net.ipv4.tcp_congestion_control"]),
+        "sysctl",
+    );
+    let namespace_congestion_control = String::from_utf8_lossy(&sysctl.stdout).trim().to_string();
+    assert!(!namespace_congestion_control.is_empty());
     let rows = json(&String::from_utf8_lossy(&out.stdout), "sweep --json");
     let rows = rows.as_array().expect("an array of rows");
     let grid = [
@@ -1584,6 +1590,11 @@ fn sweep_over_the_tap_adds_each_points_rtt() {
         let half_ns = rtt.trim_end_matches("ms").parse::<u64>().expect("ms") * 500_000;
         assert_eq!(record[col("added.one_way_delay_ns")], half_ns.to_string());
         assert_eq!(record[col("succeeded")], "2", "{record:?}");
+        assert_eq!(
+            record[col("kernel_congestion_control")],
+            namespace_congestion_control,
+            "{record:?}"
+        );
         assert!(
             record[col("connect_ms")].parse::<f64>().is_ok(),
             "{record:?}"
