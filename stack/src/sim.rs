@@ -144,6 +144,7 @@ impl SimNet {
             mtu: self.profile.mtu,
             seed: derive_seed(self.seed, 1000 + index as u64),
             knobs,
+            verify_checksums: false,
         };
         let mut host = Host::new(config, self.now());
         host.set_tracing(self.wire.tracing());

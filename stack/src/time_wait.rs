@@ -10,12 +10,13 @@
 //! remembers only the tuple and two sequence numbers here. Pure logic: the
 //! time is always a parameter and nothing panics.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt;
 
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::Ipv4Address;
 
+use crate::id_hash::TupleHashMap;
 use crate::segment::seq_gt;
 
 /// 2*MSL with RFC 9293's MSL of 2 minutes (§3.4.2 "Knowing When to Keep
@@ -170,7 +171,7 @@ pub enum Verdict {
 #[derive(Clone, Debug)]
 pub struct TimeWaitTable {
     two_msl: Duration,
-    entries: HashMap<FourTuple, HeldTuple>,
+    entries: TupleHashMap<FourTuple, HeldTuple>,
     by_expiry: BTreeSet<(Instant, FourTuple)>,
     ended: Vec<HeldTuple>,
 }
@@ -182,7 +183,7 @@ impl TimeWaitTable {
     pub fn new(two_msl: Duration) -> Self {
         TimeWaitTable {
             two_msl,
-            entries: HashMap::new(),
+            entries: TupleHashMap::default(),
             by_expiry: BTreeSet::new(),
             ended: Vec::new(),
         }

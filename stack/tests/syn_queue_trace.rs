@@ -47,6 +47,10 @@ fn ethernet_server(backlog: usize) -> Host {
 }
 
 fn listening(medium: Medium, knobs: Knobs) -> Host {
+    listening_checked(medium, knobs, true)
+}
+
+fn listening_checked(medium: Medium, knobs: Knobs, verify_checksums: bool) -> Host {
     let config = HostConfig {
         name: "server".into(),
         addr: tcpknobs_stack::Ipv4Cidr::new(SERVER, 24),
@@ -56,6 +60,7 @@ fn listening(medium: Medium, knobs: Knobs) -> Host {
         mtu: 1500,
         seed: 1,
         knobs,
+        verify_checksums,
     };
     let mut host = Host::new(config, at(0));
     host.listen(PORT);
@@ -568,4 +573,26 @@ fn a_cookie_connection_waiting_for_arp_is_not_in_the_syn_queue() {
     assert!(out.len() == 1 && out[0].syn, "{out:?}");
     assert_eq!(host.listen_counters().syncookies_sent, 1, "kept, no cookie");
     assert!(host.accept(PORT).is_some(), "the completed handshake");
+}
+
+/// A SYN damaged on the way (one bit of its TCP checksum flipped) gets no answer from
+/// a host that verifies checksums, as over a TAP, where the undamaged SYN gets its
+/// SYN-ACK. A simulated host does not verify them (its link never damages a frame,
+/// as Linux trusts loopback and veth), so it answers the same damaged SYN.
+#[test]
+fn a_damaged_syn_is_dropped_where_checksums_are_verified() {
+    let damaged = || {
+        let mut frame = syn(40_000, 1000).frame();
+        // Raw IP: the TCP header follows the 20-byte IPv4 header; its checksum is at 16.
+        frame[20 + 16] ^= 0x01;
+        frame
+    };
+    let mut verifying = listening_checked(Medium::Ip, Knobs::default(), true);
+    assert!(probe(&mut verifying, damaged(), at(0)).is_empty());
+    let answers = probe(&mut verifying, syn(40_000, 1000).frame(), at(1));
+    assert!(answers.len() == 1 && answers[0].syn, "{answers:?}");
+
+    let mut trusting = listening_checked(Medium::Ip, Knobs::default(), false);
+    let answers = probe(&mut trusting, damaged(), at(0));
+    assert!(answers.len() == 1 && answers[0].syn, "{answers:?}");
 }
