@@ -11,6 +11,13 @@
 //! every frame and every figure of a seeded run, is the same as when it drove them
 //! all.
 //!
+//! Each connection is driven until a drive changes nothing ([`until_still`]), as
+//! a program reads a socket until it would block: a read that returns the last data
+//! leaves the end of the stream for the next read, and that read happens at once
+//! rather than at the next poll, a round of the settling loop later. Both happen at
+//! the same instant; only the order of frames that leave at that instant could
+//! differ, and in the seeded runs that `scripts/compare-runs.sh` checks none did.
+//!
 //! A connection's own calls into the host while it is driven are news about itself
 //! only, and it has just seen them; what they do to *other* connections (a close
 //! runs an egress pass over every socket touched so far) is news for those: a
@@ -22,6 +29,22 @@ use std::collections::BinaryHeap;
 
 use tcpknobs_stack::id_hash::IdHashMap;
 use tcpknobs_stack::{ConnId, Host, Instant, News, NewsReader};
+
+/// Drives of one connection in a row, each of which changed it, before it is left
+/// for the next pass instead (a bound that a connection coming to rest never meets:
+/// see [`until_still`]).
+const DRIVES_IN_A_ROW: usize = 64;
+
+/// Drive a connection again and again (`drive_moved` drives it once and says whether
+/// that changed it) until a drive changes nothing: then it is at rest, and driving it
+/// again before something happens to it would change nothing. A drive that moved it
+/// may have left more to do (a read returns the data before the end of the stream, a
+/// parsed response lets the connection close), and doing that at once is what the
+/// next drive would have done. True if it came to rest; false if it was still moving
+/// after [`DRIVES_IN_A_ROW`] drives (the caller then wakes it for the next pass).
+pub(crate) fn until_still(mut drive_moved: impl FnMut() -> bool) -> bool {
+    (0..DRIVES_IN_A_ROW).any(|_| !drive_moved())
+}
 
 /// See the module docs. Keys are the application's names for its connections, in
 /// the order it drives them.
@@ -258,6 +281,27 @@ mod tests {
             w.end_pass(pass);
             assert!(w.spare.is_empty());
         }
+    }
+
+    /// A connection is driven until a drive changes nothing, that drive included,
+    /// and no more; one that never comes to rest is driven a bounded number of
+    /// times and reported as still moving.
+    #[test]
+    fn a_connection_is_driven_until_a_drive_changes_nothing() {
+        for moves in 0..5 {
+            let mut drives = 0;
+            assert!(until_still(|| {
+                drives += 1;
+                drives <= moves
+            }));
+            assert_eq!(drives, moves + 1);
+        }
+        let mut drives = 0;
+        assert!(!until_still(|| {
+            drives += 1;
+            true
+        }));
+        assert_eq!(drives, DRIVES_IN_A_ROW);
     }
 
     /// A deadline moved again and again leaves stale entries behind; the queue

@@ -100,9 +100,8 @@ impl ClientConn {
 
     /// What driving the connection can change. A drive that left it as it was
     /// reached a fixed point: driving it again before something happens to it would
-    /// change nothing. One that moved it may have more to do (a read returns the
-    /// data before the end of the stream, a parsed response lets the connection
-    /// close), so it is driven again in the next pass, as every connection was.
+    /// change nothing. One that moved it may have more to do, so it is driven again
+    /// at once (see `wakeups::until_still`).
     pub(super) fn print(&self) -> ConnPrint {
         ConnPrint {
             read_total: self.read_total,

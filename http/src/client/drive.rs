@@ -5,10 +5,11 @@
 use tcpknobs_stack::trace::HttpEvent;
 use tcpknobs_stack::{ConnState, Host, Instant, Readable, SocketError};
 
-use super::conn::{Flow, ReadState, OPEN};
+use super::conn::{ClientConn, Flow, ReadState, OPEN};
 use super::{Client, Sink};
 use crate::body::BodyError;
 use crate::transaction::TransactionError;
+use crate::wakeups::until_still;
 
 impl<S: Sink> Client<S> {
     /// Send `tx` again on another connection if that is safe, or fail it with `err`.
@@ -63,6 +64,19 @@ impl<S: Sink> Client<S> {
         }
         for tx in retry.into_iter().rev() {
             self.queue.push_front(tx);
+        }
+    }
+
+    /// Drive connection `ci` until it is at rest ([`until_still`]), or wake it for
+    /// the next pass if it will not come to rest.
+    pub(super) fn drive_to_rest(&mut self, host: &mut Host, ci: usize) {
+        let still = until_still(|| {
+            let before = self.conns.get(&ci).map(ClientConn::print);
+            self.drive(host, ci);
+            self.conns.get(&ci).map(ClientConn::print) != before
+        });
+        if !still {
+            self.wakeups.wake(ci);
         }
     }
 

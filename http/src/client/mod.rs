@@ -317,11 +317,7 @@ impl<S: Sink> Application for Client<S> {
                 conns.keys().copied(),
             );
             while let Some(ci) = pass.pop_first() {
-                let before = self.conns.get(&ci).map(ClientConn::print);
-                self.drive(host, ci);
-                if self.conns.get(&ci).map(ClientConn::print) != before {
-                    self.wakeups.wake(ci);
-                }
+                self.drive_to_rest(host, ci);
                 self.settle(ci);
                 if self.conns.get(&ci).is_some_and(|c| c.closed) {
                     self.closing.push(ci);

@@ -13,7 +13,7 @@ use super::smart::SmartClient;
 use super::stats::{ClientEnd, ClientRecord, ProxyStats};
 use crate::outbox::Outbox;
 use crate::read_buffer::ReadBuffer;
-use crate::wakeups::{Pass, Wakeups};
+use crate::wakeups::{until_still, Pass, Wakeups};
 
 /// The proxy application. See the module docs.
 pub struct Proxy {
@@ -191,9 +191,14 @@ impl Proxy {
     fn drive_key(&mut self, host: &mut Host, key: usize, pass: &mut Pass) {
         let id = ConnId(key);
         if let Some(mut c) = self.smart.remove(&id) {
-            let before = c.print(&self.pool);
-            if self.drive_smart(host, &mut c) {
-                if c.print(&self.pool) != before {
+            let mut alive = true;
+            let still = until_still(|| {
+                let before = c.print(&self.pool);
+                alive = self.drive_smart(host, &mut c);
+                alive && c.print(&self.pool) != before
+            });
+            if alive {
+                if !still {
                     self.wakeups.wake(key);
                 }
                 self.wakeups.set_timer(key, c.linger_until);
@@ -202,9 +207,14 @@ impl Proxy {
                 self.wakeups.forget(key);
             }
         } else if let Some(mut c) = self.dumb.remove(&id) {
-            let before = c.print();
-            if self.drive_dumb(host, &mut c) {
-                if c.print() != before {
+            let mut alive = true;
+            let still = until_still(|| {
+                let before = c.print();
+                alive = self.drive_dumb(host, &mut c);
+                alive && c.print() != before
+            });
+            if alive {
+                if !still {
                     self.wakeups.wake(key);
                 }
                 self.dumb.insert(id, c);

@@ -31,7 +31,7 @@ impl SidePrint {
 /// What driving a client connection can change, its upstream connection included:
 /// a drive that left it as it was reached a fixed point, and driving it again
 /// before something happens to it would change nothing; one that moved it is
-/// driven again at the next poll, as every connection was (see `wakeups`).
+/// driven again at once (see `wakeups::until_still`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) struct ClientPrint {
     client: SidePrint,

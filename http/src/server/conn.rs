@@ -131,8 +131,7 @@ pub(super) struct Conn {
 
 /// What driving a connection can change: a drive that left it as it was reached a
 /// fixed point, and driving it again before something happens to it would change
-/// nothing; one that moved it is driven again at the next poll, as every connection
-/// was (see `wakeups`).
+/// nothing; one that moved it is driven again at once (see `wakeups::until_still`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) struct ConnPrint {
     read_total: u64,

@@ -57,7 +57,7 @@ use crate::outbox::Outbox;
 #[cfg(doc)]
 use crate::payload;
 use crate::read_buffer::ReadBuffer;
-use crate::wakeups::{Pass, Wakeups};
+use crate::wakeups::{until_still, Pass, Wakeups};
 use conn::{Conn, Phase, Reading, Writing};
 use response::HeadRecipe;
 use stats::ms;
@@ -197,9 +197,14 @@ impl Server {
     fn drive_key(&mut self, host: &mut Host, key: usize, pass: &mut Pass) {
         let id = ConnId(key);
         if let Some(mut conn) = self.conns.remove(&id) {
-            let before = conn.print();
-            if self.drive(host, &mut conn) {
-                if conn.print() != before {
+            let mut alive = true;
+            let still = until_still(|| {
+                let before = conn.print();
+                alive = self.drive(host, &mut conn);
+                alive && conn.print() != before
+            });
+            if alive {
+                if !still {
                     self.wakeups.wake(key);
                 }
                 self.wakeups.set_timer(key, conn.deadline(&self.config));
