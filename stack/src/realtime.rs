@@ -105,7 +105,7 @@ pub fn tap_host_config(
         mtu,
         seed,
         knobs,
-        verify_checksums: true,
+        checksums: true,
     }
 }
 

@@ -7,8 +7,8 @@
 
 use smoltcp::phy::Medium;
 use smoltcp::wire::{
-    EthernetFrame, EthernetProtocol, IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, TcpOption,
-    TcpPacket, TcpSeqNumber,
+    EthernetFrame, EthernetProtocol, Icmpv4Packet, IpAddress, IpProtocol, Ipv4Address, Ipv4Packet,
+    TcpOption, TcpPacket, TcpSeqNumber,
 };
 
 /// Ethernet II header length; frames on a TAP device carry it, raw-IP frames do not.
@@ -269,6 +269,35 @@ fn build_segment(
         &IpAddress::Ipv4(addrs.dst_addr),
     );
     frame
+}
+
+/// Fill in the checksums of the raw IPv4 packet `frame`: its header's, and its TCP
+/// segment's or ICMP message's. A simulated host leaves them out (see
+/// [`crate::HostConfig::checksums`]); the capture fills them in on its copy, as a
+/// NIC with checksum offload fills them in on the wire. Anything that is not IPv4
+/// is left as it is.
+pub fn fill_checksums(frame: &mut [u8]) {
+    let Ok(mut ip) = Ipv4Packet::new_checked(&mut *frame) else {
+        return;
+    };
+    ip.fill_checksum();
+    let (src, dst) = (
+        IpAddress::Ipv4(ip.src_addr()),
+        IpAddress::Ipv4(ip.dst_addr()),
+    );
+    match ip.next_header() {
+        IpProtocol::Tcp => {
+            if let Ok(mut tcp) = TcpPacket::new_checked(ip.payload_mut()) {
+                tcp.fill_checksum(&src, &dst);
+            }
+        }
+        IpProtocol::Icmp => {
+            if let Ok(mut icmp) = Icmpv4Packet::new_checked(ip.payload_mut()) {
+                icmp.fill_checksum();
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Lower the window field of the TCP segment in `frame` to at most `limit`,

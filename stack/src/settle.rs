@@ -232,7 +232,7 @@ mod tests {
             mtu: 1500,
             seed: u64::from(last),
             knobs: Knobs::default(),
-            verify_checksums: true,
+            checksums: true,
         };
         Host::new(config, Instant::ZERO)
     }

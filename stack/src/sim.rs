@@ -144,7 +144,7 @@ impl SimNet {
             mtu: self.profile.mtu,
             seed: derive_seed(self.seed, 1000 + index as u64),
             knobs,
-            verify_checksums: false,
+            checksums: false,
         };
         let mut host = Host::new(config, self.now());
         host.set_tracing(self.wire.tracing());
@@ -401,7 +401,11 @@ impl Outlet for SimWire {
     ) -> Result<(), Infallible> {
         let first_number = host.frames_out() - frames.len() as u64;
         for (frame_number, frame) in (first_number..).zip(frames.drain(..)) {
-            let captured = self.capture.is_some().then(|| frame.clone());
+            let captured = self.capture.is_some().then(|| {
+                let mut copy = frame.clone();
+                crate::segment::fill_checksums(&mut copy);
+                copy
+            });
             let dst = Ipv4Packet::new_checked(&frame[..])
                 .ok()
                 .and_then(|p| self.routes.get(&p.dst_addr()).copied());

@@ -513,7 +513,7 @@ fn no_arp_reply_fails_the_connect() {
         mtu: 1500,
         seed: 1,
         knobs: common::knobs(),
-        verify_checksums: true,
+        checksums: true,
     };
     let mut host = tcpknobs_stack::Host::new(config, Instant::from_millis(0));
     let id = host.connect(SERVER, PORT).unwrap();

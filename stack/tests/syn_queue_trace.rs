@@ -47,10 +47,10 @@ fn ethernet_server(backlog: usize) -> Host {
 }
 
 fn listening(medium: Medium, knobs: Knobs) -> Host {
-    listening_checked(medium, knobs, true)
+    listening_checksummed(medium, knobs, true)
 }
 
-fn listening_checked(medium: Medium, knobs: Knobs, verify_checksums: bool) -> Host {
+fn listening_checksummed(medium: Medium, knobs: Knobs, checksums: bool) -> Host {
     let config = HostConfig {
         name: "server".into(),
         addr: tcpknobs_stack::Ipv4Cidr::new(SERVER, 24),
@@ -60,7 +60,7 @@ fn listening_checked(medium: Medium, knobs: Knobs, verify_checksums: bool) -> Ho
         mtu: 1500,
         seed: 1,
         knobs,
-        verify_checksums,
+        checksums,
     };
     let mut host = Host::new(config, at(0));
     host.listen(PORT);
@@ -576,7 +576,7 @@ fn a_cookie_connection_waiting_for_arp_is_not_in_the_syn_queue() {
 }
 
 /// A SYN damaged on the way (one bit of its TCP checksum flipped) gets no answer from
-/// a host that verifies checksums, as over a TAP, where the undamaged SYN gets its
+/// a host that computes checksums, as over a TAP, where the undamaged SYN gets its
 /// SYN-ACK. A simulated host does not verify them (its link never damages a frame,
 /// as Linux trusts loopback and veth), so it answers the same damaged SYN.
 #[test]
@@ -587,12 +587,12 @@ fn a_damaged_syn_is_dropped_where_checksums_are_verified() {
         frame[20 + 16] ^= 0x01;
         frame
     };
-    let mut verifying = listening_checked(Medium::Ip, Knobs::default(), true);
+    let mut verifying = listening_checksummed(Medium::Ip, Knobs::default(), true);
     assert!(probe(&mut verifying, damaged(), at(0)).is_empty());
     let answers = probe(&mut verifying, syn(40_000, 1000).frame(), at(1));
     assert!(answers.len() == 1 && answers[0].syn, "{answers:?}");
 
-    let mut trusting = listening_checked(Medium::Ip, Knobs::default(), false);
+    let mut trusting = listening_checksummed(Medium::Ip, Knobs::default(), false);
     let answers = probe(&mut trusting, damaged(), at(0));
     assert!(answers.len() == 1 && answers[0].syn, "{answers:?}");
 }

@@ -116,13 +116,16 @@ pub struct HostConfig {
     pub seed: u64,
     /// TCP knobs for every socket of this host.
     pub knobs: Knobs,
-    /// Whether received IPv4 and TCP checksums are verified. A TAP frame may have
-    /// been damaged anywhere on its path, so it is. The simulated link delivers
-    /// every frame exactly as it was sent (it drops and delays, never damages), so
-    /// a check could only pass: it is skipped, as Linux skips it for frames that
-    /// come over loopback or a veth pair (`CHECKSUM_UNNECESSARY`). Checksums of
-    /// sent frames are always filled in, so captures show them right.
-    pub verify_checksums: bool,
+    /// Whether IPv4 and TCP checksums are computed: filled in on every frame sent and
+    /// verified on every frame received. Over a TAP they are, since a frame may be
+    /// damaged anywhere on its path. The simulated link delivers every frame exactly
+    /// as it was sent (it drops and delays, never damages), so a check could only
+    /// pass and a checksum is read by no one: neither is done, as Linux leaves both
+    /// to the device for loopback and veth frames (`CHECKSUM_PARTIAL` on sending,
+    /// `CHECKSUM_UNNECESSARY` on receipt). The simulator's capture fills them in on
+    /// the copies it writes ([`crate::segment::fill_checksums`]), so captures show
+    /// right checksums.
+    pub checksums: bool,
 }
 
 /// What a read returned.
@@ -203,11 +206,11 @@ impl Host {
     pub fn new(config: HostConfig, now: Instant) -> Host {
         let mut caps = DeviceCapabilities::default();
         caps.medium = config.medium;
-        if !config.verify_checksums {
-            caps.checksum.ipv4 = Checksum::Tx;
-            caps.checksum.tcp = Checksum::Tx;
-            caps.checksum.udp = Checksum::Tx;
-            caps.checksum.icmpv4 = Checksum::Tx;
+        if !config.checksums {
+            caps.checksum.ipv4 = Checksum::None;
+            caps.checksum.tcp = Checksum::None;
+            caps.checksum.udp = Checksum::None;
+            caps.checksum.icmpv4 = Checksum::None;
         }
         caps.max_transmission_unit = match config.medium {
             Medium::Ethernet => config.mtu + crate::segment::ETHERNET_HEADER,
