@@ -35,15 +35,34 @@ use tcpknobs_stack::{ConnId, Host, Instant, News, NewsReader};
 /// see [`until_still`]).
 const DRIVES_IN_A_ROW: usize = 64;
 
-/// Drive a connection again and again (`drive_moved` drives it once and says whether
-/// that changed it) until a drive changes nothing: then it is at rest, and driving it
-/// again before something happens to it would change nothing. A drive that moved it
-/// may have left more to do (a read returns the data before the end of the stream, a
-/// parsed response lets the connection close), and doing that at once is what the
-/// next drive would have done. True if it came to rest; false if it was still moving
-/// after [`DRIVES_IN_A_ROW`] drives (the caller then wakes it for the next pass).
-pub(crate) fn until_still(mut drive_moved: impl FnMut() -> bool) -> bool {
-    (0..DRIVES_IN_A_ROW).any(|_| !drive_moved())
+/// Where driving a connection until it is still left it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rest {
+    /// A drive changed nothing: driving it again before something happens to it
+    /// would change nothing either.
+    Still,
+    /// Still changing after [`DRIVES_IN_A_ROW`] drives: the caller wakes it for the
+    /// next pass.
+    Moving,
+    /// A drive ended the connection.
+    Gone,
+}
+
+/// Drive a connection again and again until a drive changes nothing. `drive` drives
+/// it once and says whether that changed it (`None`: the connection is gone). A
+/// drive that moved it may have left more to do (a read returns the data before the
+/// end of the stream, a parsed response lets the connection close), and doing that
+/// at once is what the next drive would have done, as a program reads a socket
+/// until it would block.
+pub(crate) fn until_still(mut drive: impl FnMut() -> Option<bool>) -> Rest {
+    for _ in 0..DRIVES_IN_A_ROW {
+        match drive() {
+            None => return Rest::Gone,
+            Some(false) => return Rest::Still,
+            Some(true) => {}
+        }
+    }
+    Rest::Moving
 }
 
 /// See the module docs. Keys are the application's names for its connections, in
@@ -285,23 +304,29 @@ mod tests {
 
     /// A connection is driven until a drive changes nothing, that drive included,
     /// and no more; one that never comes to rest is driven a bounded number of
-    /// times and reported as still moving.
+    /// times and reported as still moving; one that ends is driven no more.
     #[test]
     fn a_connection_is_driven_until_a_drive_changes_nothing() {
         for moves in 0..5 {
             let mut drives = 0;
-            assert!(until_still(|| {
+            let rest = until_still(|| {
                 drives += 1;
-                drives <= moves
-            }));
-            assert_eq!(drives, moves + 1);
+                Some(drives <= moves)
+            });
+            assert_eq!((rest, drives), (Rest::Still, moves + 1));
         }
         let mut drives = 0;
-        assert!(!until_still(|| {
+        let rest = until_still(|| {
             drives += 1;
-            true
-        }));
-        assert_eq!(drives, DRIVES_IN_A_ROW);
+            Some(true)
+        });
+        assert_eq!((rest, drives), (Rest::Moving, DRIVES_IN_A_ROW));
+        let mut drives = 0;
+        let rest = until_still(|| {
+            drives += 1;
+            (drives < 3).then_some(true)
+        });
+        assert_eq!((rest, drives), (Rest::Gone, 3));
     }
 
     /// A deadline moved again and again leaves stale entries behind; the queue

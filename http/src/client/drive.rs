@@ -9,7 +9,7 @@ use super::conn::{ClientConn, Flow, ReadState, OPEN};
 use super::{Client, Sink};
 use crate::body::BodyError;
 use crate::transaction::TransactionError;
-use crate::wakeups::until_still;
+use crate::wakeups::{until_still, Rest};
 
 impl<S: Sink> Client<S> {
     /// Send `tx` again on another connection if that is safe, or fail it with `err`.
@@ -70,12 +70,12 @@ impl<S: Sink> Client<S> {
     /// Drive connection `ci` until it is at rest ([`until_still`]), or wake it for
     /// the next pass if it will not come to rest.
     pub(super) fn drive_to_rest(&mut self, host: &mut Host, ci: usize) {
-        let still = until_still(|| {
+        let rest = until_still(|| {
             let before = self.conns.get(&ci).map(ClientConn::print);
             self.drive(host, ci);
-            self.conns.get(&ci).map(ClientConn::print) != before
+            Some(self.conns.get(&ci).map(ClientConn::print) != before)
         });
-        if !still {
+        if rest == Rest::Moving {
             self.wakeups.wake(ci);
         }
     }

@@ -13,7 +13,7 @@ use super::smart::SmartClient;
 use super::stats::{ClientEnd, ClientRecord, ProxyStats};
 use crate::outbox::Outbox;
 use crate::read_buffer::ReadBuffer;
-use crate::wakeups::{until_still, Pass, Wakeups};
+use crate::wakeups::{until_still, Pass, Rest, Wakeups};
 
 /// The proxy application. See the module docs.
 pub struct Proxy {
@@ -191,35 +191,34 @@ impl Proxy {
     fn drive_key(&mut self, host: &mut Host, key: usize, pass: &mut Pass) {
         let id = ConnId(key);
         if let Some(mut c) = self.smart.remove(&id) {
-            let mut alive = true;
-            let still = until_still(|| {
+            let rest = until_still(|| {
                 let before = c.print(&self.pool);
-                alive = self.drive_smart(host, &mut c);
-                alive && c.print(&self.pool) != before
+                self.drive_smart(host, &mut c)
+                    .then(|| c.print(&self.pool) != before)
             });
-            if alive {
-                if !still {
+            if rest == Rest::Gone {
+                self.wakeups.forget(key);
+            } else {
+                if rest == Rest::Moving {
                     self.wakeups.wake(key);
                 }
                 self.wakeups.set_timer(key, c.linger_until);
                 self.smart.insert(id, c);
-            } else {
-                self.wakeups.forget(key);
             }
         } else if let Some(mut c) = self.dumb.remove(&id) {
-            let mut alive = true;
-            let still = until_still(|| {
+            let rest = until_still(|| {
                 let before = c.print();
-                alive = self.drive_dumb(host, &mut c);
-                alive && c.print() != before
+                self.drive_dumb(host, &mut c).then(|| c.print() != before)
             });
-            if alive {
-                if !still {
+            if rest == Rest::Gone {
+                if let Some(up) = c.up {
+                    self.client_of.remove(&up);
+                }
+            } else {
+                if rest == Rest::Moving {
                     self.wakeups.wake(key);
                 }
                 self.dumb.insert(id, c);
-            } else if let Some(up) = c.up {
-                self.client_of.remove(&up);
             }
         }
         let clients = (&self.smart, &self.dumb);

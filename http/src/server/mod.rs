@@ -57,7 +57,7 @@ use crate::outbox::Outbox;
 #[cfg(doc)]
 use crate::payload;
 use crate::read_buffer::ReadBuffer;
-use crate::wakeups::{until_still, Pass, Wakeups};
+use crate::wakeups::{until_still, Pass, Rest, Wakeups};
 use conn::{Conn, Phase, Reading, Writing};
 use response::HeadRecipe;
 use stats::ms;
@@ -197,23 +197,21 @@ impl Server {
     fn drive_key(&mut self, host: &mut Host, key: usize, pass: &mut Pass) {
         let id = ConnId(key);
         if let Some(mut conn) = self.conns.remove(&id) {
-            let mut alive = true;
-            let still = until_still(|| {
+            let rest = until_still(|| {
                 let before = conn.print();
-                alive = self.drive(host, &mut conn);
-                alive && conn.print() != before
+                self.drive(host, &mut conn).then(|| conn.print() != before)
             });
-            if alive {
-                if !still {
-                    self.wakeups.wake(key);
-                }
-                self.wakeups.set_timer(key, conn.deadline(&self.config));
-                self.conns.insert(id, conn);
-            } else {
+            if rest == Rest::Gone {
                 self.wakeups.forget(key);
                 if key < self.keep_stats_below {
                     self.closed.push((conn.accepted, conn.stats));
                 }
+            } else {
+                if rest == Rest::Moving {
+                    self.wakeups.wake(key);
+                }
+                self.wakeups.set_timer(key, conn.deadline(&self.config));
+                self.conns.insert(id, conn);
             }
         }
         let conns = &self.conns;
