@@ -169,9 +169,9 @@ impl Host {
             buf.extend_from_slice(&data[..n]);
             (n, ())
         });
-        // The ring buffer may wrap: a second call returns the rest.
+        // The ring buffer may wrap: a second call returns the rest, if there is any.
         let left = max - (buf.len() - before);
-        if result.is_ok() && left > 0 {
+        if result.is_ok() && left > 0 && socket.recv_queue() > 0 {
             let _ = socket.recv(|data| {
                 let n = data.len().min(left);
                 buf.extend_from_slice(&data[..n]);
