@@ -176,11 +176,14 @@ impl Host {
     }
 
     pub(super) fn trace_read(&mut self, id: ConnId, len: usize) {
+        if len == 0 {
+            return;
+        }
         let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
         conn.trace.read += len as u64;
-        if self.trace.on && len > 0 {
+        if self.trace.on {
             let end = conn.trace.read;
             self.trace.events.push(EventKind::AppRead {
                 conn: id,
