@@ -95,6 +95,9 @@ impl NewsLog {
             return News::Everything;
         };
         let news = match *place {
+            // Nothing logged since this reader's last read: nothing is noted at the
+            // current epoch either, so it need not move, and the log stays as it is.
+            Some(from) if from == self.entries.len() => return News::Listed,
             Some(from) => {
                 out.extend_from_slice(&self.entries[from..]);
                 News::Listed
@@ -140,6 +143,32 @@ mod tests {
         assert_eq!(log.read(a, &mut out), News::Listed);
         assert_eq!(out, [ConnId(1)]);
         // Both caught up: the log is empty again.
+        assert!(log.entries.is_empty());
+    }
+
+    /// Reads that find nothing new change nothing: a change made after them is
+    /// logged once and seen once by each reader, however often one of them looked.
+    #[test]
+    fn empty_reads_change_nothing() {
+        let mut log = NewsLog::default();
+        let (a, b) = (log.new_reader(), log.new_reader());
+        let mut out = Vec::new();
+        log.read(a, &mut out);
+        log.read(b, &mut out);
+        let mut mark = 0;
+        for _ in 0..3 {
+            assert_eq!(log.read(a, &mut out), News::Listed);
+            assert!(out.is_empty());
+        }
+        log.note(ConnId(1), &mut mark);
+        log.note(ConnId(1), &mut mark);
+        for _ in 0..3 {
+            assert_eq!(log.read(b, &mut out), News::Listed);
+        }
+        assert_eq!(out, [ConnId(1)]);
+        out.clear();
+        assert_eq!(log.read(a, &mut out), News::Listed);
+        assert_eq!(out, [ConnId(1)]);
         assert!(log.entries.is_empty());
     }
 
