@@ -77,6 +77,7 @@ configs=(
 	"--on-exhaustion fail --ports 40000-40009 --strategy serial --requests 30 --size 100 --rtt 1ms"
 	"--client-timeout 5s --server-keep-alive on --strategy persistent --requests 3 --size 100 --server-no-length"
 	"--server-truncate 500 --requests 2 --size 5000"
+	"--server-no-length --requests 1 --size 30000 --quickack 0"
 	"--server-chunked --requests 4 --size 10000"
 	"--server-delay 50ms --strategy pipelined --requests 5 --size 1000"
 	"--close graceful --server-linger 1s --requests 3 --size 5000"

@@ -44,6 +44,10 @@ impl Application for Watched {
         next
     }
 
+    fn has_work_now(&self) -> bool {
+        self.server.has_work_now()
+    }
+
     fn is_done(&self) -> bool {
         self.server.is_done()
     }

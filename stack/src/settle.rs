@@ -3,7 +3,8 @@
 //! At one instant a poll can make more work for the same instant: a host answers a
 //! frame another host just sent, an application writes what it just read, a host sends
 //! what the application just wrote. So a runner polls in rounds until a round moves no
-//! frame and no host has input waiting. The simulator ([`crate::sim`]) and the
+//! frame, no host has input waiting and no application has work left for the instant
+//! ([`crate::sim::Application::has_work_now`]). The simulator ([`crate::sim`]) and the
 //! real-time runner ([`crate::realtime`]) differ only in where the frames go (onto
 //! emulated links; through the in-process path to a device) and in what else has a
 //! deadline (links, a time limit): an [`Outlet`] and the caller supply those parts,
@@ -172,7 +173,10 @@ pub(crate) fn settle<O: Outlet>(
             trace.events.clear();
         }
         moved |= round_moved;
-        if !round_moved && !hosts.all().iter().any(Host::has_pending_input) {
+        if !round_moved
+            && !hosts.all().iter().any(Host::has_pending_input)
+            && !apps.iter().any(|slot| slot.app.has_work_now())
+        {
             break;
         }
     }
@@ -326,6 +330,54 @@ mod tests {
         assert_eq!(outlet.senders, [vec![0], vec![1], vec![0], vec![]]);
         assert_eq!(waiter.polls, 4);
         assert_eq!(deadlines.0, [Some(Instant::from_millis(7))]);
+    }
+
+    /// Leaves work for the instant it was polled at on its first `left` polls.
+    struct Busy {
+        left: usize,
+        polls: usize,
+    }
+
+    impl Application for Busy {
+        fn poll(&mut self, _: &mut Host) -> Option<Instant> {
+            self.polls += 1;
+            None
+        }
+
+        fn has_work_now(&self) -> bool {
+            self.polls <= self.left
+        }
+
+        fn is_done(&self) -> bool {
+            false
+        }
+    }
+
+    /// An application that left work for the instant is polled again at that instant
+    /// even though no frame moves, until it has none left, and no more: work it left
+    /// would otherwise wait for the next event, however far away.
+    #[test]
+    fn an_instant_settles_until_no_application_has_work_left() {
+        let mut hosts = [host(1), host(2)];
+        for left in 0..4 {
+            let mut busy = Busy { left, polls: 0 };
+            let mut apps = [AppSlot {
+                host: HostId(0),
+                app: &mut busy,
+                is_server: true,
+            }];
+            let mut outlet = Mirror::default();
+            let moved = settle(
+                Hosts::Each(&mut hosts),
+                &mut apps,
+                &mut AppDeadlines::new(1),
+                &mut outlet,
+                0,
+            );
+            assert_eq!(moved, Ok(false));
+            assert_eq!(busy.polls, left + 1);
+            assert_eq!(outlet.senders.len(), left + 1);
+        }
     }
 
     /// A deadline already passed is due now in real time, and at the next microsecond

@@ -41,6 +41,14 @@ pub trait Application {
     /// the network (a timeout, a think time), or `None`.
     fn poll(&mut self, host: &mut Host) -> Option<Instant>;
 
+    /// Whether the application left work for the instant it was just polled at (a
+    /// connection it woke for its next pass): the settling loop then polls it again
+    /// before time moves on, even if no frame moved. Otherwise that work would wait
+    /// for whatever event came next, a timer 40 ms away or none. A wrapper forwards it.
+    fn has_work_now(&self) -> bool {
+        false
+    }
+
     /// Whether the application has finished its work; the run ends when every
     /// application that is not a server has.
     fn is_done(&self) -> bool;

@@ -346,6 +346,10 @@ impl<S: Sink> Application for Client<S> {
         self.deadline
     }
 
+    fn has_work_now(&self) -> bool {
+        self.wakeups.has_woken()
+    }
+
     fn is_done(&self) -> bool {
         // Unfinished transactions are unissued, queued or in flight on an open
         // connection; with none of those left, every one has finished.
@@ -385,6 +389,10 @@ mod tests {
             let next = self.client.poll(host);
             self.most_live = self.most_live.max(self.client.live.len());
             next
+        }
+
+        fn has_work_now(&self) -> bool {
+            self.client.has_work_now()
         }
 
         fn is_done(&self) -> bool {

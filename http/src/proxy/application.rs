@@ -274,6 +274,10 @@ impl Application for Proxy {
         self.wakeups.next_timer()
     }
 
+    fn has_work_now(&self) -> bool {
+        self.wakeups.has_woken()
+    }
+
     /// Done when no client connection is open and no upstream connection is busy;
     /// like a server it is normally run with `is_server: true`.
     fn is_done(&self) -> bool {

@@ -278,6 +278,10 @@ impl Application for Server {
         self.deadline
     }
 
+    fn has_work_now(&self) -> bool {
+        self.wakeups.has_woken()
+    }
+
     fn is_done(&self) -> bool {
         false
     }

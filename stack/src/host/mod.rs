@@ -37,7 +37,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
-use smoltcp::phy::{self, Checksum, Device, DeviceCapabilities, Medium};
+use smoltcp::phy::{self, ChecksumCapabilities, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr};
@@ -207,10 +207,7 @@ impl Host {
         let mut caps = DeviceCapabilities::default();
         caps.medium = config.medium;
         if !config.checksums {
-            caps.checksum.ipv4 = Checksum::None;
-            caps.checksum.tcp = Checksum::None;
-            caps.checksum.udp = Checksum::None;
-            caps.checksum.icmpv4 = Checksum::None;
+            caps.checksum = ChecksumCapabilities::ignored();
         }
         caps.max_transmission_unit = match config.medium {
             Medium::Ethernet => config.mtu + crate::segment::ETHERNET_HEADER,
