@@ -224,14 +224,18 @@ impl Host {
             let n = self.admit(id).bytes;
             let conn = &mut self.conns[id];
             let socket = self.sockets.get_mut(handle);
+            // Written in place: in one piece, or two where smoltcp's ring wraps.
             let mut moved = 0;
             while moved < n {
-                let front = conn.pending.front(n - moved);
-                let sent = socket.send_slice(front).unwrap_or(0);
+                let sent = socket
+                    .send_at_most(n - moved, |buf| {
+                        let k = conn.pending.take_into(buf);
+                        (k, k)
+                    })
+                    .unwrap_or(0);
                 if sent == 0 {
                     break;
                 }
-                conn.pending.consume(sent);
                 moved += sent;
             }
             conn.prev_send_queue = socket.send_queue();

@@ -1529,6 +1529,16 @@ impl<'a> Socket<'a> {
         self.send_impl(|tx_buffer| tx_buffer.enqueue_many_with(f))
     }
 
+    /// `send` for a writer that will write at most `limit` octets: `f` sees at most
+    /// `limit` of the free contiguous octets, and a growable transmit buffer grows
+    /// only as far as those, where `send` grows it over the whole free window.
+    pub fn send_at_most<'b, F, R>(&'b mut self, limit: usize, f: F) -> Result<R, SendError>
+    where
+        F: FnOnce(&'b mut [u8]) -> (usize, R),
+    {
+        self.send_impl(|tx_buffer| tx_buffer.enqueue_at_most_with(limit, f))
+    }
+
     /// Enqueue a sequence of octets to be sent, and fill it from a slice.
     ///
     /// This function returns the amount of octets actually enqueued, which is limited
@@ -5180,6 +5190,27 @@ mod test {
                 seq_number: LOCAL_SEQ + 1,
                 ack_number: Some(REMOTE_SEQ + 1 + 1400),
                 window_len: 65185,
+                ..RECV_TEMPL
+            }]
+        );
+    }
+
+    #[test]
+    fn test_send_at_most_offers_at_most_the_limit() {
+        let mut s = socket_established();
+        let r = s.send_at_most(4, |buf| {
+            let n = buf.len();
+            buf.copy_from_slice(&b"abcdef"[..n]);
+            (n, n)
+        });
+        assert_eq!(r, Ok(4));
+        assert_eq!(s.tx_buffer.len(), 4);
+        recv!(
+            s,
+            [TcpRepr {
+                seq_number: LOCAL_SEQ + 1,
+                ack_number: Some(REMOTE_SEQ + 1),
+                payload: &b"abcd"[..],
                 ..RECV_TEMPL
             }]
         );

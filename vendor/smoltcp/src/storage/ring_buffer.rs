@@ -209,10 +209,10 @@ impl<'a, T: 'a> RingBuffer<'a, T> {
         self.enqueue_at_most_with(usize::MAX, f)
     }
 
-    /// `enqueue_many_with` for a caller that will take at most `limit` elements: a
-    /// growable buffer then grows only as far as those need, not over the whole
-    /// contiguous window.
-    fn enqueue_at_most_with<'b, R, F>(&'b mut self, limit: usize, f: F) -> (usize, R)
+    /// `enqueue_many_with` for a caller that will take at most `limit` elements: `f`
+    /// sees at most `limit` of them, and a growable buffer then grows only as far as
+    /// those need, not over the whole contiguous window.
+    pub fn enqueue_at_most_with<'b, R, F>(&'b mut self, limit: usize, f: F) -> (usize, R)
     where
         F: FnOnce(&'b mut [T]) -> (usize, R),
     {
@@ -1004,5 +1004,20 @@ mod test {
         ring.enqueue_unallocated(100_010);
         assert_eq!(ring.write_unallocated(0, &[2; 10]), 10);
         assert_eq!(ring.allocated_storage(), 200_620);
+    }
+
+    #[test]
+    fn test_enqueue_at_most_with_grows_only_to_the_limit() {
+        let mut ring = RingBuffer::<u8>::growable(1024 * 1024);
+        let (n, seen) = ring.enqueue_at_most_with(1000, |buf| {
+            buf[..600].fill(9);
+            (600, buf.len())
+        });
+        assert_eq!((n, seen), (600, 1000));
+        assert_eq!(ring.len(), 600);
+        assert_eq!(ring.allocated_storage(), 1000);
+        let mut out = [0; 600];
+        assert_eq!(ring.dequeue_slice(&mut out), 600);
+        assert_eq!(out, [9; 600]);
     }
 }
