@@ -251,6 +251,9 @@ impl LinkDirection {
             return None;
         }
         let (_, number, frame) = self.in_flight.pop_front()?;
+        if let Some((_, _, next)) = self.in_flight.front() {
+            prefetch_headers(next);
+        }
         self.stats.frames_delivered += 1;
         self.stats.bytes_delivered = self
             .stats
@@ -263,6 +266,32 @@ impl LinkDirection {
     pub fn stats(&self) -> &LinkStats {
         &self.stats
     }
+}
+
+/// Ask the CPU to start loading `frame`'s first 128 bytes (its Ethernet, IP and TCP
+/// headers), for a frame about to be taken off the link. A frame waits on the link
+/// behind every frame in flight with it, up to thousands (10,000 connections opening at
+/// once, or megabytes of a bulk transfer in the queue), so by the time it arrives its
+/// headers have left the cache and the first look at them waits for memory; asked for
+/// while the frame before it is processed, they are there when needed. In the scale
+/// benchmark's case (c) this took about 3 % off the wall time (median of 22 runs,
+/// alternating with the code without it); a hint only, it changes no result.
+#[inline]
+fn prefetch_headers(frame: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = frame.as_ptr().cast::<i8>();
+        // SAFETY: a prefetch never faults and reads nothing the program sees, whatever
+        // the address (`wrapping_add` keeps the pointer arithmetic defined past the end
+        // of a short frame).
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(p);
+            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = frame;
 }
 
 #[cfg(test)]
