@@ -10,7 +10,8 @@
 //! remembers only the tuple and two sequence numbers here. Pure logic: the
 //! time is always a parameter and nothing panics.
 
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::fmt;
 
 use smoltcp::time::{Duration, Instant};
@@ -165,14 +166,24 @@ pub enum Verdict {
 /// `expire` that only looks at the entries that are due (O(log n) each)
 /// instead of a scan of every socket per poll. A lookup by tuple, which every
 /// segment for no live connection makes, is a hash lookup: O(1) with a million
-/// tuples held (a busy server's TIME_WAIT at 2MSL = 120 s). Nothing iterates the
-/// hash map; whatever goes in an order (expiry, the walk toward a peer) goes by
-/// the ordered expiry index, so runs stay deterministic.
+/// tuples held (a busy server's TIME_WAIT at 2MSL = 120 s). Whatever goes in an
+/// order (expiry) goes by the expiry heap, so runs stay deterministic; the one walk
+/// over the hash map takes a minimum, which no order changes.
+///
+/// The expiry index is a min-heap of (expiry, tuple), which pops in the order an
+/// ordered set would, entries of a tuple that has left or whose expiry moved
+/// skipped as they surface. Every entry goes in about 2MSL after the ones before
+/// it, so a push rarely moves past the heap's last level: cheaper than an ordered
+/// set's insertion and its node allocations, with ten thousands of tuples entering
+/// TIME-WAIT at once.
 #[derive(Clone, Debug)]
 pub struct TimeWaitTable {
     two_msl: Duration,
     entries: TupleHashMap<FourTuple, HeldTuple>,
-    by_expiry: BTreeSet<(Instant, FourTuple)>,
+    /// (expiry, tuple) for every held tuple; and, until they surface, stale pairs
+    /// whose tuple has left or expires at another time. The top is always current
+    /// ([`Self::drop_stale_top`]), so [`Self::next_expiry`] is a peek.
+    by_expiry: BinaryHeap<Reverse<(Instant, FourTuple)>>,
     ended: Vec<HeldTuple>,
 }
 
@@ -184,7 +195,7 @@ impl TimeWaitTable {
         TimeWaitTable {
             two_msl,
             entries: TupleHashMap::default(),
-            by_expiry: BTreeSet::new(),
+            by_expiry: BinaryHeap::new(),
             ended: Vec::new(),
         }
     }
@@ -218,7 +229,7 @@ impl TimeWaitTable {
                 last_ack_at: None,
             },
         );
-        self.by_expiry.insert((expires, tuple));
+        self.push_expiry(expires, tuple);
     }
 
     /// Whether `tuple` is in TIME-WAIT at `now`: held and `now < expires`.
@@ -293,11 +304,11 @@ impl TimeWaitTable {
             entry.expires = now;
             let ended = *entry;
             self.entries.remove(tuple);
-            self.by_expiry.remove(&(old_expiry, *tuple));
             self.ended.push(ended);
+            self.drop_stale_top();
         } else if expires != old_expiry {
-            self.by_expiry.remove(&(old_expiry, *tuple));
-            self.by_expiry.insert((expires, *tuple));
+            self.push_expiry(expires, *tuple);
+            self.drop_stale_top();
         }
         verdict
     }
@@ -314,22 +325,23 @@ impl TimeWaitTable {
     /// entry; entries not yet due are not looked at.
     pub fn expire(&mut self, now: Instant) -> Vec<HeldTuple> {
         let mut out = Vec::new();
-        while let Some(&(expires, tuple)) = self.by_expiry.first() {
+        while let Some(&Reverse((expires, tuple))) = self.by_expiry.peek() {
             if expires > now {
                 break;
             }
-            self.by_expiry.pop_first();
-            if let Some(entry) = self.entries.remove(&tuple) {
-                out.push(entry);
+            self.by_expiry.pop();
+            if self.is_current(expires, &tuple) {
+                out.extend(self.entries.remove(&tuple));
             }
         }
+        self.drop_stale_top();
         out
     }
 
     /// When the next entry expires, so the caller's poll loop knows how long
     /// it may sleep (like smoltcp's `poll_delay`).
     pub fn next_expiry(&self) -> Option<Instant> {
-        self.by_expiry.first().map(|&(at, _)| at)
+        self.by_expiry.peek().map(|&Reverse((at, _))| at)
     }
 
     /// Number of entries, including expired ones not yet removed.
@@ -346,28 +358,59 @@ impl TimeWaitTable {
     /// endpoint, whatever their local port. Why: when every ephemeral port
     /// toward a peer is taken, this says when one frees up (Linux reports
     /// `EADDRNOTAVAIL` and leaves the waiting to the user). An expiry at or
-    /// before the caller's `now` means a port is already free. Walks entries
-    /// in expiry order and stops at the first match: O(n) in the worst case,
-    /// meant for the exhaustion path only.
+    /// before the caller's `now` means a port is already free. Looks at every
+    /// entry: O(n), meant for the exhaustion path only.
     pub fn earliest_expiry_toward(
         &self,
         local_addr: Ipv4Address,
         remote_addr: Ipv4Address,
         remote_port: u16,
     ) -> Option<Instant> {
-        self.by_expiry
-            .iter()
-            .find(|(_, t)| {
+        self.entries
+            .values()
+            .filter(|h| {
+                let t = &h.tuple;
                 t.local_addr == local_addr
                     && t.remote_addr == remote_addr
                     && t.remote_port == remote_port
             })
-            .map(|&(at, _)| at)
+            .map(|h| h.expires)
+            .min()
     }
 
     fn remove(&mut self, tuple: &FourTuple) {
-        if let Some(old) = self.entries.remove(tuple) {
-            self.by_expiry.remove(&(old.expires, *tuple));
+        if self.entries.remove(tuple).is_some() {
+            self.drop_stale_top();
+        }
+    }
+
+    /// Whether `(expires, tuple)` from the heap is the tuple's current expiry.
+    fn is_current(&self, expires: Instant, tuple: &FourTuple) -> bool {
+        self.entries
+            .get(tuple)
+            .is_some_and(|h| h.expires == expires)
+    }
+
+    /// Index `tuple` under `expires`. Should stale pairs pile up (a peer that keeps
+    /// sending in-window ACKs moves its tuple's expiry at each one, and the old pair
+    /// leaves only when its time comes), the heap is rebuilt from the current ones,
+    /// so it stays within twice the entries, plus a little.
+    fn push_expiry(&mut self, expires: Instant, tuple: FourTuple) {
+        self.by_expiry.push(Reverse((expires, tuple)));
+        if self.by_expiry.len() > 2 * self.entries.len() + 1024 {
+            let entries = &self.entries;
+            self.by_expiry
+                .retain(|&Reverse((at, t))| entries.get(&t).is_some_and(|h| h.expires == at));
+        }
+    }
+
+    /// Pop stale pairs off the top, so that the top is a held tuple's expiry.
+    fn drop_stale_top(&mut self) {
+        while let Some(&Reverse((at, tuple))) = self.by_expiry.peek() {
+            if self.is_current(at, &tuple) {
+                break;
+            }
+            self.by_expiry.pop();
         }
     }
 }
@@ -488,6 +531,55 @@ mod tests {
         // The late FIN did not revive it: expire still reports it, counters intact.
         let gone = tw.expire(s(70));
         assert_eq!(gone[0].dropped_segments, 2);
+    }
+
+    /// A peer that keeps acknowledging in the window moves its tuple's expiry at
+    /// every ACK: the expiry index skips the old ones and stays bounded, and the
+    /// tuples still expire in the order of their current expiries.
+    #[test]
+    fn expiries_moved_by_many_acks_keep_their_order_and_a_bounded_index() {
+        let mut tw = TimeWaitTable::new(MSL2);
+        let (a, b) = (tuple(40000), tuple(40001));
+        tw.hold(a, 1001, 5001, s(0));
+        tw.hold(b, 1001, 5001, s(1));
+        let ack = Arrival {
+            seq: 5001,
+            ack: true,
+            ..Arrival::default()
+        };
+        for ms in 1..=10_000 {
+            assert_eq!(
+                tw.on_segment(&a, ack, Instant::from_millis(ms)),
+                Verdict::Drop
+            );
+            assert!(tw.by_expiry.len() <= 2 * tw.len() + 1024);
+        }
+        // a now expires at 10 s + 60 s, after b (1 s + 60 s).
+        assert_eq!(tw.next_expiry(), Some(s(61)));
+        let gone = tw.expire(s(69));
+        assert_eq!(gone.iter().map(|h| h.tuple).collect::<Vec<_>>(), [b]);
+        assert_eq!(tw.next_expiry(), Some(s(70)));
+        assert_eq!(
+            tw.earliest_expiry_toward(a.local_addr, a.remote_addr, 80),
+            Some(s(70))
+        );
+        let gone = tw.expire(s(70));
+        assert_eq!(gone.iter().map(|h| h.tuple).collect::<Vec<_>>(), [a]);
+        assert_eq!(tw.next_expiry(), None);
+        assert!(tw.by_expiry.is_empty() && tw.is_empty());
+    }
+
+    /// Tuples that expire at the same instant leave in tuple order, however they
+    /// came in.
+    #[test]
+    fn ties_expire_in_tuple_order() {
+        let mut tw = TimeWaitTable::new(MSL2);
+        for port in [40003, 40001, 40002] {
+            tw.hold(tuple(port), 1001, 5001, s(0));
+        }
+        let gone = tw.expire(s(60));
+        let ports: Vec<u16> = gone.iter().map(|h| h.tuple.local_port).collect();
+        assert_eq!(ports, [40001, 40002, 40003]);
     }
 
     #[test]

@@ -5,11 +5,11 @@ use super::*;
 impl Host {
     /// Give up on handshakes whose time has come (see [`HandshakeCheck`]).
     pub(super) fn expire_handshakes(&mut self) {
-        while let Some(&(due, id, check)) = self.handshakes.first() {
+        while let Some(&Reverse((due, id, check))) = self.handshakes.peek() {
             if due > self.now {
                 break;
             }
-            self.handshakes.pop_first();
+            self.handshakes.pop();
             let Some(conn) = self.conns.get(id) else {
                 continue;
             };

@@ -214,10 +214,10 @@ impl Host {
         self.trace_open(id);
         let limit = handshake_limit(self.config.knobs.syn_retries);
         self.handshakes
-            .insert((now + limit, id, HandshakeCheck::Answered));
+            .push(Reverse((now + limit, id, HandshakeCheck::Answered)));
         if self.config.medium == Medium::Ethernet {
             self.handshakes
-                .insert((now + ARP_TIMEOUT, id, HandshakeCheck::Resolved));
+                .push(Reverse((now + ARP_TIMEOUT, id, HandshakeCheck::Resolved)));
         }
         self.egress();
         Ok(())

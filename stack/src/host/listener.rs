@@ -100,7 +100,7 @@ impl Host {
             self.trace_open(id);
             let limit = handshake_limit(self.config.knobs.synack_retries);
             self.handshakes
-                .insert((self.now + limit, id, HandshakeCheck::Answered));
+                .push(Reverse((self.now + limit, id, HandshakeCheck::Answered)));
             if !from_cookie
                 && tuple.remote_port == seg.src_port
                 && tuple.remote_addr == seg.src_addr

@@ -34,7 +34,8 @@
 //! to come back. Incoming frames are fed to smoltcp one at a time, so the drop in a
 //! socket's send queue after each one is exactly what that ACK acknowledged.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{self, ChecksumCapabilities, Device, DeviceCapabilities, Medium};
@@ -191,8 +192,10 @@ pub struct Host {
     /// Makes and checks this host's SYN cookies.
     cookies: crate::syn_cookie::SynCookies,
     /// When handshakes must have got somewhere, earliest first (entries of
-    /// connections that have moved on are skipped when they come due).
-    handshakes: BTreeSet<(Instant, ConnId, HandshakeCheck)>,
+    /// connections that have moved on are skipped when they come due). A heap: with
+    /// thousands of connections opening at once, a B-tree's walk to its first entry
+    /// at every poll, and its node allocations, cost several percent.
+    handshakes: BinaryHeap<Reverse<(Instant, ConnId, HandshakeCheck)>>,
     /// Connections whose congestion window collapsed on a retransmission timeout:
     /// smoltcp must hear the smaller window before it resends its whole flight.
     window_updates: Vec<ConnId>,
@@ -261,7 +264,7 @@ impl Host {
             ports,
             ports_full: None,
             awaiting_port: VecDeque::new(),
-            handshakes: BTreeSet::new(),
+            handshakes: BinaryHeap::new(),
             listen: ListenCounters::default(),
             cookies,
             window_updates: Vec::new(),
@@ -363,7 +366,7 @@ impl Host {
             || self.sockets.has_work(now)
             || !self.awaiting_port.is_empty()
             || due(self.time_wait.next_expiry())
-            || due(self.handshakes.first().map(|&(at, _, _)| at))
+            || due(self.handshakes.peek().map(|&Reverse((at, _, _))| at))
             || !self.window_updates.is_empty()
             || !self.trace.dirty.is_empty()
             || !self.device.tx.is_empty()
@@ -377,7 +380,7 @@ impl Host {
                 at = Some(at.map_or(t, |a| a.min(t)));
             }
         }
-        if let Some(&(t, _, _)) = self.handshakes.first() {
+        if let Some(&Reverse((t, _, _))) = self.handshakes.peek() {
             at = Some(at.map_or(t, |a| a.min(t)));
         }
         at
