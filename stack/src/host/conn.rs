@@ -1,7 +1,6 @@
 //! One connection as the host keeps it: its smoltcp socket (while it has one), our
 //! send queue above it, the wire bookkeeping and its statistics.
 
-use crate::id_hash::IdHashMap;
 use crate::stats::Counters;
 
 use super::*;
@@ -245,99 +244,4 @@ impl Host {
 
 pub(super) fn ms_since(epoch: Instant, t: Instant) -> f64 {
     (t - epoch).total_micros() as f64 / 1000.0
-}
-
-/// Every connection the host still keeps, by id. Ids are handed out in opening
-/// order and never reused, so a stale id can only miss, never name another
-/// connection. A connection leaves the table once nothing can refer to it any more
-/// (see `Host::free_if_done`): memory follows live state, not the number of
-/// connections ever opened.
-#[derive(Default)]
-pub(super) struct ConnTable {
-    /// Hashed, so a lookup costs the same with ten thousand connections as with
-    /// one (the application asks about each of its connections on every poll);
-    /// boxed, so the table stays small. Nothing iterates it in an order that
-    /// shows: [`ConnTable::iter`]'s callers sort.
-    map: IdHashMap<ConnId, Box<Conn>>,
-    next: usize,
-    /// Every mutable access to an entry is news for the applications (see `news`).
-    pub(super) news: NewsLog,
-}
-
-impl ConnTable {
-    /// Keep `conn` under the next id.
-    pub(super) fn insert(&mut self, conn: Conn) -> ConnId {
-        let id = ConnId(self.next);
-        self.next += 1;
-        let mut conn = Box::new(conn);
-        self.news.note(id, &mut conn.news_mark);
-        self.map.insert(id, conn);
-        id
-    }
-
-    /// Take back the connection just inserted (a connect that failed at once), so
-    /// the next one gets its id, as if it had never been.
-    pub(super) fn undo_insert(&mut self, id: ConnId) {
-        if id.0 + 1 == self.next && self.remove(id).is_some() {
-            self.next -= 1;
-        }
-    }
-
-    pub(super) fn get(&self, id: ConnId) -> Option<&Conn> {
-        self.map.get(&id).map(|c| &**c)
-    }
-
-    pub(super) fn get_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
-        let conn = self.map.get_mut(&id)?;
-        self.news.note(id, &mut conn.news_mark);
-        Some(&mut **conn)
-    }
-
-    /// Note that connection `id` may have changed in a way the application could
-    /// see, without changing it here.
-    pub(super) fn note(&mut self, id: ConnId) {
-        if let Some(conn) = self.map.get_mut(&id) {
-            self.news.note(id, &mut conn.news_mark);
-        }
-    }
-
-    pub(super) fn remove(&mut self, id: ConnId) -> Option<Conn> {
-        self.news.note_gone(id);
-        self.map.remove(&id).map(|c| *c)
-    }
-
-    /// Whether `id` was ever handed out.
-    pub(super) fn issued(&self, id: ConnId) -> bool {
-        id.0 < self.next
-    }
-
-    /// Connections ever opened.
-    pub(super) fn opened(&self) -> usize {
-        self.next
-    }
-
-    /// Connections kept now.
-    pub(super) fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// Every connection kept, in no particular order: callers sort.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&ConnId, &Conn)> {
-        self.map.iter().map(|(id, c)| (id, &**c))
-    }
-}
-
-/// Ids come from `live`, `by_handle`, the accept queue or the port queue, which
-/// only ever name connections still in the table; a miss is a bug in the host.
-impl std::ops::Index<ConnId> for ConnTable {
-    type Output = Conn;
-    fn index(&self, id: ConnId) -> &Conn {
-        &self.map[&id]
-    }
-}
-
-impl std::ops::IndexMut<ConnId> for ConnTable {
-    fn index_mut(&mut self, id: ConnId) -> &mut Conn {
-        self.get_mut(id).expect("a connection the host still keeps")
-    }
 }

@@ -61,6 +61,7 @@ use crate::time_wait::{
 use crate::trace::{EventKind, FrameRef, SendReason, StatelessReason};
 
 mod conn;
+mod conn_table;
 mod device;
 mod frames;
 mod handshake;
@@ -77,12 +78,12 @@ mod sockets;
 mod syn_queue;
 mod tracing;
 
-use conn::{Accept, ConnTable};
+use conn::Accept;
+use conn_table::ConnTable;
 use device::FrameSlot;
 use handshake::{handshake_limit, HandshakeCheck, ARP_TIMEOUT};
 use listener::Listener;
 pub use listener::LISTEN_POOL;
-use news::NewsLog;
 pub use news::{News, NewsReader};
 use screen::Screen;
 use sockets::{SockId, Sockets};
@@ -401,7 +402,7 @@ impl Host {
             .conns
             .iter()
             .filter(|(id, _)| id.0 < self.keep_stats_below)
-            .map(|(id, c)| (*id, self.snapshot(c)))
+            .map(|(id, c)| (id, self.snapshot(c)))
             .collect();
         all.extend(self.closed_stats.iter().map(|(id, s)| (*id, s.clone())));
         all.sort_by_key(|(id, _)| *id);
