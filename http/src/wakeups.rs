@@ -31,6 +31,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use tcpknobs_stack::id_hash::IdHashMap;
+use tcpknobs_stack::stale_heap::StaleHeap;
 use tcpknobs_stack::{ConnId, Host, Instant, News, NewsReader};
 
 /// Drives of one connection in a row, each of which changed it, before it is left
@@ -82,7 +83,7 @@ pub(crate) struct Wakeups {
     deadlines: IdHashMap<usize, Instant>,
     /// The same deadlines, earliest first: (when, key). An entry is current while
     /// `deadlines` still says so; others are skipped as they surface.
-    timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    timers: StaleHeap<(Instant, usize)>,
     scratch: Vec<ConnId>,
 }
 
@@ -97,7 +98,7 @@ impl Wakeups {
         match at {
             Some(at) => {
                 if self.deadlines.insert(key, at) != Some(at) {
-                    self.timers.push(Reverse((at, key)));
+                    self.timers.push((at, key));
                 }
             }
             None => {
@@ -109,11 +110,6 @@ impl Wakeups {
     /// Connection `key` is gone: its deadline with it.
     pub(crate) fn forget(&mut self, key: usize) {
         self.deadlines.remove(&key);
-    }
-
-    /// Whether a queued entry is still connection `key`'s deadline.
-    fn is_current(&self, key: usize, at: Instant) -> bool {
-        self.deadlines.get(&key) == Some(&at)
     }
 
     /// Wake the connections the host has news of. `key_of` names the application's
@@ -147,7 +143,7 @@ impl Wakeups {
     /// and no deadline come (a stale one counts, to be safe). With nothing else
     /// changed since its last poll, an application can then answer at once.
     pub(crate) fn is_idle(&self, now: Instant) -> bool {
-        self.next_pass.is_empty() && self.timers.peek().is_none_or(|&Reverse((at, _))| at > now)
+        self.next_pass.is_empty() && self.timers.peek().is_none_or(|&(at, _)| at > now)
     }
 
     /// The keys to drive in a pass starting now, in order: those woken, those whose
@@ -163,14 +159,14 @@ impl Wakeups {
         self.collect_news(host, key_of, all);
         let mut pass = self.take_woken();
         let mut due = Vec::new();
-        while let Some(&Reverse((at, key))) = self.timers.peek() {
+        while let Some(&(at, key)) = self.timers.peek() {
             if at > now {
                 break;
             }
             self.timers.pop();
-            if self.is_current(key, at) {
+            if is_current(&self.deadlines, &(at, key)) {
                 pass.insert(key);
-                due.push(Reverse((at, key)));
+                due.push((at, key));
             }
         }
         // A deadline that has come stays the connection's until driving it moves
@@ -225,25 +221,22 @@ impl Wakeups {
         }
     }
 
-    /// The earliest current deadline, stale entries dropped on the way. Should
-    /// stale entries pile up (a busy server moves every connection's keep-alive
-    /// deadline on each response, and an old entry leaves only when its time
-    /// comes), the queue is rebuilt from the current ones, so it stays within a
-    /// few entries per connection.
+    /// The earliest current deadline, stale entries dropped on the way; the queue
+    /// kept within its bound (a busy server moves every connection's keep-alive
+    /// deadline on each response, and an old entry leaves only when its time comes).
     pub(crate) fn next_timer(&mut self) -> Option<Instant> {
-        if self.timers.len() > 2 * self.deadlines.len() + 1024 {
-            let deadlines = &self.deadlines;
-            self.timers
-                .retain(|&Reverse((at, key))| deadlines.get(&key) == Some(&at));
-        }
-        while let Some(&Reverse((at, key))) = self.timers.peek() {
-            if self.is_current(key, at) {
-                return Some(at);
-            }
-            self.timers.pop();
-        }
-        None
+        let deadlines = &self.deadlines;
+        self.timers
+            .bound(deadlines.len(), |entry| is_current(deadlines, entry));
+        self.timers
+            .drop_stale_top(|entry| is_current(deadlines, entry));
+        self.timers.peek().map(|&(at, _)| at)
     }
+}
+
+/// Whether a queued timer is still its connection's deadline.
+fn is_current(deadlines: &IdHashMap<usize, Instant>, &(at, key): &(Instant, usize)) -> bool {
+    deadlines.get(&key) == Some(&at)
 }
 
 /// The keys of one pass, driven smallest first, each once however often it was
@@ -350,7 +343,7 @@ mod tests {
             w.set_timer(key, Some(at));
             recorded[key] = Some(at);
             assert_eq!(w.next_timer(), recorded.iter().flatten().min().copied());
-            assert!(w.timers.len() <= 2 * 3 + 1024 + 1);
+            assert!(w.timers.len() <= 2 * 3 + tcpknobs_stack::stale_heap::SLACK + 1);
         }
         // A cleared deadline is no deadline, nor is a forgotten connection's.
         w.set_timer(0, None);

@@ -42,6 +42,7 @@ pub mod segment;
 mod send_queue;
 mod settle;
 pub mod sim;
+pub mod stale_heap;
 pub mod stats;
 pub mod syn_cookie;
 pub mod tap;

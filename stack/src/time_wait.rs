@@ -10,8 +10,6 @@
 //! remembers only the tuple and two sequence numbers here. Pure logic: the
 //! time is always a parameter and nothing panics.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::fmt;
 
 use smoltcp::time::{Duration, Instant};
@@ -19,6 +17,7 @@ use smoltcp::wire::Ipv4Address;
 
 use crate::id_hash::TupleHashMap;
 use crate::segment::seq_gt;
+use crate::stale_heap::StaleHeap;
 
 /// 2*MSL with RFC 9293's MSL of 2 minutes (§3.4.2 "Knowing When to Keep
 /// Quiet"): 240 s, the textbook value.
@@ -170,12 +169,12 @@ pub enum Verdict {
 /// order (expiry) goes by the expiry heap, so runs stay deterministic; the one walk
 /// over the hash map takes a minimum, which no order changes.
 ///
-/// The expiry index is a min-heap of (expiry, tuple), which pops in the order an
-/// ordered set would, entries of a tuple that has left or whose expiry moved
-/// skipped as they surface. Every entry goes in about 2MSL after the ones before
-/// it, so a push rarely moves past the heap's last level: cheaper than an ordered
-/// set's insertion and its node allocations, with ten thousands of tuples entering
-/// TIME-WAIT at once.
+/// The expiry index is a min-heap of (expiry, tuple) ([`StaleHeap`]), which pops in
+/// the order an ordered set would, entries of a tuple that has left or whose expiry
+/// moved skipped as they surface. Every entry goes in about 2MSL after the ones
+/// before it, so a push rarely moves past the heap's last level: cheaper than an
+/// ordered set's insertion and its node allocations, with ten thousands of tuples
+/// entering TIME-WAIT at once.
 #[derive(Clone, Debug)]
 pub struct TimeWaitTable {
     two_msl: Duration,
@@ -183,7 +182,7 @@ pub struct TimeWaitTable {
     /// (expiry, tuple) for every held tuple; and, until they surface, stale pairs
     /// whose tuple has left or expires at another time. The top is always current
     /// ([`Self::drop_stale_top`]), so [`Self::next_expiry`] is a peek.
-    by_expiry: BinaryHeap<Reverse<(Instant, FourTuple)>>,
+    by_expiry: StaleHeap<(Instant, FourTuple)>,
     ended: Vec<HeldTuple>,
 }
 
@@ -195,7 +194,7 @@ impl TimeWaitTable {
         TimeWaitTable {
             two_msl,
             entries: TupleHashMap::default(),
-            by_expiry: BinaryHeap::new(),
+            by_expiry: StaleHeap::default(),
             ended: Vec::new(),
         }
     }
@@ -325,12 +324,12 @@ impl TimeWaitTable {
     /// entry; entries not yet due are not looked at.
     pub fn expire(&mut self, now: Instant) -> Vec<HeldTuple> {
         let mut out = Vec::new();
-        while let Some(&Reverse((expires, tuple))) = self.by_expiry.peek() {
+        while let Some(&(expires, tuple)) = self.by_expiry.peek() {
             if expires > now {
                 break;
             }
             self.by_expiry.pop();
-            if self.is_current(expires, &tuple) {
+            if is_current(&self.entries, &(expires, tuple)) {
                 out.extend(self.entries.remove(&tuple));
             }
         }
@@ -341,7 +340,7 @@ impl TimeWaitTable {
     /// When the next entry expires, so the caller's poll loop knows how long
     /// it may sleep (like smoltcp's `poll_delay`).
     pub fn next_expiry(&self) -> Option<Instant> {
-        self.by_expiry.peek().map(|&Reverse((at, _))| at)
+        self.by_expiry.peek().map(|&(at, _)| at)
     }
 
     /// Number of entries, including expired ones not yet removed.
@@ -384,35 +383,29 @@ impl TimeWaitTable {
         }
     }
 
-    /// Whether `(expires, tuple)` from the heap is the tuple's current expiry.
-    fn is_current(&self, expires: Instant, tuple: &FourTuple) -> bool {
-        self.entries
-            .get(tuple)
-            .is_some_and(|h| h.expires == expires)
-    }
-
-    /// Index `tuple` under `expires`. Should stale pairs pile up (a peer that keeps
-    /// sending in-window ACKs moves its tuple's expiry at each one, and the old pair
-    /// leaves only when its time comes), the heap is rebuilt from the current ones,
-    /// so it stays within twice the entries, plus a little.
+    /// Index `tuple` under `expires`, the heap kept within its bound (a peer that
+    /// keeps sending in-window ACKs moves its tuple's expiry at each one).
     fn push_expiry(&mut self, expires: Instant, tuple: FourTuple) {
-        self.by_expiry.push(Reverse((expires, tuple)));
-        if self.by_expiry.len() > 2 * self.entries.len() + 1024 {
-            let entries = &self.entries;
-            self.by_expiry
-                .retain(|&Reverse((at, t))| entries.get(&t).is_some_and(|h| h.expires == at));
-        }
+        self.by_expiry.push((expires, tuple));
+        let entries = &self.entries;
+        self.by_expiry
+            .bound(entries.len(), |entry| is_current(entries, entry));
     }
 
     /// Pop stale pairs off the top, so that the top is a held tuple's expiry.
     fn drop_stale_top(&mut self) {
-        while let Some(&Reverse((at, tuple))) = self.by_expiry.peek() {
-            if self.is_current(at, &tuple) {
-                break;
-            }
-            self.by_expiry.pop();
-        }
+        let entries = &self.entries;
+        self.by_expiry
+            .drop_stale_top(|entry| is_current(entries, entry));
     }
+}
+
+/// Whether `(expires, tuple)` from the expiry heap is the tuple's current expiry.
+fn is_current(
+    entries: &TupleHashMap<FourTuple, HeldTuple>,
+    &(expires, tuple): &(Instant, FourTuple),
+) -> bool {
+    entries.get(&tuple).is_some_and(|h| h.expires == expires)
 }
 
 /// `at + d`, saturating at the end of time (smoltcp's `Instant + Duration`
@@ -552,7 +545,7 @@ mod tests {
                 tw.on_segment(&a, ack, Instant::from_millis(ms)),
                 Verdict::Drop
             );
-            assert!(tw.by_expiry.len() <= 2 * tw.len() + 1024);
+            assert!(tw.by_expiry.len() <= 2 * tw.len() + crate::stale_heap::SLACK);
         }
         // a now expires at 10 s + 60 s, after b (1 s + 60 s).
         assert_eq!(tw.next_expiry(), Some(s(61)));

@@ -23,6 +23,8 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use crate::stale_heap::StaleHeap;
+
 use super::*;
 
 /// One socket of the host: the slot it occupies (see the module docs for why the
@@ -56,7 +58,7 @@ pub(super) struct Sockets {
     /// Whether `touched` is in slot order.
     sorted: bool,
     /// Deadlines of untouched sockets, earliest first: (when, socket, stamp).
-    deadlines: BinaryHeap<Reverse<(Instant, SockId, u64)>>,
+    deadlines: StaleHeap<(Instant, SockId, u64)>,
     next_stamp: u64,
     /// For frames no socket accepts: smoltcp answers them with its RST.
     none: SocketSet<'static>,
@@ -70,7 +72,7 @@ impl Default for Sockets {
             len: 0,
             touched: Vec::new(),
             sorted: true,
-            deadlines: BinaryHeap::new(),
+            deadlines: StaleHeap::default(),
             next_stamp: 1,
             none: SocketSet::new(Vec::new()),
         }
@@ -197,7 +199,7 @@ impl Sockets {
     /// The head of the deadline queue, once stale entries are gone and entries of
     /// touched sockets (whose deadlines the next pass works out anew) are dropped.
     fn head(&mut self) -> Option<(Instant, SockId)> {
-        while let Some(&Reverse((at, id, stamp))) = self.deadlines.peek() {
+        while let Some(&(at, id, stamp)) = self.deadlines.peek() {
             if let Some(slot) = self.slots.get_mut(id.0).and_then(Option::as_mut) {
                 if slot.queued == Some((at, stamp)) {
                     if !slot.touched {
@@ -214,11 +216,7 @@ impl Sockets {
     /// Whether an egress pass at `now` would visit any socket: one is touched, or
     /// the earliest queued deadline (perhaps a stale one) has come.
     pub(super) fn has_work(&self, now: Instant) -> bool {
-        !self.touched.is_empty()
-            || self
-                .deadlines
-                .peek()
-                .is_some_and(|&Reverse((at, _, _))| at <= now)
+        !self.touched.is_empty() || self.deadlines.peek().is_some_and(|&(at, _, _)| at <= now)
     }
 
     /// Sockets whose deadline has come are touched.
@@ -298,22 +296,20 @@ impl Sockets {
                     let stamp = self.next_stamp;
                     self.next_stamp += 1;
                     slot.queued = Some((at, stamp));
-                    self.deadlines.push(Reverse((at, id, stamp)));
+                    self.deadlines.push((at, id, stamp));
                 }
                 (None, _) => slot.queued = None,
             }
         }
         self.sorted = true;
-        // Stale entries leave when they surface; should they pile up (many touches
-        // of sockets with far deadlines), the queue is rebuilt from the current ones.
-        if self.deadlines.len() > 2 * self.len + 1024 {
-            let slots = &self.slots;
-            self.deadlines.retain(|&Reverse((at, id, stamp))| {
-                slots[id.0]
-                    .as_ref()
-                    .is_some_and(|s| s.queued == Some((at, stamp)))
-            });
-        }
+        // Stale entries leave when they surface, or all at once should they pile up
+        // (many touches of sockets with far deadlines).
+        let slots = &self.slots;
+        self.deadlines.bound(self.len, |&(at, id, stamp)| {
+            slots[id.0]
+                .as_ref()
+                .is_some_and(|s| s.queued == Some((at, stamp)))
+        });
     }
 
     /// When the earliest socket needs an egress pass: the head of the queue, or
