@@ -268,8 +268,9 @@ impl LinkDirection {
     }
 }
 
-/// Ask the CPU to start loading `frame`'s first 128 bytes (its Ethernet, IP and TCP
-/// headers), for a frame about to be taken off the link. A frame waits on the link
+/// Ask the CPU to start loading `frame`'s first 128 bytes (its IP and TCP headers,
+/// after the Ethernet header where there is one), for a frame about to be taken off
+/// the link. A frame waits on the link
 /// behind every frame in flight with it, up to thousands (10,000 connections opening at
 /// once, or megabytes of a bulk transfer in the queue), so by the time it arrives its
 /// headers have left the cache and the first look at them waits for memory; asked for

@@ -218,28 +218,11 @@ pub(crate) fn next_deadline_ns(
 
 #[cfg(test)]
 mod tests {
-    use smoltcp::phy::Medium;
-    use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+    use smoltcp::wire::Ipv4Address;
 
     use super::*;
-    use crate::host::{ConnState, HostConfig};
-    use crate::knobs::Knobs;
+    use crate::host::ConnState;
     use crate::sim::Application;
-
-    fn host(last: u8) -> Host {
-        let config = HostConfig {
-            name: format!("h{last}"),
-            addr: Ipv4Cidr::new(Ipv4Address::new(192, 0, 2, last), 24),
-            medium: Medium::Ip,
-            mac: EthernetAddress([2, 0, 0, 0, 0, last]),
-            gateway: None,
-            mtu: 1500,
-            seed: u64::from(last),
-            knobs: Knobs::default(),
-            checksums: true,
-        };
-        Host::new(config, Instant::ZERO)
-    }
 
     /// Delivers each round's frames to the other of two hosts when the round ends
     /// (a wire with no delay), and notes who sent in which round.
@@ -301,7 +284,7 @@ mod tests {
     /// first round that moves nothing, with every application polled once a round.
     #[test]
     fn an_instant_settles_in_rounds_until_nothing_moves() {
-        let mut hosts = [host(1), host(2)];
+        let mut hosts = [Host::for_tests(1), Host::for_tests(2)];
         hosts[1].listen(80);
         let id = hosts[0]
             .connect(Ipv4Address::new(192, 0, 2, 2), 80)
@@ -358,7 +341,7 @@ mod tests {
     /// would otherwise wait for the next event, however far away.
     #[test]
     fn an_instant_settles_until_no_application_has_work_left() {
-        let mut hosts = [host(1), host(2)];
+        let mut hosts = [Host::for_tests(1), Host::for_tests(2)];
         for left in 0..4 {
             let mut busy = Busy { left, polls: 0 };
             let mut apps = [AppSlot {

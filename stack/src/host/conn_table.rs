@@ -176,31 +176,13 @@ impl std::ops::IndexMut<ConnId> for ConnTable {
 
 #[cfg(test)]
 mod tests {
-    use smoltcp::phy::Medium;
-    use smoltcp::time::Instant;
-    use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+    use smoltcp::wire::Ipv4Address;
 
     use super::*;
-    use crate::host::{Host, HostConfig};
-    use crate::knobs::Knobs;
+    use crate::host::Host;
     use crate::rng::Rng;
     use crate::stats::Role;
     use crate::time_wait::FourTuple;
-
-    fn host() -> Host {
-        let config = HostConfig {
-            name: "h".into(),
-            addr: Ipv4Cidr::new(Ipv4Address::new(192, 0, 2, 1), 24),
-            medium: Medium::Ip,
-            mac: EthernetAddress([2, 0, 0, 0, 0, 1]),
-            gateway: None,
-            mtu: 1500,
-            seed: 1,
-            knobs: Knobs::default(),
-            checksums: false,
-        };
-        Host::new(config, Instant::ZERO)
-    }
 
     /// A connection told apart by its local port.
     fn conn(host: &Host, port: u16) -> Conn {
@@ -219,7 +201,7 @@ mod tests {
     /// stays bounded by the connections kept.
     #[test]
     fn behaves_as_a_map_with_a_span_bounded_by_what_is_kept() {
-        let h = host();
+        let h = Host::for_tests(1);
         let mut table = ConnTable::default();
         let mut model: std::collections::BTreeMap<usize, u16> = Default::default();
         let mut rng = Rng::new(7);

@@ -205,6 +205,26 @@ pub struct Host {
     trace: TraceLog,
 }
 
+#[cfg(test)]
+impl Host {
+    /// For unit tests: host `last` of 192.0.2.0/24 on raw IP (as in the simulator),
+    /// default knobs, checksums on, its clock at zero.
+    pub(crate) fn for_tests(last: u8) -> Host {
+        let config = HostConfig {
+            name: format!("h{last}"),
+            addr: Ipv4Cidr::new(Ipv4Address::new(192, 0, 2, last), 24),
+            medium: Medium::Ip,
+            mac: EthernetAddress([2, 0, 0, 0, 0, last]),
+            gateway: None,
+            mtu: 1500,
+            seed: u64::from(last),
+            knobs: Knobs::default(),
+            checksums: true,
+        };
+        Host::new(config, Instant::ZERO)
+    }
+}
+
 impl Host {
     /// A host with no sockets, its clock at `now`.
     pub fn new(config: HostConfig, now: Instant) -> Host {
