@@ -315,6 +315,58 @@ mod tests {
         assert_eq!(deadlines.0, [Some(Instant::from_millis(7))]);
     }
 
+    /// A handshake's deadline (127 s with six SYN retries) outlives the handshake by
+    /// far, so the deadlines of connections that went on, or went, are dropped once
+    /// they pile up: a server that completes thousands of handshakes keeps deadlines
+    /// in proportion to the connections it holds, not to those it has seen.
+    #[test]
+    fn handshake_deadlines_follow_the_connections_held() {
+        let mut hosts = [Host::for_tests(1), Host::for_tests(2)];
+        hosts[1].listen(80);
+        let mut outlet = Mirror::default();
+        let connections = 3 * crate::stale_heap::SLACK;
+        let mut most = [0; 2];
+        for _ in 0..connections {
+            let id = hosts[0]
+                .connect(Ipv4Address::new(192, 0, 2, 2), 80)
+                .expect("connect");
+            let moved = settle(
+                Hosts::Each(&mut hosts),
+                &mut [],
+                &mut AppDeadlines::new(0),
+                &mut outlet,
+                0,
+            );
+            assert_eq!(moved, Ok(true));
+            assert_eq!(hosts[0].state(id), ConnState::Open);
+            let accepted = hosts[1].accept(80).expect("an accepted connection");
+            hosts[0].abort(id);
+            hosts[1].abort(accepted);
+            let moved = settle(
+                Hosts::Each(&mut hosts),
+                &mut [],
+                &mut AppDeadlines::new(0),
+                &mut outlet,
+                0,
+            );
+            assert_eq!(moved, Ok(true));
+            for (most, host) in most.iter_mut().zip(&hosts) {
+                assert!(host.live_connection_count() <= 1);
+                *most = (*most).max(host.handshake_deadlines());
+            }
+        }
+        assert_eq!(hosts[1].connection_count(), connections);
+        // Rebuilt once entries pass twice the connections held (at most two when one
+        // is queued: the new one and the one before it, on its way out) plus the
+        // slack: never anywhere near one per connection.
+        for most in most {
+            assert!(
+                most > crate::stale_heap::SLACK && most <= crate::stale_heap::SLACK + 2 * 2 + 1,
+                "{most} deadlines queued at most"
+            );
+        }
+    }
+
     /// Leaves work for the instant it was polled at on its first `left` polls.
     struct Busy {
         left: usize,

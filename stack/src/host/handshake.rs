@@ -5,21 +5,15 @@ use super::*;
 impl Host {
     /// Give up on handshakes whose time has come (see [`HandshakeCheck`]).
     pub(super) fn expire_handshakes(&mut self) {
-        while let Some(&Reverse((due, id, check))) = self.handshakes.peek() {
+        while let Some(&(due, id, check)) = self.handshakes.peek() {
             if due > self.now {
                 break;
             }
             self.handshakes.pop();
-            let Some(conn) = self.conns.get(id) else {
-                continue;
-            };
-            let Some(handle) = conn.handle else {
-                continue;
-            };
-            let state = self.sockets.get(handle).state();
-            if !matches!(state, tcp::State::SynSent | tcp::State::SynReceived) {
+            if !handshaking(&self.conns, &self.sockets, id) {
                 continue;
             }
+            let conn = &self.conns[id];
             let error = match check {
                 HandshakeCheck::Resolved if conn.track.syn_out => continue,
                 HandshakeCheck::Resolved => {
@@ -31,6 +25,22 @@ impl Host {
             };
             self.drop_handshake(id, error);
         }
+    }
+
+    /// Check at `due` that connection `id` got as far as `check` asks.
+    ///
+    /// Most handshakes finish in a round trip, long before their deadline (127 s
+    /// with Linux's six SYN retries), so most entries go stale. A server that
+    /// accepts thousands of connections a second would hold hundreds of thousands
+    /// of them, so once the stale ones outnumber two per connection the host still
+    /// keeps (what live entries can be at most), they are dropped: the queue follows
+    /// the connections held, not the rate they came at.
+    pub(super) fn watch_handshake(&mut self, due: Instant, id: ConnId, check: HandshakeCheck) {
+        self.handshakes.push((due, id, check));
+        let (conns, sockets) = (&self.conns, &self.sockets);
+        self.handshakes.bound(2 * conns.len(), |&(_, id, _)| {
+            handshaking(conns, sockets, id)
+        });
     }
 
     /// Where frames to `addr` go first: the address itself on our subnet, the
@@ -67,6 +77,20 @@ impl Host {
             && seq_lt(seg.seq, conn.track.snd_max)
             && conn.stats.syn_retransmits >= u64::from(limit)
     }
+}
+
+/// Whether connection `id` is still being synchronized: its handshake deadlines
+/// are current.
+fn handshaking(conns: &ConnTable, sockets: &Sockets, id: ConnId) -> bool {
+    conns
+        .get(id)
+        .and_then(|conn| conn.handle)
+        .is_some_and(|handle| {
+            matches!(
+                sockets.get(handle).state(),
+                tcp::State::SynSent | tcp::State::SynReceived
+            )
+        })
 }
 
 /// Linux's three ARP probes a second apart (`mcast_solicit`, `retrans_time_ms`):

@@ -213,11 +213,9 @@ impl Host {
         self.by_handle.insert(handle, id);
         self.trace_open(id);
         let limit = handshake_limit(self.config.knobs.syn_retries);
-        self.handshakes
-            .push(Reverse((now + limit, id, HandshakeCheck::Answered)));
+        self.watch_handshake(now + limit, id, HandshakeCheck::Answered);
         if self.config.medium == Medium::Ethernet {
-            self.handshakes
-                .push(Reverse((now + ARP_TIMEOUT, id, HandshakeCheck::Resolved)));
+            self.watch_handshake(now + ARP_TIMEOUT, id, HandshakeCheck::Resolved);
         }
         self.egress();
         Ok(())

@@ -59,17 +59,14 @@ impl Host {
     /// returning cookie stood for, replayed (see `syn_queue`): it did not cross the
     /// wire now, and its connection is not in the SYN queue.
     pub(super) fn adopt_from_pool(&mut self, port: u16, seg: &Segment, from_cookie: bool) {
-        let Some(listener) = self.listeners.get(&port) else {
-            return;
-        };
-        let taken: Vec<(usize, SockId)> = listener
-            .pool
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| self.sockets.get(**h).state() != tcp::State::Listen)
-            .map(|(i, h)| (i, *h))
-            .collect();
-        for (slot, handle) in taken {
+        let pool_len = self.listeners.get(&port).map_or(0, |l| l.pool.len());
+        for slot in 0..pool_len {
+            let Some(&handle) = self.listeners.get(&port).and_then(|l| l.pool.get(slot)) else {
+                break;
+            };
+            if self.sockets.get(handle).state() == tcp::State::Listen {
+                continue;
+            }
             let fresh = self.new_listening_socket(port);
             if let Some(l) = self.listeners.get_mut(&port) {
                 l.pool[slot] = fresh;
@@ -99,8 +96,7 @@ impl Host {
             self.by_handle.insert(handle, id);
             self.trace_open(id);
             let limit = handshake_limit(self.config.knobs.synack_retries);
-            self.handshakes
-                .push(Reverse((self.now + limit, id, HandshakeCheck::Answered)));
+            self.watch_handshake(self.now + limit, id, HandshakeCheck::Answered);
             if !from_cookie
                 && tuple.remote_port == seg.src_port
                 && tuple.remote_addr == seg.src_addr

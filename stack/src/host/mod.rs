@@ -34,8 +34,7 @@
 //! to come back. Incoming frames are fed to smoltcp one at a time, so the drop in a
 //! socket's send queue after each one is exactly what that ACK acknowledged.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{self, ChecksumCapabilities, Device, DeviceCapabilities, Medium};
@@ -54,6 +53,7 @@ use crate::segment::{
     FLAG_FIN, FLAG_SYN,
 };
 use crate::send_queue::{QueueSource, SendQueue};
+use crate::stale_heap::StaleHeap;
 use crate::stats::{Closer, ConnStats, Role};
 use crate::time_wait::{
     Arrival, FourTuple, HeldTuple, TimeWaitTable, Verdict, OUT_OF_WINDOW_ACK_INTERVAL,
@@ -193,10 +193,11 @@ pub struct Host {
     /// Makes and checks this host's SYN cookies.
     cookies: crate::syn_cookie::SynCookies,
     /// When handshakes must have got somewhere, earliest first (entries of
-    /// connections that have moved on are skipped when they come due). A heap: with
+    /// connections that have moved on are stale: skipped when they come due, and
+    /// dropped when they pile up, see [`Host::watch_handshake`]). A heap: with
     /// thousands of connections opening at once, a B-tree's walk to its first entry
     /// at every poll, and its node allocations, cost several percent.
-    handshakes: BinaryHeap<Reverse<(Instant, ConnId, HandshakeCheck)>>,
+    handshakes: StaleHeap<(Instant, ConnId, HandshakeCheck)>,
     /// Connections whose congestion window collapsed on a retransmission timeout:
     /// smoltcp must hear the smaller window before it resends its whole flight.
     window_updates: Vec<ConnId>,
@@ -222,6 +223,11 @@ impl Host {
             checksums: true,
         };
         Host::new(config, Instant::ZERO)
+    }
+
+    /// Handshake deadlines queued, stale ones included.
+    pub(crate) fn handshake_deadlines(&self) -> usize {
+        self.handshakes.len()
     }
 }
 
@@ -285,7 +291,7 @@ impl Host {
             ports,
             ports_full: None,
             awaiting_port: VecDeque::new(),
-            handshakes: BinaryHeap::new(),
+            handshakes: StaleHeap::default(),
             listen: ListenCounters::default(),
             cookies,
             window_updates: Vec::new(),
@@ -387,7 +393,7 @@ impl Host {
             || self.sockets.has_work(now)
             || !self.awaiting_port.is_empty()
             || due(self.time_wait.next_expiry())
-            || due(self.handshakes.peek().map(|&Reverse((at, _, _))| at))
+            || due(self.handshakes.peek().map(|&(at, _, _)| at))
             || !self.window_updates.is_empty()
             || !self.trace.dirty.is_empty()
             || !self.device.tx.is_empty()
@@ -401,7 +407,7 @@ impl Host {
                 at = Some(at.map_or(t, |a| a.min(t)));
             }
         }
-        if let Some(&Reverse((t, _, _))) = self.handshakes.peek() {
+        if let Some(&(t, _, _)) = self.handshakes.peek() {
             at = Some(at.map_or(t, |a| a.min(t)));
         }
         at
