@@ -324,32 +324,27 @@ mod tests {
         let mut hosts = [Host::for_tests(1), Host::for_tests(2)];
         hosts[1].listen(80);
         let mut outlet = Mirror::default();
+        let mut settle_now = |hosts: &mut [Host; 2]| {
+            settle(
+                Hosts::Each(hosts),
+                &mut [],
+                &mut AppDeadlines::new(0),
+                &mut outlet,
+                0,
+            )
+        };
         let connections = 3 * crate::stale_heap::SLACK;
         let mut most = [0; 2];
         for _ in 0..connections {
             let id = hosts[0]
                 .connect(Ipv4Address::new(192, 0, 2, 2), 80)
                 .expect("connect");
-            let moved = settle(
-                Hosts::Each(&mut hosts),
-                &mut [],
-                &mut AppDeadlines::new(0),
-                &mut outlet,
-                0,
-            );
-            assert_eq!(moved, Ok(true));
+            assert_eq!(settle_now(&mut hosts), Ok(true));
             assert_eq!(hosts[0].state(id), ConnState::Open);
             let accepted = hosts[1].accept(80).expect("an accepted connection");
             hosts[0].abort(id);
             hosts[1].abort(accepted);
-            let moved = settle(
-                Hosts::Each(&mut hosts),
-                &mut [],
-                &mut AppDeadlines::new(0),
-                &mut outlet,
-                0,
-            );
-            assert_eq!(moved, Ok(true));
+            assert_eq!(settle_now(&mut hosts), Ok(true));
             for (most, host) in most.iter_mut().zip(&hosts) {
                 assert!(host.live_connection_count() <= 1);
                 *most = (*most).max(host.handshake_deadlines());
