@@ -333,6 +333,11 @@ mod tests {
                 0,
             )
         };
+        // A SYN to an address no host has is never answered: that handshake's
+        // deadline stays current through every rebuild, and still ends it.
+        let stuck = hosts[0]
+            .connect(Ipv4Address::new(192, 0, 2, 3), 80)
+            .expect("connect");
         let connections = 3 * crate::stale_heap::SLACK;
         let mut most = [0; 2];
         for _ in 0..connections {
@@ -351,15 +356,38 @@ mod tests {
             }
         }
         assert_eq!(hosts[1].connection_count(), connections);
-        // Rebuilt once entries pass twice the connections held (at most two when one
-        // is queued: the new one and the one before it, on its way out) plus the
-        // slack: never anywhere near one per connection.
-        for most in most {
+        // A connection has at most two current deadlines, so the heap is rebuilt
+        // once it holds more than twice that per connection held, plus the slack:
+        // never anywhere near one per connection. Held when a deadline is queued:
+        // the connection just opened and, on the client, the stuck one.
+        for (most, held) in most.into_iter().zip([2, 1]) {
             assert!(
-                most > crate::stale_heap::SLACK && most <= crate::stale_heap::SLACK + 2 * 2 + 1,
+                most > crate::stale_heap::SLACK && most <= crate::stale_heap::SLACK + 2 * 2 * held,
                 "{most} deadlines queued at most"
             );
         }
+        assert_eq!(hosts[0].state(stuck), ConnState::Connecting);
+        let limit_ns = 127_000_000_000;
+        let settle_at = |hosts: &mut [Host; 2], now_ns| {
+            settle(
+                Hosts::Each(hosts),
+                &mut [],
+                &mut AppDeadlines::new(0),
+                &mut Mirror::default(),
+                now_ns,
+            )
+        };
+        let _ = settle_at(&mut hosts, limit_ns - 1_000);
+        assert_eq!(hosts[0].state(stuck), ConnState::Connecting);
+        let _ = settle_at(&mut hosts, limit_ns);
+        assert!(
+            matches!(
+                hosts[0].state(stuck),
+                ConnState::Failed(crate::error::SocketError::ConnectTimedOut { .. })
+            ),
+            "{:?}",
+            hosts[0].state(stuck)
+        );
     }
 
     /// Leaves work for the instant it was polled at on its first `left` polls.

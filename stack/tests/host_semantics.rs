@@ -360,3 +360,40 @@ fn a_read_announces_a_window_only_when_it_opened_far_enough() {
     assert_eq!(at(600), [2048]);
     assert_eq!(at(950), [3072]);
 }
+
+/// TIME-WAIT events, as (when in ns, held).
+#[derive(Clone, Default)]
+struct TimeWaits(std::rc::Rc<std::cell::RefCell<Vec<(u64, bool)>>>);
+
+impl tcpknobs_stack::trace::Tracer for TimeWaits {
+    fn events(&mut self, events: &[tcpknobs_stack::trace::Event]) {
+        for e in events {
+            if let tcpknobs_stack::trace::EventKind::TimeWait { held, .. } = e.kind {
+                self.0.borrow_mut().push((e.at_ns, held));
+            }
+        }
+    }
+}
+
+/// The trace says a tuple left TIME-WAIT when 2MSL (10 s here) ran out, not when
+/// something next woke the host: the client closes first at 500 ms and holds the
+/// tuple; nothing happens on either host until the client's last call at 15 s.
+#[test]
+fn the_trace_records_time_wait_ending_when_it_ends() {
+    let mut net = net();
+    let waits = TimeWaits::default();
+    net.set_tracer(Box::new(waits.clone()));
+    let mut server = Script::new(&[(0, Call::Listen), (200, Call::Accept), (700, Call::Close)]);
+    let mut client = Script::new(&[(0, Call::Connect), (500, Call::Close), (15_000, Call::Recv)]);
+    run(&mut net, &mut client, &mut server, 20_000);
+    let waits = waits.0.borrow().clone();
+    let [(start, true), (end, false)] = waits[..] else {
+        panic!("one tuple held and released: {waits:?}");
+    };
+    // The host's clock counts microseconds: the end is at most 1 us early.
+    let two_msl = 10_000_000_000;
+    assert!(
+        end - start <= two_msl && end - start > two_msl - 1_000,
+        "held at {start} ns, released at {end} ns"
+    );
+}

@@ -10,12 +10,11 @@ impl Host {
                 break;
             }
             self.handshakes.pop();
-            if !handshaking(&self.conns, &self.sockets, id) {
+            if !deadline_current(&self.conns, &self.sockets, &(due, id, check)) {
                 continue;
             }
             let conn = &self.conns[id];
             let error = match check {
-                HandshakeCheck::Resolved if conn.track.syn_out => continue,
                 HandshakeCheck::Resolved => {
                     SocketError::NoArpReply(self.next_hop(conn.tuple.remote_addr))
                 }
@@ -32,14 +31,15 @@ impl Host {
     /// Most handshakes finish in a round trip, long before their deadline (127 s
     /// with Linux's six SYN retries), so most entries go stale. A server that
     /// accepts thousands of connections a second would hold hundreds of thousands
-    /// of them, so once the stale ones outnumber two per connection the host still
-    /// keeps (what live entries can be at most), they are dropped: the queue follows
-    /// the connections held, not the rate they came at.
+    /// of them; a connection has at most two current ones, so once the queue holds
+    /// more than twice that for every connection the host keeps (plus the heap's
+    /// slack), the stale ones are dropped: the queue follows the connections held,
+    /// not the rate they came at.
     pub(super) fn watch_handshake(&mut self, due: Instant, id: ConnId, check: HandshakeCheck) {
         self.handshakes.push((due, id, check));
         let (conns, sockets) = (&self.conns, &self.sockets);
-        self.handshakes.bound(2 * conns.len(), |&(_, id, _)| {
-            handshaking(conns, sockets, id)
+        self.handshakes.bound(2 * conns.len(), |entry| {
+            deadline_current(conns, sockets, entry)
         });
     }
 
@@ -79,18 +79,23 @@ impl Host {
     }
 }
 
-/// Whether connection `id` is still being synchronized: its handshake deadlines
-/// are current.
-fn handshaking(conns: &ConnTable, sockets: &Sockets, id: ConnId) -> bool {
-    conns
-        .get(id)
-        .and_then(|conn| conn.handle)
-        .is_some_and(|handle| {
-            matches!(
-                sockets.get(handle).state(),
-                tcp::State::SynSent | tcp::State::SynReceived
-            )
-        })
+/// Whether a queued deadline can still end its handshake: the connection is still
+/// being synchronized, and for the ARP check, no SYN has left yet.
+fn deadline_current(
+    conns: &ConnTable,
+    sockets: &Sockets,
+    &(_, id, check): &(Instant, ConnId, HandshakeCheck),
+) -> bool {
+    let Some(conn) = conns.get(id) else {
+        return false;
+    };
+    let synchronizing = conn.handle.is_some_and(|handle| {
+        matches!(
+            sockets.get(handle).state(),
+            tcp::State::SynSent | tcp::State::SynReceived
+        )
+    });
+    synchronizing && !(check == HandshakeCheck::Resolved && conn.track.syn_out)
 }
 
 /// Linux's three ARP probes a second apart (`mcast_solicit`, `retrans_time_ms`):

@@ -402,7 +402,9 @@ impl Host {
     /// When the host next needs a poll even if no frame arrives.
     pub fn poll_at(&mut self) -> Option<Instant> {
         let mut at = self.sockets.poll_at(&mut self.iface, self.now);
-        if !self.awaiting_port.is_empty() {
+        // A tuple leaving TIME-WAIT matters at its instant to a connection waiting
+        // for its port, and to the trace, which records when it left.
+        if !self.awaiting_port.is_empty() || self.tracing() {
             if let Some(t) = self.time_wait.next_expiry() {
                 at = Some(at.map_or(t, |a| a.min(t)));
             }
