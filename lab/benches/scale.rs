@@ -27,6 +27,10 @@ use tcpknobs_http::workload::Workload;
 use tcpknobs_lab::{Experiment, Rows};
 use tcpknobs_stack::{Duration, Knobs, LinkProfile, OnExhaustion, Profile};
 
+/// The `tcpknobs` binary's allocator, so that the figures are the binary's.
+#[global_allocator]
+static HEAP: tcpknobs_stack::block_cache::BlockCache = tcpknobs_stack::block_cache::BlockCache;
+
 /// Set in a child: the case it runs, once.
 const CHILD: &str = "TCPKNOBS_SCALE_CASE";
 

@@ -24,6 +24,7 @@
 //! seed a simulated run is fully deterministic.
 #![warn(missing_docs)]
 
+pub mod block_cache;
 pub mod capture;
 pub mod comment;
 pub mod congestion;
