@@ -13,7 +13,7 @@
 //! what they left), against about 4 % with one connection at a time.
 //!
 //! What. A freed block of at most [`MAX_CACHED`] bytes goes onto a list for its size
-//! class (16-byte steps) by writing the list's head into the block itself, which was
+//! class (the sizes glibc's blocks come in: 24, 40, 56, ... bytes) by writing the list's head into the block itself, which was
 //! just in use and so is in the CPU's caches; the next allocation of that class takes
 //! it back. Nothing else is touched. It is glibc's own per-thread cache with a longer
 //! list (what the `glibc.malloc.tcache_count` tunable would set, which glibc reads
@@ -32,7 +32,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 
 /// The largest block the cache keeps, in bytes.
-pub const MAX_CACHED: usize = 1024;
+pub const MAX_CACHED: usize = SMALLEST + (CLASSES - 1) * GRAIN;
 
 /// The most a thread's lists hold, in bytes.
 pub const MAX_CACHED_BYTES: usize = 64 << 20;
@@ -40,7 +40,13 @@ pub const MAX_CACHED_BYTES: usize = 64 << 20;
 /// Size classes are this many bytes apart; blocks of a class are this aligned.
 const GRAIN: usize = 16;
 
-const CLASSES: usize = MAX_CACHED / GRAIN;
+/// The smallest class. glibc's chunks are 16-byte multiples from 32 bytes, each with
+/// an 8-byte header: 24, 40, 56, ... bytes usable. Classes of those sizes waste
+/// nothing beyond what glibc would; classes of 16, 32, 48, ... bytes would each take
+/// the next chunk up, 16 bytes more than the block needs.
+const SMALLEST: usize = 24;
+
+const CLASSES: usize = 64;
 
 /// The system allocator, with freed small blocks kept for reuse. See the module docs.
 #[derive(Debug, Default, Clone, Copy)]
@@ -49,14 +55,14 @@ pub struct BlockCache;
 /// The size class of `layout`, if the cache takes blocks of it.
 fn class_of(layout: Layout) -> Option<usize> {
     (layout.size() <= MAX_CACHED && layout.align() <= GRAIN)
-        .then(|| layout.size().max(1).div_ceil(GRAIN) - 1)
+        .then(|| layout.size().saturating_sub(SMALLEST).div_ceil(GRAIN))
 }
 
 /// The layout every block of `class` is allocated with, so that any block of the
 /// class can serve any request of the class.
 fn class_layout(class: usize) -> Layout {
-    // Cannot fail: a multiple of 16 bytes below 2 KiB, aligned to 16.
-    Layout::from_size_align((class + 1) * GRAIN, GRAIN).unwrap_or(Layout::new::<u128>())
+    // Cannot fail: about a kilobyte at most, aligned to 16.
+    Layout::from_size_align(SMALLEST + class * GRAIN, GRAIN).unwrap_or(Layout::new::<u128>())
 }
 
 /// One thread's lists of free blocks, by class.
@@ -260,7 +266,12 @@ mod tests {
                 let layout = Layout::from_size_align(size, align).unwrap();
                 let class = class_of(layout).expect("a small block is cached");
                 let block = class_layout(class);
-                assert!(block.size() >= size && block.size() < size + GRAIN);
+                assert!(block.size() >= size, "class {class} holds {size} bytes");
+                assert!(
+                    class == 0 || class_layout(class - 1).size() < size,
+                    "{size} bytes take the smallest class that holds them"
+                );
+                assert_eq!((block.size() + 8) % GRAIN, 0, "a whole glibc chunk");
                 assert!(block.align() >= align);
             }
         }
