@@ -14,13 +14,13 @@ use std::process::ExitCode;
 
 use cli::Command;
 use output::Outcome;
-use tcpknobs_stack::block_cache::BlockCache;
+use tcpknobs_stack::heap::Heap;
 
-/// Freed small blocks are kept for reuse: when thousands of connections close at once,
-/// glibc's `free` otherwise merges each block with cold neighbours (see the module's
-/// docs).
+/// glibc's allocator with freed small blocks kept for reuse and the heap's growth
+/// populated at once: what thousands of connections opening and closing together
+/// need (see the module's docs).
 #[global_allocator]
-static HEAP: BlockCache = BlockCache;
+static HEAP: Heap = Heap;
 
 /// Exit status when some transactions failed (curl's and hyperfine's convention:
 /// 0 is success, 1 a run that could not be done, 2 a usage error).

@@ -29,7 +29,7 @@ use tcpknobs_stack::{Duration, Knobs, LinkProfile, OnExhaustion, Profile};
 
 /// The `tcpknobs` binary's allocator, so that the figures are the binary's.
 #[global_allocator]
-static HEAP: tcpknobs_stack::block_cache::BlockCache = tcpknobs_stack::block_cache::BlockCache;
+static HEAP: tcpknobs_stack::heap::Heap = tcpknobs_stack::heap::Heap;
 
 /// Set in a child: the case it runs, once.
 const CHILD: &str = "TCPKNOBS_SCALE_CASE";

@@ -24,11 +24,11 @@
 //! seed a simulated run is fully deterministic.
 #![warn(missing_docs)]
 
-pub mod block_cache;
 pub mod capture;
 pub mod comment;
 pub mod congestion;
 pub mod error;
+pub mod heap;
 pub mod host;
 pub mod id_hash;
 pub mod kernel_tcp;

@@ -1,6 +1,4 @@
-//! A cache of freed small blocks in front of the system allocator: the global
-//! allocator of the programs that run many connections at once (the `tcpknobs`
-//! binary, the scale benchmark).
+//! Freed small blocks kept for reuse, a list per size class and thread.
 //!
 //! Why. A connection's state is a few dozen blocks (the host's record of it, the
 //! smoltcp socket, its buffers, the HTTP layer's state), each well under a kilobyte.
@@ -13,11 +11,12 @@
 //! what they left), against about 4 % with one connection at a time.
 //!
 //! What. A freed block of at most [`MAX_CACHED`] bytes goes onto a list for its size
-//! class (the sizes glibc's blocks come in: 24, 40, 56, ... bytes) by writing the list's head into the block itself, which was
-//! just in use and so is in the CPU's caches; the next allocation of that class takes
-//! it back. Nothing else is touched. It is glibc's own per-thread cache with a longer
-//! list (what the `glibc.malloc.tcache_count` tunable would set, which glibc reads
-//! from the environment at start-up and a program cannot set for itself).
+//! class (the sizes glibc's blocks come in: 24, 40, 56, ... bytes) by writing the
+//! list's head into the block itself, which was just in use and so is in the CPU's
+//! caches; the next allocation of that class takes it back. Nothing else is touched.
+//! It is glibc's own per-thread cache with a longer list (what the
+//! `glibc.malloc.tcache_count` tunable would set, which glibc reads from the
+//! environment at start-up and a program cannot set for itself).
 //!
 //! The bound. Each thread's lists hold at most [`MAX_CACHED_BYTES`] in all; a block
 //! freed beyond that goes back to the system allocator, as does everything a thread
@@ -27,7 +26,7 @@
 //! in use. Memory still follows live state: the cache holds what the busiest moment
 //! left, as glibc's heap does.
 //!
-//! Elsewhere than Linux with glibc this is the system allocator and nothing more.
+//! Elsewhere than Linux with glibc nothing is cached.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
@@ -48,19 +47,15 @@ const SMALLEST: usize = 24;
 
 const CLASSES: usize = 64;
 
-/// The system allocator, with freed small blocks kept for reuse. See the module docs.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct BlockCache;
-
 /// The size class of `layout`, if the cache takes blocks of it.
-fn class_of(layout: Layout) -> Option<usize> {
+pub(super) fn class_of(layout: Layout) -> Option<usize> {
     (layout.size() <= MAX_CACHED && layout.align() <= GRAIN)
         .then(|| layout.size().saturating_sub(SMALLEST).div_ceil(GRAIN))
 }
 
 /// The layout every block of `class` is allocated with, so that any block of the
 /// class can serve any request of the class.
-fn class_layout(class: usize) -> Layout {
+pub(super) fn class_layout(class: usize) -> Layout {
     // Cannot fail: about a kilobyte at most, aligned to 16.
     Layout::from_size_align(SMALLEST + class * GRAIN, GRAIN).unwrap_or(Layout::new::<u128>())
 }
@@ -186,73 +181,15 @@ pub fn cached_bytes() -> usize {
     lists::with(|l| l.bytes).unwrap_or(0)
 }
 
-// SAFETY: a block of a class is allocated from `System` with the class's layout,
-// which covers every request of the class (size and alignment), and goes back to
-// `System` with that layout; a kept block is free and owned by exactly one thread's
-// lists until it is handed out again.
-unsafe impl GlobalAlloc for BlockCache {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let Some(class) = class_of(layout) else {
-            // SAFETY: the caller's contract is `System`'s.
-            return unsafe { System.alloc(layout) };
-        };
-        match lists::with(|l| l.take(class)).flatten() {
-            Some(block) => block,
-            // SAFETY: a non-zero size.
-            None => unsafe { System.alloc(class_layout(class)) },
-        }
-    }
+/// A free block of `class` this thread kept, if any.
+pub(super) fn take(class: usize) -> Option<*mut u8> {
+    lists::with(|l| l.take(class)).flatten()
+}
 
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let Some(class) = class_of(layout) else {
-            // SAFETY: as in `alloc`.
-            return unsafe { System.alloc_zeroed(layout) };
-        };
-        match lists::with(|l| l.take(class)).flatten() {
-            Some(block) => {
-                // SAFETY: the block holds at least `layout.size()` bytes.
-                unsafe { block.write_bytes(0, layout.size()) };
-                block
-            }
-            // SAFETY: a non-zero size.
-            None => unsafe { System.alloc_zeroed(class_layout(class)) },
-        }
-    }
-
-    unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
-        let Some(class) = class_of(layout) else {
-            // SAFETY: as in `alloc`.
-            return unsafe { System.dealloc(block, layout) };
-        };
-        if lists::with(|l| l.keep(class, block)) != Some(true) {
-            // SAFETY: the block came from `System` with the class's layout.
-            unsafe { System.dealloc(block, class_layout(class)) };
-        }
-    }
-
-    unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller guarantees a valid layout of `new_size` with the old
-        // alignment.
-        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        match (class_of(layout), class_of(new_layout)) {
-            // SAFETY: as in `alloc`.
-            (None, None) => unsafe { System.realloc(block, layout, new_size) },
-            // The block already holds the class's size.
-            (Some(old), Some(new)) if old == new => block,
-            _ => {
-                // SAFETY: as in `alloc` and `dealloc`; the old block is valid for
-                // its size and the new one for `new_size`.
-                unsafe {
-                    let moved = self.alloc(new_layout);
-                    if !moved.is_null() {
-                        std::ptr::copy_nonoverlapping(block, moved, layout.size().min(new_size));
-                        self.dealloc(block, layout);
-                    }
-                    moved
-                }
-            }
-        }
-    }
+/// Keep `block`, allocated from `System` with `class_layout(class)` and now free, for
+/// reuse; false if this thread's lists are full (the caller gives it back).
+pub(super) fn keep(class: usize, block: *mut u8) -> bool {
+    lists::with(|l| l.keep(class, block)) == Some(true)
 }
 
 #[cfg(test)]

@@ -1,16 +1,16 @@
-//! The block cache as this test program's global allocator: blocks of every size and
-//! alignment, grown and shrunk across the cache's limit, freed on the thread that
-//! made them and on others, never overlap or lose their contents, and a thread's
-//! lists stay within their bound.
+//! The binary's allocator as this test program's global allocator: blocks of every
+//! size and alignment, grown and shrunk across the block cache's limit, freed on the
+//! thread that made them and on others, never overlap or lose their contents (while
+//! the heap grows and is populated), and a thread's lists stay within their bound.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::mpsc;
 
-use tcpknobs_stack::block_cache::{self, BlockCache, MAX_CACHED, MAX_CACHED_BYTES};
+use tcpknobs_stack::heap::{self, Heap, MAX_CACHED, MAX_CACHED_BYTES};
 use tcpknobs_stack::rng::Rng;
 
 #[global_allocator]
-static HEAP: BlockCache = BlockCache;
+static HEAP: Heap = Heap;
 
 /// A block this test allocated through [`HEAP`], every byte set to `tag`.
 struct Block {
@@ -102,7 +102,7 @@ fn churn(seed: u64, give: mpsc::Sender<Block>, take: mpsc::Receiver<Block>) {
         while let Ok(block) = take.try_recv() {
             drop(block);
         }
-        assert!(block_cache::cached_bytes() <= MAX_CACHED_BYTES);
+        assert!(heap::cached_bytes() <= MAX_CACHED_BYTES);
     }
     live.clear();
     drop(give);
@@ -110,7 +110,7 @@ fn churn(seed: u64, give: mpsc::Sender<Block>, take: mpsc::Receiver<Block>) {
         drop(block);
     }
     // What this thread freed is kept for its next allocations.
-    assert!(block_cache::cached_bytes() > 0);
+    assert!(heap::cached_bytes() > 0);
 }
 
 #[test]
@@ -127,19 +127,19 @@ fn blocks_keep_their_contents_across_threads_and_the_lists_stay_bounded() {
 fn freed_blocks_serve_the_next_requests_of_their_class_last_in_first_out() {
     // Run on a thread of its own so that no other test's blocks are in its lists.
     std::thread::spawn(|| {
-        let before = block_cache::cached_bytes();
+        let before = heap::cached_bytes();
         let first: Vec<Box<[u8; 200]>> = (0..20).map(|_| Box::new([7u8; 200])).collect();
         let addresses: Vec<usize> = first.iter().map(|b| &**b as *const _ as usize).collect();
         drop(first);
         // 185 to 200 bytes are one class, of 200-byte blocks; the vector's 20
         // pointers, 160 bytes, were a block of the 168-byte class.
-        assert_eq!(block_cache::cached_bytes(), before + 20 * 200 + 168);
+        assert_eq!(heap::cached_bytes(), before + 20 * 200 + 168);
         let second: Vec<Box<[u8; 193]>> = (0..20).map(|_| Box::new([9u8; 193])).collect();
         let again: Vec<usize> = second.iter().map(|b| &**b as *const _ as usize).collect();
         let mut expected = addresses;
         expected.reverse();
         assert_eq!(again, expected);
-        assert_eq!(block_cache::cached_bytes(), before);
+        assert_eq!(heap::cached_bytes(), before);
     })
     .join()
     .expect("the thread");
