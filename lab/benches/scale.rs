@@ -13,6 +13,12 @@
 //! follows live state stays the same as these grow). Under the table, each goal the
 //! cases that ran can be held to, met or not (at the default sizes).
 //!
+//! The figures are the machine's as much as the code's, so above the table it names
+//! the CPU, the load average before the runs and the share of CPU time a hypervisor
+//! gave to other guests during them (steal). The cases run in rounds, each once a
+//! round, so that a minute in which the machine is slow falls on all of them alike;
+//! (c)'s cost per frame over (c1)'s is also given round by round.
+//!
 //! Each run is a child process (this binary again), so its peak RSS (`VmHWM`) is its
 //! own and not the high-water mark of the cases before it. Frames are those the
 //! simulated links carried (`Report::wire.frames_sent`). The event trace and the
@@ -174,6 +180,12 @@ struct Run {
     ok: String,
 }
 
+impl Run {
+    fn us_per_frame(&self) -> f64 {
+        self.wall * 1e6 / self.frames as f64
+    }
+}
+
 fn run_child(name: &str) -> Run {
     let exe = std::env::current_exe().expect("own path");
     let out = Command::new(exe)
@@ -210,35 +222,58 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
+    let cases: Vec<&Case> = CASES
+        .iter()
+        .filter(|case| wanted.is_empty() || wanted.iter().any(|w| w == case.name))
+        .collect();
+    // Round by round, every case once a round: what slows the machine for a minute
+    // slows every case alike, and (c) and (c1), whose ratio is a goal, run side by side.
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let ticks_before = cpu_ticks();
+    let mut results: Vec<CaseRuns> = cases
+        .iter()
+        .map(|case| CaseRuns {
+            name: case.name,
+            runs: Vec::new(),
+        })
+        .collect();
+    for round in 1..=runs {
+        for (case, result) in cases.iter().zip(&mut results) {
+            result.runs.push(run_child(case.name));
+        }
+        eprintln!("scale: round {round} of {runs} done");
+    }
+    println!(
+        "{}; load average {} before the runs",
+        machine(),
+        load.split_whitespace().next().unwrap_or("unknown")
+    );
+    if let (Some(before), Some(after)) = (ticks_before, cpu_ticks()) {
+        println!(
+            "steal (CPU time the hypervisor gave to others): {:.1} % during the runs",
+            after.steal_share_since(before) * 100.0
+        );
+    }
     println!(
         "{:<3} {:>10} {:>9} {:>12} {:>9} {:>9}  run (best of {runs})",
         "", "frames", "wall s", "frames/s", "us/frame", "peak MB"
     );
-    let mut best_of = Vec::new();
-    for case in CASES {
-        if !wanted.is_empty() && !wanted.iter().any(|w| w == case.name) {
-            continue;
-        }
-        let all: Vec<Run> = (0..runs).map(|_| run_child(case.name)).collect();
-        let best = all
-            .iter()
-            .min_by(|a, b| a.wall.total_cmp(&b.wall))
-            .expect("at least one run");
-        best_of.push((case.name, best.frames, best.wall));
-        let rss = all.iter().map(|r| r.rss_kb).max().unwrap_or(0);
+    for (case, result) in cases.iter().zip(&results) {
+        let best = result.best();
+        let rss = result.runs.iter().map(|r| r.rss_kb).max().unwrap_or(0);
         println!(
             "{:<3} {:>10} {:>9.3} {:>12.0} {:>9.2} {:>9.1}  {} ({})",
             case.name,
             best.frames,
             best.wall,
             best.frames as f64 / best.wall,
-            best.wall * 1e6 / best.frames as f64,
+            best.us_per_frame(),
             rss as f64 / 1024.0,
             case.what,
             best.ok,
         );
     }
-    let goals = goals(&best_of);
+    let goals = goals(&results);
     if !goals.is_empty() {
         println!("\nthe goals (best runs above; at the default sizes only):");
         for line in goals {
@@ -247,38 +282,127 @@ fn main() {
     }
 }
 
+/// The machine, as `lscpu` and `uname` would name it: the figures are its.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .filter(|l| l.starts_with("model name"))
+                .find_map(|l| Some(l.split_once(':')?.1.trim().to_string()))
+        })
+        .unwrap_or_else(|| "an unnamed CPU".into());
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("machine: {cpu}, {cpus} CPUs, Linux {}", kernel.trim())
+}
+
+/// The whole machine's CPU time so far (the first line of `/proc/stat`), in ticks.
+#[derive(Clone, Copy)]
+struct CpuTicks {
+    /// Time the hypervisor ran something else while this VM had work.
+    steal: u64,
+    /// User, nice, system, idle, I/O wait, interrupts and steal together.
+    total: u64,
+}
+
+impl CpuTicks {
+    /// Steal over all CPU time since `before`: the share of the machine a VM's
+    /// neighbours took, which slows every run without showing in its work.
+    fn steal_share_since(self, before: CpuTicks) -> f64 {
+        let total = self.total.saturating_sub(before.total).max(1);
+        self.steal.saturating_sub(before.steal) as f64 / total as f64
+    }
+}
+
+fn cpu_ticks() -> Option<CpuTicks> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map_while(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal; guest time is within user.
+    Some(CpuTicks {
+        steal: *fields.get(7)?,
+        total: fields.iter().take(8).sum(),
+    })
+}
+
+/// The middle of `sorted` (not empty), or the mean of the two middles.
+fn median(sorted: &[f64]) -> f64 {
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    }
+}
+
+/// Every run of one case, in round order.
+struct CaseRuns {
+    name: &'static str,
+    runs: Vec<Run>,
+}
+
+impl CaseRuns {
+    /// The fastest run: the least disturbed, on a shared machine.
+    fn best(&self) -> &Run {
+        self.runs
+            .iter()
+            .min_by(|a, b| a.wall.total_cmp(&b.wall))
+            .expect("at least one run")
+    }
+}
+
 /// Each goal the cases run here can be held to, with the figure and whether it is
 /// met: frames per wall-second for (a), (b) and (c), (c)'s wall time, and its cost per
-/// frame against (c1)'s. `best` holds (case, frames, wall s).
-fn goals(best: &[(&str, u64, f64)]) -> Vec<String> {
+/// frame against (c1)'s.
+fn goals(results: &[CaseRuns]) -> Vec<String> {
     let default_sizes = ["AT_ONCE", "SMALL"]
         .iter()
         .all(|v| std::env::var(v).is_err());
     if !default_sizes {
         return Vec::new();
     }
-    let find = |name: &str| best.iter().find(|(n, _, _)| *n == name);
+    let find = |name: &str| results.iter().find(|r| r.name == name);
     let verdict = |met: bool| if met { "met" } else { "not met" };
     let mut lines = Vec::new();
     for (name, goal) in [("a", 500_000.0), ("b", 1_000_000.0), ("c", 500_000.0)] {
-        if let Some((_, frames, wall)) = find(name) {
-            let rate = *frames as f64 / wall;
+        if let Some(result) = find(name) {
+            let best = result.best();
+            let rate = best.frames as f64 / best.wall;
             lines.push(format!(
                 "({name}) {rate:.0} frames/s, at least {goal:.0} asked: {}",
                 verdict(rate >= goal)
             ));
         }
     }
-    if let Some((_, _, wall)) = find("c") {
+    if let Some(result) = find("c") {
+        let wall = result.best().wall;
         lines.push(format!(
             "(c) {wall:.3} s, under 2 s asked: {}",
-            verdict(*wall < 2.0)
+            verdict(wall < 2.0)
         ));
     }
-    if let (Some((_, fc, wc)), Some((_, f1, w1))) = (find("c"), find("c1")) {
-        let ratio = (wc / *fc as f64) / (w1 / *f1 as f64);
+    if let (Some(c), Some(c1)) = (find("c"), find("c1")) {
+        let ratio = c.best().us_per_frame() / c1.best().us_per_frame();
+        // The same ratio round by round: each (c) run beside the (c1) run after it.
+        let mut by_round: Vec<f64> = c
+            .runs
+            .iter()
+            .zip(&c1.runs)
+            .map(|(c, c1)| c.us_per_frame() / c1.us_per_frame())
+            .collect();
+        by_round.sort_by(f64::total_cmp);
         lines.push(format!(
-            "(c) over (c1), cost per frame: {ratio:.2}x, at most 2x asked: {}",
+            "(c) over (c1), cost per frame: {ratio:.2}x (round by round {:.2}-{:.2}x, \
+             median {:.2}x), at most 2x asked: {}",
+            by_round[0],
+            by_round[by_round.len() - 1],
+            median(&by_round),
             verdict(ratio <= 2.0)
         ));
     }
