@@ -3,15 +3,16 @@
 //! many small transactions). Prints a table; asserts nothing (timings belong in
 //! reports, not tests).
 //!
-//! `cargo bench -p tcpknobs-lab --bench scale` runs every case; name cases to run
-//! only those (`cargo bench -p tcpknobs-lab --bench scale -- c c1`). `RUNS=N` sets
-//! the runs per case (default 3): the table shows the best, since the machine may be
-//! shared and the fastest run is the least disturbed. `AT_ONCE=N` runs (c) and (c1)
-//! with N connections instead of 10,000; `SMALL=N`, (a) with N transactions instead
-//! of 10,000 (a longer run, for a profiler); `SERIAL=N`, (d) with N instead of 100,000;
-//! `VIRTUAL_S=N`, (e) for N seconds of virtual time instead of 300 (memory that
-//! follows live state stays the same as these grow). Under the table, each goal the
-//! cases that ran can be held to, met or not (at the default sizes).
+//! `cargo bench -p tcpknobs-lab --bench scale` runs every case; name cases to run only
+//! those (`cargo bench -p tcpknobs-lab --bench scale -- c c1`; an unknown name is an
+//! error that lists them). `RUNS=N` sets the runs per case (default 3): the table shows
+//! the best, since the machine may be shared and the fastest run is the least
+//! disturbed. `AT_ONCE=N` runs (c) and (c1) with N connections instead of 10,000;
+//! `SMALL=N`, (a) with N transactions instead of 10,000 (a longer run, for a profiler);
+//! `SERIAL=N`, (d) with N instead of 100,000; `VIRTUAL_S=N`, (e) for N seconds of
+//! virtual time instead of 300 (memory that follows live state stays the same as these
+//! grow). Under the table, each goal the cases that ran can be held to, met or not (at
+//! the default sizes).
 //!
 //! The figures are the machine's as much as the code's, so above the table it names
 //! the CPU, the load average before the runs and the share of CPU time a hypervisor
@@ -181,6 +182,10 @@ struct Run {
 }
 
 impl Run {
+    fn frames_per_s(&self) -> f64 {
+        self.frames as f64 / self.wall
+    }
+
     fn us_per_frame(&self) -> f64 {
         self.wall * 1e6 / self.frames as f64
     }
@@ -222,6 +227,14 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
+    if let Some(unknown) = wanted.iter().find(|w| CASES.iter().all(|c| c.name != *w)) {
+        let names: Vec<&str> = CASES.iter().map(|c| c.name).collect();
+        eprintln!(
+            "scale: no case named {unknown:?}; the cases are {}",
+            names.join(", ")
+        );
+        std::process::exit(2);
+    }
     let cases: Vec<&Case> = CASES
         .iter()
         .filter(|case| wanted.is_empty() || wanted.iter().any(|w| w == case.name))
@@ -266,7 +279,7 @@ fn main() {
             case.name,
             best.frames,
             best.wall,
-            best.frames as f64 / best.wall,
+            best.frames_per_s(),
             best.us_per_frame(),
             rss as f64 / 1024.0,
             case.what,
@@ -372,8 +385,7 @@ fn goals(results: &[CaseRuns]) -> Vec<String> {
     let mut lines = Vec::new();
     for (name, goal) in [("a", 500_000.0), ("b", 1_000_000.0), ("c", 500_000.0)] {
         if let Some(result) = find(name) {
-            let best = result.best();
-            let rate = best.frames as f64 / best.wall;
+            let rate = result.best().frames_per_s();
             lines.push(format!(
                 "({name}) {rate:.0} frames/s, at least {goal:.0} asked: {}",
                 verdict(rate >= goal)
