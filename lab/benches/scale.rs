@@ -11,8 +11,9 @@
 //! `SMALL=N`, (a) with N transactions instead of 10,000 (a longer run, for a profiler);
 //! `SERIAL=N`, (d) with N instead of 100,000; `VIRTUAL_S=N`, (e) for N seconds of
 //! virtual time instead of 300 (memory that follows live state stays the same as these
-//! grow). Under the table, each goal the cases that ran can be held to, met or not (at
-//! the default sizes).
+//! grow; the table's descriptions give the default sizes, and a line under it names
+//! the sizes set). Under the table, each goal the cases that ran can be held to, met or
+//! not (at the default sizes).
 //!
 //! The figures are the machine's as much as the code's, so above the table it names
 //! the CPU, the load average before the runs and the share of CPU time a hypervisor
@@ -31,6 +32,7 @@ use std::time::Instant;
 use tcpknobs_http::client::Strategy;
 use tcpknobs_http::message::Method;
 use tcpknobs_http::workload::Workload;
+use tcpknobs_lab::sweep::quantile;
 use tcpknobs_lab::{Experiment, Rows};
 use tcpknobs_stack::{Duration, Knobs, LinkProfile, OnExhaustion, Profile};
 
@@ -83,6 +85,9 @@ fn env_or(name: &str, default: usize) -> usize {
         .and_then(|n| n.parse().ok())
         .unwrap_or(default)
 }
+
+/// The variables that change a case's size (see the module docs).
+const SIZES: [&str; 4] = ["AT_ONCE", "SMALL", "SERIAL", "VIRTUAL_S"];
 
 /// Connections of (c) and (c1): 10,000, or `AT_ONCE=N` (to see how the cost grows).
 fn at_once() -> usize {
@@ -286,6 +291,16 @@ fn main() {
             best.ok,
         );
     }
+    let resized: Vec<String> = SIZES
+        .iter()
+        .filter_map(|v| Some(format!("{v}={}", std::env::var(v).ok()?)))
+        .collect();
+    if !resized.is_empty() {
+        println!(
+            "sizes set by {}: the descriptions above give the default sizes",
+            resized.join(" ")
+        );
+    }
     let goals = goals(&results);
     if !goals.is_empty() {
         println!("\nthe goals (best runs above; at the default sizes only):");
@@ -344,16 +359,6 @@ fn cpu_ticks() -> Option<CpuTicks> {
     })
 }
 
-/// The middle of `sorted` (not empty), or the mean of the two middles.
-fn median(sorted: &[f64]) -> f64 {
-    let mid = sorted.len() / 2;
-    if sorted.len() % 2 == 1 {
-        sorted[mid]
-    } else {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
-    }
-}
-
 /// Every run of one case, in round order.
 struct CaseRuns {
     name: &'static str,
@@ -374,6 +379,7 @@ impl CaseRuns {
 /// met: frames per wall-second for (a), (b) and (c), (c)'s wall time, and its cost per
 /// frame against (c1)'s.
 fn goals(results: &[CaseRuns]) -> Vec<String> {
+    // (d)'s and (e)'s sizes are in no goal judged here.
     let default_sizes = ["AT_ONCE", "SMALL"]
         .iter()
         .all(|v| std::env::var(v).is_err());
@@ -414,7 +420,7 @@ fn goals(results: &[CaseRuns]) -> Vec<String> {
              median {:.2}x), at most 2x asked: {}",
             by_round[0],
             by_round[by_round.len() - 1],
-            median(&by_round),
+            quantile(&by_round, 0.5),
             verdict(ratio <= 2.0)
         ));
     }

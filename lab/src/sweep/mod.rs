@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 pub use axis::{grid, Axis, Shard};
-pub use row::{Columns, Metrics, Row, STATISTICS};
+pub use row::{quantile, Columns, Metrics, Row, STATISTICS};
 pub use settings::settings;
 
 use crate::Experiment;

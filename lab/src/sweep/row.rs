@@ -285,7 +285,7 @@ fn statistics(sorted: &[f64]) -> [Option<f64>; 6] {
 }
 
 /// The q-quantile of sorted, non-empty values, interpolated between the closest ranks.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     let h = (sorted.len() - 1) as f64 * q;
     let lo = h.floor() as usize;
     let (a, b) = (
