@@ -82,7 +82,8 @@ fn data_after_full_close_is_reset() {
 
 /// shutdown(Write) sends FIN and keeps reading: the graceful half-close. The client
 /// sends a request and half-closes at 100 ms; the server reads it and EOF at 200 ms,
-/// answers and closes; the client reads the answer and EOF at 400 ms.
+/// answers and closes; the client finds nothing to read at 100 ms, and reads the
+/// answer and EOF at 400 ms.
 #[test]
 fn half_close_keeps_reading() {
     let mut net = net();
@@ -98,6 +99,7 @@ fn half_close_keeps_reading() {
         (0, Call::Connect),
         (100, Call::Send(b"ask")),
         (100, Call::Shutdown),
+        (100, Call::Recv),
         (400, Call::Recv),
         (400, Call::Recv),
     ]);
@@ -108,8 +110,16 @@ fn half_close_keeps_reading() {
     );
     assert_eq!(
         client.got,
-        vec![(400, Got::Data(b"answer".to_vec())), (400, Got::Eof)]
+        vec![
+            (100, Got::Nothing),
+            (400, Got::Data(b"answer".to_vec())),
+            (400, Got::Eof)
+        ]
     );
+    // `readable_now` before each read: nothing yet at 100 ms; the data, then the end
+    // of the stream behind it (the answer and the FIN both arrived at 250 ms).
+    assert_eq!(client.readable, [false, true, true]);
+    assert_eq!(server.readable, [true, true]);
     // No reset anywhere; the client closed first and holds TIME_WAIT.
     assert_eq!(stats(&net, 0).resets_in + stats(&net, 1).resets_in, 0);
     assert_eq!(

@@ -142,6 +142,22 @@ pub(super) struct ConnPrint {
     closed: bool,
 }
 
+impl ConnPrint {
+    /// Whether a drive that went from `before` to `self` only read, and parsed away
+    /// everything it read, with nothing left to write: then it ran every step of a
+    /// drive to the end, and a drive right after it could only read once more.
+    pub(super) fn only_read_all_since(&self, before: &ConnPrint) -> bool {
+        self.inbuf == 0
+            && self.pending == 0
+            && *self
+                == ConnPrint {
+                    read_total: self.read_total,
+                    inbuf: self.inbuf,
+                    ..*before
+                }
+    }
+}
+
 /// Figures for one client connection, for reports.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ClientConnSummary {

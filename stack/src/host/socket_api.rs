@@ -204,6 +204,30 @@ impl Host {
         }
     }
 
+    /// Whether [`Host::recv`] on `id` now could return anything but
+    /// [`Readable::Nothing`]: data, the end of the stream or an error. False only when
+    /// it certainly would not, so an application that has just read everything can
+    /// tell, without another read, that reading again would get nothing yet.
+    pub fn readable_now(&self, id: ConnId) -> bool {
+        let Some(conn) = self.conns.get(id) else {
+            return true;
+        };
+        if conn.error.is_some() || conn.app_closed || !conn.leftover.is_empty() {
+            return true;
+        }
+        let Some(handle) = conn.handle else {
+            return !conn.awaiting_port && conn.track.fin_in;
+        };
+        // smoltcp's `recv` gives an empty read only in these states with nothing
+        // buffered; in any other it gives data or an error (the end of the stream).
+        let socket = self.sockets.get(handle);
+        socket.can_recv()
+            || !matches!(
+                socket.state(),
+                tcp::State::Established | tcp::State::FinWait1 | tcp::State::FinWait2
+            )
+    }
+
     /// shutdown(SHUT_WR): send FIN once everything written has gone, keep reading.
     pub fn shutdown_write(&mut self, id: ConnId) {
         if let Some(conn) = self.conns.get_mut(id) {

@@ -108,6 +108,8 @@ pub struct Script {
     steps: VecDeque<(i64, Call)>,
     pub conn: Option<ConnId>,
     pub got: Vec<(i64, Got)>,
+    /// What `Host::readable_now` said before each `Recv`.
+    pub readable: Vec<bool>,
 }
 
 impl Script {
@@ -116,6 +118,7 @@ impl Script {
             steps: steps.iter().cloned().collect(),
             conn: None,
             got: Vec::new(),
+            readable: Vec::new(),
         }
     }
 }
@@ -140,13 +143,21 @@ impl Application for Script {
                     assert_eq!(n, data.len());
                 }
                 Call::Recv => {
+                    let id = self.conn.expect("a connection");
+                    let readable = host.readable_now(id);
                     let mut buf = Vec::new();
-                    let got = match host.recv(self.conn.expect("a connection"), &mut buf) {
+                    let got = match host.recv(id, &mut buf) {
                         Ok(Readable::Data(_)) => Got::Data(buf),
                         Ok(Readable::Nothing) => Got::Nothing,
                         Ok(Readable::Eof) => Got::Eof,
                         Err(e) => Got::Err(e),
                     };
+                    // The promise applications rely on to skip a read.
+                    assert!(
+                        readable || got == Got::Nothing,
+                        "readable_now said no, the read got {got:?}"
+                    );
+                    self.readable.push(readable);
                     self.got.push((now, got));
                 }
                 Call::Shutdown => host.shutdown_write(self.conn.unwrap()),
