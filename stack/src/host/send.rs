@@ -223,7 +223,14 @@ impl Host {
             }
             let n = self.admit(id).bytes;
             let conn = &mut self.conns[id];
-            let socket = self.sockets.get_mut(handle);
+            // Touched only if written to: a socket given nothing has nothing new to
+            // send, and an egress pass over it would find that out at a cost (once per
+            // ACK of a bulk sender whose writer tops up what the window holds back).
+            let socket = if n > 0 {
+                self.sockets.get_mut(handle)
+            } else {
+                self.sockets.get_mut_untouched(handle)
+            };
             // Written in place: in one piece, or two where smoltcp's ring wraps.
             let mut moved = 0;
             while moved < n {
