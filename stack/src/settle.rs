@@ -4,7 +4,11 @@
 //! frame another host just sent, an application writes what it just read, a host sends
 //! what the application just wrote. So a runner polls in rounds until a round moves no
 //! frame, no host has input waiting and no application has work left for the instant
-//! ([`crate::sim::Application::has_work_now`]). The simulator ([`crate::sim`]) and the
+//! ([`crate::sim::Application::has_work_now`]). That last, quiet round is left out
+//! when every application drives only what its host's news names
+//! ([`crate::sim::Application::settles_on_news`]) and nothing is left for the instant
+//! that such a round could find: no host work or unread news ([`Host::needs_poll`]),
+//! no application with work, no deadline come. The simulator ([`crate::sim`]) and the
 //! real-time runner ([`crate::realtime`]) differ only in where the frames go (onto
 //! emulated links; through the in-process path to a device) and in what else has a
 //! deadline (links, a time limit): an [`Outlet`] and the caller supply those parts,
@@ -130,7 +134,8 @@ impl AppDeadlines {
 }
 
 /// Poll `hosts` and the applications at `now_ns` in rounds until one moves no frame and
-/// no host has input waiting (see the module docs for the order), handing each round's
+/// no host has input waiting, or a next round could change nothing (see the module
+/// docs for both, and for the order), handing each round's
 /// frames and trace to `outlet`, and recording each application's deadline in
 /// `deadlines`. True if any frame moved.
 ///
@@ -176,6 +181,17 @@ pub(crate) fn settle<O: Outlet>(
         if !round_moved
             && !hosts.all().iter().any(Host::has_pending_input)
             && !apps.iter().any(|slot| slot.app.has_work_now())
+        {
+            break;
+        }
+        // Frames moved, but a next round could only find everyone idle: applications
+        // that act on news alone have none, nothing woken and no deadline come, and
+        // the hosts have nothing of their own to do (the frames sent are on their way
+        // to a later instant, or back in a host's input, which counts as work).
+        if apps.iter().all(|slot| slot.app.settles_on_news())
+            && !hosts.all().iter().any(|h| h.needs_poll(now))
+            && !apps.iter().any(|slot| slot.app.has_work_now())
+            && !deadlines.0.iter().flatten().any(|&at| at <= now)
         {
             break;
         }
@@ -225,12 +241,15 @@ mod tests {
     use crate::sim::Application;
 
     /// Delivers each round's frames to the other of two hosts when the round ends
-    /// (a wire with no delay), and notes who sent in which round.
+    /// (a wire with no delay), and notes who sent in which round. With `hold`, it
+    /// keeps them instead: nothing arrives within the instant, as on a link with a
+    /// delay.
     #[derive(Default)]
     struct Mirror {
         in_flight: Vec<(usize, Vec<u8>)>,
         senders: Vec<Vec<usize>>,
         round: Vec<usize>,
+        hold: bool,
     }
 
     impl Outlet for Mirror {
@@ -255,7 +274,9 @@ mod tests {
 
         fn end_round(&mut self, hosts: &mut [Host]) -> Result<(), ()> {
             for (to, frame) in self.in_flight.drain(..) {
-                hosts[to].receive_frame(frame);
+                if !self.hold {
+                    hosts[to].receive_frame(frame);
+                }
             }
             self.senders.push(std::mem::take(&mut self.round));
             Ok(())
@@ -436,6 +457,82 @@ mod tests {
             assert_eq!(busy.polls, left + 1);
             assert_eq!(outlet.senders.len(), left + 1);
         }
+    }
+
+    /// Counts its polls; acts on its host's news alone, and reads none of it.
+    struct OnNews {
+        polls: usize,
+        reader: bool,
+    }
+
+    impl Application for OnNews {
+        fn poll(&mut self, host: &mut Host) -> Option<Instant> {
+            if self.polls == 0 && self.reader {
+                let _ = host.news_reader();
+            }
+            self.polls += 1;
+            None
+        }
+
+        fn settles_on_news(&self) -> bool {
+            true
+        }
+
+        fn is_done(&self) -> bool {
+            false
+        }
+    }
+
+    /// A SYN leaves in the first round and cannot arrive within the instant. An
+    /// application that acts on news alone, with none unread, ends the instant there;
+    /// one that looks at its host directly, or news left unread, gets the quiet round
+    /// that checks.
+    #[test]
+    fn an_instant_of_applications_on_news_ends_without_a_quiet_round() {
+        let rounds = |app: &mut dyn Application| {
+            let mut hosts = [Host::for_tests(1), Host::for_tests(2)];
+            hosts[1].listen(80);
+            hosts[0]
+                .connect(Ipv4Address::new(192, 0, 2, 2), 80)
+                .expect("connect");
+            let mut apps = [AppSlot {
+                host: HostId(0),
+                app,
+                is_server: true,
+            }];
+            let mut outlet = Mirror {
+                hold: true,
+                ..Mirror::default()
+            };
+            let moved = settle(
+                Hosts::Each(&mut hosts),
+                &mut apps,
+                &mut AppDeadlines::new(1),
+                &mut outlet,
+                0,
+            );
+            assert_eq!(moved, Ok(true));
+            outlet.senders
+        };
+        let mut on_news = OnNews {
+            polls: 0,
+            reader: false,
+        };
+        assert_eq!(rounds(&mut on_news), [vec![0]]);
+        assert_eq!(on_news.polls, 1);
+        // Its reader has the new connection unread.
+        let mut unread = OnNews {
+            polls: 0,
+            reader: true,
+        };
+        assert_eq!(rounds(&mut unread), [vec![0], vec![]]);
+        assert_eq!(unread.polls, 2);
+        let mut waiter = Waiter {
+            at: Instant::from_millis(7),
+            polls: 0,
+        };
+        assert_eq!(rounds(&mut waiter), [vec![0], vec![]]);
+        assert_eq!(waiter.polls, 2);
     }
 
     /// A deadline already passed is due now in real time, and at the next microsecond

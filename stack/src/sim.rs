@@ -49,6 +49,17 @@ pub trait Application {
         false
     }
 
+    /// Whether a poll at an instant the application was already polled at can change
+    /// anything only when its host has news it has not read or a connection waiting
+    /// to be accepted ([`Host::needs_poll`]), [`Application::has_work_now`] is true,
+    /// or the deadline its latest poll returned has come. The settling loop then ends
+    /// an instant as soon as none of those holds, without a last round that would find
+    /// everyone idle. False by default: an application that looks at its connections
+    /// directly is polled again while frames move. A wrapper forwards it.
+    fn settles_on_news(&self) -> bool {
+        false
+    }
+
     /// Whether the application has finished its work; the run ends when every
     /// application that is not a server has.
     fn is_done(&self) -> bool;

@@ -289,7 +289,7 @@ impl<S: Sink> Application for Client<S> {
             .collect_news(host, |id| by_id.get(&id).copied(), conns.keys().copied());
         // The latest poll ended where nothing more could move at its instant: with
         // no news, no connection woken and no deadline come, this one would end
-        // there too (the settling loop polls every application in every round).
+        // there too (the settling loop polls every application in every round it runs).
         if self.started && self.wakeups.is_idle(now) && self.deadline.is_none_or(|d| d > now) {
             return self.deadline;
         }
@@ -350,6 +350,10 @@ impl<S: Sink> Application for Client<S> {
         self.wakeups.has_woken()
     }
 
+    fn settles_on_news(&self) -> bool {
+        true
+    }
+
     fn is_done(&self) -> bool {
         // Unfinished transactions are unissued, queued or in flight on an open
         // connection; with none of those left, every one has finished.
@@ -393,6 +397,10 @@ mod tests {
 
         fn has_work_now(&self) -> bool {
             self.client.has_work_now()
+        }
+
+        fn settles_on_news(&self) -> bool {
+            self.client.settles_on_news()
         }
 
         fn is_done(&self) -> bool {

@@ -278,6 +278,10 @@ impl Application for Proxy {
         self.wakeups.has_woken()
     }
 
+    fn settles_on_news(&self) -> bool {
+        true
+    }
+
     /// Done when no client connection is open and no upstream connection is busy;
     /// like a server it is normally run with `is_server: true`.
     fn is_done(&self) -> bool {

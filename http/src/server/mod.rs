@@ -282,6 +282,10 @@ impl Application for Server {
         self.wakeups.has_woken()
     }
 
+    fn settles_on_news(&self) -> bool {
+        true
+    }
+
     fn is_done(&self) -> bool {
         false
     }

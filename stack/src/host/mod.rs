@@ -384,6 +384,16 @@ impl Host {
         self.conns.news.bound(self.conns.len());
     }
 
+    /// Whether polling this host, or an application on it that drives only what the
+    /// host's news names ([`crate::sim::Application::settles_on_news`]), at `now`
+    /// could change anything: the host has work of its own, news a reader has not
+    /// read, or an established connection waiting to be accepted.
+    pub fn needs_poll(&self, now: Instant) -> bool {
+        self.has_work(now)
+            || self.conns.news.has_unread()
+            || self.listeners.values().any(|l| !l.accept_queue.is_empty())
+    }
+
     /// Whether a poll at `now` has anything to do: a frame to take in, a socket to
     /// visit, a timer of its own that has come, a port to wait for, a window update
     /// or a trace state to record. False means [`Host::poll`] would change nothing.

@@ -83,6 +83,12 @@ impl NewsLog {
         }
     }
 
+    /// Whether some reader has not read everything logged (or fell behind).
+    pub(super) fn has_unread(&self) -> bool {
+        let len = self.entries.len();
+        self.readers.iter().any(|&r| r != Some(len))
+    }
+
     pub(super) fn new_reader(&mut self) -> NewsReader {
         // A new reader knows nothing yet: its first read is "everything".
         self.readers.push(None);
