@@ -135,9 +135,9 @@ impl AppDeadlines {
 
 /// Poll `hosts` and the applications at `now_ns` in rounds until one moves no frame and
 /// no host has input waiting, or a next round could change nothing (see the module
-/// docs for both, and for the order), handing each round's
-/// frames and trace to `outlet`, and recording each application's deadline in
-/// `deadlines`. True if any frame moved.
+/// docs for both, and for the order), handing each round's frames and trace to
+/// `outlet`, and recording each application's deadline in `deadlines`. True if any
+/// frame moved.
 ///
 /// Inlined into each runner's loop: it runs once an instant (once a frame, in a bulk
 /// simulation), and whether LLVM inlines it on its own flips as the host code it pulls
