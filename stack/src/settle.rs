@@ -178,20 +178,19 @@ pub(crate) fn settle<O: Outlet>(
             trace.events.clear();
         }
         moved |= round_moved;
-        if !round_moved
-            && !hosts.all().iter().any(Host::has_pending_input)
-            && !apps.iter().any(|slot| slot.app.has_work_now())
-        {
-            break;
+        if apps.iter().any(|slot| slot.app.has_work_now()) {
+            continue;
         }
-        // Frames moved, but a next round could only find everyone idle: applications
-        // that act on news alone have none, nothing woken and no deadline come, and
+        // A round that moved nothing, with no input waiting, ends the instant.
+        let still = !round_moved && !hosts.all().iter().any(Host::has_pending_input);
+        // So does one in which frames moved, but a next round could only find everyone idle: the
+        // applications act on news alone and have none, and no deadline has come, and
         // the hosts have nothing of their own to do (the frames sent are on their way
         // to a later instant, or back in a host's input, which counts as work).
-        if apps.iter().all(|slot| slot.app.settles_on_news())
-            && !hosts.all().iter().any(|h| h.needs_poll(now))
-            && !apps.iter().any(|slot| slot.app.has_work_now())
-            && !deadlines.0.iter().flatten().any(|&at| at <= now)
+        if still
+            || (apps.iter().all(|slot| slot.app.settles_on_news())
+                && !deadlines.0.iter().flatten().any(|&at| at <= now)
+                && !hosts.all().iter().any(|h| h.needs_poll(now)))
         {
             break;
         }
@@ -283,6 +282,24 @@ mod tests {
         }
     }
 
+    /// Settle instant 0 with `app` alone, on host `on`: whether a frame moved, and the
+    /// deadline the application's last poll returned.
+    fn settle_one(
+        hosts: &mut [Host],
+        app: &mut dyn Application,
+        on: usize,
+        outlet: &mut Mirror,
+    ) -> (Result<bool, ()>, Option<Instant>) {
+        let mut apps = [AppSlot {
+            host: HostId(on),
+            app,
+            is_server: true,
+        }];
+        let mut deadlines = AppDeadlines::new(1);
+        let moved = settle(Hosts::Each(hosts), &mut apps, &mut deadlines, outlet, 0);
+        (moved, deadlines.0[0])
+    }
+
     /// Asks to be polled again at a fixed time, and counts its polls.
     struct Waiter {
         at: Instant,
@@ -314,26 +331,14 @@ mod tests {
             at: Instant::from_millis(7),
             polls: 0,
         };
-        let mut apps = [AppSlot {
-            host: HostId(1),
-            app: &mut waiter,
-            is_server: true,
-        }];
-        let mut deadlines = AppDeadlines::new(1);
         let mut outlet = Mirror::default();
-        let moved = settle(
-            Hosts::Each(&mut hosts),
-            &mut apps,
-            &mut deadlines,
-            &mut outlet,
-            0,
-        );
+        let (moved, deadline) = settle_one(&mut hosts, &mut waiter, 1, &mut outlet);
         assert_eq!(moved, Ok(true));
         assert_eq!(hosts[0].state(id), ConnState::Open);
         // SYN, SYN-ACK, ACK, then a quiet round.
         assert_eq!(outlet.senders, [vec![0], vec![1], vec![0], vec![]]);
         assert_eq!(waiter.polls, 4);
-        assert_eq!(deadlines.0, [Some(Instant::from_millis(7))]);
+        assert_eq!(deadline, Some(Instant::from_millis(7)));
     }
 
     /// A handshake's deadline (127 s with six SYN retries) outlives the handshake by
@@ -440,19 +445,8 @@ mod tests {
         let mut hosts = [Host::for_tests(1), Host::for_tests(2)];
         for left in 0..4 {
             let mut busy = Busy { left, polls: 0 };
-            let mut apps = [AppSlot {
-                host: HostId(0),
-                app: &mut busy,
-                is_server: true,
-            }];
             let mut outlet = Mirror::default();
-            let moved = settle(
-                Hosts::Each(&mut hosts),
-                &mut apps,
-                &mut AppDeadlines::new(1),
-                &mut outlet,
-                0,
-            );
+            let (moved, _) = settle_one(&mut hosts, &mut busy, 0, &mut outlet);
             assert_eq!(moved, Ok(false));
             assert_eq!(busy.polls, left + 1);
             assert_eq!(outlet.senders.len(), left + 1);
@@ -495,22 +489,11 @@ mod tests {
             hosts[0]
                 .connect(Ipv4Address::new(192, 0, 2, 2), 80)
                 .expect("connect");
-            let mut apps = [AppSlot {
-                host: HostId(0),
-                app,
-                is_server: true,
-            }];
             let mut outlet = Mirror {
                 hold: true,
                 ..Mirror::default()
             };
-            let moved = settle(
-                Hosts::Each(&mut hosts),
-                &mut apps,
-                &mut AppDeadlines::new(1),
-                &mut outlet,
-                0,
-            );
+            let (moved, _) = settle_one(&mut hosts, app, 0, &mut outlet);
             assert_eq!(moved, Ok(true));
             outlet.senders
         };

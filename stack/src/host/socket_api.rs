@@ -2,6 +2,7 @@
 //! connect, send, recv, shutdown, close and abort, the state each connection is in, and
 //! the news of which ones may have changed.
 
+use super::conn::Conn;
 use super::*;
 
 impl Host {
@@ -135,30 +136,20 @@ impl Host {
         max: usize,
     ) -> Result<Readable, SocketError> {
         let conn = self.conns.get_mut(id).ok_or(SocketError::NotFound)?;
-        if let Some(e) = conn.error {
-            return Err(e);
-        }
-        if conn.app_closed {
-            return Err(SocketError::Closed);
-        }
+        let source = read_source(conn)?;
         if max == 0 {
             return Ok(Readable::Nothing);
         }
-        if !conn.leftover.is_empty() {
-            let n = conn.leftover.len().min(max);
-            buf.extend(conn.leftover.drain(..n));
-            self.trace_read(id, n);
-            return Ok(Readable::Data(n));
-        }
-        let Some(handle) = conn.handle else {
-            if conn.awaiting_port {
-                return Ok(Readable::Nothing);
+        let handle = match source {
+            ReadSource::Leftover => {
+                let n = conn.leftover.len().min(max);
+                buf.extend(conn.leftover.drain(..n));
+                self.trace_read(id, n);
+                return Ok(Readable::Data(n));
             }
-            return Ok(if conn.track.fin_in {
-                Readable::Eof
-            } else {
-                Readable::Nothing
-            });
+            ReadSource::NoSocket { eof: true } => return Ok(Readable::Eof),
+            ReadSource::NoSocket { eof: false } => return Ok(Readable::Nothing),
+            ReadSource::Socket(handle) => handle,
         };
         // Touched only if something was read: an empty read changes nothing smoltcp
         // sends or when (an application may ask a connection that has nothing new).
@@ -212,20 +203,21 @@ impl Host {
         let Some(conn) = self.conns.get(id) else {
             return true;
         };
-        if conn.error.is_some() || conn.app_closed || !conn.leftover.is_empty() {
-            return true;
+        match read_source(conn) {
+            Err(_) | Ok(ReadSource::Leftover) => true,
+            Ok(ReadSource::NoSocket { eof }) => eof,
+            Ok(ReadSource::Socket(handle)) => {
+                // smoltcp's `recv` gives an empty read only in these states with
+                // nothing buffered; in any other it gives data or an error (the end
+                // of the stream).
+                let socket = self.sockets.get(handle);
+                socket.can_recv()
+                    || !matches!(
+                        socket.state(),
+                        tcp::State::Established | tcp::State::FinWait1 | tcp::State::FinWait2
+                    )
+            }
         }
-        let Some(handle) = conn.handle else {
-            return !conn.awaiting_port && conn.track.fin_in;
-        };
-        // smoltcp's `recv` gives an empty read only in these states with nothing
-        // buffered; in any other it gives data or an error (the end of the stream).
-        let socket = self.sockets.get(handle);
-        socket.can_recv()
-            || !matches!(
-                socket.state(),
-                tcp::State::Established | tcp::State::FinWait1 | tcp::State::FinWait2
-            )
     }
 
     /// shutdown(SHUT_WR): send FIN once everything written has gone, keep reading.
@@ -330,4 +322,34 @@ impl Host {
     pub fn local_port(&self, id: ConnId) -> Option<u16> {
         self.conns.get(id).and_then(|c| c.local_port())
     }
+}
+
+/// Where a read of a connection comes from, or the error it returns: one rule for
+/// [`Host::recv_at_most`], which reads, and [`Host::readable_now`], which only asks.
+enum ReadSource {
+    /// Bytes the host took back from smoltcp and holds for the application.
+    Leftover,
+    /// No socket (yet, or any more): the end of the stream if the peer's FIN came
+    /// while there was one, else nothing.
+    NoSocket { eof: bool },
+    /// The connection's socket.
+    Socket(SockId),
+}
+
+fn read_source(conn: &Conn) -> Result<ReadSource, SocketError> {
+    if let Some(e) = conn.error {
+        return Err(e);
+    }
+    if conn.app_closed {
+        return Err(SocketError::Closed);
+    }
+    if !conn.leftover.is_empty() {
+        return Ok(ReadSource::Leftover);
+    }
+    Ok(match conn.handle {
+        Some(handle) => ReadSource::Socket(handle),
+        None => ReadSource::NoSocket {
+            eof: !conn.awaiting_port && conn.track.fin_in,
+        },
+    })
 }
