@@ -159,8 +159,8 @@ impl ConnTable {
     }
 }
 
-/// Ids come from `live`, `by_handle`, the accept queue or the port queue, which
-/// only ever name connections still in the table; a miss is a bug in the host.
+/// Ids come from `live`, the sockets' owners, the accept queue or the port queue,
+/// which only ever name connections still in the table; a miss is a bug in the host.
 impl std::ops::Index<ConnId> for ConnTable {
     type Output = Conn;
     fn index(&self, id: ConnId) -> &Conn {

@@ -51,7 +51,7 @@ impl Host {
         let mut touched = std::mem::take(&mut self.retire_scratch);
         self.sockets.touched_into(&mut touched);
         for handle in touched.drain(..) {
-            let Some(&id) = self.by_handle.get(&handle) else {
+            let Some(id) = self.sockets.owner(handle) else {
                 continue;
             };
             // smoltcp looked at the socket: its state may have moved on its own (a
@@ -121,7 +121,6 @@ impl Host {
             self.leave_syn_queue(tuple.local_port);
         }
         self.remove_socket(handle);
-        self.by_handle.remove(&handle);
         self.live.remove(&tuple);
         if !self.time_wait.is_held(&tuple, self.now) {
             // Its port is free, unless TIME_WAIT took the tuple over.
@@ -210,7 +209,7 @@ impl Host {
         conn.awaiting_port = false;
         conn.opened = now;
         self.live.insert(conn.tuple, id);
-        self.by_handle.insert(handle, id);
+        self.sockets.set_owner(handle, id);
         self.trace_open(id);
         let limit = handshake_limit(self.config.knobs.syn_retries);
         self.watch_handshake(now + limit, id, HandshakeCheck::Answered);

@@ -93,7 +93,7 @@ impl Host {
             }
             let id = self.conns.insert(conn);
             self.live.insert(tuple, id);
-            self.by_handle.insert(handle, id);
+            self.sockets.set_owner(handle, id);
             self.trace_open(id);
             let limit = handshake_limit(self.config.knobs.synack_retries);
             self.watch_handshake(self.now + limit, id, HandshakeCheck::Answered);

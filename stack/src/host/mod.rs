@@ -34,7 +34,7 @@
 //! to come back. Incoming frames are fed to smoltcp one at a time, so the drop in a
 //! socket's send queue after each one is exactly what that ACK acknowledged.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{self, ChecksumCapabilities, Device, DeviceCapabilities, Medium};
@@ -44,7 +44,7 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4C
 
 use crate::congestion::CongestionWindow;
 use crate::error::{ConnectError, SocketError};
-use crate::id_hash::{IdHashMap, TupleHashMap};
+use crate::id_hash::TupleHashMap;
 use crate::knobs::{Knobs, Nagle, OnExhaustion};
 use crate::ports::EphemeralPorts;
 use crate::retransmit::{LossRecovery, RttEstimator};
@@ -170,11 +170,11 @@ pub struct Host {
     closed_stats: BTreeMap<ConnId, ConnStats>,
     /// Connections with a lower id keep their figures once closed.
     keep_stats_below: usize,
-    /// The connection of each live tuple, and of each socket. Hashed: every frame
-    /// in or out looks one up, and nothing walks them. Tuples come from the wire, so
-    /// their hash is keyed (a peer cannot aim its ports at one bucket).
+    /// The connection of each live tuple (that of each socket is in its slot,
+    /// `Sockets::owner`). Hashed: every frame in or out looks one up, and nothing
+    /// walks it. Tuples come from the wire, so their hash is keyed (a peer cannot
+    /// aim its ports at one bucket).
     live: TupleHashMap<FourTuple, ConnId>,
-    by_handle: IdHashMap<SockId, ConnId>,
     listeners: BTreeMap<u16, Listener>,
     /// Sockets of connections that an RST sent back to LISTEN during the handshake
     /// (smoltcp does that), by port, until they are retired: they take SYNs too.
@@ -282,7 +282,6 @@ impl Host {
             closed_stats: BTreeMap::new(),
             keep_stats_below: usize::MAX,
             live: TupleHashMap::default(),
-            by_handle: HashMap::default(),
             listeners: BTreeMap::new(),
             strays: BTreeSet::new(),
             retire_scratch: Vec::new(),

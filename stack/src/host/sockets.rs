@@ -46,6 +46,11 @@ struct Slot {
     /// Its entry in the deadline queue, if it has one: (when, stamp). Entries that
     /// do not match are stale.
     queued: Option<(Instant, u64)>,
+    /// The connection it serves; `None` for a listening socket of the pool not
+    /// taken yet. Kept beside the socket rather than in a map of its own: every
+    /// egress pass asks it of each socket visited, and with thousands of
+    /// connections a map's entry is a cache miss the slot, just used, is not.
+    owner: Option<ConnId>,
 }
 
 /// Every smoltcp socket of a host. See the module docs.
@@ -89,6 +94,7 @@ impl Sockets {
             handle,
             touched: false,
             queued: None,
+            owner: None,
         };
         let index = match self.free.pop() {
             Some(Reverse(i)) => {
@@ -116,6 +122,16 @@ impl Sockets {
             self.free.push(Reverse(id.0));
             self.len -= 1;
         }
+    }
+
+    /// Socket `id` serves connection `owner` from now on.
+    pub(super) fn set_owner(&mut self, id: SockId, owner: ConnId) {
+        self.slot_mut(id).owner = Some(owner);
+    }
+
+    /// The connection socket `id` serves, if it is still kept and serves one.
+    pub(super) fn owner(&self, id: SockId) -> Option<ConnId> {
+        self.slots.get(id.0)?.as_ref()?.owner
     }
 
     /// Sockets kept.
