@@ -83,7 +83,7 @@ impl<S: Sink> Client<S> {
                             self.by_id.insert(id, ci);
                             self.conns.insert(
                                 ci,
-                                ClientConn {
+                                Box::new(ClientConn {
                                     id,
                                     in_flight: InFlight::default(),
                                     carried: 0,
@@ -99,7 +99,7 @@ impl<S: Sink> Client<S> {
                                     closed: false,
                                     draining: false,
                                     read_total: 0,
-                                },
+                                }),
                             );
                             ci
                         }

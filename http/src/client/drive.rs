@@ -5,7 +5,7 @@
 use tcpknobs_stack::trace::HttpEvent;
 use tcpknobs_stack::{ConnState, Host, Instant, Readable, SocketError};
 
-use super::conn::{ClientConn, Flow, ReadState, OPEN};
+use super::conn::{Flow, ReadState, OPEN};
 use super::{Client, Sink};
 use crate::body::BodyError;
 use crate::transaction::TransactionError;
@@ -73,7 +73,7 @@ impl<S: Sink> Client<S> {
         let rest = until_still(|| {
             let before = self.conns.get(&ci).map(|c| (c.id, c.print()));
             self.drive(host, ci);
-            let after = self.conns.get(&ci).map(ClientConn::print);
+            let after = self.conns.get(&ci).map(|c| c.print());
             // A drive that only read and consumed what it read is at rest unless the
             // next read would get something: the data past a segment of a body, or
             // the end of the stream behind the last one. Asking the host spares the

@@ -103,7 +103,10 @@ pub struct Client<S = Vec<Transaction>> {
     /// smallest first, and whatever picks among connections breaks ties by index).
     /// A hash map: with thousands open, a B-tree's lookups at every step of a drive
     /// cost more than the step. A connection closed in a pass leaves at the end of it.
-    conns: IdHashMap<usize, ClientConn>,
+    /// Boxed, as the server's are: the table then holds a pointer a connection, and
+    /// growing it with thousands open moves pointers, not whole connections into
+    /// memory never touched before.
+    conns: IdHashMap<usize, Box<ClientConn>>,
     /// The client connection index of each host connection in `conns`.
     by_id: IdHashMap<ConnId, usize>,
     /// The connections in `conns` that may take a request now (open for more and

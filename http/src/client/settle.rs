@@ -35,7 +35,7 @@ impl<S: Sink> Client<S> {
 
     /// Whether `ci` may take a request now, kept in `ready`.
     pub(super) fn mark_ready(&mut self, ci: usize) {
-        if self.conns.get(&ci).is_some_and(ClientConn::takes_request) {
+        if self.conns.get(&ci).is_some_and(|c| c.takes_request()) {
             self.ready.insert(ci);
         } else {
             self.ready.remove(&ci);
