@@ -103,8 +103,8 @@ pub struct Client<S = Vec<Transaction>> {
     /// smallest first, and whatever picks among connections breaks ties by index).
     /// A hash map: with thousands open, a B-tree's lookups at every step of a drive
     /// cost more than the step. A connection closed in a pass leaves at the end of it.
-    /// Boxed, as the server's are: the table then holds a pointer a connection, and
-    /// growing it with thousands open moves pointers, not whole connections into
+    /// Boxed, as the server's are: the table then holds a pointer per connection, and
+    /// growing it with thousands open moves pointers, not whole connections, into
     /// memory never touched before.
     conns: IdHashMap<usize, Box<ClientConn>>,
     /// The client connection index of each host connection in `conns`.
