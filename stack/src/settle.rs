@@ -183,10 +183,11 @@ pub(crate) fn settle<O: Outlet>(
         }
         // A round that moved nothing, with no input waiting, ends the instant.
         let still = !round_moved && !hosts.all().iter().any(Host::has_pending_input);
-        // So does one in which frames moved, but a next round could only find everyone idle: the
-        // applications act on news alone and have none, and no deadline has come, and
-        // the hosts have nothing of their own to do (the frames sent are on their way
-        // to a later instant, or back in a host's input, which counts as work).
+        // So does one in which frames moved, but a next round could only find
+        // everyone idle: the applications act on news alone and have none, no
+        // deadline has come, and the hosts have nothing of their own to do (the frames
+        // sent are on their way to a later instant, or back in a host's input, which
+        // counts as work).
         if still
             || (apps.iter().all(|slot| slot.app.settles_on_news())
                 && !deadlines.0.iter().flatten().any(|&at| at <= now)
