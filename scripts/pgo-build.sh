@@ -92,7 +92,8 @@ profile=$dir/tcpknobs-$(sha256sum "$dir/merged.profdata" | cut -c1-16).profdata
 mv "$dir/merged.profdata" "$profile"
 
 echo "pgo-build: optimized build with the profile (target/pgo/build)" >&2
-messages=$(RUSTFLAGS="$flags -Cprofile-use=$profile" cargo build --release \
+# TCPKNOBS_BUILD: the benchmark's table says which build it came from.
+messages=$(TCPKNOBS_BUILD=pgo RUSTFLAGS="$flags -Cprofile-use=$profile" cargo build --release \
 	--target-dir "$dir/build" --message-format=json-render-diagnostics "${targets[@]}")
 scale=$(printf '%s\n' "$messages" |
 	grep -o '"executable":"[^"]*/scale-[0-9a-f]*"' | sed 's/.*:"\(.*\)"/\1/' | tail -1)

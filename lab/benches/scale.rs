@@ -15,9 +15,10 @@
 //! the sizes set). Under the table, each goal the cases that ran can be held to, met or
 //! not (at the default sizes).
 //!
-//! The figures are the machine's as much as the code's, so above the table it names
-//! the CPU, the load average before the runs and the share of CPU time a hypervisor
-//! gave to other guests during them (steal). The cases run in rounds, each once a
+//! The figures are the machine's and the build's as much as the code's, so above the
+//! table it names the CPU, the load average before the runs, whether the build is
+//! profile-guided (`scripts/pgo-build.sh`) and the share of CPU time a hypervisor gave
+//! to other guests during them (steal). The cases run in rounds, each once a
 //! round, so that a minute in which the machine is slow falls on all of them alike;
 //! (c)'s cost per frame over (c1)'s is also given round by round.
 //!
@@ -266,6 +267,7 @@ fn main() {
         machine(),
         load.split_whitespace().next().unwrap_or("unknown")
     );
+    println!("build: {}", build());
     if let (Some(before), Some(after)) = (ticks_before, cpu_ticks()) {
         println!(
             "steal (CPU time the hypervisor gave to others): {:.1} % during the runs",
@@ -323,6 +325,16 @@ fn machine() -> String {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!("machine: {cpu}, {cpus} CPUs, Linux {}", kernel.trim())
+}
+
+/// How this binary was built: a profile-guided build (`scripts/pgo-build.sh` sets
+/// `TCPKNOBS_BUILD` at compile time) runs the same code a quarter faster or more, so a
+/// table that does not say which it came from cannot be compared with another.
+fn build() -> &'static str {
+    match option_env!("TCPKNOBS_BUILD") {
+        Some("pgo") => "profile-guided (scripts/pgo-build.sh)",
+        _ => "plain release (no profile; scripts/pgo-build.sh makes a profile-guided one)",
+    }
 }
 
 /// The whole machine's CPU time so far (the first line of `/proc/stat`), in ticks.
