@@ -328,8 +328,9 @@ fn machine() -> String {
 }
 
 /// How this binary was built: a profile-guided build (`scripts/pgo-build.sh` sets
-/// `TCPKNOBS_BUILD` at compile time) runs the same code a quarter faster or more, so a
-/// table that does not say which it came from cannot be compared with another.
+/// `TCPKNOBS_BUILD` at compile time) runs the same cases in 14-31 % less time on the
+/// machine of the README, so a table that does not say which build it came from cannot
+/// be compared with another.
 fn build() -> &'static str {
     match option_env!("TCPKNOBS_BUILD") {
         Some("pgo") => "profile-guided (scripts/pgo-build.sh)",
