@@ -30,7 +30,11 @@ while [ $# -gt 0 ]; do
 		cases=("$@")
 		break
 		;;
-	-h | --help) usage ;;
+	-h | --help)
+		# The header above, without its comment marks.
+		sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//'
+		exit 0
+		;;
 	*)
 		echo "pgo-build: unknown argument '$1'" >&2
 		usage
