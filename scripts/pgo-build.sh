@@ -12,7 +12,8 @@
 # RUNS, AT_ONCE and the other variables of lab/benches/scale.rs apply). Needs the
 # llvm-profdata of rustc's own LLVM: the rustup component llvm-tools, added here if
 # missing, or an llvm-profdata on PATH of the same major version. About 5 minutes on
-# two cores. RUSTFLAGS set in the environment are kept (both builds get them).
+# two cores. RUSTFLAGS set in the environment are kept (both builds get them; flags
+# from a cargo config file are not, as whenever RUSTFLAGS is set).
 set -euo pipefail
 
 usage() {
@@ -41,6 +42,13 @@ while [ $# -gt 0 ]; do
 		;;
 	esac
 done
+
+# Cargo prefers CARGO_ENCODED_RUSTFLAGS to RUSTFLAGS: the profile flags below would be
+# dropped without a word.
+if [ -n "${CARGO_ENCODED_RUSTFLAGS:-}" ]; then
+	echo "pgo-build: CARGO_ENCODED_RUSTFLAGS is set; unset it (RUSTFLAGS is kept)" >&2
+	exit 2
+fi
 
 cd "$(dirname "$0")/.."
 root=$PWD
