@@ -1,7 +1,8 @@
 //! The binary's allocator populates the heap's new memory as glibc grows it: after
-//! small allocations that move the program break, every page of the stretch is
-//! resident, though only the first blocks were written. Without the population only
-//! the pages written would be.
+//! allocations that move the program break, every page of the stretch is resident,
+//! though only the first blocks were written. Without the population only the pages
+//! written would be. The blocks are larger than the block cache's classes, whose new
+//! blocks come from the huge-page region instead of glibc's heap.
 //!
 //! A plain `main` (no test harness): only the main thread's allocations grow the
 //! heap with `brk`.
@@ -26,10 +27,12 @@ fn main() {
     }
     // SAFETY: `sbrk(0)` only reads the break.
     let before = unsafe { libc::sbrk(0) } as usize;
-    let mut blocks: Vec<Box<[u8; 64]>> = Vec::with_capacity(100_000);
+    const BLOCK: usize = 2048;
+    const { assert!(BLOCK > tcpknobs_stack::heap::MAX_CACHED) };
+    let mut blocks: Vec<Box<[u8; BLOCK]>> = Vec::with_capacity(100_000);
     let mut grown = None;
     for _ in 0..100_000 {
-        blocks.push(Box::new([1; 64]));
+        blocks.push(Box::new([1; BLOCK]));
         // SAFETY: as above.
         let now = unsafe { libc::sbrk(0) } as usize;
         if now > before {
@@ -38,7 +41,7 @@ fn main() {
         }
     }
     let Some(after) = grown else {
-        panic!("100,000 blocks of 64 bytes did not grow the heap");
+        panic!("100,000 blocks of {BLOCK} bytes did not grow the heap");
     };
     let start = before & !(PAGE - 1);
     let pages = (after - start) / PAGE;

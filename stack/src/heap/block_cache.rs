@@ -45,7 +45,8 @@ const GRAIN: usize = 16;
 /// the next chunk up, 16 bytes more than the block needs.
 const SMALLEST: usize = 24;
 
-const CLASSES: usize = 64;
+/// Size classes kept.
+pub(super) const CLASSES: usize = 64;
 
 /// The size class of `layout`, if the cache takes blocks of it.
 pub(super) fn class_of(layout: Layout) -> Option<usize> {
@@ -121,8 +122,13 @@ impl Drop for Lists {
         }
         for class in 0..CLASSES {
             while let Some(block) = self.take(class) {
-                // SAFETY: kept blocks came from `System` with this layout.
-                unsafe { System.dealloc(block, class_layout(class)) };
+                if super::huge_region::contains(block) {
+                    super::huge_region::give_back(class, block);
+                } else {
+                    // SAFETY: kept blocks not of the region came from `System` with
+                    // this layout.
+                    unsafe { System.dealloc(block, class_layout(class)) };
+                }
             }
         }
     }
@@ -186,8 +192,9 @@ pub(super) fn take(class: usize) -> Option<*mut u8> {
     lists::with(|l| l.take(class)).flatten()
 }
 
-/// Keep `block`, allocated from `System` with `class_layout(class)` and now free, for
-/// reuse; false if this thread's lists are full (the caller gives it back).
+/// Keep `block`, a free block of `class` (from the huge-page region, or from `System`
+/// with `class_layout(class)`), for reuse; false if this thread's lists are full (the
+/// caller gives it back to where it came from).
 pub(super) fn keep(class: usize, block: *mut u8) -> bool {
     lists::with(|l| l.keep(class, block)) == Some(true)
 }

@@ -1,10 +1,12 @@
 //! The global allocator of the programs that run many connections at once (the
-//! `tcpknobs` binary, the scale benchmark): glibc's `malloc`, with two changes for
+//! `tcpknobs` binary, the scale benchmark): glibc's `malloc`, with three changes for
 //! when thousands of connections open and close together.
 //!
 //! * Freed blocks of up to about a kilobyte are kept for reuse, in a list per size
 //!   class and thread (`block_cache.rs`): glibc's `free` would merge each with the cold
 //!   blocks beside it.
+//! * New blocks of those sizes come from a region advised for huge pages
+//!   (`huge_region.rs`), so that a connection's cold state costs fewer TLB misses.
 //! * When glibc grows its heap, the new memory is populated in one call
 //!   (`growth.rs`), not a page fault at a time.
 //!
@@ -14,8 +16,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 
 mod block_cache;
 mod growth;
+mod huge_region;
 
 pub use block_cache::{cached_bytes, MAX_CACHED, MAX_CACHED_BYTES};
+pub use huge_region::{region_bytes, RESERVED};
 
 use block_cache::{class_layout, class_of};
 
@@ -23,22 +27,25 @@ use block_cache::{class_layout, class_of};
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Heap;
 
-// SAFETY: a block of a class is allocated from `System` with the class's layout,
-// which covers every request of the class (size and alignment), and goes back to
-// `System` with that layout; a kept block is free and owned by exactly one thread's
-// lists until it is handed out again. Populating the heap's new memory changes no
-// block.
+// SAFETY: a block of a class is allocated from the huge-page region or from `System`
+// with the class's layout, either of which covers every request of the class (size and
+// alignment); a region block goes back to the region's lists, any other to `System`
+// with that layout. A kept or listed block is free and owned by exactly one list until
+// it is handed out again. Populating the heap's new memory changes no block.
 unsafe impl GlobalAlloc for Heap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let Some(class) = class_of(layout) else {
             // SAFETY: the caller's contract is `System`'s.
             return growth::after(unsafe { System.alloc(layout) });
         };
-        match block_cache::take(class) {
-            Some(block) => block,
-            // SAFETY: a non-zero size.
-            None => growth::after(unsafe { System.alloc(class_layout(class)) }),
+        if let Some(block) = block_cache::take(class) {
+            return block;
         }
+        if let Some((block, _)) = huge_region::take(class) {
+            return block;
+        }
+        // SAFETY: a non-zero size.
+        growth::after(unsafe { System.alloc(class_layout(class)) })
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
@@ -46,7 +53,16 @@ unsafe impl GlobalAlloc for Heap {
             // SAFETY: as in `alloc`.
             return growth::after(unsafe { System.alloc_zeroed(layout) });
         };
-        match block_cache::take(class) {
+        let reused = match block_cache::take(class) {
+            Some(block) => Some(block),
+            None => match huge_region::take(class) {
+                // New from the region: zero as the kernel mapped it.
+                Some((block, true)) => return block,
+                Some((block, false)) => Some(block),
+                None => None,
+            },
+        };
+        match reused {
             Some(block) => {
                 // SAFETY: the block holds at least `layout.size()` bytes.
                 unsafe { block.write_bytes(0, layout.size()) };
@@ -62,8 +78,14 @@ unsafe impl GlobalAlloc for Heap {
             // SAFETY: as in `alloc`.
             return unsafe { System.dealloc(block, layout) };
         };
-        if !block_cache::keep(class, block) {
-            // SAFETY: the block came from `System` with the class's layout.
+        if block_cache::keep(class, block) {
+            return;
+        }
+        if huge_region::contains(block) {
+            huge_region::give_back(class, block);
+        } else {
+            // SAFETY: a block not of the region came from `System` with the class's
+            // layout.
             unsafe { System.dealloc(block, class_layout(class)) };
         }
     }
