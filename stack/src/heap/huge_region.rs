@@ -9,8 +9,8 @@
 //! which advises its heap for huge pages, took 6 % off such a run (docs/scale.md), but
 //! glibc reads it from the environment at start-up: a program cannot set it for
 //! itself, and glibc's own heap cannot be advised after the fact (it writes into each
-//! stretch before the allocator above it sees the growth, and a page once written
-//! small stays small).
+//! stretch before the allocator above it sees the growth, and a stretch already
+//! faulted in with small pages is not made huge while the run lasts).
 //!
 //! What. At the first block a class needs and the block cache cannot give, a region of
 //! [`RESERVED`] bytes of address space is mapped (no memory is committed until it is
@@ -20,9 +20,10 @@
 //! region's own list for its class, shared by every thread, and the next new block of
 //! that class is taken from there first: the region never grows while it holds free
 //! blocks of the class asked for, so memory still follows live state. Where the kernel
-//! has no transparent huge pages, or keeps them for `always` only, the advice does
-//! nothing and the region is ordinary memory. Where the mapping fails, or the region is
-//! used up, blocks come from glibc as before.
+//! has no transparent huge pages, or has them turned off (`never`), the advice does
+//! nothing and the region is ordinary memory; where they are on for all memory
+//! (`always`), glibc's heap would have had them too. Where the mapping fails, or the
+//! region is used up, blocks come from glibc as before.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
