@@ -19,8 +19,8 @@
 //! environment at start-up and a program cannot set for itself).
 //!
 //! The bound. Each thread's lists hold at most [`MAX_CACHED_BYTES`] in all; a block
-//! freed beyond that goes back to the system allocator, as does everything a thread
-//! holds when it ends (except the main thread, whose end is the process's: the
+//! freed beyond that goes back to where it came from (the huge-page region's list for
+//! its class, or the system allocator), as does everything a thread holds when it ends (except the main thread, whose end is the process's: the
 //! operating system takes its whole heap back at once). Blocks are only ever cached
 //! after the program freed them, so a thread's lists never hold more than it once had
 //! in use. Memory still follows live state: the cache holds what the busiest moment
@@ -28,7 +28,7 @@
 //!
 //! Elsewhere than Linux with glibc nothing is cached.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::Layout;
 
 /// The largest block the cache keeps, in bytes.
 pub const MAX_CACHED: usize = SMALLEST + (CLASSES - 1) * GRAIN;
@@ -113,7 +113,7 @@ impl Lists {
 }
 
 impl Drop for Lists {
-    /// The thread ends: every block it kept goes back to the system allocator, unless
+    /// The thread ends: every block it kept goes back to where it came from, unless
     /// the process is ending with it. Giving back ten thousand connections' blocks
     /// one by one at exit took glibc 10-15 ms after a 0.15 s run.
     fn drop(&mut self) {
@@ -122,13 +122,7 @@ impl Drop for Lists {
         }
         for class in 0..CLASSES {
             while let Some(block) = self.take(class) {
-                if super::huge_region::contains(block) {
-                    super::huge_region::give_back(class, block);
-                } else {
-                    // SAFETY: kept blocks not of the region came from `System` with
-                    // this layout.
-                    unsafe { System.dealloc(block, class_layout(class)) };
-                }
+                super::release(class, block);
             }
         }
     }
@@ -201,6 +195,8 @@ pub(super) fn keep(class: usize, block: *mut u8) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::alloc::{GlobalAlloc, System};
+
     use super::*;
 
     #[test]

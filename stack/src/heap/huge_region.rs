@@ -32,7 +32,7 @@ use super::block_cache::{class_layout, CLASSES};
 
 /// Address space the region reserves, in bytes: room for the small blocks of about
 /// half a million connections.
-pub const RESERVED: usize = 4 << 30;
+pub(super) const RESERVED: usize = 4 << 30;
 
 /// The size of a huge page on x86-64 (and of the alignment the region starts at).
 const HUGE_PAGE: usize = 2 << 20;
@@ -47,9 +47,27 @@ static NEXT: AtomicUsize = AtomicUsize::new(0);
 /// Whether any class's list has a block: spares a lock on every new block.
 static ANY_FREE: AtomicBool = AtomicBool::new(false);
 
-/// The region's free blocks, by class: each list's head, each free block starting
-/// with the address of the next (0 ends a list).
-static FREE: Mutex<[usize; CLASSES]> = Mutex::new([0; CLASSES]);
+/// The region's free blocks, by class.
+struct FreeLists {
+    /// Each list's head; each free block starts with the address of the next (0 ends
+    /// a list).
+    heads: [usize; CLASSES],
+    /// Blocks in all the lists.
+    listed: usize,
+}
+
+static FREE: Mutex<FreeLists> = Mutex::new(FreeLists {
+    heads: [0; CLASSES],
+    listed: 0,
+});
+
+/// A block the region handed out.
+pub(super) enum Taken {
+    /// Never handed out before: zero, as the kernel mapped it.
+    New(*mut u8),
+    /// From a class's list: holds whatever its last owner left.
+    Reused(*mut u8),
+}
 
 /// Whether `block` was cut from the region.
 pub(super) fn contains(block: *mut u8) -> bool {
@@ -66,20 +84,19 @@ pub fn region_bytes() -> usize {
     }
 }
 
-/// A block for `class` from the region: a free one if its list has one (`zeroed` false),
-/// else a new one, zero as mapped (`zeroed` true). `None` if the region cannot give one.
-pub(super) fn take(class: usize) -> Option<(*mut u8, bool)> {
+/// A block for `class` from the region: a free one if its list has one, else a new
+/// one. `None` if the region cannot give one.
+pub(super) fn take(class: usize) -> Option<Taken> {
     if ANY_FREE.load(Ordering::Relaxed) {
         let mut free = FREE.lock().unwrap_or_else(|e| e.into_inner());
-        let head = free[class];
+        let head = free.heads[class];
         if head != 0 {
             // SAFETY: a listed block is free, at least 16 bytes and aligned to 16, and
             // starts with the next block's address (written by `give_back`).
-            free[class] = unsafe { (head as *const usize).read() };
-            if free.iter().all(|&h| h == 0) {
-                ANY_FREE.store(false, Ordering::Relaxed);
-            }
-            return Some((head as *mut u8, false));
+            free.heads[class] = unsafe { (head as *const usize).read() };
+            free.listed -= 1;
+            ANY_FREE.store(free.listed > 0, Ordering::Relaxed);
+            return Some(Taken::Reused(head as *mut u8));
         }
     }
     let start = start()?;
@@ -89,15 +106,16 @@ pub(super) fn take(class: usize) -> Option<(*mut u8, bool)> {
     if at + size > start + RESERVED {
         return None;
     }
-    Some((at as *mut u8, true))
+    Some(Taken::New(at as *mut u8))
 }
 
 /// Put `block`, a free block of `class` cut from the region, on the region's list.
 pub(super) fn give_back(class: usize, block: *mut u8) {
     let mut free = FREE.lock().unwrap_or_else(|e| e.into_inner());
     // SAFETY: the block is free, at least 16 bytes and aligned to 16.
-    unsafe { block.cast::<usize>().write(free[class]) };
-    free[class] = block as usize;
+    unsafe { block.cast::<usize>().write(free.heads[class]) };
+    free.heads[class] = block as usize;
+    free.listed += 1;
     ANY_FREE.store(true, Ordering::Relaxed);
 }
 

@@ -19,9 +19,10 @@ mod growth;
 mod huge_region;
 
 pub use block_cache::{cached_bytes, MAX_CACHED, MAX_CACHED_BYTES};
-pub use huge_region::{region_bytes, RESERVED};
+pub use huge_region::region_bytes;
 
 use block_cache::{class_layout, class_of};
+use huge_region::Taken;
 
 /// The system allocator with the two changes of the module docs.
 #[derive(Debug, Default, Clone, Copy)]
@@ -41,7 +42,7 @@ unsafe impl GlobalAlloc for Heap {
         if let Some(block) = block_cache::take(class) {
             return block;
         }
-        if let Some((block, _)) = huge_region::take(class) {
+        if let Some(Taken::New(block) | Taken::Reused(block)) = huge_region::take(class) {
             return block;
         }
         // SAFETY: a non-zero size.
@@ -53,23 +54,21 @@ unsafe impl GlobalAlloc for Heap {
             // SAFETY: as in `alloc`.
             return growth::after(unsafe { System.alloc_zeroed(layout) });
         };
-        let reused = match block_cache::take(class) {
-            Some(block) => Some(block),
+        let reused = match block_cache::take(class).map(Taken::Reused) {
+            Some(taken) => taken,
             None => match huge_region::take(class) {
-                // New from the region: zero as the kernel mapped it.
-                Some((block, true)) => return block,
-                Some((block, false)) => Some(block),
-                None => None,
+                Some(taken) => taken,
+                // SAFETY: a non-zero size.
+                None => return growth::after(unsafe { System.alloc_zeroed(class_layout(class)) }),
             },
         };
         match reused {
-            Some(block) => {
+            Taken::New(block) => block,
+            Taken::Reused(block) => {
                 // SAFETY: the block holds at least `layout.size()` bytes.
                 unsafe { block.write_bytes(0, layout.size()) };
                 block
             }
-            // SAFETY: a non-zero size.
-            None => growth::after(unsafe { System.alloc_zeroed(class_layout(class)) }),
         }
     }
 
@@ -78,15 +77,8 @@ unsafe impl GlobalAlloc for Heap {
             // SAFETY: as in `alloc`.
             return unsafe { System.dealloc(block, layout) };
         };
-        if block_cache::keep(class, block) {
-            return;
-        }
-        if huge_region::contains(block) {
-            huge_region::give_back(class, block);
-        } else {
-            // SAFETY: a block not of the region came from `System` with the class's
-            // layout.
-            unsafe { System.dealloc(block, class_layout(class)) };
+        if !block_cache::keep(class, block) {
+            release(class, block);
         }
     }
 
@@ -112,5 +104,17 @@ unsafe impl GlobalAlloc for Heap {
                 }
             }
         }
+    }
+}
+
+/// Return `block`, a free block of `class` that no thread's lists keep, to where it
+/// came from: the huge-page region's list for its class, or `System`.
+fn release(class: usize, block: *mut u8) {
+    if huge_region::contains(block) {
+        huge_region::give_back(class, block);
+    } else {
+        // SAFETY: a class block not of the region came from `System` with the class's
+        // layout.
+        unsafe { System.dealloc(block, class_layout(class)) };
     }
 }
